@@ -1,0 +1,417 @@
+//! How long to wait before retry `n` when the server did not say.
+//!
+//! Retry `n` (1 for the first retry) has a raw delay `d` from the curve, never above `cap`:
+//!
+//! | curve | d |
+//! |---|---|
+//! | [`Curve::Exponential`] | `min(cap, base × factor^(n−1))` |
+//! | [`Curve::Constant`] | `min(cap, base)` |
+//! | [`Curve::Linear`] | `min(cap, base × n)` |
+//!
+//! and [`Jitter`] then spreads it, so that clients that failed together do not return
+//! together. No jittered delay exceeds `cap`: backon's full jitter, by contrast, adds up to
+//! a whole extra delay on top.
+//!
+//! ```
+//! use std::time::Duration;
+//! use redial::{Curve, Jitter, Policy};
+//!
+//! let policy = Policy::builder()
+//!     .curve(Curve::Exponential)
+//!     .base(Duration::from_millis(100))
+//!     .factor(2.0)
+//!     .cap(Duration::from_secs(1))
+//!     .jitter(Jitter::None)
+//!     .build()?;
+//! let backoff = policy.rules().backoff();
+//! assert_eq!(backoff.raw(1), Duration::from_millis(100));
+//! assert_eq!(backoff.raw(4), Duration::from_millis(800));
+//! assert_eq!(backoff.raw(5), Duration::from_secs(1));
+//! # Ok::<(), redial::PolicyError>(())
+//! ```
+
+use core::fmt;
+use core::time::Duration;
+
+use fastrand::Rng;
+
+/// The shape of the raw delays.
+///
+/// ```
+/// assert_eq!("linear".parse::<redial::Curve>()?, redial::Curve::Linear);
+/// # Ok::<(), redial::PolicyError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Curve {
+    /// `base × factor^(n−1)`: the usual choice, and every preset's.
+    Exponential,
+    /// `base` every time.
+    Constant,
+    /// `base × n`.
+    Linear,
+}
+
+impl Curve {
+    /// The name used in policy files.
+    ///
+    /// ```
+    /// assert_eq!(redial::Curve::Exponential.as_str(), "exponential");
+    /// ```
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Curve::Exponential => "exponential",
+            Curve::Constant => "constant",
+            Curve::Linear => "linear",
+        }
+    }
+}
+
+impl fmt::Display for Curve {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl core::str::FromStr for Curve {
+    type Err = crate::PolicyError;
+    fn from_str(s: &str) -> Result<Curve, crate::PolicyError> {
+        match s {
+            "exponential" => Ok(Curve::Exponential),
+            "constant" => Ok(Curve::Constant),
+            "linear" => Ok(Curve::Linear),
+            _ => Err(crate::PolicyError::invalid(
+                "backoff.kind",
+                "one of exponential, constant, linear",
+                format!("{s:?}"),
+            )),
+        }
+    }
+}
+
+/// How a raw delay `d` is spread.
+///
+/// ```
+/// use redial::Jitter;
+/// assert_eq!(Jitter::Proportional(0.25).name(), "proportional");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Jitter {
+    /// Exactly `d`. Clients that failed together retry together: use only for tests.
+    None,
+    /// Uniform in `[0, d]` (the AWS Architecture Blog's "full jitter").
+    Full,
+    /// Uniform in `[d/2, d]`.
+    Equal,
+    /// Uniform in `[d × (1 − r), d]`, with `r` in `[0, 1]`: the official Anthropic and
+    /// OpenAI SDKs take up to 25 % off.
+    Proportional(f64),
+    /// Uniform in `[base, min(cap, 3 × previous delay)]`, the previous delay of the first
+    /// retry being `base` (the AWS blog's "decorrelated jitter"). Ignores the curve.
+    Decorrelated,
+}
+
+impl Jitter {
+    /// The name used in policy files.
+    ///
+    /// ```
+    /// assert_eq!(redial::Jitter::Full.name(), "full");
+    /// ```
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Jitter::None => "none",
+            Jitter::Full => "full",
+            Jitter::Equal => "equal",
+            Jitter::Proportional(_) => "proportional",
+            Jitter::Decorrelated => "decorrelated",
+        }
+    }
+}
+
+/// A validated backoff: curve, base, cap, factor and jitter. Built by the
+/// [`PolicyBuilder`](crate::PolicyBuilder), read through [`Rules::backoff`](crate::Rules::backoff).
+///
+/// Delays are held in whole nanoseconds (up to about 584 years); longer settings saturate.
+///
+/// ```
+/// use std::time::Duration;
+/// let backoff = redial::Policy::default().rules().backoff().clone();
+/// let mut rng = fastrand::Rng::with_seed(7);
+/// let first = backoff.delay(1, backoff.base(), &mut rng);
+/// assert!(first <= Duration::from_millis(500));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Backoff {
+    curve: Curve,
+    base: u64,
+    cap: u64,
+    factor: f64,
+    jitter: Jitter,
+}
+
+impl Backoff {
+    /// Builds without validation: the policy builder checks the rules first.
+    pub(crate) fn new(
+        curve: Curve,
+        base: Duration,
+        cap: Duration,
+        factor: f64,
+        jitter: Jitter,
+    ) -> Backoff {
+        Backoff {
+            curve,
+            base: nanos(base),
+            cap: nanos(cap),
+            factor,
+            jitter,
+        }
+    }
+
+    /// The curve.
+    ///
+    /// ```
+    /// assert_eq!(redial::Policy::default().rules().backoff().curve(), redial::Curve::Exponential);
+    /// ```
+    pub fn curve(&self) -> Curve {
+        self.curve
+    }
+
+    /// The first retry's raw delay.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(redial::Policy::default().rules().backoff().base(), Duration::from_millis(500));
+    /// ```
+    pub fn base(&self) -> Duration {
+        Duration::from_nanos(self.base)
+    }
+
+    /// No delay computed from the curve or jitter exceeds this.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(redial::Policy::default().rules().backoff().cap(), Duration::from_secs(8));
+    /// ```
+    pub fn cap(&self) -> Duration {
+        Duration::from_nanos(self.cap)
+    }
+
+    /// The exponential curve's factor.
+    ///
+    /// ```
+    /// assert_eq!(redial::Policy::default().rules().backoff().factor(), 2.0);
+    /// ```
+    pub fn factor(&self) -> f64 {
+        self.factor
+    }
+
+    /// The jitter.
+    ///
+    /// ```
+    /// assert_eq!(redial::Policy::default().rules().backoff().jitter(), redial::Jitter::Full);
+    /// ```
+    pub fn jitter(&self) -> Jitter {
+        self.jitter
+    }
+
+    /// The raw delay of retry `n` (1 for the first retry; 0 is read as 1), before jitter.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = redial::Policy::default().rules().backoff().clone();
+    /// assert_eq!(b.raw(3), Duration::from_secs(2));
+    /// assert_eq!(b.raw(u32::MAX), Duration::from_secs(8));
+    /// ```
+    pub fn raw(&self, n: u32) -> Duration {
+        Duration::from_nanos(self.raw_nanos(n))
+    }
+
+    fn raw_nanos(&self, n: u32) -> u64 {
+        let n = n.max(1);
+        let d = match self.curve {
+            Curve::Constant => self.base,
+            Curve::Linear => self.base.saturating_mul(u64::from(n)),
+            Curve::Exponential => {
+                if self.base == 0 {
+                    return 0;
+                }
+                let exp = i32::try_from(n - 1).unwrap_or(i32::MAX);
+                let d = self.base as f64 * self.factor.powi(exp);
+                // `as` saturates and the comparison is false for NaN: both end at the cap.
+                if d < self.cap as f64 {
+                    d as u64
+                } else {
+                    self.cap
+                }
+            }
+        };
+        d.min(self.cap)
+    }
+
+    /// The jittered delay of retry `n`, given the previous delay (which only
+    /// [`Jitter::Decorrelated`] reads; pass [`base`](Self::base) for the first retry).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = redial::Policy::default().rules().backoff().clone();
+    /// let mut rng = fastrand::Rng::with_seed(1);
+    /// for n in 1..10 {
+    ///     assert!(b.delay(n, b.base(), &mut rng) <= b.raw(n));
+    /// }
+    /// ```
+    pub fn delay(&self, n: u32, previous: Duration, rng: &mut Rng) -> Duration {
+        let d = self.raw_nanos(n);
+        let jittered = match self.jitter {
+            Jitter::None => d,
+            Jitter::Full => rng.u64(0..=d),
+            Jitter::Equal => rng.u64(d / 2..=d),
+            Jitter::Proportional(r) => {
+                let low = (d as f64 * (1.0 - r)) as u64;
+                rng.u64(low.min(d)..=d)
+            }
+            Jitter::Decorrelated => {
+                let low = self.base.min(self.cap);
+                let high = nanos(previous).saturating_mul(3).min(self.cap).max(low);
+                rng.u64(low..=high)
+            }
+        };
+        Duration::from_nanos(jittered)
+    }
+}
+
+/// Whole nanoseconds, saturating at `u64::MAX` (about 584 years).
+pub(crate) fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const MS: u64 = 1_000_000;
+
+    fn backoff(curve: Curve, jitter: Jitter) -> Backoff {
+        Backoff::new(
+            curve,
+            Duration::from_millis(500),
+            Duration::from_secs(8),
+            2.0,
+            jitter,
+        )
+    }
+
+    #[test]
+    fn exponential_doubles_to_the_cap() {
+        let b = backoff(Curve::Exponential, Jitter::None);
+        let got: Vec<u64> = (1..=7).map(|n| b.raw_nanos(n) / MS).collect();
+        assert_eq!(got, [500, 1000, 2000, 4000, 8000, 8000, 8000]);
+    }
+
+    #[test]
+    fn constant_and_linear() {
+        let c = backoff(Curve::Constant, Jitter::None);
+        let l = backoff(Curve::Linear, Jitter::None);
+        assert_eq!(c.raw_nanos(9) / MS, 500);
+        let got: Vec<u64> = (1..=5).map(|n| l.raw_nanos(n) / MS).collect();
+        assert_eq!(got, [500, 1000, 1500, 2000, 2500]);
+        assert_eq!(l.raw_nanos(u32::MAX) / MS, 8000);
+    }
+
+    #[test]
+    fn huge_settings_saturate() {
+        let b = Backoff::new(
+            Curve::Exponential,
+            Duration::MAX,
+            Duration::MAX,
+            f64::MAX,
+            Jitter::Full,
+        );
+        assert_eq!(b.raw_nanos(u32::MAX), u64::MAX);
+        let mut rng = fastrand::Rng::with_seed(3);
+        let _ = b.delay(u32::MAX, Duration::MAX, &mut rng);
+    }
+
+    #[test]
+    fn every_jittered_value_is_reachable_at_small_scale() {
+        // With d = 4 ns every integer in the jitter's range must come up.
+        let b = Backoff::new(
+            Curve::Constant,
+            Duration::from_nanos(4),
+            Duration::from_nanos(4),
+            2.0,
+            Jitter::Full,
+        );
+        let mut rng = fastrand::Rng::with_seed(11);
+        let mut seen = [false; 5];
+        for _ in 0..1_000 {
+            seen[b.delay(1, b.base(), &mut rng).as_nanos() as usize] = true;
+        }
+        assert_eq!(seen, [true; 5]);
+    }
+
+    fn jitter_strategy() -> impl Strategy<Value = Jitter> {
+        prop_oneof![
+            Just(Jitter::None),
+            Just(Jitter::Full),
+            Just(Jitter::Equal),
+            (0.0f64..=1.0).prop_map(Jitter::Proportional),
+            Just(Jitter::Decorrelated),
+        ]
+    }
+
+    fn curve_strategy() -> impl Strategy<Value = Curve> {
+        prop_oneof![
+            Just(Curve::Exponential),
+            Just(Curve::Constant),
+            Just(Curve::Linear)
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn prop_jitter_within_formula_and_never_exceeds_cap(
+            curve in curve_strategy(),
+            jitter in jitter_strategy(),
+            base_ms in 0u64..100_000,
+            extra_ms in 0u64..1_000_000,
+            factor in 0.01f64..100.0,
+            n in 1u32..200,
+            prev_ms in 0u64..2_000_000,
+            seed: u64,
+        ) {
+            let base = base_ms * MS;
+            let cap = (base_ms + extra_ms) * MS;
+            let b = Backoff::new(curve, Duration::from_nanos(base), Duration::from_nanos(cap), factor, jitter);
+            let d = b.raw_nanos(n);
+            prop_assert!(d <= cap);
+            let got = nanos(b.delay(n, Duration::from_nanos(prev_ms * MS), &mut fastrand::Rng::with_seed(seed)));
+            prop_assert!(got <= cap);
+            match jitter {
+                Jitter::None => prop_assert_eq!(got, d),
+                Jitter::Full => prop_assert!(got <= d),
+                Jitter::Equal => prop_assert!(d / 2 <= got && got <= d),
+                Jitter::Proportional(r) => {
+                    prop_assert!(got <= d);
+                    prop_assert!(got as f64 >= (d as f64 * (1.0 - r)).floor() - 1.0);
+                }
+                Jitter::Decorrelated => {
+                    let high = (prev_ms * MS).saturating_mul(3).min(cap).max(base);
+                    prop_assert!(base <= got && got <= high);
+                }
+            }
+        }
+
+        #[test]
+        fn prop_same_seed_same_delays(jitter in jitter_strategy(), seed: u64) {
+            let b = backoff(Curve::Exponential, jitter);
+            let run = |seed| {
+                let mut rng = fastrand::Rng::with_seed(seed);
+                let mut prev = b.base();
+                (1..6).map(|n| { prev = b.delay(n, prev, &mut rng); prev }).collect::<Vec<_>>()
+            };
+            prop_assert_eq!(run(seed), run(seed));
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Reads the API error envelope from a response body or a stream's `error` event:
+//!
+//! ```text
+//! {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req_…"}
+//! ```
+//!
+//! A body that is not that envelope (HTML from a proxy, an empty 502, a body cut short) is
+//! never an error: it reads as "no error type", and the status decides.
+//!
+//! ```
+//! use redial::{read_error_body, ErrorType};
+//!
+//! let body = br#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"},"request_id":"req_1"}"#;
+//! let read = read_error_body(body);
+//! assert_eq!(read.error_type, Some(ErrorType::RateLimit));
+//! assert_eq!(read.request_id.as_deref(), Some("req_1"));
+//!
+//! assert_eq!(read_error_body(b"<html>502 Bad Gateway</html>").error_type, None);
+//! ```
+
+use std::borrow::Cow;
+
+use crate::verdict::ErrorType;
+
+/// What an error body says: its error type and request id, each when present.
+///
+/// The request id borrows from the body unless it held escapes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ErrorBody<'a> {
+    /// The error type, [`ErrorType::Unknown`] for a type this crate does not know.
+    pub error_type: Option<ErrorType>,
+    /// The `request_id` field.
+    pub request_id: Option<Cow<'a, str>>,
+}
+
+/// Reads the error envelope from a body (or an SSE `error` event's data). Never fails:
+/// anything that is not the envelope reads as empty.
+///
+/// ```
+/// use redial::{read_error_body, ErrorType};
+/// let event = br#"{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}"#;
+/// assert_eq!(read_error_body(event).error_type, Some(ErrorType::Overloaded));
+/// assert_eq!(read_error_body(b"").error_type, None);
+/// assert_eq!(read_error_body(br#"{"type":"error","error":{"type":"api_er"#).error_type, None);
+/// ```
+pub fn read_error_body(body: &[u8]) -> ErrorBody<'_> {
+    imp::read(body)
+}
+
+#[cfg(feature = "json")]
+mod imp {
+    use std::borrow::Cow;
+
+    use serde::Deserialize;
+
+    use super::ErrorBody;
+    use crate::verdict::ErrorType;
+
+    #[derive(Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow, default)]
+        error: Option<Inner<'a>>,
+        #[serde(borrow, default)]
+        request_id: Option<Cow<'a, str>>,
+    }
+
+    #[derive(Deserialize)]
+    struct Inner<'a> {
+        #[serde(borrow, rename = "type", default)]
+        kind: Option<Cow<'a, str>>,
+    }
+
+    pub(super) fn read(body: &[u8]) -> ErrorBody<'_> {
+        // Only something that starts like a JSON object is worth handing to the parser.
+        let starts_like_json = body
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|&b| b == b'{');
+        if !starts_like_json {
+            return ErrorBody::default();
+        }
+        match serde_json::from_slice::<Envelope<'_>>(body) {
+            Ok(env) => ErrorBody {
+                error_type: env
+                    .error
+                    .and_then(|e| e.kind)
+                    .map(|k| ErrorType::from_name(&k)),
+                request_id: env.request_id,
+            },
+            Err(_) => ErrorBody::default(),
+        }
+    }
+}
+
+#[cfg(not(feature = "json"))]
+mod imp {
+    use super::ErrorBody;
+
+    /// Without the `json` feature no body is read: the status decides.
+    pub(super) fn read(_body: &[u8]) -> ErrorBody<'_> {
+        ErrorBody::default()
+    }
+}
+
+#[cfg(all(test, feature = "json"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_known_type_reads_back() {
+        for t in ErrorType::KNOWN {
+            let body = format!(
+                r#"{{"type":"error","error":{{"type":"{}","message":"m"}},"request_id":"r"}}"#,
+                t.as_str()
+            );
+            assert_eq!(read_error_body(body.as_bytes()).error_type, Some(t));
+        }
+    }
+
+    #[test]
+    fn what_is_not_an_envelope_reads_as_empty() {
+        for body in [
+            &b""[..],
+            b"   ",
+            b"<html><head><title>413 Request Entity Too Large</title></head></html>",
+            b"{",
+            b"null",
+            b"[1,2]",
+            br#"{"type":"error","error":"overloaded"}"#,
+            br#"{"error":{"type":42}}"#,
+            b"\xff\xfe\x00",
+        ] {
+            assert_eq!(read_error_body(body).error_type, None, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn escapes_and_unknown_types() {
+        let read = read_error_body(br#"{"error":{"type":"new_error"},"request_id":"req_\u0031"}"#);
+        assert_eq!(read.error_type, Some(ErrorType::Unknown));
+        assert_eq!(read.request_id.as_deref(), Some("req_1"));
+    }
+}

@@ -1,0 +1,692 @@
+//! One call's retry state: attempts, elapsed time, backoff and jitter, limits and the
+//! shared budget.
+//!
+//! The machine knows nothing of HTTP and owns no clock and no randomness: each outcome comes
+//! in as a [`Verdict`] with the monotonic time it arrived and the caller's [`fastrand::Rng`],
+//! and one [`Action`] comes out. The same rules, verdicts, times and seed always give the
+//! same actions, so it runs the same under tokio, in a blocking loop, in a simulation of a
+//! thousand clients, or in a test that jumps its clock forward.
+//!
+//! # Protocol
+//!
+//! 1. Create a machine when the call begins: [`Machine::new`] with the rules (a
+//!    [`Policy`](crate::Policy), a `&Policy`, or [`Rules`]) and the start instant.
+//! 2. Make an attempt. When its outcome is known, call [`Machine::on_outcome`] once with its
+//!    verdict, the instant it arrived and the random generator.
+//! 3. On [`Action::Retry`], wait [`Retry::delay`] and go to 2. On [`Action::Stop`], the call is
+//!    over: hand the last outcome to the caller with the [`Stop`] that explains it.
+//!
+//! A stopped machine stays stopped: further calls to `on_outcome` change nothing (no attempt
+//! is counted, the budget is not touched) and repeat the same `Stop`.
+//!
+//! # Decisions
+//!
+//! For a failed attempt the first of these that applies stops the call, so the budget is
+//! only charged for a retry that is really made:
+//! `not_retryable`, `attempts_exhausted`, `hint_too_long`, `deadline_exceeded`,
+//! `budget_exhausted`. Otherwise the delay is the server's hint, plus a spread of up to
+//! `min(hint / 10, 1 s)`, or else the backoff.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use redial::{Action, Cause, Machine, Policy, StopReason, Verdict};
+//!
+//! let policy = Policy::default(); // 3 attempts
+//! let mut rng = fastrand::Rng::with_seed(42);
+//! let start = Instant::now();
+//! let mut call = Machine::new(&policy, start);
+//!
+//! let busy = Verdict::retryable(Cause::status(503));
+//! let Action::Retry(first) = call.on_outcome(&busy, start, &mut rng) else { panic!() };
+//! assert!(first.delay <= Duration::from_millis(500));
+//!
+//! let later = start + first.delay;
+//! assert!(matches!(call.on_outcome(&busy, later, &mut rng), Action::Retry(_)));
+//! let Action::Stop(stop) = call.on_outcome(&busy, later, &mut rng) else { panic!() };
+//! assert_eq!(stop.reason(), StopReason::AttemptsExhausted);
+//! ```
+
+use core::fmt;
+use core::time::Duration;
+use std::time::Instant;
+
+use fastrand::Rng;
+
+use crate::backoff::{nanos, Backoff};
+use crate::budget::{Budget, BudgetConfig};
+use crate::duration::Human;
+use crate::hints::Hint;
+use crate::verdict::{Cause, Verdict};
+
+/// What to do with a long server hint.
+///
+/// ```
+/// assert_eq!("clamp".parse::<redial::OnLongHint>()?, redial::OnLongHint::Clamp);
+/// # Ok::<(), redial::PolicyError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OnLongHint {
+    /// Stop at once with `hint_too_long`, carrying the wait the server asked for.
+    Stop,
+    /// Wait `max_hint` (plus the spread) instead.
+    Clamp,
+}
+
+impl OnLongHint {
+    /// The name used in policy files.
+    ///
+    /// ```
+    /// assert_eq!(redial::OnLongHint::Stop.as_str(), "stop");
+    /// ```
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            OnLongHint::Stop => "stop",
+            OnLongHint::Clamp => "clamp",
+        }
+    }
+}
+
+impl core::str::FromStr for OnLongHint {
+    type Err = crate::PolicyError;
+    fn from_str(s: &str) -> Result<OnLongHint, crate::PolicyError> {
+        match s {
+            "stop" => Ok(OnLongHint::Stop),
+            "clamp" => Ok(OnLongHint::Clamp),
+            _ => Err(crate::PolicyError::invalid(
+                "hints.on_long_hint",
+                "one of stop, clamp",
+                format!("{s:?}"),
+            )),
+        }
+    }
+}
+
+/// The part of a policy the machine obeys: limits, backoff, hint limits and budget.
+///
+/// Built by the [`PolicyBuilder`](crate::PolicyBuilder); a [`Policy`](crate::Policy)
+/// derefs its rules through `AsRef<Rules>`.
+///
+/// ```
+/// let policy = redial::Policy::default();
+/// let rules = policy.rules();
+/// assert_eq!(rules.max_attempts(), 3);
+/// assert_eq!(rules.max_elapsed(), None);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Rules {
+    pub(crate) max_attempts: u32,
+    pub(crate) max_elapsed: Option<Duration>,
+    pub(crate) backoff: Backoff,
+    pub(crate) max_hint: Duration,
+    pub(crate) on_long_hint: OnLongHint,
+    pub(crate) budget_config: BudgetConfig,
+    pub(crate) budget: Option<Budget>,
+}
+
+impl Rules {
+    /// Attempts in all, the first included.
+    ///
+    /// ```
+    /// assert_eq!(redial::Policy::default().rules().max_attempts(), 3);
+    /// ```
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// No retry is made whose wait would end past this much time since the call began.
+    ///
+    /// ```
+    /// assert_eq!(redial::Policy::default().rules().max_elapsed(), None);
+    /// ```
+    pub fn max_elapsed(&self) -> Option<Duration> {
+        self.max_elapsed
+    }
+
+    /// The backoff used when the server gives no hint.
+    ///
+    /// ```
+    /// assert_eq!(redial::Policy::default().rules().backoff().factor(), 2.0);
+    /// ```
+    pub fn backoff(&self) -> &Backoff {
+        &self.backoff
+    }
+
+    /// The longest server hint honoured as it is.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(redial::Policy::default().rules().max_hint(), Duration::from_secs(60));
+    /// ```
+    pub fn max_hint(&self) -> Duration {
+        self.max_hint
+    }
+
+    /// What happens to a longer hint.
+    ///
+    /// ```
+    /// assert_eq!(redial::Policy::default().rules().on_long_hint(), redial::OnLongHint::Stop);
+    /// ```
+    pub fn on_long_hint(&self) -> OnLongHint {
+        self.on_long_hint
+    }
+
+    /// The budget's settings (also when it is disabled).
+    ///
+    /// ```
+    /// assert!(redial::Policy::default().rules().budget_config().enabled);
+    /// ```
+    pub fn budget_config(&self) -> &BudgetConfig {
+        &self.budget_config
+    }
+
+    /// The shared bucket, `None` when the budget is disabled.
+    ///
+    /// ```
+    /// assert_eq!(redial::Policy::default().rules().budget().map(|b| b.available()), Some(500));
+    /// ```
+    pub fn budget(&self) -> Option<&Budget> {
+        self.budget.as_ref()
+    }
+}
+
+impl AsRef<Rules> for Rules {
+    fn as_ref(&self) -> &Rules {
+        self
+    }
+}
+
+/// One call's retry state. See the [module docs](self) for the protocol.
+///
+/// `R` is anything that lends the [`Rules`]: a `&Policy` for a call that borrows its
+/// policy, a `Policy` clone for one that must own it (a `'static` future). A clone shares
+/// the budget, so either way every call of a policy draws on the same bucket.
+///
+/// ```
+/// use std::time::Instant;
+/// use redial::{Machine, Policy, Verdict};
+///
+/// let policy = Policy::default();
+/// let mut call = Machine::new(policy.clone(), Instant::now());
+/// let action = call.on_outcome(&Verdict::Success, Instant::now(), &mut fastrand::Rng::new());
+/// assert!(action.is_stop());
+/// ```
+#[derive(Clone, Debug)]
+pub struct Machine<R> {
+    rules: R,
+    start: Instant,
+    attempts: u32,
+    retries: u32,
+    /// The last backoff delay, which decorrelated jitter grows from.
+    previous: Duration,
+    /// Tokens this call's retries took from the budget, refunded if it succeeds.
+    spent: u32,
+    stopped: Option<Stop>,
+}
+
+impl<R: AsRef<Rules>> Machine<R> {
+    /// A call that begins at `start` (a monotonic instant: limits are measured from it).
+    ///
+    /// ```
+    /// let policy = redial::Policy::default();
+    /// let call = redial::Machine::new(&policy, std::time::Instant::now());
+    /// assert_eq!(call.attempts(), 0);
+    /// ```
+    pub fn new(rules: R, start: Instant) -> Self {
+        let previous = rules.as_ref().backoff.base();
+        Machine {
+            rules,
+            start,
+            attempts: 0,
+            retries: 0,
+            previous,
+            spent: 0,
+            stopped: None,
+        }
+    }
+
+    /// The rules this call obeys.
+    ///
+    /// ```
+    /// let policy = redial::Policy::default();
+    /// let call = redial::Machine::new(&policy, std::time::Instant::now());
+    /// assert_eq!(call.rules().max_attempts(), 3);
+    /// ```
+    pub fn rules(&self) -> &Rules {
+        self.rules.as_ref()
+    }
+
+    /// Attempts whose outcome has been fed in so far.
+    ///
+    /// ```
+    /// let policy = redial::Policy::default();
+    /// assert_eq!(redial::Machine::new(&policy, std::time::Instant::now()).attempts(), 0);
+    /// ```
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// When the call began.
+    ///
+    /// ```
+    /// let now = std::time::Instant::now();
+    /// let policy = redial::Policy::default();
+    /// assert_eq!(redial::Machine::new(&policy, now).start(), now);
+    /// ```
+    pub fn start(&self) -> Instant {
+        self.start
+    }
+
+    /// The instant past which no retry's wait may end, if the rules set `max_elapsed`.
+    /// An adapter can bound its per-attempt timeout by it.
+    ///
+    /// ```
+    /// let policy = redial::Policy::default();
+    /// assert_eq!(redial::Machine::new(&policy, std::time::Instant::now()).deadline(), None);
+    /// ```
+    pub fn deadline(&self) -> Option<Instant> {
+        self.rules()
+            .max_elapsed
+            .and_then(|limit| self.start.checked_add(limit))
+    }
+
+    /// How the call ended, once it has.
+    ///
+    /// ```
+    /// let policy = redial::Policy::default();
+    /// assert!(redial::Machine::new(&policy, std::time::Instant::now()).stopped().is_none());
+    /// ```
+    pub fn stopped(&self) -> Option<&Stop> {
+        self.stopped.as_ref()
+    }
+
+    /// Feeds in the outcome of the attempt that just ended, which arrived at `now`, and says
+    /// what to do next. See the [module docs](self) for the order of the decisions.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use redial::{Action, Cause, Machine, Policy, StopReason, Verdict};
+    ///
+    /// let policy = Policy::default();
+    /// let now = Instant::now();
+    /// let mut call = Machine::new(&policy, now);
+    /// let action = call.on_outcome(&Verdict::fatal(Cause::status(400)), now, &mut fastrand::Rng::new());
+    /// assert_eq!(action.stop().map(|s| s.reason()), Some(StopReason::NotRetryable));
+    /// ```
+    pub fn on_outcome(&mut self, verdict: &Verdict, now: Instant, rng: &mut Rng) -> Action {
+        if let Some(stop) = self.stopped {
+            return Action::Stop(stop);
+        }
+        self.attempts = self.attempts.saturating_add(1);
+        match self.decide(verdict, now, rng) {
+            Ok(retry) => Action::Retry(retry),
+            Err(stop) => {
+                self.stopped = Some(stop);
+                Action::Stop(stop)
+            }
+        }
+    }
+
+    fn decide(&mut self, verdict: &Verdict, now: Instant, rng: &mut Rng) -> Result<Retry, Stop> {
+        let rules = self.rules.as_ref();
+        let (cause, hint) = match *verdict {
+            Verdict::Success => {
+                if let Some(budget) = &rules.budget {
+                    // AWS retry quota: a first-attempt success adds a little; a success after
+                    // retries returns what they took.
+                    budget.deposit(if self.retries == 0 {
+                        rules.budget_config.success_refund
+                    } else {
+                        self.spent
+                    });
+                }
+                return Err(Stop::Succeeded {
+                    attempts: self.attempts,
+                });
+            }
+            Verdict::Fatal { cause } => return Err(Stop::NotRetryable { cause }),
+            Verdict::Retryable { cause, hint } => (cause, hint),
+        };
+        if self.attempts >= rules.max_attempts {
+            return Err(Stop::AttemptsExhausted {
+                attempts: self.attempts,
+                cause,
+            });
+        }
+        let retry = self.retries.saturating_add(1);
+        let (delay, basis) = match hint {
+            Some(hint) => {
+                let asked = if hint.wait <= rules.max_hint {
+                    hint.wait
+                } else if rules.on_long_hint == OnLongHint::Clamp {
+                    rules.max_hint
+                } else {
+                    return Err(Stop::HintTooLong {
+                        asked: hint.wait,
+                        max: rules.max_hint,
+                    });
+                };
+                (spread(asked, rng), Basis::Hint(hint))
+            }
+            None => (
+                rules.backoff.delay(retry, self.previous, rng),
+                Basis::Backoff,
+            ),
+        };
+        if let Some(limit) = rules.max_elapsed {
+            let elapsed = now.saturating_duration_since(self.start);
+            if elapsed.saturating_add(delay) > limit {
+                return Err(Stop::DeadlineExceeded {
+                    elapsed,
+                    wait: delay,
+                    limit,
+                });
+            }
+        }
+        if let Some(budget) = &rules.budget {
+            let cost = if cause.is_timeout() {
+                rules.budget_config.timeout_cost
+            } else {
+                rules.budget_config.retry_cost
+            };
+            if !budget.try_withdraw(cost) {
+                return Err(Stop::BudgetExhausted {
+                    cost,
+                    available: budget.available(),
+                });
+            }
+            self.spent = self.spent.saturating_add(cost);
+        }
+        if basis == Basis::Backoff {
+            self.previous = delay;
+        }
+        self.retries = retry;
+        Ok(Retry {
+            delay,
+            retry,
+            max_retries: rules.max_attempts.saturating_sub(1),
+            cause,
+            basis,
+        })
+    }
+}
+
+/// An honoured hint plus a spread in `[0, min(hint / 10, 1 s)]`, so that clients told the
+/// same reset instant do not all return in the same millisecond.
+fn spread(hint: Duration, rng: &mut Rng) -> Duration {
+    let h = nanos(hint);
+    let most = (h / 10).min(1_000_000_000);
+    Duration::from_nanos(h.saturating_add(rng.u64(0..=most)))
+}
+
+/// What the caller should do after an attempt.
+///
+/// ```
+/// use redial::{Action, Stop};
+/// let a = Action::Stop(Stop::Succeeded { attempts: 1 });
+/// assert!(a.is_stop() && a.retry().is_none());
+/// ```
+#[must_use]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Wait, then make another attempt.
+    Retry(Retry),
+    /// The call is over.
+    Stop(Stop),
+}
+
+impl Action {
+    /// The retry, if this is one.
+    ///
+    /// ```
+    /// assert!(redial::Action::Stop(redial::Stop::Succeeded { attempts: 1 }).retry().is_none());
+    /// ```
+    pub fn retry(&self) -> Option<&Retry> {
+        match self {
+            Action::Retry(r) => Some(r),
+            Action::Stop(_) => None,
+        }
+    }
+
+    /// The stop, if this is one.
+    ///
+    /// ```
+    /// let a = redial::Action::Stop(redial::Stop::Succeeded { attempts: 2 });
+    /// assert_eq!(a.stop().map(|s| s.reason().as_str()), Some("succeeded"));
+    /// ```
+    pub fn stop(&self) -> Option<&Stop> {
+        match self {
+            Action::Stop(s) => Some(s),
+            Action::Retry(_) => None,
+        }
+    }
+
+    /// Whether the call is over.
+    ///
+    /// ```
+    /// assert!(redial::Action::Stop(redial::Stop::Succeeded { attempts: 1 }).is_stop());
+    /// ```
+    pub fn is_stop(&self) -> bool {
+        matches!(self, Action::Stop(_))
+    }
+}
+
+/// A retry to make: how long to wait first, and why.
+///
+/// Its `Display` is the short reason the command line prints:
+/// `529 overloaded_error; server asked 2s (retry-after)` or `timeout; backoff 2 of 2`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Retry {
+    /// How long to wait before the next attempt.
+    pub delay: Duration,
+    /// Which retry this is: 1 for the first.
+    pub retry: u32,
+    /// Retries the rules allow in all (`max_attempts − 1`).
+    pub max_retries: u32,
+    /// Why the attempt failed.
+    pub cause: Cause,
+    /// Where the delay came from.
+    pub basis: Basis,
+}
+
+impl fmt::Display for Retry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.basis {
+            Basis::Backoff => write!(
+                f,
+                "{}; backoff {} of {}",
+                self.cause, self.retry, self.max_retries
+            ),
+            Basis::Hint(hint) => {
+                write!(f, "{}; {hint}", self.cause)?;
+                if hint.wait > self.delay {
+                    write!(f, ", clamped to {}", Human(self.delay))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Where a retry's delay came from.
+///
+/// ```
+/// assert_eq!(redial::Basis::Backoff, redial::Basis::Backoff);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Basis {
+    /// The backoff curve and jitter.
+    Backoff,
+    /// The server's hint (clamped to `max_hint` when the hint was longer and the rules
+    /// say `clamp`), plus the spread.
+    Hint(Hint),
+}
+
+/// Why a call stopped, with the numbers that explain it. Its `Display` starts with the
+/// reason's name from the shared vocabulary ([`StopReason`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use redial::Stop;
+/// let s = Stop::HintTooLong { asked: Duration::from_secs(3600), max: Duration::from_secs(60) };
+/// assert_eq!(s.to_string(), "hint_too_long: server asked 1h, more than max_hint 1m");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stop {
+    /// The last attempt succeeded.
+    Succeeded {
+        /// Attempts made, the successful one included.
+        attempts: u32,
+    },
+    /// The last attempt failed in a way no retry can fix.
+    NotRetryable {
+        /// Why.
+        cause: Cause,
+    },
+    /// The last attempt failed and was the last one allowed.
+    AttemptsExhausted {
+        /// Attempts made.
+        attempts: u32,
+        /// Why the last one failed.
+        cause: Cause,
+    },
+    /// The server asked for a longer wait than `max_hint`.
+    HintTooLong {
+        /// The wait the server asked for.
+        asked: Duration,
+        /// The policy's `max_hint`.
+        max: Duration,
+    },
+    /// The wait would end past `max_elapsed`.
+    DeadlineExceeded {
+        /// Time since the call began, when the last attempt ended.
+        elapsed: Duration,
+        /// The wait the retry would have needed.
+        wait: Duration,
+        /// The policy's `max_elapsed`.
+        limit: Duration,
+    },
+    /// The shared budget could not pay for the retry.
+    BudgetExhausted {
+        /// What the retry would have cost.
+        cost: u32,
+        /// What the bucket held.
+        available: u32,
+    },
+}
+
+impl Stop {
+    /// The reason, without its numbers.
+    ///
+    /// ```
+    /// let s = redial::Stop::Succeeded { attempts: 1 };
+    /// assert_eq!(s.reason(), redial::StopReason::Succeeded);
+    /// ```
+    pub fn reason(&self) -> StopReason {
+        match self {
+            Stop::Succeeded { .. } => StopReason::Succeeded,
+            Stop::NotRetryable { .. } => StopReason::NotRetryable,
+            Stop::AttemptsExhausted { .. } => StopReason::AttemptsExhausted,
+            Stop::HintTooLong { .. } => StopReason::HintTooLong,
+            Stop::DeadlineExceeded { .. } => StopReason::DeadlineExceeded,
+            Stop::BudgetExhausted { .. } => StopReason::BudgetExhausted,
+        }
+    }
+}
+
+impl fmt::Display for Stop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.reason())?;
+        match *self {
+            Stop::Succeeded { attempts } => write!(f, "after {attempts} attempt(s)"),
+            Stop::NotRetryable { cause } => write!(f, "{cause} ({})", cause.rule),
+            Stop::AttemptsExhausted { attempts, cause } => {
+                write!(
+                    f,
+                    "{attempts} attempt(s) made, the last failed with {cause}"
+                )
+            }
+            Stop::HintTooLong { asked, max } => write!(
+                f,
+                "server asked {}, more than max_hint {}",
+                Human(asked),
+                Human(max)
+            ),
+            Stop::DeadlineExceeded {
+                elapsed,
+                wait,
+                limit,
+            } => write!(
+                f,
+                "{} elapsed + {} wait would pass max_elapsed {}",
+                Human(elapsed),
+                Human(wait),
+                Human(limit)
+            ),
+            Stop::BudgetExhausted { cost, available } => {
+                write!(f, "retry costs {cost} tokens, budget holds {available}")
+            }
+        }
+    }
+}
+
+/// The stop reasons, in the vocabulary shared by errors, the command line and logs.
+///
+/// ```
+/// use redial::StopReason;
+/// assert_eq!(StopReason::BudgetExhausted.as_str(), "budget_exhausted");
+/// assert_eq!(StopReason::ALL.len(), 6);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// `succeeded`.
+    Succeeded,
+    /// `not_retryable`.
+    NotRetryable,
+    /// `attempts_exhausted`.
+    AttemptsExhausted,
+    /// `hint_too_long`.
+    HintTooLong,
+    /// `deadline_exceeded`.
+    DeadlineExceeded,
+    /// `budget_exhausted`.
+    BudgetExhausted,
+}
+
+impl StopReason {
+    /// Every reason; for a failed attempt, in the order of priority.
+    pub const ALL: [StopReason; 6] = [
+        StopReason::Succeeded,
+        StopReason::NotRetryable,
+        StopReason::AttemptsExhausted,
+        StopReason::HintTooLong,
+        StopReason::DeadlineExceeded,
+        StopReason::BudgetExhausted,
+    ];
+
+    /// The reason's name.
+    ///
+    /// ```
+    /// assert_eq!(redial::StopReason::NotRetryable.as_str(), "not_retryable");
+    /// ```
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            StopReason::Succeeded => "succeeded",
+            StopReason::NotRetryable => "not_retryable",
+            StopReason::AttemptsExhausted => "attempts_exhausted",
+            StopReason::HintTooLong => "hint_too_long",
+            StopReason::DeadlineExceeded => "deadline_exceeded",
+            StopReason::BudgetExhausted => "budget_exhausted",
+        }
+    }
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
