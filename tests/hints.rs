@@ -1,0 +1,284 @@
+//! Server hints through whole header maps: each family, its precedence, the condition
+//! under which the rate-limit families apply, and hostile values.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use proptest::prelude::*;
+use redial::hints::{inspect, read, server_wait, HintSource, Parsed};
+
+/// 2026-11-23T10:00:00Z, the fixtures' day.
+fn wall() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_795_428_000)
+}
+
+fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut m = HeaderMap::new();
+    for (k, v) in pairs {
+        m.append(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_bytes(v.as_bytes()).unwrap(),
+        );
+    }
+    m
+}
+
+fn wait(status: u16, pairs: &[(&str, &str)]) -> Option<(Duration, HintSource)> {
+    server_wait(&map(pairs), status, wall()).map(|h| (h.wait, h.source))
+}
+
+const S: fn(u64) -> Duration = Duration::from_secs;
+const MS: fn(u64) -> Duration = Duration::from_millis;
+
+/// `family!(name: status, [headers] => expected)`: one named test per case.
+macro_rules! family {
+    ($name:ident: $status:literal, [$(($k:literal, $v:literal)),*] => $want:expr) => {
+        #[test]
+        fn $name() {
+            assert_eq!(wait($status, &[$(($k, $v)),*]), $want);
+        }
+    };
+}
+
+use HintSource::*;
+
+// retry-after-ms
+family!(retry_after_ms_whole: 503, [("retry-after-ms", "1500")] => Some((MS(1500), RetryAfterMs)));
+family!(retry_after_ms_fraction: 503, [("retry-after-ms", "0.5")] => Some((Duration::from_micros(500), RetryAfterMs)));
+family!(retry_after_ms_beats_retry_after: 429, [("retry-after", "30"), ("retry-after-ms", "200")] => Some((MS(200), RetryAfterMs)));
+family!(retry_after_ms_invalid_falls_through: 429, [("retry-after", "30"), ("retry-after-ms", "soon")] => Some((S(30), RetryAfter)));
+
+// retry-after: delay-seconds and the three date forms of RFC 9110 §5.6.7
+family!(retry_after_seconds: 503, [("retry-after", "120")] => Some((S(120), RetryAfter)));
+family!(retry_after_imf_fixdate: 503, [("retry-after", "Mon, 23 Nov 2026 10:00:30 GMT")] => Some((S(30), RetryAfter)));
+family!(retry_after_rfc850: 503, [("retry-after", "Monday, 23-Nov-26 10:00:30 GMT")] => Some((S(30), RetryAfter)));
+family!(retry_after_asctime: 503, [("retry-after", "Mon Nov 23 10:00:30 2026")] => Some((S(30), RetryAfter)));
+family!(retry_after_past_date_is_zero: 503, [("retry-after", "Sun, 06 Nov 1994 08:49:37 GMT")] => Some((Duration::ZERO, RetryAfter)));
+family!(retry_after_applies_to_any_status: 500, [("retry-after", "3")] => Some((S(3), RetryAfter)));
+
+// IETF RateLimit and the older RateLimit-Reset
+family!(ietf_ratelimit_exhausted: 503, [("ratelimit", "\"default\";r=0;t=30")] => Some((S(30), RateLimit)));
+family!(ietf_ratelimit_on_429: 429, [("ratelimit", "\"default\";r=3;t=12")] => Some((S(12), RateLimit)));
+family!(ietf_ratelimit_with_quota_left_is_ignored: 503, [("ratelimit", "\"default\";r=3;t=12")] => None);
+family!(ietf_ratelimit_multiple_lines: 429, [("ratelimit", "\"a\";r=0;t=5"), ("ratelimit", "\"b\";r=0;t=50")] => Some((S(50), RateLimit)));
+family!(ietf_ratelimit_reset_old_draft: 429, [("ratelimit-reset", "7")] => Some((S(7), RateLimitReset)));
+family!(ietf_ratelimit_reset_needs_zero_remaining: 503, [("ratelimit-reset", "7"), ("ratelimit-remaining", "1")] => None);
+family!(ietf_ratelimit_reset_remaining_zero: 503, [("ratelimit-reset", "7"), ("ratelimit-remaining", "0")] => Some((S(7), RateLimitReset)));
+
+// anthropic-ratelimit-*-reset
+family!(anthropic_latest_exhausted_bucket: 429, [
+    ("anthropic-ratelimit-requests-remaining", "0"),
+    ("anthropic-ratelimit-requests-reset", "2026-11-23T10:00:17Z"),
+    ("anthropic-ratelimit-tokens-remaining", "0"),
+    ("anthropic-ratelimit-tokens-reset", "2026-11-23T10:00:40Z"),
+    ("anthropic-ratelimit-input-tokens-remaining", "900"),
+    ("anthropic-ratelimit-input-tokens-reset", "2026-11-23T10:05:00Z")
+] => Some((S(40), AnthropicReset)));
+family!(anthropic_on_429_without_zero_takes_latest_of_all: 429, [
+    ("anthropic-ratelimit-requests-remaining", "3"),
+    ("anthropic-ratelimit-requests-reset", "2026-11-23T10:00:17Z"),
+    ("anthropic-ratelimit-output-tokens-remaining", "10"),
+    ("anthropic-ratelimit-output-tokens-reset", "2026-11-23T10:00:20Z")
+] => Some((S(20), AnthropicReset)));
+family!(anthropic_quota_left_on_529_is_ignored: 529, [
+    ("anthropic-ratelimit-requests-remaining", "3"),
+    ("anthropic-ratelimit-requests-reset", "2026-11-23T10:00:17Z")
+] => None);
+family!(anthropic_exhausted_on_529_applies: 529, [
+    ("anthropic-ratelimit-tokens-remaining", "0"),
+    ("anthropic-ratelimit-tokens-reset", "2026-11-23T10:00:09Z")
+] => Some((S(9), AnthropicReset)));
+family!(anthropic_garbage_reset_is_skipped: 429, [
+    ("anthropic-ratelimit-requests-remaining", "0"),
+    ("anthropic-ratelimit-requests-reset", "next tuesday"),
+    ("anthropic-ratelimit-tokens-remaining", "0"),
+    ("anthropic-ratelimit-tokens-reset", "2026-11-23T10:00:09Z")
+] => Some((S(9), AnthropicReset)));
+
+// x-ratelimit-reset-requests / -tokens (Go durations)
+family!(openai_durations: 429, [("x-ratelimit-reset-requests", "1s"), ("x-ratelimit-reset-tokens", "6m0s")] => Some((S(360), OpenAiReset)));
+family!(openai_exhausted_bucket_only: 503, [
+    ("x-ratelimit-remaining-requests", "0"),
+    ("x-ratelimit-reset-requests", "20ms"),
+    ("x-ratelimit-remaining-tokens", "5000"),
+    ("x-ratelimit-reset-tokens", "6m0s")
+] => Some((MS(20), OpenAiReset)));
+
+// x-ratelimit-reset (delta, or a Unix timestamp ≥ 1e9)
+family!(x_ratelimit_reset_delta: 429, [("x-ratelimit-reset", "30")] => Some((S(30), XRateLimitReset)));
+family!(x_ratelimit_reset_timestamp: 403, [("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1795428045")] => Some((S(45), XRateLimitReset)));
+family!(x_ratelimit_reset_past_timestamp_is_zero: 429, [("x-ratelimit-reset", "1700000000")] => Some((Duration::ZERO, XRateLimitReset)));
+family!(x_ratelimit_reset_with_quota_left_is_ignored: 503, [("x-ratelimit-remaining", "4"), ("x-ratelimit-reset", "30")] => None);
+
+// Precedence across families: the first present and valid wins.
+family!(retry_after_beats_rate_limit_families: 429, [
+    ("retry-after", "17"),
+    ("anthropic-ratelimit-requests-remaining", "0"),
+    ("anthropic-ratelimit-requests-reset", "2026-11-23T10:00:50Z"),
+    ("x-ratelimit-reset", "99")
+] => Some((S(17), RetryAfter)));
+family!(invalid_retry_after_falls_to_rate_limit: 429, [
+    ("retry-after", "-17"),
+    ("x-ratelimit-reset", "9")
+] => Some((S(9), XRateLimitReset)));
+family!(ietf_beats_anthropic: 429, [
+    ("ratelimit", "\"d\";r=0;t=3"),
+    ("anthropic-ratelimit-requests-remaining", "0"),
+    ("anthropic-ratelimit-requests-reset", "2026-11-23T10:00:50Z")
+] => Some((S(3), RateLimit)));
+family!(nothing_means_none: 503, [("content-type", "application/json")] => None);
+
+#[test]
+fn hostile_values_are_ignored_as_if_absent() {
+    let long = "9".repeat(10 * 1024);
+    let long_date = format!("Mon, 23 Nov 2026 10:00:30 GMT{}", "x".repeat(10 * 1024));
+    let hostile: &[&str] = &[
+        "",
+        " ",
+        "-1",
+        "-0",
+        "+5",
+        "1e9",
+        "0x1f",
+        "nan",
+        "NaN",
+        "inf",
+        "Infinity",
+        "1.5e3",
+        "18446744073709551616",
+        &long,
+        "٣٠",
+        "３０",
+        "30s",
+        "30 ",
+        "Sun, 31 Feb 2026 10:00:00 GMT",
+        "Mon, 23 Nov 2026 25:00:30 GMT",
+        &long_date,
+        "\"30\"",
+        "30,30",
+    ];
+    for v in hostile {
+        let Ok(value) = HeaderValue::from_bytes(v.as_bytes()) else {
+            continue;
+        };
+        for name in [
+            "retry-after",
+            "retry-after-ms",
+            "ratelimit",
+            "ratelimit-reset",
+            "x-ratelimit-reset",
+            "x-ratelimit-reset-requests",
+            "anthropic-ratelimit-requests-reset",
+        ] {
+            let mut m = HeaderMap::new();
+            m.insert(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.clone(),
+            );
+            m.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+            let hint = server_wait(&m, 429, wall());
+            // The only hostile values a parser may accept are the ones of its grammar.
+            let accepted = matches!(
+                (name, *v),
+                (
+                    "retry-after" | "retry-after-ms" | "x-ratelimit-reset" | "ratelimit-reset",
+                    "30 "
+                ) | ("x-ratelimit-reset-requests", "30s")
+            );
+            assert_eq!(hint.is_some(), accepted, "{name}: {v:?} gave {hint:?}");
+        }
+    }
+}
+
+#[test]
+fn non_ascii_bytes_are_invalid_not_a_panic() {
+    let mut m = HeaderMap::new();
+    m.insert(
+        "retry-after",
+        HeaderValue::from_bytes(b"\xd9\xa3\xd9\xa0").unwrap(),
+    );
+    m.insert(
+        "retry-after-ms",
+        HeaderValue::from_bytes(b"\xff\xfe").unwrap(),
+    );
+    assert_eq!(server_wait(&m, 429, wall()), None);
+    assert_eq!(read(RetryAfter, &m, 429, wall()), Parsed::Invalid);
+    assert_eq!(read(RetryAfterMs, &m, 429, wall()), Parsed::Invalid);
+}
+
+#[test]
+fn inspect_tells_absent_from_invalid() {
+    let m = map(&[("retry-after", "later"), ("x-ratelimit-reset", "5")]);
+    let all = inspect(&m, 429, wall());
+    assert_eq!(all[0], (RetryAfterMs, Parsed::Absent));
+    assert_eq!(all[1], (RetryAfter, Parsed::Invalid));
+    assert_eq!(all[6], (XRateLimitReset, Parsed::Valid(S(5))));
+}
+
+#[test]
+fn a_wall_clock_before_the_epoch_does_not_panic() {
+    let before = UNIX_EPOCH - Duration::from_secs(1_000);
+    let m = map(&[
+        ("retry-after", "Mon, 23 Nov 2026 10:00:30 GMT"),
+        ("x-ratelimit-reset", "1795428045"),
+        ("anthropic-ratelimit-requests-reset", "2026-11-23T10:00:17Z"),
+    ]);
+    for source in HintSource::ALL {
+        let _ = read(source, &m, 429, before);
+    }
+    assert!(server_wait(&m, 429, before).is_some());
+}
+
+fn header_name() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec![
+        "retry-after",
+        "retry-after-ms",
+        "ratelimit",
+        "ratelimit-reset",
+        "ratelimit-remaining",
+        "anthropic-ratelimit-requests-reset",
+        "anthropic-ratelimit-requests-remaining",
+        "anthropic-ratelimit-tokens-reset",
+        "anthropic-ratelimit-tokens-remaining",
+        "x-ratelimit-reset-requests",
+        "x-ratelimit-remaining-requests",
+        "x-ratelimit-reset",
+        "x-ratelimit-remaining",
+        "x-should-retry",
+    ])
+}
+
+proptest! {
+    #[test]
+    fn prop_arbitrary_header_bytes_never_panic(
+        pairs in prop::collection::vec((header_name(), prop::collection::vec(any::<u8>(), 0..64)), 0..12),
+        status in 100u16..600,
+        wall_secs in any::<u64>(),
+    ) {
+        let wall = UNIX_EPOCH.checked_add(Duration::from_secs(wall_secs)).unwrap_or(UNIX_EPOCH);
+        let mut m = HeaderMap::new();
+        for (name, bytes) in pairs {
+            if let Ok(v) = HeaderValue::from_bytes(&bytes) {
+                m.append(name, v);
+            }
+        }
+        let chosen = server_wait(&m, status, wall);
+        let all = inspect(&m, status, wall);
+        // The winner is the first valid reading, in precedence order.
+        let first = all.iter().find_map(|(s, p)| p.valid().map(|d| (d, *s)));
+        prop_assert_eq!(chosen.map(|h| (h.wait, h.source)), first);
+    }
+
+    #[test]
+    fn prop_delay_seconds_reads_back(n in any::<u32>()) {
+        let m = map(&[("retry-after", &n.to_string())]);
+        prop_assert_eq!(server_wait(&m, 503, wall()).map(|h| h.wait), Some(S(u64::from(n))));
+    }
+
+    #[test]
+    fn prop_http_dates_read_back(offset in 0u64..10_000_000) {
+        let at = wall() + S(offset);
+        let m = map(&[("retry-after", &httpdate::fmt_http_date(at))]);
+        prop_assert_eq!(server_wait(&m, 503, wall()).map(|h| h.wait), Some(S(offset)));
+    }
+}
