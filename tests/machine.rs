@@ -1,0 +1,742 @@
+//! The machine against the design's invariants, in virtual time: properties, a reference
+//! model over random sequences of verdicts and times, and the budget's refund rules.
+
+use std::time::{Duration, Instant};
+
+use fastrand::Rng;
+use proptest::prelude::*;
+use redial::{
+    Action, Basis, BudgetConfig, Cause, Curve, Hint, HintSource, Jitter, Machine, OnLongHint,
+    Policy, PolicyBuilder, Preset, Stop, StopReason, Transport, Verdict,
+};
+
+const fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// One attempt's outcome as the tests generate it.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    Success,
+    Fatal,
+    Retryable,
+    Timeout,
+    Hinted(Duration),
+}
+
+impl Step {
+    fn verdict(self) -> Verdict {
+        match self {
+            Step::Success => Verdict::Success,
+            Step::Fatal => Verdict::fatal(Cause::status(400)),
+            Step::Retryable => Verdict::retryable(Cause::status(503)),
+            Step::Timeout => Verdict::retryable(Cause::transport(Transport::Timeout)),
+            Step::Hinted(wait) => Verdict::Retryable {
+                cause: Cause::status(429),
+                hint: Some(Hint {
+                    wait,
+                    source: HintSource::RetryAfter,
+                }),
+            },
+        }
+    }
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        2 => Just(Step::Success),
+        1 => Just(Step::Fatal),
+        4 => Just(Step::Retryable),
+        2 => Just(Step::Timeout),
+        2 => (0u64..200_000).prop_map(|m| Step::Hinted(ms(m))),
+    ]
+}
+
+fn jitter() -> impl Strategy<Value = Jitter> {
+    prop_oneof![
+        Just(Jitter::None),
+        Just(Jitter::Full),
+        Just(Jitter::Equal),
+        (0.0f64..=1.0).prop_map(Jitter::Proportional),
+        Just(Jitter::Decorrelated),
+    ]
+}
+
+/// Policies generated freely; the ones validation rejects are discarded.
+fn policy() -> impl Strategy<Value = Policy> {
+    (
+        (0u32..8, prop::option::of(0u64..120_000)),
+        (
+            prop_oneof![
+                Just(Curve::Exponential),
+                Just(Curve::Constant),
+                Just(Curve::Linear)
+            ],
+            0u64..5_000,
+            0u64..30_000,
+            0.0f64..5.0,
+            jitter(),
+        ),
+        (0u64..90_000, any::<bool>()),
+        (any::<bool>(), 0u32..60, 0u32..12, 0u32..20, 0u32..5),
+    )
+        .prop_filter_map(
+            "validation rejects it",
+            |(
+                (attempts, elapsed),
+                (curve, base, cap, factor, jitter),
+                (max_hint, clamp),
+                (on, cap_t, rc, tc, sr),
+            )| {
+                let mut b: PolicyBuilder = Policy::builder()
+                    .max_attempts(attempts)
+                    .curve(curve)
+                    .base(ms(base))
+                    .cap(ms(cap))
+                    .factor(factor)
+                    .jitter(jitter)
+                    .max_hint(ms(max_hint))
+                    .on_long_hint(if clamp {
+                        OnLongHint::Clamp
+                    } else {
+                        OnLongHint::Stop
+                    });
+                b = match elapsed {
+                    Some(e) => b.max_elapsed(ms(e)),
+                    None => b.no_max_elapsed(),
+                };
+                let mut budget = BudgetConfig::new(cap_t, rc, tc, sr);
+                if !on {
+                    budget = budget.disabled();
+                }
+                b.budget(budget).build().ok()
+            },
+        )
+}
+
+/// Feeds `steps` (each with the virtual time that passes before its outcome) into a
+/// machine and returns every action.
+fn run(policy: &Policy, steps: &[(Step, u64)], seed: u64) -> Vec<Action> {
+    let start = Instant::now();
+    let mut rng = Rng::with_seed(seed);
+    let mut call = Machine::new(policy, start);
+    let mut now = start;
+    let mut out = Vec::new();
+    for &(step, busy_ms) in steps {
+        now += ms(busy_ms);
+        let action = call.on_outcome(&step.verdict(), now, &mut rng);
+        if let Action::Retry(r) = action {
+            now += r.delay;
+        }
+        out.push(action);
+    }
+    out
+}
+
+fn steps() -> impl Strategy<Value = Vec<(Step, u64)>> {
+    prop::collection::vec((step(), 0u64..20_000), 1..12)
+}
+
+/// The bounds a backoff delay of retry `n` must lie in, for a policy's backoff.
+fn backoff_bounds(policy: &Policy, n: u32, previous: Duration) -> (Duration, Duration) {
+    let b = policy.rules().backoff();
+    let d = b.raw(n);
+    match b.jitter() {
+        Jitter::None => (d, d),
+        Jitter::Full => (Duration::ZERO, d),
+        Jitter::Equal => (d / 2, d),
+        Jitter::Proportional(r) => (d.mul_f64((1.0 - r).max(0.0)).saturating_sub(ms(1)), d),
+        Jitter::Decorrelated => {
+            let low = b.base().min(b.cap());
+            (low, (previous * 3).min(b.cap()).max(low))
+        }
+        _ => unreachable!(),
+    }
+}
+
+/// A reference model of the design's rules. It keeps its own attempt count, budget level
+/// and decorrelated-jitter memory, and checks each of the machine's actions against them.
+struct Model<'a> {
+    policy: &'a Policy,
+    attempts: u32,
+    retries: u32,
+    spent: u32,
+    tokens: Option<u32>,
+    previous: Duration,
+    elapsed: Duration,
+    stopped: Option<Stop>,
+}
+
+impl<'a> Model<'a> {
+    fn new(policy: &'a Policy) -> Self {
+        Model {
+            policy,
+            attempts: 0,
+            retries: 0,
+            spent: 0,
+            tokens: policy.rules().budget().map(|b| b.available()),
+            previous: policy.rules().backoff().base(),
+            elapsed: Duration::ZERO,
+            stopped: None,
+        }
+    }
+
+    fn check(&mut self, step: Step, busy: Duration, action: Action) -> Result<(), TestCaseError> {
+        let rules = self.policy.rules();
+        self.elapsed += busy;
+        if let Some(stop) = self.stopped {
+            prop_assert_eq!(
+                action,
+                Action::Stop(stop),
+                "a stopped machine repeats its stop"
+            );
+            return Ok(());
+        }
+        self.attempts += 1;
+        let cfg = *rules.budget_config();
+        let expected_reason = match step {
+            Step::Success => Some(StopReason::Succeeded),
+            Step::Fatal => Some(StopReason::NotRetryable),
+            _ if self.attempts >= rules.max_attempts() => Some(StopReason::AttemptsExhausted),
+            Step::Hinted(w) if w > rules.max_hint() && rules.on_long_hint() == OnLongHint::Stop => {
+                Some(StopReason::HintTooLong)
+            }
+            _ => None,
+        };
+        match action {
+            Action::Stop(stop) => {
+                self.stopped = Some(stop);
+                if let Some(reason) = expected_reason {
+                    prop_assert_eq!(stop.reason(), reason);
+                    if reason == StopReason::Succeeded {
+                        if let Some(t) = self.tokens.as_mut() {
+                            let refund = if self.retries == 0 {
+                                cfg.success_refund
+                            } else {
+                                self.spent
+                            };
+                            *t = t.saturating_add(refund).min(cfg.capacity);
+                        }
+                    }
+                } else {
+                    // Only the deadline or the budget can stop a retry the rules allow.
+                    match stop {
+                        Stop::DeadlineExceeded {
+                            elapsed,
+                            wait,
+                            limit,
+                        } => {
+                            prop_assert_eq!(Some(limit), rules.max_elapsed());
+                            prop_assert_eq!(elapsed, self.elapsed);
+                            prop_assert!(elapsed + wait > limit);
+                            self.check_delay(step, wait)?;
+                        }
+                        Stop::BudgetExhausted { cost, available } => {
+                            let tokens = self.tokens.expect("a disabled budget never stops a call");
+                            prop_assert_eq!(available, tokens);
+                            prop_assert!(cost > tokens);
+                            prop_assert_eq!(cost, self.cost(step));
+                        }
+                        other => prop_assert!(false, "unexpected stop {other:?}"),
+                    }
+                }
+            }
+            Action::Retry(retry) => {
+                prop_assert_eq!(expected_reason, None, "retried where the rules stop");
+                prop_assert!(self.attempts < rules.max_attempts());
+                prop_assert_eq!(retry.retry, self.retries + 1);
+                self.check_delay(step, retry.delay)?;
+                if let Some(limit) = rules.max_elapsed() {
+                    prop_assert!(
+                        self.elapsed + retry.delay <= limit,
+                        "wait ends past max_elapsed"
+                    );
+                }
+                if let Some(t) = self.tokens.as_mut() {
+                    let cost = match step {
+                        Step::Timeout => cfg.timeout_cost,
+                        _ => cfg.retry_cost,
+                    };
+                    prop_assert!(*t >= cost);
+                    *t -= cost;
+                    self.spent += cost;
+                }
+                if retry.basis == Basis::Backoff {
+                    self.previous = retry.delay;
+                }
+                self.retries += 1;
+                self.elapsed += retry.delay;
+            }
+        }
+        let actual = self.policy.rules().budget().map(|b| b.available());
+        prop_assert_eq!(actual, self.tokens, "budget level");
+        Ok(())
+    }
+
+    fn cost(&self, step: Step) -> u32 {
+        let cfg = self.policy.rules().budget_config();
+        match step {
+            Step::Timeout => cfg.timeout_cost,
+            _ => cfg.retry_cost,
+        }
+    }
+
+    fn check_delay(&self, step: Step, delay: Duration) -> Result<(), TestCaseError> {
+        let rules = self.policy.rules();
+        match step {
+            Step::Hinted(w) => {
+                let honoured = w.min(rules.max_hint());
+                let spread = (honoured / 10).min(Duration::from_secs(1));
+                prop_assert!(
+                    honoured <= delay && delay <= honoured + spread,
+                    "{delay:?} vs hint {w:?}"
+                );
+                prop_assert!(delay <= rules.max_hint() + spread);
+            }
+            _ => {
+                let (low, high) = backoff_bounds(self.policy, self.retries + 1, self.previous);
+                prop_assert!(
+                    low <= delay && delay <= high,
+                    "{delay:?} not in [{low:?}, {high:?}]"
+                );
+                prop_assert!(delay <= rules.backoff().cap(), "above the cap");
+            }
+        }
+        Ok(())
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn prop_machine_matches_the_reference_model(policy in policy(), steps in steps(), seed: u64, drain in 0u32..60) {
+        // A bucket that is not full at the start, so that refunds show.
+        if let Some(b) = policy.rules().budget() {
+            let _ = b.try_withdraw(drain.min(b.available()));
+        }
+        let start = Instant::now();
+        let mut rng = Rng::with_seed(seed);
+        let mut call = Machine::new(&policy, start);
+        let mut model = Model::new(&policy);
+        let mut now = start;
+        for &(step, busy) in &steps {
+            now += ms(busy);
+            let action = call.on_outcome(&step.verdict(), now, &mut rng);
+            model.check(step, ms(busy), action)?;
+            if let Action::Retry(r) = action {
+                now += r.delay;
+            }
+        }
+    }
+
+    #[test]
+    fn prop_attempts_never_exceed_max_attempts(policy in policy(), steps in steps(), seed: u64) {
+        let actions = run(&policy, &steps, seed);
+        let retries = actions.iter().filter(|a| a.retry().is_some()).count() as u32;
+        prop_assert!(retries < policy.rules().max_attempts());
+    }
+
+    #[test]
+    fn prop_no_retry_after_success_or_fatal(policy in policy(), steps in steps(), seed: u64) {
+        let actions = run(&policy, &steps, seed);
+        for (i, (step, _)) in steps.iter().enumerate() {
+            if matches!(step, Step::Success | Step::Fatal) {
+                prop_assert!(actions[i..].iter().all(Action::is_stop));
+            }
+        }
+    }
+
+    #[test]
+    fn prop_stop_repeats_and_nothing_follows(policy in policy(), steps in steps(), seed: u64) {
+        let actions = run(&policy, &steps, seed);
+        if let Some(first) = actions.iter().position(Action::is_stop) {
+            prop_assert!(actions[first..].iter().all(|a| *a == actions[first]));
+        }
+    }
+
+    #[test]
+    fn prop_same_seed_same_schedule(steps in steps(), seed: u64, preset in prop::sample::select(Preset::ALL.to_vec())) {
+        // Each run gets its own policy, hence its own full budget.
+        let a = run(&Policy::preset(preset), &steps, seed);
+        let b = run(&Policy::preset(preset), &steps, seed);
+        prop_assert_eq!(a, b);
+    }
+
+    #[test]
+    fn prop_hinted_delays_stay_within_spread(wait_ms in 0u64..200_000, seed: u64, clamp: bool) {
+        let policy = Policy::builder()
+            .max_attempts(2)
+            .on_long_hint(if clamp { OnLongHint::Clamp } else { OnLongHint::Stop })
+            .build()
+            .unwrap();
+        let actions = run(&policy, &[(Step::Hinted(ms(wait_ms)), 0)], seed);
+        let max = policy.rules().max_hint();
+        match actions[0] {
+            Action::Retry(r) => {
+                let hint = ms(wait_ms).min(max);
+                let spread = (hint / 10).min(Duration::from_secs(1));
+                prop_assert!(hint <= r.delay && r.delay <= hint + spread);
+                prop_assert!(r.delay <= max + spread);
+            }
+            Action::Stop(s) => {
+                prop_assert!(!clamp && ms(wait_ms) > max);
+                prop_assert_eq!(s, Stop::HintTooLong { asked: ms(wait_ms), max });
+            }
+        }
+    }
+
+    #[test]
+    fn prop_stop_reason_follows_priority(
+        attempts_left in 0u32..2,
+        hint_too_long: bool,
+        past_deadline: bool,
+        broke: bool,
+    ) {
+        // One failed attempt for which any subset of the reasons applies: the first in
+        // the design's order must be given, and the budget charged only for a real retry.
+        let policy = Policy::builder()
+            .max_attempts(1 + attempts_left)
+            .max_hint(Duration::from_secs(10))
+            .max_elapsed(Duration::from_secs(20))
+            .budget(BudgetConfig::new(5, 5, 5, 1))
+            .build()
+            .unwrap();
+        let budget = policy.rules().budget().unwrap().clone();
+        if broke {
+            assert!(budget.try_withdraw(5));
+        }
+        let wait = if hint_too_long { Duration::from_secs(11) } else { Duration::from_secs(5) };
+        let busy = if past_deadline { Duration::from_secs(19) } else { Duration::ZERO };
+        let start = Instant::now();
+        let mut call = Machine::new(&policy, start);
+        let v = Step::Hinted(wait).verdict();
+        let action = call.on_outcome(&v, start + busy, &mut Rng::with_seed(1));
+        let expected = if attempts_left == 0 {
+            Some(StopReason::AttemptsExhausted)
+        } else if hint_too_long {
+            Some(StopReason::HintTooLong)
+        } else if past_deadline {
+            Some(StopReason::DeadlineExceeded)
+        } else if broke {
+            Some(StopReason::BudgetExhausted)
+        } else {
+            None
+        };
+        prop_assert_eq!(action.stop().map(Stop::reason), expected);
+        let left = if broke { 0 } else { 5 };
+        let charged = if expected.is_none() { 5 } else { 0 };
+        prop_assert_eq!(budget.available(), left - charged);
+    }
+}
+
+#[test]
+fn a_wait_may_end_exactly_at_max_elapsed_but_not_a_nanosecond_later() {
+    let policy = Policy::builder()
+        .curve(Curve::Constant)
+        .base(Duration::from_secs(1))
+        .jitter(Jitter::None)
+        .max_elapsed(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let busy = Step::Retryable.verdict();
+    let mut rng = Rng::with_seed(1);
+    let on_time =
+        Machine::new(&policy, start).on_outcome(&busy, start + Duration::from_secs(2), &mut rng);
+    assert!(on_time.retry().is_some());
+    let late = start + Duration::from_secs(2) + Duration::from_nanos(1);
+    let action = Machine::new(&policy, start).on_outcome(&busy, late, &mut rng);
+    assert_eq!(
+        action,
+        Action::Stop(Stop::DeadlineExceeded {
+            elapsed: Duration::from_secs(2) + Duration::from_nanos(1),
+            wait: Duration::from_secs(1),
+            limit: Duration::from_secs(3),
+        })
+    );
+}
+
+#[test]
+fn not_retryable_comes_first() {
+    let policy = Policy::builder().max_attempts(1).build().unwrap();
+    let action = run(&policy, &[(Step::Fatal, 0)], 0);
+    assert_eq!(
+        action[0].stop().map(Stop::reason),
+        Some(StopReason::NotRetryable)
+    );
+}
+
+#[test]
+fn a_first_attempt_success_refunds_one_token() {
+    let policy = Policy::default();
+    let budget = policy.rules().budget().unwrap().clone();
+    assert!(budget.try_withdraw(10));
+    run(&policy, &[(Step::Success, 0)], 1);
+    assert_eq!(budget.available(), 491);
+}
+
+#[test]
+fn a_success_after_retries_refunds_what_they_took() {
+    let policy = Policy::builder().max_attempts(4).build().unwrap();
+    let budget = policy.rules().budget().unwrap().clone();
+    assert!(budget.try_withdraw(100));
+    run(
+        &policy,
+        &[(Step::Retryable, 0), (Step::Timeout, 0), (Step::Success, 0)],
+        1,
+    );
+    // 5 for the 503, 10 after the timeout, both given back.
+    assert_eq!(budget.available(), 400);
+}
+
+#[test]
+fn a_failed_call_keeps_what_its_retries_took() {
+    let policy = Policy::default();
+    let budget = policy.rules().budget().unwrap().clone();
+    run(
+        &policy,
+        &[
+            (Step::Retryable, 0),
+            (Step::Timeout, 0),
+            (Step::Retryable, 0),
+        ],
+        1,
+    );
+    assert_eq!(budget.available(), 485);
+}
+
+#[test]
+fn an_empty_budget_never_blocks_a_first_attempt_and_refills_on_success() {
+    let policy = Policy::builder()
+        .budget(BudgetConfig::new(5, 5, 5, 1))
+        .build()
+        .unwrap();
+    let budget = policy.rules().budget().unwrap().clone();
+    assert!(budget.try_withdraw(5));
+    let actions = run(&policy, &[(Step::Retryable, 0)], 1);
+    assert_eq!(
+        actions[0],
+        Action::Stop(Stop::BudgetExhausted {
+            cost: 5,
+            available: 0
+        })
+    );
+    // A new call still makes its first attempt, and its success adds a token.
+    run(&policy, &[(Step::Success, 0)], 1);
+    assert_eq!(budget.available(), 1);
+}
+
+#[test]
+fn clones_share_one_budget() {
+    let policy = Policy::default();
+    let clone = policy.clone();
+    run(&clone, &[(Step::Retryable, 0)], 1);
+    assert_eq!(policy.rules().budget().unwrap().available(), 495);
+    // Two presets built separately do not share.
+    assert_eq!(Policy::default().rules().budget().unwrap().available(), 500);
+}
+
+#[test]
+fn a_disabled_budget_never_stops_a_call() {
+    let policy = Policy::builder()
+        .max_attempts(1_000)
+        .no_budget()
+        .build()
+        .unwrap();
+    let steps = vec![(Step::Timeout, 0); 999];
+    let actions = run(&policy, &steps, 1);
+    assert!(actions.iter().all(|a| a.retry().is_some()));
+}
+
+#[test]
+fn default_schedule_doubles_under_full_jitter() {
+    let policy = Policy::builder().max_attempts(6).build().unwrap();
+    let actions = run(&policy, &[(Step::Retryable, 0); 5], 7);
+    for (i, a) in actions.iter().enumerate() {
+        let r = a.retry().unwrap();
+        assert!(r.delay <= ms(500 << i).min(Duration::from_secs(8)));
+        assert_eq!(
+            r.to_string().split("; ").nth(1),
+            Some(&*format!("backoff {} of 5", i + 1))
+        );
+    }
+}
+
+#[test]
+fn long_hints_stop_or_clamp() {
+    let stop = Policy::default();
+    let hour = Duration::from_secs(3600);
+    let actions = run(&stop, &[(Step::Hinted(hour), 0)], 1);
+    assert_eq!(
+        actions[0],
+        Action::Stop(Stop::HintTooLong {
+            asked: hour,
+            max: Duration::from_secs(60)
+        })
+    );
+    let clamp = Policy::builder()
+        .on_long_hint(OnLongHint::Clamp)
+        .build()
+        .unwrap();
+    let r = *run(&clamp, &[(Step::Hinted(hour), 0)], 1)[0]
+        .retry()
+        .unwrap();
+    assert!(r.delay >= Duration::from_secs(60) && r.delay <= Duration::from_secs(61));
+    assert!(r.to_string().ends_with("clamped to ") || r.to_string().contains("clamped to"));
+}
+
+#[test]
+fn time_going_backwards_is_harmless() {
+    let policy = Policy::builder()
+        .max_elapsed(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let start = Instant::now() + Duration::from_secs(100);
+    let mut call = Machine::new(&policy, start);
+    let earlier = start - Duration::from_secs(50);
+    let a = call.on_outcome(&Step::Retryable.verdict(), earlier, &mut Rng::with_seed(1));
+    assert!(a.retry().is_some());
+}
+
+/// The presets, row by row, as the design's table gives them.
+#[test]
+fn presets_match_the_design_table() {
+    let rows = [
+        (
+            Preset::Default,
+            500,
+            8,
+            Jitter::Full,
+            false,
+            "when_safe",
+            60,
+        ),
+        (
+            Preset::Anthropic,
+            500,
+            8,
+            Jitter::Proportional(0.25),
+            true,
+            "always",
+            60,
+        ),
+        (
+            Preset::OpenAi,
+            500,
+            8,
+            Jitter::Proportional(0.25),
+            true,
+            "always",
+            120,
+        ),
+        (
+            Preset::AwsStandard,
+            1000,
+            20,
+            Jitter::Full,
+            false,
+            "when_safe",
+            60,
+        ),
+    ];
+    for (preset, base_ms, cap_s, jitter, llm, non_idem, max_hint) in rows {
+        let p = Policy::preset(preset);
+        let (r, c) = (p.rules(), p.classifier());
+        assert_eq!(r.max_attempts(), 3, "{preset}");
+        assert_eq!(r.backoff().curve(), Curve::Exponential);
+        assert_eq!(r.backoff().factor(), 2.0);
+        assert_eq!(r.backoff().base(), ms(base_ms), "{preset}");
+        assert_eq!(r.backoff().cap(), Duration::from_secs(cap_s), "{preset}");
+        assert_eq!(r.backoff().jitter(), jitter, "{preset}");
+        assert_eq!(c.non_idempotent().as_str(), non_idem, "{preset}");
+        assert_eq!(r.max_hint(), Duration::from_secs(max_hint), "{preset}");
+        assert_eq!(r.on_long_hint(), OnLongHint::Stop);
+        assert_eq!(r.max_elapsed(), None);
+        assert!(c.honor_hints());
+        assert_eq!(*r.budget_config(), BudgetConfig::new(500, 5, 10, 1));
+        let beyond: Vec<u16> = [409, 501, 505, 599]
+            .into_iter()
+            .filter(|&s| c.retry_status().contains(s))
+            .collect();
+        assert_eq!(!beyond.is_empty(), llm, "{preset}: {beyond:?}");
+        if llm {
+            assert_eq!(beyond, [409, 501, 505, 599]);
+        }
+        for s in [408, 425, 429, 500, 502, 503, 504, 529] {
+            assert!(c.retry_status().contains(s), "{preset} {s}");
+        }
+    }
+}
+
+#[test]
+fn validation_names_the_key_and_the_rule() {
+    let cases: Vec<(PolicyBuilder, &str)> = vec![
+        (
+            Policy::builder().max_attempts(0),
+            "max_attempts: must be at least 1, got 0",
+        ),
+        (
+            Policy::builder().max_elapsed(Duration::ZERO),
+            "max_elapsed: must be more than 0s, got 0s",
+        ),
+        (
+            Policy::builder().base(ms(200)).cap(ms(100)),
+            "backoff.cap: must be >= base (200ms), got 100ms",
+        ),
+        (
+            Policy::builder().factor(0.0),
+            "backoff.factor: must be a finite number > 0, got 0.0",
+        ),
+        (
+            Policy::builder().factor(-2.0),
+            "backoff.factor: must be a finite number > 0, got -2.0",
+        ),
+        (
+            Policy::builder().factor(f64::NAN),
+            "backoff.factor: must be a finite number > 0, got NaN",
+        ),
+        (
+            Policy::builder().factor(f64::INFINITY),
+            "backoff.factor: must be a finite number > 0, got inf",
+        ),
+        (
+            Policy::builder().jitter(Jitter::Proportional(1.5)),
+            "backoff.jitter_ratio: must be between 0 and 1, got 1.5",
+        ),
+        (
+            Policy::builder().jitter(Jitter::Proportional(f64::NAN)),
+            "backoff.jitter_ratio: must be between 0 and 1, got NaN",
+        ),
+        (
+            Policy::builder().retry_status([429, 700]),
+            "classify.retry_status: must be status codes from 100 to 599, got 700",
+        ),
+        (
+            Policy::builder().budget(BudgetConfig::new(0, 0, 0, 0)),
+            "budget.capacity: must be at least 1 when the budget is enabled, got 0",
+        ),
+        (
+            Policy::builder().budget(BudgetConfig::new(4, 5, 1, 1)),
+            "budget.retry_cost: must be <= capacity (4), got 5",
+        ),
+        (
+            Policy::builder().budget(BudgetConfig::new(8, 5, 10, 1)),
+            "budget.timeout_cost: must be <= capacity (8), got 10",
+        ),
+    ];
+    for (builder, message) in cases {
+        assert_eq!(builder.build().unwrap_err().to_string(), message);
+    }
+    // A disabled budget's numbers are not checked.
+    assert!(Policy::builder()
+        .budget(BudgetConfig::new(0, 9, 9, 9).disabled())
+        .build()
+        .is_ok());
+    // A later retry_status without the bad code clears the error.
+    assert!(Policy::builder()
+        .retry_status([700])
+        .retry_status([429])
+        .build()
+        .is_ok());
+}
