@@ -348,6 +348,10 @@ impl StatusSet {
     }
 
     /// Whether `code` can be held: 100 to 599.
+    ///
+    /// ```
+    /// assert!(redial::StatusSet::in_range(599) && !redial::StatusSet::in_range(600));
+    /// ```
     pub const fn in_range(code: u16) -> bool {
         100 <= code && code < 600
     }

@@ -25,6 +25,11 @@ use crate::verdict::ErrorType;
 /// What an error body says: its error type and request id, each when present.
 ///
 /// The request id borrows from the body unless it held escapes.
+///
+/// ```
+/// let read = redial::read_error_body(br#"{"error":{"type":"api_error"},"request_id":"req_9"}"#);
+/// assert_eq!(read.request_id.as_deref(), Some("req_9"));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ErrorBody<'a> {

@@ -475,6 +475,17 @@ impl Action {
 ///
 /// Its `Display` is the short reason the command line prints:
 /// `529 overloaded_error; server asked 2s (retry-after)` or `timeout; backoff 2 of 2`.
+///
+/// ```
+/// use std::time::Instant;
+/// use redial::{Action, Cause, Machine, Policy, Transport, Verdict};
+///
+/// let policy = Policy::default();
+/// let mut call = Machine::new(&policy, Instant::now());
+/// let timeout = Verdict::retryable(Cause::transport(Transport::Timeout));
+/// let Action::Retry(retry) = call.on_outcome(&timeout, Instant::now(), &mut fastrand::Rng::new()) else { panic!() };
+/// assert_eq!(retry.to_string(), "timeout; backoff 1 of 2");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Retry {

@@ -404,6 +404,13 @@ pub struct PolicyBuilder {
 
 impl PolicyBuilder {
     /// Attempts in all, the first included (so 3 means 2 retries). At least 1.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let p = redial::Policy::builder().max_attempts(5).build()?;
+    /// assert_eq!(p.rules().max_attempts(), 5);
+    /// # Ok::<(), redial::PolicyError>(())
+    /// ```
     pub fn max_attempts(mut self, n: u32) -> Self {
         self.max_attempts = n;
         self
@@ -411,72 +418,156 @@ impl PolicyBuilder {
 
     /// No retry is made whose wait would end past this much time since the call began.
     /// Must be more than zero.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let p = redial::Policy::builder().max_elapsed(Duration::from_secs(30)).build()?;
+    /// assert_eq!(p.rules().max_elapsed(), Some(Duration::from_secs(30)));
+    /// # Ok::<(), redial::PolicyError>(())
+    /// ```
     pub fn max_elapsed(mut self, limit: Duration) -> Self {
         self.max_elapsed = Some(limit);
         self
     }
 
     /// Removes the `max_elapsed` limit.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let p = redial::Policy::builder().max_elapsed(Duration::from_secs(30)).no_max_elapsed().build()?;
+    /// assert_eq!(p.rules().max_elapsed(), None);
+    /// # Ok::<(), redial::PolicyError>(())
+    /// ```
     pub fn no_max_elapsed(mut self) -> Self {
         self.max_elapsed = None;
         self
     }
 
     /// When requests that are not idempotent are retried.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let p = redial::Policy::builder().non_idempotent(redial::NonIdempotent::Always).build()?;
+    /// assert_eq!(p.classifier().non_idempotent(), redial::NonIdempotent::Always);
+    /// # Ok::<(), redial::PolicyError>(())
+    /// ```
     pub fn non_idempotent(mut self, rule: NonIdempotent) -> Self {
         self.non_idempotent = rule;
         self
     }
 
     /// The backoff curve.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let p = redial::Policy::builder().curve(redial::Curve::Linear).build()?;
+    /// assert_eq!(p.rules().backoff().raw(3), Duration::from_millis(1500));
+    /// # Ok::<(), redial::PolicyError>(())
+    /// ```
     pub fn curve(mut self, curve: Curve) -> Self {
         self.curve = curve;
         self
     }
 
     /// The first retry's raw delay.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let p = redial::Policy::builder().base(Duration::from_millis(100)).build()?;
+    /// assert_eq!(p.rules().backoff().base(), Duration::from_millis(100));
+    /// # Ok::<(), redial::PolicyError>(())
+    /// ```
     pub fn base(mut self, base: Duration) -> Self {
         self.base = base;
         self
     }
 
     /// The longest backoff delay. At least `base`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let p = redial::Policy::builder().cap(Duration::from_secs(2)).build()?;
+    /// assert_eq!(p.rules().backoff().raw(10), Duration::from_secs(2));
+    /// # Ok::<(), redial::PolicyError>(())
+    /// ```
     pub fn cap(mut self, cap: Duration) -> Self {
         self.cap = cap;
         self
     }
 
     /// The exponential curve's factor: finite and more than 0.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let p = redial::Policy::builder().factor(3.0).build()?;
+    /// assert_eq!(p.rules().backoff().raw(3), Duration::from_millis(4500));
+    /// # Ok::<(), redial::PolicyError>(())
+    /// ```
     pub fn factor(mut self, factor: f64) -> Self {
         self.factor = factor;
         self
     }
 
     /// The jitter. A proportional ratio must lie in `[0, 1]`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let p = redial::Policy::builder().jitter(redial::Jitter::Equal).build()?;
+    /// assert_eq!(p.rules().backoff().jitter(), redial::Jitter::Equal);
+    /// # Ok::<(), redial::PolicyError>(())
+    /// ```
     pub fn jitter(mut self, jitter: Jitter) -> Self {
         self.jitter = jitter;
         self
     }
 
     /// Whether server hints (`retry-after` and the rate-limit headers) are read.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let p = redial::Policy::builder().honor_hints(false).build()?;
+    /// assert!(!p.classifier().honor_hints());
+    /// # Ok::<(), redial::PolicyError>(())
+    /// ```
     pub fn honor_hints(mut self, honor: bool) -> Self {
         self.honor_hints = honor;
         self
     }
 
     /// The longest server hint honoured as it is.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let p = redial::Policy::builder().max_hint(Duration::from_secs(10)).build()?;
+    /// assert_eq!(p.rules().max_hint(), Duration::from_secs(10));
+    /// # Ok::<(), redial::PolicyError>(())
+    /// ```
     pub fn max_hint(mut self, max: Duration) -> Self {
         self.max_hint = max;
         self
     }
 
     /// What a longer hint does: stop the call, or wait `max_hint`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let p = redial::Policy::builder().on_long_hint(redial::OnLongHint::Clamp).build()?;
+    /// assert_eq!(p.rules().on_long_hint(), redial::OnLongHint::Clamp);
+    /// # Ok::<(), redial::PolicyError>(())
+    /// ```
     pub fn on_long_hint(mut self, rule: OnLongHint) -> Self {
         self.on_long_hint = rule;
         self
     }
 
     /// Replaces the retryable statuses of the table. Codes must lie in 100 to 599.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let p = redial::Policy::builder().retry_status([429, 503]).build()?;
+    /// assert!(!p.classifier().retry_status().contains(500));
+    /// # Ok::<(), redial::PolicyError>(())
+    /// ```
     pub fn retry_status(mut self, codes: impl IntoIterator<Item = u16>) -> Self {
         let mut set = StatusSet::EMPTY;
         self.bad_status = None;
@@ -492,12 +583,26 @@ impl PolicyBuilder {
     }
 
     /// The budget's settings (see [`BudgetConfig`]).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let p = redial::Policy::builder().budget(redial::BudgetConfig::new(100, 10, 20, 1)).build()?;
+    /// assert_eq!(p.rules().budget().map(|b| b.available()), Some(100));
+    /// # Ok::<(), redial::PolicyError>(())
+    /// ```
     pub fn budget(mut self, budget: BudgetConfig) -> Self {
         self.budget = budget;
         self
     }
 
     /// Turns the budget off.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let p = redial::Policy::builder().no_budget().build()?;
+    /// assert!(p.rules().budget().is_none());
+    /// # Ok::<(), redial::PolicyError>(())
+    /// ```
     pub fn no_budget(mut self) -> Self {
         self.budget.enabled = false;
         self
