@@ -44,6 +44,9 @@
 //! # Features
 //!
 //! - `json` (default): [`read_error_body`] reads JSON error envelopes with `serde_json`.
+//! - `serde`: policy files in TOML or JSON ([`Policy::from_toml`], [`Policy::from_json`],
+//!   [`Policy::from_path`], [`Policy::to_toml`], and `Deserialize` for [`Policy`]); see
+//!   [`policy::file`] for the format.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
