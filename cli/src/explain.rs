@@ -43,7 +43,7 @@ pub struct ExplainArgs {
     #[arg(long = "request-header", value_name = "NAME: VALUE", value_parser = parse_header)]
     request_headers: Vec<(HeaderName, HeaderValue)>,
     /// The API error type from the body; with --status 200, an error event in the stream.
-    #[arg(long, value_name = "TYPE")]
+    #[arg(long, value_name = "TYPE", conflicts_with = "transport")]
     error_type: Option<String>,
     /// A transport failure instead of a response.
     #[arg(long, value_name = "KIND", value_parser = parse_transport)]

@@ -33,7 +33,7 @@
 //! success_refund = 1
 //! ```
 //!
-//! Durations are strings in the [`duration`](crate::duration) grammar (`500ms`, `8s`,
+//! Durations are strings in the [`duration`] grammar (`500ms`, `8s`,
 //! `2m`, `6m0s`). `jitter = "proportional"` without a `jitter_ratio` keeps the preset's
 //! ratio when the preset's jitter is proportional too, and takes 0.25 (the official SDKs'
 //! "minus up to 25 %") otherwise; a `jitter_ratio` beside any other jitter is rejected, as
