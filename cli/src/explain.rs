@@ -45,7 +45,7 @@ pub struct ExplainArgs {
     /// The API error type from the body; with --status 200, an error event in the stream.
     #[arg(long, value_name = "TYPE", conflicts_with = "transport")]
     error_type: Option<String>,
-    /// A transport failure instead of a response.
+    /// A transport failure instead of a response: connect, timeout, reset or other.
     #[arg(long, value_name = "KIND", value_parser = parse_transport)]
     transport: Option<Transport>,
     /// The wall clock when the response arrived (RFC 3339 or HTTP date) [default: now].
