@@ -44,6 +44,8 @@
 //! # Features
 //!
 //! - `json` (default): [`read_error_body`] reads JSON error envelopes with `serde_json`.
+//! - `serde`: policy files in TOML or JSON (`Policy::from_toml`, `from_json`, `from_path`,
+//!   `to_toml`, and `Deserialize` for [`Policy`]); the format is documented in `policy::file`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]

@@ -58,6 +58,9 @@ use crate::duration::Human;
 use crate::machine::{Machine, OnLongHint, Rules};
 use crate::verdict::Verdict;
 
+#[cfg(feature = "serde")]
+pub mod file;
+
 /// A validated retry policy. See the [module docs](self).
 ///
 /// ```
@@ -738,6 +741,14 @@ pub enum PolicyError {
         /// The parser's message.
         message: String,
     },
+    /// A policy file could not be read: missing, unreadable, or neither `.toml` nor `.json`.
+    #[error("{path}: {message}")]
+    Read {
+        /// The file's path.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 fn expected_hint(expected: &str) -> String {
@@ -758,7 +769,7 @@ impl PolicyError {
         }
     }
 
-    /// The key the error is about.
+    /// The key the error is about (for [`PolicyError::Read`], the file's path).
     ///
     /// ```
     /// let err = redial::Policy::builder().max_attempts(0).build().unwrap_err();
@@ -769,6 +780,7 @@ impl PolicyError {
             PolicyError::Invalid { key, .. }
             | PolicyError::UnknownKey { key, .. }
             | PolicyError::Syntax { key, .. } => key,
+            PolicyError::Read { path, .. } => path,
         }
     }
 }

@@ -1,0 +1,431 @@
+//! `redial explain`: what happens after one response (or transport failure), in one sentence
+//! a person can act on: retry or not, after how long, and which rule and header decided.
+//!
+//! The decision is the library's: the outcome is classified by the policy and fed, as a
+//! call's first attempt, to a fresh machine. Only the wording is this module's.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use redial::duration::Human;
+use redial::hints::{self, HintSource, Parsed};
+use redial::{
+    Action, Basis, Cause, ErrorType, Jitter, NonIdempotent, Outcome, Policy, RequestFacts, Retry,
+    Rng, Rule, Stop, Transport, Verdict,
+};
+
+use crate::common::{fail, parse_header, parse_method, parse_wall_clock, show, PolicyArgs};
+
+/// The options of `redial explain`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  redial explain --status 429 --header 'retry-after: 30'
+  redial explain --status 502 --method POST
+  redial explain --preset anthropic --status 200 --error-type overloaded_error --method POST
+  redial explain --status 503 --header 'retry-after: Mon, 23 Nov 2026 10:00:30 GMT' --now 2026-11-23T10:00:00Z
+  redial explain --transport timeout --method PUT")]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// The response's status code.
+    #[arg(long, value_name = "CODE", value_parser = parse_status,
+          required_unless_present = "transport", conflicts_with = "transport")]
+    status: Option<StatusCode>,
+    /// A response header, as 'name: value' (repeat for more).
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE", value_parser = parse_header)]
+    headers: Vec<(HeaderName, HeaderValue)>,
+    /// The request's method.
+    #[arg(long, default_value = "GET", value_parser = parse_method)]
+    method: Method,
+    /// A request header, such as 'Idempotency-Key: 7c4a8d09' (repeat for more).
+    #[arg(long = "request-header", value_name = "NAME: VALUE", value_parser = parse_header)]
+    request_headers: Vec<(HeaderName, HeaderValue)>,
+    /// The API error type from the body; with --status 200, an error event in the stream.
+    #[arg(long, value_name = "TYPE", conflicts_with = "transport")]
+    error_type: Option<String>,
+    /// A transport failure instead of a response: connect, timeout, reset or other.
+    #[arg(long, value_name = "KIND", value_parser = parse_transport)]
+    transport: Option<Transport>,
+    /// The wall clock when the response arrived (RFC 3339 or HTTP date) [default: now].
+    #[arg(long, value_name = "TIME", value_parser = parse_wall_clock)]
+    now: Option<SystemTime>,
+}
+
+fn parse_status(s: &str) -> Result<StatusCode, String> {
+    s.trim()
+        .parse::<u16>()
+        .ok()
+        .and_then(|n| StatusCode::from_u16(n).ok())
+        .ok_or_else(|| format!("expected a status code from 100 to 999, found {s:?}"))
+}
+
+fn parse_transport(s: &str) -> Result<Transport, String> {
+    s.parse::<Transport>().map_err(|e| e.to_string())
+}
+
+/// Runs `redial explain`.
+pub fn run(args: ExplainArgs) -> ExitCode {
+    let policy = match args.policy.load() {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let headers: HeaderMap = args.headers.iter().cloned().collect();
+    let request: HeaderMap = args.request_headers.iter().cloned().collect();
+    let wall = args.now.unwrap_or_else(SystemTime::now);
+    let error_type = args.error_type.as_deref().map(ErrorType::from_name);
+    let outcome = match (args.transport, args.status) {
+        (Some(kind), _) => Outcome::Transport(kind),
+        (None, Some(status)) => {
+            let o = Outcome::response(status, &headers);
+            match error_type {
+                Some(t) => o.with_error_type(t),
+                None => o,
+            }
+        }
+        (None, None) => return fail("give --status or --transport"),
+    };
+    let input = Input {
+        policy: &policy,
+        method: &args.method,
+        idempotency_key: request.contains_key("idempotency-key"),
+        headers: &headers,
+        status: args.status.map(|s| s.as_u16()),
+        wall,
+    };
+    let facts = RequestFacts::from_parts(&args.method, &request);
+    let verdict = policy.classify(&facts, &outcome, wall);
+    let now = Instant::now();
+    let mut call = policy.start(now);
+    // The seed does not matter: the sentence gives the delay's whole range.
+    let action = call.on_outcome(&verdict, now, &mut Rng::with_seed(0));
+    println!("{}", explain(&input, &verdict, &action));
+    for note in notes(&input, &verdict) {
+        println!("Note: {note}");
+    }
+    ExitCode::SUCCESS
+}
+
+struct Input<'a> {
+    policy: &'a Policy,
+    method: &'a Method,
+    idempotency_key: bool,
+    headers: &'a HeaderMap,
+    status: Option<u16>,
+    wall: SystemTime,
+}
+
+/// The sentence.
+fn explain(input: &Input<'_>, verdict: &Verdict, action: &Action) -> String {
+    match action {
+        Action::Retry(retry) => retry_sentence(input, retry),
+        Action::Stop(stop) => stop_sentence(input, verdict, stop),
+    }
+}
+
+/// `Retry after 30s to 31s: <why retryable> <why safe>; <where the wait comes from>.`
+fn retry_sentence(input: &Input<'_>, retry: &Retry) -> String {
+    let rules = input.policy.rules();
+    let why = format!(
+        "{} {}",
+        why_retryable(&retry.cause),
+        why_safe(input, &retry.cause)
+    );
+    match retry.basis {
+        Basis::Hint(hint) => {
+            let asked = hint.wait.min(rules.max_hint());
+            let spread = (asked / 10).min(Duration::from_secs(1));
+            let wait = if hint.wait > rules.max_hint() {
+                format!(
+                    "the server asked for {} in {}, more than max_hint {}, so the wait is \
+                     clamped to {} (on_long_hint = \"clamp\")",
+                    Human(hint.wait),
+                    hint.source,
+                    Human(rules.max_hint()),
+                    Human(rules.max_hint())
+                )
+            } else {
+                format!(
+                    "the wait is the {} the server asked for in {}",
+                    Human(hint.wait),
+                    hint.source
+                )
+            };
+            let spread_text = if spread.is_zero() {
+                String::new()
+            } else {
+                format!(
+                    ", plus up to {} so that clients told the same time do not all return at once",
+                    show(spread)
+                )
+            };
+            format!(
+                "Retry after {}: {why}; {wait}{spread_text}.",
+                range(asked, asked + spread)
+            )
+        }
+        _ => {
+            let backoff = rules.backoff();
+            let raw = backoff.raw(retry.retry);
+            let curve = format!("{} backoff's {}", backoff.curve(), show(raw));
+            let (low, high, wait) = match backoff.jitter() {
+                Jitter::None => (raw, raw, format!("the {curve} (no jitter")),
+                Jitter::Full => (
+                    Duration::ZERO,
+                    raw,
+                    format!("a random part of the {curve} (full jitter"),
+                ),
+                Jitter::Equal => (
+                    raw / 2,
+                    raw,
+                    format!("between half and all of the {curve} (equal jitter"),
+                ),
+                Jitter::Proportional(r) => (
+                    raw.mul_f64((1.0 - r).clamp(0.0, 1.0)),
+                    raw,
+                    format!(
+                        "the {curve} less up to {}% (proportional jitter",
+                        (r * 10_000.0).round() / 100.0
+                    ),
+                ),
+                _ => {
+                    // Decorrelated: the first retry's "previous delay" is base.
+                    let (base, cap) = (backoff.base(), backoff.cap());
+                    let high = base.saturating_mul(3).min(cap).max(base);
+                    (
+                        base,
+                        high,
+                        format!(
+                            "a random delay from base {} to {} (decorrelated jitter",
+                            show(base),
+                            show(high)
+                        ),
+                    )
+                }
+            };
+            format!(
+                "Retry after {}: {why}; the server gave no usable wait, so the wait is {wait}, \
+                 retry {} of {}).",
+                range(low, high),
+                retry.retry,
+                retry.max_retries,
+            )
+        }
+    }
+}
+
+fn stop_sentence(input: &Input<'_>, verdict: &Verdict, stop: &Stop) -> String {
+    let rules = input.policy.rules();
+    let reason = stop.reason();
+    match *stop {
+        Stop::Succeeded { .. } => match input.status {
+            Some(status) => format!("Nothing to retry ({reason}): {status} is a success."),
+            None => format!("Nothing to retry ({reason}): the attempt succeeded."),
+        },
+        Stop::NotRetryable { cause } => {
+            format!("Do not retry ({reason}): {}.", why_fatal(input, &cause))
+        }
+        Stop::AttemptsExhausted { cause, .. } => format!(
+            "Do not retry ({reason}): {} {}, but max_attempts is {}, so no retry is left.",
+            why_retryable(&cause),
+            why_safe(input, &cause),
+            rules.max_attempts()
+        ),
+        Stop::HintTooLong { asked, max } => {
+            let source = verdict
+                .hint()
+                .map_or_else(|| "a header".to_string(), |h| h.source.to_string());
+            format!(
+                "Do not retry ({reason}): the server asked for {} in {source}, more than \
+                 max_hint {}, so the call fails now rather than hold its caller that long \
+                 (on_long_hint = \"clamp\" would wait {} instead).",
+                Human(asked),
+                Human(max),
+                Human(max)
+            )
+        }
+        Stop::DeadlineExceeded { wait, limit, .. } => format!(
+            "Do not retry ({reason}): {} {}, but its wait of {} would end past max_elapsed {}.",
+            verdict
+                .cause()
+                .map_or_else(|| "the failure is retryable".to_string(), why_retryable),
+            verdict
+                .cause()
+                .map_or_else(String::new, |c| why_safe(input, c)),
+            show(wait),
+            Human(limit)
+        ),
+        Stop::BudgetExhausted { cost, available } => format!(
+            "Do not retry ({reason}): the retry budget holds {available} tokens and a retry \
+             costs {cost}."
+        ),
+        _ => format!("Do not retry: {stop}."),
+    }
+}
+
+/// Why a failure is retryable: the rule that said so.
+fn why_retryable(cause: &Cause) -> String {
+    match cause.rule {
+        Rule::ShouldRetryHeader => {
+            format!("{cause} is retryable because the server sent x-should-retry: true")
+        }
+        Rule::ErrorType => match (cause.status, cause.error_type) {
+            (Some(s), Some(t)) if (200..400).contains(&s) => {
+                format!("an {t} event after a {s} is retryable by its error type")
+            }
+            _ => format!("{cause} is retryable by its error type"),
+        },
+        Rule::RateLimit403 => {
+            "a 403 with x-ratelimit-remaining: 0 is a rate limit, which is retryable".into()
+        }
+        Rule::Transport => match cause.transport {
+            Some(Transport::Connect) => {
+                "a connect failure is retryable (the request never reached the server)".into()
+            }
+            Some(kind) => format!("a {kind} is retryable"),
+            None => "the transport failure is retryable".into(),
+        },
+        _ => match cause.status {
+            Some(s) => format!("{s} is retryable (it is in classify.retry_status)"),
+            None => format!("{cause} is retryable"),
+        },
+    }
+}
+
+/// Why retrying this request is safe: the method, an Idempotency-Key, or the policy.
+fn why_safe(input: &Input<'_>, cause: &Cause) -> String {
+    let method = input.method;
+    if RequestFacts::new(method).is_idempotent() {
+        return format!("and {method} is idempotent");
+    }
+    if input.idempotency_key {
+        return format!("and this {method} has an Idempotency-Key");
+    }
+    match input.policy.classifier().non_idempotent() {
+        NonIdempotent::Always => {
+            format!(
+                "and the policy retries a {method} like any request (non_idempotent = \"always\")"
+            )
+        }
+        _ if cause.rule == Rule::ShouldRetryHeader => {
+            format!("and so vouches that the {method} is safe to repeat")
+        }
+        _ => format!("even for a {method}, as the server cannot have acted on it"),
+    }
+}
+
+/// Why a failure is not retryable: the rule that said so, and what would change it.
+fn why_fatal(input: &Input<'_>, cause: &Cause) -> String {
+    let method = input.method;
+    match cause.rule {
+        Rule::ShouldRetryHeader => match cause.status {
+            Some(s) => format!("the server sent x-should-retry: false with its {s}"),
+            None => "the server sent x-should-retry: false".into(),
+        },
+        Rule::ErrorType => {
+            match (cause.status, cause.error_type) {
+                (Some(s), Some(ErrorType::Unknown)) => {
+                    format!("an error event of an unknown type after a {s} is a failure no status explains")
+                }
+                (Some(s), Some(t)) if (200..400).contains(&s) => {
+                    format!("an {t} event after a {s} is not retryable")
+                }
+                (_, Some(t)) => format!(
+                    "{cause} is not retryable: {t} is a mistake in the request that no retry fixes"
+                ),
+                _ => format!("{cause} is not retryable"),
+            }
+        }
+        Rule::NotIdempotent => {
+            let what = match (cause.transport, cause.status, cause.error_type) {
+                (Some(kind), _, _) => format!("a {kind}"),
+                (None, Some(s), Some(t)) if (200..400).contains(&s) => {
+                    format!("an {t} event after a {s}")
+                }
+                _ => format!("a {cause}"),
+            };
+            match input.policy.classifier().non_idempotent() {
+                NonIdempotent::Never => format!(
+                    "{what} would be retryable, but {method} is not idempotent and the policy \
+                     never retries such requests (non_idempotent = \"never\")"
+                ),
+                _ => format!(
+                    "{what} would be retryable, but {method} is not idempotent and the server \
+                     may already have acted on it (non_idempotent = \"when_safe\" retries a \
+                     {method} only after a connect failure, 425, 429, 503 or 529); send an \
+                     Idempotency-Key to make it safe to retry"
+                ),
+            }
+        }
+        _ => match cause.status {
+            Some(s) => format!("{s} is not in classify.retry_status"),
+            None => format!("{cause} is not retryable"),
+        },
+    }
+}
+
+/// Headers that were there but did not decide: invalid ones (ignored as if absent), valid
+/// ones outranked by the one that decided, and hints not read at all.
+fn notes(input: &Input<'_>, verdict: &Verdict) -> Vec<String> {
+    let Some(status) = input.status else {
+        return Vec::new();
+    };
+    let mut notes = Vec::new();
+    let decided = verdict.hint().map(|h| h.source);
+    for (source, parsed) in hints::inspect(input.headers, status, input.wall) {
+        match parsed {
+            Parsed::Invalid => notes.push(format!(
+                "{} is present but not valid{}, so it was ignored.",
+                source.header(),
+                raw_value(input.headers, source)
+            )),
+            Parsed::Valid(wait) if decided.is_some() && decided != Some(source) => {
+                if let Some(by) = decided {
+                    notes.push(format!(
+                        "{} asks for {}, but {} comes first.",
+                        source.header(),
+                        Human(wait),
+                        by.header()
+                    ));
+                }
+            }
+            Parsed::Valid(wait)
+                if verdict.is_retryable() && !input.policy.classifier().honor_hints() =>
+            {
+                notes.push(format!(
+                    "{} asks for {}, but the policy does not read hints (hints.honor = false).",
+                    source.header(),
+                    Human(wait)
+                ));
+            }
+            _ => {}
+        }
+    }
+    notes
+}
+
+/// ` ("soon")` for a family that is one header; nothing for a family of several.
+fn raw_value(headers: &HeaderMap, source: HintSource) -> String {
+    let name = match source {
+        HintSource::RetryAfterMs => "retry-after-ms",
+        HintSource::RetryAfter => "retry-after",
+        HintSource::RateLimit => "ratelimit",
+        HintSource::RateLimitReset => "ratelimit-reset",
+        HintSource::XRateLimitReset => "x-ratelimit-reset",
+        _ => return String::new(),
+    };
+    match headers.get(name).and_then(|v| v.to_str().ok()) {
+        Some(v) => format!(" ({v:?})"),
+        None => String::new(),
+    }
+}
+
+/// `30s to 31s`, or `500ms` when both ends are the same.
+fn range(low: Duration, high: Duration) -> String {
+    if show(low) == show(high) {
+        show(low)
+    } else {
+        format!("{} to {}", show(low), show(high))
+    }
+}

@@ -1,0 +1,825 @@
+//! The real `redial` binary on checked-in policy files and JSON Lines fixtures.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn fixture(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path)
+}
+
+fn policy(name: &str) -> String {
+    fixture(&format!("policies/{name}")).display().to_string()
+}
+
+fn calls(name: &str) -> String {
+    fixture(&format!("calls/{name}")).display().to_string()
+}
+
+/// Runs `redial` with these arguments and this standard input.
+fn redial(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_redial"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("redial runs");
+    let mut input = child.stdin.take().expect("stdin is piped");
+    input.write_all(stdin).expect("stdin takes the input");
+    drop(input);
+    let out = child.wait_with_output().expect("redial finishes");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "a panic for {args:?}: {stderr}"
+    );
+    out
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).expect("stderr is UTF-8")
+}
+
+/// `redial decide ARGS FILE`, each output line parsed.
+fn decide(args: &[&str], file: &str) -> Vec<Value> {
+    let mut all: Vec<&str> = vec!["decide"];
+    all.extend_from_slice(args);
+    all.push(file);
+    let out = redial(&all, b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every output line is JSON"))
+        .collect()
+}
+
+fn reasons(line: &Value) -> Vec<String> {
+    line["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| match s["action"].as_str() {
+            Some("retry") => "retry".to_string(),
+            _ => s["reason"]
+                .as_str()
+                .expect("a stop has a reason")
+                .to_string(),
+        })
+        .collect()
+}
+
+fn delay(line: &Value, step: usize) -> u64 {
+    line["steps"][step]["delay_ms"].as_u64().expect("delay_ms")
+}
+
+// ---------------------------------------------------------------------------------- check
+
+#[test]
+fn check_prints_the_effective_policy_of_a_valid_file() {
+    let out = redial(&["check", &policy("platform.toml")], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    for line in [
+        "max_attempts = 4",
+        "max_elapsed = \"30s\"",
+        "base = \"200ms\"",
+        "cap = \"5s\"",
+        "jitter = \"full\"",
+        "max_hint = \"1m\"",
+        "retry_status = [408, 425, 429, 500, 502, 503, 504, 529]",
+        "capacity = 500",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+    assert!(stderr(&out).is_empty());
+}
+
+#[test]
+fn check_resolves_missing_keys_from_the_preset() {
+    let out = redial(&["check", &policy("anthropic-longer.toml")], b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("max_attempts = 5"));
+    assert!(text.contains("cap = \"20s\""));
+    assert!(
+        text.contains("non_idempotent = \"always\""),
+        "from the preset"
+    );
+    assert!(text.contains("jitter_ratio = 0.25"), "from the preset");
+    assert!(text.contains("409"), "from the preset's statuses");
+}
+
+#[test]
+fn check_reads_json_with_the_same_result() {
+    let toml = redial(&["check", &policy("platform.toml")], b"");
+    let json = redial(&["check", &policy("platform.json")], b"");
+    assert!(json.status.success(), "{}", stderr(&json));
+    let body = |o: &Output| stdout(o).lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(body(&toml), body(&json));
+}
+
+#[test]
+fn check_output_is_itself_a_policy_file_that_checks_the_same() {
+    let first = redial(&["check", &policy("anthropic-longer.toml")], b"");
+    let dir = std::env::temp_dir().join(format!("redial-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("effective.toml");
+    std::fs::write(&path, stdout(&first)).unwrap();
+    let second = redial(&["check", &path.display().to_string()], b"");
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(second.status.success(), "{}", stderr(&second));
+    let body = |o: &Output| stdout(o).lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(body(&first), body(&second));
+}
+
+/// Every rule a policy file can break: (file, the message after `redial: PATH: `).
+const INVALID: &[(&str, &str)] = &[
+    ("max-attempts-zero.toml", "max_attempts: must be at least 1, got 0"),
+    ("max-attempts-negative.toml", "max_attempts: must be >= 0, got -3"),
+    ("max-elapsed-zero.toml", "max_elapsed: must be more than 0s, got 0s"),
+    ("cap-below-base.toml", "backoff.cap: must be >= base (200ms), got 100ms"),
+    ("cap-below-base.json", "backoff.cap: must be >= base (2s), got 1s"),
+    ("factor-zero.toml", "backoff.factor: must be a finite number > 0, got 0.0"),
+    ("factor-negative.toml", "backoff.factor: must be a finite number > 0, got -2.0"),
+    ("jitter-ratio-above-one.toml", "backoff.jitter_ratio: must be between 0 and 1, got 1.5"),
+    ("jitter-ratio-negative.toml", "backoff.jitter_ratio: must be between 0 and 1, got -0.25"),
+    (
+        "jitter-ratio-without-proportional.toml",
+        "backoff.jitter_ratio: must be used with jitter = \"proportional\" only, got jitter = \"equal\"",
+    ),
+    (
+        "unknown-key.toml",
+        "retries: unknown key (expected one of preset, max_attempts, max_elapsed, non_idempotent, backoff, hints, classify, budget)",
+    ),
+    (
+        "unknown-key-in-table.toml",
+        "backoff.max: unknown key (expected one of kind, base, cap, factor, jitter, jitter_ratio)",
+    ),
+    ("unknown-table.toml", "retry: unknown key"),
+    (
+        "bad-duration.toml",
+        "backoff.base: must be a duration such as 500ms, 8s or 2m, got \"200 millis\"",
+    ),
+    (
+        "duration-not-a-string.toml",
+        "hints.max_hint: expected a duration string such as \"500ms\", found the integer 60",
+    ),
+    (
+        "bad-non-idempotent.toml",
+        "non_idempotent: must be one of when_safe, always, never, got \"sometimes\"",
+    ),
+    (
+        "bad-kind.toml",
+        "backoff.kind: must be one of exponential, constant, linear, got \"fibonacci\"",
+    ),
+    (
+        "bad-jitter.toml",
+        "backoff.jitter: must be one of none, full, equal, proportional, decorrelated, got \"random\"",
+    ),
+    ("bad-on-long-hint.toml", "hints.on_long_hint: must be one of stop, clamp, got \"wait\""),
+    (
+        "bad-preset.toml",
+        "preset: must be one of default, anthropic, openai, aws-standard, got \"google\"",
+    ),
+    ("bad-status.toml", "classify.retry_status: must be status codes from 100 to 599, got 600"),
+    ("status-too-low.toml", "classify.retry_status: must be status codes from 100 to 599, got 99"),
+    (
+        "budget-capacity-zero.toml",
+        "budget.capacity: must be at least 1 when the budget is enabled, got 0",
+    ),
+    (
+        "budget-retry-cost-over-capacity.toml",
+        "budget.retry_cost: must be <= capacity (8), got 10",
+    ),
+    (
+        "budget-timeout-cost-over-capacity.toml",
+        "budget.timeout_cost: must be <= capacity (500), got 600",
+    ),
+    (
+        "budget-refund-over-capacity.toml",
+        "budget.success_refund: must be <= capacity (500), got 501",
+    ),
+    ("wrong-type.toml", "hints.honor: expected true or false, found the string \"yes\""),
+    ("not-toml.toml", "line 2: "),
+    ("not-json.json", "line 1: trailing comma"),
+];
+
+#[test]
+fn check_names_the_key_and_the_rule_of_every_invalid_policy() {
+    for (file, want) in INVALID {
+        let path = policy(&format!("invalid/{file}"));
+        let out = redial(&["check", &path], b"");
+        assert_eq!(out.status.code(), Some(1), "{file}: {}", stderr(&out));
+        assert!(stdout(&out).is_empty(), "{file}: nothing on stdout");
+        let err = stderr(&out);
+        let expected = format!("redial: {path}: {want}");
+        assert!(
+            err.starts_with(&expected),
+            "{file}:\n got: {err}\nwant: {expected}"
+        );
+        assert_eq!(err.lines().count(), 1, "{file}: one line: {err}");
+    }
+}
+
+#[test]
+fn check_refuses_files_it_cannot_read() {
+    let yaml = policy("invalid/not-a-policy-format.yaml");
+    let out = redial(&["check", &yaml], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!("redial: {yaml}: expected a .toml or .json file\n")
+    );
+    let out = redial(&["check", "/no/such/policy.toml"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).starts_with("redial: /no/such/policy.toml: "));
+}
+
+#[test]
+fn check_of_several_files_fails_if_any_does() {
+    let out = redial(
+        &[
+            "check",
+            &policy("platform.toml"),
+            &policy("invalid/factor-zero.toml"),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("max_attempts = 4"));
+    assert!(stderr(&out).contains("backoff.factor"));
+}
+
+#[test]
+fn an_invalid_policy_fails_every_command_the_same_way() {
+    let path = policy("invalid/cap-below-base.toml");
+    for args in [
+        vec!["schedule", "--policy", &path],
+        vec!["explain", "--policy", &path, "--status", "503"],
+        vec!["decide", "--policy", &path],
+    ] {
+        let out = redial(&args, b"");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(
+            stderr(&out),
+            format!("redial: {path}: backoff.cap: must be >= base (200ms), got 100ms\n")
+        );
+    }
+}
+
+#[test]
+fn usage_mistakes_exit_2_with_clap_messages() {
+    let out = redial(&["schedule", "--preset", "google"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("possible values: default, anthropic, openai, aws-standard"));
+    let out = redial(
+        &["schedule", "--preset", "default", "--policy", "x.toml"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let out = redial(&["explain"], b"");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--status or --transport is needed"
+    );
+}
+
+#[test]
+fn help_shows_examples() {
+    for args in [
+        vec!["--help"],
+        vec!["check", "--help"],
+        vec!["schedule", "--help"],
+        vec!["explain", "--help"],
+        vec!["decide", "--help"],
+    ] {
+        let out = redial(&args, b"");
+        assert!(out.status.success(), "{args:?}");
+        assert!(stdout(&out).contains("Examples:"), "{args:?}");
+    }
+}
+
+#[test]
+fn simulate_is_a_slot_not_built_yet() {
+    let out = redial(&["simulate"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out), "simulate: not built yet\n");
+}
+
+// ------------------------------------------------------------------------------- schedule
+
+#[test]
+fn schedule_lists_each_retry_and_how_the_call_stops() {
+    let out = redial(&["schedule", "--seed", "42"], b"");
+    assert!(out.status.success());
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "# preset default, seed 42: the delay before each retry if every attempt fails"
+    );
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["retry", "raw", "delay", "total"]
+    );
+    assert!(lines[2].trim_start().starts_with("1  500ms"), "{text}");
+    assert!(lines[3].trim_start().starts_with("2     1s"), "{text}");
+    assert_eq!(
+        lines[4],
+        "then: attempts_exhausted (attempt 3 of max_attempts 3 fails too)"
+    );
+    // The columns line up: every row as wide as the header.
+    assert_eq!(lines[1].len(), lines[2].len());
+    assert_eq!(
+        redial(&["schedule", "--seed", "42"], b"").stdout,
+        out.stdout,
+        "same seed, same schedule"
+    );
+}
+
+#[test]
+fn schedule_without_jitter_is_the_raw_curve() {
+    let out = redial(
+        &[
+            "schedule",
+            "--policy",
+            &policy("decide.toml"),
+            "--seed",
+            "1",
+        ],
+        b"",
+    );
+    let text = stdout(&out);
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(2)
+        .take(2)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [["1", "500ms", "500ms", "500ms"], ["2", "1s", "1s", "1.5s"]]
+    );
+}
+
+#[test]
+fn schedule_samples_give_min_p50_p99_max_per_retry() {
+    let out = redial(
+        &[
+            "schedule",
+            "--preset",
+            "anthropic",
+            "--samples",
+            "500",
+            "--seed",
+            "3",
+        ],
+        b"",
+    );
+    assert!(out.status.success());
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "# preset anthropic, 500 runs (seeds 3..=502): each retry's delay if every attempt fails"
+    );
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["retry", "raw", "min", "p50", "p99", "max"]
+    );
+    let row: Vec<&str> = lines[2].split_whitespace().collect();
+    assert_eq!(row[..2], ["1", "500ms"]);
+    let ms = |s: &str| redial::duration::parse(s).unwrap().as_millis();
+    let (min, p50, p99, max) = (ms(row[2]), ms(row[3]), ms(row[4]), ms(row[5]));
+    assert!(
+        375 <= min && min <= p50 && p50 <= p99 && p99 <= max && max <= 500,
+        "proportional 0.25: 375ms..500ms\n{text}"
+    );
+    assert!(lines[4].trim_start().starts_with("total"));
+    assert_eq!(lines[5], "then: attempts_exhausted in 500 of 500 runs");
+    assert!(
+        lines[1..5].iter().all(|l| l.len() == lines[1].len()),
+        "aligned:\n{text}"
+    );
+}
+
+#[test]
+fn schedule_shows_where_the_deadline_cuts() {
+    // 4 attempts, base 200ms doubling, full jitter, max_elapsed 30s: never reached; the
+    // design example stops by attempts.
+    let out = redial(
+        &[
+            "schedule",
+            "--policy",
+            &policy("platform.toml"),
+            "--samples",
+            "50",
+        ],
+        b"",
+    );
+    assert!(stdout(&out).contains("then: attempts_exhausted in 50 of 50 runs"));
+}
+
+// -------------------------------------------------------------------------------- explain
+
+#[test]
+fn explain_a_429_with_retry_after_30() {
+    let out = redial(
+        &["explain", "--status", "429", "--header", "retry-after: 30"],
+        b"",
+    );
+    assert!(out.status.success());
+    assert_eq!(
+        stdout(&out),
+        "Retry after 30s to 31s: 429 is retryable (it is in classify.retry_status) and GET is \
+         idempotent; the wait is the 30s the server asked for in retry-after, plus up to 1s so \
+         that clients told the same time do not all return at once.\n"
+    );
+}
+
+#[test]
+fn explain_a_post_502() {
+    let out = redial(&["explain", "--status", "502", "--method", "POST"], b"");
+    assert!(out.status.success());
+    assert_eq!(
+        stdout(&out),
+        "Do not retry (not_retryable): a 502 would be retryable, but POST is not idempotent and \
+         the server may already have acted on it (non_idempotent = \"when_safe\" retries a POST \
+         only after a connect failure, 425, 429, 503 or 529); send an Idempotency-Key to make it \
+         safe to retry.\n"
+    );
+    let with_key = redial(
+        &[
+            "explain",
+            "--status",
+            "502",
+            "--method",
+            "POST",
+            "--request-header",
+            "Idempotency-Key: k1",
+        ],
+        b"",
+    );
+    assert!(stdout(&with_key).starts_with("Retry after 0s to 500ms: 502 is retryable"));
+    assert!(stdout(&with_key).contains("this POST has an Idempotency-Key"));
+}
+
+#[test]
+fn explain_names_invalid_and_outranked_headers() {
+    let out = redial(
+        &[
+            "explain",
+            "--status",
+            "429",
+            "-H",
+            "retry-after: soon",
+            "-H",
+            "retry-after-ms: 1500",
+            "-H",
+            "x-ratelimit-reset: 9",
+        ],
+        b"",
+    );
+    let text = stdout(&out);
+    assert!(text.starts_with("Retry after 1.5s to 1.65s:"), "{text}");
+    assert!(text.contains("in retry-after-ms"));
+    assert!(
+        text.contains("Note: retry-after is present but not valid (\"soon\"), so it was ignored.")
+    );
+    assert!(text.contains("Note: x-ratelimit-reset asks for 9s, but retry-after-ms comes first."));
+}
+
+#[test]
+fn explain_a_long_hint_and_an_http_date() {
+    let long = redial(
+        &["explain", "--status", "503", "-H", "retry-after: 7200"],
+        b"",
+    );
+    assert!(stdout(&long).starts_with(
+        "Do not retry (hint_too_long): the server asked for 2h in retry-after, more than max_hint 1m"
+    ));
+    let date = redial(
+        &[
+            "explain",
+            "--status",
+            "503",
+            "-H",
+            "retry-after: Mon, 23 Nov 2026 10:00:30 GMT",
+            "--now",
+            "2026-11-23T10:00:00Z",
+        ],
+        b"",
+    );
+    assert!(stdout(&date).starts_with("Retry after 30s to 31s: 503 is retryable"));
+}
+
+#[test]
+fn explain_error_types_streams_and_transport() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--status", "400", "--error-type", "invalid_request_error"],
+            "Do not retry (not_retryable): 400 invalid_request_error is not retryable: invalid_request_error is a mistake in the request",
+        ),
+        (
+            &["--preset", "anthropic", "--status", "200", "--error-type", "overloaded_error", "--method", "POST"],
+            "Retry after 375ms to 500ms: an overloaded_error event after a 200 is retryable by its error type and the policy retries a POST like any request",
+        ),
+        (
+            &["--status", "200", "--error-type", "overloaded_error", "--method", "POST"],
+            "Do not retry (not_retryable): an overloaded_error event after a 200 would be retryable, but POST is not idempotent",
+        ),
+        (
+            &["--transport", "connect", "--method", "POST"],
+            "Retry after 0s to 500ms: a connect failure is retryable (the request never reached the server) even for a POST",
+        ),
+        (&["--status", "200"], "Nothing to retry (succeeded): 200 is a success."),
+        (&["--status", "404"], "Do not retry (not_retryable): 404 is not in classify.retry_status."),
+        (
+            &["--status", "503", "-H", "x-should-retry: false"],
+            "Do not retry (not_retryable): the server sent x-should-retry: false with its 503.",
+        ),
+    ];
+    for (args, want) in cases {
+        let mut all = vec!["explain"];
+        all.extend_from_slice(args);
+        let out = redial(&all, b"");
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        assert!(
+            stdout(&out).starts_with(want),
+            "{args:?}\n got: {}\nwant: {want}",
+            stdout(&out)
+        );
+    }
+}
+
+#[test]
+fn explain_rejects_bad_input_with_a_message() {
+    let out = redial(
+        &["explain", "--status", "429", "--header", "retry-after 30"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("expected 'name: value'"));
+    let out = redial(&["explain", "--status", "1000"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let out = redial(&["explain", "--status", "503", "--now", "yesterday"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("RFC 3339"));
+}
+
+// --------------------------------------------------------------------------------- decide
+
+#[test]
+fn decide_reaches_every_stop_reason() {
+    let out = decide(
+        &["--policy", &policy("decide.toml"), "--seed", "1"],
+        &calls("stop-reasons.jsonl"),
+    );
+    let ids: Vec<&str> = out.iter().map(|l| l["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [
+            "succeeded",
+            "not_retryable",
+            "attempts_exhausted",
+            "hint_too_long",
+            "deadline_exceeded",
+            "budget_exhausted"
+        ]
+    );
+    for line in &out {
+        let reasons = reasons(line);
+        assert_eq!(
+            reasons.last().map(String::as_str),
+            line["id"].as_str(),
+            "{line}"
+        );
+    }
+    // No jitter: the delays are the curve's, and `why` is the Retry's own phrase.
+    assert_eq!(
+        out[2]["steps"],
+        serde_json::json!([
+            {"action": "retry", "delay_ms": 500, "why": "503; backoff 1 of 2"},
+            {"action": "retry", "delay_ms": 1000, "why": "503; backoff 2 of 2"},
+            {"action": "stop", "reason": "attempts_exhausted", "why": "attempts_exhausted: 3 attempt(s) made, the last failed with 503"}
+        ])
+    );
+    assert_eq!(
+        out[4]["steps"][1]["why"],
+        "deadline_exceeded: 9.5s elapsed + 1s wait would pass max_elapsed 10s"
+    );
+    assert_eq!(
+        out[5]["steps"][0]["why"],
+        "budget_exhausted: retry costs 10 tokens, budget holds 5"
+    );
+    assert_eq!(
+        out[3]["steps"][0]["why"],
+        "hint_too_long: server asked 1h, more than max_hint 1m"
+    );
+}
+
+#[test]
+fn decide_carries_the_budget_from_line_to_line() {
+    let out = decide(
+        &["--policy", &policy("tiny-budget.toml")],
+        &calls("budget-carries.jsonl"),
+    );
+    let all: Vec<Vec<String>> = out.iter().map(reasons).collect();
+    assert_eq!(
+        all,
+        [
+            vec!["retry", "attempts_exhausted"],
+            vec!["retry", "attempts_exhausted"],
+            vec!["budget_exhausted"],
+            vec!["succeeded"],
+            vec!["budget_exhausted"],
+        ]
+    );
+    // The first-attempt success put back one token.
+    assert_eq!(
+        out[4]["steps"][0]["why"],
+        "budget_exhausted: retry costs 5 tokens, budget holds 1"
+    );
+    // The third call alone, in a run of its own, has the whole budget.
+    let alone = redial(
+        &["decide", "--policy", &policy("tiny-budget.toml")],
+        br#"{"id": "third", "attempts": [{"status": 503}]}"#,
+    );
+    let line: Value = serde_json::from_slice(&alone.stdout).unwrap();
+    assert_eq!(reasons(&line), ["retry"]);
+}
+
+#[test]
+fn decide_is_deterministic_with_a_seed() {
+    let file = calls("anthropic.jsonl");
+    let a = redial(
+        &["decide", "--preset", "anthropic", "--seed", "7", &file],
+        b"",
+    );
+    let b = redial(
+        &["decide", "--preset", "anthropic", "--seed", "7", &file],
+        b"",
+    );
+    let c = redial(
+        &["decide", "--preset", "anthropic", "--seed", "8", &file],
+        b"",
+    );
+    assert!(a.status.success());
+    assert_eq!(a.stdout, b.stdout);
+    assert_ne!(a.stdout, c.stdout, "another seed, other jitter");
+    // stdin and a file argument are the same input.
+    let stdin = redial(
+        &["decide", "--preset", "anthropic", "--seed", "7"],
+        &std::fs::read(&file).unwrap(),
+    );
+    assert_eq!(a.stdout, stdin.stdout);
+}
+
+#[test]
+fn decide_anthropic_errors() {
+    let out = decide(
+        &["--preset", "anthropic", "--seed", "7"],
+        &calls("anthropic.jsonl"),
+    );
+    let by_id = |id: &str| {
+        out.iter()
+            .find(|l| l["id"] == id)
+            .unwrap_or_else(|| panic!("{id}"))
+    };
+    assert_eq!(reasons(by_id("overloaded-then-ok")), ["retry", "succeeded"]);
+    let d = delay(by_id("overloaded-then-ok"), 0);
+    assert!((2000..=2200).contains(&d), "2s plus up to 10 %: {d}");
+    assert_eq!(
+        by_id("overloaded-then-ok")["steps"][0]["why"],
+        "529 overloaded_error; server asked 2s (retry-after)"
+    );
+    // The bucket that is out (requests) resets in 20s; tokens has some left.
+    let rl = by_id("rate-limited");
+    assert_eq!(reasons(rl), ["retry", "succeeded"]);
+    assert!((20_000..=21_000).contains(&delay(rl, 0)), "{rl}");
+    assert!(rl["steps"][0]["why"]
+        .as_str()
+        .unwrap()
+        .contains("anthropic-ratelimit-*-reset"));
+    for id in [
+        "invalid-request",
+        "authentication",
+        "billing",
+        "too-large-from-proxy",
+        "should-retry-false",
+    ] {
+        assert_eq!(reasons(by_id(id)), ["not_retryable"], "{id}");
+    }
+    assert_eq!(
+        reasons(by_id("api-error-three-times")),
+        ["retry", "retry", "attempts_exhausted"]
+    );
+    assert_eq!(
+        reasons(by_id("overloaded-mid-stream")),
+        ["retry", "succeeded"]
+    );
+    assert_eq!(
+        reasons(by_id("transport")),
+        ["retry", "retry", "attempts_exhausted"]
+    );
+    assert_eq!(
+        by_id("transport")["steps"][1]["why"],
+        "reset; backoff 2 of 2"
+    );
+}
+
+#[test]
+fn decide_reads_request_headers_and_methods() {
+    let out = decide(&["--seed", "1"], &calls("idempotency.jsonl"));
+    let all: Vec<Vec<String>> = out.iter().map(reasons).collect();
+    assert_eq!(
+        all,
+        [
+            vec!["not_retryable"],
+            vec!["retry", "succeeded"],
+            vec!["retry", "succeeded"],
+            vec!["retry", "succeeded"],
+            vec!["not_retryable"],
+        ]
+    );
+    assert_eq!(
+        out[0]["steps"][0]["why"],
+        "not_retryable: 502 (request not idempotent)"
+    );
+}
+
+#[test]
+fn decide_takes_the_wall_clock_from_now_plus_at_ms() {
+    let out = decide(&["--seed", "1"], &calls("wall-clock.jsonl"));
+    let line = &out[0];
+    // The same date is 30s away at the start and 20s away 10s later.
+    assert!((30_000..=31_000).contains(&delay(line, 0)), "{line}");
+    assert!((20_000..=21_000).contains(&delay(line, 1)), "{line}");
+    // Two attempts and no stop: the steps end with the last retry.
+    assert_eq!(reasons(line), ["retry", "retry"]);
+}
+
+#[test]
+fn decide_answers_malformed_lines_and_goes_on() {
+    let out = decide(&["--seed", "1"], &calls("malformed.jsonl"));
+    let input = std::fs::read_to_string(calls("malformed.jsonl")).unwrap();
+    assert_eq!(
+        out.len(),
+        input.lines().filter(|l| !l.trim().is_empty()).count()
+    );
+    assert_eq!(reasons(&out[0]), ["retry", "succeeded"]);
+    assert_eq!(reasons(out.last().unwrap()), ["retry", "succeeded"]);
+    let errors: Vec<(Value, String)> = out[1..out.len() - 1]
+        .iter()
+        .map(|l| {
+            assert!(l.get("steps").is_none(), "{l}");
+            let keys: Vec<&String> = l.as_object().unwrap().keys().collect();
+            assert_eq!(keys, ["error", "id"], "exactly id and error: {l}");
+            (l["id"].clone(), l["error"].as_str().unwrap().to_string())
+        })
+        .collect();
+    let expect: &[(Value, &str)] = &[
+        (Value::Null, "not JSON: "),
+        (Value::Null, "expected an object with \"attempts\""),
+        ("no-attempts".into(), "missing field `attempts`"),
+        ("typo".into(), "attempts[0]: unknown field `statsu`"),
+        (42.into(), "attempts[0]: transport: expected one of connect, timeout, reset, other, found \"teleport\""),
+        ("both".into(), "attempts[0]: \"transport\" means no response arrived"),
+        ("neither".into(), "attempts[0]: expected \"status\", \"stream_error\" or \"transport\""),
+        ("big-status".into(), "attempts[0]: status: expected 100 to 999, found 1000"),
+        ("stream-on-503".into(), "attempts[0]: \"stream_error\" is an error event after a 2xx"),
+        ("backwards".into(), "attempts[1]: at_ms 100 is earlier than the attempt before (500)"),
+        ("bad-header".into(), "attempts[0]: headers: \"retry after\" is not a valid header name"),
+        ("bad-now".into(), "now: expected an RFC 3339 time"),
+        ("bad-method".into(), "method: \"GE T\" is not a valid method"),
+        (serde_json::json!({"nested": true}), "invalid type: string \"none\", expected a sequence"),
+    ];
+    assert_eq!(errors.len(), expect.len());
+    for ((id, error), (want_id, want)) in errors.iter().zip(expect) {
+        assert_eq!(id, want_id, "{error}");
+        assert!(
+            error.starts_with(want),
+            "{id}:\n got: {error}\nwant: {want}"
+        );
+    }
+}
+
+#[test]
+fn decide_survives_bytes_that_are_not_utf8() {
+    let out = redial(&["decide"], b"\xff\xfe\n{\"id\": 1, \"attempts\": []}\n");
+    assert!(out.status.success());
+    assert_eq!(
+        stdout(&out),
+        "{\"id\":null,\"error\":\"not UTF-8\"}\n{\"id\":1,\"steps\":[]}\n"
+    );
+}
