@@ -356,17 +356,17 @@ impl<R: AsRef<Rules>> Machine<R> {
         let retry = self.retries.saturating_add(1);
         let (delay, basis) = match hint {
             Some(hint) => {
-                let asked = if hint.wait <= rules.max_hint {
-                    hint.wait
+                let max = rules.max_hint;
+                if hint.wait <= max {
+                    (spread(hint.wait, rng), Basis::Hint(hint))
                 } else if rules.on_long_hint == OnLongHint::Clamp {
-                    rules.max_hint
+                    (spread(max, rng), Basis::ClampedHint { hint, max })
                 } else {
                     return Err(Stop::HintTooLong {
                         asked: hint.wait,
-                        max: rules.max_hint,
+                        max,
                     });
-                };
-                (spread(asked, rng), Basis::Hint(hint))
+                }
             }
             None => (
                 rules.backoff.delay(retry, self.previous, rng),
@@ -509,13 +509,13 @@ impl fmt::Display for Retry {
                 "{}; backoff {} of {}",
                 self.cause, self.retry, self.max_retries
             ),
-            Basis::Hint(hint) => {
-                write!(f, "{}; {hint}", self.cause)?;
-                if hint.wait > self.delay {
-                    write!(f, ", clamped to {}", Human(self.delay))?;
-                }
-                Ok(())
-            }
+            Basis::Hint(hint) => write!(f, "{}; {hint}", self.cause),
+            Basis::ClampedHint { hint, max } => write!(
+                f,
+                "{}; {hint}, clamped to max_hint {}",
+                self.cause,
+                Human(max)
+            ),
         }
     }
 }
@@ -530,9 +530,16 @@ impl fmt::Display for Retry {
 pub enum Basis {
     /// The backoff curve and jitter.
     Backoff,
-    /// The server's hint (clamped to `max_hint` when the hint was longer and the rules
-    /// say `clamp`), plus the spread.
+    /// The server's hint, plus the spread.
     Hint(Hint),
+    /// The server's hint was longer than `max_hint` and the rules say `clamp`: `max_hint`,
+    /// plus the spread.
+    ClampedHint {
+        /// What the server asked for.
+        hint: Hint,
+        /// The policy's `max_hint`, waited instead.
+        max: Duration,
+    },
 }
 
 /// Why a call stopped, with the numbers that explain it. Its `Display` starts with the
@@ -615,10 +622,7 @@ impl fmt::Display for Stop {
             Stop::Succeeded { attempts } => write!(f, "after {attempts} attempt(s)"),
             Stop::NotRetryable { cause } => write!(f, "{cause} ({})", cause.rule),
             Stop::AttemptsExhausted { attempts, cause } => {
-                write!(
-                    f,
-                    "{attempts} attempt(s) made, the last failed with {cause}"
-                )
+                write!(f, "{cause} on the last of {attempts} attempt(s)")
             }
             Stop::HintTooLong { asked, max } => write!(
                 f,

@@ -209,20 +209,23 @@ impl PartialEq for Policy {
     }
 }
 
-/// The effective policy, one `key = value` line per setting, in the policy file's terms.
+/// The effective policy, one `key = value` line per setting, in the policy file's terms:
+/// valid TOML that loads back to the same policy.
 impl fmt::Display for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.to_builder();
         writeln!(f, "max_attempts = {}", s.max_attempts)?;
         match s.max_elapsed {
             Some(d) => writeln!(f, "max_elapsed = \"{}\"", Human(d))?,
-            None => writeln!(f, "# max_elapsed: none")?,
+            None => writeln!(f, "# max_elapsed: none (no limit)")?,
         }
         writeln!(f, "non_idempotent = \"{}\"", s.non_idempotent)?;
         writeln!(f, "\n[backoff]")?;
         writeln!(f, "kind = \"{}\"", s.curve)?;
         writeln!(f, "base = \"{}\"", Human(s.base))?;
         writeln!(f, "cap = \"{}\"", Human(s.cap))?;
+        // `{:?}` writes the shortest text that parses back to the same f64, always with a
+        // `.` or an exponent, which TOML reads as a float.
         writeln!(f, "factor = {:?}", s.factor)?;
         writeln!(f, "jitter = \"{}\"", s.jitter.name())?;
         if let Jitter::Proportional(r) = s.jitter {
@@ -233,17 +236,32 @@ impl fmt::Display for Policy {
         writeln!(f, "max_hint = \"{}\"", Human(s.max_hint))?;
         writeln!(f, "on_long_hint = \"{}\"", s.on_long_hint.as_str())?;
         writeln!(f, "\n[classify]")?;
-        write!(f, "retry_status = [")?;
-        for (i, code) in s.retry_status.iter().enumerate() {
-            write!(f, "{}{code}", if i == 0 { "" } else { ", " })?;
+        // Ten codes a line, so that "every 5xx" stays readable.
+        let codes = s.retry_status.iter().collect::<Vec<_>>();
+        if codes.len() <= 12 {
+            write!(f, "retry_status = [")?;
+            for (i, code) in codes.iter().enumerate() {
+                write!(f, "{}{code}", if i == 0 { "" } else { ", " })?;
+            }
+            writeln!(f, "]")?;
+        } else {
+            writeln!(f, "retry_status = [")?;
+            for row in codes.chunks(10) {
+                f.write_str("   ")?;
+                for code in row {
+                    write!(f, " {code},")?;
+                }
+                writeln!(f)?;
+            }
+            writeln!(f, "]")?;
         }
-        writeln!(f, "]")?;
+        let b = &s.budget;
         writeln!(f, "\n[budget]")?;
-        writeln!(f, "enabled = {}", s.budget.enabled)?;
-        writeln!(f, "capacity = {}", s.budget.capacity)?;
-        writeln!(f, "retry_cost = {}", s.budget.retry_cost)?;
-        writeln!(f, "timeout_cost = {}", s.budget.timeout_cost)?;
-        writeln!(f, "success_refund = {}", s.budget.success_refund)
+        writeln!(f, "enabled = {}", b.enabled)?;
+        writeln!(f, "capacity = {}", b.capacity)?;
+        writeln!(f, "retry_cost = {}", b.retry_cost)?;
+        writeln!(f, "timeout_cost = {}", b.timeout_cost)?;
+        writeln!(f, "success_refund = {}", b.success_refund)
     }
 }
 

@@ -133,7 +133,7 @@ fn retry_sentence(input: &Input<'_>, retry: &Retry) -> String {
         why_safe(input, &retry.cause)
     );
     match retry.basis {
-        Basis::Hint(hint) => {
+        Basis::Hint(hint) | Basis::ClampedHint { hint, .. } => {
             let asked = hint.wait.min(rules.max_hint());
             let spread = (asked / 10).min(Duration::from_secs(1));
             let wait = if hint.wait > rules.max_hint() {

@@ -611,7 +611,7 @@ fn decide_reaches_every_stop_reason() {
         serde_json::json!([
             {"action": "retry", "delay_ms": 500, "why": "503; backoff 1 of 2"},
             {"action": "retry", "delay_ms": 1000, "why": "503; backoff 2 of 2"},
-            {"action": "stop", "reason": "attempts_exhausted", "why": "attempts_exhausted: 3 attempt(s) made, the last failed with 503"}
+            {"action": "stop", "reason": "attempts_exhausted", "why": "attempts_exhausted: 503 on the last of 3 attempt(s)"}
         ])
     );
     assert_eq!(

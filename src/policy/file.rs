@@ -68,7 +68,6 @@
 //! setting back out.
 
 use core::fmt;
-use core::fmt::Write as _;
 use core::time::Duration;
 use std::path::Path;
 
@@ -77,7 +76,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use super::{Policy, PolicyBuilder, PolicyError, Preset};
 use crate::backoff::Jitter;
 use crate::budget::BudgetConfig;
-use crate::duration::{self, Human};
+use crate::duration;
 
 const TOP_KEYS: &str =
     "preset, max_attempts, max_elapsed, non_idempotent, backoff, hints, classify, budget";
@@ -186,11 +185,8 @@ impl Policy {
     /// # Ok::<(), redial::PolicyError>(())
     /// ```
     pub fn to_toml(&self) -> String {
-        let s = self.to_builder();
-        let mut out = String::new();
-        // Writing to a String cannot fail.
-        let _ = write_toml(&mut out, &s);
-        out
+        // The effective-policy text is valid TOML that loads back to the same policy.
+        self.to_string()
     }
 }
 
@@ -215,48 +211,6 @@ impl<'de> Deserialize<'de> for Policy {
         let root = Node::deserialize(deserializer)?;
         load(root).map_err(de::Error::custom)
     }
-}
-
-fn write_toml(out: &mut String, s: &PolicyBuilder) -> fmt::Result {
-    writeln!(out, "max_attempts = {}", s.max_attempts)?;
-    match s.max_elapsed {
-        Some(d) => writeln!(out, "max_elapsed = \"{}\"", Human(d))?,
-        None => writeln!(out, "# max_elapsed: none (no limit)")?,
-    }
-    writeln!(out, "non_idempotent = \"{}\"", s.non_idempotent)?;
-    writeln!(out, "\n[backoff]")?;
-    writeln!(out, "kind = \"{}\"", s.curve)?;
-    writeln!(out, "base = \"{}\"", Human(s.base))?;
-    writeln!(out, "cap = \"{}\"", Human(s.cap))?;
-    // `{:?}` writes the shortest text that parses back to the same f64, always with a `.`
-    // or an exponent, which TOML reads as a float.
-    writeln!(out, "factor = {:?}", s.factor)?;
-    writeln!(out, "jitter = \"{}\"", s.jitter.name())?;
-    if let Jitter::Proportional(r) = s.jitter {
-        writeln!(out, "jitter_ratio = {r:?}")?;
-    }
-    writeln!(out, "\n[hints]")?;
-    writeln!(out, "honor = {}", s.honor_hints)?;
-    writeln!(out, "max_hint = \"{}\"", Human(s.max_hint))?;
-    writeln!(out, "on_long_hint = \"{}\"", s.on_long_hint.as_str())?;
-    writeln!(out, "\n[classify]")?;
-    let codes: Vec<String> = s.retry_status.iter().map(|c| c.to_string()).collect();
-    if codes.len() <= 12 {
-        writeln!(out, "retry_status = [{}]", codes.join(", "))?;
-    } else {
-        writeln!(out, "retry_status = [")?;
-        for row in codes.chunks(10) {
-            writeln!(out, "    {},", row.join(", "))?;
-        }
-        writeln!(out, "]")?;
-    }
-    let b = &s.budget;
-    writeln!(out, "\n[budget]")?;
-    writeln!(out, "enabled = {}", b.enabled)?;
-    writeln!(out, "capacity = {}", b.capacity)?;
-    writeln!(out, "retry_cost = {}", b.retry_cost)?;
-    writeln!(out, "timeout_cost = {}", b.timeout_cost)?;
-    writeln!(out, "success_refund = {}", b.success_refund)
 }
 
 /// Turns a parsed file into a policy: the preset first, then every key through the
