@@ -44,6 +44,8 @@
 //! # Features
 //!
 //! - `json` (default): [`read_error_body`] reads JSON error envelopes with `serde_json`.
+//! - `simulate`: [`simulate`](crate::simulate) runs many clients' retry machines against a
+//!   modelled server in virtual time, to show what a policy does to it at fleet scale.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
@@ -56,6 +58,8 @@ mod error_body;
 pub mod hints;
 pub mod machine;
 pub mod policy;
+#[cfg(feature = "simulate")]
+pub mod simulate;
 mod verdict;
 
 pub use backoff::{Backoff, Curve, Jitter};
