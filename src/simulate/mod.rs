@@ -23,7 +23,7 @@
 //!
 //! # What runs
 //!
-//! A discrete-event simulation: one binary heap of timed events, a clock that jumps from
+//! A discrete-event simulation: one queue of timed events, a clock that jumps from
 //! one event to the next, no sleeping and no thread per client, so ten minutes of a
 //! thousand clients take a fraction of a second. Each call is driven by its own copy of
 //! the real [`Machine`] (not a model of it), classified by the policy's real
@@ -94,13 +94,13 @@
 //! resource; this model keeps only what causes the effect: simultaneous attempts
 //! conflict, and a delay computed from the same inputs is the same delay.
 
+mod queue;
 mod report;
 mod scenario;
 mod server;
 
 use core::fmt;
 use core::time::Duration;
-use std::collections::BinaryHeap;
 use std::time::{Instant, SystemTime};
 
 use fastrand::Rng;
@@ -115,6 +115,7 @@ pub use scenario::{
     Arrivals, BudgetScope, HintHeader, Incident, IncidentKind, Scenario, ServerModel,
 };
 
+use queue::EventQueue;
 use server::{Admit, Reply, Server};
 
 /// Why a run could not be made.
@@ -253,36 +254,6 @@ enum Kind {
     Answer { call: u32, reply: Reply },
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Event {
-    at: u64,
-    /// Insertion order, so that events at the same instant run first-in first-out and a
-    /// run never depends on how the heap breaks ties.
-    seq: u64,
-    kind: Kind,
-}
-
-impl PartialEq for Event {
-    fn eq(&self, other: &Event) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-
-impl Eq for Event {}
-
-impl PartialOrd for Event {
-    fn partial_cmp(&self, other: &Event) -> Option<core::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Event {
-    /// Reversed, so that `BinaryHeap` (a max-heap) pops the earliest event.
-    fn cmp(&self, other: &Event) -> core::cmp::Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
-    }
-}
-
 /// One call in flight.
 #[derive(Debug)]
 struct Call<'p> {
@@ -309,19 +280,110 @@ fn secs_to_nanos(secs: f64) -> u64 {
 /// A wall clock for HTTP dates: 2026-01-01T00:00:00Z, fixed so that runs repeat.
 const WALL_BASE: Duration = Duration::from_secs(1_767_225_600);
 
+/// Where the fleet's calls come from: one stream for all clients, so that the event queue
+/// holds one pending arrival, not one per client.
+#[derive(Debug)]
+enum ArrivalStream {
+    /// N independent Poisson processes of rate `r / N` are together one Poisson process of
+    /// rate `r` whose every arrival belongs to a client drawn uniformly: the same
+    /// distribution, drawn from one generator.
+    Poisson {
+        rng: Rng,
+        /// Mean gap between the fleet's calls, in seconds.
+        mean_gap: f64,
+        clients: u32,
+    },
+    /// Each client calls every `period` from its own random phase: the phases, sorted,
+    /// repeat every period.
+    Fixed {
+        /// `(phase, client)`, by phase.
+        phases: Vec<(u64, u32)>,
+        period: u64,
+        /// Calls started so far.
+        k: u64,
+    },
+    /// Every client once, at `at`, in order.
+    Burst { at: u64, next: u32, clients: u32 },
+}
+
+impl ArrivalStream {
+    fn new(s: &Scenario, mut rng: Rng) -> ArrivalStream {
+        match s.arrivals {
+            Arrivals::Poisson { rate } => ArrivalStream::Poisson {
+                rng,
+                mean_gap: 1.0 / rate,
+                clients: s.clients,
+            },
+            Arrivals::Fixed { rate } => {
+                let period = f64::from(s.clients) / rate;
+                let mut phases: Vec<(u64, u32)> = (0..s.clients)
+                    .map(|c| (secs_to_nanos(rng.f64() * period), c))
+                    .collect();
+                phases.sort_unstable();
+                ArrivalStream::Fixed {
+                    phases,
+                    period: secs_to_nanos(period).max(1),
+                    k: 0,
+                }
+            }
+            Arrivals::Burst { at } => ArrivalStream::Burst {
+                at: nanos(at),
+                next: 0,
+                clients: s.clients,
+            },
+        }
+    }
+
+    /// The next call after `now`: when, and whose. Rate-driven arrivals stop at `end`.
+    fn next(&mut self, now: u64, end: u64) -> Option<(u64, u32)> {
+        match self {
+            ArrivalStream::Poisson {
+                rng,
+                mean_gap,
+                clients,
+            } => {
+                // Inverse transform: -ln(U) is exponential for U uniform in (0, 1].
+                let gap = -(1.0 - rng.f64()).ln() * *mean_gap;
+                let at = now.saturating_add(secs_to_nanos(gap));
+                let client = rng.u32(..*clients);
+                (at < end).then_some((at, client))
+            }
+            ArrivalStream::Fixed { phases, period, k } => {
+                let n = phases.len() as u64;
+                let (phase, client) = phases.get(usize::try_from(*k % n.max(1)).ok()?)?;
+                let at = phase.saturating_add((*k / n).saturating_mul(*period));
+                *k += 1;
+                (at < end).then_some((at, *client))
+            }
+            ArrivalStream::Burst { at, next, clients } => {
+                let client = *next;
+                *next = next.saturating_add(1);
+                (client < *clients).then_some((*at, client))
+            }
+        }
+    }
+}
+
+/// The event queue's lanes: first attempts on their way to the server, requests being
+/// served, answers on their way back.
+const LANES: usize = 3;
+const TO_SERVER: usize = 0;
+const SERVING: usize = 1;
+const TO_CLIENT: usize = 2;
+
 struct Engine<'p> {
     scenario: &'p Scenario,
     policies: &'p [Policy],
     server: Server,
-    heap: BinaryHeap<Event>,
+    /// Events keyed by `(time << 64) | sequence`: by time, then first in first out, so a
+    /// run never depends on how ties are broken.
+    events: EventQueue<Kind, LANES>,
     seq: u64,
     calls: Vec<Option<Call<'p>>>,
     free: Vec<u32>,
-    arrival_rngs: Vec<Rng>,
+    arrivals: ArrivalStream,
     jitter: Rng,
     base: Instant,
-    /// Arrival gap of one client, in seconds (Poisson mean or fixed period).
-    gap: f64,
     duration: u64,
     half_rtt: u64,
     bucket: u64,
@@ -331,13 +393,21 @@ struct Engine<'p> {
 }
 
 impl<'p> Engine<'p> {
-    fn push(&mut self, at: u64, kind: Kind) {
+    fn key(&mut self, at: u64) -> u128 {
         self.seq += 1;
-        self.heap.push(Event {
-            at,
-            seq: self.seq,
-            kind,
-        });
+        (u128::from(at) << 64) | u128::from(self.seq)
+    }
+
+    /// Schedules an event with a random delay (an arrival, a retry).
+    fn push(&mut self, at: u64, kind: Kind) {
+        let key = self.key(at);
+        self.events.push(key, kind);
+    }
+
+    /// Schedules an event a constant time ahead, in its lane (see [`queue`]).
+    fn push_lane(&mut self, lane: usize, at: u64, kind: Kind) {
+        let key = self.key(at);
+        self.events.push_lane(lane, key, kind);
     }
 
     fn bucket_mut(&mut self, at: u64) -> Option<&mut Bucket> {
@@ -357,24 +427,9 @@ impl<'p> Engine<'p> {
             .is_some_and(|(start, end)| at >= start && at < end)
     }
 
-    /// The next arrival of `client` after `now`, if it falls before the end of arrivals.
-    fn schedule_arrival(&mut self, client: u32, now: u64, first: bool) {
-        let Some(rng) = self.arrival_rngs.get_mut(client as usize) else {
-            return;
-        };
-        let gap = match self.scenario.arrivals {
-            Arrivals::Poisson { .. } => -(1.0 - rng.f64()).ln() * self.gap,
-            Arrivals::Fixed { .. } if first => rng.f64() * self.gap,
-            Arrivals::Fixed { .. } => self.gap,
-            Arrivals::Burst { at } => {
-                if first {
-                    self.push(nanos(at), Kind::Arrival { client });
-                }
-                return;
-            }
-        };
-        let at = now.saturating_add(secs_to_nanos(gap));
-        if at < self.duration {
+    /// Schedules the fleet's next call after the one just started at `now`.
+    fn schedule_arrival(&mut self, now: u64) {
+        if let Some((at, client)) = self.arrivals.next(now, self.duration) {
             self.push(at, Kind::Arrival { client });
         }
     }
@@ -408,7 +463,8 @@ impl<'p> Engine<'p> {
             }
         };
         self.report.calls += 1;
-        self.push(
+        self.push_lane(
+            TO_SERVER,
             now.saturating_add(self.half_rtt),
             Kind::AtServer {
                 call: id,
@@ -436,7 +492,7 @@ impl<'p> Engine<'p> {
         }
         match self.server.arrive(call, now) {
             Admit::Reply(reply) => self.answer(call, reply, now),
-            Admit::Serve { done_at } => self.push(done_at, Kind::Served { call }),
+            Admit::Serve { done_at } => self.push_lane(SERVING, done_at, Kind::Served { call }),
             Admit::Queued => {}
         }
     }
@@ -452,7 +508,8 @@ impl<'p> Engine<'p> {
                 b.failures += 1;
             }
         }
-        self.push(
+        self.push_lane(
+            TO_CLIENT,
             now.saturating_add(self.half_rtt),
             Kind::Answer { call, reply },
         );
@@ -502,20 +559,18 @@ impl<'p> Engine<'p> {
     }
 
     fn run(mut self) -> Result<Report, SimulateError> {
-        for client in 0..self.scenario.clients {
-            self.schedule_arrival(client, 0, true);
-        }
+        self.schedule_arrival(0);
         let limit = self.scenario.max_events;
-        while let Some(event) = self.heap.pop() {
+        while let Some((key, kind)) = self.events.pop() {
             self.report.events += 1;
             if self.report.events > limit {
                 return Err(SimulateError::TooManyEvents { limit });
             }
-            let now = event.at;
-            match event.kind {
+            let now = (key >> 64) as u64;
+            match kind {
                 Kind::Arrival { client } => {
                     self.start_call(client, now)?;
-                    self.schedule_arrival(client, now, false);
+                    self.schedule_arrival(now);
                 }
                 Kind::AtServer { call, first } => self.at_server(call, first, now),
                 Kind::Served { call } => {
@@ -523,7 +578,7 @@ impl<'p> Engine<'p> {
                     let (reply, next) = self.server.complete(now);
                     self.answer(call, reply, now);
                     if let Some((next, done_at)) = next {
-                        self.push(done_at, Kind::Served { call: next });
+                        self.push_lane(SERVING, done_at, Kind::Served { call: next });
                     }
                 }
                 Kind::Answer { call, reply } => self.on_answer(call, reply, now),
@@ -569,7 +624,6 @@ pub fn run(scenario: &Scenario, label: &str, policy: &Policy) -> Result<Report, 
     let server = Server::new(scenario, Rng::with_seed(mix(seed, 3, 0)))?;
     let bucket = nanos(scenario.bucket).max(1);
     let duration = nanos(scenario.duration);
-    let rate = scenario.arrivals.rate().unwrap_or(1.0);
     let incident = scenario
         .incident_start()
         .zip(scenario.incident_end())
@@ -580,17 +634,14 @@ pub fn run(scenario: &Scenario, label: &str, policy: &Policy) -> Result<Report, 
         scenario,
         policies: &policies,
         server,
-        heap: BinaryHeap::new(),
+        events: EventQueue::new(),
         seq: 0,
         calls: Vec::new(),
         free: Vec::new(),
-        arrival_rngs: (0..scenario.clients)
-            .map(|c| Rng::with_seed(mix(seed, 1, u64::from(c))))
-            .collect(),
+        arrivals: ArrivalStream::new(scenario, Rng::with_seed(mix(seed, 1, 0))),
         jitter: Rng::with_seed(mix(seed, 2, 0)),
         // The only clock read: a base for the machine's instants (see the module docs).
         base: Instant::now(),
-        gap: f64::from(scenario.clients) / rate,
         duration,
         half_rtt: nanos(scenario.rtt) / 2,
         bucket,
