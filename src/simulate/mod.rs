@@ -30,6 +30,9 @@
 //! [`Classifier`](crate::Classifier) from the modelled server's status and headers, so a
 //! run shows what the library would do: the presets' retryable statuses, hint reading,
 //! spread, jitter, limits and budget all come from the same code as in production.
+//! Classifying costs a little more than building verdicts by hand, but it is what lets a
+//! POST's 500 be retried by `anthropic` and not by `default`, and a `retry-after` be read;
+//! the server's header maps are built once before the run, so an attempt allocates nothing.
 //!
 //! Time is virtual nanoseconds since the start of the run. The machine takes
 //! [`Instant`]s, so a run reads the clock once for a base instant and hands it
@@ -40,7 +43,10 @@
 //!
 //! **Clients.** [`Scenario::clients`] clients each start calls on their own schedule
 //! ([`Arrivals`]): a Poisson process, a fixed period from a random phase, or one call
-//! each at the same instant. Arrivals are open-loop: a client starts its next call on
+//! each at the same instant. The fleet's calls are drawn as one stream (N Poisson
+//! processes of rate `r / N` are one Poisson process of rate `r` whose calls fall to
+//! clients drawn uniformly), which keeps the cost of a run independent of the number of
+//! clients. Arrivals are open-loop: a client starts its next call on
 //! time even while earlier ones are still retrying, as independent users of a service do.
 //! Every call makes the same [request](Scenario::request) (idempotent by default) and runs
 //! its policy to the end: attempt, answer, [`Machine::on_outcome`], wait the delay, again,
@@ -64,9 +70,15 @@
 //! 429 and a header saying when the window ends; an overload leaves the server a fraction
 //! of its capacity, so its queue fills and it sheds.
 //!
-//! **Randomness.** From [`Scenario::seed`]: each client's arrivals, the server's brown-out
-//! coin and the clients' jitter have their own generator, so two policies run on the same
-//! seed see the same calls arrive at the same instants, and only their retries differ.
+//! **Randomness.** From [`Scenario::seed`]: the arrivals, the server's brown-out coin and
+//! the clients' jitter each have their own generator, so two policies run on the same seed
+//! see the same calls arrive at the same instants, and only their retries differ.
+//!
+//! **Left out.** Client timeouts and transport failures (an attempt always gets an
+//! answer), closed-loop clients that wait for one call before the next, retry-after on
+//! 503 and 529 answers, and randomness in service times. A server in this model is never
+//! kept down by its own retry storm (the "metastable" failure): its queue is bounded, so
+//! excess load is shed at once instead of timing out after using capacity.
 //!
 //! # What is measured
 //!
@@ -80,7 +92,7 @@
 //! # The contention experiment
 //!
 //! [`Scenario::contention`] models the AWS Architecture Blog's "Exponential Backoff and
-//! Jitter" (Marc Brooker, 2015): clients that all want to write the same item with
+//! Jitter": clients that all want to write the same item with
 //! optimistic concurrency, where of several writes that overlap only one can win and the
 //! others must try again. Here the item is a server with a single worker, no queue and a
 //! fixed 10 ms per request: a request that arrives while another is being served is
@@ -90,9 +102,17 @@
 //! the returns over the backoff window, so many clients win per round. The published
 //! result (full jitter takes less than half the calls of no jitter at 100 clients) comes
 //! out of this model with the blog's premise: clients retry until they succeed, with no
-//! budget. The blog's clients were processes on one machine calling a real (if small)
-//! resource; this model keeps only what causes the effect: simultaneous attempts
-//! conflict, and a delay computed from the same inputs is the same delay.
+//! budget. The model keeps only what causes the effect: overlapping attempts conflict,
+//! and a delay computed from the same inputs is the same delay.
+//!
+//! # Cost
+//!
+//! A run costs about 100 ns per event, and an attempt is one event (reach the server and
+//! be answered at once) or two (wait for a worker, be served), so the cost grows with
+//! the number of attempts: linearly with the call rate and the duration, and not with
+//! the number of clients. Ten minutes of 1,000 clients at 100 calls a second in all
+//! (60,000 calls) take about 20 ms in a
+//! release build. Memory is bounded by the calls in flight and the number of buckets.
 
 mod queue;
 mod report;
@@ -242,16 +262,21 @@ fn validate(s: &Scenario) -> Result<(), SimulateError> {
 }
 
 /// What the engine does next; every variant names the call (or client) it is for.
+///
+/// There is no event for an answer reaching its client. Every answer takes the same half
+/// round trip, so clients read answers in the order the server gives them, and a client's
+/// decision touches nothing but its own machine, the budget and the jitter generator,
+/// which only such decisions touch: the engine makes the decision when the server answers,
+/// at the time the client will read it, with the same results and one event fewer per
+/// attempt. Likewise a call's first attempt is one event, when it reaches the server.
 #[derive(Clone, Copy, Debug)]
 enum Kind {
-    /// A client starts a call.
+    /// A client's call begins, and its first attempt reaches the server.
     Arrival { client: u32 },
-    /// An attempt reaches the server.
-    AtServer { call: u32, first: bool },
+    /// A retry reaches the server.
+    Retry { call: u32 },
     /// A worker finishes the request of `call`.
     Served { call: u32 },
-    /// The answer reaches the client.
-    Answer { call: u32, reply: Reply },
 }
 
 /// One call in flight.
@@ -364,12 +389,11 @@ impl ArrivalStream {
     }
 }
 
-/// The event queue's lanes: first attempts on their way to the server, requests being
-/// served, answers on their way back.
-const LANES: usize = 3;
-const TO_SERVER: usize = 0;
+/// The event queue's lanes: the fleet's calls (one stream, in order), and requests being
+/// served (a constant service time, but for an overload's changes).
+const LANES: usize = 2;
+const ARRIVING: usize = 0;
 const SERVING: usize = 1;
-const TO_CLIENT: usize = 2;
 
 struct Engine<'p> {
     scenario: &'p Scenario,
@@ -427,14 +451,18 @@ impl<'p> Engine<'p> {
             .is_some_and(|(start, end)| at >= start && at < end)
     }
 
-    /// Schedules the fleet's next call after the one just started at `now`.
-    fn schedule_arrival(&mut self, now: u64) {
-        if let Some((at, client)) = self.arrivals.next(now, self.duration) {
-            self.push(at, Kind::Arrival { client });
+    /// Schedules the fleet's next call after the one that started at `start`, for when
+    /// its first attempt reaches the server.
+    fn schedule_arrival(&mut self, start: u64) {
+        if let Some((at, client)) = self.arrivals.next(start, self.duration) {
+            let reach = at.saturating_add(self.half_rtt);
+            self.push_lane(ARRIVING, reach, Kind::Arrival { client });
         }
     }
 
-    fn start_call(&mut self, client: u32, now: u64) -> Result<(), SimulateError> {
+    /// A call of `client` that began at `start` makes its first attempt, which reaches
+    /// the server at `now`.
+    fn start_call(&mut self, client: u32, start: u64, now: u64) -> Result<(), SimulateError> {
         let index = match self.scenario.budget {
             BudgetScope::Shared => 0,
             BudgetScope::PerClient => client as usize,
@@ -444,8 +472,8 @@ impl<'p> Engine<'p> {
         };
         let call = Call {
             policy,
-            machine: Machine::new(policy, self.base + Duration::from_nanos(now)),
-            start: now,
+            machine: Machine::new(policy, self.base + Duration::from_nanos(start)),
+            start,
         };
         let id = match self.free.pop() {
             Some(id) => {
@@ -463,14 +491,7 @@ impl<'p> Engine<'p> {
             }
         };
         self.report.calls += 1;
-        self.push_lane(
-            TO_SERVER,
-            now.saturating_add(self.half_rtt),
-            Kind::AtServer {
-                call: id,
-                first: true,
-            },
-        );
+        self.at_server(id, true, now);
         Ok(())
     }
 
@@ -508,24 +529,22 @@ impl<'p> Engine<'p> {
                 b.failures += 1;
             }
         }
-        self.push_lane(
-            TO_CLIENT,
-            now.saturating_add(self.half_rtt),
-            Kind::Answer { call, reply },
-        );
+        // The client reads it half a round trip later (see [`Kind`]).
+        self.on_answer(call, reply, now.saturating_add(self.half_rtt));
     }
 
-    /// The client of `call` reads the answer at `now` and asks its machine what next.
+    /// The client of `call` reads the answer at `now` and asks its machine what next. (The
+    /// engine's clock may still be half a round trip earlier: see [`Kind`].)
     fn on_answer(&mut self, call: u32, reply: Reply, now: u64) {
         let Some(Some(c)) = self.calls.get_mut(call as usize) else {
             return;
         };
-        let empty = http::HeaderMap::new();
-        let headers = self
-            .server
-            .headers
-            .get(reply.headers as usize)
-            .unwrap_or(&empty);
+        // Map 0 is the empty one, which every server has.
+        let Some(headers) = (self.server.headers.get(reply.headers as usize))
+            .or_else(|| self.server.headers.first())
+        else {
+            return;
+        };
         let wall = SystemTime::UNIX_EPOCH + WALL_BASE + Duration::from_nanos(now);
         let verdict = c.policy.classify(
             &self.scenario.request,
@@ -538,7 +557,7 @@ impl<'p> Engine<'p> {
                 let at = now
                     .saturating_add(nanos(retry.delay))
                     .saturating_add(self.half_rtt);
-                self.push(at, Kind::AtServer { call, first: false });
+                self.push(at, Kind::Retry { call });
             }
             Action::Stop(stop) => {
                 let latency = Duration::from_nanos(now.saturating_sub(c.start));
@@ -569,10 +588,11 @@ impl<'p> Engine<'p> {
             let now = (key >> 64) as u64;
             match kind {
                 Kind::Arrival { client } => {
-                    self.start_call(client, now)?;
-                    self.schedule_arrival(now);
+                    let start = now.saturating_sub(self.half_rtt);
+                    self.start_call(client, start, now)?;
+                    self.schedule_arrival(start);
                 }
-                Kind::AtServer { call, first } => self.at_server(call, first, now),
+                Kind::Retry { call } => self.at_server(call, false, now),
                 Kind::Served { call } => {
                     // The worker that served `call` takes the next waiting request, if any.
                     let (reply, next) = self.server.complete(now);
@@ -581,7 +601,6 @@ impl<'p> Engine<'p> {
                         self.push_lane(SERVING, done_at, Kind::Served { call: next });
                     }
                 }
-                Kind::Answer { call, reply } => self.on_answer(call, reply, now),
             }
         }
         let mut report = self.report;
