@@ -44,7 +44,7 @@
 //! # Features
 //!
 //! - `json` (default): [`read_error_body`] reads JSON error envelopes with `serde_json`.
-//! - `simulate`: [`simulate`](crate::simulate) runs many clients' retry machines against a
+//! - `simulate`: the `simulate` module runs many clients' retry machines against a
 //!   modelled server in virtual time, to show what a policy does to it at fleet scale.
 
 #![forbid(unsafe_code)]

@@ -111,8 +111,8 @@
 //! be answered at once) or two (wait for a worker, be served), so the cost grows with
 //! the number of attempts: linearly with the call rate and the duration, and not with
 //! the number of clients. Ten minutes of 1,000 clients at 100 calls a second in all
-//! (60,000 calls) take about 20 ms in a
-//! release build. Memory is bounded by the calls in flight and the number of buckets.
+//! (60,000 calls) take about 20 ms in a release build. Memory is bounded by the calls in
+//! flight and the number of buckets.
 
 mod queue;
 mod report;

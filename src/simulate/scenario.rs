@@ -281,7 +281,13 @@ impl IncidentKind {
     }
 }
 
-/// Everything one run needs, but the policy. See the [module docs](self).
+/// Everything one run needs, but the policy.
+///
+/// Plain data with public fields: start from one of the named constructors
+/// ([`outage`](Self::outage), [`brownout`](Self::brownout), [`rate_limit`](Self::rate_limit),
+/// [`overload`](Self::overload), [`contention`](Self::contention), [`healthy`](Self::healthy))
+/// and change what you need; [`run`](super::run) checks every field and names the one that
+/// breaks a rule. The [`simulate`](super) module docs describe the model.
 ///
 /// ```
 /// use redial::simulate::Scenario;
