@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use clap::ValueEnum;
 use redial::simulate::{
     compare, Arrivals, BudgetScope, HintHeader, Incident, IncidentKind, Scenario, ServerModel,
-    Table,
+    SimulateError, Table,
 };
 use redial::{Policy, Preset, RequestFacts};
 
@@ -222,7 +222,12 @@ fn simulate(args: &SimulateArgs) -> Result<(), String> {
             .iter()
             .map(|(name, policy)| (name.as_str(), policy)),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| match e {
+        SimulateError::Invalid { field, rule, got } => {
+            format!("{}: must be {rule}, got {got}", flag_for(&field))
+        }
+        other => other.to_string(),
+    })?;
     let elapsed = started.elapsed();
 
     println!("{}", describe(args, &scenario));
@@ -257,7 +262,26 @@ pub fn policy_named(name: &str) -> Result<Policy, String> {
     })
 }
 
-/// The scenario the flags describe. Validation is the library's: it names the field.
+/// The flag that sets a scenario field, so that an error names what the user typed.
+fn flag_for(field: &str) -> &str {
+    match field {
+        "clients" => "--clients",
+        "duration" => "--duration",
+        "arrivals.rate" => "--rate",
+        "bucket" => "--bucket",
+        "server.capacity" => "--capacity",
+        "server.concurrency" => "--concurrency",
+        "incidents.outage.status" => "--outage-status",
+        "incidents.brownout.status" => "--brownout-status",
+        "incidents.brownout.fail_fraction" => "--fail-fraction",
+        "incidents.overload.capacity_factor" => "--capacity-left",
+        "incidents.ratelimit.window" => "--window",
+        other => other,
+    }
+}
+
+/// The scenario the flags describe. Validation is the library's: it names the field, and
+/// [`flag_for`] the flag.
 fn scenario(args: &SimulateArgs) -> Scenario {
     let kind = match args.scenario {
         ScenarioKind::Outage => IncidentKind::Outage {
@@ -465,11 +489,16 @@ mod tests {
     }
 
     #[test]
-    fn an_invalid_scenario_fails_with_the_field() {
+    fn an_invalid_scenario_fails_with_the_flag() {
         let args = parse(&["--clients", "0", "--no-chart"]);
         assert_eq!(
             simulate(&args).unwrap_err(),
-            "clients: must be at least 1, got 0"
+            "--clients: must be at least 1, got 0"
+        );
+        let args = parse(&["--rate", "0", "--no-chart"]);
+        assert_eq!(
+            simulate(&args).unwrap_err(),
+            "--rate: must be a finite number > 0, got 0"
         );
     }
 }

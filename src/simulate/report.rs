@@ -92,6 +92,10 @@ pub enum Recovery {
 }
 
 /// The share of successful answers in a bucket that counts as recovered.
+///
+/// ```
+/// assert_eq!(redial::simulate::RECOVERED, 0.95);
+/// ```
 pub const RECOVERED: f64 = 0.95;
 
 impl fmt::Display for Recovery {
