@@ -1,14 +1,507 @@
-//! `redial simulate`: many clients against a modelled server, in virtual time. Not built yet.
+//! `redial simulate`: many clients against a modelled server, in virtual time, to show what
+//! a policy does to the server at scale. Prints a table and draws an SVG chart.
+//!
+//! The engine is the library's [`redial::simulate`]; this module turns flags into a
+//! [`Scenario`], names into policies ([`policy_named`], the one place that does), and
+//! reports into text and a picture ([`chart`]).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
-/// The options of `redial simulate`.
+use clap::ValueEnum;
+use redial::simulate::{
+    compare, Arrivals, BudgetScope, HintHeader, Incident, IncidentKind, Scenario, ServerModel,
+    SimulateError, Table,
+};
+use redial::{Policy, Preset, RequestFacts};
+
+mod chart;
+
+/// Many clients against a modelled server in virtual time: offered load, amplification,
+/// success rates, latency and time to recover, per policy, as a table and an SVG chart.
+///
+/// Example: `redial simulate --scenario outage --compare default,anthropic,aws-standard`.
 #[derive(clap::Args, Debug)]
-pub struct SimulateArgs {}
+pub struct SimulateArgs {
+    /// What goes wrong with the server.
+    #[arg(long, value_enum, default_value_t = ScenarioKind::Outage)]
+    pub scenario: ScenarioKind,
 
-/// Runs `redial simulate`.
+    /// Clients in the fleet.
+    #[arg(long, default_value_t = 1000)]
+    pub clients: u32,
+
+    /// How long clients start calls (e.g. 90s, 5m); the run then goes on until every call ends.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub duration: Duration,
+
+    /// Calls per second started by the whole fleet (each client starts rate / clients).
+    #[arg(long, default_value_t = 100.0)]
+    pub rate: f64,
+
+    /// How each client spaces its calls.
+    #[arg(long, value_enum, default_value_t = ArrivalKind::Poisson)]
+    pub arrivals: ArrivalKind,
+
+    /// Seed for arrivals, the server's coin flips and jitter; every policy gets the same.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Policies to run side by side, comma-separated: preset names
+    /// (default, anthropic, openai, aws-standard).
+    #[arg(long, value_delimiter = ',', default_value = "default")]
+    pub compare: Vec<String>,
+
+    /// Where to write the SVG chart.
+    #[arg(long, default_value = "simulate.svg")]
+    pub chart: PathBuf,
+
+    /// Print the table only; write no chart.
+    #[arg(long)]
+    pub no_chart: bool,
+
+    /// One retry budget for the fleet, one per client, or none.
+    #[arg(long, value_enum, default_value_t = BudgetKind::Shared)]
+    pub budget: BudgetKind,
+
+    /// The request every call makes: GET is idempotent, POST is not (which failures a
+    /// policy retries depends on it).
+    #[arg(long, value_enum, default_value_t = MethodKind::Get)]
+    pub method: MethodKind,
+
+    /// Requests per second the healthy server completes.
+    #[arg(long, default_value_t = 200.0)]
+    pub capacity: f64,
+
+    /// Requests the server serves at once.
+    #[arg(long, default_value_t = 20)]
+    pub concurrency: u32,
+
+    /// Requests that may wait for a worker; more are shed with 529.
+    #[arg(long, default_value_t = 200)]
+    pub queue: u32,
+
+    /// When the incident begins.
+    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    pub incident_at: Duration,
+
+    /// How long the incident lasts.
+    #[arg(long, default_value = "2m", value_parser = parse_duration)]
+    pub incident_for: Duration,
+
+    /// outage: the status every request gets.
+    #[arg(long, default_value_t = 503)]
+    pub outage_status: u16,
+
+    /// brownout: the fraction of requests that fail.
+    #[arg(long, default_value_t = 0.5)]
+    pub fail_fraction: f64,
+
+    /// brownout: the status of a failed request.
+    #[arg(long, default_value_t = 500)]
+    pub brownout_status: u16,
+
+    /// ratelimit: requests let through per window, the whole fleet together.
+    #[arg(long, default_value_t = 500)]
+    pub limit: u32,
+
+    /// ratelimit: the quota's fixed window.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub window: Duration,
+
+    /// ratelimit: the header sent with each 429.
+    #[arg(long, value_enum, default_value_t = HeaderKind::RetryAfter)]
+    pub hint_header: HeaderKind,
+
+    /// overload: the fraction of its capacity the server keeps.
+    #[arg(long, default_value_t = 0.25)]
+    pub capacity_left: f64,
+
+    /// Network round trip added to every attempt.
+    #[arg(long, default_value = "20ms", value_parser = parse_duration)]
+    pub rtt: Duration,
+
+    /// Width of the time buckets in the chart and for the time to recover.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub bucket: Duration,
+}
+
+/// The incident to simulate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ScenarioKind {
+    /// The server answers every request with an error at once.
+    Outage,
+    /// The server serves requests but fails a fraction of them.
+    Brownout,
+    /// A fixed-window quota answers the excess with 429 and a reset header.
+    Ratelimit,
+    /// The server loses most of its capacity, fills its queue and sheds with 529.
+    Overload,
+}
+
+/// How clients space their calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ArrivalKind {
+    /// Exponential gaps (independent users).
+    Poisson,
+    /// A fixed period from a random phase (pollers, cron jobs).
+    Fixed,
+}
+
+/// Who shares a retry budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BudgetKind {
+    /// One budget for the fleet.
+    Shared,
+    /// One budget per client.
+    PerClient,
+    /// No budget at all (every policy's budget switched off).
+    Off,
+}
+
+/// The request's method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MethodKind {
+    /// Idempotent.
+    Get,
+    /// Not idempotent, no Idempotency-Key.
+    Post,
+}
+
+/// The header a rate-limited server sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum HeaderKind {
+    /// `retry-after: N`.
+    RetryAfter,
+    /// `RateLimit: "default";r=0;t=N`.
+    Ratelimit,
+    /// A bare 429.
+    None,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    redial::duration::parse(s).map_err(|e| e.to_string())
+}
+
+/// Runs `redial simulate`: prints the table to stdout and writes the chart. Errors go to
+/// stderr, with exit code 1.
 pub fn run(args: SimulateArgs) -> ExitCode {
-    let _ = args;
-    eprintln!("simulate: not built yet");
-    ExitCode::FAILURE
+    match simulate(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("redial simulate: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn simulate(args: &SimulateArgs) -> Result<(), String> {
+    let scenario = scenario(args);
+    let mut policies = Vec::with_capacity(args.compare.len());
+    for name in &args.compare {
+        let name = name.trim();
+        let mut policy = policy_named(name)?;
+        if args.budget == BudgetKind::Off {
+            policy = policy
+                .to_builder()
+                .no_budget()
+                .build()
+                .map_err(|e| format!("{name}: {e}"))?;
+        }
+        policies.push((name.to_owned(), policy));
+    }
+    if policies.is_empty() {
+        return Err("--compare: name at least one policy".to_owned());
+    }
+
+    let started = Instant::now();
+    let reports = compare(
+        &scenario,
+        policies
+            .iter()
+            .map(|(name, policy)| (name.as_str(), policy)),
+    )
+    .map_err(|e| match e {
+        SimulateError::Invalid { field, rule, got } => {
+            format!("{}: must be {rule}, got {got}", flag_for(&field))
+        }
+        other => other.to_string(),
+    })?;
+    let elapsed = started.elapsed();
+
+    println!("{}", describe(args, &scenario));
+    println!();
+    print!("{}", Table::new(&reports));
+    let events: u64 = reports.iter().map(|r| r.events).sum();
+    eprintln!(
+        "simulated {} run(s), {} events, in {:.3}s",
+        reports.len(),
+        events,
+        elapsed.as_secs_f64()
+    );
+    if !args.no_chart {
+        let title = format!("redial simulate: {}", describe_short(args));
+        chart::draw(&args.chart, &title, &scenario, &reports)
+            .map_err(|e| format!("chart {}: {e}", args.chart.display()))?;
+        println!("\nchart: {}", args.chart.display());
+    }
+    Ok(())
+}
+
+/// Turns a name from `--compare` into a policy: the one place that does.
+///
+/// A name ending in `.toml` or `.json` is a policy file; anything else is a preset.
+pub fn policy_named(name: &str) -> Result<Policy, String> {
+    if name.ends_with(".toml") || name.ends_with(".json") {
+        return Policy::from_path(name).map_err(|e| format!("--compare: {e}"));
+    }
+    name.parse::<Preset>().map(Policy::preset).map_err(|_| {
+        format!(
+            "--compare: unknown policy {name:?} (expected a policy file ending in .toml or \
+             .json, or one of {})",
+            Preset::ALL.map(|p| p.name()).join(", ")
+        )
+    })
+}
+
+/// The flag that sets a scenario field, so that an error names what the user typed.
+fn flag_for(field: &str) -> &str {
+    match field {
+        "clients" => "--clients",
+        "duration" => "--duration",
+        "arrivals.rate" => "--rate",
+        "bucket" => "--bucket",
+        "server.capacity" => "--capacity",
+        "server.concurrency" => "--concurrency",
+        "incidents.outage.status" => "--outage-status",
+        "incidents.brownout.status" => "--brownout-status",
+        "incidents.brownout.fail_fraction" => "--fail-fraction",
+        "incidents.overload.capacity_factor" => "--capacity-left",
+        "incidents.ratelimit.window" => "--window",
+        other => other,
+    }
+}
+
+/// The scenario the flags describe. Validation is the library's: it names the field, and
+/// [`flag_for`] the flag.
+fn scenario(args: &SimulateArgs) -> Scenario {
+    let kind = match args.scenario {
+        ScenarioKind::Outage => IncidentKind::Outage {
+            status: args.outage_status,
+        },
+        ScenarioKind::Brownout => IncidentKind::Brownout {
+            fail_fraction: args.fail_fraction,
+            status: args.brownout_status,
+        },
+        ScenarioKind::Ratelimit => IncidentKind::RateLimit {
+            limit: args.limit,
+            window: args.window,
+            header: match args.hint_header {
+                HeaderKind::RetryAfter => HintHeader::RetryAfter,
+                HeaderKind::Ratelimit => HintHeader::RateLimit,
+                HeaderKind::None => HintHeader::None,
+            },
+        },
+        ScenarioKind::Overload => IncidentKind::Overload {
+            capacity_factor: args.capacity_left,
+        },
+    };
+    let mut s = Scenario::healthy();
+    s.clients = args.clients;
+    s.arrivals = match args.arrivals {
+        ArrivalKind::Poisson => Arrivals::Poisson { rate: args.rate },
+        ArrivalKind::Fixed => Arrivals::Fixed { rate: args.rate },
+    };
+    s.duration = args.duration;
+    s.server = ServerModel::new(args.capacity, args.concurrency, args.queue);
+    s.incidents = vec![Incident::new(args.incident_at, args.incident_for, kind)];
+    s.request = RequestFacts::idempotent(args.method == MethodKind::Get);
+    s.rtt = args.rtt;
+    s.bucket = args.bucket;
+    s.budget = match args.budget {
+        BudgetKind::PerClient => BudgetScope::PerClient,
+        BudgetKind::Shared | BudgetKind::Off => BudgetScope::Shared,
+    };
+    s.seed = args.seed;
+    s
+}
+
+fn human(d: Duration) -> String {
+    redial::duration::Human(d).to_string()
+}
+
+/// One line for a chart title.
+fn describe_short(args: &SimulateArgs) -> String {
+    let name = args
+        .scenario
+        .to_possible_value()
+        .map(|v| v.get_name().to_owned())
+        .unwrap_or_default();
+    format!(
+        "{name} from {} for {}, {} clients, {} calls/s, server {} req/s",
+        human(args.incident_at),
+        human(args.incident_for),
+        args.clients,
+        args.rate,
+        args.capacity
+    )
+}
+
+/// What was simulated, in a sentence or two above the table.
+fn describe(args: &SimulateArgs, s: &Scenario) -> String {
+    let incident = match s.incidents.first().map(|i| i.kind) {
+        Some(IncidentKind::Outage { status }) => format!("every request gets {status}"),
+        Some(IncidentKind::Brownout {
+            fail_fraction,
+            status,
+        }) => format!(
+            "{:.0}% of requests fail with {status}",
+            fail_fraction * 100.0
+        ),
+        Some(IncidentKind::RateLimit {
+            limit,
+            window,
+            header,
+        }) => format!(
+            "quota of {limit} requests per {} window, 429 with {}",
+            human(window),
+            header.name()
+        ),
+        Some(IncidentKind::Overload { capacity_factor }) => format!(
+            "the server keeps {:.0}% of its capacity and sheds with 529",
+            capacity_factor * 100.0
+        ),
+        _ => "nothing".to_owned(),
+    };
+    let budget = match args.budget {
+        BudgetKind::Shared => "one shared budget",
+        BudgetKind::PerClient => "a budget per client",
+        BudgetKind::Off => "no budget",
+    };
+    let arrivals = match args.arrivals {
+        ArrivalKind::Poisson => "Poisson",
+        ArrivalKind::Fixed => "fixed",
+    };
+    let method = match args.method {
+        MethodKind::Get => "idempotent",
+        MethodKind::Post => "non-idempotent",
+    };
+    format!(
+        "{} clients start {} calls/s ({arrivals}) for {}, {method} requests, {budget}, seed {}.\n\
+         Server: {} req/s, {} workers, queue {}. From {} for {}: {incident}.",
+        s.clients,
+        args.rate,
+        human(s.duration),
+        s.seed,
+        s.server.capacity,
+        s.server.concurrency,
+        s.server.queue,
+        human(args.incident_at),
+        human(args.incident_for),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        args: SimulateArgs,
+    }
+
+    fn parse(argv: &[&str]) -> SimulateArgs {
+        Cli::try_parse_from([&["simulate"], argv].concat())
+            .map(|c| c.args)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn flags_become_a_scenario() {
+        let args = parse(&[
+            "--scenario",
+            "ratelimit",
+            "--clients",
+            "10",
+            "--duration",
+            "90s",
+            "--limit",
+            "7",
+            "--hint-header",
+            "ratelimit",
+            "--method",
+            "post",
+            "--compare",
+            "default,aws-standard",
+        ]);
+        assert_eq!(args.compare, ["default", "aws-standard"]);
+        let s = scenario(&args);
+        assert_eq!(s.clients, 10);
+        assert_eq!(s.duration, Duration::from_secs(90));
+        assert!(!s.request.is_idempotent());
+        assert_eq!(
+            s.incidents[0].kind,
+            IncidentKind::RateLimit {
+                limit: 7,
+                window: Duration::from_secs(10),
+                header: HintHeader::RateLimit
+            }
+        );
+    }
+
+    #[test]
+    fn names_become_presets_or_a_clear_error() {
+        assert!(policy_named("aws-standard").is_ok());
+        let err = policy_named("nope").unwrap_err();
+        assert!(
+            err.contains("default, anthropic, openai, aws-standard"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_small_run_prints_and_draws() {
+        let dir = std::env::temp_dir().join(format!("redial-sim-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let chart = dir.join("c.svg");
+        let chart_arg = chart.to_str().unwrap();
+        let args = parse(&[
+            "--clients",
+            "20",
+            "--rate",
+            "20",
+            "--duration",
+            "40s",
+            "--incident-at",
+            "10s",
+            "--incident-for",
+            "10s",
+            "--compare",
+            "default,anthropic",
+            "--chart",
+            chart_arg,
+        ]);
+        assert_eq!(run(args), ExitCode::SUCCESS);
+        let svg = std::fs::read_to_string(&chart).unwrap();
+        assert!(svg.starts_with("<svg"));
+        assert!(svg.contains("anthropic"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_invalid_scenario_fails_with_the_flag() {
+        let args = parse(&["--clients", "0", "--no-chart"]);
+        assert_eq!(
+            simulate(&args).unwrap_err(),
+            "--clients: must be at least 1, got 0"
+        );
+        let args = parse(&["--rate", "0", "--no-chart"]);
+        assert_eq!(
+            simulate(&args).unwrap_err(),
+            "--rate: must be a finite number > 0, got 0"
+        );
+    }
 }

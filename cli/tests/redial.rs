@@ -310,10 +310,41 @@ fn help_shows_examples() {
 }
 
 #[test]
-fn simulate_is_a_slot_not_built_yet() {
-    let out = redial(&["simulate"], b"");
+fn simulate_compares_presets_and_policy_files() {
+    let file = fixture("policies/anthropic-longer.toml")
+        .display()
+        .to_string();
+    let out = redial(
+        &[
+            "simulate",
+            "--scenario",
+            "outage",
+            "--clients",
+            "50",
+            "--duration",
+            "2m",
+            "--no-chart",
+            "--compare",
+            &format!("default,{file}"),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let header = text.lines().find(|l| l.starts_with("measure")).unwrap();
+    assert!(
+        header.contains("default") && header.contains("anthropic-longer.toml"),
+        "{header}"
+    );
+    assert!(text.contains("amplification (attempts/call)"), "{text}");
+
+    let out = redial(&["simulate", "--no-chart", "--compare", "nonsense"], b"");
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(stderr(&out), "simulate: not built yet\n");
+    assert!(
+        stderr(&out).contains("unknown policy \"nonsense\""),
+        "{}",
+        stderr(&out)
+    );
 }
 
 // ------------------------------------------------------------------------------- schedule

@@ -1,0 +1,470 @@
+//! What is simulated: the fleet of clients, the server, and what goes wrong with it.
+//!
+//! A [`Scenario`] is plain data with public fields. Start from one of the named
+//! constructors ([`Scenario::outage`], [`Scenario::brownout`], [`Scenario::rate_limit`],
+//! [`Scenario::overload`], [`Scenario::contention`]) and change what you need;
+//! [`run`](super::run) checks every field and names the one that breaks a rule.
+//!
+//! ```
+//! use std::time::Duration;
+//! use redial::simulate::{Arrivals, Scenario};
+//!
+//! let mut s = Scenario::outage();
+//! s.clients = 50;
+//! s.arrivals = Arrivals::Poisson { rate: 20.0 };
+//! s.duration = Duration::from_secs(60);
+//! assert_eq!(s.incidents.len(), 1);
+//! ```
+
+use core::time::Duration;
+
+use crate::classify::RequestFacts;
+
+/// How the clients start their calls. Rates are for the whole fleet: each of the `N`
+/// clients starts calls at `rate / N`.
+///
+/// ```
+/// let a = redial::simulate::Arrivals::Fixed { rate: 100.0 };
+/// assert_eq!(a.rate(), Some(100.0));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Arrivals {
+    /// Each client starts calls as a Poisson process (exponential gaps): the usual model of
+    /// independent users. The calls per second of the whole fleet.
+    Poisson {
+        /// Calls per second, all clients together.
+        rate: f64,
+    },
+    /// Each client starts a call every `N / rate` seconds, from a random phase (a cron job,
+    /// a poller).
+    Fixed {
+        /// Calls per second, all clients together.
+        rate: f64,
+    },
+    /// Every client starts exactly one call at `at`, all at once (the contention
+    /// experiment, or a fleet that restarts together).
+    Burst {
+        /// When the calls start.
+        at: Duration,
+    },
+}
+
+impl Arrivals {
+    /// The fleet's calls per second, `None` for a burst.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use redial::simulate::Arrivals;
+    /// assert_eq!(Arrivals::Burst { at: Duration::ZERO }.rate(), None);
+    /// ```
+    pub fn rate(&self) -> Option<f64> {
+        match *self {
+            Arrivals::Poisson { rate } | Arrivals::Fixed { rate } => Some(rate),
+            Arrivals::Burst { .. } => None,
+        }
+    }
+}
+
+/// Whether the clients share one retry budget or each keeps its own.
+///
+/// ```
+/// assert_eq!(redial::simulate::BudgetScope::default(), redial::simulate::BudgetScope::Shared);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BudgetScope {
+    /// One policy for the whole fleet, so one bucket: a service whose instances share a
+    /// policy object (or a sidecar that retries for all of them).
+    #[default]
+    Shared,
+    /// A policy (and a bucket) per client: a fleet of separate processes.
+    PerClient,
+}
+
+/// The modelled server when nothing is wrong with it.
+///
+/// `concurrency` workers each take `concurrency / capacity` seconds per request, so the
+/// server completes `capacity` requests per second when busy. A request that finds every
+/// worker busy waits in a FIFO queue of at most `queue` requests; one that finds the queue
+/// full is shed at once with `shed_status` (529 by default: overloaded).
+///
+/// ```
+/// let s = redial::simulate::ServerModel::default();
+/// assert_eq!(s.service_time(), std::time::Duration::from_millis(100));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ServerModel {
+    /// Requests per second the server completes when all its workers are busy.
+    pub capacity: f64,
+    /// Requests served at once.
+    pub concurrency: u32,
+    /// Requests that may wait for a worker; more are shed.
+    pub queue: u32,
+    /// The status of a shed request.
+    pub shed_status: u16,
+}
+
+impl ServerModel {
+    /// A server with these numbers, shedding with 529.
+    ///
+    /// ```
+    /// let s = redial::simulate::ServerModel::new(1000.0, 50, 500);
+    /// assert_eq!(s.shed_status, 529);
+    /// ```
+    pub fn new(capacity: f64, concurrency: u32, queue: u32) -> ServerModel {
+        ServerModel {
+            capacity,
+            concurrency,
+            queue,
+            shed_status: 529,
+        }
+    }
+
+    /// How long one worker takes over one request: `concurrency / capacity`.
+    ///
+    /// ```
+    /// let s = redial::simulate::ServerModel::new(10.0, 1, 0);
+    /// assert_eq!(s.service_time(), std::time::Duration::from_millis(100));
+    /// ```
+    pub fn service_time(&self) -> Duration {
+        let secs = f64::from(self.concurrency) / self.capacity;
+        Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
+    }
+}
+
+impl Default for ServerModel {
+    /// 200 requests per second from 20 workers (100 ms each), a queue of 200.
+    fn default() -> Self {
+        ServerModel::new(200.0, 20, 200)
+    }
+}
+
+/// Which header a rate-limited server sends with its 429.
+///
+/// ```
+/// assert_eq!(redial::simulate::HintHeader::RetryAfter.name(), "retry-after");
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HintHeader {
+    /// `retry-after: N`, whole seconds until the window resets (RFC 9110 §10.2.3).
+    #[default]
+    RetryAfter,
+    /// The IETF draft's `RateLimit: "default";r=0;t=N`.
+    RateLimit,
+    /// No header: a bare 429.
+    None,
+}
+
+impl HintHeader {
+    /// The name used on the command line.
+    ///
+    /// ```
+    /// assert_eq!(redial::simulate::HintHeader::RateLimit.name(), "ratelimit");
+    /// ```
+    pub const fn name(&self) -> &'static str {
+        match self {
+            HintHeader::RetryAfter => "retry-after",
+            HintHeader::RateLimit => "ratelimit",
+            HintHeader::None => "none",
+        }
+    }
+}
+
+/// What goes wrong, and for how long.
+///
+/// ```
+/// use std::time::Duration;
+/// use redial::simulate::{Incident, IncidentKind};
+/// let i = Incident::new(Duration::from_secs(10), Duration::from_secs(30), IncidentKind::Outage { status: 503 });
+/// assert_eq!(i.end(), Duration::from_secs(40));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Incident {
+    /// When it begins, from the start of the run.
+    pub start: Duration,
+    /// How long it lasts.
+    pub duration: Duration,
+    /// What happens.
+    pub kind: IncidentKind,
+}
+
+impl Incident {
+    /// An incident over `[start, start + duration)`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use redial::simulate::{Incident, IncidentKind};
+    /// let i = Incident::new(Duration::ZERO, Duration::from_secs(1), IncidentKind::Overload { capacity_factor: 0.5 });
+    /// assert_eq!(i.start, Duration::ZERO);
+    /// ```
+    pub fn new(start: Duration, duration: Duration, kind: IncidentKind) -> Incident {
+        Incident {
+            start,
+            duration,
+            kind,
+        }
+    }
+
+    /// When it ends.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use redial::simulate::{Incident, IncidentKind};
+    /// let i = Incident::new(Duration::from_secs(5), Duration::from_secs(5), IncidentKind::Outage { status: 503 });
+    /// assert_eq!(i.end(), Duration::from_secs(10));
+    /// ```
+    pub fn end(&self) -> Duration {
+        self.start.saturating_add(self.duration)
+    }
+}
+
+/// The kinds of incident.
+///
+/// ```
+/// use redial::simulate::IncidentKind;
+/// assert_eq!(IncidentKind::Brownout { fail_fraction: 0.5, status: 500 }.name(), "brownout");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum IncidentKind {
+    /// Every request is answered at once with `status` (a load balancer with no healthy
+    /// backend). Uses no capacity.
+    Outage {
+        /// The status of every answer, 503 in the named scenario.
+        status: u16,
+    },
+    /// Requests are served as usual, using capacity, but a fraction of them fail with
+    /// `status` (a bad deploy on some hosts, a sick dependency).
+    Brownout {
+        /// The fraction that fails, 0 to 1.
+        fail_fraction: f64,
+        /// The status of a failed request.
+        status: u16,
+    },
+    /// A fixed-window quota: at most `limit` requests are let through per `window` (the
+    /// windows are aligned on the incident's start); the others get 429 at once, with a
+    /// [`HintHeader`] saying when the current window ends (rounded up to the second).
+    RateLimit {
+        /// Requests let through per window.
+        limit: u32,
+        /// The window.
+        window: Duration,
+        /// The header sent with each 429.
+        header: HintHeader,
+    },
+    /// The server keeps `capacity_factor` of its capacity (requests take longer), so its
+    /// queue fills and it sheds with its `shed_status` (529).
+    Overload {
+        /// The capacity left, more than 0.
+        capacity_factor: f64,
+    },
+}
+
+impl IncidentKind {
+    /// The kind's name, as the command line spells the scenario.
+    ///
+    /// ```
+    /// use redial::simulate::IncidentKind;
+    /// assert_eq!(IncidentKind::Overload { capacity_factor: 0.3 }.name(), "overload");
+    /// ```
+    pub const fn name(&self) -> &'static str {
+        match self {
+            IncidentKind::Outage { .. } => "outage",
+            IncidentKind::Brownout { .. } => "brownout",
+            IncidentKind::RateLimit { .. } => "ratelimit",
+            IncidentKind::Overload { .. } => "overload",
+        }
+    }
+}
+
+/// Everything one run needs, but the policy.
+///
+/// Plain data with public fields: start from one of the named constructors
+/// ([`outage`](Self::outage), [`brownout`](Self::brownout), [`rate_limit`](Self::rate_limit),
+/// [`overload`](Self::overload), [`contention`](Self::contention), [`healthy`](Self::healthy))
+/// and change what you need; [`run`](super::run) checks every field and names the one that
+/// breaks a rule. The [`simulate`](super) module docs describe the model.
+///
+/// ```
+/// use redial::simulate::Scenario;
+/// let s = Scenario::brownout();
+/// assert_eq!(s.incidents[0].kind.name(), "brownout");
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Scenario {
+    /// Clients in the fleet.
+    pub clients: u32,
+    /// How they start calls.
+    pub arrivals: Arrivals,
+    /// Calls start during `[0, duration)`; the run then goes on until every call has ended.
+    pub duration: Duration,
+    /// The server when healthy.
+    pub server: ServerModel,
+    /// What goes wrong, and when.
+    pub incidents: Vec<Incident>,
+    /// The request each call makes: whether it is idempotent decides which failures the
+    /// policy retries (RFC 9110 §9.2.2).
+    pub request: RequestFacts,
+    /// Network round trip, half each way, added to every attempt.
+    pub rtt: Duration,
+    /// The width of the time buckets that load and successes are counted in.
+    pub bucket: Duration,
+    /// One budget for the fleet, or one per client.
+    pub budget: BudgetScope,
+    /// The seed for arrivals, the server's coin flips and the clients' jitter.
+    pub seed: u64,
+    /// The most events a run may process before it gives up with
+    /// [`SimulateError::TooManyEvents`](super::SimulateError::TooManyEvents): a bug
+    /// fails fast instead of hanging.
+    pub max_events: u64,
+}
+
+impl Default for Scenario {
+    /// [`Scenario::outage`].
+    fn default() -> Self {
+        Scenario::outage()
+    }
+}
+
+impl Scenario {
+    /// A healthy fleet with no incident: 1,000 clients start 100 calls per second in all
+    /// (Poisson) for 10 minutes against the [default server](ServerModel::default)
+    /// (200 requests per second), idempotent requests, 20 ms round trip, 1 s buckets, a
+    /// shared budget, seed 1.
+    ///
+    /// ```
+    /// let s = redial::simulate::Scenario::healthy();
+    /// assert!(s.incidents.is_empty());
+    /// assert_eq!(s.clients, 1000);
+    /// ```
+    pub fn healthy() -> Scenario {
+        Scenario {
+            clients: 1000,
+            arrivals: Arrivals::Poisson { rate: 100.0 },
+            duration: Duration::from_secs(600),
+            server: ServerModel::default(),
+            incidents: Vec::new(),
+            request: RequestFacts::idempotent(true),
+            rtt: Duration::from_millis(20),
+            bucket: Duration::from_secs(1),
+            budget: BudgetScope::Shared,
+            seed: 1,
+            max_events: 2_000_000_000,
+        }
+    }
+
+    /// [`healthy`](Self::healthy), with one incident from minute 1 to minute 3.
+    fn with_incident(kind: IncidentKind) -> Scenario {
+        let mut s = Scenario::healthy();
+        s.incidents.push(Incident::new(
+            Duration::from_secs(60),
+            Duration::from_secs(120),
+            kind,
+        ));
+        s
+    }
+
+    /// The server is down from minute 1 to minute 3: every request gets 503 at once.
+    ///
+    /// ```
+    /// use redial::simulate::{IncidentKind, Scenario};
+    /// assert_eq!(Scenario::outage().incidents[0].kind, IncidentKind::Outage { status: 503 });
+    /// ```
+    pub fn outage() -> Scenario {
+        Scenario::with_incident(IncidentKind::Outage { status: 503 })
+    }
+
+    /// From minute 1 to minute 3, half the requests fail with 500 after being served.
+    ///
+    /// ```
+    /// let s = redial::simulate::Scenario::brownout();
+    /// assert_eq!(s.incidents[0].kind.name(), "brownout");
+    /// ```
+    pub fn brownout() -> Scenario {
+        Scenario::with_incident(IncidentKind::Brownout {
+            fail_fraction: 0.5,
+            status: 500,
+        })
+    }
+
+    /// From minute 1 to minute 3 the fleet's quota is 500 requests per 10 s window (half
+    /// its demand); the others get 429 with `retry-after`.
+    ///
+    /// ```
+    /// let s = redial::simulate::Scenario::rate_limit();
+    /// assert_eq!(s.incidents[0].kind.name(), "ratelimit");
+    /// ```
+    pub fn rate_limit() -> Scenario {
+        Scenario::with_incident(IncidentKind::RateLimit {
+            limit: 500,
+            window: Duration::from_secs(10),
+            header: HintHeader::RetryAfter,
+        })
+    }
+
+    /// From minute 1 to minute 3 the server keeps a quarter of its capacity (50 requests
+    /// per second for a demand of 100), fills its queue and sheds with 529.
+    ///
+    /// ```
+    /// let s = redial::simulate::Scenario::overload();
+    /// assert_eq!(s.incidents[0].kind.name(), "overload");
+    /// ```
+    pub fn overload() -> Scenario {
+        Scenario::with_incident(IncidentKind::Overload {
+            capacity_factor: 0.25,
+        })
+    }
+
+    /// The AWS Architecture Blog's contention experiment ("Exponential Backoff and
+    /// Jitter"): `clients` clients each make one call at the same instant against a
+    /// resource that admits one request at a time (one worker, no queue, 10 ms per
+    /// request) and rejects the others (529): only one of a set of simultaneous attempts
+    /// can win. The blog's clients retry until they succeed, so use a policy with many
+    /// attempts and no budget. No network delay, 10 ms buckets.
+    ///
+    /// ```
+    /// let s = redial::simulate::Scenario::contention(100);
+    /// assert_eq!(s.server.concurrency, 1);
+    /// assert_eq!(s.server.queue, 0);
+    /// ```
+    pub fn contention(clients: u32) -> Scenario {
+        Scenario {
+            clients,
+            arrivals: Arrivals::Burst { at: Duration::ZERO },
+            duration: Duration::from_millis(1),
+            server: ServerModel::new(100.0, 1, 0),
+            incidents: Vec::new(),
+            request: RequestFacts::idempotent(true),
+            rtt: Duration::ZERO,
+            bucket: Duration::from_millis(10),
+            budget: BudgetScope::Shared,
+            seed: 1,
+            max_events: 100_000_000,
+        }
+    }
+
+    /// When the last incident ends, `None` without incidents.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(redial::simulate::Scenario::outage().incident_end(), Some(Duration::from_secs(180)));
+    /// ```
+    pub fn incident_end(&self) -> Option<Duration> {
+        self.incidents.iter().map(Incident::end).max()
+    }
+
+    /// When the first incident begins, `None` without incidents.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(redial::simulate::Scenario::outage().incident_start(), Some(Duration::from_secs(60)));
+    /// ```
+    pub fn incident_start(&self) -> Option<Duration> {
+        self.incidents.iter().map(|i| i.start).min()
+    }
+}
