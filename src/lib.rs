@@ -48,6 +48,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub mod adapters;
 pub mod backoff;
 pub mod budget;
 pub mod classify;
@@ -66,6 +67,8 @@ pub use hints::{Hint, HintSource};
 pub use machine::{Action, Basis, Machine, OnLongHint, Retry, Rules, Stop, StopReason};
 pub use policy::{Policy, PolicyBuilder, PolicyError, Preset};
 pub use verdict::{Cause, ErrorType, Rule, Transport, UnknownTransport, Verdict};
+
+pub use adapters::{HttpOutcome, RetryError, Retryable, RetryableWithContext, Sleeper};
 
 /// The random generator the machine takes, re-exported so callers need not name
 /// `fastrand` in their own `Cargo.toml`.
