@@ -48,6 +48,8 @@ pub mod error;
 pub mod future;
 pub mod hooks;
 pub mod outcome;
+#[cfg(feature = "reqwest")]
+pub mod reqwest;
 pub mod sleep;
 
 pub use blocking::{BlockingRetry, BlockingRetryable, BlockingSleeper, ThreadSleeper};

@@ -2,6 +2,8 @@
 //! and the core's own decisions on them, which each adapter must reach exactly.
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
