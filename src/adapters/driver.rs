@@ -74,7 +74,6 @@ where
     }
 
     /// The context classifiers get.
-    #[allow(dead_code)]
     pub(crate) fn context(&self, wall: SystemTime) -> ClassifyContext<'_> {
         ClassifyContext::new(&self.classifier, self.facts, wall)
     }

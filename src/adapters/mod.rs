@@ -51,6 +51,7 @@ pub mod outcome;
 #[cfg(feature = "reqwest")]
 pub mod reqwest;
 pub mod sleep;
+pub mod stream;
 
 pub use blocking::{BlockingRetry, BlockingRetryable, BlockingSleeper, ThreadSleeper};
 pub use error::{Last, Refusal, RequestIds, RetryError};
@@ -67,3 +68,4 @@ pub use sleep::TokioSleeper;
 #[cfg(feature = "async-io")]
 pub use sleep::{AsyncIoSleep, AsyncIoSleeper};
 pub use sleep::{DefaultSleeper, NoSleeper, Sleeper};
+pub use stream::{retry_stream, RetryStream, RetryStreamBuilder, StreamError};

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod server;
+pub mod sse;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
