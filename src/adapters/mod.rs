@@ -52,6 +52,8 @@ pub mod outcome;
 pub mod reqwest;
 pub mod sleep;
 pub mod stream;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 pub use blocking::{BlockingRetry, BlockingRetryable, BlockingSleeper, ThreadSleeper};
 pub use error::{Last, Refusal, RequestIds, RetryError};
