@@ -294,7 +294,7 @@ impl<P, Op, S, C, N> BlockingRetry<P, Op, S, C, N> {
             facts,
             rng,
         } = self;
-        let rng = rng.unwrap_or_else(Rng::new);
+        let rng = rng.unwrap_or_default();
         let mut driver = Driver::new(policy, facts, classify, notify, rng);
         driver.begin(sleeper.now());
         loop {

@@ -272,7 +272,7 @@ impl<P, S, C, N> Common<P, S, C, N> {
     {
         // The adapter owns randomness: a fresh generator seeded from fastrand's
         // thread-local one, unless the caller gave a seeded one.
-        let rng = self.rng.unwrap_or_else(Rng::new);
+        let rng = self.rng.unwrap_or_default();
         let driver = Driver::new(self.policy, self.facts, self.classify, self.notify, rng);
         (driver, self.sleeper)
     }

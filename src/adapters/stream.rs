@@ -351,7 +351,7 @@ impl<P, Open, Into, S, K, N> RetryStreamBuilder<P, Open, Into, S, K, N> {
         P: Borrow<Policy> + AsRef<Rules> + Clone,
         S: Sleeper,
     {
-        let rng = self.rng.unwrap_or_else(Rng::new);
+        let rng = self.rng.unwrap_or_default();
         RetryStream {
             open: self.open,
             into_stream: self.into_stream,

@@ -120,7 +120,7 @@ impl<D: Clone> ReplayBody for http_body_util::Full<D> {
 
 impl<D> ReplayBody for http_body_util::Empty<D> {
     fn try_replay(&self) -> Option<Self> {
-        Some(self.clone())
+        Some(*self)
     }
 }
 
