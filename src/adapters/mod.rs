@@ -16,7 +16,7 @@
 //! let mut statuses = [529, 429, 200].into_iter();
 //! let send = || {
 //!     let status = statuses.next().unwrap_or(200);
-//!     async move { http::Response::builder().status(status).body(()).map_err(|_| std::io::ErrorKind::Other) }
+//!     async move { http::Response::builder().status(status).body(()).map_err(|_| redial::Transport::Other) }
 //! };
 //! let response = send.retry(&policy).sleeper(TokioSleeper).await;
 //! assert_eq!(response.map(|r| r.status().as_u16()).ok(), Some(200));

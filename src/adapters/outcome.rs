@@ -232,9 +232,14 @@ pub fn transport_kind(err: &(dyn std::error::Error + 'static)) -> Transport {
     while let Some(e) = next {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             let kind = io_transport(io.kind());
-            // An io::Error that only wraps another error says nothing itself.
-            if kind != Transport::Other || io.get_ref().is_none() {
-                return kind;
+            match io.get_ref() {
+                // An io::Error that only wraps another error says nothing itself: look
+                // inside (its `source` would skip the wrapped error).
+                Some(inner) if kind == Transport::Other => {
+                    next = Some(inner as &(dyn std::error::Error + 'static));
+                    continue;
+                }
+                _ => return kind,
             }
         }
         next = e.source();

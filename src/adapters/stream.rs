@@ -190,13 +190,16 @@ impl<I> Commit<I> for FirstItem {
 /// # }
 /// # drop(builder);
 /// ```
-pub fn retry_stream<P, Open, Into>(
+pub fn retry_stream<P, Open, OpenFut, T, E, Into, St>(
     policy: P,
     open: Open,
     into_stream: Into,
 ) -> RetryStreamBuilder<P, Open, Into, DefaultSleeper, FirstItem, NoNotify>
 where
     P: Borrow<Policy> + AsRef<Rules> + Clone,
+    Open: FnMut() -> OpenFut,
+    OpenFut: Future<Output = Result<T, E>>,
+    Into: FnMut(T) -> St,
 {
     RetryStreamBuilder {
         policy,
@@ -346,9 +349,12 @@ impl<P, Open, Into, S, K, N> RetryStreamBuilder<P, Open, Into, S, K, N> {
     ///     .build();
     /// # drop(stream);
     /// ```
-    pub fn build<OpenFut, St>(self) -> RetryStream<P, Open, Into, OpenFut, St, S, K, N>
+    pub fn build<OpenFut, T, E, St>(self) -> RetryStream<P, Open, Into, OpenFut, St, S, K, N>
     where
         P: Borrow<Policy> + AsRef<Rules> + Clone,
+        Open: FnMut() -> OpenFut,
+        OpenFut: Future<Output = Result<T, E>>,
+        Into: FnMut(T) -> St,
         S: Sleeper,
     {
         let rng = self.rng.unwrap_or_default();
