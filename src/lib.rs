@@ -38,12 +38,20 @@
 //! - [`policy`]: the [`Policy`] that configures all of the above, its
 //!   [`builder`](Policy::builder) and the [`Preset`]s.
 //!
+//! [`adapters`] run all of this on real I/O: an async retry future for any executor, a
+//! blocking loop, a stream adapter and a tower layer, with one final [`RetryError`].
+//!
 //! [`read_error_body`] reads the error type and request id from a JSON error envelope (the
 //! `json` feature, on by default), and [`duration`] the human durations of policy files.
 //!
 //! # Features
 //!
 //! - `json` (default): [`read_error_body`] reads JSON error envelopes with `serde_json`.
+//! - `tokio`: the [`TokioSleeper`](adapters::sleep) timer, which reads tokio's pausable clock.
+//! - `async-io`: the `AsyncIoSleeper` timer, for smol and any executor.
+//! - `futures-timer`: the `FuturesTimerSleeper` timer, for any executor and wasm.
+//! - `tower`: a retry `Layer` for `http::Request` services ([`adapters`]).
+//! - `reqwest`: reqwest's responses and errors classify with no glue code.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]

@@ -25,10 +25,10 @@
 //!
 //! | adapter | for | entry point |
 //! |---|---|---|
-//! | [future](self::future) | async code on any executor | [`Retryable::retry`], [`RetryableWithContext::retry_with`] |
-//! | [blocking](self::blocking) | threads | [`BlockingRetryable::retry`] |
-//! | [stream](self::stream) | streamed responses (SSE) | [`retry_stream`] |
-//! | [tower](self::tower) (feature `tower`) | `tower` stacks | [`RetryLayer`](self::tower::RetryLayer) |
+//! | [`future`] | async code on any executor | [`Retryable::retry`], [`RetryableWithContext::retry_with`] |
+//! | [`blocking`] | threads | [`BlockingRetryable::retry`] |
+//! | [`stream`] | streamed responses (SSE) | [`retry_stream`] |
+//! | [`tower`] (feature `tower`) | `tower` stacks | [`RetryLayer`](tower::RetryLayer) |
 //!
 //! What an attempt produced is read through [`HttpOutcome`], implemented for
 //! `http::Response<B>`, transport errors, and (feature `reqwest`) reqwest's types; every
@@ -39,7 +39,7 @@
 //! - `tokio`: [`TokioSleeper`], which also reads tokio's (pausable) clock.
 //! - `async-io`: [`AsyncIoSleeper`], for smol and any executor.
 //! - `futures-timer`: [`FuturesTimerSleeper`], for any executor and wasm.
-//! - `tower`: the [`RetryLayer`](self::tower::RetryLayer) and its service.
+//! - `tower`: the [`RetryLayer`](tower::RetryLayer) and its service.
 //! - `reqwest`: [`HttpOutcome`] for `reqwest::Response` and `reqwest::Error`.
 
 pub mod blocking;

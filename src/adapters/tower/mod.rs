@@ -32,7 +32,7 @@
 //! and its own random generator; the policy's budget is shared by every request through
 //! the layer, and by every other clone of the policy. The request's method and its
 //! `Idempotency-Key` decide whether a retry is safe. The service's errors are read as
-//! [`HttpOutcome`](super::HttpOutcome)s.
+//! [`HttpOutcome`]s.
 //!
 //! # Replaying the body
 //!
