@@ -193,3 +193,38 @@ async fn the_body_error_type_counts_once_read() {
     assert!(response.is_ok());
     assert_eq!(server.hits(), 2);
 }
+
+#[tokio::test]
+async fn a_context_carries_mutable_state_across_attempts() {
+    use redial::adapters::RetryableWithContext;
+
+    /// State an attempt needs `&mut` access to: here, a log of the statuses seen.
+    struct Session {
+        client: reqwest::Client,
+        statuses: Vec<u16>,
+    }
+
+    let server = Server::start(vec![Canned::new(503), Canned::new(429)]).await;
+    let url = server.url("/v1/models");
+    let policy = Policy::default();
+    let session = Session {
+        client: reqwest::Client::new(),
+        statuses: Vec::new(),
+    };
+    let (session, result) = (|mut session: Session| {
+        let url = url.clone();
+        async move {
+            let result = session.client.get(&url).send().await;
+            if let Ok(response) = &result {
+                session.statuses.push(response.status().as_u16());
+            }
+            (session, result)
+        }
+    })
+    .retry_with(&policy, session)
+    .idempotent()
+    .sleeper(instant())
+    .await;
+    assert!(result.is_ok());
+    assert_eq!(session.statuses, [503, 429, 200]);
+}

@@ -57,14 +57,29 @@ use super::hooks::{Classify, ClassifyFn, Event, HttpClassify, NoNotify, Notify};
 /// ```
 pub trait BlockingSleeper {
     /// Blocks for `duration`.
+    ///
+    /// ```
+    /// use redial::adapters::{BlockingSleeper, ThreadSleeper};
+    /// ThreadSleeper.sleep(std::time::Duration::ZERO);
+    /// ```
     fn sleep(&mut self, duration: Duration);
 
     /// The monotonic clock. Defaults to [`Instant::now`].
+    ///
+    /// ```
+    /// use redial::adapters::{BlockingSleeper, ThreadSleeper};
+    /// assert!(ThreadSleeper.now() <= std::time::Instant::now());
+    /// ```
     fn now(&self) -> Instant {
         Instant::now()
     }
 
     /// The wall clock, for HTTP dates. Defaults to [`SystemTime::now`].
+    ///
+    /// ```
+    /// use redial::adapters::{BlockingSleeper, ThreadSleeper};
+    /// assert!(ThreadSleeper.wall() > std::time::SystemTime::UNIX_EPOCH);
+    /// ```
     fn wall(&self) -> SystemTime {
         SystemTime::now()
     }

@@ -39,10 +39,28 @@ use super::outcome::HttpOutcome;
 /// ```
 pub trait Classify<T, E> {
     /// The verdict on one attempt's result.
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use redial::adapters::{Classify, ClassifyContext, HttpClassify};
+    /// use redial::{Policy, RequestFacts};
+    /// let policy = Policy::default();
+    /// let cx = ClassifyContext::new(policy.classifier(), RequestFacts::idempotent(true), SystemTime::now());
+    /// let ok: Result<http::Response<()>, std::io::Error> = Ok(http::Response::new(()));
+    /// assert!(HttpClassify.classify(&cx, &ok).is_success());
+    /// ```
     fn classify(&mut self, cx: &ClassifyContext<'_>, result: &Result<T, E>) -> Verdict;
 
     /// The request id the server gave this attempt, kept for the final error. Defaults to
     /// none.
+    ///
+    /// ```
+    /// use redial::adapters::{Classify, HttpClassify};
+    /// let response = http::Response::builder().header("request-id", "req_1").body(())?;
+    /// let result: Result<_, std::io::Error> = Ok(response);
+    /// assert_eq!(HttpClassify.request_id(&result), Some("req_1"));
+    /// # Ok::<(), http::Error>(())
+    /// ```
     fn request_id<'r>(&self, result: &'r Result<T, E>) -> Option<&'r str> {
         let _ = result;
         None
@@ -212,6 +230,20 @@ where
 /// ```
 pub trait Notify {
     /// Called after an attempt failed and before the wait for the next one.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use redial::adapters::{Event, Notify};
+    /// use redial::{Cause, Policy, Verdict};
+    ///
+    /// let policy = Policy::default();
+    /// let verdict = Verdict::retryable(Cause::status(503));
+    /// let action = policy.start(Instant::now()).on_outcome(&verdict, Instant::now(), &mut fastrand::Rng::with_seed(1));
+    /// let retry = action.retry().copied().unwrap();
+    /// let mut lines = Vec::new();
+    /// (|event: &Event<'_>| lines.push(event.to_string())).notify(&Event::new(1, &retry, &verdict, None));
+    /// assert!(lines[0].starts_with("attempt 1 failed: 503; backoff 1 of 2; retrying in"));
+    /// ```
     fn notify(&mut self, event: &Event<'_>);
 }
 

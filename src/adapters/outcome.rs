@@ -69,9 +69,25 @@ use crate::verdict::{ErrorType, Transport};
 )]
 pub trait HttpOutcome {
     /// The outcome: a response's status, headers and error type, or a transport failure.
+    ///
+    /// ```
+    /// use redial::adapters::HttpOutcome;
+    /// use redial::Outcome;
+    /// let response = http::Response::builder().status(503).body(())?;
+    /// assert!(matches!(response.outcome(), Outcome::Response { status, .. } if status == 503));
+    /// # Ok::<(), http::Error>(())
+    /// ```
     fn outcome(&self) -> Outcome<'_>;
 
     /// The request id the server gave this attempt, if any. Defaults to none.
+    ///
+    /// ```
+    /// use redial::adapters::HttpOutcome;
+    /// let response = http::Response::builder().header("x-request-id", "req_9").body(())?;
+    /// assert_eq!(response.request_id(), Some("req_9"));
+    /// assert_eq!(redial::Transport::Reset.request_id(), None);
+    /// # Ok::<(), http::Error>(())
+    /// ```
     fn request_id(&self) -> Option<&str> {
         None
     }

@@ -91,15 +91,31 @@ pub trait Sleeper {
     type Sleep: Future<Output = ()>;
 
     /// A future that completes once `duration` has passed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use redial::adapters::{FuturesTimerSleeper, Sleeper};
+    /// futures_executor::block_on(FuturesTimerSleeper.sleep(Duration::from_millis(1)));
+    /// ```
     fn sleep(&self, duration: Duration) -> Self::Sleep;
 
     /// The monotonic clock this timer runs on. Defaults to [`Instant::now`].
+    ///
+    /// ```
+    /// use redial::adapters::{FuturesTimerSleeper, Sleeper};
+    /// assert!(FuturesTimerSleeper.now() <= std::time::Instant::now());
+    /// ```
     fn now(&self) -> Instant {
         Instant::now()
     }
 
     /// The wall clock, for HTTP dates and rate-limit reset timestamps. Defaults to
     /// [`SystemTime::now`].
+    ///
+    /// ```
+    /// use redial::adapters::{FuturesTimerSleeper, Sleeper};
+    /// assert!(FuturesTimerSleeper.wall() > std::time::SystemTime::UNIX_EPOCH);
+    /// ```
     fn wall(&self) -> SystemTime {
         SystemTime::now()
     }

@@ -139,6 +139,12 @@ impl<E: HttpOutcome> HttpOutcome for StreamError<E> {
 /// ```
 pub trait Commit<I> {
     /// Whether yielding `item` commits the stream: no re-open after it.
+    ///
+    /// ```
+    /// use redial::adapters::stream::Commit;
+    /// let mut on_text = |event: &&str| event.starts_with("content");
+    /// assert!(on_text.is_committed(&"content_block_delta"));
+    /// ```
     fn is_committed(&mut self, item: &I) -> bool;
 }
 

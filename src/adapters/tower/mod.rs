@@ -84,6 +84,11 @@ use super::sleep::{DefaultSleeper, Sleeper};
 /// ```
 pub trait ReplayBody: Sized {
     /// A copy of the body to send again, if it can be had.
+    ///
+    /// ```
+    /// use redial::adapters::tower::ReplayBody;
+    /// assert_eq!(bytes::Bytes::from_static(b"{}").try_replay().as_deref(), Some(&b"{}"[..]));
+    /// ```
     fn try_replay(&self) -> Option<Self>;
 }
 
