@@ -168,3 +168,69 @@ fn the_future_is_send_and_unpin_when_its_parts_are() {
     assert_send(&unpin);
     assert_unpin(&unpin);
 }
+
+#[test]
+fn a_failed_attempt_is_let_go_before_the_wait_begins() {
+    use std::sync::Mutex;
+
+    type Log = Arc<Mutex<Vec<&'static str>>>;
+
+    /// A response that logs its drop.
+    struct Logged(Log, http::HeaderMap);
+    impl Drop for Logged {
+        fn drop(&mut self) {
+            self.0.lock().expect("not poisoned").push("result dropped");
+        }
+    }
+    impl redial::adapters::HttpOutcome for Logged {
+        fn outcome(&self) -> redial::Outcome<'_> {
+            redial::Outcome::response(http::StatusCode::SERVICE_UNAVAILABLE, &self.1)
+        }
+    }
+    /// An attempt's future that logs its drop.
+    struct Attempt(Log, Option<Logged>);
+    impl Future for Attempt {
+        type Output = Result<Logged, Transport>;
+        fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+            match self.1.take() {
+                Some(r) => Poll::Ready(Ok(r)),
+                None => Poll::Pending,
+            }
+        }
+    }
+    impl Drop for Attempt {
+        fn drop(&mut self) {
+            self.0.lock().expect("not poisoned").push("attempt dropped");
+        }
+    }
+
+    let log: Log = Arc::default();
+    let policy = Policy::builder()
+        .max_attempts(2)
+        .base(Duration::ZERO)
+        .build()
+        .expect("valid policy");
+    let (op_log, sleep_log) = (log.clone(), log.clone());
+    let result = futures_executor::block_on(
+        (move || {
+            Attempt(
+                op_log.clone(),
+                Some(Logged(op_log.clone(), http::HeaderMap::new())),
+            )
+        })
+        .retry(&policy)
+        .idempotent()
+        .sleeper(move |_| {
+            sleep_log.lock().expect("not poisoned").push("sleep made");
+            std::future::ready(())
+        })
+        .into_future(),
+    );
+    assert!(result.is_err());
+    let log = log.lock().expect("not poisoned").clone();
+    assert_eq!(
+        log[..3],
+        ["result dropped", "attempt dropped", "sleep made"],
+        "{log:?}"
+    );
+}

@@ -562,8 +562,12 @@ where
                         .decide(result.as_ref(), now, this.sleeper.wall())
                     {
                         Step::Retry(delay) => {
-                            // Drops the finished attempt's future (a timed-out one is
-                            // cancelled here) and its result before the wait.
+                            // Let go of everything the failed attempt holds before the
+                            // wait begins, in a fixed order: its result (a response holds
+                            // a connection), then its future (a timed-out one is cancelled
+                            // here) and timer.
+                            drop(result);
+                            this.state.set(State::Done);
                             let sleep = this.sleeper.sleep(delay);
                             this.state.set(State::Sleep { sleep });
                         }
@@ -822,6 +826,9 @@ where
                     let now = this.sleeper.now();
                     match this.driver.decide(Some(&result), now, this.sleeper.wall()) {
                         Step::Retry(delay) => {
+                            // The failed attempt's result, then its future, before the wait.
+                            drop(result);
+                            this.state.set(CtxState::Done);
                             let sleep = this.sleeper.sleep(delay);
                             this.state.set(CtxState::Sleep { sleep, context });
                         }
