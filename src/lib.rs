@@ -38,6 +38,9 @@
 //! - [`policy`]: the [`Policy`] that configures all of the above, its
 //!   [`builder`](Policy::builder) and the [`Preset`]s.
 //!
+//! [`adapters`] run all of this on real I/O: an async retry future for any executor, a
+//! blocking loop, a stream adapter and a tower layer, with one final [`RetryError`].
+//!
 //! [`read_error_body`] reads the error type and request id from a JSON error envelope (the
 //! `json` feature, on by default), and [`duration`] the human durations of policy files.
 //!
@@ -48,10 +51,16 @@
 //!   `to_toml`, and `Deserialize` for [`Policy`]); the format is documented in `policy::file`.
 //! - `simulate`: the `simulate` module runs many clients' retry machines against a
 //!   modelled server in virtual time, to show what a policy does to it at fleet scale.
+//! - `tokio`: the [`TokioSleeper`](adapters::sleep) timer, which reads tokio's pausable clock.
+//! - `async-io`: the `AsyncIoSleeper` timer, for smol and any executor.
+//! - `futures-timer`: the `FuturesTimerSleeper` timer, for any executor and wasm.
+//! - `tower`: a retry `Layer` for `http::Request` services ([`adapters`]).
+//! - `reqwest`: reqwest's responses and errors classify with no glue code.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub mod adapters;
 pub mod backoff;
 pub mod budget;
 pub mod classify;
@@ -72,6 +81,8 @@ pub use hints::{Hint, HintSource};
 pub use machine::{Action, Basis, Machine, OnLongHint, Retry, Rules, Stop, StopReason};
 pub use policy::{Policy, PolicyBuilder, PolicyError, Preset};
 pub use verdict::{Cause, ErrorType, Rule, Transport, UnknownTransport, Verdict};
+
+pub use adapters::{HttpOutcome, RetryError, Retryable, RetryableWithContext, Sleeper};
 
 /// The random generator the machine takes, re-exported so callers need not name
 /// `fastrand` in their own `Cargo.toml`.

@@ -66,7 +66,7 @@ impl<T, const LANES: usize> EventQueue<T, LANES> {
     /// heap.
     pub(super) fn push_lane(&mut self, lane: usize, key: u128, item: T) {
         match self.lanes.get_mut(lane) {
-            Some(l) if l.back().map_or(true, |(last, _)| *last <= key) => l.push_back((key, item)),
+            Some(l) if l.back().is_none_or(|(last, _)| *last <= key) => l.push_back((key, item)),
             _ => self.push(key, item),
         }
     }
@@ -76,7 +76,7 @@ impl<T, const LANES: usize> EventQueue<T, LANES> {
         let mut best: Option<(usize, u128)> = None;
         for (i, lane) in self.lanes.iter().enumerate() {
             if let Some((key, _)) = lane.front() {
-                if best.map_or(true, |(_, b)| *key < b) {
+                if best.is_none_or(|(_, b)| *key < b) {
                     best = Some((i, *key));
                 }
             }
@@ -84,7 +84,7 @@ impl<T, const LANES: usize> EventQueue<T, LANES> {
         let heap_first = self
             .heap
             .peek()
-            .is_some_and(|e| best.map_or(true, |(_, b)| e.0 < b));
+            .is_some_and(|e| best.is_none_or(|(_, b)| e.0 < b));
         if heap_first {
             return self.heap.pop().map(|Entry(k, t)| (k, t));
         }

@@ -1,0 +1,165 @@
+//! The one retry loop every adapter shares, minus the waiting: classify, ask the machine,
+//! tell the hook, and build the final result. Adapters only add how they wait and how they
+//! make an attempt, so none of them holds any policy logic.
+
+use core::borrow::Borrow;
+use core::time::Duration;
+use std::time::{Instant, SystemTime};
+
+use fastrand::Rng;
+
+use crate::classify::{Classifier, Outcome, RequestFacts};
+use crate::machine::{Action, Machine, Rules, Stop};
+use crate::policy::Policy;
+use crate::verdict::{Transport, Verdict};
+
+use super::error::{Last, Refusal, RequestIds, RetryError};
+use super::hooks::{Classify, ClassifyContext, Event, Notify};
+
+/// What an adapter does next.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Step {
+    /// Wait this long, then make another attempt.
+    Retry(Duration),
+    /// The call is over.
+    Stop(Stop),
+}
+
+/// One call's state, shared by every adapter.
+///
+/// The machine is made when the adapter starts its first attempt ([`Driver::begin`]), on
+/// the sleeper's clock, so that a paused or virtual clock measures the whole call.
+#[derive(Debug)]
+pub(crate) struct Driver<P, C, N> {
+    policy: P,
+    machine: Option<Machine<P>>,
+    classifier: Classifier,
+    pub(crate) facts: RequestFacts,
+    pub(crate) classify: C,
+    pub(crate) notify: N,
+    pub(crate) rng: Rng,
+    ids: RequestIds,
+}
+
+impl<P, C, N> Driver<P, C, N>
+where
+    P: Borrow<Policy> + AsRef<Rules> + Clone,
+{
+    pub(crate) fn new(policy: P, facts: RequestFacts, classify: C, notify: N, rng: Rng) -> Self {
+        let classifier = *policy.borrow().classifier();
+        Driver {
+            policy,
+            machine: None,
+            classifier,
+            facts,
+            classify,
+            notify,
+            rng,
+            ids: RequestIds::new(),
+        }
+    }
+
+    /// Marks the start of the call (the first attempt) on the adapter's clock. Later calls
+    /// change nothing.
+    pub(crate) fn begin(&mut self, now: Instant) {
+        if self.machine.is_none() {
+            self.machine = Some(Machine::new(self.policy.clone(), now));
+        }
+    }
+
+    fn machine(&mut self, now: Instant) -> &mut Machine<P> {
+        let policy = &self.policy;
+        self.machine
+            .get_or_insert_with(|| Machine::new(policy.clone(), now))
+    }
+
+    /// The context classifiers get.
+    pub(crate) fn context(&self, wall: SystemTime) -> ClassifyContext<'_> {
+        ClassifyContext::new(&self.classifier, self.facts, wall)
+    }
+
+    /// Classifies a finished attempt (or, for `None`, one cut off by the per-attempt
+    /// timeout: a transport timeout) and asks the machine.
+    pub(crate) fn decide<T, E>(
+        &mut self,
+        result: Option<&Result<T, E>>,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Step
+    where
+        C: Classify<T, E>,
+        N: Notify,
+    {
+        let cx = ClassifyContext::new(&self.classifier, self.facts, wall);
+        let (verdict, id) = match result {
+            Some(r) => (self.classify.classify(&cx, r), self.classify.request_id(r)),
+            None => (cx.verdict(&Outcome::Transport(Transport::Timeout)), None),
+        };
+        self.observe(&verdict, id, now)
+    }
+
+    /// Feeds a verdict the adapter reached itself to the machine, records the request id
+    /// and tells the hook about a retry.
+    pub(crate) fn observe(&mut self, verdict: &Verdict, id: Option<&str>, now: Instant) -> Step
+    where
+        N: Notify,
+    {
+        if let Some(id) = id {
+            self.ids.push(id);
+        }
+        let machine = self
+            .machine
+            .get_or_insert_with(|| Machine::new(self.policy.clone(), now));
+        match machine.on_outcome(verdict, now, &mut self.rng) {
+            Action::Retry(retry) => {
+                let attempt = machine.attempts();
+                self.notify
+                    .notify(&Event::new(attempt, &retry, verdict, id));
+                Step::Retry(retry.delay)
+            }
+            Action::Stop(stop) => Step::Stop(stop),
+        }
+    }
+
+    /// The final error of a call that stopped.
+    pub(crate) fn error<E, T>(
+        &mut self,
+        stop: Stop,
+        last: Last<E, T>,
+        refusal: Option<Refusal>,
+        now: Instant,
+    ) -> RetryError<E, T> {
+        let machine = self.machine(now);
+        let attempts = machine.attempts();
+        let elapsed = now.saturating_duration_since(machine.start());
+        let err = RetryError::new(
+            stop,
+            attempts,
+            elapsed,
+            core::mem::take(&mut self.ids),
+            last,
+        );
+        match refusal {
+            Some(r) => err.with_refusal(r),
+            None => err,
+        }
+    }
+
+    /// The call's result: the value of a success, else the final error holding what the
+    /// last attempt produced (`None`: it timed out after `timeout`).
+    pub(crate) fn finish<T, E>(
+        &mut self,
+        stop: Stop,
+        result: Option<Result<T, E>>,
+        timeout: Duration,
+        now: Instant,
+    ) -> Result<T, RetryError<E, T>> {
+        let last = match result {
+            Some(Ok(t)) if matches!(stop, Stop::Succeeded { .. }) => return Ok(t),
+            Some(Ok(t)) => Last::Response(t),
+            Some(Err(e)) => Last::Error(e),
+            None => Last::TimedOut(timeout),
+        };
+        Err(self.error(stop, last, None, now))
+    }
+}

@@ -1,0 +1,145 @@
+//! A whole retry loop through the future allocates nothing per attempt: a counting global
+//! allocator (this binary's own) counts what building and running a call allocates.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::future::{Future, IntoFuture};
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use http::{HeaderMap, StatusCode};
+use redial::adapters::{HttpOutcome, Retryable};
+use redial::{Outcome, Policy, StopReason, Transport};
+
+struct Counting;
+
+thread_local! {
+    // Only this thread's allocations count: the test harness allocates on its own.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<usize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = COUNTING.try_with(|on| {
+            if on.get() {
+                let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+            }
+        });
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn counted<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    COUNT.with(|c| c.set(0));
+    COUNTING.with(|on| on.set(true));
+    let r = f();
+    COUNTING.with(|on| on.set(false));
+    (r, COUNT.with(Cell::get))
+}
+
+/// A response that borrows headers built beforehand, so the operation itself allocates
+/// nothing and every allocation counted is redial's.
+struct Canned<'a> {
+    status: StatusCode,
+    headers: &'a HeaderMap,
+}
+
+impl HttpOutcome for Canned<'_> {
+    fn outcome(&self) -> Outcome<'_> {
+        Outcome::response(self.status, self.headers)
+    }
+    fn request_id(&self) -> Option<&str> {
+        redial::request_id(self.headers)
+    }
+}
+
+struct NoopWake;
+impl Wake for NoopWake {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// Builds and runs a call whose first `failures` attempts get a 503 with a hint and a
+/// request id; returns how it ended and the allocations counted.
+fn run(policy: &Policy, failures: u32, waker: &Waker) -> (Option<Result<(), StopReason>>, usize) {
+    let mut busy = HeaderMap::new();
+    busy.insert("retry-after-ms", "0".parse().expect("valid"));
+    busy.insert(
+        "request-id",
+        "req_011CSHoEeqs5C35K2UUqR7F8".parse().expect("valid"),
+    );
+    let ok = HeaderMap::new();
+    counted(|| {
+        let mut calls = 0;
+        let future = (|| {
+            calls += 1;
+            let canned = if calls <= failures {
+                Canned {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    headers: &busy,
+                }
+            } else {
+                Canned {
+                    status: StatusCode::OK,
+                    headers: &ok,
+                }
+            };
+            std::future::ready(Ok::<_, Transport>(canned))
+        })
+        .retry(policy)
+        .idempotent()
+        .sleeper(|_| std::future::ready(()))
+        .notify(|event| {
+            let _ = event.request_id();
+        })
+        .rng(fastrand::Rng::with_seed(1))
+        .into_future();
+        let mut future = pin!(future);
+        let mut cx = Context::from_waker(waker);
+        // Every attempt and sleep is ready at once, so one poll runs the whole loop.
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(Ok(_)) => Some(Ok(())),
+            Poll::Ready(Err(e)) => Some(Err(e.reason())),
+            Poll::Pending => None,
+        }
+    })
+}
+
+#[test]
+fn a_retry_loop_allocates_nothing_per_attempt() {
+    let waker = Waker::from(Arc::new(NoopWake));
+    let policy = |attempts| {
+        Policy::builder()
+            .max_attempts(attempts)
+            .base(Duration::ZERO)
+            .no_budget()
+            .build()
+            .expect("valid policy")
+    };
+    let (few, many) = (policy(3), policy(40));
+    // Warm up lazily initialised statics (the empty header map, thread-locals).
+    let _ = run(&few, 1, &waker);
+
+    // Successes after 2 and after 39 failures: nothing at all is allocated.
+    let (end, allocs_few) = run(&few, 2, &waker);
+    assert_eq!(end, Some(Ok(())));
+    let (end, allocs_many) = run(&many, 39, &waker);
+    assert_eq!(end, Some(Ok(())));
+    assert_eq!((allocs_few, allocs_many), (0, 0));
+
+    // Failures after 3 and after 40 attempts: one allocation, the final error's box.
+    let (end, allocs_few) = run(&few, 100, &waker);
+    assert_eq!(end, Some(Err(StopReason::AttemptsExhausted)));
+    let (end, allocs_many) = run(&many, 100, &waker);
+    assert_eq!(end, Some(Err(StopReason::AttemptsExhausted)));
+    assert_eq!((allocs_few, allocs_many), (1, 1));
+}

@@ -1,0 +1,236 @@
+//! Cancel safety: dropping the retry future mid-sleep or mid-attempt stops everything and
+//! leaks nothing; and the future's auto traits.
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use redial::adapters::{FuturesTimerSleeper, Retryable, Sleeper, TokioSleeper};
+use redial::{Jitter, Policy, Transport};
+
+/// Counts live sleeps: each one made adds one, each one dropped takes it back.
+#[derive(Clone, Default)]
+struct Counted {
+    live: Arc<AtomicUsize>,
+    made: Arc<AtomicUsize>,
+}
+
+struct CountedSleep {
+    inner: Pin<Box<tokio::time::Sleep>>,
+    live: Arc<AtomicUsize>,
+}
+
+impl Future for CountedSleep {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl Drop for CountedSleep {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Sleeper for Counted {
+    type Sleep = CountedSleep;
+    fn sleep(&self, d: Duration) -> CountedSleep {
+        self.live.fetch_add(1, Ordering::SeqCst);
+        self.made.fetch_add(1, Ordering::SeqCst);
+        CountedSleep {
+            inner: Box::pin(TokioSleeper.sleep(d)),
+            live: self.live.clone(),
+        }
+    }
+    fn now(&self) -> std::time::Instant {
+        TokioSleeper.now()
+    }
+}
+
+fn slow_policy() -> Policy {
+    Policy::builder()
+        .base(Duration::from_secs(10))
+        .cap(Duration::from_secs(10))
+        .jitter(Jitter::None)
+        .build()
+        .expect("valid policy")
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_mid_sleep_stops_everything_and_leaks_nothing() {
+    let policy = slow_policy();
+    let sleeper = Counted::default();
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let held = Arc::new(());
+    let future = {
+        let attempts = attempts.clone();
+        let held = held.clone();
+        (move || {
+            let _resource = held.clone();
+            attempts.fetch_add(1, Ordering::SeqCst);
+            async move { Err::<http::Response<()>, _>(Transport::Connect) }
+        })
+        .retry(policy.clone())
+        .sleeper(sleeper.clone())
+        .into_future()
+    };
+    let mut future = Box::pin(future);
+    // One attempt, then a 10 s sleep: still pending after a second.
+    let polled = tokio::time::timeout(Duration::from_secs(1), future.as_mut()).await;
+    assert!(polled.is_err(), "the retry is asleep");
+    assert_eq!(attempts.load(Ordering::SeqCst), 1);
+    assert_eq!(sleeper.live.load(Ordering::SeqCst), 1, "mid-sleep");
+
+    drop(future);
+    assert_eq!(
+        sleeper.live.load(Ordering::SeqCst),
+        0,
+        "the sleep was dropped"
+    );
+    assert_eq!(
+        Arc::strong_count(&held),
+        1,
+        "the operation was dropped with the future"
+    );
+
+    // Nothing wakes up later to make another attempt.
+    tokio::time::advance(Duration::from_secs(60)).await;
+    tokio::task::yield_now().await;
+    assert_eq!(attempts.load(Ordering::SeqCst), 1);
+    assert_eq!(sleeper.made.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_mid_attempt_drops_the_attempt_and_its_timer() {
+    struct Guard(Arc<AtomicUsize>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let policy = slow_policy();
+    let sleeper = Counted::default();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let future = {
+        let dropped = dropped.clone();
+        (move || {
+            let guard = Guard(dropped.clone());
+            async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+                Ok::<_, Transport>(http::Response::new(()))
+            }
+        })
+        .retry(&policy)
+        .sleeper(sleeper.clone())
+        .attempt_timeout(Duration::from_secs(30))
+        .into_future()
+    };
+    let mut future = Box::pin(future);
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), future.as_mut())
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        sleeper.live.load(Ordering::SeqCst),
+        1,
+        "the attempt's timer"
+    );
+    drop(future);
+    assert_eq!(dropped.load(Ordering::SeqCst), 1, "the attempt was dropped");
+    assert_eq!(sleeper.live.load(Ordering::SeqCst), 0, "its timer too");
+}
+
+fn assert_send<T: Send>(_: &T) {}
+fn assert_unpin<T: Unpin>(_: &T) {}
+
+#[test]
+fn the_future_is_send_and_unpin_when_its_parts_are() {
+    let policy = Policy::default();
+    // tokio's Sleep is !Unpin, but the future is Send, so it can be spawned.
+    let on_tokio = (|| async { Ok::<_, Transport>(http::Response::new(())) })
+        .retry(&policy)
+        .sleeper(TokioSleeper)
+        .notify(|_| {})
+        .into_future();
+    assert_send(&on_tokio);
+    // With an Unpin attempt and an Unpin sleep, the retry future is Unpin too.
+    let unpin = (|| std::future::ready(Ok::<_, Transport>(http::Response::new(()))))
+        .retry(&policy)
+        .sleeper(FuturesTimerSleeper)
+        .attempt_timeout(Duration::from_secs(1))
+        .into_future();
+    assert_send(&unpin);
+    assert_unpin(&unpin);
+}
+
+#[test]
+fn a_failed_attempt_is_let_go_before_the_wait_begins() {
+    use std::sync::Mutex;
+
+    type Log = Arc<Mutex<Vec<&'static str>>>;
+
+    /// A response that logs its drop.
+    struct Logged(Log, http::HeaderMap);
+    impl Drop for Logged {
+        fn drop(&mut self) {
+            self.0.lock().expect("not poisoned").push("result dropped");
+        }
+    }
+    impl redial::adapters::HttpOutcome for Logged {
+        fn outcome(&self) -> redial::Outcome<'_> {
+            redial::Outcome::response(http::StatusCode::SERVICE_UNAVAILABLE, &self.1)
+        }
+    }
+    /// An attempt's future that logs its drop.
+    struct Attempt(Log, Option<Logged>);
+    impl Future for Attempt {
+        type Output = Result<Logged, Transport>;
+        fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+            match self.1.take() {
+                Some(r) => Poll::Ready(Ok(r)),
+                None => Poll::Pending,
+            }
+        }
+    }
+    impl Drop for Attempt {
+        fn drop(&mut self) {
+            self.0.lock().expect("not poisoned").push("attempt dropped");
+        }
+    }
+
+    let log: Log = Arc::default();
+    let policy = Policy::builder()
+        .max_attempts(2)
+        .base(Duration::ZERO)
+        .build()
+        .expect("valid policy");
+    let (op_log, sleep_log) = (log.clone(), log.clone());
+    let result = futures_executor::block_on(
+        (move || {
+            Attempt(
+                op_log.clone(),
+                Some(Logged(op_log.clone(), http::HeaderMap::new())),
+            )
+        })
+        .retry(&policy)
+        .idempotent()
+        .sleeper(move |_| {
+            sleep_log.lock().expect("not poisoned").push("sleep made");
+            std::future::ready(())
+        })
+        .into_future(),
+    );
+    assert!(result.is_err());
+    let log = log.lock().expect("not poisoned").clone();
+    assert_eq!(
+        log[..3],
+        ["result dropped", "attempt dropped", "sleep made"],
+        "{log:?}"
+    );
+}

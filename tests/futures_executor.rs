@@ -1,0 +1,36 @@
+//! The shared scenarios on `futures::executor`, with futures-timer's timer: no runtime at
+//! all.
+
+mod common;
+
+use redial::adapters::FuturesTimerSleeper;
+
+#[test]
+fn shared_scenarios_reach_the_cores_decisions() {
+    futures_executor::block_on(async {
+        for s in common::scenarios() {
+            let (run, _) = common::run_async(&s, FuturesTimerSleeper).await;
+            common::check(&s, &run);
+        }
+    });
+}
+
+#[test]
+fn a_closure_is_a_sleeper() {
+    use redial::adapters::Retryable;
+    let policy = redial::Policy::default();
+    let result = futures_executor::block_on(
+        (|| async { Err::<http::Response<()>, _>(redial::Transport::Connect) })
+            .retry(&policy)
+            .sleeper(|d| futures_timer::Delay::new(d / 1000))
+            .into_future_for_test(),
+    );
+    assert_eq!(result.unwrap_err().attempts(), 3);
+}
+
+trait IntoFutureForTest: std::future::IntoFuture + Sized {
+    fn into_future_for_test(self) -> Self::IntoFuture {
+        self.into_future()
+    }
+}
+impl<T: std::future::IntoFuture> IntoFutureForTest for T {}

@@ -1,0 +1,149 @@
+//! The tower layer end to end: a reqwest-backed service on a real loopback server, with
+//! the layer retrying `http::Request`s and replaying their bodies.
+
+mod common;
+
+use std::time::Duration;
+
+use common::server::{Canned, Server};
+use common::Recording;
+use redial::adapters::tower::{ReplayBody, RetryLayer};
+use redial::adapters::{Last, Refusal};
+use redial::{Policy, Preset, StopReason};
+use tower::{Layer, ServiceExt};
+
+fn instant() -> Recording<fn(Duration) -> std::future::Ready<()>> {
+    Recording::new(|_| std::future::ready(()))
+}
+
+/// An `http::Request` service over reqwest.
+fn upstream<B: Into<reqwest::Body>>(
+    client: reqwest::Client,
+) -> impl tower::Service<
+    http::Request<B>,
+    Response = http::Response<reqwest::Body>,
+    Error = reqwest::Error,
+> + Clone {
+    tower::service_fn(move |req: http::Request<B>| {
+        let client = client.clone();
+        async move {
+            let req = reqwest::Request::try_from(req)?;
+            Ok(http::Response::from(client.execute(req).await?))
+        }
+    })
+}
+
+#[tokio::test]
+async fn the_layer_retries_and_replays_the_body() {
+    let server = Server::start(vec![
+        Canned::api_error(529, "overloaded_error", "req_1"),
+        Canned::new(429).header("retry-after", "1"),
+    ])
+    .await;
+    let sleeper = instant();
+    let mut notes = Vec::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let service = RetryLayer::new(Policy::default())
+        .sleeper(sleeper.clone())
+        .notify(move |event| {
+            let _ = tx.send(event.attempt());
+        })
+        .layer(upstream(reqwest::Client::new()));
+    let request = http::Request::post(server.url("/v1/messages"))
+        .header("content-type", "application/json")
+        .body(String::from(r#"{"model":"claude"}"#))
+        .expect("valid request");
+    let response = service.oneshot(request).await.expect("third time lucky");
+    assert_eq!(response.status(), 200);
+    assert_eq!(server.hits(), 3);
+    let bodies: Vec<_> = server.seen().into_iter().map(|s| s.body).collect();
+    assert!(
+        bodies
+            .iter()
+            .all(|b| b.as_ref() == br#"{"model":"claude"}"#),
+        "{bodies:?}"
+    );
+    let waits = sleeper.waits();
+    assert!(waits[1] >= Duration::from_secs(1) && waits[1] <= Duration::from_millis(1100));
+    notes.extend(rx.try_iter());
+    assert_eq!(notes, [1, 2]);
+}
+
+#[tokio::test]
+async fn the_method_of_the_request_decides_safety() {
+    let client = reqwest::Client::new();
+    let layer = RetryLayer::new(Policy::preset(Preset::Default)).sleeper(instant());
+
+    let server = Server::start(vec![Canned::new(500)]).await;
+    let post = http::Request::post(server.url("/"))
+        .body(String::new())
+        .expect("valid");
+    let err = layer
+        .layer(upstream(client.clone()))
+        .oneshot(post)
+        .await
+        .unwrap_err();
+    assert_eq!((err.reason(), server.hits()), (StopReason::NotRetryable, 1));
+    let Last::Response(response) = err.into_last() else {
+        panic!("the 500 is kept")
+    };
+    assert_eq!(response.status(), 500);
+
+    let server = Server::start(vec![Canned::new(500)]).await;
+    let get = http::Request::get(server.url("/"))
+        .body(String::new())
+        .expect("valid");
+    let response = layer.layer(upstream(client.clone())).oneshot(get).await;
+    assert!(response.is_ok());
+    assert_eq!(server.hits(), 2);
+
+    let server = Server::start(vec![Canned::new(500)]).await;
+    let keyed = http::Request::post(server.url("/"))
+        .header("idempotency-key", "k-1")
+        .body(String::new())
+        .expect("valid");
+    let response = layer.layer(upstream(client)).oneshot(keyed).await;
+    assert!(
+        response.is_ok(),
+        "an Idempotency-Key makes a POST safe to retry"
+    );
+    assert_eq!(server.hits(), 2);
+}
+
+/// A body that can be read only once.
+struct Once(String);
+
+impl ReplayBody for Once {
+    fn try_replay(&self) -> Option<Self> {
+        None
+    }
+}
+
+impl From<Once> for reqwest::Body {
+    fn from(body: Once) -> Self {
+        body.0.into()
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_cannot_be_replayed_is_sent_once() {
+    let server = Server::start(vec![Canned::new(503)]).await;
+    let service = RetryLayer::new(Policy::default())
+        .sleeper(instant())
+        .layer(upstream(reqwest::Client::new()));
+    let request = http::Request::get(server.url("/"))
+        .body(Once("x".into()))
+        .expect("valid");
+    let err = service.clone().oneshot(request).await.unwrap_err();
+    assert_eq!(server.hits(), 1);
+    assert_eq!(err.reason(), StopReason::NotRetryable);
+    assert_eq!(err.refusal(), Some(Refusal::BodyNotReplayable));
+    assert_eq!(err.response().map(|r| r.status().as_u16()), Some(503));
+
+    // A success goes through untouched.
+    let request = http::Request::get(server.url("/"))
+        .body(Once("x".into()))
+        .expect("valid");
+    let response = service.oneshot(request).await.expect("a 200");
+    assert_eq!(response.status(), 200);
+}
