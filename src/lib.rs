@@ -87,3 +87,8 @@ pub use adapters::{HttpOutcome, RetryError, Retryable, RetryableWithContext, Sle
 /// The random generator the machine takes, re-exported so callers need not name
 /// `fastrand` in their own `Cargo.toml`.
 pub use fastrand::Rng;
+
+/// The README's examples, compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
