@@ -64,8 +64,10 @@ mod imp {
     struct Envelope<'a> {
         #[serde(borrow, default)]
         error: Option<Inner<'a>>,
+        // Not `Option<Cow<str>>`: serde borrows a `Cow` only when it is the field's whole
+        // type, and inside an `Option` it always allocated a copy.
         #[serde(borrow, default)]
-        request_id: Option<Cow<'a, str>>,
+        request_id: Option<Text<'a>>,
     }
 
     /// The `error` object, read for its `type`.
@@ -145,7 +147,7 @@ mod imp {
                     .error
                     .and_then(|e| e.kind)
                     .map(|k| ErrorType::from_name(&k)),
-                request_id: env.request_id,
+                request_id: env.request_id.map(|t| t.0),
             },
             Err(_) => ErrorBody::default(),
         }
@@ -213,6 +215,15 @@ mod tests {
         );
         let twice = br#"{"error":{"type":"api_error","type":"billing_error"},"request_id":"r"}"#;
         assert_eq!(read_error_body(twice), ErrorBody::default());
+    }
+
+    #[test]
+    fn issue_5_the_request_id_borrows_from_the_body() {
+        // As documented; inside an `Option` serde's `Cow` used to copy it every time.
+        let read = read_error_body(br#"{"error":{"type":"api_error"},"request_id":"req_1"}"#);
+        assert!(matches!(read.request_id, Some(Cow::Borrowed("req_1"))));
+        let read = read_error_body(br#"{"request_id":"req_\u0031"}"#);
+        assert!(matches!(read.request_id, Some(Cow::Owned(ref id)) if id == "req_1"));
     }
 
     #[test]
