@@ -173,14 +173,14 @@ fn decision(c: &mut Criterion) {
         }
         g.bench_function(format!("{name}/redial"), |b| {
             b.iter(|| {
-                black_box(redial_decision(
+                black_box(common::obey(redial_decision(
                     &p,
                     black_box(&post),
                     black_box(&outcome),
                     wall,
                     now,
                     &mut rng,
-                ))
+                )))
             })
         });
         if name != "429 RFC 3339 reset" {
@@ -208,7 +208,9 @@ fn decision(c: &mut Criterion) {
             if let Some(t) = read.error_type {
                 outcome = outcome.with_error_type(t);
             }
-            black_box(redial_decision(&p, &post, &outcome, wall, now, &mut rng))
+            black_box(common::obey(redial_decision(
+                &p, &post, &outcome, wall, now, &mut rng,
+            )))
         })
     });
 

@@ -137,7 +137,13 @@ fn steady(c: &mut Criterion) {
         let _ = call.on_outcome(&busy, now, &mut rng);
     }
     g.bench_function("redial/machine", |b| {
-        b.iter(|| black_box(call.on_outcome(black_box(&busy), now, &mut rng)))
+        b.iter(|| {
+            black_box(common::obey(call.on_outcome(
+                black_box(&busy),
+                now,
+                &mut rng,
+            )))
+        })
     });
 
     let mut it = backon_builder().without_max_times().build();
@@ -210,9 +216,9 @@ fn fresh_plus_three(c: &mut Criterion) {
             let mut call = Machine::new(&p, now);
             let busy = black_box(&busy);
             black_box([
-                call.on_outcome(busy, now, &mut rng),
-                call.on_outcome(busy, now, &mut rng),
-                call.on_outcome(busy, now, &mut rng),
+                common::obey(call.on_outcome(busy, now, &mut rng)),
+                common::obey(call.on_outcome(busy, now, &mut rng)),
+                common::obey(call.on_outcome(busy, now, &mut rng)),
             ])
         })
     });

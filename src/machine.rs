@@ -321,13 +321,20 @@ impl<R: AsRef<Rules>> Machine<R> {
             return Action::Stop(stop);
         }
         self.attempts = self.attempts.saturating_add(1);
-        let decided = match verdict {
+        if let Verdict::Success = verdict {
             // Nearly every call ends here: kept apart from the failure path, which is
-            // large, so that it inlines into the caller.
-            Verdict::Success => Err(self.succeed()),
-            _ => self.decide(verdict, now, rng),
-        };
-        match decided {
+            // large, so that it inlines into the caller and writes its answer in place.
+            let stop = self.succeed();
+            self.stopped = Some(stop);
+            return Action::Stop(stop);
+        }
+        self.fail(verdict, now, rng)
+    }
+
+    /// A failed attempt: the decision, written straight into the action (a call, so that
+    /// the success path above stays small).
+    fn fail(&mut self, verdict: &Verdict, now: Instant, rng: &mut Rng) -> Action {
+        match self.decide(verdict, now, rng) {
             Ok(retry) => Action::Retry(retry),
             Err(stop) => {
                 self.stopped = Some(stop);

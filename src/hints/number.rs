@@ -35,6 +35,10 @@ pub(crate) fn decimal(s: &str, unit_nanos: u64, fraction: bool) -> Option<Durati
         None => (bytes, None),
     };
     let whole = integer(int)?;
+    if frac.is_none() && unit_nanos == 1_000_000_000 {
+        // Whole seconds, the usual hint: no nanosecond arithmetic needed.
+        return Some(Duration::from_secs(whole));
+    }
     let mut nanos = u128::from(whole) * u128::from(unit_nanos);
     if let Some(frac) = frac {
         if frac.is_empty() || !frac.iter().all(u8::is_ascii_digit) {
