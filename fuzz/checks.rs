@@ -611,16 +611,13 @@ fn check_classification(
         return;
     };
     let outcome = Outcome::response(code, headers);
-    let ignoring = match Policy::builder().honor_hints(false).build() {
-        Ok(p) => p,
-        Err(e) => panic!("a policy without hints is valid: {e}"),
-    };
+    let [default, anthropic, ignoring] = classification_policies();
     for method in [Method::GET, Method::POST] {
         let facts = RequestFacts::from_parts(&method, headers);
-        for preset in [Preset::Default, Preset::Anthropic] {
-            let verdict = Policy::preset(preset).classify(&facts, &outcome, wall);
+        for policy in [default, anthropic] {
+            let verdict = policy.classify(&facts, &outcome, wall);
             if verdict.is_retryable() {
-                assert_eq!(verdict.hint(), hint, "{preset} {method} {status}");
+                assert_eq!(verdict.hint(), hint, "{method} {status}");
             }
             if (200..400).contains(&status) {
                 assert!(verdict.is_success(), "{status} with no error type succeeds");
@@ -629,6 +626,23 @@ fn check_classification(
         let verdict = ignoring.classify(&facts, &outcome, wall);
         assert_eq!(verdict.hint(), None, "hints are off");
     }
+}
+
+/// The default and Anthropic presets and a policy that ignores hints, built once: the
+/// fuzzer runs the checks millions of times.
+fn classification_policies() -> &'static [Policy; 3] {
+    static POLICIES: std::sync::OnceLock<[Policy; 3]> = std::sync::OnceLock::new();
+    POLICIES.get_or_init(|| {
+        let ignoring = match Policy::builder().honor_hints(false).build() {
+            Ok(p) => p,
+            Err(e) => panic!("a policy without hints is valid: {e}"),
+        };
+        [
+            Policy::preset(Preset::Default),
+            Policy::preset(Preset::Anthropic),
+            ignoring,
+        ]
+    })
 }
 
 // ---------------------------------------------------------------------------------------
