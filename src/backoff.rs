@@ -141,7 +141,7 @@ impl Jitter {
 /// let first = backoff.delay(1, backoff.base(), &mut rng);
 /// assert!(first <= Duration::from_millis(500));
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Backoff {
     curve: Curve,
     base: u64,
@@ -156,6 +156,19 @@ pub struct Backoff {
     /// The first retry from which every raw delay is `cap`, or `u64::MAX` when that is not
     /// known: then later retries run the formula.
     capped_from: u64,
+}
+
+/// The settings only: the caches are derived from them.
+impl fmt::Debug for Backoff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Backoff")
+            .field("curve", &self.curve)
+            .field("base", &self.base())
+            .field("cap", &self.cap())
+            .field("factor", &self.factor)
+            .field("jitter", &self.jitter)
+            .finish()
+    }
 }
 
 /// Retries whose raw delay is kept; a policy rarely allows more.
