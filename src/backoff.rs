@@ -141,14 +141,45 @@ impl Jitter {
 /// let first = backoff.delay(1, backoff.base(), &mut rng);
 /// assert!(first <= Duration::from_millis(500));
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Backoff {
     curve: Curve,
     base: u64,
     cap: u64,
     factor: f64,
     jitter: Jitter,
+    /// The raw delays of the first retries. The exponential curve costs a `powi` and two
+    /// float conversions, several times the rest of a retry decision, and a call asks for
+    /// the same few retries again and again: they are worked out once, by the same
+    /// formula, so every value is the formula's own.
+    early: [u64; EARLY],
+    /// The first retry from which every raw delay is `cap`, or `u64::MAX` when that is not
+    /// known: then later retries run the formula.
+    capped_from: u64,
 }
+
+/// The settings only: the caches are derived from them.
+impl fmt::Debug for Backoff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Backoff")
+            .field("curve", &self.curve)
+            .field("base", &self.base())
+            .field("cap", &self.cap())
+            .field("factor", &self.factor)
+            .field("jitter", &self.jitter)
+            .finish()
+    }
+}
+
+/// Retries whose raw delay is kept; a policy rarely allows more.
+const EARLY: usize = 16;
+
+/// The smallest factor for which a computed exponential delay that reached the cap is
+/// known to stay there. `powi` rounds: its relative error grows about as `n × 2^-53`,
+/// which stays below 10^-10 until `factor^n` overflows (n < 710,000 for any factor from
+/// here up). A factor of at least 1.001 outgrows that error a million times over, so once
+/// `base × factor^(n−1)` is at or above the cap, every later one is too.
+const MONOTONE_FACTOR: f64 = 1.001;
 
 impl Backoff {
     /// Builds without validation: the policy builder checks the rules first.
@@ -159,13 +190,54 @@ impl Backoff {
         factor: f64,
         jitter: Jitter,
     ) -> Backoff {
-        Backoff {
+        let mut b = Backoff {
             curve,
             base: nanos(base),
             cap: nanos(cap),
             factor,
             jitter,
+            early: [0; EARLY],
+            capped_from: u64::MAX,
+        };
+        let mut early = [0; EARLY];
+        for (n, d) in (1..).zip(early.iter_mut()) {
+            *d = b.formula(n);
         }
+        b.early = early;
+        b.capped_from = b.first_capped();
+        b
+    }
+
+    /// The first retry from which the formula gives `cap` for good, found by bisection
+    /// where the formula is known to be non-decreasing; `u64::MAX` elsewhere.
+    fn first_capped(&self) -> u64 {
+        let capped = |n: u32| match self.curve {
+            Curve::Constant | Curve::Linear => self.formula(n) == self.cap,
+            // The formula's float branch that yields the cap (at or above it, or NaN),
+            // which is what stays at the cap.
+            Curve::Exponential => !matches!(
+                self.exponential(n).partial_cmp(&(self.cap as f64)),
+                Some(core::cmp::Ordering::Less)
+            ),
+        };
+        let monotone = match self.curve {
+            // A constant is trivially monotone; saturating integer products are monotone.
+            Curve::Constant | Curve::Linear => true,
+            Curve::Exponential => self.base != 0 && self.factor >= MONOTONE_FACTOR,
+        };
+        if !monotone || !capped(u32::MAX) {
+            return u64::MAX;
+        }
+        let (mut low, mut high) = (1u32, u32::MAX);
+        while low < high {
+            let mid = low + (high - low) / 2;
+            if capped(mid) {
+                high = mid;
+            } else {
+                low = mid + 1;
+            }
+        }
+        u64::from(low)
     }
 
     /// The curve.
@@ -227,7 +299,20 @@ impl Backoff {
         Duration::from_nanos(self.raw_nanos(n))
     }
 
+    #[inline]
     fn raw_nanos(&self, n: u32) -> u64 {
+        let n = n.max(1);
+        if u64::from(n) >= self.capped_from {
+            return self.cap;
+        }
+        match self.early.get(n as usize - 1) {
+            Some(&d) => d,
+            None => self.formula(n),
+        }
+    }
+
+    /// The curve's definition; `raw_nanos` gives the same values, mostly from the cache.
+    fn formula(&self, n: u32) -> u64 {
         let n = n.max(1);
         let d = match self.curve {
             Curve::Constant => self.base,
@@ -236,8 +321,7 @@ impl Backoff {
                 if self.base == 0 {
                     return 0;
                 }
-                let exp = i32::try_from(n - 1).unwrap_or(i32::MAX);
-                let d = self.base as f64 * self.factor.powi(exp);
+                let d = self.exponential(n);
                 // `as` saturates and the comparison is false for NaN: both end at the cap.
                 if d < self.cap as f64 {
                     d as u64
@@ -247,6 +331,12 @@ impl Backoff {
             }
         };
         d.min(self.cap)
+    }
+
+    /// `base × factor^(n−1)` in floating point.
+    fn exponential(&self, n: u32) -> f64 {
+        let exp = i32::try_from(n.max(1) - 1).unwrap_or(i32::MAX);
+        self.base as f64 * self.factor.powi(exp)
     }
 
     /// The jittered delay of retry `n`, given the previous delay (which only
@@ -260,9 +350,21 @@ impl Backoff {
     ///     assert!(b.delay(n, b.base(), &mut rng) <= b.raw(n));
     /// }
     /// ```
+    #[inline]
     pub fn delay(&self, n: u32, previous: Duration, rng: &mut Rng) -> Duration {
         let d = self.raw_nanos(n);
         let jittered = match self.jitter {
+            // The default's jitter stays small enough to inline into every retry loop.
+            Jitter::Full => rng.u64(0..=d),
+            Jitter::None => d,
+            _ => self.other_jitter(d, previous, rng),
+        };
+        Duration::from_nanos(jittered)
+    }
+
+    /// The jitters with more arithmetic, out of line.
+    fn other_jitter(&self, d: u64, previous: Duration, rng: &mut Rng) -> u64 {
+        match self.jitter {
             Jitter::None => d,
             Jitter::Full => rng.u64(0..=d),
             Jitter::Equal => rng.u64(d / 2..=d),
@@ -275,8 +377,7 @@ impl Backoff {
                 let high = nanos(previous).saturating_mul(3).min(self.cap).max(low);
                 rng.u64(low..=high)
             }
-        };
-        Duration::from_nanos(jittered)
+        }
     }
 }
 
@@ -307,6 +408,19 @@ mod tests {
         let b = backoff(Curve::Exponential, Jitter::None);
         let got: Vec<u64> = (1..=7).map(|n| b.raw_nanos(n) / MS).collect();
         assert_eq!(got, [500, 1000, 2000, 4000, 8000, 8000, 8000]);
+    }
+
+    #[test]
+    fn the_default_curve_is_capped_from_the_fifth_retry() {
+        let b = backoff(Curve::Exponential, Jitter::Full);
+        assert_eq!(b.capped_from, 5, "500 ms × 2^4 = 8 s");
+        for n in [1, 2, 3, 4, 5, 6, 16, 17, 1_000_000, u32::MAX] {
+            assert_eq!(b.raw_nanos(n), b.formula(n), "retry {n}");
+        }
+        // Exhaustively near the table's edge and the cap.
+        for n in 1..=64 {
+            assert_eq!(b.raw_nanos(n), b.formula(n), "retry {n}");
+        }
     }
 
     #[test]
@@ -400,6 +514,24 @@ mod tests {
                     let high = (prev_ms * MS).saturating_mul(3).min(cap).max(base);
                     prop_assert!(base <= got && got <= high);
                 }
+            }
+        }
+
+        #[test]
+        fn prop_cached_raw_delays_equal_the_formula(
+            curve in curve_strategy(),
+            base in prop_oneof![0u64..2_000, 0u64..100_000_000_000, Just(u64::MAX)],
+            extra in prop_oneof![0u64..2_000, 0u64..100_000_000_000_000, Just(u64::MAX)],
+            factor in prop_oneof![0.01f64..1.5, 1.0f64..1.01, 1.5f64..100.0, Just(2.0), Just(1e300)],
+            n in prop_oneof![1u32..40, any::<u32>()],
+        ) {
+            let cap = base.saturating_add(extra);
+            let b = Backoff::new(curve, Duration::from_nanos(base), Duration::from_nanos(cap), factor, Jitter::None);
+            prop_assert_eq!(b.raw_nanos(n), b.formula(n), "retry {} of {:?}", n, b);
+            if b.capped_from != u64::MAX {
+                let from = u32::try_from(b.capped_from).unwrap_or(u32::MAX);
+                prop_assert_eq!(b.formula(from), cap);
+                prop_assert!(from == 1 || b.formula(from - 1) < cap || curve != Curve::Exponential);
             }
         }
 

@@ -147,6 +147,7 @@ impl Budget {
     /// ```
     /// assert_eq!(redial::Budget::new(Default::default()).available(), 500);
     /// ```
+    #[inline]
     pub fn available(&self) -> u32 {
         self.shared.tokens.load(Ordering::Relaxed)
     }
@@ -159,6 +160,7 @@ impl Budget {
     /// assert!(b.try_withdraw(5));
     /// assert!(!b.try_withdraw(5));
     /// ```
+    #[inline]
     pub fn try_withdraw(&self, cost: u32) -> bool {
         // Relaxed is enough: the bucket guards no other memory, only its own count.
         self.shared
@@ -177,6 +179,7 @@ impl Budget {
     /// b.deposit(u32::MAX);
     /// assert_eq!(b.available(), 10);
     /// ```
+    #[inline]
     pub fn deposit(&self, amount: u32) {
         let capacity = self.shared.config.capacity;
         if amount == 0 {

@@ -445,7 +445,29 @@ impl Classifier {
     /// assert_eq!(v.hint().map(|h| h.wait), Some(Duration::from_secs(17)));
     /// # Ok::<(), http::header::InvalidHeaderValue>(())
     /// ```
+    #[inline]
     pub fn classify(
+        &self,
+        request: &RequestFacts,
+        outcome: &Outcome<'_>,
+        wall: SystemTime,
+    ) -> Verdict {
+        // Most attempts succeed: answer them here, inlined into the caller, before the
+        // call into the whole table (which reads no header for them either).
+        if let Outcome::Response {
+            status,
+            error_type: None,
+            ..
+        } = *outcome
+        {
+            if (200..400).contains(&status.as_u16()) {
+                return Verdict::Success;
+            }
+        }
+        self.classify_failure(request, outcome, wall)
+    }
+
+    fn classify_failure(
         &self,
         request: &RequestFacts,
         outcome: &Outcome<'_>,

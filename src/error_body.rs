@@ -56,8 +56,11 @@ pub fn read_error_body(body: &[u8]) -> ErrorBody<'_> {
 #[cfg(feature = "json")]
 mod imp {
     use std::borrow::Cow;
+    use std::fmt;
+    use std::marker::PhantomData;
 
-    use serde::Deserialize;
+    use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+    use serde::{Deserialize, Deserializer};
 
     use super::ErrorBody;
     use crate::verdict::ErrorType;
@@ -66,14 +69,72 @@ mod imp {
     struct Envelope<'a> {
         #[serde(borrow, default)]
         error: Option<Inner<'a>>,
+        // Not `Option<Cow<str>>`: serde borrows a `Cow` only when it is the field's whole
+        // type, and inside an `Option` it always allocated a copy.
         #[serde(borrow, default)]
-        request_id: Option<Cow<'a, str>>,
+        request_id: Option<Text<'a>>,
     }
 
-    #[derive(Deserialize)]
+    /// The `error` object, read for its `type`.
+    ///
+    /// Written by hand because serde's derived impl also accepts an array and fills the
+    /// fields by position, so `{"error":["rate_limit_error"]}` read as a rate limit. That
+    /// is not the envelope, and for anything else the status must decide (issue 5, found
+    /// by the `error_body` fuzz target).
     struct Inner<'a> {
-        #[serde(borrow, rename = "type", default)]
         kind: Option<Cow<'a, str>>,
+    }
+
+    impl<'de: 'a, 'a> Deserialize<'de> for Inner<'a> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct Object<'a>(PhantomData<&'a ()>);
+            impl<'de: 'a, 'a> Visitor<'de> for Object<'a> {
+                type Value = Inner<'a>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("an error object")
+                }
+                fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Inner<'a>, M::Error> {
+                    let mut kind = None;
+                    while let Some(Text(key)) = map.next_key::<Text<'a>>()? {
+                        if key != "type" {
+                            map.next_value::<IgnoredAny>()?;
+                        } else if kind.is_some() {
+                            // As the derived impl did: a repeated key is not the envelope.
+                            return Err(de::Error::duplicate_field("type"));
+                        } else {
+                            kind = Some(map.next_value::<Option<Text<'a>>>()?.map(|t| t.0));
+                        }
+                    }
+                    Ok(Inner {
+                        kind: kind.flatten(),
+                    })
+                }
+            }
+            deserializer.deserialize_map(Object(PhantomData))
+        }
+    }
+
+    /// A string that borrows from the body unless it holds escapes, as `#[serde(borrow)]`
+    /// gives a derived field.
+    struct Text<'a>(Cow<'a, str>);
+
+    impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct Str<'a>(PhantomData<&'a ()>);
+            impl<'de: 'a, 'a> Visitor<'de> for Str<'a> {
+                type Value = Text<'a>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a string")
+                }
+                fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Text<'a>, E> {
+                    Ok(Text(Cow::Borrowed(s)))
+                }
+                fn visit_str<E: de::Error>(self, s: &str) -> Result<Text<'a>, E> {
+                    Ok(Text(Cow::Owned(s.to_owned())))
+                }
+            }
+            deserializer.deserialize_str(Str(PhantomData))
+        }
     }
 
     pub(super) fn read(body: &[u8]) -> ErrorBody<'_> {
@@ -91,7 +152,7 @@ mod imp {
                     .error
                     .and_then(|e| e.kind)
                     .map(|k| ErrorType::from_name(&k)),
-                request_id: env.request_id,
+                request_id: env.request_id.map(|t| t.0),
             },
             Err(_) => ErrorBody::default(),
         }
@@ -138,6 +199,36 @@ mod tests {
         ] {
             assert_eq!(read_error_body(body).error_type, None, "{body:?}");
         }
+    }
+
+    #[test]
+    fn issue_5_an_error_that_is_not_an_object_is_not_the_envelope() {
+        // serde's derived reader took an array for the object, by position.
+        for body in [
+            &br#"{"error":["rate_limit_error"]}"#[..],
+            br#"{"type":"error","error":["overloaded_error","Overloaded"],"request_id":"r"}"#,
+        ] {
+            assert_eq!(read_error_body(body), ErrorBody::default(), "{body:?}");
+        }
+        // Still read as before: an object, escapes, a null type, a repeated key.
+        let read = read_error_body(br#"{"error":{"message":"m","ty\u0070e":"api_error"}}"#);
+        assert_eq!(read.error_type, Some(ErrorType::Api));
+        let read = read_error_body(br#"{"error":{"type":null},"request_id":"r"}"#);
+        assert_eq!(
+            (read.error_type, read.request_id.as_deref()),
+            (None, Some("r"))
+        );
+        let twice = br#"{"error":{"type":"api_error","type":"billing_error"},"request_id":"r"}"#;
+        assert_eq!(read_error_body(twice), ErrorBody::default());
+    }
+
+    #[test]
+    fn issue_5_the_request_id_borrows_from_the_body() {
+        // As documented; inside an `Option` serde's `Cow` used to copy it every time.
+        let read = read_error_body(br#"{"error":{"type":"api_error"},"request_id":"req_1"}"#);
+        assert!(matches!(read.request_id, Some(Cow::Borrowed("req_1"))));
+        let read = read_error_body(br#"{"request_id":"req_\u0031"}"#);
+        assert!(matches!(read.request_id, Some(Cow::Owned(ref id)) if id == "req_1"));
     }
 
     #[test]

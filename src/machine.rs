@@ -217,8 +217,10 @@ pub struct Machine<R> {
     start: Instant,
     attempts: u32,
     retries: u32,
-    /// The last backoff delay, which decorrelated jitter grows from.
-    previous: Duration,
+    /// The last backoff delay, which decorrelated jitter grows from; `None` until the first
+    /// backoff retry, standing for `base` (looked up then, so that a call that succeeds at
+    /// once does not pay for it).
+    previous: Option<Duration>,
     /// Tokens this call's retries took from the budget, refunded if it succeeds.
     spent: u32,
     stopped: Option<Stop>,
@@ -232,14 +234,14 @@ impl<R: AsRef<Rules>> Machine<R> {
     /// let call = redial::Machine::new(&policy, std::time::Instant::now());
     /// assert_eq!(call.attempts(), 0);
     /// ```
+    #[inline]
     pub fn new(rules: R, start: Instant) -> Self {
-        let previous = rules.as_ref().backoff.base();
         Machine {
             rules,
             start,
             attempts: 0,
             retries: 0,
-            previous,
+            previous: None,
             spent: 0,
             stopped: None,
         }
@@ -313,11 +315,25 @@ impl<R: AsRef<Rules>> Machine<R> {
     /// let action = call.on_outcome(&Verdict::fatal(Cause::status(400)), now, &mut fastrand::Rng::new());
     /// assert_eq!(action.stop().map(|s| s.reason()), Some(StopReason::NotRetryable));
     /// ```
+    #[inline]
     pub fn on_outcome(&mut self, verdict: &Verdict, now: Instant, rng: &mut Rng) -> Action {
         if let Some(stop) = self.stopped {
             return Action::Stop(stop);
         }
         self.attempts = self.attempts.saturating_add(1);
+        if let Verdict::Success = verdict {
+            // Nearly every call ends here: kept apart from the failure path, which is
+            // large, so that it inlines into the caller and writes its answer in place.
+            let stop = self.succeed();
+            self.stopped = Some(stop);
+            return Action::Stop(stop);
+        }
+        self.fail(verdict, now, rng)
+    }
+
+    /// A failed attempt: the decision, written straight into the action (a call, so that
+    /// the success path above stays small).
+    fn fail(&mut self, verdict: &Verdict, now: Instant, rng: &mut Rng) -> Action {
         match self.decide(verdict, now, rng) {
             Ok(retry) => Action::Retry(retry),
             Err(stop) => {
@@ -327,23 +343,28 @@ impl<R: AsRef<Rules>> Machine<R> {
         }
     }
 
+    /// The call succeeded: settle with the budget.
+    #[inline]
+    fn succeed(&mut self) -> Stop {
+        let rules = self.rules.as_ref();
+        if let Some(budget) = &rules.budget {
+            // AWS retry quota: a first-attempt success adds a little; a success after
+            // retries returns what they took.
+            budget.deposit(if self.retries == 0 {
+                rules.budget_config.success_refund
+            } else {
+                self.spent
+            });
+        }
+        Stop::Succeeded {
+            attempts: self.attempts,
+        }
+    }
+
     fn decide(&mut self, verdict: &Verdict, now: Instant, rng: &mut Rng) -> Result<Retry, Stop> {
         let rules = self.rules.as_ref();
         let (cause, hint) = match *verdict {
-            Verdict::Success => {
-                if let Some(budget) = &rules.budget {
-                    // AWS retry quota: a first-attempt success adds a little; a success after
-                    // retries returns what they took.
-                    budget.deposit(if self.retries == 0 {
-                        rules.budget_config.success_refund
-                    } else {
-                        self.spent
-                    });
-                }
-                return Err(Stop::Succeeded {
-                    attempts: self.attempts,
-                });
-            }
+            Verdict::Success => return Err(self.succeed()),
             Verdict::Fatal { cause } => return Err(Stop::NotRetryable { cause }),
             Verdict::Retryable { cause, hint } => (cause, hint),
         };
@@ -369,7 +390,11 @@ impl<R: AsRef<Rules>> Machine<R> {
                 }
             }
             None => (
-                rules.backoff.delay(retry, self.previous, rng),
+                rules.backoff.delay(
+                    retry,
+                    self.previous.unwrap_or_else(|| rules.backoff.base()),
+                    rng,
+                ),
                 Basis::Backoff,
             ),
         };
@@ -398,7 +423,7 @@ impl<R: AsRef<Rules>> Machine<R> {
             self.spent = self.spent.saturating_add(cost);
         }
         if basis == Basis::Backoff {
-            self.previous = delay;
+            self.previous = Some(delay);
         }
         self.retries = retry;
         Ok(Retry {
@@ -413,6 +438,7 @@ impl<R: AsRef<Rules>> Machine<R> {
 
 /// An honoured hint plus a spread in `[0, min(hint / 10, 1 s)]`, so that clients told the
 /// same reset instant do not all return in the same millisecond.
+#[inline]
 fn spread(hint: Duration, rng: &mut Rng) -> Duration {
     let h = nanos(hint);
     let most = (h / 10).min(1_000_000_000);

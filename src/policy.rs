@@ -168,6 +168,7 @@ impl Policy {
     /// );
     /// assert!(v.is_retryable());
     /// ```
+    #[inline]
     pub fn classify(
         &self,
         request: &RequestFacts,
@@ -184,6 +185,7 @@ impl Policy {
     /// let call = policy.start(std::time::Instant::now());
     /// assert_eq!(call.attempts(), 0);
     /// ```
+    #[inline]
     pub fn start(&self, now: Instant) -> Machine<&Policy> {
         Machine::new(self, now)
     }

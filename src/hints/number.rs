@@ -13,7 +13,16 @@ use core::time::Duration;
 
 /// Trims RFC 9110 optional whitespace (space and horizontal tab) on both sides.
 pub(crate) fn trim_ows(s: &str) -> &str {
-    s.trim_matches(|c| c == ' ' || c == '\t')
+    // By bytes, not chars: every header read goes through here, and space and tab are
+    // ASCII, so the cut always falls on a char boundary.
+    let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
+    let bytes = s.as_bytes();
+    let start = bytes.iter().position(|b| !is_ows(b)).unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !is_ows(b))
+        .map_or(start, |i| i + 1);
+    s.get(start..end).unwrap_or_default()
 }
 
 /// Parses `number` in units of `unit_nanos` nanoseconds. A fraction is accepted only when
@@ -26,6 +35,10 @@ pub(crate) fn decimal(s: &str, unit_nanos: u64, fraction: bool) -> Option<Durati
         None => (bytes, None),
     };
     let whole = integer(int)?;
+    if frac.is_none() && unit_nanos == 1_000_000_000 {
+        // Whole seconds, the usual hint: no nanosecond arithmetic needed.
+        return Some(Duration::from_secs(whole));
+    }
     let mut nanos = u128::from(whole) * u128::from(unit_nanos);
     if let Some(frac) = frac {
         if frac.is_empty() || !frac.iter().all(u8::is_ascii_digit) {
@@ -61,6 +74,11 @@ pub(crate) fn integer(digits: &[u8]) -> Option<u64> {
 
 /// A duration from a nanosecond count, `None` when it does not fit.
 pub(crate) fn from_nanos(nanos: u128) -> Option<Duration> {
+    // Nearly every wait fits a u64 (584 years), whose division by a constant is a
+    // multiplication; a u128 division is a library call, the costliest step of a hint.
+    if let Ok(n) = u64::try_from(nanos) {
+        return Some(Duration::from_nanos(n));
+    }
     let secs = u64::try_from(nanos / 1_000_000_000).ok()?;
     // The remainder is below 10^9, so it fits a u32.
     let sub = (nanos % 1_000_000_000) as u32;
@@ -99,6 +117,22 @@ mod tests {
             assert_eq!(decimal(bad, S, true), None, "{bad:?}");
         }
         assert_eq!(decimal("1.5", S, false), None);
+    }
+
+    #[test]
+    fn trim_ows_trims_spaces_and_tabs_only() {
+        for (raw, trimmed) in [
+            ("", ""),
+            (" ", ""),
+            (" \t 17\t ", "17"),
+            ("1 7", "1 7"),
+            ("\u{a0}17\u{a0}", "\u{a0}17\u{a0}"),
+            ("\n17\r", "\n17\r"),
+            (" é ", "é"),
+        ] {
+            assert_eq!(trim_ows(raw), trimmed, "{raw:?}");
+            assert_eq!(trim_ows(raw), raw.trim_matches([' ', '\t']), "{raw:?}");
+        }
     }
 
     #[test]

@@ -123,19 +123,33 @@ pub(super) fn ratelimit_field(headers: &HeaderMap, on_429: bool) -> Parsed<Durat
 
 /// Reads a family of `(remaining, reset)` header pairs: the latest reset among the pairs
 /// whose remaining is 0, or on a 429 with none at 0, the latest of all.
-pub(super) fn buckets(
+///
+/// The `remaining` headers are read first: they decide which resets count, so only those
+/// are parsed (a 5xx with quota left parses none, where a timestamp costs more than the
+/// rest of the decision).
+pub(super) fn buckets<const N: usize>(
     headers: &HeaderMap,
-    pairs: &[(HeaderName, HeaderName)],
+    pairs: &[(HeaderName, HeaderName); N],
     on_429: bool,
     parse: impl Fn(&str) -> Option<Duration>,
 ) -> Parsed<Duration> {
-    let mut scan = Buckets::default();
-    for (remaining, reset) in pairs {
-        let exhausted = headers.get(remaining).is_some_and(is_zero);
-        let reset = headers.get(reset).map(|v| v.to_str().ok().and_then(&parse));
-        scan.offer(exhausted, reset);
+    let exhausted = pairs
+        .each_ref()
+        .map(|(remaining, _)| headers.get(remaining).is_some_and(is_zero));
+    let any_exhausted = exhausted.contains(&true);
+    if !any_exhausted && !on_429 {
+        return Parsed::Absent;
     }
-    scan.finish(on_429)
+    let mut latest = Latest::default();
+    for ((_, reset), exhausted) in pairs.iter().zip(exhausted) {
+        if any_exhausted && !exhausted {
+            continue;
+        }
+        if let Some(value) = headers.get(reset) {
+            latest.offer(value.to_str().ok().and_then(&parse));
+        }
+    }
+    latest.finish()
 }
 
 pub(super) const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");

@@ -117,6 +117,7 @@ mod tests {
         }
     }
 
+    /// An instant as `httpdate` writes it, and the same fields with one changed.
     #[test]
     fn a_past_date_means_zero() {
         let later = rfc_now() + Duration::from_secs(3_600);
