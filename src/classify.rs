@@ -22,7 +22,8 @@
 //! and any request with an `Idempotency-Key`, may always be retried. Others follow
 //! [`NonIdempotent`]: by default they are retried only when the server cannot have acted on
 //! them (a connect failure, 425, 429, 503, 529, `rate_limit_error`, `overloaded_error`,
-//! `x-should-retry: true`).
+//! `x-should-retry: true`). A retryable error type is safe when either its status or the
+//! status it stands for is: an `api_error` in a 503 is retried, one in a 500 is not.
 //!
 //! Finally a retryable response's [hint](crate::hints) is read, if the policy honours hints.
 //! A success costs no header lookup at all.
@@ -509,9 +510,12 @@ impl Classifier {
             (vouched, vouched)
         } else if let Some(retryable) = error_type.and_then(|t| t.retryable()) {
             cause = cause.with_rule(Rule::ErrorType);
-            // An error event after a 200: the server had begun to act.
+            // Safe when the status or the status the type stands for says the server did
+            // not act (an `api_error` on a 503 is still a 503); never for an error event
+            // after a 200, since the server had begun to act.
             let standing = error_type.and_then(|t| t.stands_for()).unwrap_or(0);
-            (retryable, !success_status && is_safe_status(standing))
+            let safe = is_safe_status(status) || is_safe_status(standing);
+            (retryable, !success_status && safe)
         } else if success_status {
             // An unknown error event mid-stream is still a failure, and no status says
             // more about it.
@@ -602,7 +606,7 @@ pub fn request_id(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-const X_SHOULD_RETRY: HeaderName = HeaderName::from_static("x-should-retry");
-const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
-const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
-const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static X_SHOULD_RETRY: HeaderName = HeaderName::from_static("x-should-retry");
+static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+static REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

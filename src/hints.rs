@@ -284,18 +284,18 @@ pub fn read(
     }
 }
 
-const RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-after-ms");
+static RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-after-ms");
 
 /// `x-ratelimit-remaining`, which GitHub sets to 0 on its primary rate limit's 403.
-pub(crate) const X_RATELIMIT_REMAINING: HeaderName =
+pub(crate) static X_RATELIMIT_REMAINING: HeaderName =
     HeaderName::from_static("x-ratelimit-remaining");
 
-const IETF_OLD: [(HeaderName, HeaderName); 1] = [(
+static IETF_OLD: [(HeaderName, HeaderName); 1] = [(
     HeaderName::from_static("ratelimit-remaining"),
     HeaderName::from_static("ratelimit-reset"),
 )];
 
-const ANTHROPIC: [(HeaderName, HeaderName); 4] = [
+static ANTHROPIC: [(HeaderName, HeaderName); 4] = [
     (
         HeaderName::from_static("anthropic-ratelimit-requests-remaining"),
         HeaderName::from_static("anthropic-ratelimit-requests-reset"),
@@ -314,7 +314,7 @@ const ANTHROPIC: [(HeaderName, HeaderName); 4] = [
     ),
 ];
 
-const OPENAI: [(HeaderName, HeaderName); 2] = [
+static OPENAI: [(HeaderName, HeaderName); 2] = [
     (
         HeaderName::from_static("x-ratelimit-remaining-requests"),
         HeaderName::from_static("x-ratelimit-reset-requests"),
@@ -325,7 +325,7 @@ const OPENAI: [(HeaderName, HeaderName); 2] = [
     ),
 ];
 
-const XRATELIMIT: [(HeaderName, HeaderName); 1] = [(
-    X_RATELIMIT_REMAINING,
+static XRATELIMIT: [(HeaderName, HeaderName); 1] = [(
+    HeaderName::from_static("x-ratelimit-remaining"),
     HeaderName::from_static("x-ratelimit-reset"),
 )];

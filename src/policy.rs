@@ -104,11 +104,7 @@ impl Policy {
     /// assert_eq!(Policy::preset(Preset::OpenAi).classifier().non_idempotent(), NonIdempotent::Always);
     /// ```
     pub fn preset(preset: Preset) -> Policy {
-        match preset.builder().build() {
-            Ok(policy) => policy,
-            // The presets are constants that the tests build; this arm is unreachable.
-            Err(_) => unreachable!("preset {preset} is valid"),
-        }
+        preset.builder().assemble()
     }
 
     /// A builder holding this policy's settings (the budget will be a fresh one).
@@ -640,6 +636,12 @@ impl PolicyBuilder {
     /// ```
     pub fn build(self) -> Result<Policy, PolicyError> {
         self.validate()?;
+        Ok(self.assemble())
+    }
+
+    /// Builds without checking: only for settings known to be valid (the presets, which
+    /// `presets_are_valid` checks), so that `Policy::preset` has no failure path.
+    fn assemble(self) -> Policy {
         let backoff = Backoff::new(self.curve, self.base, self.cap, self.factor, self.jitter);
         let rules = Rules {
             max_attempts: self.max_attempts,
@@ -655,7 +657,7 @@ impl PolicyBuilder {
             non_idempotent: self.non_idempotent,
             honor_hints: self.honor_hints,
         };
-        Ok(Policy { classifier, rules })
+        Policy { classifier, rules }
     }
 
     fn validate(&self) -> Result<(), PolicyError> {
@@ -801,6 +803,22 @@ impl PolicyError {
             | PolicyError::UnknownKey { key, .. }
             | PolicyError::Syntax { key, .. } => key,
             PolicyError::Read { path, .. } => path,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_are_valid() {
+        for preset in Preset::ALL {
+            assert_eq!(
+                preset.builder().build(),
+                Ok(Policy::preset(preset)),
+                "{preset}"
+            );
         }
     }
 }

@@ -152,7 +152,7 @@ pub(super) fn buckets<const N: usize>(
     latest.finish()
 }
 
-pub(super) const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+pub(super) static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
 /// Whether a `remaining` header says the quota is used up.
 fn is_zero(value: &HeaderValue) -> bool {
