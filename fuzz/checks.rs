@@ -1090,7 +1090,12 @@ fn one_outcome(
                     assert_eq!(Some(limit), rules.max_elapsed());
                     assert_eq!(e, elapsed);
                     assert!(e.saturating_add(wait) > limit, "{stop:?} within the limit");
+                    // The wait the machine computed: a long hint here was clamped.
                     let basis = match hint {
+                        Some(h) if h.wait > rules.max_hint() => Basis::ClampedHint {
+                            hint: h,
+                            max: rules.max_hint(),
+                        },
                         Some(h) => Basis::Hint(h),
                         None => Basis::Backoff,
                     };
