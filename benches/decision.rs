@@ -1,6 +1,6 @@
 //! Group `decision`: one whole HTTP retry decision.
 //!
-//! The response is the fixtures' 429 (`../shared/fixtures/anthropic-errors.jsonl`: 9
+//! The response is the fixtures' 429 (`tests/fixtures/anthropic-errors.jsonl`: 9
 //! headers, among them `retry-after` and six `anthropic-ratelimit-*`), for a POST. One
 //! decision classifies it (status, error type, `x-should-retry`, safety of a POST), reads
 //! the server's hint, picks the delay with its spread, and charges the shared budget:
@@ -42,10 +42,10 @@ fn wall() -> SystemTime {
 fn fixture_429_headers() -> HeaderMap {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/anthropic-errors.jsonl"
+        "/tests/fixtures/anthropic-errors.jsonl"
     );
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
-        panic!("{path}: {e} (the benches read the shared fixtures beside the checkout)")
+        panic!("{path}: {e} (a copy of the shared fixtures kept in the repository)")
     });
     for line in text.lines() {
         let response: serde_json::Value =
