@@ -23,7 +23,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use backoff::backoff::Backoff as _;
 use backon::BackoffBuilder as _;
-use common::{BASE, CAP, FACTOR, RETRIES};
+use common::{backoff_state, backon_builder, tokio_retry_strategy, BASE, CAP, FACTOR, RETRIES};
 use criterion::{criterion_group, criterion_main, Criterion};
 use redial::{Cause, Jitter, Machine, Policy, Verdict};
 use retry_policies::RetryPolicy as _;
@@ -60,39 +60,12 @@ fn policy(max_attempts: u32) -> Policy {
     }
 }
 
-fn backon_builder() -> backon::ExponentialBuilder {
-    backon::ExponentialBuilder::default()
-        .with_min_delay(BASE)
-        .with_max_delay(CAP)
-        .with_factor(FACTOR as f32)
-        .with_jitter()
-        .with_max_times(RETRIES as usize)
-}
-
-fn backoff_state() -> backoff::ExponentialBackoff {
-    backoff::ExponentialBackoffBuilder::new()
-        .with_initial_interval(BASE)
-        .with_multiplier(f64::from(FACTOR))
-        .with_max_interval(CAP)
-        .with_randomization_factor(0.5)
-        .with_max_elapsed_time(None)
-        .build()
-}
-
 fn retry_policies_policy(retries: u32) -> retry_policies::policies::ExponentialBackoff {
     retry_policies::policies::ExponentialBackoff::builder()
         .retry_bounds(BASE, CAP)
         .base(FACTOR)
         .jitter(retry_policies::Jitter::Full)
         .build_with_max_retries(retries)
-}
-
-/// tokio-retry's exponential backoff is `base^n × factor` ms: 2^n × 250 ms is 500 ms, ×2.
-fn tokio_retry_strategy() -> impl Iterator<Item = Duration> {
-    tokio_retry::strategy::ExponentialBackoff::from_millis(2)
-        .factor(250)
-        .max_delay(CAP)
-        .map(tokio_retry::strategy::jitter)
 }
 
 fn exponential_backoff(attempts: u32) -> exponential_backoff::Backoff {

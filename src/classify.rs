@@ -90,6 +90,7 @@ impl<'a> Outcome<'a> {
     /// let headers = http::HeaderMap::new();
     /// let _ = redial::Outcome::response(http::StatusCode::OK, &headers);
     /// ```
+    #[inline]
     pub fn response(status: StatusCode, headers: &'a HeaderMap) -> Outcome<'a> {
         Outcome::Response {
             status,
@@ -453,6 +454,18 @@ impl Classifier {
         outcome: &Outcome<'_>,
         wall: SystemTime,
     ) -> Verdict {
+        self.classify_at(request, outcome, || wall)
+    }
+
+    /// [`classify`](Self::classify) for a caller whose wall clock costs a read: `wall` is
+    /// called only for a failed response, whose hints may be dates.
+    #[inline]
+    pub(crate) fn classify_at(
+        &self,
+        request: &RequestFacts,
+        outcome: &Outcome<'_>,
+        wall: impl FnOnce() -> SystemTime,
+    ) -> Verdict {
         // Most attempts succeed: answer them here, inlined into the caller, before the
         // call into the whole table (which reads no header for them either).
         if let Outcome::Response {
@@ -472,7 +485,7 @@ impl Classifier {
         &self,
         request: &RequestFacts,
         outcome: &Outcome<'_>,
-        wall: SystemTime,
+        wall: impl FnOnce() -> SystemTime,
     ) -> Verdict {
         match *outcome {
             Outcome::Transport(kind) => {
@@ -484,7 +497,7 @@ impl Classifier {
                 status,
                 headers,
                 error_type,
-            } => self.response(request, status.as_u16(), headers, error_type, wall),
+            } => self.response(request, status.as_u16(), headers, error_type, wall()),
         }
     }
 

@@ -320,15 +320,51 @@ impl<R: AsRef<Rules>> Machine<R> {
         if let Some(stop) = self.stopped {
             return Action::Stop(stop);
         }
-        self.attempts = self.attempts.saturating_add(1);
         if let Verdict::Success = verdict {
             // Nearly every call ends here: kept apart from the failure path, which is
             // large, so that it inlines into the caller and writes its answer in place.
-            let stop = self.succeed();
-            self.stopped = Some(stop);
-            return Action::Stop(stop);
+            return Action::Stop(self.on_success());
         }
+        self.attempts = self.attempts.saturating_add(1);
         self.fail(verdict, now, rng)
+    }
+
+    /// The attempt that just ended succeeded: the call is over. The same as
+    /// [`on_outcome`](Self::on_outcome) with [`Verdict::Success`], for a caller that has not
+    /// read the clock, since a success needs no time.
+    ///
+    /// ```
+    /// use redial::{Machine, Policy, Stop};
+    ///
+    /// let policy = Policy::default();
+    /// let mut call = Machine::new(&policy, std::time::Instant::now());
+    /// assert_eq!(call.on_success(), Stop::Succeeded { attempts: 1 });
+    /// ```
+    #[inline]
+    pub fn on_success(&mut self) -> Stop {
+        if let Some(stop) = self.stopped {
+            return stop;
+        }
+        self.attempts = self.attempts.saturating_add(1);
+        let stop = settle(self.rules.as_ref(), self.retries, self.spent, self.attempts);
+        self.stopped = Some(stop);
+        stop
+    }
+
+    /// Settles a call whose first attempt succeeded without making a machine for it: what
+    /// [`on_success`](Self::on_success) does on a new machine. An adapter whose attempt
+    /// succeeds at once need not read the clock to start a machine.
+    ///
+    /// ```
+    /// use redial::{Machine, Policy, Stop};
+    ///
+    /// let policy = Policy::default();
+    /// let stop = Machine::<&Policy>::first_success(policy.rules());
+    /// assert_eq!(stop, Stop::Succeeded { attempts: 1 });
+    /// ```
+    #[inline]
+    pub fn first_success(rules: &Rules) -> Stop {
+        settle(rules, 0, 0, 1)
     }
 
     /// A failed attempt: the decision, written straight into the action (a call, so that
@@ -343,28 +379,10 @@ impl<R: AsRef<Rules>> Machine<R> {
         }
     }
 
-    /// The call succeeded: settle with the budget.
-    #[inline]
-    fn succeed(&mut self) -> Stop {
-        let rules = self.rules.as_ref();
-        if let Some(budget) = &rules.budget {
-            // AWS retry quota: a first-attempt success adds a little; a success after
-            // retries returns what they took.
-            budget.deposit(if self.retries == 0 {
-                rules.budget_config.success_refund
-            } else {
-                self.spent
-            });
-        }
-        Stop::Succeeded {
-            attempts: self.attempts,
-        }
-    }
-
     fn decide(&mut self, verdict: &Verdict, now: Instant, rng: &mut Rng) -> Result<Retry, Stop> {
         let rules = self.rules.as_ref();
         let (cause, hint) = match *verdict {
-            Verdict::Success => return Err(self.succeed()),
+            Verdict::Success => return Err(settle(rules, self.retries, self.spent, self.attempts)),
             Verdict::Fatal { cause } => return Err(Stop::NotRetryable { cause }),
             Verdict::Retryable { cause, hint } => (cause, hint),
         };
@@ -730,4 +748,20 @@ impl fmt::Display for StopReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// A call succeeded after `retries` retries that took `spent` tokens: settle with the
+/// budget and say how it ended.
+#[inline]
+fn settle(rules: &Rules, retries: u32, spent: u32, attempts: u32) -> Stop {
+    if let Some(budget) = &rules.budget {
+        // AWS retry quota: a first-attempt success adds a little; a success after
+        // retries returns what they took.
+        budget.deposit(if retries == 0 {
+            rules.budget_config.success_refund
+        } else {
+            spent
+        });
+    }
+    Stop::Succeeded { attempts }
 }

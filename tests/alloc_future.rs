@@ -1,6 +1,8 @@
 //! A whole retry loop through the future allocates nothing per attempt: a counting global
 //! allocator (this binary's own) counts what building and running a call allocates.
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::future::{Future, IntoFuture};
@@ -9,9 +11,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
+use common::Canned;
 use http::{HeaderMap, StatusCode};
-use redial::adapters::{HttpOutcome, Retryable};
-use redial::{Outcome, Policy, StopReason, Transport};
+use redial::adapters::Retryable;
+use redial::{Policy, StopReason, Transport};
 
 struct Counting;
 
@@ -45,22 +48,6 @@ fn counted<R>(f: impl FnOnce() -> R) -> (R, usize) {
     let r = f();
     COUNTING.with(|on| on.set(false));
     (r, COUNT.with(Cell::get))
-}
-
-/// A response that borrows headers built beforehand, so the operation itself allocates
-/// nothing and every allocation counted is redial's.
-struct Canned<'a> {
-    status: StatusCode,
-    headers: &'a HeaderMap,
-}
-
-impl HttpOutcome for Canned<'_> {
-    fn outcome(&self) -> Outcome<'_> {
-        Outcome::response(self.status, self.headers)
-    }
-    fn request_id(&self) -> Option<&str> {
-        redial::request_id(self.headers)
-    }
 }
 
 struct NoopWake;

@@ -744,3 +744,31 @@ fn validation_names_the_key_and_the_rule() {
         .build()
         .is_ok());
 }
+
+/// An adapter that settles a first-attempt success without a machine (and so without a
+/// clock) must leave the budget as a machine would have.
+#[test]
+fn first_success_settles_like_a_machine() {
+    use redial::{Machine, Stop};
+    let policy = Policy::default();
+    let budget = policy
+        .rules()
+        .budget()
+        .expect("the default policy has a budget");
+    assert!(budget.try_withdraw(20));
+    let before = budget.available();
+
+    let stop = Machine::<&Policy>::first_success(policy.rules());
+    assert_eq!(stop, Stop::Succeeded { attempts: 1 });
+    let refund = budget.available() - before;
+
+    let mut call = Machine::new(&policy, std::time::Instant::now());
+    let action = call.on_outcome(
+        &redial::Verdict::Success,
+        std::time::Instant::now(),
+        &mut fastrand::Rng::with_seed(1),
+    );
+    assert_eq!(action.stop(), Some(&stop));
+    assert_eq!(budget.available() - before, 2 * refund);
+    assert_eq!(refund, policy.rules().budget_config().success_refund);
+}

@@ -309,19 +309,20 @@ impl<P, Op, S, C, N> BlockingRetry<P, Op, S, C, N> {
             facts,
             rng,
         } = self;
-        let rng = rng.unwrap_or_default();
         let mut driver = Driver::new(policy, facts, classify, notify, rng);
+        // A blocking attempt takes its time inside `op`: the clock starts before it.
         driver.begin(sleeper.now());
         loop {
             let result = op();
-            let now = sleeper.now();
-            match driver.decide(Some(&result), now, sleeper.wall()) {
+            match driver.decide(Some(&result), || sleeper.now(), &|| sleeper.wall()) {
                 Step::Retry(delay) => {
                     // Let go of the failed attempt (a response holds a connection) first.
                     drop(result);
                     sleeper.sleep(delay);
                 }
-                Step::Stop(stop) => return driver.finish(stop, Some(result), Duration::ZERO, now),
+                Step::Stop(stop) => {
+                    return driver.finish(stop, Some(result), Duration::ZERO, || sleeper.now())
+                }
             }
         }
     }

@@ -8,7 +8,7 @@ use std::time::{Instant, SystemTime};
 
 use fastrand::Rng;
 
-use crate::classify::{Classifier, Outcome, RequestFacts};
+use crate::classify::{Outcome, RequestFacts};
 use crate::machine::{Action, Machine, Rules, Stop};
 use crate::policy::Policy;
 use crate::verdict::{Transport, Verdict};
@@ -27,17 +27,18 @@ pub(crate) enum Step {
 
 /// One call's state, shared by every adapter.
 ///
-/// The machine is made when the adapter starts its first attempt ([`Driver::begin`]), on
-/// the sleeper's clock, so that a paused or virtual clock measures the whole call.
+/// The machine is made when the call's clock starts ([`Driver::begin`]), on the sleeper's
+/// clock, so that a paused or virtual clock measures the whole call. A call that succeeds
+/// at once needs neither the machine nor the clock: most calls read no clock at all.
 #[derive(Debug)]
 pub(crate) struct Driver<P, C, N> {
     policy: P,
     machine: Option<Machine<P>>,
-    classifier: Classifier,
     pub(crate) facts: RequestFacts,
     pub(crate) classify: C,
     pub(crate) notify: N,
-    pub(crate) rng: Rng,
+    /// The jitter's generator, made at the first retry unless the caller gave one.
+    rng: Option<Rng>,
     ids: RequestIds,
 }
 
@@ -45,12 +46,16 @@ impl<P, C, N> Driver<P, C, N>
 where
     P: Borrow<Policy> + AsRef<Rules> + Clone,
 {
-    pub(crate) fn new(policy: P, facts: RequestFacts, classify: C, notify: N, rng: Rng) -> Self {
-        let classifier = *policy.borrow().classifier();
+    pub(crate) fn new(
+        policy: P,
+        facts: RequestFacts,
+        classify: C,
+        notify: N,
+        rng: Option<Rng>,
+    ) -> Self {
         Driver {
             policy,
             machine: None,
-            classifier,
             facts,
             classify,
             notify,
@@ -67,6 +72,23 @@ where
         }
     }
 
+    /// Starts the call's clock before its first attempt if a deadline is measured from
+    /// there. Without one, an async adapter starts it at the first attempt's first wait
+    /// ([`Driver::waiting`]), which only the synchronous part of that attempt's first poll
+    /// precedes, and a call that succeeds at once never reads it.
+    pub(crate) fn before_attempt(&mut self, now: impl FnOnce() -> Instant) {
+        if self.machine.is_none() && self.policy.as_ref().max_elapsed().is_some() {
+            self.begin(now());
+        }
+    }
+
+    /// The attempt did not finish on this poll: the call's clock starts now, if it has not.
+    pub(crate) fn waiting(&mut self, now: impl FnOnce() -> Instant) {
+        if self.machine.is_none() {
+            self.begin(now());
+        }
+    }
+
     fn machine(&mut self, now: Instant) -> &mut Machine<P> {
         let policy = &self.policy;
         self.machine
@@ -75,27 +97,38 @@ where
 
     /// The context classifiers get.
     pub(crate) fn context(&self, wall: SystemTime) -> ClassifyContext<'_> {
-        ClassifyContext::new(&self.classifier, self.facts, wall)
+        ClassifyContext::new(self.policy.borrow().classifier(), self.facts, wall)
     }
 
     /// Classifies a finished attempt (or, for `None`, one cut off by the per-attempt
-    /// timeout: a transport timeout) and asks the machine.
+    /// timeout: a transport timeout) and asks the machine. The clocks are read only when
+    /// needed: `wall` for a failed response's dates, `now` for a failure.
+    #[inline]
     pub(crate) fn decide<T, E>(
         &mut self,
         result: Option<&Result<T, E>>,
-        now: Instant,
-        wall: SystemTime,
+        now: impl FnOnce() -> Instant,
+        wall: &dyn Fn() -> SystemTime,
     ) -> Step
     where
         C: Classify<T, E>,
         N: Notify,
     {
-        let cx = ClassifyContext::new(&self.classifier, self.facts, wall);
-        let (verdict, id) = match result {
-            Some(r) => (self.classify.classify(&cx, r), self.classify.request_id(r)),
-            None => (cx.verdict(&Outcome::Transport(Transport::Timeout)), None),
+        let cx = ClassifyContext::with_clock(self.policy.borrow().classifier(), self.facts, wall);
+        let verdict = match result {
+            Some(r) => self.classify.classify(&cx, r),
+            None => cx.verdict(&Outcome::Transport(Transport::Timeout)),
         };
-        self.observe(&verdict, id, now)
+        if let Verdict::Success = verdict {
+            // A success needs no time, no request id (it goes in errors only), and no
+            // machine if it is the first attempt.
+            return Step::Stop(match &mut self.machine {
+                Some(machine) => machine.on_success(),
+                None => Machine::<P>::first_success(self.policy.as_ref()),
+            });
+        }
+        let id = result.and_then(|r| self.classify.request_id(r));
+        self.observe(&verdict, id, now())
     }
 
     /// Feeds a verdict the adapter reached itself to the machine, records the request id
@@ -110,7 +143,8 @@ where
         let machine = self
             .machine
             .get_or_insert_with(|| Machine::new(self.policy.clone(), now));
-        match machine.on_outcome(verdict, now, &mut self.rng) {
+        let rng = self.rng.get_or_insert_with(Rng::new);
+        match machine.on_outcome(verdict, now, rng) {
             Action::Retry(retry) => {
                 let attempt = machine.attempts();
                 self.notify
@@ -146,13 +180,15 @@ where
     }
 
     /// The call's result: the value of a success, else the final error holding what the
-    /// last attempt produced (`None`: it timed out after `timeout`).
+    /// last attempt produced (`None`: it timed out after `timeout`). `now` is read for an
+    /// error only.
+    #[inline]
     pub(crate) fn finish<T, E>(
         &mut self,
         stop: Stop,
         result: Option<Result<T, E>>,
         timeout: Duration,
-        now: Instant,
+        now: impl FnOnce() -> Instant,
     ) -> Result<T, RetryError<E, T>> {
         let last = match result {
             Some(Ok(t)) if matches!(stop, Stop::Succeeded { .. }) => return Ok(t),
@@ -160,6 +196,6 @@ where
             Some(Err(e)) => Last::Error(e),
             None => Last::TimedOut(timeout),
         };
-        Err(self.error(stop, last, None, now))
+        Err(self.error(stop, last, None, now()))
     }
 }

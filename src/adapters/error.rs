@@ -390,18 +390,24 @@ where
     }
 }
 
-/// How many request ids a call keeps.
+/// At most this many ids are kept.
 const SLOTS: usize = 4;
 /// The longest request id kept whole; longer ones are cut at a character boundary.
 /// Anthropic's ids are 28 bytes, OpenAI's 36, a UUID 36.
 const ID_LEN: usize = 64;
+/// The bytes the kept ids share: four of Anthropic's, three UUIDs, at least one of any
+/// length. Small, because the ids live inline in every retry future, which is moved
+/// about whole.
+const TEXT: usize = 120;
 
 /// The request ids a call's attempts received, kept inline so that recording one never
-/// allocates: the last four, each up to 64 bytes (longer ids are cut short).
+/// allocates: the newest ones that fit in 120 bytes between them, at most four, each up to
+/// 64 bytes (longer ids are cut short).
 ///
-/// Four covers every attempt of the presets (three attempts); with more, the oldest are
-/// dropped and [`dropped`](Self::dropped) counts them, since the latest attempts are the
-/// ones a support ticket asks about.
+/// Four covers every attempt of the presets (three attempts) for ids up to 40 bytes, such
+/// as Anthropic's (28) and OpenAI's (36); beyond that the oldest are dropped and
+/// [`dropped`](Self::dropped) counts them, since the latest attempts are the ones a
+/// support ticket asks about.
 ///
 /// ```
 /// use redial::adapters::RequestIds;
@@ -415,29 +421,13 @@ const ID_LEN: usize = 64;
 /// ```
 #[derive(Clone)]
 pub struct RequestIds {
-    slots: [Slot; SLOTS],
-    /// Ids pushed in all; the newest sits at `(seen - 1) % SLOTS`.
+    /// The kept ids, oldest first, back to back.
+    text: [u8; TEXT],
+    /// Their lengths, oldest first; the first `kept` count.
+    lens: [u8; SLOTS],
+    kept: u8,
+    /// Ids pushed in all.
     seen: u32,
-}
-
-#[derive(Clone, Copy)]
-struct Slot {
-    len: u8,
-    bytes: [u8; ID_LEN],
-}
-
-impl Slot {
-    const EMPTY: Slot = Slot {
-        len: 0,
-        bytes: [0; ID_LEN],
-    };
-
-    fn as_str(&self) -> &str {
-        self.bytes
-            .get(..usize::from(self.len))
-            .and_then(|b| core::str::from_utf8(b).ok())
-            .unwrap_or("")
-    }
 }
 
 impl RequestIds {
@@ -448,12 +438,14 @@ impl RequestIds {
     /// ```
     pub const fn new() -> RequestIds {
         RequestIds {
-            slots: [Slot::EMPTY; SLOTS],
+            text: [0; TEXT],
+            lens: [0; SLOTS],
+            kept: 0,
             seen: 0,
         }
     }
 
-    /// Records an id, dropping the oldest when full. Never allocates.
+    /// Records an id, dropping the oldest to make room. Never allocates.
     ///
     /// ```
     /// let mut ids = redial::adapters::RequestIds::new();
@@ -465,15 +457,45 @@ impl RequestIds {
         while !id.is_char_boundary(len) {
             len -= 1;
         }
-        let index = self.seen as usize % SLOTS;
-        if let (Some(slot), Some(src)) = (self.slots.get_mut(index), id.as_bytes().get(..len)) {
-            if let Some(dst) = slot.bytes.get_mut(..len) {
-                dst.copy_from_slice(src);
-                // `len` is at most ID_LEN (64), so it fits in a u8.
-                slot.len = len as u8;
-                self.seen = self.seen.saturating_add(1);
-            }
+        let Some(new) = id.as_bytes().get(..len) else {
+            return;
+        };
+        while usize::from(self.kept) == SLOTS || self.used() + len > TEXT {
+            self.drop_oldest();
         }
+        let used = self.used();
+        if let (Some(dst), Some(slot)) = (
+            self.text.get_mut(used..used + len),
+            self.lens.get_mut(usize::from(self.kept)),
+        ) {
+            dst.copy_from_slice(new);
+            // `len` is at most ID_LEN (64), so it fits in a u8.
+            *slot = len as u8;
+            self.kept += 1;
+            self.seen = self.seen.saturating_add(1);
+        }
+    }
+
+    /// Bytes the kept ids take.
+    fn used(&self) -> usize {
+        self.lens()
+            .iter()
+            .map(|&len| usize::from(len))
+            .sum::<usize>()
+    }
+
+    fn lens(&self) -> &[u8] {
+        self.lens.get(..usize::from(self.kept)).unwrap_or_default()
+    }
+
+    fn drop_oldest(&mut self) {
+        let Some(&oldest) = self.lens.first() else {
+            return;
+        };
+        let used = self.used();
+        self.text.copy_within(usize::from(oldest)..used, 0);
+        self.lens.copy_within(1.., 0);
+        self.kept = self.kept.saturating_sub(1);
     }
 
     /// The ids kept, oldest first.
@@ -485,11 +507,15 @@ impl RequestIds {
     /// assert_eq!(ids.iter().collect::<String>(), "ab");
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
-        let kept = self.len();
-        let first = self.seen as usize - kept;
-        (first..self.seen as usize)
-            .filter_map(move |n| self.slots.get(n % SLOTS))
-            .map(Slot::as_str)
+        let mut at = 0;
+        self.lens().iter().map(move |&len| {
+            let start = at;
+            at += usize::from(len);
+            self.text
+                .get(start..at)
+                .and_then(|b| core::str::from_utf8(b).ok())
+                .unwrap_or("")
+        })
     }
 
     /// How many ids are kept.
@@ -498,7 +524,7 @@ impl RequestIds {
     /// assert_eq!(redial::adapters::RequestIds::new().len(), 0);
     /// ```
     pub fn len(&self) -> usize {
-        (self.seen as usize).min(SLOTS)
+        usize::from(self.kept)
     }
 
     /// Whether no id was recorded.
@@ -516,7 +542,7 @@ impl RequestIds {
     /// assert_eq!(redial::adapters::RequestIds::new().dropped(), 0);
     /// ```
     pub fn dropped(&self) -> usize {
-        self.seen as usize - self.len()
+        (self.seen as usize).saturating_sub(self.len())
     }
 
     /// The newest id, if any.
@@ -568,6 +594,28 @@ mod tests {
             ["req_6", "req_7", "req_8", "req_9"]
         );
         assert_eq!(ids.dropped(), 6);
+    }
+
+    #[test]
+    fn ids_share_their_bytes_newest_first() {
+        // Four of Anthropic's 28-byte ids fit; of 36-byte UUIDs, three.
+        let anthropic = |n: u32| format!("req_011CSHoEeqs5C35K2UUqR7F{n}");
+        let mut ids = RequestIds::new();
+        (1..=4).for_each(|n| ids.push(&anthropic(n)));
+        assert_eq!((ids.len(), ids.dropped()), (4, 0));
+
+        let uuid = |n: u32| format!("5f1b2c3d-0000-4000-8000-00000000000{n}");
+        let mut ids = RequestIds::new();
+        (1..=4).for_each(|n| ids.push(&uuid(n)));
+        assert_eq!(ids.iter().collect::<Vec<_>>(), [uuid(2), uuid(3), uuid(4)]);
+        assert_eq!(ids.dropped(), 1);
+
+        // A long id pushes out as many as it needs, and short ones fill in again.
+        ids.push(&"L".repeat(64));
+        assert_eq!(ids.iter().collect::<Vec<_>>(), [uuid(4), "L".repeat(64)]);
+        ids.push("x");
+        assert_eq!(ids.last(), Some("x"));
+        assert_eq!((ids.len(), ids.dropped()), (3, 3));
     }
 
     #[test]

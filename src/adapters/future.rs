@@ -270,10 +270,15 @@ impl<P, S, C, N> Common<P, S, C, N> {
     where
         P: Borrow<Policy> + AsRef<Rules> + Clone,
     {
-        // The adapter owns randomness: a fresh generator seeded from fastrand's
-        // thread-local one, unless the caller gave a seeded one.
-        let rng = self.rng.unwrap_or_default();
-        let driver = Driver::new(self.policy, self.facts, self.classify, self.notify, rng);
+        // The adapter owns randomness: the caller's seeded generator, else (at the first
+        // retry) a fresh one seeded from fastrand's thread-local one.
+        let driver = Driver::new(
+            self.policy,
+            self.facts,
+            self.classify,
+            self.notify,
+            self.rng,
+        );
         (driver, self.sleeper)
     }
 }
@@ -542,7 +547,7 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Idle => {
-                    this.driver.begin(this.sleeper.now());
+                    this.driver.before_attempt(|| this.sleeper.now());
                     let fut = (this.op)();
                     let timer = this.timeout.map(|limit| this.sleeper.sleep(limit));
                     this.state.set(State::Attempt { fut, timer });
@@ -551,15 +556,18 @@ where
                     let result = match fut.poll(cx) {
                         Poll::Ready(result) => Some(result),
                         // The attempt is still running: has its time run out?
-                        Poll::Pending => match timer.as_pin_mut().map(|t| t.poll(cx)) {
-                            Some(Poll::Ready(())) => None,
-                            _ => return Poll::Pending,
-                        },
+                        Poll::Pending => {
+                            this.driver.waiting(|| this.sleeper.now());
+                            match timer.as_pin_mut().map(|t| t.poll(cx)) {
+                                Some(Poll::Ready(())) => None,
+                                _ => return Poll::Pending,
+                            }
+                        }
                     };
-                    let now = this.sleeper.now();
+                    let sleeper = &*this.sleeper;
                     match this
                         .driver
-                        .decide(result.as_ref(), now, this.sleeper.wall())
+                        .decide(result.as_ref(), || sleeper.now(), &|| sleeper.wall())
                     {
                         Step::Retry(delay) => {
                             // Let go of everything the failed attempt holds before the
@@ -574,7 +582,8 @@ where
                         Step::Stop(stop) => {
                             this.state.set(State::Done);
                             let limit = this.timeout.unwrap_or_default();
-                            return Poll::Ready(this.driver.finish(stop, result, limit, now));
+                            let result = this.driver.finish(stop, result, limit, || sleeper.now());
+                            return Poll::Ready(result);
                         }
                     }
                 }
@@ -811,7 +820,7 @@ where
         loop {
             match this.state.as_mut().project() {
                 CtxStateProj::Idle { .. } => {
-                    this.driver.begin(this.sleeper.now());
+                    this.driver.before_attempt(|| this.sleeper.now());
                     // Takes the context out; `Done` stands in for the instant until the
                     // attempt holds it.
                     if let CtxStateReplace::Idle { context } =
@@ -822,9 +831,18 @@ where
                     }
                 }
                 CtxStateProj::Attempt { fut } => {
-                    let (context, result) = ready!(fut.poll(cx));
-                    let now = this.sleeper.now();
-                    match this.driver.decide(Some(&result), now, this.sleeper.wall()) {
+                    let (context, result) = match fut.poll(cx) {
+                        Poll::Ready(output) => output,
+                        Poll::Pending => {
+                            this.driver.waiting(|| this.sleeper.now());
+                            return Poll::Pending;
+                        }
+                    };
+                    let sleeper = &*this.sleeper;
+                    match this
+                        .driver
+                        .decide(Some(&result), || sleeper.now(), &|| sleeper.wall())
+                    {
                         Step::Retry(delay) => {
                             // The failed attempt's result, then its future, before the wait.
                             drop(result);
@@ -835,7 +853,8 @@ where
                         Step::Stop(stop) => {
                             this.state.set(CtxState::Done);
                             let result =
-                                this.driver.finish(stop, Some(result), Duration::ZERO, now);
+                                this.driver
+                                    .finish(stop, Some(result), Duration::ZERO, || sleeper.now());
                             return Poll::Ready((context, result));
                         }
                     }

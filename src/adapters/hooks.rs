@@ -68,7 +68,7 @@ pub trait Classify<T, E> {
 }
 
 /// What a classifier may need besides the result: the policy's HTTP table, what is known
-/// about the request, and the wall clock when the result arrived.
+/// about the request, and the wall clock (read only if asked: most results need no time).
 ///
 /// ```
 /// use std::time::SystemTime;
@@ -84,7 +84,33 @@ pub trait Classify<T, E> {
 pub struct ClassifyContext<'a> {
     classifier: &'a Classifier,
     request: RequestFacts,
-    wall: SystemTime,
+    wall: Wall<'a>,
+}
+
+/// The wall clock of a context: a given time, or the adapter's clock, read only when asked
+/// (most results are successes, which need no time).
+#[derive(Clone, Copy)]
+enum Wall<'a> {
+    At(SystemTime),
+    Clock(&'a dyn Fn() -> SystemTime),
+}
+
+impl Wall<'_> {
+    fn read(self) -> SystemTime {
+        match self {
+            Wall::At(at) => at,
+            Wall::Clock(clock) => clock(),
+        }
+    }
+}
+
+impl fmt::Debug for Wall<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Wall::At(at) => f.debug_tuple("At").field(at).finish(),
+            Wall::Clock(_) => f.write_str("Clock"),
+        }
+    }
 }
 
 impl<'a> ClassifyContext<'a> {
@@ -102,7 +128,21 @@ impl<'a> ClassifyContext<'a> {
         ClassifyContext {
             classifier,
             request,
-            wall,
+            wall: Wall::At(wall),
+        }
+    }
+
+    /// A context whose wall clock is read from `clock` when a classifier asks for it.
+    #[inline]
+    pub(crate) fn with_clock(
+        classifier: &'a Classifier,
+        request: RequestFacts,
+        clock: &'a dyn Fn() -> SystemTime,
+    ) -> Self {
+        ClassifyContext {
+            classifier,
+            request,
+            wall: Wall::Clock(clock),
         }
     }
 
@@ -134,7 +174,8 @@ impl<'a> ClassifyContext<'a> {
         self.request
     }
 
-    /// The wall clock when the result arrived.
+    /// The wall clock, for HTTP dates and reset timestamps in the result. An adapter reads
+    /// its clock here, on each call, so a classifier that needs no time pays for none.
     ///
     /// ```
     /// # use std::time::SystemTime;
@@ -145,7 +186,7 @@ impl<'a> ClassifyContext<'a> {
     /// assert_eq!(cx.wall(), SystemTime::UNIX_EPOCH);
     /// ```
     pub fn wall(&self) -> SystemTime {
-        self.wall
+        self.wall.read()
     }
 
     /// The policy's verdict on an HTTP outcome.
@@ -159,8 +200,10 @@ impl<'a> ClassifyContext<'a> {
     /// let headers = http::HeaderMap::new();
     /// assert!(!cx.verdict(&Outcome::response(http::StatusCode::BAD_REQUEST, &headers)).is_retryable());
     /// ```
+    #[inline]
     pub fn verdict(&self, outcome: &Outcome<'_>) -> Verdict {
-        self.classifier.classify(&self.request, outcome, self.wall)
+        self.classifier
+            .classify_at(&self.request, outcome, || self.wall.read())
     }
 }
 

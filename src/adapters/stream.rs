@@ -363,13 +363,12 @@ impl<P, Open, Into, S, K, N> RetryStreamBuilder<P, Open, Into, S, K, N> {
         Into: FnMut(T) -> St,
         S: Sleeper,
     {
-        let rng = self.rng.unwrap_or_default();
         RetryStream {
             open: self.open,
             into_stream: self.into_stream,
             sleeper: self.sleeper,
             commit: self.commit,
-            driver: Driver::new(self.policy, self.facts, HttpClassify, self.notify, rng),
+            driver: Driver::new(self.policy, self.facts, HttpClassify, self.notify, self.rng),
             state: StreamState::Idle,
         }
     }

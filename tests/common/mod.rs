@@ -9,8 +9,25 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderMap, Method, Response};
-use redial::adapters::{Last, RetryError, Retryable, Sleeper};
+use redial::adapters::{HttpOutcome, Last, RetryError, Retryable, Sleeper};
 use redial::{Action, Outcome, Policy, Preset, RequestFacts, StopReason, Transport};
+
+/// A response that borrows headers built beforehand, so making one allocates nothing and
+/// costs nothing to speak of: what the allocation and clock tests return from attempts.
+#[derive(Clone, Copy, Debug)]
+pub struct Canned<'a> {
+    pub status: http::StatusCode,
+    pub headers: &'a HeaderMap,
+}
+
+impl HttpOutcome for Canned<'_> {
+    fn outcome(&self) -> Outcome<'_> {
+        Outcome::response(self.status, self.headers)
+    }
+    fn request_id(&self) -> Option<&str> {
+        redial::request_id(self.headers)
+    }
+}
 
 /// One scripted attempt.
 #[derive(Clone, Copy, Debug)]

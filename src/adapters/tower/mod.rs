@@ -61,7 +61,6 @@ use core::borrow::Borrow;
 use core::task::{Context, Poll};
 
 use bytes::Bytes;
-use fastrand::Rng;
 
 use crate::classify::RequestFacts;
 use crate::machine::Rules;
@@ -235,7 +234,7 @@ where
             facts,
             HttpClassify,
             self.notify.clone(),
-            Rng::new(),
+            None,
         );
         ResponseFuture::new(self.inner.clone(), request, self.sleeper.clone(), driver)
     }

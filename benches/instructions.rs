@@ -1,0 +1,108 @@
+//! Instructions per call of the adapter benches' bodies, for callgrind, which counts them
+//! repeatably where wall time on a shared machine is not:
+//!
+//! ```sh
+//! benches/instructions.sh            # every body, instructions per call
+//! ```
+//!
+//! Run by hand, `cargo bench --bench instructions -- NAME` runs one body `CALLS` times in
+//! a function of its own (`run_NAME`), which the script tells callgrind to count. Without
+//! a name it runs each once, as a smoke test, so that `cargo bench` passes through it.
+
+mod common;
+
+use std::cell::Cell;
+use std::hint::black_box;
+
+use common::{calls, Canned};
+use http::{HeaderMap, StatusCode};
+use redial::{Policy, Transport};
+
+/// Calls per body: enough that setup is noise.
+const CALLS: u32 = 100_000;
+
+/// Each body, as `(name, run)`: `run` makes `calls` calls.
+type Body = (&'static str, fn(&Policy, &HeaderMap, u32));
+
+fn ok(headers: &HeaderMap) -> Canned<'_> {
+    Canned {
+        status: StatusCode::OK,
+        headers,
+    }
+}
+
+/// Two refused connections, then the 200.
+fn flaky<'a>(
+    n: &'a Cell<u32>,
+    headers: &'a HeaderMap,
+) -> impl FnMut() -> std::future::Ready<Result<Canned<'a>, Transport>> + Clone + 'a {
+    move || {
+        let attempt = n.get();
+        n.set(attempt + 1);
+        std::future::ready(if attempt < 2 {
+            Err(Transport::Connect)
+        } else {
+            Ok(black_box(ok(headers)))
+        })
+    }
+}
+
+macro_rules! bodies {
+    ($($name:ident: |$policy:ident, $op:ident| $call:expr;)*) => {
+        mod success {
+            use super::*;
+            $(
+                #[inline(never)]
+                pub fn $name(policy: &Policy, headers: &HeaderMap, times: u32) {
+                    let $policy = policy;
+                    let $op = || async { Ok::<_, Transport>(black_box(ok(headers))) };
+                    for _ in 0..times {
+                        black_box($call);
+                    }
+                }
+            )*
+        }
+        mod retry {
+            use super::*;
+            $(
+                #[inline(never)]
+                pub fn $name(policy: &Policy, headers: &HeaderMap, times: u32) {
+                    let $policy = policy;
+                    let n = Cell::new(0);
+                    let flaky = flaky(&n, headers);
+                    for _ in 0..times {
+                        n.set(0);
+                        let $op = flaky.clone();
+                        black_box($call);
+                    }
+                }
+            )*
+        }
+        const BODIES: &[Body] = &[
+            $((concat!("success_", stringify!($name)), success::$name),)*
+            $((concat!("retry_", stringify!($name)), retry::$name),)*
+        ];
+    };
+}
+
+bodies! {
+    hand_written: |policy, op| { let _ = policy; calls::hand_written(op) };
+    redial_http: |policy, op| calls::redial_http(policy, op);
+    redial_closure: |policy, op| calls::redial_closure(policy, op);
+    backon: |policy, op| { let _ = policy; calls::backon(op) };
+    tower: |policy, op| { let _ = policy; calls::tower(op) };
+}
+
+fn main() {
+    let policy = common::adapter_policy();
+    let headers = HeaderMap::new();
+    // `cargo bench` passes `--bench`; a name picks one body.
+    let name = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    for (body, run) in BODIES {
+        match &name {
+            Some(n) if n == body => run(&policy, &headers, CALLS),
+            Some(_) => {}
+            None => run(&policy, &headers, 1),
+        }
+    }
+}

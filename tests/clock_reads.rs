@@ -1,0 +1,175 @@
+//! The retry future reads its clocks only when a decision needs them: none for a call that
+//! succeeds at once (most calls), the monotonic clock from the first wait or failure on,
+//! and the wall clock only for a failed response (whose hints may be dates). What it reports
+//! stays right: the elapsed time of a call counts its slow first attempt, and a deadline is
+//! measured from before the first attempt.
+
+mod common;
+
+use std::cell::Cell;
+use std::future::Future;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::Canned;
+use http::{HeaderMap, StatusCode};
+use redial::adapters::{RetryError, Retryable, Sleeper, TokioSleeper};
+use redial::{Policy, StopReason, Transport};
+
+/// Tokio's paused timer, counting how often each clock is read.
+#[derive(Default)]
+struct Reads {
+    now: Cell<u32>,
+    wall: Cell<u32>,
+}
+
+/// The wall clock of these tests: 2026-11-23T10:00:00Z.
+const WALL: u64 = 1_795_428_000;
+
+impl Sleeper for &Reads {
+    type Sleep = tokio::time::Sleep;
+
+    fn sleep(&self, duration: Duration) -> tokio::time::Sleep {
+        tokio::time::sleep(duration)
+    }
+
+    fn now(&self) -> Instant {
+        self.now.set(self.now.get() + 1);
+        TokioSleeper.now()
+    }
+
+    fn wall(&self) -> SystemTime {
+        self.wall.set(self.wall.get() + 1);
+        UNIX_EPOCH + Duration::from_secs(WALL)
+    }
+}
+
+impl Reads {
+    fn counts(&self) -> (u32, u32) {
+        (self.now.get(), self.wall.get())
+    }
+}
+
+fn policy() -> Policy {
+    Policy::builder()
+        .base(Duration::from_millis(100))
+        .build()
+        .expect("valid policy")
+}
+
+/// Runs `op` under `policy` as an idempotent request, on `reads`' clocks.
+async fn call<'h, Fut>(
+    policy: &Policy,
+    reads: &Reads,
+    op: impl FnMut() -> Fut,
+) -> Result<Canned<'h>, RetryError<Transport, Canned<'h>>>
+where
+    Fut: Future<Output = Result<Canned<'h>, Transport>>,
+{
+    op.retry(policy).idempotent().sleeper(reads).await
+}
+
+/// The status of each attempt in turn; the last one repeats.
+fn statuses<'h>(
+    list: &'static [StatusCode],
+    headers: &'h HeaderMap,
+) -> impl FnMut() -> std::future::Ready<Result<Canned<'h>, Transport>> {
+    let mut n = 0;
+    move || {
+        let status = list[n.min(list.len() - 1)];
+        n += 1;
+        std::future::ready(Ok(Canned { status, headers }))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_that_succeeds_at_once_reads_no_clock() {
+    let reads = Reads::default();
+    let headers = HeaderMap::new();
+    let result = call(&policy(), &reads, statuses(&[StatusCode::OK], &headers)).await;
+    assert!(result.is_ok());
+    assert_eq!(reads.counts(), (0, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn transport_failures_read_the_monotonic_clock_only() {
+    let reads = Reads::default();
+    let headers = HeaderMap::new();
+    let mut calls = 0;
+    let result = call(&policy(), &reads, || {
+        calls += 1;
+        let refused = calls <= 2;
+        let headers = &headers;
+        async move {
+            if refused {
+                Err(Transport::Connect)
+            } else {
+                Ok(Canned {
+                    status: StatusCode::OK,
+                    headers,
+                })
+            }
+        }
+    })
+    .await;
+    assert!(result.is_ok());
+    assert_eq!(calls, 3);
+    let (now, wall) = reads.counts();
+    assert!(now >= 2, "each failure is timed: {now} reads");
+    assert_eq!(wall, 0, "no response carried a date to read");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_response_with_an_http_date_reads_the_wall_clock() {
+    let reads = Reads::default();
+    let mut busy = HeaderMap::new();
+    // 7 s after the wall clock above.
+    busy.insert(
+        "retry-after",
+        "Mon, 23 Nov 2026 10:00:07 GMT".parse().expect("valid"),
+    );
+    let started = tokio::time::Instant::now();
+    let op = statuses(&[StatusCode::SERVICE_UNAVAILABLE, StatusCode::OK], &busy);
+    assert!(call(&policy(), &reads, op).await.is_ok());
+    assert_eq!(
+        reads.counts().1,
+        1,
+        "one failed response, one wall clock read"
+    );
+    // The date's 7 s, plus the design's spread of at most a tenth.
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(7) && waited <= Duration::from_millis(7_700),
+        "waited {waited:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_elapsed_time_counts_a_slow_first_attempt() {
+    let reads = Reads::default();
+    let headers = HeaderMap::new();
+    let result = call(&policy(), &reads, || async {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        Ok(Canned {
+            status: StatusCode::BAD_REQUEST,
+            headers: &headers,
+        })
+    })
+    .await;
+    let err = result.expect_err("a 400 is not retried");
+    assert_eq!(err.reason(), StopReason::NotRetryable);
+    assert_eq!(err.elapsed(), Duration::from_secs(5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_starts_the_clock_before_the_first_attempt() {
+    let reads = Reads::default();
+    let headers = HeaderMap::new();
+    let policy = Policy::builder()
+        .base(Duration::from_millis(100))
+        .max_elapsed(Duration::from_secs(30))
+        .build()
+        .expect("valid policy");
+    let result = call(&policy, &reads, statuses(&[StatusCode::OK], &headers)).await;
+    assert!(result.is_ok());
+    assert_eq!(reads.counts(), (1, 0));
+}
