@@ -317,6 +317,30 @@ impl<R: AsRef<Rules>> Machine<R> {
     /// ```
     #[inline]
     pub fn on_outcome(&mut self, verdict: &Verdict, now: Instant, rng: &mut Rng) -> Action {
+        self.on_outcome_at(verdict, || now, rng)
+    }
+
+    /// [`on_outcome`](Self::on_outcome) for a caller whose clock costs a read: `now` is
+    /// called only if the decision needs the time, which is only for a failure under a
+    /// `max_elapsed` deadline.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use redial::{Cause, Machine, Policy, Verdict};
+    ///
+    /// let policy = Policy::default(); // no deadline
+    /// let mut call = Machine::new(&policy, Instant::now());
+    /// let busy = Verdict::retryable(Cause::status(503));
+    /// let action = call.on_outcome_at(&busy, || unreachable!("no deadline, no clock"), &mut fastrand::Rng::new());
+    /// assert!(action.retry().is_some());
+    /// ```
+    #[inline]
+    pub fn on_outcome_at(
+        &mut self,
+        verdict: &Verdict,
+        now: impl FnOnce() -> Instant,
+        rng: &mut Rng,
+    ) -> Action {
         if let Some(stop) = self.stopped {
             return Action::Stop(stop);
         }
@@ -369,7 +393,7 @@ impl<R: AsRef<Rules>> Machine<R> {
 
     /// A failed attempt: the decision, written straight into the action (a call, so that
     /// the success path above stays small).
-    fn fail(&mut self, verdict: &Verdict, now: Instant, rng: &mut Rng) -> Action {
+    fn fail(&mut self, verdict: &Verdict, now: impl FnOnce() -> Instant, rng: &mut Rng) -> Action {
         match self.decide(verdict, now, rng) {
             Ok(retry) => Action::Retry(retry),
             Err(stop) => {
@@ -379,7 +403,12 @@ impl<R: AsRef<Rules>> Machine<R> {
         }
     }
 
-    fn decide(&mut self, verdict: &Verdict, now: Instant, rng: &mut Rng) -> Result<Retry, Stop> {
+    fn decide(
+        &mut self,
+        verdict: &Verdict,
+        now: impl FnOnce() -> Instant,
+        rng: &mut Rng,
+    ) -> Result<Retry, Stop> {
         let rules = self.rules.as_ref();
         let (cause, hint) = match *verdict {
             Verdict::Success => return Err(settle(rules, self.retries, self.spent, self.attempts)),
@@ -417,7 +446,7 @@ impl<R: AsRef<Rules>> Machine<R> {
             ),
         };
         if let Some(limit) = rules.max_elapsed {
-            let elapsed = now.saturating_duration_since(self.start);
+            let elapsed = now().saturating_duration_since(self.start);
             if elapsed.saturating_add(delay) > limit {
                 return Err(Stop::DeadlineExceeded {
                     elapsed,

@@ -102,12 +102,13 @@ where
 
     /// Classifies a finished attempt (or, for `None`, one cut off by the per-attempt
     /// timeout: a transport timeout) and asks the machine. The clocks are read only when
-    /// needed: `wall` for a failed response's dates, `now` for a failure.
+    /// needed: `wall` for a failed response's dates, `now` to start the call's clock at its
+    /// first failure (if no wait started it) and for a deadline.
     #[inline]
     pub(crate) fn decide<T, E>(
         &mut self,
         result: Option<&Result<T, E>>,
-        now: impl FnOnce() -> Instant,
+        now: impl Fn() -> Instant,
         wall: &dyn Fn() -> SystemTime,
     ) -> Step
     where
@@ -128,12 +129,18 @@ where
             });
         }
         let id = result.and_then(|r| self.classify.request_id(r));
-        self.observe(&verdict, id, now())
+        self.observe(&verdict, id, now)
     }
 
     /// Feeds a verdict the adapter reached itself to the machine, records the request id
-    /// and tells the hook about a retry.
-    pub(crate) fn observe(&mut self, verdict: &Verdict, id: Option<&str>, now: Instant) -> Step
+    /// and tells the hook about a retry. `now` is read to start the call's clock if it has
+    /// not started, and when the machine needs the time (a deadline).
+    pub(crate) fn observe(
+        &mut self,
+        verdict: &Verdict,
+        id: Option<&str>,
+        now: impl Fn() -> Instant,
+    ) -> Step
     where
         N: Notify,
     {
@@ -142,9 +149,9 @@ where
         }
         let machine = self
             .machine
-            .get_or_insert_with(|| Machine::new(self.policy.clone(), now));
+            .get_or_insert_with(|| Machine::new(self.policy.clone(), now()));
         let rng = self.rng.get_or_insert_with(Rng::new);
-        match machine.on_outcome(verdict, now, rng) {
+        match machine.on_outcome_at(verdict, now, rng) {
             Action::Retry(retry) => {
                 let attempt = machine.attempts();
                 self.notify

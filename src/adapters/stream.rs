@@ -453,7 +453,7 @@ where
                         }
                         (_, result) => result,
                     };
-                    match this.driver.observe(&verdict, result.request_id(), now) {
+                    match this.driver.observe(&verdict, result.request_id(), || now) {
                         Step::Retry(delay) => {
                             drop(result);
                             let sleep = this.sleeper.sleep(delay);
@@ -484,7 +484,7 @@ where
                         None => {
                             // The call is over and nothing failed: the machine hears of the
                             // success (and the budget refunds the retries).
-                            let _ = this.driver.observe(&Verdict::Success, None, now);
+                            let _ = this.driver.observe(&Verdict::Success, None, || now);
                             this.state.set(StreamState::Done);
                             return Poll::Ready(None);
                         }
@@ -501,7 +501,7 @@ where
                             } else {
                                 verdict
                             };
-                            match this.driver.observe(&verdict, e.request_id(), now) {
+                            match this.driver.observe(&verdict, e.request_id(), || now) {
                                 Step::Retry(delay) => {
                                     drop(e);
                                     let sleep = this.sleeper.sleep(delay);

@@ -134,7 +134,7 @@ where
                 refusal = Some(Refusal::BodyNotReplayable);
             }
             match (
-                this.driver.observe(&verdict, result.request_id(), now),
+                this.driver.observe(&verdict, result.request_id(), || now),
                 next,
             ) {
                 (Step::Retry(delay), Some(request)) => {
