@@ -57,6 +57,15 @@ fn policy() -> Policy {
         .expect("valid policy")
 }
 
+/// The policy above with a 30 s deadline.
+fn with_deadline() -> Policy {
+    Policy::builder()
+        .base(Duration::from_millis(100))
+        .max_elapsed(Duration::from_secs(30))
+        .build()
+        .expect("valid policy")
+}
+
 /// Runs `op` under `policy` as an idempotent request, on `reads`' clocks.
 async fn call<'h, Fut>(
     policy: &Policy,
@@ -165,11 +174,7 @@ async fn the_elapsed_time_counts_a_slow_first_attempt() {
 async fn a_deadline_starts_the_clock_before_the_first_attempt() {
     let reads = Reads::default();
     let headers = HeaderMap::new();
-    let policy = Policy::builder()
-        .base(Duration::from_millis(100))
-        .max_elapsed(Duration::from_secs(30))
-        .build()
-        .expect("valid policy");
+    let policy = with_deadline();
     let result = call(&policy, &reads, statuses(&[StatusCode::OK], &headers)).await;
     assert!(result.is_ok());
     assert_eq!(reads.counts(), (1, 0));
@@ -179,11 +184,7 @@ async fn a_deadline_starts_the_clock_before_the_first_attempt() {
 async fn a_deadline_is_checked_on_the_clock_at_each_failure() {
     let reads = Reads::default();
     let headers = HeaderMap::new();
-    let policy = Policy::builder()
-        .base(Duration::from_millis(100))
-        .max_elapsed(Duration::from_secs(30))
-        .build()
-        .expect("valid policy");
+    let policy = with_deadline();
     let op = statuses(&[StatusCode::SERVICE_UNAVAILABLE, StatusCode::OK], &headers);
     assert!(call(&policy, &reads, op).await.is_ok());
     // The start, then the failure's check against the deadline.
