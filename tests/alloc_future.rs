@@ -88,7 +88,6 @@ fn run(policy: &Policy, failures: u32, waker: &Waker) -> (Option<Result<(), Stop
         .notify(|event| {
             let _ = event.request_id();
         })
-        .rng(fastrand::Rng::with_seed(1))
         .into_future();
         let mut future = pin!(future);
         let mut cx = Context::from_waker(waker);
@@ -104,11 +103,13 @@ fn run(policy: &Policy, failures: u32, waker: &Waker) -> (Option<Result<(), Stop
 #[test]
 fn a_retry_loop_allocates_nothing_per_attempt() {
     let waker = Waker::from(Arc::new(NoopWake));
+    // The default budget (a bucket big enough for the 40-attempt calls) and the default
+    // generator, seeded at the first retry from fastrand's thread-local one.
     let policy = |attempts| {
         Policy::builder()
             .max_attempts(attempts)
             .base(Duration::ZERO)
-            .no_budget()
+            .budget(redial::BudgetConfig::new(10_000, 5, 10, 1))
             .build()
             .expect("valid policy")
     };
@@ -116,7 +117,10 @@ fn a_retry_loop_allocates_nothing_per_attempt() {
     // Warm up lazily initialised statics (the empty header map, thread-locals).
     let _ = run(&few, 1, &waker);
 
-    // Successes after 2 and after 39 failures: nothing at all is allocated.
+    // A success at once, and successes after 2 and after 39 failures: nothing at all is
+    // allocated.
+    let (end, allocs_now) = run(&few, 0, &waker);
+    assert_eq!((end, allocs_now), (Some(Ok(())), 0));
     let (end, allocs_few) = run(&few, 2, &waker);
     assert_eq!(end, Some(Ok(())));
     let (end, allocs_many) = run(&many, 39, &waker);
