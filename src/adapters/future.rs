@@ -60,6 +60,12 @@
 //! the timer, and nothing is left running. Polling it after it completed returns
 //! `Poll::Pending` forever rather than panicking.
 //!
+//! It reads the sleeper's clocks only when a decision needs them, since a read costs more
+//! than the rest of a successful call: none for a call that succeeds at once; the
+//! monotonic clock once to start the call, when its first attempt first waits or fails
+//! (before that attempt under a `max_elapsed` deadline), then for the deadline and the
+//! final error; the wall clock for a failed response only, whose hints may be dates.
+//!
 //! # Operations that need `&mut` state
 //!
 //! A future that borrows `&mut` state from its closure cannot be stored beside that
