@@ -11,6 +11,18 @@
 # script exit non-zero after every target has run; add that input to fuzz/corpus/<target>/
 # once it is fixed, and `cargo test` replays it from then on.
 #
+# The targets (`cargo fuzz list`), each asserting the design's invariants, not just "no panic":
+#   retry_after   Retry-After and retry-after-ms values              checks.rs
+#   rate_limit    one value through every rate-limit header family   checks.rs
+#   header_map    a whole response's headers through hint extraction checks.rs
+#   error_body    the JSON error envelope reader                     checks.rs
+#   machine       arbitrary verdicts and times through the machine   checks.rs
+#   policy_file   a policy file, as TOML and as JSON                 policy_checks.rs
+#   decide_line   input lines of `redial decide`                     cli_checks.rs
+# `cargo test` replays the checked-in corpora: the first five in tests/fuzz_corpus.rs, the
+# last two (which need redial's `serde` feature and the CLI's library) in
+# cli/tests/fuzz_corpus.rs.
+#
 # FUZZ_SANITIZER picks the sanitizer (default none: the core forbids unsafe code, and
 # without ASan each target runs several times as many inputs).
 set -euo pipefail
@@ -45,8 +57,14 @@ for target in "${targets[@]}"; do
     echo "== $target: ${seconds}s" >&2
     # The scratch corpus comes first, so that libFuzzer writes new inputs there; the
     # checked-in seeds are read only.
+    # A target with a dictionary (dict/<target>.dict: the keys and words of a text format)
+    # gets it, so that the fuzzer splices whole keywords rather than finding them by chance.
+    extra=()
+    if [ -f "dict/$target.dict" ]; then
+        extra+=("-dict=dict/$target.dict")
+    fi
     if cargo fuzz run -a -s "$sanitizer" "$target" "$scratch/$target" "corpus/$target" -- \
-        -max_total_time="$seconds" -print_final_stats=1 \
+        -max_total_time="$seconds" -print_final_stats=1 "${extra[@]}" \
         >"$log" 2>&1; then
         status=ok
     else

@@ -3,71 +3,41 @@
 //! The checks live in `fuzz/checks.rs` and are compiled here as a module, so the fuzz
 //! targets and this test share one copy. This runs under plain `cargo test`, with no fuzzer
 //! installed: whatever a fuzzing run once found (and was added to `fuzz/corpus/<target>/`)
-//! stays fixed.
+//! stays fixed. The targets that need the command line's crate (`policy_file`,
+//! `decide_line`) are replayed by `cli/tests/fuzz_corpus.rs`.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 #[path = "../fuzz/checks.rs"]
 mod checks;
+#[path = "../fuzz/replay.rs"]
+mod replay;
 
-/// Runs `check` on every file of `fuzz/corpus/<target>/` and reports all the files that
-/// break an invariant, not just the first.
-fn replay(target: &str, check: fn(&[u8])) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
-        .join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<Result<_, _>>()
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    files.retain(|p| p.is_file());
-    files.sort();
-    assert!(
-        !files.is_empty(),
-        "no corpus for {target} in {}",
-        dir.display()
-    );
-
-    let failed: Vec<String> = files
-        .iter()
-        .filter(|path| {
-            let data = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            catch_unwind(AssertUnwindSafe(|| check(&data))).is_err()
-        })
-        .map(|path| path.display().to_string())
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "{} of {} {target} corpus files break an invariant (messages above):\n{}",
-        failed.len(),
-        files.len(),
-        failed.join("\n")
-    );
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus")
 }
 
 #[test]
 fn retry_after_corpus() {
-    replay("retry_after", checks::retry_after);
+    replay::replay(&corpus(), "retry_after", checks::retry_after);
 }
 
 #[test]
 fn rate_limit_corpus() {
-    replay("rate_limit", checks::rate_limit);
+    replay::replay(&corpus(), "rate_limit", checks::rate_limit);
 }
 
 #[test]
 fn header_map_corpus() {
-    replay("header_map", checks::header_map);
+    replay::replay(&corpus(), "header_map", checks::header_map);
 }
 
 #[test]
 fn error_body_corpus() {
-    replay("error_body", checks::error_body);
+    replay::replay(&corpus(), "error_body", checks::error_body);
 }
 
 #[test]
 fn machine_corpus() {
-    replay("machine", checks::machine);
+    replay::replay(&corpus(), "machine", checks::machine);
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use redial::Policy;
 
-use crate::common::located;
+use redial_cli::common::located;
 
 /// The options of `redial check`.
 #[derive(clap::Args, Debug)]
@@ -44,7 +44,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
                 print!("{}", policy.to_toml());
                 printed = true;
             }
-            Err(e) => status = crate::common::fail(located(path, &e)),
+            Err(e) => status = redial_cli::common::fail(located(path, &e)),
         }
     }
     status

@@ -129,6 +129,7 @@ pub fn run(args: DecideArgs) -> ExitCode {
 }
 
 /// What every line shares: the policy (and its budget) and the clocks' origins.
+#[derive(Debug)]
 pub struct Session<'p> {
     policy: &'p Policy,
     /// The monotonic origin of every call: only differences matter to the machine.
@@ -138,15 +139,36 @@ pub struct Session<'p> {
 }
 
 impl<'p> Session<'p> {
+    /// A session on the clocks as they are now.
     pub fn new(policy: &'p Policy) -> Self {
+        Session::at(policy, Instant::now(), SystemTime::now())
+    }
+
+    /// A session whose calls begin at `start` (monotonic) and, where a line gives no `now`,
+    /// at `wall`: with a seeded generator, the same lines then give the same answers.
+    ///
+    /// ```
+    /// use std::time::{Instant, SystemTime};
+    /// use redial::{Policy, Rng};
+    /// use redial_cli::decide::Session;
+    ///
+    /// let policy = Policy::default();
+    /// let (start, wall) = (Instant::now(), SystemTime::UNIX_EPOCH);
+    /// let line = br#"{"attempts": [{"status": 503}]}"#;
+    /// let a = Session::at(&policy, start, wall).answer(line, &mut Rng::with_seed(1));
+    /// let b = Session::at(&Policy::default(), start, wall).answer(line, &mut Rng::with_seed(1));
+    /// assert_eq!(a, b);
+    /// ```
+    pub fn at(policy: &'p Policy, start: Instant, wall: SystemTime) -> Self {
         Session {
             policy,
-            start: Instant::now(),
-            wall: SystemTime::now(),
+            start,
+            wall,
         }
     }
 
-    /// The output line for one input line, or `None` for a blank line.
+    /// The output line for one input line (without its `\n`), or `None` for a blank line.
+    /// The line is one JSON object, on one line: the call's steps, or its error.
     pub fn answer(&mut self, line: &[u8], rng: &mut Rng) -> Option<String> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {

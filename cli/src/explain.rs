@@ -15,7 +15,7 @@ use redial::{
     Rng, Rule, Stop, Transport, Verdict,
 };
 
-use crate::common::{fail, parse_header, parse_method, parse_wall_clock, show, PolicyArgs};
+use redial_cli::common::{fail, parse_header, parse_method, parse_wall_clock, show, PolicyArgs};
 
 /// The options of `redial explain`.
 #[derive(clap::Args, Debug)]

@@ -1,14 +1,15 @@
 //! `redial`: check a retry policy file, see its schedule, and ask why a response is (or is
 //! not) retried. A thin front end over the `redial` library: every decision it prints is the
-//! library's own.
+//! library's own. `decide` and the helpers every command shares live in this crate's
+//! library (`src/lib.rs`), where the fuzz targets reach them too.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use redial_cli::decide;
+
 mod check;
-mod common;
-mod decide;
 mod explain;
 mod schedule;
 mod simulate;

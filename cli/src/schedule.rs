@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use redial::{Action, Cause, Jitter, Policy, Rng, Stop, StopReason, Verdict};
 
-use crate::common::{fail, show, table, PolicyArgs};
+use redial_cli::common::{fail, show, table, PolicyArgs};
 
 /// At most this many retries are listed; a policy with more says how many it left out.
 const MAX_ROWS: usize = 100;

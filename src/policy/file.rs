@@ -232,7 +232,7 @@ fn load(root: Node) -> Result<Policy, PolicyError> {
             "hints" => hints(b, node)?,
             "classify" => classify(b, node)?,
             "budget" => budget(b, node)?,
-            _ => return Err(unknown(&key, TOP_KEYS)),
+            _ => return Err(unknown(None, &key, TOP_KEYS)),
         };
     }
     b.build()
@@ -256,7 +256,7 @@ fn backoff(mut b: PolicyBuilder, node: Node) -> Result<PolicyBuilder, PolicyErro
                 ratio = Some(float(&path, &node)?);
                 b
             }
-            _ => return Err(unknown(&path, BACKOFF_KEYS)),
+            _ => return Err(unknown(Some("backoff"), &key, BACKOFF_KEYS)),
         };
     }
     let preset_ratio = match b.jitter {
@@ -303,7 +303,7 @@ fn hints(mut b: PolicyBuilder, node: Node) -> Result<PolicyBuilder, PolicyError>
             "honor" => b.honor_hints(boolean(&path, &node)?),
             "max_hint" => b.max_hint(duration(&path, &node)?),
             "on_long_hint" => b.on_long_hint(string(&path, &node)?.parse()?),
-            _ => return Err(unknown(&path, HINTS_KEYS)),
+            _ => return Err(unknown(Some("hints"), &key, HINTS_KEYS)),
         };
     }
     Ok(b)
@@ -332,7 +332,7 @@ fn classify(mut b: PolicyBuilder, node: Node) -> Result<PolicyBuilder, PolicyErr
                 }
                 b.retry_status(codes)
             }
-            _ => return Err(unknown(&path, CLASSIFY_KEYS)),
+            _ => return Err(unknown(Some("classify"), &key, CLASSIFY_KEYS)),
         };
     }
     Ok(b)
@@ -348,16 +348,54 @@ fn budget(b: PolicyBuilder, node: Node) -> Result<PolicyBuilder, PolicyError> {
             "retry_cost" => config.retry_cost = uint(&path, &node)?,
             "timeout_cost" => config.timeout_cost = uint(&path, &node)?,
             "success_refund" => config.success_refund = uint(&path, &node)?,
-            _ => return Err(unknown(&path, BUDGET_KEYS)),
+            _ => return Err(unknown(Some("budget"), &key, BUDGET_KEYS)),
         }
     }
     Ok(b.budget(config))
 }
 
-fn unknown(path: &str, expected: &str) -> PolicyError {
+/// A key no table of `table` (the top level when `None`) has. Its path writes the key as
+/// TOML would: bare where it can be, quoted otherwise, so that an empty key reads `""`
+/// rather than nothing and a key holding a dot cannot pass for a path.
+fn unknown(table: Option<&str>, key: &str, expected: &str) -> PolicyError {
+    let key = match table {
+        Some(table) => format!("{table}.{}", TomlKey(key)),
+        None => TomlKey(key).to_string(),
+    };
     PolicyError::UnknownKey {
-        key: path.into(),
+        key,
         expected: expected.into(),
+    }
+}
+
+/// A key as TOML writes it (TOML 1.0, "Keys"): bare when it is one or more of
+/// `A-Za-z0-9_-`, otherwise a basic string with quotation marks, backslashes and control
+/// characters escaped (TOML requires it of all but U+0080 to U+009F; escaping those too keeps
+/// an error message on one line).
+struct TomlKey<'a>(&'a str);
+
+impl fmt::Display for TomlKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let key = self.0;
+        let bare = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+        if !key.is_empty() && key.chars().all(bare) {
+            return f.write_str(key);
+        }
+        f.write_str("\"")?;
+        for c in key.chars() {
+            match c {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                '\u{8}' => f.write_str("\\b")?,
+                '\t' => f.write_str("\\t")?,
+                '\n' => f.write_str("\\n")?,
+                '\u{c}' => f.write_str("\\f")?,
+                '\r' => f.write_str("\\r")?,
+                c if c.is_control() => write!(f, "\\u{:04X}", c as u32)?,
+                c => write!(f, "{c}")?,
+            }
+        }
+        f.write_str("\"")
     }
 }
 
@@ -726,6 +764,32 @@ success_refund = 3
             let got = err(text);
             assert!(got.starts_with(want), "{text:?}\n got: {got}\nwant: {want}");
         }
+    }
+
+    /// An empty unknown key gave the message ": unknown key", naming nothing (found by the
+    /// `policy_file` fuzz target's invariant: every error names a key).
+    #[test]
+    fn issue_5_an_empty_or_quoted_unknown_key_is_named_as_toml_writes_it() {
+        let cases = [
+            ("\"\" = 1", "\"\": unknown key"),
+            ("[backoff]\n\"\" = 1", "backoff.\"\": unknown key"),
+            ("\"max.attempts\" = 1", "\"max.attempts\": unknown key"),
+            (
+                "[budget]\n\"cap acity\" = 1",
+                "budget.\"cap acity\": unknown key",
+            ),
+            (
+                "\"a\\\"b\\\\c\\n\\u0001\" = 1",
+                r#""a\"b\\c\n\u0001": unknown key"#,
+            ),
+            ("\"r\u{e9}tries\" = 1", "\"r\u{e9}tries\": unknown key"),
+        ];
+        for (text, want) in cases {
+            let got = err(text);
+            assert!(got.starts_with(want), "{text:?}\n got: {got}\nwant: {want}");
+        }
+        let got = Policy::from_json(r#"{"hints": {"": true}}"#).unwrap_err();
+        assert_eq!(got.key(), "hints.\"\"");
     }
 
     #[test]

@@ -1,0 +1,315 @@
+//! The invariants of the `decide_line` fuzz target: input lines of `redial decide`.
+//!
+//! Kept apart from `checks.rs` because they need the command line's library
+//! (`redial-cli`), which the main crate's corpus replay test does not build. The fuzz target
+//! `decide_line` compiles this file, and so does `cli/tests/fuzz_corpus.rs`, which replays
+//! `fuzz/corpus/decide_line/` under `cargo test`.
+//!
+//! A corpus file is one or more input lines (JSON Lines, as `redial decide` reads them),
+//! fed in order to one session, so that the budget carries from line to line. The checks
+//! read the output as a client would (JSON, by `serde_json`) and hold it to the design's
+//! "command line" section and to the policy.
+
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use redial::duration::{self, Human};
+use redial::{BudgetConfig, Curve, Jitter, OnLongHint, Policy, Preset, Rng, StopReason};
+use redial_cli::decide::Session;
+use serde_json::{Map, Value};
+
+/// `data` is input lines. Each line goes through a session of each of a few policies
+/// (presets, and small limits that reach every stop reason). Checks, for every line:
+/// - nothing panics, and a blank line (and only a blank line) gets no output;
+/// - any other line gets exactly one output line: a JSON object that is either
+///   `{"id", "steps"}` or `{"id", "error"}` with a message;
+/// - `id` is the input's `id` when the line is a JSON value that has one, else `null`;
+/// - steps follow the attempts: one per attempt until the first stop, which ends them;
+///   never more retries than the policy allows, and a stop at the last attempt;
+/// - a retry's `delay_ms` agrees with its `why`: a backoff (`backoff N of M`, N counting
+///   the retries) is at most `cap`; an honoured hint lies in `[hint, hint + min(hint / 10,
+///   1 s)]` and is at most `max_hint`; a clamped hint waits `max_hint` plus that spread,
+///   only under `on_long_hint = "clamp"`; no wait ends past `max_elapsed`;
+/// - a stop gives one of the design's reasons, its `why` opens with it, and the reason is
+///   one the policy can give (no budget stop without a budget, …).
+pub fn decide_line(data: &[u8]) {
+    let start = Instant::now();
+    // The design's example day, so that dated hints read the same on every run.
+    let wall = UNIX_EPOCH + Duration::from_secs(1_795_428_000);
+    for policy in policies() {
+        let mut session = Session::at(&policy, start, wall);
+        let mut rng = Rng::with_seed(7);
+        for line in data.split(|&b| b == b'\n') {
+            let answer = session.answer(line, &mut rng);
+            check_answer(&policy, line, answer.as_deref());
+        }
+    }
+}
+
+/// Fresh policies for each input (a budget carries only within one input): two presets,
+/// and one with small limits of every kind, which clamps long hints.
+fn policies() -> [Policy; 3] {
+    let small = Policy::builder()
+        .max_attempts(4)
+        .max_elapsed(Duration::from_secs(20))
+        .curve(Curve::Linear)
+        .jitter(Jitter::Decorrelated)
+        .max_hint(Duration::from_secs(5))
+        .on_long_hint(OnLongHint::Clamp)
+        .budget(BudgetConfig::new(12, 5, 10, 1))
+        .build();
+    match small {
+        Ok(small) => [
+            Policy::preset(Preset::Default),
+            Policy::preset(Preset::Anthropic),
+            small,
+        ],
+        Err(e) => panic!("the small policy is valid: {e}"),
+    }
+}
+
+fn check_answer(policy: &Policy, line: &[u8], answer: Option<&str>) {
+    let shown = String::from_utf8_lossy(line);
+    let trimmed = line.strip_suffix(b"\r").unwrap_or(line);
+    let blank = trimmed.iter().all(u8::is_ascii_whitespace);
+    let Some(answer) = answer else {
+        assert!(blank, "no answer for {shown:?}");
+        return;
+    };
+    assert!(!blank, "an answer {answer:?} for a blank line");
+    assert!(
+        !answer.contains(['\n', '\r']),
+        "{shown:?}: the answer {answer:?} is not one line"
+    );
+    let out: Value = serde_json::from_str(answer)
+        .unwrap_or_else(|e| panic!("{shown:?}: the answer {answer:?} is not JSON: {e}"));
+    let Value::Object(out) = out else {
+        panic!("{shown:?}: the answer {answer:?} is not an object");
+    };
+
+    // The input as the checks read it: a JSON value, or nothing.
+    let input: Option<Value> = std::str::from_utf8(trimmed)
+        .ok()
+        .and_then(|text| serde_json::from_str(text).ok());
+    let id = input
+        .as_ref()
+        .and_then(|v| v.get("id"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(
+        out.get("id"),
+        Some(&id),
+        "{shown:?}: the answer {answer:?} does not carry the id"
+    );
+
+    let mut keys: Vec<&str> = out.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    match keys[..] {
+        ["error", "id"] => {
+            let error = out.get("error").and_then(Value::as_str);
+            assert!(
+                error.is_some_and(|e| !e.trim().is_empty()),
+                "{shown:?}: the error in {answer:?} says nothing"
+            );
+        }
+        ["id", "steps"] => {
+            let Some(Value::Object(call)) = &input else {
+                panic!("{shown:?}: steps {answer:?} for a line that is not a JSON object");
+            };
+            let Some(Value::Array(attempts)) = call.get("attempts") else {
+                panic!("{shown:?}: steps {answer:?} for a line without attempts");
+            };
+            let Some(Value::Array(steps)) = out.get("steps") else {
+                panic!("{shown:?}: {answer:?} has steps that are not an array");
+            };
+            check_steps(policy, attempts, steps, &format!("{shown:?} -> {answer}"));
+        }
+        _ => panic!("{shown:?}: the answer {answer:?} has keys {keys:?}"),
+    }
+}
+
+/// The steps of one call, against its attempts and the policy.
+fn check_steps(policy: &Policy, attempts: &[Value], steps: &[Value], context: &str) {
+    let rules = policy.rules();
+    let max_retries = rules.max_attempts() - 1;
+    assert!(
+        steps.len() <= attempts.len(),
+        "{context}: more steps than attempts"
+    );
+    let stopped = steps.last().is_some_and(|s| s["action"] == "stop");
+    if !stopped {
+        assert_eq!(
+            steps.len(),
+            attempts.len(),
+            "{context}: attempts left unprocessed without a stop"
+        );
+    }
+    // When the attempt arrived, in milliseconds since the call began; a missing `at_ms` is
+    // when the previous delay ended, of which the output shows the whole milliseconds, so
+    // the estimate is never late.
+    let mut due_ms: u64 = 0;
+    let mut retries = 0;
+    for (i, (step, attempt)) in steps.iter().zip(attempts).enumerate() {
+        let Value::Object(step) = step else {
+            panic!("{context}: step {i} is not an object");
+        };
+        let at_ms = attempt
+            .get("at_ms")
+            .and_then(Value::as_u64)
+            .unwrap_or(due_ms);
+        let is_last = i + 1 == steps.len();
+        let attempts_made = i + 1;
+        match step.get("action").and_then(Value::as_str) {
+            Some("retry") => {
+                retries += 1;
+                assert!(
+                    retries <= max_retries,
+                    "{context}: retry {retries} of at most {max_retries}"
+                );
+                let delay_ms = check_retry(policy, step, retries, context);
+                if let Some(limit) = rules.max_elapsed() {
+                    let end = u128::from(at_ms) + u128::from(delay_ms);
+                    assert!(
+                        end <= limit.as_millis(),
+                        "{context}: retry {retries} ends at {end} ms, past max_elapsed {limit:?}"
+                    );
+                }
+                due_ms = at_ms.saturating_add(delay_ms);
+            }
+            Some("stop") => {
+                assert!(is_last, "{context}: a step after a stop");
+                check_stop(policy, step, attempt, attempts_made, context);
+            }
+            other => panic!("{context}: step {i} has action {other:?}"),
+        }
+        if attempts_made == rules.max_attempts() as usize {
+            assert!(is_last, "{context}: a step after the last attempt");
+            assert!(stopped, "{context}: the last attempt did not stop the call");
+        }
+    }
+}
+
+/// A retry step: its fields, and its delay against the basis its `why` names. Returns the
+/// delay in milliseconds.
+fn check_retry(policy: &Policy, step: &Map<String, Value>, retry: u32, context: &str) -> u64 {
+    let mut keys: Vec<&str> = step.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        ["action", "delay_ms", "why"],
+        "{context}: retry fields"
+    );
+    let delay_ms = step["delay_ms"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{context}: delay_ms is not a whole number"));
+    let why = step["why"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{context}: why is not a string"));
+    // "<cause>; <basis>": the cause names a status, an error type or a transport failure,
+    // none of which holds a `;`.
+    let Some((_cause, basis)) = why.split_once("; ") else {
+        panic!("{context}: the retry's why {why:?} names no basis");
+    };
+    let rules = policy.rules();
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    if let Some(counts) = basis.strip_prefix("backoff ") {
+        let expected = format!("{retry} of {}", rules.max_attempts() - 1);
+        assert_eq!(counts, expected, "{context}: backoff count");
+        let cap = rules.backoff().cap();
+        assert!(
+            delay_ms <= ms(cap),
+            "{context}: backoff delay {delay_ms} ms above cap {cap:?}"
+        );
+        return delay_ms;
+    }
+    assert!(
+        policy.classifier().honor_hints(),
+        "{context}: a hint with hints off"
+    );
+    let Some(asked) = basis.strip_prefix("server asked ") else {
+        panic!("{context}: the retry's basis {basis:?} is neither backoff nor a hint");
+    };
+    let (asked, clamped) = match asked.split_once(", clamped to max_hint ") {
+        Some((asked, max)) => (asked, Some(max)),
+        None => (asked, None),
+    };
+    let Some((asked, _source)) = asked.split_once(" (") else {
+        panic!("{context}: the hint {asked:?} names no header");
+    };
+    let asked = duration::parse(asked)
+        .unwrap_or_else(|e| panic!("{context}: the hint's wait does not read: {e}"));
+    let max_hint = rules.max_hint();
+    let waited = match clamped {
+        None => {
+            assert!(
+                asked <= max_hint,
+                "{context}: honoured {asked:?} above max_hint {max_hint:?}"
+            );
+            asked
+        }
+        Some(max) => {
+            assert_eq!(max, Human(max_hint).to_string(), "{context}: max_hint");
+            assert!(
+                asked > max_hint,
+                "{context}: clamped a hint within max_hint"
+            );
+            assert_eq!(
+                rules.on_long_hint(),
+                OnLongHint::Clamp,
+                "{context}: clamped under on_long_hint = stop"
+            );
+            max_hint
+        }
+    };
+    let spread = (waited / 10).min(Duration::from_secs(1));
+    let (low, high) = (ms(waited), ms(waited.saturating_add(spread)));
+    assert!(
+        (low..=high).contains(&delay_ms),
+        "{context}: hinted delay {delay_ms} ms outside [{low}, {high}]"
+    );
+    delay_ms
+}
+
+/// A stop step: a reason of the design's vocabulary, which this policy and this attempt
+/// can give.
+fn check_stop(
+    policy: &Policy,
+    step: &Map<String, Value>,
+    attempt: &Value,
+    attempts_made: usize,
+    context: &str,
+) {
+    let mut keys: Vec<&str> = step.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["action", "reason", "why"], "{context}: stop fields");
+    let reason = step["reason"].as_str().unwrap_or("");
+    let why = step["why"].as_str().unwrap_or("");
+    let Some(reason) = StopReason::ALL.into_iter().find(|r| r.as_str() == reason) else {
+        panic!("{context}: {reason:?} is not a stop reason");
+    };
+    assert!(
+        why.starts_with(&format!("{reason}: ")),
+        "{context}: the why {why:?} does not open with {reason}"
+    );
+    let rules = policy.rules();
+    let last = attempts_made == rules.max_attempts() as usize;
+    let transport = attempt.get("transport").is_some();
+    match reason {
+        StopReason::Succeeded => assert!(!transport, "{context}: a transport failure succeeded"),
+        StopReason::NotRetryable => {}
+        StopReason::AttemptsExhausted => assert!(last, "{context}: exhausted before the last"),
+        StopReason::HintTooLong => {
+            assert!(!last, "{context}: attempts_exhausted comes first");
+            assert_eq!(rules.on_long_hint(), OnLongHint::Stop, "{context}");
+            assert!(!transport, "{context}: a hint without a response");
+        }
+        StopReason::DeadlineExceeded => {
+            assert!(!last, "{context}: attempts_exhausted comes first");
+            assert!(rules.max_elapsed().is_some(), "{context}: no max_elapsed");
+        }
+        StopReason::BudgetExhausted => {
+            assert!(!last, "{context}: attempts_exhausted comes first");
+            assert!(rules.budget().is_some(), "{context}: no budget");
+        }
+        other => panic!("{context}: a stop reason the checks do not know: {other}"),
+    }
+}

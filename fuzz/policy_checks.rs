@@ -1,0 +1,605 @@
+//! The invariants of the `policy_file` fuzz target: the policy file parser (redial's
+//! `serde` feature).
+//!
+//! Kept apart from `checks.rs` because they need that feature, which the main crate's
+//! corpus replay test does not always have. The fuzz target `policy_file` compiles this
+//! file, and so does `cli/tests/fuzz_corpus.rs` (the CLI always builds redial with
+//! `serde`), which replays `fuzz/corpus/policy_file/` under `cargo test`.
+//!
+//! A corpus file is the text of a policy file, read both as TOML and as JSON. The checks
+//! read the same text with the `toml` and `serde_json` crates themselves and restate, from
+//! the design's "policy file" section and the builder's documented rules, what the policy
+//! must be ([`expected`]): an accepted file must give exactly that policy and satisfy every
+//! rule; a rejected one must break some rule and name the key.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use redial::{Curve, Jitter, NonIdempotent, OnLongHint, Policy, PolicyError, Preset};
+use serde_json::{Map, Value};
+
+/// The keys of each table, as the design lists them; `""` is the top level.
+const TABLES: [(&str, &[&str]); 5] = [
+    (
+        "",
+        &[
+            "preset",
+            "max_attempts",
+            "max_elapsed",
+            "non_idempotent",
+            "backoff",
+            "hints",
+            "classify",
+            "budget",
+        ],
+    ),
+    (
+        "backoff",
+        &["kind", "base", "cap", "factor", "jitter", "jitter_ratio"],
+    ),
+    ("hints", &["honor", "max_hint", "on_long_hint"]),
+    ("classify", &["retry_status"]),
+    (
+        "budget",
+        &[
+            "enabled",
+            "capacity",
+            "retry_cost",
+            "timeout_cost",
+            "success_refund",
+        ],
+    ),
+];
+
+/// The ratio `jitter = "proportional"` takes when neither the file nor the preset has one.
+const DEFAULT_JITTER_RATIO: f64 = 0.25;
+
+/// `data` is a policy file. Checks, for TOML and for JSON alike:
+/// - nothing panics;
+/// - a file is accepted exactly when the restated rules ([`expected`]) accept the document
+///   the format's own parser reads, and then every setting is the one the document (or its
+///   preset) gives;
+/// - an accepted policy satisfies every validation rule, read back through its getters;
+///   its backoff computes every retry's delay within `cap` without overflow; written back
+///   with `to_toml` it loads again equal, and writes the same text;
+/// - a rejected file gets a one-line error that starts with a key (a key path in TOML's own
+///   syntax, `line N`, or `policy` for a root that is not a table) and says something
+///   after it; an unknown key's path leads to a key that is in the file and not in the
+///   table's list;
+/// - a TOML document written as JSON is accepted or rejected alike, and gives the same
+///   policy.
+pub fn policy_file(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+
+    let toml_doc =
+        toml::from_str::<toml::Table>(&text)
+            .ok()
+            .map(|table| match serde_json::to_value(table) {
+                Ok(value) => value,
+                Err(e) => panic!("a TOML table converts to a JSON value: {e}"),
+            });
+    let from_toml = Policy::from_toml(&text);
+    check_file(&text, "TOML", toml_doc.as_ref(), &from_toml);
+
+    let json_doc = serde_json::from_str::<Value>(&text).ok();
+    let from_json = Policy::from_json(&text);
+    check_file(&text, "JSON", json_doc.as_ref(), &from_json);
+
+    if let Some(doc) = &toml_doc {
+        let json = match serde_json::to_string(doc) {
+            Ok(json) => json,
+            Err(e) => panic!("a JSON value writes out: {e}"),
+        };
+        match (&from_toml, Policy::from_json(&json)) {
+            (Ok(a), Ok(b)) => assert_eq!(a, &b, "{text:?} as TOML and as JSON {json:?}"),
+            (Err(_), Err(_)) => {}
+            (a, b) => panic!("{text:?} as TOML: {a:?}; as JSON {json:?}: {b:?}"),
+        }
+    }
+}
+
+/// One format's answer for `text`, against the document its parser reads (`None` when the
+/// text is not a document of that format).
+fn check_file(text: &str, format: &str, doc: Option<&Value>, loaded: &Result<Policy, PolicyError>) {
+    let oracle = match doc {
+        Some(doc) => expected(doc),
+        None => Err(format!("not {format}")),
+    };
+    match (loaded, oracle) {
+        (Ok(policy), Ok(settings)) => {
+            settings.assert_matches(policy, text);
+            check_rules(policy);
+            check_round_trip(policy);
+        }
+        (Ok(policy), Err(why)) => {
+            panic!("{format} {text:?}: accepted as {policy:?}, but {why}")
+        }
+        (Err(e), Err(_)) => check_error(text, format, doc, e),
+        (Err(e), Ok(_)) if format == "JSON" && is_duplicate_key(e) => {
+            // JSON allows a key twice and serde_json keeps the last; the design rejects it.
+            check_error(text, format, doc, e)
+        }
+        (Err(e), Ok(settings)) => {
+            panic!("{format} {text:?}: rejected ({e}), but every rule holds: {settings:?}")
+        }
+    }
+}
+
+fn is_duplicate_key(e: &PolicyError) -> bool {
+    matches!(e, PolicyError::Syntax { message, .. } if message.starts_with("duplicate key"))
+}
+
+// ---------------------------------------------------------------------------------------
+// The policy a document describes, restated
+// ---------------------------------------------------------------------------------------
+
+/// Every setting of a policy, as the checks compute it.
+#[derive(Debug)]
+struct Settings {
+    max_attempts: u32,
+    max_elapsed: Option<Duration>,
+    non_idempotent: NonIdempotent,
+    curve: Curve,
+    base: Duration,
+    cap: Duration,
+    factor: f64,
+    jitter: Jitter,
+    honor_hints: bool,
+    max_hint: Duration,
+    on_long_hint: OnLongHint,
+    retry_status: BTreeSet<u16>,
+    budget_enabled: bool,
+    capacity: u32,
+    retry_cost: u32,
+    timeout_cost: u32,
+    success_refund: u32,
+}
+
+impl Settings {
+    /// A preset's settings, read through a preset policy's getters.
+    fn of(policy: &Policy) -> Settings {
+        let rules = policy.rules();
+        let b = rules.backoff();
+        let c = policy.classifier();
+        let budget = rules.budget_config();
+        Settings {
+            max_attempts: rules.max_attempts(),
+            max_elapsed: rules.max_elapsed(),
+            non_idempotent: c.non_idempotent(),
+            curve: b.curve(),
+            base: b.base(),
+            cap: b.cap(),
+            factor: b.factor(),
+            jitter: b.jitter(),
+            honor_hints: c.honor_hints(),
+            max_hint: rules.max_hint(),
+            on_long_hint: rules.on_long_hint(),
+            retry_status: c.retry_status().iter().collect(),
+            budget_enabled: budget.enabled,
+            capacity: budget.capacity,
+            retry_cost: budget.retry_cost,
+            timeout_cost: budget.timeout_cost,
+            success_refund: budget.success_refund,
+        }
+    }
+
+    fn assert_matches(&self, policy: &Policy, text: &str) {
+        let got = Settings::of(policy);
+        // `Backoff` documents that it holds delays in whole nanoseconds (up to about 584
+        // years) and that longer settings saturate; the rules were checked before.
+        let saturated = |d: Duration| d.min(Duration::from_nanos(u64::MAX));
+        let expected = Settings {
+            base: saturated(self.base),
+            cap: saturated(self.cap),
+            retry_status: self.retry_status.clone(),
+            ..*self
+        };
+        // Debug prints every field, floats included, so equal text is equal settings
+        // (and -0.0 and 0.0 are told apart only where the file told them apart).
+        assert_eq!(
+            format!("{got:?}"),
+            format!("{expected:?}"),
+            "{text:?}: the policy is not what the file says"
+        );
+        assert_eq!(
+            policy.rules().budget().is_some(),
+            self.budget_enabled,
+            "{text:?}: a budget exactly when enabled"
+        );
+    }
+
+    /// The design's rules, each checked on its own; `Err` names the first one broken.
+    fn validate(&self) -> Result<(), String> {
+        if self.max_attempts < 1 {
+            return Err("max_attempts < 1".into());
+        }
+        if self.max_elapsed == Some(Duration::ZERO) {
+            return Err("max_elapsed = 0".into());
+        }
+        if self.base > self.cap {
+            return Err("base > cap".into());
+        }
+        if !(self.factor.is_finite() && self.factor > 0.0) {
+            return Err(format!("factor {:?}", self.factor));
+        }
+        if let Jitter::Proportional(r) = self.jitter {
+            if !(0.0..=1.0).contains(&r) {
+                return Err(format!("jitter_ratio {r:?}"));
+            }
+        }
+        if let Some(code) = self.retry_status.iter().find(|c| !(100..=599).contains(*c)) {
+            return Err(format!("status {code}"));
+        }
+        if self.budget_enabled {
+            if self.capacity < 1 {
+                return Err("budget capacity 0".into());
+            }
+            let costs = [self.retry_cost, self.timeout_cost, self.success_refund];
+            if costs.iter().any(|&c| c > self.capacity) {
+                return Err(format!(
+                    "budget costs {costs:?} > capacity {}",
+                    self.capacity
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The policy a document describes, or why it describes none.
+fn expected(doc: &Value) -> Result<Settings, String> {
+    let top = object("policy", doc)?;
+    known_keys("", top)?;
+    let preset = match top.get("preset") {
+        None => Preset::Default,
+        Some(v) => {
+            let name = string("preset", v)?;
+            Preset::ALL
+                .into_iter()
+                .find(|p| p.name() == name)
+                .ok_or(format!("preset {name:?}"))?
+        }
+    };
+    let mut s = Settings::of(&Policy::preset(preset));
+    if let Some(v) = top.get("max_attempts") {
+        s.max_attempts = uint("max_attempts", v)?;
+    }
+    if let Some(v) = top.get("max_elapsed") {
+        s.max_elapsed = Some(duration("max_elapsed", v)?);
+    }
+    if let Some(v) = top.get("non_idempotent") {
+        s.non_idempotent = choice(
+            "non_idempotent",
+            v,
+            &[
+                ("when_safe", NonIdempotent::WhenSafe),
+                ("always", NonIdempotent::Always),
+                ("never", NonIdempotent::Never),
+            ],
+        )?;
+    }
+    if let Some(v) = top.get("backoff") {
+        backoff(&mut s, object("backoff", v)?)?;
+    }
+    if let Some(v) = top.get("hints") {
+        let t = object("hints", v)?;
+        known_keys("hints", t)?;
+        if let Some(v) = t.get("honor") {
+            s.honor_hints = boolean("hints.honor", v)?;
+        }
+        if let Some(v) = t.get("max_hint") {
+            s.max_hint = duration("hints.max_hint", v)?;
+        }
+        if let Some(v) = t.get("on_long_hint") {
+            s.on_long_hint = choice(
+                "hints.on_long_hint",
+                v,
+                &[("stop", OnLongHint::Stop), ("clamp", OnLongHint::Clamp)],
+            )?;
+        }
+    }
+    if let Some(v) = top.get("classify") {
+        let t = object("classify", v)?;
+        known_keys("classify", t)?;
+        if let Some(v) = t.get("retry_status") {
+            let Value::Array(items) = v else {
+                return Err("classify.retry_status is not an array".into());
+            };
+            let mut codes = BTreeSet::new();
+            for item in items {
+                let code = item
+                    .as_i64()
+                    .ok_or(format!("classify.retry_status holds {item}"))?;
+                codes.insert(u16::try_from(code).map_err(|_| format!("status {code}"))?);
+            }
+            s.retry_status = codes;
+        }
+    }
+    if let Some(v) = top.get("budget") {
+        let t = object("budget", v)?;
+        known_keys("budget", t)?;
+        if let Some(v) = t.get("enabled") {
+            s.budget_enabled = boolean("budget.enabled", v)?;
+        }
+        for (key, field) in [
+            ("capacity", &mut s.capacity),
+            ("retry_cost", &mut s.retry_cost),
+            ("timeout_cost", &mut s.timeout_cost),
+            ("success_refund", &mut s.success_refund),
+        ] {
+            if let Some(v) = t.get(key) {
+                *field = uint(key, v)?;
+            }
+        }
+    }
+    s.validate()?;
+    Ok(s)
+}
+
+/// `[backoff]`, with the jitter rules of the policy file's docs: `jitter_ratio` only with
+/// proportional jitter; proportional jitter without one keeps the preset's ratio when the
+/// preset's jitter is proportional, and takes 0.25 otherwise.
+fn backoff(s: &mut Settings, t: &Map<String, Value>) -> Result<(), String> {
+    known_keys("backoff", t)?;
+    if let Some(v) = t.get("kind") {
+        s.curve = choice(
+            "backoff.kind",
+            v,
+            &[
+                ("exponential", Curve::Exponential),
+                ("constant", Curve::Constant),
+                ("linear", Curve::Linear),
+            ],
+        )?;
+    }
+    if let Some(v) = t.get("base") {
+        s.base = duration("backoff.base", v)?;
+    }
+    if let Some(v) = t.get("cap") {
+        s.cap = duration("backoff.cap", v)?;
+    }
+    if let Some(v) = t.get("factor") {
+        s.factor = number("backoff.factor", v)?;
+    }
+    let ratio = t
+        .get("jitter_ratio")
+        .map(|v| number("backoff.jitter_ratio", v))
+        .transpose()?;
+    let preset_ratio = match s.jitter {
+        Jitter::Proportional(r) => Some(r),
+        _ => None,
+    };
+    let name = match t.get("jitter") {
+        Some(v) => string("backoff.jitter", v)?,
+        None => s.jitter.name(),
+    };
+    s.jitter = match name {
+        "none" => Jitter::None,
+        "full" => Jitter::Full,
+        "equal" => Jitter::Equal,
+        "decorrelated" => Jitter::Decorrelated,
+        "proportional" => {
+            Jitter::Proportional(ratio.or(preset_ratio).unwrap_or(DEFAULT_JITTER_RATIO))
+        }
+        other => return Err(format!("jitter {other:?}")),
+    };
+    if ratio.is_some() && name != "proportional" {
+        return Err(format!("jitter_ratio with jitter {name:?}"));
+    }
+    Ok(())
+}
+
+fn known_keys(table: &str, t: &Map<String, Value>) -> Result<(), String> {
+    let known = table_keys(table).unwrap_or(&[]);
+    match t.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(format!("unknown key {k:?} in table {table:?}")),
+        None => Ok(()),
+    }
+}
+
+fn table_keys(table: &str) -> Option<&'static [&'static str]> {
+    TABLES
+        .iter()
+        .find(|(t, _)| *t == table)
+        .map(|(_, keys)| *keys)
+}
+
+fn object<'v>(key: &str, v: &'v Value) -> Result<&'v Map<String, Value>, String> {
+    match v {
+        // The `toml` crate hands a date to serde as a one-key table of this name.
+        Value::Object(m) if !m.contains_key("$__toml_private_datetime") => Ok(m),
+        other => Err(format!("{key} = {other}, not a table")),
+    }
+}
+
+fn string<'v>(key: &str, v: &'v Value) -> Result<&'v str, String> {
+    v.as_str().ok_or(format!("{key} = {v}, not a string"))
+}
+
+fn boolean(key: &str, v: &Value) -> Result<bool, String> {
+    v.as_bool().ok_or(format!("{key} = {v}, not a boolean"))
+}
+
+/// A whole number (not a float, even `3.0`) from 0 to `u32::MAX`.
+fn uint(key: &str, v: &Value) -> Result<u32, String> {
+    let n = match v {
+        Value::Number(n) if n.is_u64() || n.is_i64() => n,
+        other => return Err(format!("{key} = {other}, not a whole number")),
+    };
+    n.as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or(format!("{key} = {n} is out of range"))
+}
+
+fn number(key: &str, v: &Value) -> Result<f64, String> {
+    v.as_f64().ok_or(format!("{key} = {v}, not a number"))
+}
+
+fn duration(key: &str, v: &Value) -> Result<Duration, String> {
+    let s = string(key, v)?;
+    redial::duration::parse(s).map_err(|e| format!("{key}: {e}"))
+}
+
+fn choice<T: Copy>(key: &str, v: &Value, choices: &[(&str, T)]) -> Result<T, String> {
+    let s = string(key, v)?;
+    choices
+        .iter()
+        .find(|(name, _)| *name == s)
+        .map(|(_, value)| *value)
+        .ok_or(format!("{key} = {s:?}, not one of the choices"))
+}
+
+// ---------------------------------------------------------------------------------------
+// Accepted policies
+// ---------------------------------------------------------------------------------------
+
+/// Every validation rule, read back from the built policy's getters, and the backoff's
+/// promise that no delay passes `cap` and nothing overflows.
+fn check_rules(policy: &Policy) {
+    let settings = Settings::of(policy);
+    if let Err(rule) = settings.validate() {
+        panic!("accepted {policy:?}, which breaks a rule: {rule}");
+    }
+    let rules = policy.rules();
+    if let Some(budget) = rules.budget() {
+        assert_eq!(
+            budget.available(),
+            rules.budget_config().capacity,
+            "a new budget starts full"
+        );
+    }
+    let b = rules.backoff();
+    let mut rng = redial::Rng::with_seed(5);
+    let mut previous = b.base();
+    for n in [
+        1,
+        2,
+        3,
+        10,
+        31,
+        32,
+        63,
+        64,
+        65,
+        1_000,
+        u32::MAX / 2,
+        u32::MAX,
+    ] {
+        let raw = b.raw(n);
+        assert!(
+            raw <= b.cap(),
+            "retry {n}: raw {raw:?} above cap {:?}",
+            b.cap()
+        );
+        let delay = b.delay(n, previous, &mut rng);
+        assert!(
+            delay <= b.cap(),
+            "retry {n}: {delay:?} above cap {:?}",
+            b.cap()
+        );
+        previous = delay;
+    }
+}
+
+/// `to_toml` writes a file that loads back equal and writes the same text again.
+fn check_round_trip(policy: &Policy) {
+    let text = policy.to_toml();
+    match Policy::from_toml(&text) {
+        Ok(again) => {
+            assert_eq!(&again, policy, "written as {text}");
+            assert_eq!(again.to_toml(), text, "written twice");
+        }
+        Err(e) => panic!("{policy:?} written as\n{text}\ndoes not load: {e}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Rejected files
+// ---------------------------------------------------------------------------------------
+
+/// The error names a key, and says something about it on the same line.
+fn check_error(text: &str, format: &str, doc: Option<&Value>, e: &PolicyError) {
+    let key = e.key();
+    let message = e.to_string();
+    let context = format!("{format} {text:?}: {e:?}");
+    assert!(!key.is_empty(), "{context}: names no key");
+    let Some(rest) = message.strip_prefix(key).and_then(|m| m.strip_prefix(": ")) else {
+        panic!("{context}: {message:?} does not start with its key");
+    };
+    assert!(
+        !rest.trim().is_empty(),
+        "{context}: says nothing after the key"
+    );
+    assert!(!message.contains(['\n', '\r']), "{context}: not one line");
+
+    if let Some(line) = key.strip_prefix("line ") {
+        let n: usize = line
+            .parse()
+            .unwrap_or_else(|_| panic!("{context}: {key:?} is not a line number"));
+        let lines = text.split('\n').count();
+        assert!((1..=lines).contains(&n), "{context}: line {n} of {lines}");
+        assert!(
+            matches!(e, PolicyError::Syntax { .. }),
+            "{context}: only a syntax error names a line"
+        );
+        return;
+    }
+    if key == "policy" {
+        assert!(
+            doc.is_some_and(|d| object("policy", d).is_err()),
+            "{context}: `policy` for a root that is a table"
+        );
+        return;
+    }
+    let path = key_path(key).unwrap_or_else(|| panic!("{context}: {key:?} is no TOML key path"));
+    let (table, name) = match path.as_slice() {
+        [name] => ("", name.as_str()),
+        [table, name] if table_keys(table).is_some() && !table.is_empty() => {
+            (table.as_str(), name.as_str())
+        }
+        _ => panic!("{context}: {key:?} is no key of a policy file"),
+    };
+    let known = table_keys(table).unwrap_or(&[]).contains(&name);
+    match e {
+        PolicyError::UnknownKey { .. } => {
+            assert!(!known, "{context}: {key:?} is a known key");
+            // The key is in the file, under that table.
+            if let Some(doc) = doc {
+                let under = if table.is_empty() {
+                    Some(doc)
+                } else {
+                    doc.get(table)
+                };
+                assert!(
+                    under.and_then(|t| t.get(name)).is_some(),
+                    "{context}: {key:?} is not in the file"
+                );
+            }
+        }
+        _ => {
+            let is_table = table.is_empty() && table_keys(name).is_some();
+            assert!(known || is_table, "{context}: {key:?} is no known key");
+        }
+    }
+}
+
+/// A dotted key as TOML reads it (`backoff.cap`, `budget."a b"`, `""`), read by the `toml`
+/// crate itself; `None` when it is not one.
+fn key_path(key: &str) -> Option<Vec<String>> {
+    let table: toml::Table = toml::from_str(&format!("{key} = 0")).ok()?;
+    let mut path = Vec::new();
+    let mut node = &table;
+    loop {
+        let mut entries = node.iter();
+        let (name, value) = entries.next()?;
+        if entries.next().is_some() {
+            return None;
+        }
+        path.push(name.clone());
+        match value {
+            toml::Value::Table(inner) => node = inner,
+            toml::Value::Integer(0) => return Some(path),
+            _ => return None,
+        }
+    }
+}
