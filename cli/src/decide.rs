@@ -487,6 +487,28 @@ mod tests {
             .starts_with("attempts[0]: unknown field `statu`"));
     }
 
+    /// The default float parser read `1.5e-030` one unit in the last place off, so the
+    /// answer carried another id (found by the `decide_line` fuzz target).
+    #[test]
+    fn issue_5_a_float_id_is_echoed_exactly() {
+        let policy = Policy::default();
+        for (id, echoed) in [
+            ("1.5e-030", "1.5e-30"),
+            ("0.1", "0.1"),
+            ("2.2250738585072011e-308", "2.225073858507201e-308"),
+        ] {
+            let line = format!(r#"{{"id": {id}, "attempts": [{{"status": 200}}]}}"#);
+            let mut session = Session::new(&policy);
+            let out = session
+                .answer(line.as_bytes(), &mut Rng::with_seed(1))
+                .unwrap();
+            assert!(
+                out.starts_with(&format!(r#"{{"id":{echoed},"#)),
+                "{id}: {out}"
+            );
+        }
+    }
+
     proptest! {
         #[test]
         fn prop_any_line_gets_one_json_answer(line in "\\PC{0,200}") {
