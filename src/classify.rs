@@ -551,6 +551,7 @@ impl Classifier {
     }
 
     /// Applies the safety rule to a retryable failure, then reads its hint.
+    #[inline]
     fn gate(
         &self,
         request: &RequestFacts,
