@@ -1,11 +1,13 @@
-//! The invariants every fuzz target asserts, in one place.
+//! The invariants the core's fuzz targets assert, in one place.
 //!
 //! Each public function takes the raw bytes a fuzzer (or a corpus file) supplies, decodes
 //! them into an input, runs the core on it and panics when an invariant breaks. The
 //! cargo-fuzz targets in `fuzz_targets/` call these functions, and `tests/fuzz_corpus.rs`
 //! replays every checked-in corpus file through the very same functions under plain
 //! `cargo test`, so there is one copy of the checks and CI catches a regression without
-//! the fuzzer.
+//! the fuzzer. The two targets that need more than the core keep their checks beside
+//! these: `policy_checks.rs` (`policy_file`, redial's `serde` feature) and `cli_checks.rs`
+//! (`decide_line`, the command line's library), replayed by `cli/tests/fuzz_corpus.rs`.
 //!
 //! The checks compare the core with small, independent restatements of the design's rules
 //! ("oracles"), written from the grammar rather than from the core's code, so that a slip
