@@ -37,10 +37,11 @@
 //! stop; later attempts are ignored. When the attempts run out before a stop, the steps end
 //! with the last retry (the call is still in progress).
 //!
-//! A line that is not JSON or not of this shape gets `{"id": …, "error": "…"}` (`id` null
-//! when it cannot be read) and touches neither the budget nor the random generator; the run
-//! goes on. Blank lines are skipped without output. The exit status is 0 unless the policy
-//! or the input cannot be read.
+//! Every input line gets one output line, in order, so answers pair with calls by position.
+//! A line that is not JSON or not of this shape, a blank one included, gets `{"id": …,
+//! "error": "…"}` (`id` null when it cannot be read) and touches neither the budget nor the
+//! random generator; the run goes on. The exit status is 0 unless the policy or the input
+//! cannot be read.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
@@ -114,9 +115,7 @@ pub fn run(args: DecideArgs) -> ExitCode {
             Ok(line) => line,
             Err(e) => return fail(format!("reading input: {e}")),
         };
-        let Some(answer) = session.answer(&line, &mut rng) else {
-            continue;
-        };
+        let answer = session.answer(&line, &mut rng);
         if let Err(e) = writeln!(out, "{answer}") {
             // A closed pipe (`| head`) is the reader's choice, not an error.
             if e.kind() == io::ErrorKind::BrokenPipe {
@@ -167,13 +166,10 @@ impl<'p> Session<'p> {
         }
     }
 
-    /// The output line for one input line (without its `\n`), or `None` for a blank line.
-    /// The line is one JSON object, on one line: the call's steps, or its error.
-    pub fn answer(&mut self, line: &[u8], rng: &mut Rng) -> Option<String> {
+    /// The output line for one input line (without its `\n`): one JSON object, on one
+    /// line: the call's steps, or its error.
+    pub fn answer(&mut self, line: &[u8], rng: &mut Rng) -> String {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            return None;
-        }
         let answer = match self.parse(line) {
             Ok(call) => {
                 let steps = self.run(&call, rng);
@@ -182,13 +178,20 @@ impl<'p> Session<'p> {
             Err((id, error)) => serde_json::to_string(&Failed { id, error }),
         };
         // Serializing these plain structs cannot fail; keep the protocol even if it did.
-        Some(answer.unwrap_or_else(|e| {
+        answer.unwrap_or_else(|e| {
             format!("{{\"id\":null,\"error\":{}}}", Value::String(e.to_string()))
-        }))
+        })
     }
 
     fn parse(&self, line: &[u8]) -> Result<Call, (Value, String)> {
         let text = std::str::from_utf8(line).map_err(|_| (Value::Null, "not UTF-8".to_string()))?;
+        if text.trim().is_empty() {
+            // JSON Lines has no blank lines; answering keeps answers paired with lines.
+            return Err((
+                Value::Null,
+                "empty line: expected a JSON object".to_string(),
+            ));
+        }
         let value: Value = serde_json::from_str(text)
             .map_err(|e| (Value::Null, format!("not JSON: {}", without_line(&e))))?;
         let id = value.get("id").cloned().unwrap_or(Value::Null);
@@ -447,9 +450,7 @@ mod tests {
 
     fn answer(policy: &Policy, line: &str) -> Value {
         let mut session = Session::new(policy);
-        let out = session
-            .answer(line.as_bytes(), &mut Rng::with_seed(1))
-            .unwrap();
+        let out = session.answer(line.as_bytes(), &mut Rng::with_seed(1));
         serde_json::from_str(&out).unwrap()
     }
 
@@ -499,9 +500,7 @@ mod tests {
         ] {
             let line = format!(r#"{{"id": {id}, "attempts": [{{"status": 200}}]}}"#);
             let mut session = Session::new(&policy);
-            let out = session
-                .answer(line.as_bytes(), &mut Rng::with_seed(1))
-                .unwrap();
+            let out = session.answer(line.as_bytes(), &mut Rng::with_seed(1));
             assert!(
                 out.starts_with(&format!(r#"{{"id":{echoed},"#)),
                 "{id}: {out}"
@@ -514,11 +513,10 @@ mod tests {
         fn prop_any_line_gets_one_json_answer(line in "\\PC{0,200}") {
             let policy = Policy::default();
             let mut session = Session::new(&policy);
-            if let Some(out) = session.answer(line.as_bytes(), &mut Rng::with_seed(0)) {
-                let v: Value = serde_json::from_str(&out).unwrap();
-                prop_assert!(v.get("steps").is_some() || v.get("error").is_some());
-                prop_assert!(!out.contains('\n'));
-            }
+            let out = session.answer(line.as_bytes(), &mut Rng::with_seed(0));
+            let v: Value = serde_json::from_str(&out).unwrap();
+            prop_assert!(v.get("steps").is_some() || v.get("error").is_some());
+            prop_assert!(!out.contains('\n'));
         }
 
         #[test]
@@ -535,7 +533,7 @@ mod tests {
             let line = serde_json::json!({"id": "p", "attempts": attempts}).to_string();
             let policy = Policy::default();
             let mut session = Session::new(&policy);
-            let out = session.answer(line.as_bytes(), &mut Rng::with_seed(0)).unwrap();
+            let out = session.answer(line.as_bytes(), &mut Rng::with_seed(0));
             let _: Value = serde_json::from_str(&out).unwrap();
         }
     }

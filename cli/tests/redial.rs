@@ -804,10 +804,8 @@ fn decide_takes_the_wall_clock_from_now_plus_at_ms() {
 fn decide_answers_malformed_lines_and_goes_on() {
     let out = decide(&["--seed", "1"], &calls("malformed.jsonl"));
     let input = std::fs::read_to_string(calls("malformed.jsonl")).unwrap();
-    assert_eq!(
-        out.len(),
-        input.lines().filter(|l| !l.trim().is_empty()).count()
-    );
+    // One answer per line, the blank one included.
+    assert_eq!(out.len(), input.lines().count());
     assert_eq!(reasons(&out[0]), ["retry", "succeeded"]);
     assert_eq!(reasons(out.last().unwrap()), ["retry", "succeeded"]);
     let errors: Vec<(Value, String)> = out[1..out.len() - 1]
@@ -834,6 +832,7 @@ fn decide_answers_malformed_lines_and_goes_on() {
         ("bad-now".into(), "now: expected an RFC 3339 time"),
         ("bad-method".into(), "method: \"GE T\" is not a valid method"),
         (serde_json::json!({"nested": true}), "invalid type: string \"none\", expected a sequence"),
+        (Value::Null, "empty line: expected a JSON object"),
     ];
     assert_eq!(errors.len(), expect.len());
     for ((id, error), (want_id, want)) in errors.iter().zip(expect) {
