@@ -12,7 +12,7 @@
 //! let policy = Policy::default();
 //! let mut session = Session::new(&policy);
 //! let line = br#"{"id": "a", "attempts": [{"status": 503}, {"status": 200}]}"#;
-//! let answer = session.answer(line, &mut Rng::with_seed(7)).unwrap();
+//! let answer = session.answer(line, &mut Rng::with_seed(7));
 //! assert!(answer.starts_with(r#"{"id":"a","steps":[{"action":"retry","#));
 //! assert!(answer.ends_with(r#"{"action":"stop","reason":"succeeded","why":"succeeded: after 2 attempt(s)"}]}"#));
 //! ```
