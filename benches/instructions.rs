@@ -6,8 +6,9 @@
 //! ```
 //!
 //! Run by hand, `cargo bench --bench instructions -- NAME` runs one body `CALLS` times in
-//! a function of its own (`run_NAME`), which the script tells callgrind to count. Without
-//! a name it runs each once, as a smoke test, so that `cargo bench` passes through it.
+//! a function of its own (`success::BODY` or `retry::BODY` for the names `success_BODY` and
+//! `retry_BODY`), which the script tells callgrind to count. Without a name it runs each
+//! once, as a smoke test, so that `cargo bench` passes through it.
 
 mod common;
 
@@ -15,7 +16,7 @@ use std::cell::Cell;
 use std::hint::black_box;
 
 use common::{calls, Canned};
-use http::{HeaderMap, StatusCode};
+use http::HeaderMap;
 use redial::{Policy, Transport};
 
 /// Calls per body: enough that setup is noise.
@@ -23,29 +24,6 @@ const CALLS: u32 = 100_000;
 
 /// Each body, as `(name, run)`: `run` makes `calls` calls.
 type Body = (&'static str, fn(&Policy, &HeaderMap, u32));
-
-fn ok(headers: &HeaderMap) -> Canned<'_> {
-    Canned {
-        status: StatusCode::OK,
-        headers,
-    }
-}
-
-/// Two refused connections, then the 200.
-fn flaky<'a>(
-    n: &'a Cell<u32>,
-    headers: &'a HeaderMap,
-) -> impl FnMut() -> std::future::Ready<Result<Canned<'a>, Transport>> + Clone + 'a {
-    move || {
-        let attempt = n.get();
-        n.set(attempt + 1);
-        std::future::ready(if attempt < 2 {
-            Err(Transport::Connect)
-        } else {
-            Ok(black_box(ok(headers)))
-        })
-    }
-}
 
 macro_rules! bodies {
     ($($name:ident: |$policy:ident, $op:ident| $call:expr;)*) => {
@@ -55,7 +33,7 @@ macro_rules! bodies {
                 #[inline(never)]
                 pub fn $name(policy: &Policy, headers: &HeaderMap, times: u32) {
                     let $policy = policy;
-                    let $op = || async { Ok::<_, Transport>(black_box(ok(headers))) };
+                    let $op = || async { Ok::<_, Transport>(black_box(Canned::ok(headers))) };
                     for _ in 0..times {
                         black_box($call);
                     }
@@ -69,7 +47,7 @@ macro_rules! bodies {
                 pub fn $name(policy: &Policy, headers: &HeaderMap, times: u32) {
                     let $policy = policy;
                     let n = Cell::new(0);
-                    let flaky = flaky(&n, headers);
+                    let flaky = common::flaky(&n, Canned::ok(headers));
                     for _ in 0..times {
                         n.set(0);
                         let $op = flaky.clone();

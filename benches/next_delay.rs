@@ -25,7 +25,7 @@ use backoff::backoff::Backoff as _;
 use backon::BackoffBuilder as _;
 use common::{backoff_state, backon_builder, tokio_retry_strategy, BASE, CAP, FACTOR, RETRIES};
 use criterion::{criterion_group, criterion_main, Criterion};
-use redial::{Cause, Jitter, Machine, Policy, Verdict};
+use redial::{Cause, Machine, Policy, Verdict};
 use retry_policies::RetryPolicy as _;
 
 /// The baseline: what a person writes for full jitter with no library.
@@ -34,30 +34,19 @@ struct Hand {
 }
 
 impl Hand {
-    const BASE_NS: u64 = BASE.as_nanos() as u64;
-    const CAP_NS: u64 = CAP.as_nanos() as u64;
-
     fn next(&mut self, rng: &mut fastrand::Rng) -> Duration {
-        // ×2 per retry is a shift; past 2^16 the cap has long won.
-        let raw = (Self::BASE_NS << self.n.min(16)).min(Self::CAP_NS);
+        let raw = common::doubled_ns(self.n);
         self.n = self.n.saturating_add(1);
         Duration::from_nanos(rng.u64(0..=raw))
     }
 }
 
 fn policy(max_attempts: u32) -> Policy {
-    let built = Policy::builder()
-        .base(BASE)
-        .cap(CAP)
-        .factor(f64::from(FACTOR))
-        .jitter(Jitter::Full)
-        .max_attempts(max_attempts)
-        .no_budget()
-        .build();
-    match built {
-        Ok(p) => p,
-        Err(e) => panic!("the bench policy is valid: {e}"),
-    }
+    common::build(
+        common::policy_builder()
+            .max_attempts(max_attempts)
+            .no_budget(),
+    )
 }
 
 fn retry_policies_policy(retries: u32) -> retry_policies::policies::ExponentialBackoff {

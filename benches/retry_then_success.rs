@@ -17,45 +17,20 @@
 mod common;
 
 use std::cell::Cell;
-use std::future::{ready, IntoFuture};
+use std::future::IntoFuture;
 use std::hint::black_box;
 
 use common::{calls, Canned};
 use criterion::{criterion_group, criterion_main, Criterion};
-use http::{HeaderMap, StatusCode};
+use http::HeaderMap;
 use redial::adapters::{Retryable as _, TokioSleeper};
-use redial::Transport;
 use tower::ServiceExt as _;
-
-/// Attempts of each call that fail before one succeeds.
-const FAILURES: u32 = 2;
-
-/// An operation that fails the first `FAILURES` attempts of each call (counted in `n`,
-/// which each iteration resets) with a refused connection, then succeeds.
-fn flaky<'a>(
-    n: &'a Cell<u32>,
-    ok: Canned<'a>,
-) -> impl FnMut() -> std::future::Ready<Result<Canned<'a>, Transport>> + Clone + 'a {
-    move || {
-        let attempt = n.get();
-        n.set(attempt + 1);
-        ready(if attempt < FAILURES {
-            Err(Transport::Connect)
-        } else {
-            Ok(black_box(ok))
-        })
-    }
-}
 
 fn no_op_sleeper(c: &mut Criterion) {
     let mut g = c.benchmark_group("retry_then_success/no-op sleeper");
     let headers = HeaderMap::new();
-    let ok = Canned {
-        status: StatusCode::OK,
-        headers: &headers,
-    };
     let n = Cell::new(0);
-    let op = flaky(&n, ok);
+    let op = common::flaky(&n, Canned::ok(&headers));
     let policy = common::adapter_policy();
 
     g.bench_function("hand-written", |b| {
@@ -103,12 +78,8 @@ fn tokio_paused(c: &mut Criterion) {
         Err(e) => panic!("a current-thread runtime: {e}"),
     };
     let headers = HeaderMap::new();
-    let ok = Canned {
-        status: StatusCode::OK,
-        headers: &headers,
-    };
     let n = Cell::new(0);
-    let op = flaky(&n, ok);
+    let op = common::flaky(&n, Canned::ok(&headers));
     let policy = common::adapter_policy();
 
     g.bench_function("hand-written", |b| {

@@ -21,16 +21,13 @@ use std::hint::black_box;
 
 use common::{calls, Canned};
 use criterion::{criterion_group, criterion_main, Criterion};
-use http::{HeaderMap, StatusCode};
+use http::HeaderMap;
 use redial::Transport;
 
 fn success_overhead(c: &mut Criterion) {
     let mut g = c.benchmark_group("success_overhead");
     let headers = HeaderMap::new();
-    let ok = Canned {
-        status: StatusCode::OK,
-        headers: &headers,
-    };
+    let ok = Canned::ok(&headers);
     let op = || async { Ok::<_, Transport>(black_box(ok)) };
     let policy = common::adapter_policy();
 

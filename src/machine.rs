@@ -341,13 +341,13 @@ impl<R: AsRef<Rules>> Machine<R> {
         now: impl FnOnce() -> Instant,
         rng: &mut Rng,
     ) -> Action {
-        if let Some(stop) = self.stopped {
-            return Action::Stop(stop);
-        }
         if let Verdict::Success = verdict {
             // Nearly every call ends here: kept apart from the failure path, which is
             // large, so that it inlines into the caller and writes its answer in place.
             return Action::Stop(self.on_success());
+        }
+        if let Some(stop) = self.stopped {
+            return Action::Stop(stop);
         }
         self.attempts = self.attempts.saturating_add(1);
         self.fail(verdict, now, rng)

@@ -50,20 +50,15 @@ impl Reads {
     }
 }
 
-fn policy() -> Policy {
-    Policy::builder()
-        .base(Duration::from_millis(100))
-        .build()
-        .expect("valid policy")
-}
-
-/// The policy above with a 30 s deadline.
-fn with_deadline() -> Policy {
-    Policy::builder()
-        .base(Duration::from_millis(100))
-        .max_elapsed(Duration::from_secs(30))
-        .build()
-        .expect("valid policy")
+/// Short waits, and `max_elapsed` if given.
+fn policy(max_elapsed: Option<Duration>) -> Policy {
+    let builder = Policy::builder().base(Duration::from_millis(100));
+    match max_elapsed {
+        Some(limit) => builder.max_elapsed(limit),
+        None => builder,
+    }
+    .build()
+    .expect("valid policy")
 }
 
 /// Runs `op` under `policy` as an idempotent request, on `reads`' clocks.
@@ -95,7 +90,7 @@ fn statuses<'h>(
 async fn a_call_that_succeeds_at_once_reads_no_clock() {
     let reads = Reads::default();
     let headers = HeaderMap::new();
-    let result = call(&policy(), &reads, statuses(&[StatusCode::OK], &headers)).await;
+    let result = call(&policy(None), &reads, statuses(&[StatusCode::OK], &headers)).await;
     assert!(result.is_ok());
     assert_eq!(reads.counts(), (0, 0));
 }
@@ -105,7 +100,7 @@ async fn transport_failures_read_the_monotonic_clock_only() {
     let reads = Reads::default();
     let headers = HeaderMap::new();
     let mut calls = 0;
-    let result = call(&policy(), &reads, || {
+    let result = call(&policy(None), &reads, || {
         calls += 1;
         let refused = calls <= 2;
         let headers = &headers;
@@ -139,7 +134,7 @@ async fn a_failed_response_with_an_http_date_reads_the_wall_clock() {
     );
     let started = tokio::time::Instant::now();
     let op = statuses(&[StatusCode::SERVICE_UNAVAILABLE, StatusCode::OK], &busy);
-    assert!(call(&policy(), &reads, op).await.is_ok());
+    assert!(call(&policy(None), &reads, op).await.is_ok());
     assert_eq!(
         reads.counts().1,
         1,
@@ -157,7 +152,7 @@ async fn a_failed_response_with_an_http_date_reads_the_wall_clock() {
 async fn the_elapsed_time_counts_a_slow_first_attempt() {
     let reads = Reads::default();
     let headers = HeaderMap::new();
-    let result = call(&policy(), &reads, || async {
+    let result = call(&policy(None), &reads, || async {
         tokio::time::sleep(Duration::from_secs(5)).await;
         Ok(Canned {
             status: StatusCode::BAD_REQUEST,
@@ -174,7 +169,7 @@ async fn the_elapsed_time_counts_a_slow_first_attempt() {
 async fn a_deadline_starts_the_clock_before_the_first_attempt() {
     let reads = Reads::default();
     let headers = HeaderMap::new();
-    let policy = with_deadline();
+    let policy = policy(Some(Duration::from_secs(30)));
     let result = call(&policy, &reads, statuses(&[StatusCode::OK], &headers)).await;
     assert!(result.is_ok());
     assert_eq!(reads.counts(), (1, 0));
@@ -184,7 +179,7 @@ async fn a_deadline_starts_the_clock_before_the_first_attempt() {
 async fn a_deadline_is_checked_on_the_clock_at_each_failure() {
     let reads = Reads::default();
     let headers = HeaderMap::new();
-    let policy = with_deadline();
+    let policy = policy(Some(Duration::from_secs(30)));
     let op = statuses(&[StatusCode::SERVICE_UNAVAILABLE, StatusCode::OK], &headers);
     assert!(call(&policy, &reads, op).await.is_ok());
     // The start, then the failure's check against the deadline.

@@ -39,6 +39,33 @@ pub fn obey(action: Action) -> Option<Duration> {
     }
 }
 
+/// The un-jittered delay before retry `retries + 1` (0 for the first retry), as a person
+/// writes it: ×2 per retry is a shift (past 2^16 the cap has long won), then the cap. The
+/// hand-written baselines draw their full jitter in `0..=` this many nanoseconds.
+pub fn doubled_ns(retries: u32) -> u64 {
+    const BASE_NS: u64 = BASE.as_nanos() as u64;
+    const CAP_NS: u64 = CAP.as_nanos() as u64;
+    (BASE_NS << retries.min(16)).min(CAP_NS)
+}
+
+/// The policy with full jitter, for redial: finish it with attempts and a budget, then
+/// [`build`].
+pub fn policy_builder() -> redial::PolicyBuilder {
+    redial::Policy::builder()
+        .base(BASE)
+        .cap(CAP)
+        .factor(f64::from(FACTOR))
+        .jitter(redial::Jitter::Full)
+}
+
+/// Builds a bench policy, which is valid.
+pub fn build(builder: redial::PolicyBuilder) -> redial::Policy {
+    match builder.build() {
+        Ok(p) => p,
+        Err(e) => panic!("the bench policy is valid: {e}"),
+    }
+}
+
 /// backon, set to the policy.
 pub fn backon_builder() -> backon::ExponentialBuilder {
     backon::ExponentialBuilder::default()
@@ -71,17 +98,7 @@ pub fn tokio_retry_strategy() -> impl Iterator<Item = Duration> {
 /// The policy the adapter benches give redial: the one above, with the default budget
 /// (5 tokens a retry, refunded when the call succeeds, so the bucket never runs dry).
 pub fn adapter_policy() -> redial::Policy {
-    let built = redial::Policy::builder()
-        .base(BASE)
-        .cap(CAP)
-        .factor(f64::from(FACTOR))
-        .jitter(redial::Jitter::Full)
-        .max_attempts(RETRIES + 1)
-        .build();
-    match built {
-        Ok(p) => p,
-        Err(e) => panic!("the bench policy is valid: {e}"),
-    }
+    build(policy_builder().max_attempts(RETRIES + 1))
 }
 
 /// A 200 or any other response, borrowing headers built once, so that making an attempt
@@ -90,6 +107,36 @@ pub fn adapter_policy() -> redial::Policy {
 pub struct Canned<'a> {
     pub status: http::StatusCode,
     pub headers: &'a http::HeaderMap,
+}
+
+impl<'a> Canned<'a> {
+    /// A 200 with these headers.
+    pub fn ok(headers: &'a http::HeaderMap) -> Self {
+        Canned {
+            status: http::StatusCode::OK,
+            headers,
+        }
+    }
+}
+
+/// Attempts of each call that fail before one succeeds, in the retry benches.
+pub const FAILURES: u32 = 2;
+
+/// An operation that refuses the connection on the first [`FAILURES`] attempts of each
+/// call (counted in `n`, which each call's iteration resets), then answers `ok`.
+pub fn flaky<'a>(
+    n: &'a std::cell::Cell<u32>,
+    ok: Canned<'a>,
+) -> impl FnMut() -> std::future::Ready<Result<Canned<'a>, redial::Transport>> + Clone + 'a {
+    move || {
+        let attempt = n.get();
+        n.set(attempt + 1);
+        std::future::ready(if attempt < FAILURES {
+            Err(redial::Transport::Connect)
+        } else {
+            Ok(std::hint::black_box(ok))
+        })
+    }
 }
 
 impl redial::adapters::HttpOutcome for Canned<'_> {
@@ -114,15 +161,13 @@ where
     S: Fn(Duration) -> SF,
     SF: std::future::Future<Output = ()>,
 {
-    const BASE_NS: u64 = BASE.as_nanos() as u64;
-    const CAP_NS: u64 = CAP.as_nanos() as u64;
     let mut retries = 0;
     loop {
         match op().await {
             Ok(v) => return Ok(v),
             Err(e) if retries == RETRIES => return Err(e),
             Err(_) => {
-                let raw = (BASE_NS << retries).min(CAP_NS);
+                let raw = doubled_ns(retries);
                 retries += 1;
                 sleep(Duration::from_nanos(fastrand::u64(0..=raw))).await;
             }
@@ -151,10 +196,8 @@ where
             Ok(_) => None,
             Err(_) if self.left == 0 => None,
             Err(_) => {
-                let n = RETRIES - self.left;
+                let raw = doubled_ns(RETRIES - self.left);
                 self.left -= 1;
-                let raw = (BASE.as_nanos() as u64) << n;
-                let raw = raw.min(CAP.as_nanos() as u64);
                 Some((self.sleep)(Duration::from_nanos(fastrand::u64(0..=raw))))
             }
         }

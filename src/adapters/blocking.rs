@@ -311,7 +311,7 @@ impl<P, Op, S, C, N> BlockingRetry<P, Op, S, C, N> {
         } = self;
         let mut driver = Driver::new(policy, facts, classify, notify, rng);
         // A blocking attempt takes its time inside `op`: the clock starts before it.
-        driver.begin(sleeper.now());
+        driver.begin(|| sleeper.now());
         loop {
             let result = op();
             match driver.decide(Some(&result), || sleeper.now(), &|| sleeper.wall()) {

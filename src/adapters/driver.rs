@@ -64,28 +64,22 @@ where
         }
     }
 
-    /// Marks the start of the call (the first attempt) on the adapter's clock. Later calls
-    /// change nothing.
-    pub(crate) fn begin(&mut self, now: Instant) {
+    /// Starts the call's clock, reading `now`, unless it has started: later calls change
+    /// nothing and read no clock. Adapters call it before a blocking attempt, and when an
+    /// async attempt first waits, which only the synchronous part of its first poll
+    /// precedes.
+    pub(crate) fn begin(&mut self, now: impl FnOnce() -> Instant) {
         if self.machine.is_none() {
-            self.machine = Some(Machine::new(self.policy.clone(), now));
+            self.machine = Some(Machine::new(self.policy.clone(), now()));
         }
     }
 
     /// Starts the call's clock before its first attempt if a deadline is measured from
-    /// there. Without one, an async adapter starts it at the first attempt's first wait
-    /// ([`Driver::waiting`]), which only the synchronous part of that attempt's first poll
-    /// precedes, and a call that succeeds at once never reads it.
+    /// there. Without one, the clock starts at the first wait or failure, and a call that
+    /// succeeds at once never reads it.
     pub(crate) fn before_attempt(&mut self, now: impl FnOnce() -> Instant) {
-        if self.machine.is_none() && self.policy.as_ref().max_elapsed().is_some() {
-            self.begin(now());
-        }
-    }
-
-    /// The attempt did not finish on this poll: the call's clock starts now, if it has not.
-    pub(crate) fn waiting(&mut self, now: impl FnOnce() -> Instant) {
-        if self.machine.is_none() {
-            self.begin(now());
+        if self.policy.as_ref().max_elapsed().is_some() {
+            self.begin(now);
         }
     }
 

@@ -563,7 +563,7 @@ where
                         Poll::Ready(result) => Some(result),
                         // The attempt is still running: has its time run out?
                         Poll::Pending => {
-                            this.driver.waiting(|| this.sleeper.now());
+                            this.driver.begin(|| this.sleeper.now());
                             match timer.as_pin_mut().map(|t| t.poll(cx)) {
                                 Some(Poll::Ready(())) => None,
                                 _ => return Poll::Pending,
@@ -840,7 +840,7 @@ where
                     let (context, result) = match fut.poll(cx) {
                         Poll::Ready(output) => output,
                         Poll::Pending => {
-                            this.driver.waiting(|| this.sleeper.now());
+                            this.driver.begin(|| this.sleeper.now());
                             return Poll::Pending;
                         }
                     };

@@ -429,7 +429,7 @@ where
         loop {
             match this.state.as_mut().project() {
                 StreamProj::Idle => {
-                    this.driver.begin(this.sleeper.now());
+                    this.driver.begin(|| this.sleeper.now());
                     let fut = (this.open)();
                     this.state.set(StreamState::Opening { fut });
                 }

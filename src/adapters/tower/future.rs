@@ -88,7 +88,7 @@ where
             // The attempt's result and the request for the next one, once an attempt ends.
             let (result, next) = match this.state.as_mut().project() {
                 TowerProj::Ready { .. } => {
-                    this.driver.begin(this.sleeper.now());
+                    this.driver.begin(|| this.sleeper.now());
                     let ready = ready!(this.service.poll_ready(cx));
                     let TowerReplace::Ready { request } =
                         this.state.as_mut().project_replace(TowerState::Done)
