@@ -61,9 +61,15 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub no_chart: bool,
 
-    /// One retry budget for the fleet, one per client, or none.
-    #[arg(long, value_enum, default_value_t = BudgetKind::Shared)]
+    /// Who holds a retry budget: each client its own (as processes are deployed), each
+    /// client its own sharing counts through Redis every --sync, one object for the whole
+    /// fleet (an ideal no deployment reaches), or nobody.
+    #[arg(long, value_enum, default_value_t = BudgetKind::PerClient)]
     pub budget: BudgetKind,
+
+    /// --budget redis: how often each client exchanges its counts with the fleet.
+    #[arg(long, default_value = "250ms", value_parser = parse_duration)]
+    pub sync: Duration,
 
     /// The request every call makes: GET is idempotent, POST is not (which failures a
     /// policy retries depends on it).
@@ -149,13 +155,15 @@ pub enum ArrivalKind {
     Fixed,
 }
 
-/// Who shares a retry budget.
+/// Who holds a retry budget.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BudgetKind {
-    /// One budget for the fleet.
-    Shared,
-    /// One budget per client.
+    /// One budget per client: a fleet of processes, each with its own policy.
     PerClient,
+    /// One budget per client, sharing its counts with the fleet through Redis every --sync.
+    Redis,
+    /// One budget object for the whole fleet.
+    Shared,
     /// No budget at all (every policy's budget switched off).
     Off,
 }
@@ -279,6 +287,7 @@ fn flag_for(field: &str) -> &str {
         "incidents.brownout.fail_fraction" => "--fail-fraction",
         "incidents.overload.capacity_factor" => "--capacity-left",
         "incidents.ratelimit.window" => "--window",
+        "budget.sync" => "--sync",
         other => other,
     }
 }
@@ -320,8 +329,9 @@ fn scenario(args: &SimulateArgs) -> Scenario {
     s.rtt = args.rtt;
     s.bucket = args.bucket;
     s.budget = match args.budget {
-        BudgetKind::PerClient => BudgetScope::PerClient,
-        BudgetKind::Shared | BudgetKind::Off => BudgetScope::Shared,
+        BudgetKind::PerClient | BudgetKind::Off => BudgetScope::PerClient,
+        BudgetKind::Redis => BudgetScope::Redis { sync: args.sync },
+        BudgetKind::Shared => BudgetScope::Shared,
     };
     s.seed = args.seed;
     s
@@ -375,9 +385,13 @@ fn describe(args: &SimulateArgs, s: &Scenario) -> String {
         _ => "nothing".to_owned(),
     };
     let budget = match args.budget {
-        BudgetKind::Shared => "one shared budget",
-        BudgetKind::PerClient => "a budget per client",
-        BudgetKind::Off => "no budget",
+        BudgetKind::Shared => "one budget object for the fleet".to_owned(),
+        BudgetKind::PerClient => "a budget per client".to_owned(),
+        BudgetKind::Redis => format!(
+            "a budget per client, shared through Redis every {}",
+            human(args.sync)
+        ),
+        BudgetKind::Off => "no budget".to_owned(),
     };
     let arrivals = match args.arrivals {
         ArrivalKind::Poisson => "Poisson",
