@@ -1160,30 +1160,21 @@ fn check_delay(
     match (hint, basis) {
         (None, Basis::Backoff) => {
             let b = rules.backoff();
-            let (raw, cap) = (b.raw(n), b.cap());
-            assert!(raw <= cap, "raw delay {raw:?} above cap {cap:?}");
+            let cap = b.cap();
             assert!(delay <= cap, "delay {delay:?} above cap {cap:?}");
-            match b.jitter() {
-                Jitter::None => assert_eq!(delay, raw),
-                Jitter::Full => assert!(delay <= raw),
-                Jitter::Equal => assert!(raw / 2 <= delay && delay <= raw, "{delay:?} {raw:?}"),
-                Jitter::Proportional(ratio) => {
-                    let low = raw.as_nanos() as f64 * (1.0 - ratio);
-                    // Float rounding of a nanosecond count: one part in 10^12, plus 1 ns.
-                    let low = low - low * 1e-12 - 1.0;
-                    assert!(delay <= raw, "{delay:?} {raw:?}");
-                    assert!(delay.as_nanos() as f64 >= low, "{delay:?} below {low} ns");
-                }
-                Jitter::Decorrelated => {
-                    let low = b.base().min(cap);
-                    let high = previous.saturating_mul(3).min(cap).max(low);
-                    assert!(
-                        low <= delay && delay <= high,
-                        "{delay:?} outside [{low:?}, {high:?}]"
-                    );
-                }
-                other => panic!("a jitter the checks do not know: {other:?}"),
-            }
+            let (low, high) = jittered_delay_oracle(
+                b.curve(),
+                b.base(),
+                cap,
+                b.factor(),
+                b.jitter(),
+                n,
+                previous,
+            );
+            assert!(
+                low <= delay && delay <= high,
+                "retry {n}: {delay:?} outside [{low:?}, {high:?}] for {b:?}"
+            );
         }
         (Some(h), Basis::Hint(used)) => {
             assert_eq!(h, used, "the delay names the hint it honoured");
@@ -1205,6 +1196,73 @@ fn check_delay(
             hinted_delay_within_spread(max, delay);
         }
         (hint, basis) => panic!("basis {basis:?} for hint {hint:?}"),
+    }
+}
+
+/// The design's curve, restated: the raw delay of retry `n` (1 for the first), as the
+/// interval float rounding allows (one part in 10^12, plus 1 ns, for the exponential).
+/// `exponential` `min(cap, base × factor^(n−1))`, `constant` `min(cap, base)`, `linear`
+/// `min(cap, base × n)`.
+pub fn raw_delay_oracle(
+    curve: Curve,
+    base: Duration,
+    cap: Duration,
+    factor: f64,
+    n: u32,
+) -> (Duration, Duration) {
+    let n = n.max(1);
+    let exact = |nanos: u128| {
+        let d = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX)).min(cap);
+        (d, d)
+    };
+    match curve {
+        Curve::Constant => exact(base.as_nanos()),
+        Curve::Linear => exact(base.as_nanos().saturating_mul(u128::from(n))),
+        Curve::Exponential => {
+            let x = base.as_nanos() as f64 * factor.powf(f64::from(n - 1));
+            if base.is_zero() {
+                return exact(0);
+            }
+            let at = |v: f64| {
+                if v.is_nan() || v >= cap.as_nanos() as f64 {
+                    cap
+                } else {
+                    Duration::from_nanos(v.max(0.0) as u64)
+                }
+            };
+            (at(x - x * 1e-12 - 1.0), at(x + x * 1e-12 + 1.0))
+        }
+        other => panic!("a curve the checks do not know: {other:?}"),
+    }
+}
+
+/// Where the design's jitter puts retry `n`'s delay, given the previous delay:
+/// `none` d, `full` [0, d], `equal` [d/2, d], `proportional` [d × (1 − r), d],
+/// `decorrelated` [base, min(cap, 3 × previous)].
+pub fn jittered_delay_oracle(
+    curve: Curve,
+    base: Duration,
+    cap: Duration,
+    factor: f64,
+    jitter: Jitter,
+    n: u32,
+    previous: Duration,
+) -> (Duration, Duration) {
+    let (low, high) = raw_delay_oracle(curve, base, cap, factor, n);
+    match jitter {
+        Jitter::None => (low, high),
+        Jitter::Full => (Duration::ZERO, high),
+        Jitter::Equal => (low / 2, high),
+        Jitter::Proportional(r) => {
+            let low = low.as_nanos() as f64 * (1.0 - r);
+            let low = (low - low * 1e-12 - 1.0).max(0.0);
+            (Duration::from_nanos(low as u64), high)
+        }
+        Jitter::Decorrelated => {
+            let low = base.min(cap);
+            (low, previous.saturating_mul(3).min(cap).max(low))
+        }
+        other => panic!("a jitter the checks do not know: {other:?}"),
     }
 }
 
