@@ -497,7 +497,70 @@ fn header_name() -> impl Strategy<Value = &'static str> {
     ])
 }
 
+/// What one family says in a generated response.
+#[derive(Clone, Copy, Debug)]
+enum Says {
+    Nothing,
+    Garbage,
+    Seconds(u64),
+}
+
+fn says() -> impl Strategy<Value = Says> {
+    prop_oneof![
+        Just(Says::Nothing),
+        Just(Says::Garbage),
+        (0u64..100_000).prop_map(Says::Seconds),
+    ]
+}
+
+/// The design's order of the hint families ("Server hints"), written out by hand rather
+/// than taken from `HintSource::ALL`, with how each says `n` seconds (its quota marked
+/// exhausted, so that each applies on any status).
+const PRECEDENCE: [(HintSource, fn(u64) -> Vec<(&'static str, String)>); 7] = [
+    (RetryAfterMs, |n| {
+        vec![("retry-after-ms", format!("{}", n * 1000))]
+    }),
+    (RetryAfter, |n| vec![("retry-after", n.to_string())]),
+    (RateLimit, |n| {
+        vec![("ratelimit", format!("\"q\";r=0;t={n}"))]
+    }),
+    (RateLimitReset, |n| {
+        vec![
+            ("ratelimit-remaining", "0".into()),
+            ("ratelimit-reset", n.to_string()),
+        ]
+    }),
+    (AnthropicReset, |n| {
+        // 2026-11-23T10:00:00Z plus n seconds, n under two days.
+        let t = 36_000 + n;
+        let (day, t) = (23 + t / 86_400, t % 86_400);
+        let at = format!(
+            "2026-11-{day:02}T{:02}:{:02}:{:02}Z",
+            t / 3600,
+            t / 60 % 60,
+            t % 60
+        );
+        vec![
+            ("anthropic-ratelimit-tokens-remaining", "0".into()),
+            ("anthropic-ratelimit-tokens-reset", at),
+        ]
+    }),
+    (OpenAiReset, |n| {
+        vec![
+            ("x-ratelimit-remaining-requests", "0".into()),
+            ("x-ratelimit-reset-requests", format!("{n}s")),
+        ]
+    }),
+    (XRateLimitReset, |n| {
+        vec![
+            ("x-ratelimit-remaining", "0".into()),
+            ("x-ratelimit-reset", n.to_string()),
+        ]
+    }),
+];
+
 proptest! {
+    /// Arbitrary bytes in every hint header: no panic, and `inspect` agrees with `read`.
     #[test]
     fn prop_arbitrary_header_bytes_never_panic(
         pairs in prop::collection::vec((header_name(), prop::collection::vec(any::<u8>(), 0..64)), 0..12),
@@ -511,11 +574,36 @@ proptest! {
                 m.append(name, v);
             }
         }
-        let chosen = server_wait(&m, status, wall);
-        let all = inspect(&m, status, wall);
-        // The winner is the first valid reading, in precedence order.
-        let first = all.iter().find_map(|(s, p)| p.valid().map(|d| (d, *s)));
-        prop_assert_eq!(chosen.map(|h| (h.wait, h.source)), first);
+        let _ = server_wait(&m, status, wall);
+        let _ = inspect(&m, status, wall);
+    }
+
+    /// The winner is the first family, in the design's order, that sends a valid value;
+    /// garbage in a family is skipped as if absent.
+    #[test]
+    fn prop_first_valid_family_in_the_designs_order_wins(
+        said in prop::array::uniform7(says()),
+        status in prop::sample::select(vec![429u16, 503, 529]),
+    ) {
+        let mut m = HeaderMap::new();
+        for ((_, write), says) in PRECEDENCE.iter().zip(said) {
+            let pairs = match says {
+                Says::Nothing => vec![],
+                Says::Garbage => write(0)
+                    .into_iter()
+                    .map(|(k, v)| (k, if k.contains("remaining") { v } else { "soon".into() }))
+                    .collect(),
+                Says::Seconds(n) => write(n),
+            };
+            for (k, v) in pairs {
+                m.append(k, HeaderValue::from_str(&v).unwrap());
+            }
+        }
+        let expected = PRECEDENCE.iter().zip(said).find_map(|((source, _), says)| match says {
+            Says::Seconds(n) => Some((S(n), *source)),
+            _ => None,
+        });
+        prop_assert_eq!(server_wait(&m, status, wall()).map(|h| (h.wait, h.source)), expected);
     }
 
     #[test]
