@@ -516,7 +516,10 @@ fn says() -> impl Strategy<Value = Says> {
 /// The design's order of the hint families ("Server hints"), written out by hand rather
 /// than taken from `HintSource::ALL`, with how each says `n` seconds (its quota marked
 /// exhausted, so that each applies on any status).
-const PRECEDENCE: [(HintSource, fn(u64) -> Vec<(&'static str, String)>); 7] = [
+/// How a family says `n` seconds: the header lines to send.
+type Writes = fn(u64) -> Vec<(&'static str, String)>;
+
+const PRECEDENCE: [(HintSource, Writes); 7] = [
     (RetryAfterMs, |n| {
         vec![("retry-after-ms", format!("{}", n * 1000))]
     }),
