@@ -54,6 +54,8 @@ pub mod sleep;
 pub mod stream;
 #[cfg(feature = "tower")]
 pub mod tower;
+#[cfg(feature = "ureq")]
+pub mod ureq;
 
 pub use blocking::{BlockingRetry, BlockingRetryable, BlockingSleeper, ThreadSleeper};
 pub use error::{Last, Refusal, RequestIds, RetryError};
