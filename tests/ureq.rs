@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use common::server::{Canned, Server};
 use redial::adapters::ureq::KeepStatus;
-use redial::adapters::{BlockingRetryable, Last};
+use redial::adapters::{BlockingRetryable, Last, RetryError};
 use redial::{Policy, Preset, StopReason};
+use ureq::http::Response;
+use ureq::Body;
 
 /// Runs a blocking call on a thread of its own while the server runs on the runtime, and
 /// returns it with the waits the retry asked for (recorded, not slept).
@@ -30,6 +32,24 @@ fn policy() -> Policy {
     Policy::preset(Preset::Anthropic)
 }
 
+type Outcome = Result<Response<Body>, RetryError<ureq::Error, Response<Body>>>;
+
+/// POSTs to `url` under the Anthropic preset, with `keep_status` or on ureq's defaults.
+async fn post(url: String, keep_status: bool) -> (Outcome, Vec<Duration>) {
+    blocking(move |sleep| {
+        let agent = ureq::Agent::new_with_defaults();
+        let request = || match keep_status {
+            true => agent.post(&url).keep_status(),
+            false => agent.post(&url),
+        };
+        (|| request().send("{}"))
+            .retry(policy())
+            .sleeper(sleep)
+            .call()
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keep_status_400_is_attempted_once_and_handed_back() {
     let server = Server::start(vec![Canned::api_error(
@@ -38,15 +58,7 @@ async fn keep_status_400_is_attempted_once_and_handed_back() {
         "req_400",
     )])
     .await;
-    let url = server.url("/v1/messages");
-    let (result, waits) = blocking(move |sleep| {
-        let agent = ureq::Agent::new_with_defaults();
-        (|| agent.post(&url).keep_status().send("{}"))
-            .retry(policy())
-            .sleeper(sleep)
-            .call()
-    })
-    .await;
+    let (result, waits) = post(server.url("/v1/messages"), true).await;
     let err = result.expect_err("a 400 is not retried");
     assert_eq!(err.reason(), StopReason::NotRetryable, "{err}");
     assert_eq!((err.attempts(), server.hits()), (1, 1));
@@ -73,18 +85,12 @@ async fn keep_status_429_and_529_wait_their_retry_after() {
         Canned::new(200).body("hello"),
     ])
     .await;
-    let url = server.url("/v1/messages");
-    let (result, waits) = blocking(move |sleep| {
-        let agent = ureq::Agent::new_with_defaults();
-        (|| agent.post(&url).keep_status().send("{}"))
-            .retry(policy())
-            .sleeper(sleep)
-            .call()
-            .map(|mut r| r.body_mut().read_to_string())
-    })
-    .await;
-    let body = result.expect("the third attempt succeeds");
-    assert_eq!(body.expect("a body").as_str(), "hello");
+    let (result, waits) = post(server.url("/v1/messages"), true).await;
+    let mut response = result.expect("the third attempt succeeds");
+    assert_eq!(
+        response.body_mut().read_to_string().expect("a body"),
+        "hello"
+    );
     assert_eq!(server.hits(), 3);
     // Each wait is the hint plus at most a tenth of it (design: server hints).
     assert_eq!(waits.len(), 2, "{waits:?}");
@@ -103,15 +109,7 @@ async fn default_agent_400_is_attempted_once() {
     // ureq's default agent returns the 400 as `Err(StatusCode(400))`: issue 12's first item
     // saw it retried three times as a transport failure.
     let server = Server::start(vec![Canned::new(400), Canned::new(400), Canned::new(400)]).await;
-    let url = server.url("/v1/messages");
-    let (result, waits) = blocking(move |sleep| {
-        let agent = ureq::Agent::new_with_defaults();
-        (|| agent.post(&url).send("{}"))
-            .retry(policy())
-            .sleeper(sleep)
-            .call()
-    })
-    .await;
+    let (result, waits) = post(server.url("/v1/messages"), false).await;
     let err = result.expect_err("a 400 is not retried");
     assert_eq!(err.reason(), StopReason::NotRetryable, "{err}");
     assert_eq!((err.attempts(), server.hits()), (1, 1));
