@@ -50,6 +50,8 @@ pub mod hooks;
 pub mod outcome;
 #[cfg(feature = "reqwest")]
 pub mod reqwest;
+#[cfg(feature = "reqwest-middleware")]
+pub mod reqwest_middleware;
 pub mod sleep;
 pub mod stream;
 #[cfg(feature = "tower")]
