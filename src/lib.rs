@@ -35,6 +35,8 @@
 //! - [`machine`]: one call's state (attempts, elapsed time, [`backoff`] and jitter, the
 //!   shared [`budget`]) → an [`Action`]. Generic: it knows no HTTP, so a gRPC call or a
 //!   database transaction can drive it with its own verdicts.
+//! - [`gate`]: when a key's quota is spent, hold first attempts until it resets, then
+//!   ramp back up; shared by a fleet with the `redis` feature.
 //! - [`policy`]: the [`Policy`] that configures all of the above, its
 //!   [`builder`](Policy::builder) and the [`Preset`]s.
 //!
@@ -64,6 +66,7 @@ pub mod budget;
 pub mod classify;
 pub mod duration;
 mod error_body;
+pub mod gate;
 pub mod hints;
 pub mod machine;
 pub mod policy;
