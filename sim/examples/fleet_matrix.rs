@@ -6,15 +6,16 @@
 //!
 //! The scenarios are `redial simulate`'s defaults (100 calls/s for the whole fleet, a
 //! 200 req/s server, the incident from 1m for 2m, a 5m run). Arguments, all optional:
-//! `sweep` prints the adaptive budget's trade-off over its ratios instead; `sync` prints
-//! the Redis-shared budget against the sync interval.
+//! `sweep` prints the adaptive budget's trade-off over its ratios instead; `single` one ratio
+//! for every failure (no overload signal); `signals` an outage of 500s and a brown-out of
+//! 503s; `sync` the Redis-shared budget against the sync interval.
 //! The adaptive budget's numbers can be overridden for a study with the environment
 //! variables `WINDOW` (`30s`), `OVERLOAD_RATIO`, `RETRY_RATIO` and `MIN_RETRIES`.
 
 use std::time::Duration;
 
 use redial::{BudgetConfig, Policy, Preset};
-use redial_sim::{run, BudgetScope, Scenario};
+use redial_sim::{run, BudgetScope, IncidentKind, Scenario};
 
 const SEEDS: [u64; 5] = [1, 2, 3, 4, 5];
 const FLEETS: [u32; 3] = [10, 100, 1000];
@@ -115,6 +116,61 @@ fn main() {
                     }
                     println!("{line}");
                 }
+            }
+        }
+        "single" => {
+            // One ratio for every failure, as Finagle's RetryBudget (percentCanRetry plus a
+            // small minimum) and tower's TpsBudget do: no overload signal.
+            println!("ratio | outage load 10/100/1000 | brownout success 10/100/1000");
+            for ratio in [0.1, 0.2, 0.3, 0.5, 1.0, 2.0] {
+                let p = policy(Some(adaptive(ratio, ratio, m)));
+                let mut line = format!("{ratio} |");
+                for clients in FLEETS {
+                    let (load, _, _) = measure("outage", clients, BudgetScope::PerClient, &p);
+                    line += &format!(" {load:.2}");
+                }
+                line += " |";
+                for clients in FLEETS {
+                    let (_, ok, _) = measure("brownout", clients, BudgetScope::PerClient, &p);
+                    line += &format!(" {:.1}%", ok * 100.0);
+                }
+                println!("{line}");
+            }
+        }
+        "signals" => {
+            // The same incidents with the other status: an outage of 500s (no overload
+            // signal: only the "most attempts fail" rule protects) and a brown-out of 503s
+            // (a signal where retries would help).
+            let p = policy(Some(adaptive(o, r, m)));
+            for (name, status) in [("outage", 500u16), ("brownout", 503)] {
+                let mut line = format!("{name} of {status}s |");
+                for clients in FLEETS {
+                    let (mut load, mut ok) = (Vec::new(), Vec::new());
+                    for seed in SEEDS {
+                        let mut s = scenario(name, clients, BudgetScope::PerClient, seed);
+                        for i in &mut s.incidents {
+                            i.kind = match i.kind {
+                                IncidentKind::Outage { .. } => IncidentKind::Outage { status },
+                                IncidentKind::Brownout { fail_fraction, .. } => {
+                                    IncidentKind::Brownout {
+                                        fail_fraction,
+                                        status,
+                                    }
+                                }
+                                other => other,
+                            };
+                        }
+                        let rep = run(&s, "x", &p).unwrap_or_else(|e| panic!("{e}"));
+                        load.push(rep.incident_amplification().unwrap_or(f64::NAN));
+                        ok.push(rep.call_success_rate().unwrap_or(f64::NAN));
+                    }
+                    line += &format!(
+                        " {clients}: {:.2}x {:.1}% |",
+                        median(load),
+                        median(ok) * 100.0
+                    );
+                }
+                println!("{line}");
             }
         }
         "sync" => {

@@ -31,7 +31,7 @@
 //! The first decision after a quiet stretch spreads the events counted since the last fold
 //! evenly over that stretch (it cannot know when they happened); events counted before the
 //! budget's first decision, for which no time is known at all, keep their ratios but weigh
-//! 20 first attempts, fewer being made up with successes: so a new process, or one that has
+//! 20 first attempts, fewer being made up: so a new process, or one that has
 //! been quiet for hours, can retry its first 503 but not a burst of them.
 //!
 //! # Fleet view
@@ -353,8 +353,8 @@ impl Slow {
             // No time is known for anything counted so far, so it cannot be placed: keep
             // its ratios, but no more than a few calls' worth, so that hours of quiet
             // successes do not pay for a burst of retries. A budget that has seen fewer
-            // starts as if it had seen that many calls succeed, so that a new process can
-            // retry its first 503.
+            // starts as if it had seen that many first attempts, so that a new process can
+            // retry its first 503s.
             None => {
                 let first = delta.first_attempts as f64;
                 let weight = if first > UNTIMED {
@@ -364,8 +364,8 @@ impl Slow {
                 };
                 let mut w = View::default().scaled_add(0.0, delta, weight);
                 let prior = (UNTIMED - w.first_attempts).max(0.0);
+                // First attempts only: outcomes it never saw must not hide a failing server.
                 w.first_attempts += prior;
-                w.successes += prior;
                 self.window = w;
             }
             Some(at) => {
