@@ -121,6 +121,7 @@ impl<F, T, E> BlockingRetryable<T, E> for F
 where
     F: FnMut() -> Result<T, E>,
 {
+    #[inline(always)]
     fn retry<P: AsPolicy>(
         self,
         policy: P,
@@ -161,6 +162,7 @@ where
 impl<Op, S> WithSleeper<S> for BlockingAttempts<Op> {
     type Output = Self;
 
+    #[inline(always)]
     fn with_sleeper(self) -> Self {
         self
     }

@@ -63,6 +63,21 @@ pub trait Classify<T, E> {
         let _ = result;
         None
     }
+
+    /// Whether `result` is a success that needs no context to tell (most results are):
+    /// the driver asks this first and skips [`classify`](Self::classify) on a yes. `false`
+    /// means "ask `classify`", and is the default.
+    ///
+    /// ```
+    /// use redial::{Classify, HttpClassify};
+    /// let ok: Result<http::Response<()>, std::io::Error> = Ok(http::Response::new(()));
+    /// assert!(HttpClassify.is_success(&ok));
+    /// ```
+    #[inline]
+    fn is_success(&mut self, result: &Result<T, E>) -> bool {
+        let _ = result;
+        false
+    }
 }
 
 /// What a classifier may need besides the result: the policy's HTTP table, what is known
@@ -222,12 +237,18 @@ impl<'a> ClassifyContext<'a> {
 pub struct HttpClassify;
 
 impl<T: HttpOutcome, E: HttpOutcome> Classify<T, E> for HttpClassify {
+    #[inline]
     fn classify(&mut self, cx: &ClassifyContext<'_>, result: &Result<T, E>) -> Verdict {
         cx.verdict(&result.outcome())
     }
 
     fn request_id<'r>(&self, result: &'r Result<T, E>) -> Option<&'r str> {
         result.request_id()
+    }
+
+    #[inline]
+    fn is_success(&mut self, result: &Result<T, E>) -> bool {
+        result.outcome().is_success()
     }
 }
 

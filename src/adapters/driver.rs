@@ -61,22 +61,25 @@ impl Step {
 pub(crate) struct Driver<P, C, N> {
     pub(crate) options: Options<P, C, N>,
     machine: Option<Machine<P>>,
-    ids: RequestIds,
+    /// Made at the first id: a call that succeeds at once does not even zero the buffer.
+    ids: Option<RequestIds>,
     /// Why the adapter refused a retry the policy would have made, for the final error.
     refusal: Option<Refusal>,
 }
 
 impl<P, C, N> Driver<P, C, N> {
+    #[inline(always)]
     pub(crate) fn new(options: Options<P, C, N>) -> Self {
         Driver {
             options,
             machine: None,
-            ids: RequestIds::new(),
+            ids: None,
             refusal: None,
         }
     }
 
     /// The same driver with other hooks.
+    #[inline(always)]
     pub(crate) fn map<C2, N2>(self, f: impl FnOnce(C, N) -> (C2, N2)) -> Driver<P, C2, N2> {
         Driver {
             options: self.options.map(f),
@@ -99,6 +102,7 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
     /// Starts the call's clock, reading `now`, unless it has started. Adapters call it
     /// when an attempt first waits (so a slow first attempt counts in the elapsed time),
     /// and before a blocking attempt.
+    #[inline(always)]
     pub(crate) fn start(&mut self, now: impl FnOnce() -> Instant) {
         self.machine(now);
     }
@@ -133,6 +137,13 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
         N: Notify,
     {
         let options = &mut self.options;
+        if let Some(r) = result {
+            if options.classify.is_success(r) {
+                // A success needs no context, no time and no request id (ids are for
+                // errors): most calls end here.
+                return Step::End(End::Succeeded);
+            }
+        }
         let cx =
             ClassifyContext::with_clock(options.policy.borrow().classifier(), options.facts, wall);
         let (verdict, id) = match result {
@@ -163,7 +174,7 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
         N: Notify,
     {
         if let Some(id) = id {
-            self.ids.push(id);
+            self.ids.get_or_insert_with(RequestIds::new).push(id);
         }
         if let (Some(why), true) = (refuse, verdict.is_retryable()) {
             // The adapter cannot retry (the body is gone, output was yielded): the
@@ -237,7 +248,7 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
             stop,
             attempts,
             elapsed,
-            core::mem::take(&mut self.ids),
+            self.ids.take().unwrap_or_default(),
             last,
         );
         match self.refusal {

@@ -149,6 +149,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
+    #[inline(always)]
     fn retry<P: AsPolicy>(self, policy: P) -> Fresh<Attempts<Self, Fut, DefaultSleep>, P> {
         Retrying::start(
             policy,
@@ -196,6 +197,7 @@ where
     F: FnMut(Ctx) -> Fut,
     Fut: Future<Output = (Ctx, Result<T, E>)>,
 {
+    #[inline(always)]
     fn retry_with<P: AsPolicy>(
         self,
         policy: P,
@@ -304,6 +306,7 @@ where
 impl<Op, Fut, Sl, S2: MaybeSleeper> WithSleeper<S2> for Attempts<Op, Fut, Sl> {
     type Output = Attempts<Op, Fut, S2::Sleep>;
 
+    #[inline(always)]
     fn with_sleeper(self) -> Self::Output {
         Attempts {
             op: self.op,
@@ -316,6 +319,7 @@ impl<Op, Fut, Sl, S2: MaybeSleeper> WithSleeper<S2> for Attempts<Op, Fut, Sl> {
 impl<Op, Ctx, Fut, Sl, S2: MaybeSleeper> WithSleeper<S2> for AttemptsWithContext<Op, Ctx, Fut, Sl> {
     type Output = AttemptsWithContext<Op, Ctx, Fut, S2::Sleep>;
 
+    #[inline(always)]
     fn with_sleeper(self) -> Self::Output {
         let context = match self.run {
             Run::Idle { context } | Run::Sleep { context, .. } => Some(context),
@@ -344,6 +348,7 @@ impl<Op, Fut, Sl, P, S, C, N> Retrying<Attempts<Op, Fut, Sl>, P, S, C, N> {
     ///     .attempt_timeout(std::time::Duration::from_secs(10));
     /// # drop(call);
     /// ```
+    #[inline(always)]
     pub fn attempt_timeout(mut self, limit: Duration) -> Self {
         self.attempts.timeout = Some(limit);
         self
@@ -487,5 +492,24 @@ where
             }
             RunProj::Done => return Poll::Pending,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Policy;
+    use crate::verdict::Transport;
+
+    #[test]
+    fn a_call_is_small() {
+        let policy = Policy::default();
+        let call = (|| core::future::ready(Ok::<(), Transport>(())))
+            .retry(&policy)
+            .sleeper(|_| core::future::ready(()));
+        let size = core::mem::size_of_val(&call);
+        // Every executor moves the call at least once: keep it small (the machine and the
+        // request ids are most of it).
+        assert!(size <= 320, "a call is {size} bytes");
     }
 }

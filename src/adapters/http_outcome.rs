@@ -172,6 +172,7 @@ impl HttpOutcome for ErrorType {
 /// assert!(matches!(result.outcome(), Outcome::Transport(Transport::Connect)));
 /// ```
 impl<T: HttpOutcome, E: HttpOutcome> HttpOutcome for Result<T, E> {
+    #[inline]
     fn outcome(&self) -> Outcome<'_> {
         match self {
             Ok(t) => t.outcome(),

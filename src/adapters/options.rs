@@ -49,6 +49,7 @@ pub(crate) struct Options<P, C, N> {
 impl<P> Options<P, HttpClassify, NoNotify> {
     /// The defaults: HTTP outcomes through the policy's table, no hook, and a request that
     /// is assumed not idempotent (a closure hides the request: assume the worst).
+    #[inline(always)]
     pub(crate) fn new(policy: P) -> Self {
         Options {
             policy,
@@ -62,6 +63,7 @@ impl<P> Options<P, HttpClassify, NoNotify> {
 
 impl<P, C, N> Options<P, C, N> {
     /// The same options with other hooks.
+    #[inline(always)]
     pub(crate) fn map<C2, N2>(self, f: impl FnOnce(C, N) -> (C2, N2)) -> Options<P, C2, N2> {
         let (classify, notify) = f(self.classify, self.notify);
         Options {
@@ -148,6 +150,7 @@ pub trait WithSleeper<S> {
 
 impl<A, P> Retrying<A, P, super::DefaultSleeper, HttpClassify, NoNotify> {
     /// A call with the default options.
+    #[inline(always)]
     pub(crate) fn start(policy: P, attempts: A) -> Self {
         Retrying {
             driver: Driver::new(Options::new(policy)),
@@ -159,6 +162,7 @@ impl<A, P> Retrying<A, P, super::DefaultSleeper, HttpClassify, NoNotify> {
 
 impl<A, P, S, C, N> Retrying<A, P, S, C, N> {
     /// The same call with other hooks: the one place a setter rebuilds it.
+    #[inline(always)]
     fn map<C2, N2>(self, f: impl FnOnce(C, N) -> (C2, N2)) -> Retrying<A, P, S, C2, N2> {
         Retrying {
             driver: self.driver.map(f),
@@ -179,6 +183,7 @@ impl<A, P, S, C, N> Retrying<A, P, S, C, N> {
     /// let call = call.sleeper(TokioSleeper);
     /// # drop(call);
     /// ```
+    #[inline(always)]
     pub fn sleeper<S2>(self, sleeper: S2) -> Retrying<A::Output, P, S2, C, N>
     where
         A: WithSleeper<S2>,
@@ -200,6 +205,7 @@ impl<A, P, S, C, N> Retrying<A, P, S, C, N> {
     ///     .classify(|r| if r.is_ok() { Verdict::Success } else { Verdict::retryable(Cause::caller()) });
     /// # drop(call);
     /// ```
+    #[inline(always)]
     pub fn classify<F>(self, classify: F) -> Retrying<A, P, S, ClassifyFn<F>, N>
     where
         A: AttemptOutput,
@@ -217,6 +223,7 @@ impl<A, P, S, C, N> Retrying<A, P, S, C, N> {
     ///     .classify_with(HttpClassify);
     /// # drop(call);
     /// ```
+    #[inline(always)]
     pub fn classify_with<C2>(self, classify: C2) -> Retrying<A, P, S, C2, N> {
         self.map(|_, notify| (classify, notify))
     }
@@ -231,6 +238,7 @@ impl<A, P, S, C, N> Retrying<A, P, S, C, N> {
     ///     .notify(|event| eprintln!("{event}"));
     /// # drop(call);
     /// ```
+    #[inline(always)]
     pub fn notify<F>(self, notify: F) -> Retrying<A, P, S, C, F>
     where
         F: FnMut(&Event<'_>),
@@ -249,6 +257,7 @@ impl<A, P, S, C, N> Retrying<A, P, S, C, N> {
     ///     .facts(redial::RequestFacts::new(&http::Method::DELETE));
     /// # drop(call);
     /// ```
+    #[inline(always)]
     pub fn facts(mut self, facts: RequestFacts) -> Self {
         self.driver.options.facts = facts;
         self
@@ -264,6 +273,7 @@ impl<A, P, S, C, N> Retrying<A, P, S, C, N> {
     ///     .idempotent();
     /// # drop(call);
     /// ```
+    #[inline(always)]
     pub fn idempotent(self) -> Self {
         self.facts(RequestFacts::idempotent(true))
     }
@@ -278,6 +288,7 @@ impl<A, P, S, C, N> Retrying<A, P, S, C, N> {
     ///     .rng(fastrand::Rng::with_seed(1));
     /// # drop(call);
     /// ```
+    #[inline(always)]
     pub fn rng(mut self, rng: Rng) -> Self {
         self.driver.options.rng = Some(rng);
         self

@@ -264,6 +264,7 @@ impl<Open, OpenFut, Into, St, K, Sl, S2: MaybeSleeper> WithSleeper<S2>
 {
     type Output = StreamAttempts<Open, OpenFut, Into, St, K, S2::Sleep>;
 
+    #[inline(always)]
     fn with_sleeper(self) -> Self::Output {
         StreamAttempts {
             open: self.open,
@@ -288,6 +289,7 @@ impl<Open, OpenFut, Into, St, K, Sl, P, S, C, N>
     /// # drop(stream);
     /// ```
     #[allow(clippy::type_complexity)]
+    #[inline(always)]
     pub fn commit_when<K2>(
         self,
         commit: K2,

@@ -85,6 +85,7 @@ pub struct TowerLayer;
 impl<S> WithSleeper<S> for TowerLayer {
     type Output = Self;
 
+    #[inline(always)]
     fn with_sleeper(self) -> Self {
         self
     }
@@ -98,6 +99,7 @@ impl<P> Retrying<TowerLayer, P, DefaultSleeper, HttpClassify, NoNotify> {
     /// let layer = redial::RetryLayer::new(redial::Policy::default());
     /// # drop(layer);
     /// ```
+    #[inline(always)]
     pub fn new(policy: P) -> Self {
         Retrying::start(policy, TowerLayer)
     }
