@@ -35,6 +35,8 @@
 //! - [`machine`]: one call's state (attempts, elapsed time, [`backoff`] and jitter, the
 //!   shared [`budget`]) → an [`Action`]. Generic: it knows no HTTP, so a gRPC call or a
 //!   database transaction can drive it with its own verdicts.
+//! - [`gate`]: when a key's quota is spent, hold first attempts until it resets, then
+//!   ramp back up; shared by a fleet with the `redis` feature.
 //! - [`policy`]: the [`Policy`] that configures all of the above, its
 //!   [`builder`](Policy::builder) and the [`Preset`]s.
 //!
@@ -93,14 +95,15 @@
 //! - `json` (default): [`read_error_body`] reads JSON error envelopes with `serde_json`.
 //! - `serde`: policy files in TOML or JSON (`Policy::from_toml`, `from_json`, `from_path`,
 //!   `to_toml`, and `Deserialize` for [`Policy`]); the format is documented in `policy::file`.
-//! - `simulate`: the `simulate` module runs many clients' retry machines against a
-//!   modelled server in virtual time, to show what a policy does to it at fleet scale.
 //! - `tokio`: the `TokioSleeper` timer, which reads tokio's pausable clock.
 //! - `async-io`: the `AsyncIoSleeper` timer, for smol and any executor.
 //! - `futures-timer`: the `FuturesTimerSleeper` timer, for any executor and wasm.
 //! - `tower`: `RetryLayer`, a retry `Layer` for `http::Request` services.
 //! - `reqwest`: reqwest's responses and errors classify with no glue code, and
 //!   `read_error_type` reads an error body's type.
+//! - `ureq`: ureq 3's results classify with their status kept (`KeepStatus`).
+//! - `reqwest-middleware`: `RetryMiddleware`, a drop-in for reqwest-retry's middleware.
+//! - `tracing`: a span per retried call and an event per retry.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
@@ -111,11 +114,10 @@ pub mod budget;
 pub mod classify;
 pub mod duration;
 mod error_body;
+pub mod gate;
 pub mod hints;
 pub mod machine;
 pub mod policy;
-#[cfg(feature = "simulate")]
-pub mod simulate;
 mod verdict;
 
 pub use backoff::{Backoff, Curve, Jitter};
@@ -132,6 +134,10 @@ pub use verdict::{Cause, ErrorType, Rule, Transport, UnknownTransport, Verdict};
 pub use adapters::read_error_type;
 #[cfg(feature = "futures-timer")]
 pub use adapters::FuturesTimerSleeper;
+#[cfg(feature = "ureq")]
+pub use adapters::KeepStatus;
+#[cfg(feature = "reqwest-middleware")]
+pub use adapters::RetryMiddleware;
 #[cfg(feature = "tokio")]
 pub use adapters::TokioSleeper;
 pub use adapters::{

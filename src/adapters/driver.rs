@@ -18,6 +18,7 @@ use super::notify::{Event, Notify};
 use super::options::{AsPolicy, Options};
 use super::request_ids::RequestIds;
 use super::retry_error::{Last, Refusal, RetryError};
+use super::tracing::Trace;
 
 /// What an adapter does after an attempt.
 #[derive(Clone, Copy, Debug)]
@@ -65,6 +66,8 @@ pub(crate) struct Driver<P, C, N> {
     ids: Option<RequestIds>,
     /// Why the adapter refused a retry the policy would have made, for the final error.
     refusal: Option<Refusal>,
+    /// The call's span (feature `tracing`; nothing without it), opened at its first failure.
+    trace: Trace,
 }
 
 impl<P, C, N> Driver<P, C, N> {
@@ -75,6 +78,7 @@ impl<P, C, N> Driver<P, C, N> {
             machine: None,
             ids: None,
             refusal: None,
+            trace: Trace::default(),
         }
     }
 
@@ -86,6 +90,7 @@ impl<P, C, N> Driver<P, C, N> {
             machine: self.machine,
             ids: self.ids,
             refusal: self.refusal,
+            trace: self.trace,
         }
     }
 }
@@ -187,9 +192,11 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
         let machine = self
             .machine
             .get_or_insert_with(|| Machine::new(policy.clone(), now()));
-        match machine.on_outcome_at(&verdict, now, rng) {
+        let action = machine.on_outcome_at(&verdict, now, rng);
+        let attempt = machine.attempts();
+        self.trace.failed(attempt, &action, &verdict, id);
+        match action {
             Action::Retry(retry) => {
-                let attempt = machine.attempts();
                 self.options
                     .notify
                     .notify(&Event::new(attempt, &retry, &verdict, id));
@@ -203,7 +210,11 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
     /// refunds its retries.
     pub(crate) fn succeeded(&mut self) -> Stop {
         match &mut self.machine {
-            Some(machine) => machine.on_success(),
+            Some(machine) => {
+                let stop = machine.on_success();
+                self.trace.succeeded(machine.attempts());
+                stop
+            }
             None => Machine::<P>::first_success(self.options.policy.as_ref()),
         }
     }

@@ -12,11 +12,16 @@ mod options;
 mod request_ids;
 #[cfg(feature = "reqwest")]
 mod reqwest;
+#[cfg(feature = "reqwest-middleware")]
+mod reqwest_middleware;
 mod retry_error;
 mod sleep;
 mod stream;
 #[cfg(feature = "tower")]
 mod tower;
+mod tracing;
+#[cfg(feature = "ureq")]
+mod ureq;
 
 pub use blocking::{BlockingAttempts, BlockingRetryable, BlockingSleeper, ThreadSleeper};
 pub use classify_result::{Classify, ClassifyContext, ClassifyFn, HttpClassify};
@@ -27,6 +32,8 @@ pub use options::{AsPolicy, AttemptOutput, Retrying, WithSleeper};
 pub use request_ids::RequestIds;
 #[cfg(feature = "reqwest")]
 pub use reqwest::read_error_type;
+#[cfg(feature = "reqwest-middleware")]
+pub use reqwest_middleware::RetryMiddleware;
 pub use retry_error::{Last, Refusal, RetryError};
 #[cfg(feature = "futures-timer")]
 pub use sleep::FuturesTimerSleeper;
@@ -38,3 +45,5 @@ pub use sleep::{DefaultSleeper, MaybeSleeper, NoSleeper, Sleeper};
 pub use stream::{retry_stream, Commit, FirstItem, StreamAttempts, StreamError};
 #[cfg(feature = "tower")]
 pub use tower::{ReplayBody, RetryLayer, RetryService, RetryServiceFuture, TowerLayer};
+#[cfg(feature = "ureq")]
+pub use ureq::KeepStatus;

@@ -2,6 +2,7 @@
 
 use super::RetryService;
 use crate::adapters::classify_result::HttpClassify;
+use crate::adapters::driver::Driver;
 use crate::adapters::notify::NoNotify;
 use crate::adapters::options::{Retrying, WithSleeper};
 use crate::adapters::sleep::DefaultSleeper;
@@ -112,5 +113,16 @@ impl<Svc, P: Clone, S: Clone, C: Clone, N: Clone> tower_layer::Layer<Svc>
 
     fn layer(&self, inner: Svc) -> Self::Service {
         RetryService::from_layer(inner, self)
+    }
+}
+
+/// Each clone of a layer shares the policy's budget and starts from the same options.
+impl<P: Clone, S: Clone, C: Clone, N: Clone> Clone for Retrying<TowerLayer, P, S, C, N> {
+    fn clone(&self) -> Self {
+        Retrying {
+            driver: Driver::new(self.driver.options.clone()),
+            sleeper: self.sleeper.clone(),
+            attempts: TowerLayer,
+        }
     }
 }
