@@ -121,7 +121,7 @@ pub mod policy;
 mod verdict;
 
 pub use backoff::{Backoff, Curve, Jitter};
-pub use budget::{Budget, BudgetConfig};
+pub use budget::{Budget, BudgetConfig, BudgetKind, Counts};
 pub use classify::{request_id, Classifier, NonIdempotent, Outcome, RequestFacts, StatusSet};
 pub use error_body::{read_error_body, ErrorBody};
 pub use hints::{Hint, HintSource};
