@@ -58,6 +58,8 @@
 //! - `futures-timer`: the `FuturesTimerSleeper` timer, for any executor and wasm.
 //! - `tower`: a retry `Layer` for `http::Request` services ([`adapters`]).
 //! - `reqwest`: reqwest's responses and errors classify with no glue code.
+//! - `redis`: the `fleet` module shares the rate-limit gate and the budget's counters
+//!   among processes that name one key, through Redis.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
@@ -68,6 +70,8 @@ pub mod budget;
 pub mod classify;
 pub mod duration;
 mod error_body;
+#[cfg(feature = "redis")]
+pub mod fleet;
 pub mod gate;
 pub mod hints;
 pub mod machine;
