@@ -51,8 +51,6 @@
 //! - `json` (default): [`read_error_body`] reads JSON error envelopes with `serde_json`.
 //! - `serde`: policy files in TOML or JSON (`Policy::from_toml`, `from_json`, `from_path`,
 //!   `to_toml`, and `Deserialize` for [`Policy`]); the format is documented in `policy::file`.
-//! - `simulate`: the `simulate` module runs many clients' retry machines against a
-//!   modelled server in virtual time, to show what a policy does to it at fleet scale.
 //! - `tokio`: the [`TokioSleeper`](adapters::sleep) timer, which reads tokio's pausable clock.
 //! - `async-io`: the `AsyncIoSleeper` timer, for smol and any executor.
 //! - `futures-timer`: the `FuturesTimerSleeper` timer, for any executor and wasm.
@@ -76,8 +74,6 @@ pub mod gate;
 pub mod hints;
 pub mod machine;
 pub mod policy;
-#[cfg(feature = "simulate")]
-pub mod simulate;
 mod verdict;
 
 pub use backoff::{Backoff, Curve, Jitter};
