@@ -57,6 +57,7 @@ use crate::backoff::{Backoff, Curve, Jitter};
 use crate::budget::{Budget, BudgetConfig, BudgetKind};
 use crate::classify::{Classifier, NonIdempotent, Outcome, RequestFacts, StatusSet};
 use crate::duration::Human;
+use crate::gate::Gate;
 use crate::machine::{Machine, OnLongHint, Rules};
 use crate::verdict::Verdict;
 
@@ -85,6 +86,11 @@ pub mod file;
 pub struct Policy {
     classifier: Classifier,
     rules: Rules,
+    /// The rate-limit gate first attempts consult, when one is set (see `with_gate`).
+    gate: Option<Gate>,
+    /// Keeps the fleet's exchange running as long as a policy uses its gate.
+    #[cfg(feature = "redis")]
+    pub(crate) fleet: Option<crate::fleet::Fleet>,
 }
 
 impl Policy {
@@ -186,6 +192,30 @@ impl Policy {
     #[inline]
     pub fn start(&self, now: Instant) -> Machine<&Policy> {
         Machine::new(self, now)
+    }
+
+    /// The same policy, whose first attempts consult this rate-limit [`Gate`] (shared by
+    /// every clone). For a gate shared by a fleet of processes, see `with_fleet` (feature
+    /// `redis`).
+    ///
+    /// ```
+    /// use redial::gate::{Gate, GateConfig};
+    /// let policy = redial::Policy::default().with_gate(Gate::new(GateConfig::default()));
+    /// assert!(policy.gate().is_some());
+    /// ```
+    pub fn with_gate(mut self, gate: Gate) -> Policy {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// The rate-limit gate, if one is set.
+    ///
+    /// ```
+    /// assert!(redial::Policy::default().gate().is_none());
+    /// ```
+    #[inline]
+    pub fn gate(&self) -> Option<&Gate> {
+        self.gate.as_ref()
     }
 }
 
@@ -672,7 +702,13 @@ impl PolicyBuilder {
             non_idempotent: self.non_idempotent,
             honor_hints: self.honor_hints,
         };
-        Policy { classifier, rules }
+        Policy {
+            classifier,
+            rules,
+            gate: None,
+            #[cfg(feature = "redis")]
+            fleet: None,
+        }
     }
 
     fn validate(&self) -> Result<(), PolicyError> {

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::Canned;
 use http::{HeaderMap, StatusCode};
-use redial::adapters::{RetryError, Retryable, Sleeper, TokioSleeper};
 use redial::{Policy, StopReason, Transport};
+use redial::{RetryError, Retryable, Sleeper, TokioSleeper};
 
 /// Tokio's paused timer, counting how often each clock is read.
 #[derive(Default)]
