@@ -51,6 +51,8 @@
 pub mod adaptive;
 pub mod aws;
 mod counts;
+#[cfg(feature = "redis")]
+mod fleet;
 
 use core::fmt;
 use core::str::FromStr;
@@ -389,6 +391,15 @@ impl Budget {
     pub fn set_fleet_view(&self, fleet: Counts, at: Instant, fresh_for: Duration) {
         if let State::Adaptive(a) = &self.shared.state {
             a.set_fleet_view(fleet, at, fresh_for);
+        }
+    }
+
+    /// Drops the fleet view: decisions read the local window again (the exchange lost
+    /// Redis).
+    #[cfg(feature = "redis")]
+    pub(crate) fn clear_fleet_view(&self) {
+        if let State::Adaptive(a) = &self.shared.state {
+            a.clear_fleet_view();
         }
     }
 

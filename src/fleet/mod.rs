@@ -522,7 +522,9 @@ pub struct FleetStatus {
 
 impl Policy {
     /// The same policy, in the fleet: its first attempts consult the fleet's shared gate,
-    /// and the policy keeps the fleet's exchange running while any clone of it lives.
+    /// its adaptive budget decides from the fleet's counts (see
+    /// [`Budget::set_fleet_view`](crate::Budget::set_fleet_view)), and the policy keeps the
+    /// fleet's exchange running while any clone of it lives.
     ///
     /// ```
     /// use std::time::Duration;
@@ -533,6 +535,11 @@ impl Policy {
     /// # Ok::<(), redial::fleet::FleetError>(())
     /// ```
     pub fn with_fleet(self, fleet: &Fleet) -> Policy {
+        // The adaptive budget's counts go through the exchange too (the aws bucket keeps
+        // none).
+        if let Some(budget) = self.rules().budget().filter(|b| !b.is_empty()) {
+            fleet.share(Arc::new(budget.clone()));
+        }
         let mut policy = self.with_gate(fleet.gate().clone());
         policy.fleet = Some(fleet.clone());
         policy
