@@ -79,13 +79,15 @@ struct Stripe {
 const UPPER: u64 = 1 << 32;
 const LOWER: u64 = UPPER - 1;
 
-/// The stripes summed, and the retries: raw readings, whose differences are [`Counts`].
+/// The stripes summed, and the retried failures: raw readings, whose differences are
+/// [`Counts`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Raw {
     successes: u64,
     failures: u64,
     overloaded: u64,
-    retries: u64,
+    /// Failures that were retried, packed as the stripes' words: bad luck, then overload.
+    retried: [u64; 2],
 }
 
 impl Raw {
@@ -96,20 +98,30 @@ impl Raw {
         let s = self.successes.wrapping_sub(earlier.successes);
         let f = self.failures.wrapping_sub(earlier.failures);
         let o = self.overloaded.wrapping_sub(earlier.overloaded);
+        let [rf, ro] = self.retried_since(earlier);
         let successes = s & LOWER;
         // Every call's first attempt ends exactly once: as a success that needed no retry,
-        // or as a failure of a first attempt.
+        // or as a failure of a first attempt (retried or not).
         let first = successes
             .saturating_sub(s >> 32)
             .saturating_add(f >> 32)
-            .saturating_add(o >> 32);
+            .saturating_add(o >> 32)
+            .saturating_add(rf >> 32)
+            .saturating_add(ro >> 32);
         Counts {
             first_attempts: first,
-            retries: self.retries.wrapping_sub(earlier.retries),
+            retries: (rf & LOWER).saturating_add(ro & LOWER),
             successes,
-            failures: f & LOWER,
-            overloaded: o & LOWER,
+            failures: (f & LOWER).saturating_add(rf & LOWER),
+            overloaded: (o & LOWER).saturating_add(ro & LOWER),
         }
+    }
+
+    /// The retried failures since `earlier`, still packed.
+    fn retried_since(&self, earlier: Raw) -> [u64; 2] {
+        let [a, b] = self.retried;
+        let [c, d] = earlier.retried;
+        [a.wrapping_sub(c), b.wrapping_sub(d)]
     }
 }
 
@@ -221,10 +233,12 @@ pub(crate) struct Adaptive {
     /// The last view a decision read, as `f64` bits, for a decision that finds `slow` busy
     /// or comes within `fold_every` of the last fold.
     published: [AtomicU64; 5],
-    /// Retries allowed, all threads together (the retry path is the rare one).
-    retries: AtomicU64,
-    /// `retries` when `published` was written.
-    retries_at_fold: AtomicU64,
+    /// Failures that were retried, all threads together (the retry path is the rare one),
+    /// packed as the stripes' words: after bad luck, after an overload signal. A retried
+    /// failure is counted here only, so that it costs one `fetch_add`.
+    retried: [AtomicU64; 2],
+    /// `retried` when `published` was written.
+    retried_at_fold: [AtomicU64; 2],
     /// When the last fold was, in nanoseconds since `base`; [`NEVER`] before the first (or
     /// after a new fleet view).
     folded_at: AtomicU64,
@@ -243,8 +257,8 @@ impl Adaptive {
             stripes: Default::default(),
             slow: Mutex::new(Slow::default()),
             published: Default::default(),
-            retries: AtomicU64::new(0),
-            retries_at_fold: AtomicU64::new(0),
+            retried: Default::default(),
+            retried_at_fold: Default::default(),
             folded_at: AtomicU64::new(NEVER),
             base: OnceLock::new(),
             fold_every: u64::try_from(params.window.as_nanos() / 1024).unwrap_or(u64::MAX),
@@ -277,8 +291,9 @@ impl Adaptive {
 
     /// Every stripe summed, and the retries.
     fn raw(&self) -> Raw {
+        let [rf, ro] = &self.retried;
         let mut r = Raw {
-            retries: self.retries.load(Ordering::Relaxed),
+            retried: [rf.load(Ordering::Relaxed), ro.load(Ordering::Relaxed)],
             ..Raw::default()
         };
         for s in &self.stripes {
@@ -299,9 +314,15 @@ impl Adaptive {
         self.raw().since(Raw::default())
     }
 
-    /// Whether a retry after a failure (`overload` as in [`on_failure`](Self::on_failure))
-    /// may be made at `now`; counts it if so.
-    pub(crate) fn allow_retry(&self, overload: bool, now: Instant) -> Result<(), Refusal> {
+    /// Whether a retry after a failure (`first` and `overload` as in
+    /// [`on_failure`](Self::on_failure)) may be made at `now`; counts the failure either way,
+    /// and the retry with it if it is allowed.
+    pub(crate) fn allow_retry(
+        &self,
+        first: bool,
+        overload: bool,
+        now: Instant,
+    ) -> Result<(), Refusal> {
         let base = *self.base.get_or_init(|| now);
         let t = u64::try_from(now.saturating_duration_since(base).as_nanos()).unwrap_or(u64::MAX);
         let last = self.folded_at.load(Ordering::Relaxed);
@@ -313,7 +334,9 @@ impl Adaptive {
                 let raw = self.raw();
                 let view = slow.view(raw, now, self.params.window);
                 self.publish(&view);
-                self.retries_at_fold.store(raw.retries, Ordering::Relaxed);
+                for (slot, v) in self.retried_at_fold.iter().zip(raw.retried) {
+                    slot.store(v, Ordering::Relaxed);
+                }
                 self.folded_at.store(t, Ordering::Relaxed);
                 view
             })
@@ -323,9 +346,15 @@ impl Adaptive {
         let view = folded.unwrap_or_else(|| {
             let mut v = self.published();
             let since = self
-                .retries
-                .load(Ordering::Relaxed)
-                .wrapping_sub(self.retries_at_fold.load(Ordering::Relaxed));
+                .retried
+                .iter()
+                .zip(&self.retried_at_fold)
+                .map(|(now, then)| {
+                    now.load(Ordering::Relaxed)
+                        .wrapping_sub(then.load(Ordering::Relaxed))
+                        & LOWER
+                })
+                .fold(0u64, u64::wrapping_add);
             v.retries += since as f64;
             v
         });
@@ -339,9 +368,12 @@ impl Adaptive {
         };
         let limit = ratio * view.first_attempts + p.min_retries;
         if view.retries + 1.0 <= limit {
-            self.retries.fetch_add(1, Ordering::Relaxed);
+            let [bad_luck, overloaded] = &self.retried;
+            let word = if overload { overloaded } else { bad_luck };
+            word.fetch_add(if first { UPPER + 1 } else { 1 }, Ordering::Relaxed);
             Ok(())
         } else {
+            self.on_failure(first, overload);
             // `as` saturates: these are for the message only.
             Err(Refusal {
                 retries: view.retries.round() as u32,
@@ -487,12 +519,17 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn prop_packed_counts_read_back_exactly(
-            start in proptest::prelude::any::<(u64, u64, u64, u64)>(),
+            start in proptest::prelude::any::<(u64, u64, u64, u64, u64)>(),
             events in proptest::collection::vec((0u8..5, proptest::prelude::any::<bool>()), 0..300),
         ) {
             // A reading from any earlier state (the words wrap), then events as the
-            // stripes count them; the difference is what a plain model counted.
-            let earlier = Raw { successes: start.0, failures: start.1, overloaded: start.2, retries: start.3 };
+            // counters count them; the difference is what a plain model counted.
+            let earlier = Raw {
+                successes: start.0,
+                failures: start.1,
+                overloaded: start.2,
+                retried: [start.3, start.4],
+            };
             let mut later = earlier;
             let mut model = Counts::default();
             for (kind, first) in events {
@@ -504,9 +541,19 @@ mod tests {
                     }
                     1 => { later.failures = later.failures.wrapping_add(packed); model.failures += 1; }
                     2 => { later.overloaded = later.overloaded.wrapping_add(packed); model.overloaded += 1; }
-                    _ => { later.retries = later.retries.wrapping_add(1); model.retries += 1; }
+                    // A failure that was retried: bad luck, then overload.
+                    3 => {
+                        later.retried[0] = later.retried[0].wrapping_add(packed);
+                        model.failures += 1;
+                        model.retries += 1;
+                    }
+                    _ => {
+                        later.retried[1] = later.retried[1].wrapping_add(packed);
+                        model.overloaded += 1;
+                        model.retries += 1;
+                    }
                 }
-                model.first_attempts += u64::from(first && kind < 3);
+                model.first_attempts += u64::from(first);
             }
             proptest::prop_assert_eq!(later.since(earlier), model);
         }
@@ -542,9 +589,10 @@ mod tests {
             if ms % 10 != 0 {
                 continue;
             }
-            a.on_failure(true, true);
             asked += 1;
-            if a.allow_retry(true, t0 + Duration::from_millis(ms)).is_ok() {
+            if a.allow_retry(true, true, t0 + Duration::from_millis(ms))
+                .is_ok()
+            {
                 allowed += 1;
                 a.on_failure(false, true);
             }
@@ -569,9 +617,9 @@ mod tests {
                     a.on_success(first);
                     break;
                 }
-                a.on_failure(first, false);
+                let was_first = first;
                 first = false;
-                if a.allow_retry(false, now).is_err() {
+                if a.allow_retry(was_first, false, now).is_err() {
                     refused += u32::from(ms >= 1000);
                     break;
                 }
@@ -584,8 +632,7 @@ mod tests {
     fn a_fresh_fleet_view_replaces_the_local_window() {
         let a = Adaptive::new(params());
         let t0 = Instant::now();
-        a.on_failure(true, true);
-        let _ = a.allow_retry(true, t0);
+        let _ = a.allow_retry(true, true, t0);
         let taken = a.take_local_deltas();
         assert_eq!(taken.first_attempts, 1);
         let fleet = Counts {
