@@ -21,8 +21,10 @@
 //!
 //! # Time and threads
 //!
-//! Time is an input: a success records itself without it (one relaxed `fetch_add` on a
-//! counter of the caller's thread's stripe, so that threads do not bounce one cache line);
+//! Time is an input: a success records itself without it, on a counter of the calling
+//! thread's own stripe (a plain load and store: no other thread writes it; threads beyond
+//! the eighth share a ninth stripe, with `fetch_add`), so that threads do not bounce one
+//! cache line;
 //! a retry decision, which has the time, folds the counts into the window first (at most
 //! once per thousandth of the window: decisions closer together read the last fold plus
 //! the retries allowed since). The fold takes a lock with `try_lock` only: a decision that
@@ -49,8 +51,12 @@ use std::time::{Duration, Instant};
 
 use super::Counts;
 
-/// Stripes of counters: enough that the threads of one process rarely share one.
-const STRIPES: usize = 8;
+/// Stripes that one thread each owns (and counts on without an atomic read-modify-write);
+/// threads beyond these share one more stripe.
+const OWNED: usize = 8;
+/// The stripe of the threads that own none.
+const SHARED: usize = OWNED;
+const STRIPES: usize = OWNED + 1;
 
 /// A success path that sees fewer than one success in this many attempts calls the server
 /// failing (the SRE book's client-side throttling watches the same requests/accepts ratio).
@@ -126,28 +132,91 @@ impl Raw {
 }
 
 thread_local! {
+    /// The stripe this thread counts on: one it owns (below [`OWNED`]), or [`SHARED`];
+    /// `usize::MAX` before its first count.
     static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+    /// Gives the owned stripe back when the thread ends.
+    static RELEASE: Release = const { Release };
 }
 
-/// Hands stripes to threads in turn.
-static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
+/// Which owned stripes threads hold, one bit each, for the whole process: a thread owns
+/// the same index in every budget, so no other thread ever writes to it.
+static CLAIMED: AtomicUsize = AtomicUsize::new(0);
 
-/// The stripe of the calling thread: a thread-local read after its first call.
+/// Releases the calling thread's stripe when its thread-locals are dropped.
+struct Release;
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        if let Ok(i) = STRIPE.try_with(|s| s.replace(SHARED)) {
+            if i < OWNED {
+                // Release: the next owner sees every count this thread wrote.
+                CLAIMED.fetch_and(!(1 << i), Ordering::Release);
+            }
+        }
+    }
+}
+
+/// The calling thread's stripe, and whether it owns it: a thread-local read after its
+/// first call.
 #[inline]
-fn stripe_index() -> usize {
-    STRIPE
+fn stripe_index() -> (usize, bool) {
+    let i = STRIPE
         .try_with(|s| {
             let i = s.get();
-            if i < STRIPES {
-                i
-            } else {
-                let i = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES;
-                s.set(i);
-                i
+            if i <= SHARED {
+                return i;
             }
+            let i = claim();
+            s.set(i);
+            i
         })
-        // A thread being torn down: any stripe is as good.
-        .unwrap_or(0)
+        // A thread being torn down: the shared stripe.
+        .unwrap_or(SHARED);
+    (i, i < OWNED)
+}
+
+/// Takes a free owned stripe for the calling thread, or [`SHARED`] if all are taken.
+#[cold]
+fn claim() -> usize {
+    let mut taken = CLAIMED.load(Ordering::Relaxed);
+    loop {
+        let free = (!taken).trailing_zeros() as usize;
+        if free >= OWNED {
+            return SHARED;
+        }
+        // Acquire: this thread sees every count the stripe's last owner wrote.
+        match CLAIMED.compare_exchange_weak(
+            taken,
+            taken | (1 << free),
+            Ordering::Acquire,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => {
+                // Registers the destructor that gives the stripe back.
+                if RELEASE.try_with(|_| ()).is_err() {
+                    CLAIMED.fetch_and(!(1 << free), Ordering::Release);
+                    return SHARED;
+                }
+                return free;
+            }
+            Err(now) => taken = now,
+        }
+    }
+}
+
+/// Adds `n` to a stripe's word: a plain load and store on a stripe the thread owns (no
+/// other thread writes it), a `fetch_add` on the shared one.
+#[inline]
+fn add(word: &AtomicU64, n: u64, owned: bool) {
+    if owned {
+        word.store(
+            word.load(Ordering::Relaxed).wrapping_add(n),
+            Ordering::Relaxed,
+        );
+    } else {
+        word.fetch_add(n, Ordering::Relaxed);
+    }
 }
 
 /// Counts with fractions: the decayed window.
@@ -266,27 +335,32 @@ impl Adaptive {
         }
     }
 
+    /// The calling thread's stripe, and whether the thread owns it.
     #[inline]
-    fn stripe(&self) -> &Stripe {
-        // `stripe_index` is below STRIPES; the fallback only satisfies the type.
-        let [first, ..] = &self.stripes;
-        self.stripes.get(stripe_index()).unwrap_or(first)
+    fn stripe(&self) -> (&Stripe, bool) {
+        let (i, owned) = stripe_index();
+        let [.., shared] = &self.stripes;
+        match self.stripes.get(i) {
+            Some(s) => (s, owned),
+            // `stripe_index` is below STRIPES; this only satisfies the type.
+            None => (shared, false),
+        }
     }
 
     /// A call succeeded; `first` when on its first attempt.
     #[inline]
     pub(crate) fn on_success(&self, first: bool) {
-        let add = if first { 1 } else { UPPER + 1 };
-        self.stripe().successes.fetch_add(add, Ordering::Relaxed);
+        let (s, owned) = self.stripe();
+        add(&s.successes, if first { 1 } else { UPPER + 1 }, owned);
     }
 
     /// An attempt failed; `first` when it was the call's first, `overload` when the failure
     /// says the server is overloaded.
     #[inline]
     pub(crate) fn on_failure(&self, first: bool, overload: bool) {
-        let s = self.stripe();
+        let (s, owned) = self.stripe();
         let word = if overload { &s.overloaded } else { &s.failures };
-        word.fetch_add(if first { UPPER + 1 } else { 1 }, Ordering::Relaxed);
+        add(word, if first { UPPER + 1 } else { 1 }, owned);
     }
 
     /// Every stripe summed, and the retries.
@@ -557,6 +631,34 @@ mod tests {
             }
             proptest::prop_assert_eq!(later.since(earlier), model);
         }
+    }
+
+    #[test]
+    fn no_count_is_lost_when_threads_own_share_and_hand_over_stripes() {
+        // 16 threads at once (8 own a stripe, the rest share one), then 40 short-lived
+        // threads one after another (each takes over a stripe another gave back).
+        const N: u64 = 100_000;
+        let a = Adaptive::new(params());
+        std::thread::scope(|s| {
+            for _ in 0..16 {
+                s.spawn(|| {
+                    for i in 0..N {
+                        a.on_success(i % 2 == 0);
+                        a.on_failure(i % 3 == 0, i % 5 == 0);
+                    }
+                });
+            }
+        });
+        for _ in 0..40 {
+            std::thread::scope(|s| {
+                s.spawn(|| a.on_success(true));
+            });
+        }
+        let t = a.totals();
+        assert_eq!(t.successes, 16 * N + 40);
+        assert_eq!(t.failures + t.overloaded, 16 * N);
+        assert_eq!(t.overloaded, 16 * N.div_ceil(5));
+        assert_eq!(t.first_attempts, 16 * (N.div_ceil(2) + N.div_ceil(3)) + 40);
     }
 
     #[test]
