@@ -101,6 +101,34 @@ async fn a_400_is_not_retried_and_its_response_is_handed_back() {
         .contains("invalid_request_error"));
 }
 
+/// Issue 12, item 7: the last response comes out of the error by value, with no wildcard
+/// arm, so its body can be read; an error that holds none gives itself back.
+#[tokio::test]
+async fn issue_12_the_last_response_is_taken_by_value() {
+    let server = Server::start(vec![Canned::api_error(
+        400,
+        "invalid_request_error",
+        "req_bad",
+    )])
+    .await;
+    let client = reqwest::Client::new();
+    let policy = Policy::default();
+    let err = (|| client.post(server.url("/v1/messages")).body("{}").send())
+        .retry(&policy)
+        .sleeper(instant())
+        .await
+        .unwrap_err();
+    let err = match err.into_error() {
+        Ok(e) => panic!("a response, not an error: {e}"),
+        Err(err) => err,
+    };
+    let body = match err.into_response() {
+        Ok(response) => response.text().await.expect("body"),
+        Err(err) => panic!("the 400 is kept: {err}"),
+    };
+    assert!(body.contains("invalid_request_error"), "{body}");
+}
+
 #[tokio::test]
 async fn post_500_is_not_retried_by_default_but_is_by_anthropic() {
     let client = reqwest::Client::new();

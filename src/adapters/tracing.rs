@@ -107,7 +107,7 @@ fn retry_event(span: &tracing::Span, event: &Event<'_>) {
         http.request.resend_count = event.attempt(),
         http.response.status_code = cause.status,
         "error.type" = %ErrorTypeField(&cause),
-        redial.wait = %crate::duration::Human(wait),
+        redial.wait = %crate::duration::Readable(wait),
         redial.wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
         redial.request_id = event.request_id(),
         "{event}",
