@@ -182,23 +182,27 @@ impl fmt::Display for Readable {
         }
         let tenths = (n + S / 20) / (S / 10);
         if tenths < 600 {
-            return match tenths % 10 {
-                0 => write!(f, "{}s", tenths / 10),
-                t => write!(f, "{}.{t}s", tenths / 10),
-            };
+            write!(f, "{}", tenths / 10)?;
+            if tenths % 10 > 0 {
+                write!(f, ".{}", tenths % 10)?;
+            }
+            return f.write_str("s");
         }
         let secs = (n + S / 2) / S;
         if secs < 3_600 {
-            return match secs % 60 {
-                0 => write!(f, "{}m", secs / 60),
-                s => write!(f, "{}m{s}s", secs / 60),
-            };
+            return pair(f, secs, "m", "s");
         }
-        let mins = (n + 30 * S) / (60 * S);
-        match mins % 60 {
-            0 => write!(f, "{}h", mins / 60),
-            m => write!(f, "{}h{m}m", mins / 60),
-        }
+        pair(f, (n + 30 * S) / (60 * S), "h", "m")
+    }
+}
+
+/// `count` of the small unit as whole big units (60 small each) and the rest: `1m30s`,
+/// or `2m` when there is no rest.
+fn pair(f: &mut fmt::Formatter<'_>, count: u128, big: &str, small: &str) -> fmt::Result {
+    write!(f, "{}{big}", count / 60)?;
+    match count % 60 {
+        0 => Ok(()),
+        rest => write!(f, "{rest}{small}"),
     }
 }
 

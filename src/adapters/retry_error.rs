@@ -275,15 +275,11 @@ impl<E, T> RetryError<E, T> {
     /// );
     /// assert_eq!(err.into_response().ok().as_deref(), Some("{}"));
     /// ```
-    pub fn into_response(mut self) -> Result<T, Self> {
-        // A timeout stands in for the instant the last result is out.
-        match core::mem::replace(&mut self.inner.last, Last::TimedOut(Duration::ZERO)) {
+    pub fn into_response(self) -> Result<T, Self> {
+        self.take_last(|last| match last {
             Last::Response(t) => Ok(t),
-            last => {
-                self.inner.last = last;
-                Err(self)
-            }
-        }
+            last => Err(last),
+        })
     }
 
     /// The last attempt's error, by value, or the error itself when the last attempt
@@ -297,14 +293,24 @@ impl<E, T> RetryError<E, T> {
     /// );
     /// assert_eq!(err.into_error().ok(), Some("no"));
     /// ```
-    pub fn into_error(mut self) -> Result<E, Self> {
-        match core::mem::replace(&mut self.inner.last, Last::TimedOut(Duration::ZERO)) {
+    pub fn into_error(self) -> Result<E, Self> {
+        self.take_last(|last| match last {
             Last::Error(e) => Ok(e),
-            last => {
-                self.inner.last = last;
-                Err(self)
-            }
-        }
+            last => Err(last),
+        })
+    }
+
+    /// What `take` makes of the last result, or the error whole if it gives it back.
+    fn take_last<R>(
+        mut self,
+        take: impl FnOnce(Last<E, T>) -> Result<R, Last<E, T>>,
+    ) -> Result<R, Self> {
+        // A timeout stands in for the instant the last result is out.
+        let last = core::mem::replace(&mut self.inner.last, Last::TimedOut(Duration::ZERO));
+        take(last).map_err(|last| {
+            self.inner.last = last;
+            self
+        })
     }
 
     /// The last attempt's error, if it failed with one.
