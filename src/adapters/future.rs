@@ -510,8 +510,6 @@ mod tests {
         let size = core::mem::size_of_val(&call);
         // Every executor moves the call at least once: keep it small (the machine and the
         // request ids are most of it).
-        // The `tracing` feature adds the call's span.
-        let most = if cfg!(feature = "tracing") { 368 } else { 320 };
-        assert!(size <= most, "a call is {size} bytes");
+        assert!(size <= 320, "a call is {size} bytes");
     }
 }
