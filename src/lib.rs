@@ -104,6 +104,8 @@
 //! - `ureq`: ureq 3's results classify with their status kept (`KeepStatus`).
 //! - `reqwest-middleware`: `RetryMiddleware`, a drop-in for reqwest-retry's middleware.
 //! - `tracing`: a span per retried call and an event per retry.
+//! - `redis`: the `fleet` module shares the rate-limit gate and the budget's counters
+//!   among processes that name one key, through Redis.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
@@ -114,6 +116,8 @@ pub mod budget;
 pub mod classify;
 pub mod duration;
 mod error_body;
+#[cfg(feature = "redis")]
+pub mod fleet;
 pub mod gate;
 pub mod hints;
 pub mod machine;
@@ -121,7 +125,7 @@ pub mod policy;
 mod verdict;
 
 pub use backoff::{Backoff, Curve, Jitter};
-pub use budget::{Budget, BudgetConfig};
+pub use budget::{Budget, BudgetConfig, BudgetKind, Counts};
 pub use classify::{request_id, Classifier, NonIdempotent, Outcome, RequestFacts, StatusSet};
 pub use error_body::{read_error_body, ErrorBody};
 pub use hints::{Hint, HintSource};
