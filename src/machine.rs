@@ -62,7 +62,7 @@ use crate::verdict::{Cause, Verdict};
 ///
 /// ```
 /// assert_eq!("clamp".parse::<redial::OnLongHint>()?, redial::OnLongHint::Clamp);
-/// # Ok::<(), redial::PolicyError>(())
+/// # Ok::<(), redial::UnknownOnLongHint>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -74,6 +74,9 @@ pub enum OnLongHint {
 }
 
 impl OnLongHint {
+    /// Both choices.
+    pub const ALL: [OnLongHint; 2] = [OnLongHint::Stop, OnLongHint::Clamp];
+
     /// The name used in policy files.
     ///
     /// ```
@@ -87,18 +90,24 @@ impl OnLongHint {
     }
 }
 
+/// The error for a name that is none of [`OnLongHint::ALL`]'s. It names no policy key: the
+/// policy file layer adds the key path (`hints.on_long_hint`).
+///
+/// ```
+/// let err = "wait".parse::<redial::OnLongHint>().unwrap_err();
+/// assert_eq!(err.to_string(), "expected one of stop, clamp");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("expected one of {}", crate::backoff::one_of(&OnLongHint::ALL.map(|c| c.as_str())))]
+pub struct UnknownOnLongHint;
+
 impl core::str::FromStr for OnLongHint {
-    type Err = crate::PolicyError;
-    fn from_str(s: &str) -> Result<OnLongHint, crate::PolicyError> {
-        match s {
-            "stop" => Ok(OnLongHint::Stop),
-            "clamp" => Ok(OnLongHint::Clamp),
-            _ => Err(crate::PolicyError::invalid(
-                "hints.on_long_hint",
-                "one of stop, clamp",
-                format!("{s:?}"),
-            )),
-        }
+    type Err = UnknownOnLongHint;
+    fn from_str(s: &str) -> Result<OnLongHint, UnknownOnLongHint> {
+        OnLongHint::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or(UnknownOnLongHint)
     }
 }
 
