@@ -50,10 +50,14 @@ pub mod hooks;
 pub mod outcome;
 #[cfg(feature = "reqwest")]
 pub mod reqwest;
+#[cfg(feature = "reqwest-middleware")]
+pub mod reqwest_middleware;
 pub mod sleep;
 pub mod stream;
 #[cfg(feature = "tower")]
 pub mod tower;
+#[cfg(feature = "ureq")]
+pub mod ureq;
 
 pub use blocking::{BlockingRetry, BlockingRetryable, BlockingSleeper, ThreadSleeper};
 pub use error::{Last, Refusal, RequestIds, RetryError};

@@ -141,6 +141,11 @@ impl HttpOutcome for Transport {
 /// ```
 impl HttpOutcome for std::io::Error {
     fn outcome(&self) -> Outcome<'_> {
+        // ureq's `Error::into_io` wraps a status in an I/O error.
+        #[cfg(feature = "ureq")]
+        if let Some(outcome) = super::ureq::wrapped(self) {
+            return outcome;
+        }
         Outcome::Transport(io_transport(self.kind()))
     }
 }

@@ -1,0 +1,175 @@
+//! `tracing` (feature `tracing`): a span per retried call and an event per retry, named
+//! after OpenTelemetry's HTTP attributes, so that services can count retries by status
+//! and error type.
+//!
+//! The span, `redial.call`, opens at a call's first failure (a call that succeeds at once
+//! costs nothing and says nothing) as a child of the current span, and lives until the
+//! call ends. Its fields:
+//!
+//! | field | value |
+//! |---|---|
+//! | `http.request.resend_count` | retries made so far |
+//! | `redial.attempts` | attempts in all, when the call ends |
+//! | `redial.stop_reason` | why it ended: `succeeded`, `not_retryable`, `attempts_exhausted`, … |
+//!
+//! Each retry is an `INFO` event inside it, whose message is the adapters' one-line
+//! [`Event`](super::Event) (`attempt 1 failed: 529 overloaded_error; server asked 2s
+//! (retry-after); retrying in 2.1s (request id req_1)`), with these fields:
+//!
+//! | field | value |
+//! |---|---|
+//! | `http.request.resend_count` | which retry this will be: 1 for the first |
+//! | `http.response.status_code` | the failed attempt's status, if a response arrived |
+//! | `error.type` | the API error type (`overloaded_error`), else the transport failure (`timeout`), else the status (`503`) |
+//! | `redial.wait` | the wait, written the human way (`2.1s`) |
+//! | `redial.wait_ms` | the wait in milliseconds |
+//! | `redial.request_id` | the server's request id for the failed attempt, if any |
+//!
+//! A call that ends after a failure ends with one more `INFO` event, carrying
+//! `redial.stop_reason`, `redial.attempts`, `http.response.status_code`, `error.type`
+//! and `redial.request_id` as above, and the stop with its numbers as its message.
+//!
+//! Without the feature these are empty functions that the compiler removes.
+
+use crate::machine::Action;
+#[cfg(feature = "tracing")]
+use crate::machine::Stop;
+#[cfg(feature = "tracing")]
+use crate::verdict::Cause;
+use crate::verdict::Verdict;
+
+#[cfg(feature = "tracing")]
+use super::hooks::Event;
+
+/// One call's span, made at its first failure.
+#[derive(Debug, Default)]
+pub(crate) struct Trace {
+    #[cfg(feature = "tracing")]
+    span: Option<tracing::Span>,
+}
+
+impl Trace {
+    /// What the machine decided after failed attempt number `attempt`: a retry (its
+    /// event) or a stop (the closing event).
+    #[inline]
+    pub(crate) fn failed(
+        &mut self,
+        attempt: u32,
+        action: &Action,
+        verdict: &Verdict,
+        request_id: Option<&str>,
+    ) {
+        #[cfg(feature = "tracing")]
+        {
+            let span = self.span.get_or_insert_with(open);
+            match action {
+                Action::Retry(retry) => {
+                    retry_event(span, &Event::new(attempt, retry, verdict, request_id))
+                }
+                Action::Stop(stop) => stop_event(span, attempt, stop, verdict, request_id),
+            }
+        }
+        #[cfg(not(feature = "tracing"))]
+        let _ = (attempt, action, verdict, request_id);
+    }
+
+    /// The call succeeded at attempt number `attempts`: closes the span, if a failure
+    /// opened one.
+    #[inline]
+    pub(crate) fn succeeded(&mut self, attempts: u32) {
+        #[cfg(feature = "tracing")]
+        if let Some(span) = &self.span {
+            span.record("redial.attempts", attempts);
+            span.record("redial.stop_reason", "succeeded");
+        }
+        #[cfg(not(feature = "tracing"))]
+        let _ = attempts;
+    }
+}
+
+#[cfg(feature = "tracing")]
+fn open() -> tracing::Span {
+    tracing::info_span!(
+        "redial.call",
+        http.request.resend_count = 0u32,
+        redial.attempts = tracing::field::Empty,
+        redial.stop_reason = tracing::field::Empty,
+    )
+}
+
+#[cfg(feature = "tracing")]
+fn retry_event(span: &tracing::Span, event: &Event<'_>) {
+    let cause = event.retry().cause;
+    let wait = event.delay();
+    span.record("http.request.resend_count", event.attempt());
+    tracing::info!(
+        parent: span,
+        http.request.resend_count = event.attempt(),
+        http.response.status_code = cause.status,
+        "error.type" = %ErrorTypeField(&cause),
+        redial.wait = %crate::duration::Human(wait),
+        redial.wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+        redial.request_id = event.request_id(),
+        "{event}",
+    );
+}
+
+#[cfg(feature = "tracing")]
+fn stop_event(
+    span: &tracing::Span,
+    attempts: u32,
+    stop: &Stop,
+    verdict: &Verdict,
+    request_id: Option<&str>,
+) {
+    let reason = stop.reason().as_str();
+    span.record("redial.attempts", attempts);
+    span.record("redial.stop_reason", reason);
+    let cause = verdict.cause().copied().unwrap_or_else(Cause::caller);
+    tracing::info!(
+        parent: span,
+        redial.stop_reason = reason,
+        redial.attempts = attempts,
+        http.response.status_code = cause.status,
+        "error.type" = %ErrorTypeField(&cause),
+        redial.request_id = request_id,
+        "{stop}",
+    );
+}
+
+/// OpenTelemetry's `error.type`: the most precise class known. The API error type, else
+/// the transport failure, else the status code (as OpenTelemetry's HTTP conventions
+/// write it), else `_OTHER`, the convention's fallback.
+#[cfg(feature = "tracing")]
+struct ErrorTypeField<'a>(&'a Cause);
+
+#[cfg(feature = "tracing")]
+impl core::fmt::Display for ErrorTypeField<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let cause = self.0;
+        match (cause.error_type, cause.transport, cause.status) {
+            (Some(t), _, _) => f.write_str(t.as_str()),
+            (None, Some(t), _) => f.write_str(t.as_str()),
+            (None, None, Some(status)) => write!(f, "{status}"),
+            (None, None, None) => f.write_str("_OTHER"),
+        }
+    }
+}
+
+#[cfg(all(test, feature = "tracing"))]
+mod tests {
+    use super::*;
+    use crate::verdict::{ErrorType, Transport};
+
+    #[test]
+    fn error_type_is_the_most_precise_class_known() {
+        let field = |c: Cause| ErrorTypeField(&c).to_string();
+        assert_eq!(
+            field(Cause::status(529).with_error_type(ErrorType::Overloaded)),
+            "overloaded_error"
+        );
+        assert_eq!(field(Cause::transport(Transport::Timeout)), "timeout");
+        assert_eq!(field(Cause::status(503)), "503");
+        assert_eq!(field(Cause::caller()), "_OTHER");
+    }
+}
