@@ -90,11 +90,21 @@ fn check_answer(policy: &Policy, line: &[u8], answer: &str) {
     let input: Option<Value> = std::str::from_utf8(trimmed)
         .ok()
         .and_then(|text| serde_json::from_str(text).ok());
+    // A key given twice anywhere is refused (serde_json would keep the last silently), and
+    // its id is not read: which of two would it be?
+    let repeated = std::str::from_utf8(trimmed).is_ok_and(has_a_repeated_key);
     let id = input
         .as_ref()
+        .filter(|_| !repeated)
         .and_then(|v| v.get("id"))
         .cloned()
         .unwrap_or(Value::Null);
+    if repeated {
+        assert!(
+            out.contains_key("error"),
+            "{shown:?}: a repeated key is an error: {answer}"
+        );
+    }
     assert_eq!(
         out.get("id"),
         Some(&id),
@@ -125,6 +135,61 @@ fn check_answer(policy: &Policy, line: &[u8], answer: &str) {
         }
         _ => panic!("{shown:?}: the answer {answer:?} has keys {keys:?}"),
     }
+}
+
+/// Whether some object of a JSON text has a key twice (false when the text is not JSON).
+fn has_a_repeated_key(text: &str) -> bool {
+    use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+
+    /// Visits a value; `Err` when an object repeats a key.
+    struct Walk;
+
+    impl<'de> serde::Deserialize<'de> for Walk {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Walk, D::Error> {
+            d.deserialize_any(Walk)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Walk {
+        type Value = Walk;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Walk, E> {
+            Ok(Walk)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Walk, E> {
+            Ok(Walk)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Walk, E> {
+            Ok(Walk)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Walk, E> {
+            Ok(Walk)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Walk, E> {
+            Ok(Walk)
+        }
+        fn visit_unit<E>(self) -> Result<Walk, E> {
+            Ok(Walk)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Walk, A::Error> {
+            while seq.next_element::<Walk>()?.is_some() {}
+            Ok(Walk)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Walk, A::Error> {
+            let mut seen = std::collections::BTreeSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                map.next_value::<Walk>()?;
+                if !seen.insert(key) {
+                    return Err(serde::de::Error::custom("repeated"));
+                }
+            }
+            Ok(Walk)
+        }
+    }
+
+    serde_json::from_str::<Value>(text).is_ok() && serde_json::from_str::<Walk>(text).is_err()
 }
 
 /// The steps of one call, against its attempts and the policy.

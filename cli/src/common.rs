@@ -8,12 +8,15 @@ use std::time::{Duration, SystemTime};
 use clap::builder::PossibleValuesParser;
 use http::{HeaderName, HeaderValue};
 use redial::duration::Human;
+use redial::policy::check::{check_bytes, Report};
+use redial::policy::file::{read_file, read_limited, Format};
+use redial::policy::lint::{Finding, Severity};
 use redial::{Policy, PolicyError, Preset};
 
 /// `--policy FILE | --preset NAME`, for every command that needs a policy.
 #[derive(clap::Args, Debug, Clone)]
 pub struct PolicyArgs {
-    /// A policy file, TOML or JSON by its extension.
+    /// A policy file, TOML or JSON by its extension ('-' is stdin).
     #[arg(long, value_name = "FILE", conflicts_with = "preset")]
     pub policy: Option<PathBuf>,
     /// A built-in preset [default: default].
@@ -25,7 +28,7 @@ impl PolicyArgs {
     /// The chosen policy, or a message that names the file, the key and the rule.
     pub fn load(&self) -> Result<Policy, String> {
         if let Some(path) = &self.policy {
-            return Policy::from_path(path).map_err(|e| located(path, &e));
+            return load_file(path);
         }
         let preset = match &self.preset {
             Some(name) => name.parse::<Preset>().map_err(|e| e.to_string())?,
@@ -42,6 +45,59 @@ impl PolicyArgs {
             (None, None) => "preset default".into(),
         }
     }
+}
+
+/// Reads and checks one policy file as `redial check` does (`-` is standard input, its
+/// format told by its first character): every error and warning, or why it cannot be read.
+pub fn check_file(path: &Path) -> Result<Report, String> {
+    let (bytes, format) = if path.as_os_str() == "-" {
+        let bytes = read_limited(std::io::stdin().lock(), "-").map_err(|e| e.to_string())?;
+        let format = Format::sniff(&String::from_utf8_lossy(&bytes));
+        (bytes, format)
+    } else {
+        let format = Format::of_path(path).map_err(|e| e.to_string())?;
+        (read_file(path).map_err(|e| e.to_string())?, format)
+    };
+    Ok(check_bytes(bytes, format))
+}
+
+/// The policy of a file, or every error `check` finds in it, one `redial:` line each.
+pub fn load_file(path: &Path) -> Result<Policy, String> {
+    let report = check_file(path)?;
+    match report.policy {
+        Some(policy) => Ok(policy),
+        None => {
+            let lines: Vec<String> = report
+                .findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .map(|f| finding_line(path, f))
+                .collect();
+            Err(lines.join("\nredial: "))
+        }
+    }
+}
+
+/// `FILE:LINE:COLUMN: KEY: RULE` (`warning: ` before the key for a warning); a syntax
+/// error, whose key is its line, is written `FILE:LINE:COLUMN: RULE`.
+pub fn finding_line(path: &Path, f: &Finding) -> String {
+    let mut out = path.display().to_string();
+    if let Some(line) = f.line {
+        out.push_str(&format!(":{line}"));
+        if let Some(column) = f.column {
+            out.push_str(&format!(":{column}"));
+        }
+    }
+    out.push_str(": ");
+    if f.severity == Severity::Warning {
+        out.push_str("warning: ");
+    }
+    if !(f.key.starts_with("line ") && f.line.is_some()) {
+        out.push_str(&f.key);
+        out.push_str(": ");
+    }
+    out.push_str(&f.rule);
+    out
 }
 
 /// A policy error prefixed with the file it is in (a read error names it already).
@@ -88,6 +144,30 @@ pub fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Stri
     let value = HeaderValue::from_str(value)
         .map_err(|_| format!("the value of {name} is not a valid header value: {value:?}"))?;
     Ok((name, value))
+}
+
+/// The most headers one map may hold (an attempt's response headers, or a request's):
+/// `http::HeaderMap` panics past 24,576 distinct names, and servers send far fewer than
+/// this (hyper refuses more than 100 by default).
+pub const MAX_HEADERS: usize = 1000;
+
+/// A header map from checked pairs, at most [`MAX_HEADERS`] of them.
+pub fn header_map(
+    pairs: impl IntoIterator<Item = (HeaderName, HeaderValue)>,
+) -> Result<http::HeaderMap, String> {
+    let mut out = http::HeaderMap::new();
+    for (i, (name, value)) in pairs.into_iter().enumerate() {
+        if i >= MAX_HEADERS {
+            return Err(too_many_headers());
+        }
+        out.append(name, value);
+    }
+    Ok(out)
+}
+
+/// The error for more than [`MAX_HEADERS`] headers.
+pub fn too_many_headers() -> String {
+    format!("more than {MAX_HEADERS} headers, the most redial reads for one response or request")
 }
 
 /// A method, upper-cased: `post` is taken to mean POST.

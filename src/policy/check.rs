@@ -59,7 +59,9 @@ pub fn check(text: &str, format: Format) -> Report {
     let root = match file::parse(text, format) {
         Ok(root) => root,
         Err(located) => {
+            let located = *located;
             let mut finding = Finding::error(&located.error);
+            finding.rule = located.bare;
             finding.line = located.line;
             finding.column = located.column;
             return Report {
@@ -71,13 +73,14 @@ pub fn check(text: &str, format: Format) -> Report {
     };
     let resolved = file::resolve(root);
     let mut findings: Vec<Finding> = resolved.errors.iter().map(Finding::error).collect();
-    let policy = if findings.is_empty() {
-        findings = lint::lint(&resolved.builder, resolved.empty);
-        let has_errors = findings.iter().any(|f| f.severity == Severity::Error);
-        (!has_errors).then(|| resolved.builder.clone().assemble())
-    } else {
-        None
-    };
+    // The lint too, but not on a key that already has an error.
+    for f in lint::lint(&resolved.builder, resolved.empty) {
+        if !findings.iter().any(|seen| seen.key == f.key) {
+            findings.push(f);
+        }
+    }
+    let has_errors = findings.iter().any(|f| f.severity == Severity::Error);
+    let policy = (!has_errors).then(|| resolved.builder.clone().assemble());
     let places = places(text, format);
     for f in &mut findings {
         let at = match f.key.as_str() {
@@ -96,6 +99,31 @@ pub fn check(text: &str, format: Format) -> Report {
         policy,
         findings,
         omitted: resolved.omitted,
+    }
+}
+
+/// Checks policy bytes of a format: text that is not UTF-8 gets one error with its place.
+///
+/// ```
+/// use redial::policy::{check::check_bytes, file::Format};
+/// let report = check_bytes(b"max_attempts = 2\n# \xff".to_vec(), Format::Toml);
+/// assert_eq!(report.findings[0].line, Some(2));
+/// ```
+pub fn check_bytes(bytes: Vec<u8>, format: Format) -> Report {
+    match file::text_of(bytes) {
+        Ok(text) => check(&text, format),
+        Err(located) => {
+            let located = *located;
+            let mut finding = Finding::error(&located.error);
+            finding.rule = located.bare;
+            finding.line = located.line;
+            finding.column = located.column;
+            Report {
+                policy: None,
+                findings: vec![finding],
+                omitted: 0,
+            }
+        }
     }
 }
 

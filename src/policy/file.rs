@@ -272,21 +272,54 @@ impl Format {
 /// Reads at most [`MAX_BYTES`] of a file, as UTF-8 text.
 #[cfg(feature = "serde")]
 pub(crate) fn read_path(path: &Path) -> Result<String, PolicyError> {
+    let bytes = read_file(path)?;
+    text_of(bytes).map_err(|l| l.error)
+}
+
+/// Reads at most [`MAX_BYTES`] of a file: a longer one (or `/dev/zero`) is refused after
+/// `MAX_BYTES + 1` bytes, never read on.
+///
+/// ```
+/// let err = redial::policy::file::read_file("/no/such/retry.toml".as_ref()).unwrap_err();
+/// assert!(err.to_string().starts_with("/no/such/retry.toml: "));
+/// ```
+#[cfg(feature = "serde")]
+pub fn read_file(path: &Path) -> Result<Vec<u8>, PolicyError> {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| PolicyError::Read {
+        path: name.clone(),
+        message: e.to_string(),
+    })?;
+    read_limited(file, &name)
+}
+
+/// Reads at most [`MAX_BYTES`] from a reader (standard input, say), naming it `name` in
+/// the error.
+///
+/// ```
+/// let bytes = redial::policy::file::read_limited(&b"max_attempts = 2"[..], "-")?;
+/// assert_eq!(bytes.len(), 16);
+/// let err = redial::policy::file::read_limited(std::io::repeat(b'#'), "-").unwrap_err();
+/// assert!(err.to_string().contains("256 KiB"));
+/// # Ok::<(), redial::PolicyError>(())
+/// ```
+#[cfg(feature = "serde")]
+pub fn read_limited(reader: impl std::io::Read, name: &str) -> Result<Vec<u8>, PolicyError> {
     use std::io::Read;
     let read_error = |message: String| PolicyError::Read {
-        path: path.display().to_string(),
+        path: name.to_owned(),
         message,
     };
-    let file = std::fs::File::open(path).map_err(|e| read_error(e.to_string()))?;
     let mut bytes = Vec::new();
     // One byte more than the limit tells "at the limit" from "over it" without reading on.
-    file.take(MAX_BYTES as u64 + 1)
+    reader
+        .take(MAX_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| read_error(e.to_string()))?;
     if bytes.len() > MAX_BYTES {
         return Err(read_error(too_large()));
     }
-    text_of(bytes).map_err(|l| l.error)
+    Ok(bytes)
 }
 
 #[cfg(feature = "serde")]
@@ -299,7 +332,7 @@ fn too_large() -> String {
 
 /// Bytes as UTF-8 text, or an error that says where the first invalid byte is.
 #[cfg(feature = "serde")]
-pub(crate) fn text_of(bytes: Vec<u8>) -> Result<String, Located> {
+pub(crate) fn text_of(bytes: Vec<u8>) -> Result<String, Box<Located>> {
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let bytes = e.as_bytes();
@@ -322,21 +355,24 @@ pub(crate) fn text_of(bytes: Vec<u8>) -> Result<String, Located> {
 #[derive(Debug)]
 pub(crate) struct Located {
     pub error: PolicyError,
+    /// The message without its line and column, for reports that show them apart.
+    pub bare: String,
     pub line: Option<usize>,
     pub column: Option<usize>,
 }
 
 impl Located {
     /// `line L: MESSAGE (column C)HINT`.
-    fn syntax(line: usize, column: usize, message: String, hint: &str) -> Located {
-        Located {
+    fn syntax(line: usize, column: usize, message: String, hint: &str) -> Box<Located> {
+        Box::new(Located {
+            bare: format!("{message}{hint}"),
             error: PolicyError::Syntax {
                 key: format!("line {line}"),
                 message: format!("{message} (column {column}){hint}"),
             },
             line: Some(line),
             column: Some(column),
-        }
+        })
     }
 }
 
@@ -351,16 +387,18 @@ pub(crate) fn line_column(text: &str, at: usize) -> (usize, usize) {
 
 /// Parses a text of a format into a node, or says where and why it is not one.
 #[cfg(feature = "serde")]
-pub(crate) fn parse(text: &str, format: Format) -> Result<Node, Located> {
+pub(crate) fn parse(text: &str, format: Format) -> Result<Node, Box<Located>> {
     if text.len() > MAX_BYTES {
-        return Err(Located {
+        let message = format!("the text is {} bytes, {}", text.len(), too_large());
+        return Err(Box::new(Located {
+            bare: message.clone(),
             error: PolicyError::Syntax {
                 key: "policy".into(),
-                message: format!("the text is {} bytes, {}", text.len(), too_large()),
+                message,
             },
             line: None,
             column: None,
-        });
+        }));
     }
     match format {
         Format::Toml => toml::from_str::<Node>(text).map_err(|e| {
