@@ -12,6 +12,7 @@ use redial_cli::decide;
 mod check;
 mod explain;
 mod schedule;
+mod schema;
 mod simulate;
 
 const EXAMPLES: &str = "\
@@ -44,6 +45,8 @@ enum Command {
     Decide(decide::DecideArgs),
     /// Many clients against a modelled server, in virtual time.
     Simulate(simulate::SimulateArgs),
+    /// Print the policy file's JSON Schema.
+    Schema(schema::SchemaArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,5 +56,6 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Decide(args) => decide::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Schema(args) => schema::run(args),
     }
 }

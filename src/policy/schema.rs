@@ -24,7 +24,6 @@ pub fn json_schema() -> String {
     let top = SECTIONS[0];
     out.push_str("{\n");
     out.push_str("  \"$schema\": \"https://json-schema.org/draft/2020-12/schema\",\n");
-    out.push_str("  \"$id\": \"https://github.com/redial/redial/policy.schema.json\",\n");
     let _ = writeln!(out, "  \"title\": \"redial policy file\",");
     let _ = writeln!(out, "  \"description\": {},", quote(top.doc));
     out.push_str("  \"type\": \"object\",\n  \"additionalProperties\": false,\n");
