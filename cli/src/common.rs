@@ -188,6 +188,15 @@ pub fn show(d: Duration) -> String {
 
 /// Prints rows under a header, every column right-aligned to its widest cell.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    layout(header, rows, |cell, w| format!("{cell:>w$}"))
+}
+
+/// Prints rows under a header, every column left-aligned to its widest cell.
+pub fn table_left(header: &[&str], rows: &[Vec<String>]) -> String {
+    layout(header, rows, |cell, w| format!("{cell:<w$}"))
+}
+
+fn layout(header: &[&str], rows: &[Vec<String>], pad: fn(&str, usize) -> String) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -202,7 +211,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         let cells: Vec<String> = row
             .iter()
             .zip(&widths)
-            .map(|(cell, w)| format!("{cell:>w$}"))
+            .map(|(cell, w)| pad(cell, *w))
             .collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use redial_cli::decide;
 
 mod check;
+mod diff;
 mod explain;
 mod schedule;
 mod schema;
@@ -45,6 +46,8 @@ enum Command {
     Decide(decide::DecideArgs),
     /// Many clients against a modelled server, in virtual time.
     Simulate(simulate::SimulateArgs),
+    /// Compare two policies: settings, schedule, decisions.
+    Diff(diff::DiffArgs),
     /// Print the policy file's JSON Schema.
     Schema(schema::SchemaArgs),
 }
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Decide(args) => decide::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Schema(args) => schema::run(args),
     }
 }

@@ -1117,3 +1117,48 @@ fn check_format_json_lists_every_finding() {
     assert_eq!(rows[2]["rule"], "expected a .toml or .json file");
     assert!(stderr(&out).is_empty());
 }
+
+#[test]
+fn diff_shows_settings_schedule_and_decisions_that_change() {
+    let out = redial(&["diff", "openai", "anthropic"], b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("# openai → anthropic\n\nsettings:\n"),
+        "{text}"
+    );
+    let settings: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("  key"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert_eq!(settings, ["  hints.max_hint  2m      1m"], "{text}");
+    let marked: Vec<&str> = text.lines().filter(|l| l.ends_with('*')).collect();
+    assert_eq!(marked.len(), 1, "{text}");
+    assert!(marked[0].starts_with("  GET 429 retry-after: 90"), "{text}");
+    assert!(marked[0].contains("stop: hint_too_long"), "{text}");
+
+    let out = redial(&["diff", "default", &policy("anthropic-longer.toml")], b"");
+    let text = stdout(&out);
+    assert!(
+        text.contains("classify.retry_status  8 codes    104 codes: +409 +501 +505–528 +530–599"),
+        "{text}"
+    );
+    assert!(text.contains("  3      -                   1.7"), "{text}");
+
+    let out = redial(&["diff", "default", "default"], b"");
+    assert!(stdout(&out).contains("settings:\n  the same\n"));
+    assert!(!stdout(&out).contains('*'));
+
+    let out = redial(
+        &["diff", "default", &policy("invalid/cap-below-base.toml")],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cap-below-base.toml:3:1: backoff.cap"),
+        "{}",
+        stderr(&out)
+    );
+}
