@@ -122,7 +122,7 @@ impl Admission {
 ///
 /// ```
 /// let held = redial::gate::Held::default();
-/// assert_eq!(held.to_string(), "held 0ms by the rate-limit gate");
+/// assert_eq!(held.to_string(), "held 0s by the rate-limit gate");
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Held {
