@@ -53,6 +53,10 @@ pub struct SimulateArgs {
     #[arg(long, value_delimiter = ',', default_value = "default")]
     pub compare: Vec<String>,
 
+    /// A policy file (TOML or JSON) to load-test, run beside --compare's policies.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
     /// Where to write the SVG chart.
     #[arg(long, default_value = "simulate.svg")]
     pub chart: PathBuf,
@@ -198,8 +202,9 @@ pub fn run(args: SimulateArgs) -> ExitCode {
 
 fn simulate(args: &SimulateArgs) -> Result<(), String> {
     let scenario = scenario(args);
-    let mut policies = Vec::with_capacity(args.compare.len());
-    for name in &args.compare {
+    let mut policies = Vec::with_capacity(args.compare.len() + 1);
+    let file = args.policy.as_ref().map(|p| p.display().to_string());
+    for name in args.compare.iter().chain(&file) {
         let name = name.trim();
         let mut policy = policy_named(name)?;
         if args.budget == BudgetKind::Off {

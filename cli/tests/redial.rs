@@ -1162,3 +1162,30 @@ fn diff_shows_settings_schedule_and_decisions_that_change() {
         stderr(&out)
     );
 }
+
+/// Issue 13: `simulate` took presets only; `--policy FILE` load-tests the file under
+/// review beside the baseline.
+#[test]
+fn simulate_takes_the_policy_file_under_review() {
+    let file = policy("anthropic-longer.toml");
+    let out = redial(
+        &[
+            "simulate",
+            "--clients",
+            "10",
+            "--duration",
+            "2m",
+            "--no-chart",
+            "--policy",
+            &file,
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let header = text.lines().find(|l| l.starts_with("measure")).unwrap();
+    assert!(
+        header.contains("default") && header.contains("anthropic-longer.toml"),
+        "{header}"
+    );
+}
