@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use redial::policy::lint::{Finding, Severity};
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use redial_cli::common::{check_file, finding_line};
 
@@ -45,7 +45,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
     let json = args.format == "json";
     let mut failed = false;
     let mut printed = false;
-    let mut rows: Vec<Value> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     let (mut errors, mut warnings) = (0usize, 0usize);
     for path in &args.files {
         let name = path.display().to_string();
@@ -90,13 +90,14 @@ pub fn run(args: CheckArgs) -> ExitCode {
         }
     }
     if json {
-        let out = json!({
-            "ok": !failed,
-            "errors": errors,
-            "warnings": warnings,
-            "findings": rows,
-        });
-        println!("{out:#}");
+        let out = Report {
+            ok: !failed,
+            errors,
+            warnings,
+            findings: rows,
+        };
+        // Plain structs of strings and numbers always serialize.
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     }
     if failed {
         ExitCode::FAILURE
@@ -105,16 +106,35 @@ pub fn run(args: CheckArgs) -> ExitCode {
     }
 }
 
+/// The output of `--format json`.
+#[derive(Serialize)]
+struct Report {
+    ok: bool,
+    errors: usize,
+    warnings: usize,
+    findings: Vec<Row>,
+}
+
 /// One finding of `--format json`.
-fn row(file: &str, severity: &str, f: Option<&Finding>, rule: &str) -> Value {
-    json!({
-        "file": file,
-        "severity": severity,
-        "key": f.map(|f| f.key.as_str()),
-        "line": f.and_then(|f| f.line),
-        "column": f.and_then(|f| f.column),
-        "rule": rule,
-    })
+#[derive(Serialize)]
+struct Row {
+    file: String,
+    line: Option<usize>,
+    column: Option<usize>,
+    severity: &'static str,
+    key: Option<String>,
+    rule: String,
+}
+
+fn row(file: &str, severity: &'static str, f: Option<&Finding>, rule: &str) -> Row {
+    Row {
+        file: file.into(),
+        line: f.and_then(|f| f.line),
+        column: f.and_then(|f| f.column),
+        severity,
+        key: f.map(|f| f.key.clone()),
+        rule: rule.into(),
+    }
 }
 
 /// A read error's message without the file name it starts with.
