@@ -142,6 +142,38 @@ impl fmt::Display for Human {
     }
 }
 
+/// Writes a duration for people: whole milliseconds from 1 ms up, rounded down (`123ms`,
+/// `2.1s`, `1m30.001s`), exact below 1 ms. A server's `retry-after-ms: 123.456789` reads
+/// `123ms`, never `123456789ns`. For text that must parse back exactly (a policy file), use
+/// [`Human`].
+///
+/// ```
+/// use std::time::Duration;
+/// use redial::duration::Approx;
+///
+/// assert_eq!(Approx(Duration::from_nanos(123_456_789)).to_string(), "123ms");
+/// assert_eq!(Approx(Duration::from_millis(2100)).to_string(), "2.1s");
+/// assert_eq!(Approx(Duration::from_nanos(1_500)).to_string(), "1us");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Approx(pub Duration);
+
+impl fmt::Display for Approx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        // The coarsest unit the duration reaches: ms, else us, else ns.
+        let unit = if d >= Duration::from_millis(1) {
+            1_000_000
+        } else if d >= Duration::from_micros(1) {
+            1_000
+        } else {
+            1
+        };
+        let nanos = d.subsec_nanos() / unit * unit;
+        Human(Duration::new(d.as_secs(), nanos)).fmt(f)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

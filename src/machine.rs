@@ -54,7 +54,7 @@ use fastrand::Rng;
 
 use crate::backoff::{nanos, Backoff};
 use crate::budget::{Budget, BudgetConfig};
-use crate::duration::Human;
+use crate::duration::Approx;
 use crate::hints::Hint;
 use crate::verdict::{Cause, Verdict};
 
@@ -596,7 +596,7 @@ impl fmt::Display for Retry {
                 f,
                 "{}; {hint}, clamped to max_hint {}",
                 self.cause,
-                Human(max)
+                Approx(max)
             ),
         }
     }
@@ -709,8 +709,8 @@ impl fmt::Display for Stop {
             Stop::HintTooLong { asked, max } => write!(
                 f,
                 "server asked {}, more than max_hint {}",
-                Human(asked),
-                Human(max)
+                Approx(asked),
+                Approx(max)
             ),
             Stop::DeadlineExceeded {
                 elapsed,
@@ -719,9 +719,9 @@ impl fmt::Display for Stop {
             } => write!(
                 f,
                 "{} elapsed + {} wait would pass max_elapsed {}",
-                Human(elapsed),
-                Human(wait),
-                Human(limit)
+                Approx(elapsed),
+                Approx(wait),
+                Approx(limit)
             ),
             Stop::BudgetExhausted { cost, available } => {
                 write!(f, "retry costs {cost} tokens, budget holds {available}")

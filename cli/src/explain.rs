@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use redial::duration::Human;
+use redial::duration::Approx;
 use redial::hints::{self, HintSource, Parsed};
 use redial::{
     Action, Basis, Cause, ErrorType, Jitter, NonIdempotent, Outcome, Policy, RequestFacts, Retry,
@@ -140,7 +140,7 @@ pub fn run(args: ExplainArgs) -> ExitCode {
             "Attempt {} of at most {}, {} into the call:",
             args.attempt,
             policy.rules().max_attempts(),
-            Human(args.elapsed.unwrap_or_default())
+            Approx(args.elapsed.unwrap_or_default())
         );
     }
     println!("{}", explain(&input, &verdict, &action));
@@ -183,10 +183,10 @@ fn retry_sentence(input: &Input<'_>, retry: &Retry) -> String {
                 format!(
                     "the server asked for {} in {}, more than max_hint {}, so the wait is \
                      clamped to {} (on_long_hint = \"clamp\")",
-                    Human(hint.wait),
+                    Approx(hint.wait),
                     hint.source,
-                    Human(rules.max_hint()),
-                    Human(rules.max_hint())
+                    Approx(rules.max_hint()),
+                    Approx(rules.max_hint())
                 )
             } else if hint.wait.is_zero() && gave_a_date(input.headers, hint.source) {
                 format!(
@@ -289,9 +289,9 @@ fn stop_sentence(input: &Input<'_>, verdict: &Verdict, stop: &Stop) -> String {
                 "Do not retry ({reason}): the server asked for {} in {source}, more than \
                  max_hint {}, so the call fails now rather than hold its caller that long \
                  (on_long_hint = \"clamp\" would wait {} instead).",
-                Human(asked),
-                Human(max),
-                Human(max)
+                Approx(asked),
+                Approx(max),
+                Approx(max)
             )
         }
         Stop::DeadlineExceeded { wait, limit, .. } => format!(
@@ -303,7 +303,7 @@ fn stop_sentence(input: &Input<'_>, verdict: &Verdict, stop: &Stop) -> String {
                 .cause()
                 .map_or_else(String::new, |c| why_safe(input, c)),
             show(wait),
-            Human(limit)
+            Approx(limit)
         ),
         Stop::BudgetExhausted { cost, available } => format!(
             "Do not retry ({reason}): the retry budget holds {available} tokens and a retry \
@@ -434,7 +434,7 @@ fn notes(input: &Input<'_>, verdict: &Verdict) -> Vec<String> {
                     notes.push(format!(
                         "{} asks for {}, but {} comes first.",
                         source.header(),
-                        Human(wait),
+                        Approx(wait),
                         by.header()
                     ));
                 }
@@ -445,7 +445,7 @@ fn notes(input: &Input<'_>, verdict: &Verdict) -> Vec<String> {
                 notes.push(format!(
                     "{} asks for {}, but the policy does not read hints (hints.honor = false).",
                     source.header(),
-                    Human(wait)
+                    Approx(wait)
                 ));
             }
             _ => {}

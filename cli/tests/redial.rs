@@ -1189,3 +1189,33 @@ fn simulate_takes_the_policy_file_under_review() {
         "{header}"
     );
 }
+
+/// Issue 13, item 6: a fractional `retry-after-ms` read "server asked 123456789ns".
+#[test]
+fn issue_13_durations_people_read_are_never_raw_nanoseconds() {
+    let out = redial(
+        &["decide", "--seed", "1"],
+        br#"{"attempts": [{"status": 429, "headers": {"retry-after-ms": "123.456789"}}]}"#,
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("server asked 123ms (retry-after-ms)"),
+        "{text}"
+    );
+    let out = redial(
+        &[
+            "explain",
+            "--status",
+            "429",
+            "-H",
+            "retry-after-ms: 90000.5",
+        ],
+        b"",
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("the server asked for 1m30s in retry-after-ms"),
+        "{text}"
+    );
+    assert!(!text.contains("ns "), "{text}");
+}
