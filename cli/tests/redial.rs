@@ -1219,3 +1219,27 @@ fn issue_13_durations_people_read_are_never_raw_nanoseconds() {
     );
     assert!(!text.contains("ns "), "{text}");
 }
+
+/// Issue 13, item 5: each message names the file, the line and column, and the fix.
+#[test]
+fn issue_13_messages_name_the_file_the_place_and_the_fix() {
+    let dir = std::env::temp_dir().join(format!("redial-messages-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases: [(&str, &[u8], &str); 6] = [
+        ("json.toml", b"{\"max_attempts\": 2}", "json.toml:1:1: invalid key-value pair, expected key; the text is JSON: name the file .json"),
+        ("toml.json", b"max_attempts = 2\n", "toml.json:1:1: expected value; the text is not a JSON object: if it is TOML, name the file .toml"),
+        ("bom.json", b"\xef\xbb\xbf{\"max_attempts\": 2}", "bom.json:1:1: expected value; the file starts with a byte order mark (U+FEFF), which JSON does not allow: save it as UTF-8 without BOM"),
+        ("nan.json", b"{\n  \"backoff\": {\"factor\": NaN}\n}", "nan.json:2:25: expected value; JSON has no NaN or Infinity: write a finite number"),
+        ("latin1.toml", b"max_attempts = 2\n# caf\xe9\n", "latin1.toml:2:6: not UTF-8 text (byte 0xE9); save the file as UTF-8 (policy files are text, TOML or JSON)"),
+        ("twice.toml", b"[backoff]\ncap = \"1s\"\ncap = \"2s\"\n", "twice.toml:3:1: duplicate key `cap`"),
+    ];
+    for (name, bytes, want) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let out = redial(&["check", &path.display().to_string()], b"");
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let want = format!("redial: {}/{want}\n", dir.display());
+        assert_eq!(stderr(&out), want, "{name}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
