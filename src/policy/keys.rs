@@ -14,6 +14,7 @@ use core::time::Duration;
 use super::node::Node;
 use super::{PolicyBuilder, PolicyError, Preset};
 use crate::backoff::{Curve, Jitter};
+use crate::budget::BudgetKind;
 use crate::classify::{NonIdempotent, StatusSet};
 use crate::duration::{self, Human};
 use crate::machine::OnLongHint;
@@ -76,6 +77,12 @@ pub(crate) struct Draft {
     pub b: PolicyBuilder,
     pub jitter: Option<&'static str>,
     pub ratio: Option<f64>,
+    /// `budget.kind` was given.
+    pub kind_set: bool,
+    /// The first key of each budget kind the file gives (its path): a key of the other
+    /// kind would be silently ignored.
+    pub aws_key: Option<String>,
+    pub adaptive_key: Option<String>,
 }
 
 /// The ratio `jitter = "proportional"` takes when neither the file nor the preset gives one:
@@ -91,11 +98,36 @@ impl Draft {
             b,
             jitter: None,
             ratio: None,
+            kind_set: false,
+            aws_key: None,
+            adaptive_key: None,
         }
     }
 
-    /// Resolves `jitter` with `jitter_ratio` (see the module docs of `policy::file`).
-    pub fn finish(mut self) -> (PolicyBuilder, Option<PolicyError>) {
+    /// Resolves the keys read together: `jitter` with `jitter_ratio`, and the budget's
+    /// `kind` with the keys of each kind (see the module docs of `policy::file`).
+    pub fn finish(mut self) -> (PolicyBuilder, Vec<PolicyError>) {
+        let mut errors = Vec::new();
+        // Files written before there were kinds set the bucket's numbers and mean the bucket.
+        let budget = &mut self.b.budget;
+        if !self.kind_set {
+            match (&self.aws_key, &self.adaptive_key) {
+                (Some(_), None) => budget.kind = BudgetKind::Aws,
+                (_, Some(_)) => budget.kind = BudgetKind::Adaptive,
+                (None, None) => {}
+            }
+        }
+        let (stray, needs) = match budget.kind {
+            BudgetKind::Aws => (&self.adaptive_key, BudgetKind::Adaptive),
+            _ => (&self.aws_key, BudgetKind::Aws),
+        };
+        if let Some(path) = stray {
+            errors.push(PolicyError::Invalid {
+                key: path.clone(),
+                rule: format!("set only with kind = \"{needs}\""),
+                got: format!("kind = \"{}\"", budget.kind),
+            });
+        }
         let preset_ratio = match self.b.jitter {
             Jitter::Proportional(r) => Some(r),
             _ => None,
@@ -110,14 +142,13 @@ impl Draft {
         };
         self.b.jitter = chosen;
         if self.ratio.is_some() && !matches!(chosen, Jitter::Proportional(_)) {
-            let e = PolicyError::Invalid {
+            errors.push(PolicyError::Invalid {
                 key: "backoff.jitter_ratio".into(),
                 rule: "used with jitter = \"proportional\" only".into(),
                 got: format!("jitter = \"{name}\""),
-            };
-            return (self.b, Some(e));
+            });
         }
-        (self.b, None)
+        (self.b, errors)
     }
 }
 
@@ -162,6 +193,11 @@ fn curves() -> Vec<&'static str> {
 }
 fn jitters() -> Vec<&'static str> {
     JITTERS.to_vec()
+}
+fn budget_kinds() -> Vec<&'static str> {
+    [BudgetKind::Adaptive, BudgetKind::Aws]
+        .map(|k| k.as_str())
+        .to_vec()
 }
 fn on_long_hints() -> Vec<&'static str> {
     OnLongHint::ALL.map(|c| c.as_str()).to_vec()
@@ -374,51 +410,132 @@ const BUDGET: Section = Section {
             absent: "",
         },
         Key {
+            name: "kind",
+            doc: "The budget's algorithm: adaptive (a share of recent first attempts) or aws (the AWS SDKs' token bucket).",
+            value: Value::Choice(budget_kinds),
+            read: |d, n, p| {
+                d.kind_set = true;
+                d.b.budget.kind = choice(p, n, budget_kinds)?;
+                Ok(())
+            },
+            write: |b| quoted(b.budget.kind),
+            absent: "",
+        },
+        Key {
             name: "capacity",
-            doc: "Tokens the bucket holds when full.",
+            doc: "aws: tokens the bucket holds when full.",
             value: Value::Count { min: 0 },
             read: |d, n, p| {
+                d.aws_key.get_or_insert_with(|| p.into());
                 d.b.budget.capacity = uint(p, n)?;
                 Ok(())
             },
-            write: |b| Some(b.budget.capacity.to_string()),
+            write: |b| aws(b).then(|| b.budget.capacity.to_string()),
             absent: "",
         },
         Key {
             name: "retry_cost",
-            doc: "Tokens a retry takes.",
+            doc: "aws: tokens a retry takes.",
             value: Value::Count { min: 0 },
             read: |d, n, p| {
+                d.aws_key.get_or_insert_with(|| p.into());
                 d.b.budget.retry_cost = uint(p, n)?;
                 Ok(())
             },
-            write: |b| Some(b.budget.retry_cost.to_string()),
+            write: |b| aws(b).then(|| b.budget.retry_cost.to_string()),
             absent: "",
         },
         Key {
             name: "timeout_cost",
-            doc: "Tokens a retry after a transport timeout takes.",
+            doc: "aws: tokens a retry after a transport timeout takes.",
             value: Value::Count { min: 0 },
             read: |d, n, p| {
+                d.aws_key.get_or_insert_with(|| p.into());
                 d.b.budget.timeout_cost = uint(p, n)?;
                 Ok(())
             },
-            write: |b| Some(b.budget.timeout_cost.to_string()),
+            write: |b| aws(b).then(|| b.budget.timeout_cost.to_string()),
             absent: "",
         },
         Key {
             name: "success_refund",
-            doc: "Tokens a call that succeeds at once gives back.",
+            doc: "aws: tokens a call that succeeds at once gives back.",
             value: Value::Count { min: 0 },
             read: |d, n, p| {
+                d.aws_key.get_or_insert_with(|| p.into());
                 d.b.budget.success_refund = uint(p, n)?;
                 Ok(())
             },
-            write: |b| Some(b.budget.success_refund.to_string()),
+            write: |b| aws(b).then(|| b.budget.success_refund.to_string()),
+            absent: "",
+        },
+        Key {
+            name: "window",
+            doc: "adaptive: how far back the counts reach.",
+            value: Value::Duration,
+            read: |d, n, p| {
+                d.adaptive_key.get_or_insert_with(|| p.into());
+                d.b.budget.window = duration(p, n)?;
+                Ok(())
+            },
+            write: |b| (!aws(b)).then(|| format!("\"{}\"", Human(b.budget.window))),
+            absent: "",
+        },
+        Key {
+            name: "overload_ratio",
+            doc: "adaptive: retries per first attempt while the server says it is overloaded (503, 529).",
+            value: Value::Number {
+                min: 0.0,
+                min_exclusive: false,
+                max: Some(10.0),
+            },
+            read: |d, n, p| {
+                d.adaptive_key.get_or_insert_with(|| p.into());
+                d.b.budget.overload_ratio = float(p, n)?;
+                Ok(())
+            },
+            write: |b| (!aws(b)).then(|| format!("{:?}", b.budget.overload_ratio)),
+            absent: "",
+        },
+        Key {
+            name: "retry_ratio",
+            doc: "adaptive: retries per first attempt otherwise.",
+            value: Value::Number {
+                min: 0.0,
+                min_exclusive: false,
+                max: Some(10.0),
+            },
+            read: |d, n, p| {
+                d.adaptive_key.get_or_insert_with(|| p.into());
+                d.b.budget.retry_ratio = float(p, n)?;
+                Ok(())
+            },
+            write: |b| (!aws(b)).then(|| format!("{:?}", b.budget.retry_ratio)),
+            absent: "",
+        },
+        Key {
+            name: "min_retries",
+            doc: "adaptive: retries allowed per window on top of the ratios.",
+            value: Value::Number {
+                min: 0.0,
+                min_exclusive: false,
+                max: Some(1e6),
+            },
+            read: |d, n, p| {
+                d.adaptive_key.get_or_insert_with(|| p.into());
+                d.b.budget.min_retries = float(p, n)?;
+                Ok(())
+            },
+            write: |b| (!aws(b)).then(|| format!("{:?}", b.budget.min_retries)),
             absent: "",
         },
     ],
 };
+
+/// Whether the budget is the AWS bucket (its keys are written; the adaptive ones are not).
+fn aws(b: &PolicyBuilder) -> bool {
+    b.budget.kind == BudgetKind::Aws
+}
 
 /// `[429, 503]`, or ten codes a line when there are many, so that "every 5xx" stays
 /// readable.

@@ -181,7 +181,7 @@ pub(crate) fn lint(b: &PolicyBuilder, empty: bool) -> Vec<Finding> {
         );
     }
     let budget = &b.budget;
-    if budget.enabled {
+    if budget.enabled && budget.kind == crate::budget::BudgetKind::Aws {
         for (key, cost) in [
             ("budget.retry_cost", budget.retry_cost),
             ("budget.timeout_cost", budget.timeout_cost),
