@@ -124,12 +124,16 @@ pub mod machine;
 pub mod policy;
 mod verdict;
 
-pub use backoff::{Backoff, Curve, Jitter};
+pub use backoff::{Backoff, Curve, Jitter, UnknownCurve};
 pub use budget::{Budget, BudgetConfig, BudgetKind, Counts};
-pub use classify::{request_id, Classifier, NonIdempotent, Outcome, RequestFacts, StatusSet};
+pub use classify::{
+    request_id, Classifier, NonIdempotent, Outcome, RequestFacts, StatusSet, UnknownNonIdempotent,
+};
 pub use error_body::{read_error_body, ErrorBody};
 pub use hints::{Hint, HintSource};
-pub use machine::{Action, Basis, Machine, OnLongHint, Retry, Rules, Stop, StopReason};
+pub use machine::{
+    Action, Basis, Machine, OnLongHint, Retry, Rules, Stop, StopReason, UnknownOnLongHint,
+};
 pub use policy::{Policy, PolicyBuilder, PolicyError, Preset};
 pub use verdict::{Cause, ErrorType, Rule, Transport, UnknownTransport, Verdict};
 
