@@ -122,7 +122,8 @@ impl Admission {
 ///
 /// ```
 /// let held = redial::gate::Held::default();
-/// assert_eq!(held.to_string(), "held 0ms by the rate-limit gate");
+/// let held = redial::gate::Held { delay: std::time::Duration::from_millis(1500), ..held };
+/// assert_eq!(held.to_string(), "held 1.5s by the rate-limit gate");
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Held {

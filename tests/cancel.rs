@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use redial::adapters::{FuturesTimerSleeper, Retryable, Sleeper, TokioSleeper};
+use redial::{FuturesTimerSleeper, Retryable, Sleeper, TokioSleeper};
 use redial::{Jitter, Policy, Transport};
 
 /// Counts live sleeps: each one made adds one, each one dropped takes it back.
@@ -190,7 +190,7 @@ fn a_failed_attempt_is_let_go_before_the_wait_begins() {
             self.0.lock().expect("not poisoned").push("result dropped");
         }
     }
-    impl redial::adapters::HttpOutcome for Logged {
+    impl redial::HttpOutcome for Logged {
         fn outcome(&self) -> redial::Outcome<'_> {
             redial::Outcome::response(http::StatusCode::SERVICE_UNAVAILABLE, &self.1)
         }
@@ -255,7 +255,7 @@ async fn next_within_a_second<St: futures_core::Stream + Unpin>(
 
 #[tokio::test(start_paused = true)]
 async fn dropping_the_stream_mid_sleep_stops_everything_and_leaks_nothing() {
-    use redial::adapters::stream::{retry_stream, StreamError};
+    use redial::{retry_stream, StreamError};
     struct Failing(Option<Arc<()>>);
     impl futures_core::Stream for Failing {
         type Item = Result<(), StreamError<std::io::Error>>;
@@ -286,7 +286,6 @@ async fn dropping_the_stream_mid_sleep_stops_everything_and_leaks_nothing() {
         )
         .idempotent()
         .sleeper(sleeper.clone())
-        .build()
     };
     let mut stream = Box::pin(stream);
     assert!(
@@ -302,7 +301,7 @@ async fn dropping_the_stream_mid_sleep_stops_everything_and_leaks_nothing() {
 
 #[tokio::test(start_paused = true)]
 async fn dropping_the_tower_future_mid_sleep_stops_everything_and_leaks_nothing() {
-    use redial::adapters::tower::RetryLayer;
+    use redial::RetryLayer;
     use tower::{Layer, Service, ServiceExt};
     let calls = Arc::new(AtomicUsize::new(0));
     let held = Arc::new(());

@@ -6,8 +6,8 @@ mod common;
 use std::future::IntoFuture;
 use std::time::Duration;
 
-use redial::adapters::{Retryable, TokioSleeper};
 use redial::{Policy, StopReason, Transport};
+use redial::{Retryable, TokioSleeper};
 
 #[tokio::test(start_paused = true)]
 async fn shared_scenarios_reach_the_cores_decisions() {
@@ -59,8 +59,11 @@ async fn retry_after_is_honoured_in_virtual_time() {
 async fn attempt_timeout_cuts_off_a_hung_attempt_as_a_transport_timeout() {
     // Every attempt hangs: each is cut off after 5s and counts as a transport timeout,
     // which the budget charges `timeout_cost` (10), not `retry_cost` (5), and which the
-    // final error names.
-    let policy = Policy::default();
+    // final error names. The `aws` bucket, whose level shows each charge.
+    let policy = Policy::builder()
+        .budget(redial::BudgetConfig::new(500, 5, 10, 1))
+        .build()
+        .expect("a valid policy");
     let budget = policy
         .rules()
         .budget()
@@ -109,7 +112,7 @@ async fn a_bodys_request_id_reaches_the_final_error() {
                 .status(529)
                 .body(body)
                 .map_err(|_| Transport::Other)?;
-            Ok::<_, Transport>(redial::adapters::with_error_type(response))
+            Ok::<_, Transport>(redial::with_error_type(response))
         }
     })
     .retry(&policy)
