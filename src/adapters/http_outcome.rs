@@ -117,7 +117,7 @@ impl<B> HttpOutcome for http::Response<B> {
     }
 
     fn request_id(&self) -> Option<&str> {
-        request_id(self.headers())
+        request_id(self.headers()).or_else(|| body_request_id(self.extensions()))
     }
 }
 
@@ -225,11 +225,32 @@ impl<T: HttpOutcome + ?Sized> HttpOutcome for Box<T> {
 /// ```
 pub fn with_error_type<B: AsRef<[u8]>>(mut response: http::Response<B>) -> http::Response<B> {
     if !(response.status().is_success() || response.status().is_redirection()) {
-        if let Some(t) = read_error_body(response.body().as_ref()).error_type {
+        let (error_type, id) = {
+            let read = read_error_body(response.body().as_ref());
+            (
+                read.error_type,
+                read.request_id.map(|id| BodyRequestId(id.into_owned())),
+            )
+        };
+        if let Some(t) = error_type {
             response.extensions_mut().insert(t);
+        }
+        // The design keeps the body's `request_id` too, for the final error to name.
+        if let Some(id) = id {
+            response.extensions_mut().insert(id);
         }
     }
     response
+}
+
+/// The `request_id` of an error body, kept in a response's extensions by
+/// [`with_error_type`] for responses whose headers carry none.
+#[derive(Clone, Debug)]
+struct BodyRequestId(String);
+
+/// The error body's `request_id` that [`with_error_type`] kept, if any.
+pub(crate) fn body_request_id(extensions: &http::Extensions) -> Option<&str> {
+    extensions.get::<BodyRequestId>().map(|id| id.0.as_str())
 }
 
 /// The transport failure behind an error: the first [`std::io::Error`] in its

@@ -4,7 +4,7 @@ use crate::classify::{request_id, Outcome};
 use crate::verdict::Transport;
 
 use super::http_outcome::{
-    empty_headers, response_outcome, transport_kind, with_error_type, HttpOutcome,
+    body_request_id, empty_headers, response_outcome, transport_kind, with_error_type, HttpOutcome,
 };
 
 /// Its status and headers, and the [`ErrorType`](crate::ErrorType) in its extensions if
@@ -15,7 +15,7 @@ impl HttpOutcome for reqwest::Response {
     }
 
     fn request_id(&self) -> Option<&str> {
-        request_id(self.headers())
+        request_id(self.headers()).or_else(|| body_request_id(self.extensions()))
     }
 }
 
