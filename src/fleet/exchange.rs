@@ -134,9 +134,9 @@ impl Link {
         };
         let wall = SystemTime::now();
         let now = millis(wall);
-        let reset = match shared.gate.reset_ms() {
-            r if r > now => r,
-            _ => 0,
+        let (reset, ramp) = match shared.gate.reset_ms() {
+            r if r > now => (r, shared.gate.ramp_ms()),
+            _ => (0, 0),
         };
         let counters = shared.counters.lock().ok().and_then(|c| c.clone());
         let mut call = script.prepare_invoke();
@@ -157,22 +157,24 @@ impl Link {
             self.deltas.resize(c.len(), 0);
             c.take_local_deltas(&mut self.deltas);
         }
-        call.arg(reset).arg(now).arg(ttl);
+        call.arg(reset).arg(ramp).arg(now).arg(ttl);
         for d in &self.deltas {
             call.arg((*d).min(MAX_DELTA));
         }
         let reply: Vec<i64> = call.invoke(conn)?;
-        let Some((&fleet, totals)) = reply.split_first() else {
-            return Err(SyncError::Reply("an empty reply"));
+        let [fleet, fleet_ramp, totals @ ..] = reply.as_slice() else {
+            return Err(SyncError::Reply("a reply too short"));
         };
         // A reset further than the gate would hold is held no longer: garbage in Redis
         // cannot park the fleet.
         let config = shared.gate.config();
-        let most = now
-            .saturating_add(u64::try_from(config.max_hold.as_millis()).unwrap_or(u64::MAX))
-            .saturating_add(u64::try_from(config.ramp.as_millis()).unwrap_or(u64::MAX));
-        let fleet = u64::try_from(fleet).unwrap_or(0);
-        shared.gate.merge_reset_ms(fleet.min(most));
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let fleet = u64::try_from(*fleet).unwrap_or(0);
+        let fleet_ramp = u64::try_from(*fleet_ramp).unwrap_or(0);
+        shared.gate.merge(
+            fleet.min(now.saturating_add(ms(config.max_hold))),
+            fleet_ramp.min(ms(config.ramp)),
+        );
         if let Some(c) = counters.filter(|c| !c.is_empty()) {
             if totals.len() != self.deltas.len() {
                 return Err(SyncError::Reply("a reply of the wrong length"));

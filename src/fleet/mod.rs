@@ -8,8 +8,8 @@
 //! - decisions never wait on the network: they read a local view;
 //! - a background thread exchanges that view with Redis once per sync interval (default
 //!   250 ms), in one round trip (a Lua script): it sends the counts added here since the
-//!   last sync and the latest reset this process learned, and reads back the fleet's
-//!   totals over the budget's window and the fleet's latest reset. Counts live in
+//!   last sync and the latest reset this process learned (with its ramp), and reads back
+//!   the fleet's totals over the budget's window and the fleet's latest reset. Counts live in
 //!   time-bucketed hashes and every key expires, so nothing outlives the fleet;
 //! - a process that learns a new reset shares it at once (at most 5 syncs per interval),
 //!   not at its next tick;
