@@ -32,8 +32,10 @@
 //! | `openai` | 3 | 500 ms | 8 s | proportional 0.25 | 409, every 5xx | always | 120 s |
 //! | `aws-standard` | 3 | 1 s | 20 s | full | — | when safe | 60 s |
 //!
-//! All use an exponential curve with factor 2, stop on a longer hint, keep the AWS budget
-//! (500 / 5 / 10 / 1) and set no `max_elapsed`.
+//! All use an exponential curve with factor 2, stop on a longer hint and set no
+//! `max_elapsed`. `aws-standard` keeps the AWS SDKs' budget (`aws`, 500 / 5 / 10 / 1); the
+//! others keep the `adaptive` budget, which protects a fleet of processes (see
+//! [`budget`](crate::budget)).
 //!
 //! Why these numbers: 3 attempts is what the official Anthropic and OpenAI SDKs make (2
 //! retries) and what the AWS SDKs' standard mode makes; more attempts mostly add load during
@@ -52,7 +54,7 @@ use core::time::Duration;
 use std::time::{Instant, SystemTime};
 
 use crate::backoff::{Backoff, Curve, Jitter};
-use crate::budget::{Budget, BudgetConfig};
+use crate::budget::{Budget, BudgetConfig, BudgetKind};
 use crate::classify::{Classifier, NonIdempotent, Outcome, RequestFacts, StatusSet};
 use crate::duration::Human;
 use crate::gate::Gate;
@@ -286,10 +288,21 @@ impl fmt::Display for Policy {
         let b = &s.budget;
         writeln!(f, "\n[budget]")?;
         writeln!(f, "enabled = {}", b.enabled)?;
-        writeln!(f, "capacity = {}", b.capacity)?;
-        writeln!(f, "retry_cost = {}", b.retry_cost)?;
-        writeln!(f, "timeout_cost = {}", b.timeout_cost)?;
-        writeln!(f, "success_refund = {}", b.success_refund)
+        writeln!(f, "kind = \"{}\"", b.kind)?;
+        match b.kind {
+            BudgetKind::Aws => {
+                writeln!(f, "capacity = {}", b.capacity)?;
+                writeln!(f, "retry_cost = {}", b.retry_cost)?;
+                writeln!(f, "timeout_cost = {}", b.timeout_cost)?;
+                writeln!(f, "success_refund = {}", b.success_refund)
+            }
+            BudgetKind::Adaptive => {
+                writeln!(f, "window = \"{}\"", Human(b.window))?;
+                writeln!(f, "overload_ratio = {:?}", b.overload_ratio)?;
+                writeln!(f, "retry_ratio = {:?}", b.retry_ratio)?;
+                writeln!(f, "min_retries = {:?}", b.min_retries)
+            }
+        }
     }
 }
 
@@ -376,6 +389,8 @@ impl Preset {
             Preset::AwsStandard => {
                 b.base = Duration::from_secs(1);
                 b.cap = Duration::from_secs(20);
+                // The AWS SDKs' retry quota, exact.
+                b.budget = BudgetConfig::aws();
             }
         }
         b
@@ -735,7 +750,25 @@ impl PolicyBuilder {
             ));
         }
         let b = &self.budget;
-        if b.enabled {
+        if b.enabled && b.kind == BudgetKind::Adaptive {
+            if b.window.is_zero() {
+                return Err(bad("budget.window", "more than 0s", "0s".into()));
+            }
+            for (key, value, most) in [
+                ("budget.overload_ratio", b.overload_ratio, 10.0),
+                ("budget.retry_ratio", b.retry_ratio, 10.0),
+                ("budget.min_retries", b.min_retries, 1e6),
+            ] {
+                if !(value.is_finite() && (0.0..=most).contains(&value)) {
+                    return Err(bad(
+                        key,
+                        &format!("a number from 0 to {most}"),
+                        format!("{value:?}"),
+                    ));
+                }
+            }
+        }
+        if b.enabled && b.kind == BudgetKind::Aws {
             if b.capacity == 0 {
                 return Err(bad(
                     "budget.capacity",
