@@ -10,6 +10,7 @@ use std::time::{Instant, SystemTime};
 use fastrand::Rng;
 
 use crate::classify::Outcome;
+use crate::gate::{Admission, Held};
 use crate::machine::{Action, Machine, Stop};
 use crate::verdict::{Cause, Transport, Verdict};
 
@@ -68,6 +69,8 @@ pub(crate) struct Driver<P, C, N> {
     refusal: Option<Refusal>,
     /// The call's span (feature `tracing`; nothing without it), opened at its first failure.
     trace: Trace,
+    /// The rate-limit gate's ticket while the first attempt is held.
+    held: Option<Held>,
 }
 
 impl<P, C, N> Driver<P, C, N> {
@@ -79,6 +82,7 @@ impl<P, C, N> Driver<P, C, N> {
             ids: None,
             refusal: None,
             trace: Trace::default(),
+            held: None,
         }
     }
 
@@ -91,6 +95,7 @@ impl<P, C, N> Driver<P, C, N> {
             ids: self.ids,
             refusal: self.refusal,
             trace: self.trace,
+            held: self.held,
         }
     }
 }
@@ -110,6 +115,29 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
     #[inline(always)]
     pub(crate) fn start(&mut self, now: impl FnOnce() -> Instant) {
         self.machine(now);
+    }
+
+    /// Asked before every attempt: how long the policy's rate-limit gate holds it, if at
+    /// all. Only a first attempt is held (a retry waits for its own hint); an adapter
+    /// sleeps the wait and asks again, and the gate lets the attempt go unless a later
+    /// reset was learned meanwhile. Without a gate: `None`, reading no clock.
+    #[inline]
+    pub(crate) fn hold(&mut self, wall: &dyn Fn() -> SystemTime) -> Option<Duration> {
+        let gate = self.options.policy.borrow().gate()?;
+        if self.machine.as_ref().is_some_and(|m| m.attempts() > 0) {
+            return None;
+        }
+        let rng = self.options.rng.get_or_insert_with(Rng::new);
+        match gate.admit(wall(), self.held, rng) {
+            Admission::Go => {
+                self.held = None;
+                None
+            }
+            Admission::Wait(held) => {
+                self.held = Some(held);
+                Some(held.delay)
+            }
+        }
     }
 
     /// Called before every attempt: the first attempt's one path. A deadline is measured
@@ -142,6 +170,12 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
         N: Notify,
     {
         let options = &mut self.options;
+        if let (Some(gate), Some(r)) = (options.policy.borrow().gate(), result) {
+            // The gate learns from every response: a 429's reset, a spent quota's.
+            if let Some((status, headers)) = options.classify.response(r) {
+                gate.learn_from_response(status, headers, wall());
+            }
+        }
         if let Some(r) = result {
             if options.classify.is_success(r) {
                 // A success needs no context, no time and no request id (ids are for

@@ -438,6 +438,14 @@ where
     loop {
         match run.as_mut().project() {
             RunProj::Idle { .. } => {
+                if let Some(wait) = driver.hold(&|| sleeper.wall()) {
+                    // The rate-limit gate holds the first attempt: wait, then ask again.
+                    if let RunReplace::Idle { context } = run.as_mut().project_replace(Run::Done) {
+                        let sleep = sleeper.sleep(wait);
+                        run.set(Run::Sleep { sleep, context });
+                    }
+                    continue;
+                }
                 driver.before_attempt(|| sleeper.now());
                 if let RunReplace::Idle { context } = run.as_mut().project_replace(Run::Done) {
                     let fut = attempt(context);
