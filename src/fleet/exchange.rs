@@ -132,8 +132,7 @@ impl Link {
                 self.conn.insert(conn)
             }
         };
-        let wall = SystemTime::now();
-        let now = millis(wall);
+        let (at, now) = (Instant::now(), millis(SystemTime::now()));
         let (reset, ramp) = match shared.gate.reset_ms() {
             r if r > now => (r, shared.gate.ramp_ms()),
             _ => (0, 0),
@@ -182,7 +181,8 @@ impl Link {
             self.deltas.clear();
             self.deltas
                 .extend(totals.iter().map(|&t| u64::try_from(t).unwrap_or(0)));
-            c.set_fleet_view(&self.deltas, wall);
+            // Good for two intervals: one missed tick is no outage.
+            c.set_fleet_view(&self.deltas, at, timeout.saturating_mul(2));
         }
         Ok(reset)
     }

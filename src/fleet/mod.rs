@@ -41,12 +41,13 @@ use core::time::Duration;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
-use std::time::SystemTime;
+use std::time::Instant;
 
 use crate::duration::Human;
 use crate::gate::{Gate, GateConfig};
 use crate::policy::{Policy, PolicyError};
 
+mod budget;
 mod exchange;
 
 /// Additive counters over time buckets that a fleet sums: what a budget shares.
@@ -54,11 +55,13 @@ mod exchange;
 /// The exchange calls these from its thread, once per sync. A fixed number of `u64`
 /// counters, each a count added since the last sync (`take_local_deltas`); the fleet's
 /// totals over the last `window` buckets of `bucket` each, this process's included, come
-/// back as the view the budget decides from (`set_fleet_view`).
+/// back as the view the budget decides from (`set_fleet_view`). [`Budget`](crate::Budget)
+/// implements it with its [`Counts`](crate::Counts); [`Policy::with_fleet`] shares the
+/// policy's budget.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicU64, Ordering};
-/// use std::time::{Duration, SystemTime};
+/// use std::time::{Duration, Instant};
 /// use redial::fleet::FleetCounters;
 ///
 /// /// Attempts made and refused: the smallest budget a fleet can share.
@@ -72,7 +75,7 @@ mod exchange;
 ///     fn take_local_deltas(&self, out: &mut [u64]) {
 ///         for (o, c) in out.iter_mut().zip(&self.local) { *o = c.swap(0, Ordering::Relaxed); }
 ///     }
-///     fn set_fleet_view(&self, totals: &[u64], _at: SystemTime) {
+///     fn set_fleet_view(&self, totals: &[u64], _at: Instant, _fresh_for: Duration) {
 ///         for (t, f) in totals.iter().zip(&self.fleet) { f.store(*t, Ordering::Relaxed); }
 ///     }
 ///     fn fall_back_to_local(&self) {
@@ -95,8 +98,10 @@ pub trait FleetCounters: Send + Sync + 'static {
     /// Writes the counts added here since the last call into `out` (`len()` entries) and
     /// starts counting afresh.
     fn take_local_deltas(&self, out: &mut [u64]);
-    /// The fleet's totals over the window, this process's counts included, read at `at`.
-    fn set_fleet_view(&self, totals: &[u64], at: SystemTime);
+    /// The fleet's totals over the window, this process's counts included, as they stood at
+    /// `at`; good until `at + fresh_for` (two sync intervals), when the next view should
+    /// have come.
+    fn set_fleet_view(&self, totals: &[u64], at: Instant, fresh_for: Duration);
     /// Redis is out of reach: decide from local counts alone until the next view.
     fn fall_back_to_local(&self);
 }
@@ -454,14 +459,14 @@ impl Fleet {
     /// before).
     ///
     /// ```
-    /// # use std::time::{Duration, SystemTime};
+    /// # use std::time::{Duration, Instant};
     /// # struct None_;
     /// # impl redial::fleet::FleetCounters for None_ {
     /// #     fn len(&self) -> usize { 0 }
     /// #     fn bucket(&self) -> Duration { Duration::from_secs(1) }
     /// #     fn window(&self) -> u32 { 1 }
     /// #     fn take_local_deltas(&self, _: &mut [u64]) {}
-    /// #     fn set_fleet_view(&self, _: &[u64], _: SystemTime) {}
+    /// #     fn set_fleet_view(&self, _: &[u64], _: Instant, _: Duration) {}
     /// #     fn fall_back_to_local(&self) {}
     /// # }
     /// # let fleet = redial::fleet::Fleet::connect("redis://127.0.0.1:1", "svc", Duration::from_millis(250))?;
@@ -522,7 +527,9 @@ pub struct FleetStatus {
 
 impl Policy {
     /// The same policy, in the fleet: its first attempts consult the fleet's shared gate,
-    /// and the policy keeps the fleet's exchange running while any clone of it lives.
+    /// its budget's counts are shared with the fleet (replacing a budget shared before;
+    /// the `aws` kind has none to share), and the policy keeps the fleet's exchange
+    /// running while any clone of it lives.
     ///
     /// ```
     /// use std::time::Duration;
@@ -533,6 +540,9 @@ impl Policy {
     /// # Ok::<(), redial::fleet::FleetError>(())
     /// ```
     pub fn with_fleet(self, fleet: &Fleet) -> Policy {
+        if let Some(budget) = self.rules().budget() {
+            fleet.share(Arc::new(budget.clone()));
+        }
         let mut policy = self.with_gate(fleet.gate().clone());
         policy.fleet = Some(fleet.clone());
         policy
