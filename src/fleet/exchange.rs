@@ -97,7 +97,18 @@ pub(super) fn run(shared: &Arc<Shared>) {
     }
 }
 
+/// Tells the hook, and with the `tracing` feature a `WARN` event (out of reach) or an
+/// `INFO` event (back), with the fleet key in `redial.fleet_key`.
 fn tell(shared: &Shared, event: &FleetEvent<'_>) {
+    #[cfg(feature = "tracing")]
+    match event {
+        FleetEvent::Unreachable { key, .. } => {
+            tracing::warn!(redial.fleet_key = *key, "{event}");
+        }
+        FleetEvent::Resumed { key, .. } => {
+            tracing::info!(redial.fleet_key = *key, "{event}");
+        }
+    }
     if let Some(hook) = &shared.config.on_event {
         hook(event);
     }

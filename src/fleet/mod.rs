@@ -15,7 +15,8 @@
 //!   not at its next tick;
 //! - Redis down, slow, flushed or unreachable: each sync has a timeout of one interval; a
 //!   failure makes decisions fall back to local state at once, is told once to the
-//!   [`FleetConfig::on_event`] hook (and again when the exchange resumes), and is retried
+//!   [`FleetConfig::on_event`] hook and, with the `tracing` feature, as a `WARN` event
+//!   (and again, `INFO`, when the exchange resumes), and is retried
 //!   at the next tick. Nothing blocks a call and nothing panics. Counts taken for a sync
 //!   that failed are not sent again (the reply may have been lost after Redis applied
 //!   them, and counting twice would be worse);
