@@ -385,3 +385,20 @@ fn a_policy_in_a_fleet_shares_its_budget() {
     assert!(with_fleet >= 20, "B retried {with_fleet} times");
     assert!(alone <= 3, "C retried {alone} times");
 }
+
+#[test]
+fn syncs_once_an_interval_once_the_reset_has_passed() {
+    // A new reset is shared before the next tick, but a reset already past (here, from
+    // another process) must not keep the exchange syncing early.
+    let server = RedisServer::start();
+    let (a, _, _) = join(&server, "svc");
+    let (b, _, _) = join(&server, "svc");
+    a.gate()
+        .learn(Duration::from_millis(100), SystemTime::now());
+    assert!(eventually(LONG, || b.gate().reset().is_some()));
+    std::thread::sleep(Duration::from_millis(300));
+    let before = b.status().syncs;
+    std::thread::sleep(SYNC * 20);
+    let syncs = b.status().syncs - before;
+    assert!(syncs <= 24, "{syncs} syncs in 20 intervals");
+}

@@ -36,14 +36,16 @@ pub(super) fn run(shared: &Arc<Shared>) {
     };
     let mut next = Instant::now();
     let mut last: Option<Instant> = None;
-    let mut sent = 0u64;
+    // The reset the gate held after the last sync: a later one was learned here since, and
+    // is shared before the next tick.
+    let mut known = 0u64;
     let mut outage: Option<(Instant, u64)> = None;
     loop {
         if shared.stopped.load(Ordering::Relaxed) {
             return;
         }
         let due = match last {
-            Some(last) if shared.gate.reset_ms() > sent => next.min(last + min_gap),
+            Some(last) if shared.gate.reset_ms() > known => next.min(last + min_gap),
             _ => next,
         };
         let now = Instant::now();
@@ -55,9 +57,10 @@ pub(super) fn run(shared: &Arc<Shared>) {
         }
         last = Some(now);
         next = now + interval;
-        match link.sync(shared, &script, interval) {
-            Ok(reset) => {
-                sent = sent.max(reset);
+        let result = link.sync(shared, &script, interval);
+        known = shared.gate.reset_ms();
+        match result {
+            Ok(()) => {
                 shared.syncs.fetch_add(1, Ordering::Relaxed);
                 shared.connected.store(true, Ordering::Relaxed);
                 if let Some((since, failures)) = outage.take() {
@@ -126,14 +129,13 @@ impl Link {
         shared.counters.lock().ok().and_then(|c| c.clone())
     }
 
-    /// One round trip: send this process's counts and reset, read the fleet's. Returns the
-    /// reset sent (0: none).
+    /// One round trip: send this process's counts and reset, read the fleet's.
     fn sync(
         &mut self,
         shared: &Shared,
         script: &redis::Script,
         timeout: Duration,
-    ) -> Result<u64, SyncError> {
+    ) -> Result<(), SyncError> {
         let conn = match &mut self.conn {
             Some(conn) => conn,
             None => {
@@ -195,7 +197,7 @@ impl Link {
             // Good for two intervals: one missed tick is no outage.
             c.set_fleet_view(&self.deltas, at, timeout.saturating_mul(2));
         }
-        Ok(reset)
+        Ok(())
     }
 }
 
