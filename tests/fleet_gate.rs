@@ -184,3 +184,29 @@ fn async_a_first_attempt_waits_for_the_reset_and_retries_are_not_held() {
     assert!(made[0] >= Duration::from_secs(3) && made[0] <= Duration::from_millis(3_300));
     assert!(made[1] - made[0] <= Duration::from_millis(2));
 }
+
+#[test]
+fn the_final_error_says_how_long_the_gate_held_the_call() {
+    let policy = gated();
+    let clock = Virtual::new();
+    policy
+        .gate()
+        .expect("a gate")
+        .learn(Duration::from_secs(2), BlockingSleeper::wall(&clock));
+    let err = (|| response(400, &[]))
+        .retry(&policy)
+        .sleeper(clock.clone())
+        .call()
+        .expect_err("a 400 is final");
+    assert_eq!(err.held(), clock.elapsed());
+    assert!(err.held() >= Duration::from_secs(2));
+    assert!(err.to_string().contains("by the rate-limit gate"), "{err}");
+    // A call the gate did not hold says nothing of it.
+    let err = (|| response(400, &[]))
+        .retry(&policy)
+        .sleeper(clock.clone())
+        .call()
+        .expect_err("a 400 is final");
+    assert_eq!(err.held(), Duration::ZERO);
+    assert!(!err.to_string().contains("gate"), "{err}");
+}

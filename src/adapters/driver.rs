@@ -69,8 +69,11 @@ pub(crate) struct Driver<P, C, N> {
     refusal: Option<Refusal>,
     /// The call's span (feature `tracing`; nothing without it), opened at its first failure.
     trace: Trace,
-    /// The rate-limit gate's ticket while the first attempt is held.
-    held: Option<Held>,
+    /// While the rate-limit gate holds the first attempt, the reset it waits for (0:
+    /// none): its ticket, kept small since every call carries it.
+    held_reset: u64,
+    /// How long the gate held the first attempt, in milliseconds, for the final error.
+    held_ms: u32,
 }
 
 impl<P, C, N> Driver<P, C, N> {
@@ -82,7 +85,8 @@ impl<P, C, N> Driver<P, C, N> {
             ids: None,
             refusal: None,
             trace: Trace::default(),
-            held: None,
+            held_reset: 0,
+            held_ms: 0,
         }
     }
 
@@ -95,7 +99,8 @@ impl<P, C, N> Driver<P, C, N> {
             ids: self.ids,
             refusal: self.refusal,
             trace: self.trace,
-            held: self.held,
+            held_reset: self.held_reset,
+            held_ms: self.held_ms,
         }
     }
 }
@@ -128,13 +133,19 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
             return None;
         }
         let rng = self.options.rng.get_or_insert_with(Rng::new);
-        match gate.admit(wall(), self.held, rng) {
+        let ticket = (self.held_reset > 0).then_some(Held {
+            delay: Duration::ZERO,
+            reset_ms: self.held_reset,
+        });
+        match gate.admit(wall(), ticket, rng) {
             Admission::Go => {
-                self.held = None;
+                self.held_reset = 0;
                 None
             }
             Admission::Wait(held) => {
-                self.held = Some(held);
+                self.held_reset = held.reset_ms;
+                let ms = u32::try_from(held.delay.as_millis()).unwrap_or(u32::MAX);
+                self.held_ms = self.held_ms.saturating_add(ms);
                 Some(held.delay)
             }
         }
@@ -296,6 +307,7 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
             self.ids.take().unwrap_or_default(),
             last,
         );
+        let err = err.with_held(Duration::from_millis(self.held_ms.into()));
         match self.refusal {
             Some(r) => err.with_refusal(r),
             None => err,
