@@ -21,6 +21,10 @@ use super::request_ids::RequestIds;
 use super::retry_error::{Last, Refusal, RetryError};
 use super::tracing::Trace;
 
+/// Bits of `Driver::held` that count the time held, in milliseconds.
+const HELD_BITS: u32 = 20;
+const HELD_MASK: u64 = (1 << HELD_BITS) - 1;
+
 /// What an adapter does after an attempt.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Step {
@@ -69,11 +73,11 @@ pub(crate) struct Driver<P, C, N> {
     refusal: Option<Refusal>,
     /// The call's span (feature `tracing`; nothing without it), opened at its first failure.
     trace: Trace,
-    /// While the rate-limit gate holds the first attempt, the reset it waits for (0:
-    /// none): its ticket, kept small since every call carries it.
-    held_reset: u64,
-    /// How long the gate held the first attempt, in milliseconds, for the final error.
-    held_ms: u32,
+    /// The rate-limit gate's hold of the first attempt, in one word since every call
+    /// carries it: the reset it waits for (its ticket; 0: none) in the high 44 bits, and
+    /// how long it held it in all, in milliseconds (saturating at about 17 minutes), for
+    /// the final error, in the low 20.
+    held: u64,
 }
 
 impl<P, C, N> Driver<P, C, N> {
@@ -85,8 +89,7 @@ impl<P, C, N> Driver<P, C, N> {
             ids: None,
             refusal: None,
             trace: Trace::default(),
-            held_reset: 0,
-            held_ms: 0,
+            held: 0,
         }
     }
 
@@ -99,8 +102,7 @@ impl<P, C, N> Driver<P, C, N> {
             ids: self.ids,
             refusal: self.refusal,
             trace: self.trace,
-            held_reset: self.held_reset,
-            held_ms: self.held_ms,
+            held: self.held,
         }
     }
 }
@@ -133,19 +135,20 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
             return None;
         }
         let rng = self.options.rng.get_or_insert_with(Rng::new);
-        let ticket = (self.held_reset > 0).then_some(Held {
+        let (reset, ms) = (self.held >> HELD_BITS, self.held & HELD_MASK);
+        let ticket = (reset > 0).then_some(Held {
             delay: Duration::ZERO,
-            reset_ms: self.held_reset,
+            reset_ms: reset,
         });
         match gate.admit(wall(), ticket, rng) {
             Admission::Go => {
-                self.held_reset = 0;
+                self.held = ms;
                 None
             }
             Admission::Wait(held) => {
-                self.held_reset = held.reset_ms;
-                let ms = u32::try_from(held.delay.as_millis()).unwrap_or(u32::MAX);
-                self.held_ms = self.held_ms.saturating_add(ms);
+                let wait = u64::try_from(held.delay.as_millis()).unwrap_or(u64::MAX);
+                let ms = ms.saturating_add(wait).min(HELD_MASK);
+                self.held = (held.reset_ms.min(u64::MAX >> HELD_BITS) << HELD_BITS) | ms;
                 Some(held.delay)
             }
         }
@@ -307,7 +310,7 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
             self.ids.take().unwrap_or_default(),
             last,
         );
-        let err = err.with_held(Duration::from_millis(self.held_ms.into()));
+        let err = err.with_held(Duration::from_millis(self.held & HELD_MASK));
         match self.refusal {
             Some(r) => err.with_refusal(r),
             None => err,
