@@ -339,6 +339,23 @@ fn settings_are_checked_and_errors_name_the_key() {
     );
     assert_eq!(bad(ok().sync(Duration::from_millis(9))), "fleet.sync");
     assert_eq!(bad(ok().sync(Duration::from_secs(61))), "fleet.sync");
+    let gate = |ramp, hold| ok().gate(redial::gate::GateConfig::new(ramp, hold));
+    assert_eq!(
+        bad(gate(Duration::from_secs(601), Duration::from_secs(60))),
+        "fleet.ramp"
+    );
+    assert_eq!(
+        bad(gate(Duration::from_secs(1), Duration::ZERO)),
+        "fleet.max_hold"
+    );
+    assert!(gate(Duration::ZERO, Duration::from_secs(3_600))
+        .validate()
+        .is_ok());
+    assert_eq!(
+        bad(FleetConfig::new("redis:// 127.0.0.1", "svc")),
+        "fleet.url"
+    );
+    assert_eq!(bad(FleetConfig::new("redis://", "svc")), "fleet.url");
     let err = FleetConfig::new("redis://:hunter2@/nowhere:x", "svc").validate();
     if let Err(e) = err {
         assert!(!e.to_string().contains("hunter2"), "{e}");
