@@ -10,7 +10,7 @@ use std::time::{Instant, SystemTime};
 use fastrand::Rng;
 
 use crate::classify::Outcome;
-use crate::gate::{Admission, Held};
+use crate::gate::Admission;
 use crate::machine::{Action, Machine, Stop};
 use crate::verdict::{Cause, Transport, Verdict};
 
@@ -21,9 +21,10 @@ use super::request_ids::RequestIds;
 use super::retry_error::{Last, Refusal, RetryError};
 use super::tracing::Trace;
 
-/// Bits of `Driver::held` that count the time held, in milliseconds.
-const HELD_BITS: u32 = 20;
-const HELD_MASK: u64 = (1 << HELD_BITS) - 1;
+/// A reset's low 32 bits, never 0 (0 stands for no ticket): a held call's ticket.
+fn ticket(reset_ms: u64) -> u32 {
+    (reset_ms as u32).max(1)
+}
 
 /// What an adapter does after an attempt.
 #[derive(Clone, Copy, Debug)]
@@ -73,11 +74,13 @@ pub(crate) struct Driver<P, C, N> {
     refusal: Option<Refusal>,
     /// The call's span (feature `tracing`; nothing without it), opened at its first failure.
     trace: Trace,
-    /// The rate-limit gate's hold of the first attempt, in one word since every call
-    /// carries it: the reset it waits for (its ticket; 0: none) in the high 44 bits, and
-    /// how long it held it in all, in milliseconds (saturating at about 17 minutes), for
-    /// the final error, in the low 20.
-    held: u64,
+    /// While the rate-limit gate holds the first attempt, the low 32 bits of the reset it
+    /// waits for (0: none): its ticket, in 4 bytes since every call carries it (resets
+    /// 2^32 ms apart, 49 days, would be taken for one).
+    held_for: u32,
+    /// How long the gate held the first attempt, in tens of milliseconds (saturating at
+    /// 10m55s), for the final error: two bytes, which fit where the call had padding.
+    held_10ms: u16,
 }
 
 impl<P, C, N> Driver<P, C, N> {
@@ -89,7 +92,8 @@ impl<P, C, N> Driver<P, C, N> {
             ids: None,
             refusal: None,
             trace: Trace::default(),
-            held: 0,
+            held_for: 0,
+            held_10ms: 0,
         }
     }
 
@@ -102,7 +106,8 @@ impl<P, C, N> Driver<P, C, N> {
             ids: self.ids,
             refusal: self.refusal,
             trace: self.trace,
-            held: self.held,
+            held_for: self.held_for,
+            held_10ms: self.held_10ms,
         }
     }
 }
@@ -135,20 +140,20 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
             return None;
         }
         let rng = self.options.rng.get_or_insert_with(Rng::new);
-        let (reset, ms) = (self.held >> HELD_BITS, self.held & HELD_MASK);
-        let ticket = (reset > 0).then_some(Held {
-            delay: Duration::ZERO,
-            reset_ms: reset,
-        });
-        match gate.admit(wall(), ticket, rng) {
+        // A waiter whose reset is still the gate's latest goes: it has waited for it.
+        if self.held_for != 0 && self.held_for == ticket(gate.reset_ms()) {
+            self.held_for = 0;
+            return None;
+        }
+        match gate.admit(wall(), None, rng) {
             Admission::Go => {
-                self.held = ms;
+                self.held_for = 0;
                 None
             }
             Admission::Wait(held) => {
-                let wait = u64::try_from(held.delay.as_millis()).unwrap_or(u64::MAX);
-                let ms = ms.saturating_add(wait).min(HELD_MASK);
-                self.held = (held.reset_ms.min(u64::MAX >> HELD_BITS) << HELD_BITS) | ms;
+                self.held_for = ticket(held.reset_ms);
+                let tens = u16::try_from(held.delay.as_millis().div_ceil(10)).unwrap_or(u16::MAX);
+                self.held_10ms = self.held_10ms.saturating_add(tens);
                 Some(held.delay)
             }
         }
@@ -256,6 +261,7 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
 
     /// Tells the machine the call succeeded (a stream that ended cleanly): the budget
     /// refunds its retries.
+    #[inline(always)]
     pub(crate) fn succeeded(&mut self) -> Stop {
         match &mut self.machine {
             Some(machine) => {
@@ -310,7 +316,7 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
             self.ids.take().unwrap_or_default(),
             last,
         );
-        let err = err.with_held(Duration::from_millis(self.held & HELD_MASK));
+        let err = err.with_held(Duration::from_millis(u64::from(self.held_10ms) * 10));
         match self.refusal {
             Some(r) => err.with_refusal(r),
             None => err,

@@ -1,5 +1,6 @@
-//! The exchange's thread: one sync per interval (or sooner, when this process learns a new
-//! reset), each one round trip through `sync.lua`, with a timeout of one interval.
+//! The exchange's thread: one sync per interval (four while the gate ramps back up, and
+//! one at once when this process learns a new reset), each one round trip through
+//! `sync.lua`, with a timeout of one interval.
 //!
 //! It is a plain thread with the blocking Redis client, so it needs no async runtime and
 //! runs the same under tokio, smol or none. It holds no policy: it moves counts and the
@@ -56,7 +57,14 @@ pub(super) fn run(shared: &Arc<Shared>) {
             continue;
         }
         last = Some(now);
-        next = now + interval;
+        // While the gate ramps, the held calls come back and spend the quota again: the
+        // fleet syncs four times as often then, so that the next reset reaches every
+        // process before many of them have sent into it.
+        let ramping = {
+            let (reset, wall) = (shared.gate.reset_ms(), millis(SystemTime::now()));
+            reset <= wall && wall < reset.saturating_add(shared.gate.ramp_ms())
+        };
+        next = now + if ramping { interval / 4 } else { interval };
         let result = link.sync(shared, &script, interval);
         known = shared.gate.reset_ms();
         match result {

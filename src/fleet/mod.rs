@@ -13,7 +13,8 @@
 //!   the fleet's totals over the budget's window and the fleet's latest reset. Counts live in
 //!   time-bucketed hashes and every key expires, so nothing outlives the fleet;
 //! - a process that learns a new reset shares it at once (at most 5 syncs per interval),
-//!   not at its next tick;
+//!   not at its next tick, and while the gate ramps back up (when the quota is most likely
+//!   to run out again) each process syncs four times per interval;
 //! - Redis down, slow, flushed or unreachable: each sync has a timeout of one interval; a
 //!   failure makes decisions fall back to local state at once, is told once to the
 //!   [`FleetConfig::on_event`] hook and, with the `tracing` feature, as a `WARN` event
