@@ -71,7 +71,7 @@ pub use member::{Fleet, FleetStatus};
 /// counters, each a count added since the last sync (`take_local_deltas`); the fleet's
 /// totals over the last `window` buckets of `bucket` each, this process's included, come
 /// back as the view the budget decides from (`set_fleet_view`). [`Budget`](crate::Budget)
-/// implements it with its [`Counts`](crate::Counts); [`Policy::with_fleet`](crate::Policy::with_fleet) shares the
+/// implements it with its [`Counts`](crate::Counts); `Policy::with_fleet` (feature `redis`) shares the
 /// policy's budget.
 ///
 /// ```
