@@ -116,7 +116,6 @@ pub mod budget;
 pub mod classify;
 pub mod duration;
 mod error_body;
-#[cfg(feature = "redis")]
 pub mod fleet;
 pub mod gate;
 pub mod hints;

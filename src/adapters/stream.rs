@@ -339,6 +339,12 @@ where
             // The result of an attempt that ended, and whether output was committed.
             let (result, committed) = match state.as_mut().project() {
                 StreamProj::Idle => {
+                    if let Some(wait) = driver.hold(&wall) {
+                        // The rate-limit gate holds the first open: wait, then ask again.
+                        let sleep = sleeper.sleep(wait);
+                        state.set(StreamState::Sleeping { sleep });
+                        continue;
+                    }
                     driver.before_attempt(now);
                     let fut = (parts.open)();
                     state.set(StreamState::Opening { fut });

@@ -83,6 +83,18 @@ where
             // The attempt's result and the request for the next one, once an attempt ends.
             let (result, next) = match this.state.as_mut().project() {
                 TowerProj::Ready { .. } => {
+                    if let Some(wait) = driver.hold(&|| sleeper.wall()) {
+                        // The rate-limit gate holds the first attempt: wait, then ask again
+                        // (before the service is polled ready, so that it reserves nothing
+                        // meanwhile).
+                        if let TowerReplace::Ready { request } =
+                            this.state.as_mut().project_replace(TowerState::Done)
+                        {
+                            let sleep = sleeper.sleep(wait);
+                            this.state.set(TowerState::Sleeping { sleep, request });
+                        }
+                        continue;
+                    }
                     let ready = ready!(this.service.poll_ready(cx));
                     let TowerReplace::Ready { request } =
                         this.state.as_mut().project_replace(TowerState::Done)
