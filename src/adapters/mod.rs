@@ -66,7 +66,9 @@ pub use future::{
     RetryableWithContext,
 };
 pub use hooks::{Classify, ClassifyContext, ClassifyFn, Event, HttpClassify, NoNotify, Notify};
-pub use outcome::{transport_kind, with_error_type, HttpOutcome};
+#[cfg(feature = "json")]
+pub use outcome::with_error_type;
+pub use outcome::{transport_kind, HttpOutcome};
 #[cfg(feature = "futures-timer")]
 pub use sleep::FuturesTimerSleeper;
 #[cfg(feature = "tokio")]
