@@ -56,6 +56,9 @@
 //! - `futures-timer`: the `FuturesTimerSleeper` timer, for any executor and wasm.
 //! - `tower`: a retry `Layer` for `http::Request` services ([`adapters`]).
 //! - `reqwest`: reqwest's responses and errors classify with no glue code.
+//! - `reqwest-middleware`: a retry middleware that replaces reqwest-retry's in one line.
+//! - `ureq`: ureq 3's responses and errors classify with no glue code.
+//! - `tracing`: a span per retried call and an event per retry.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]

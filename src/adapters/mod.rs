@@ -29,6 +29,7 @@
 //! | [`blocking`] | threads | [`BlockingRetryable::retry`] |
 //! | [`stream`] | streamed responses (SSE) | [`retry_stream`] |
 //! | [`tower`] (feature `tower`) | `tower` stacks | [`RetryLayer`](tower::RetryLayer) |
+//! | [`reqwest_middleware`] (feature `reqwest-middleware`) | reqwest-middleware clients | [`RetryMiddleware`](reqwest_middleware::RetryMiddleware) |
 //!
 //! What an attempt produced is read through [`HttpOutcome`], implemented for
 //! `http::Response<B>`, transport errors, and (feature `reqwest`) reqwest's types; every
@@ -41,6 +42,11 @@
 //! - `futures-timer`: [`FuturesTimerSleeper`], for any executor and wasm.
 //! - `tower`: the [`RetryLayer`](tower::RetryLayer) and its service.
 //! - `reqwest`: [`HttpOutcome`] for `reqwest::Response` and `reqwest::Error`.
+//! - `reqwest-middleware`: [`RetryMiddleware`](reqwest_middleware::RetryMiddleware), a
+//!   drop-in for reqwest-retry's middleware.
+//! - `ureq`: [`HttpOutcome`] for ureq 3's errors, and
+//!   [`keep_status`](ureq::KeepStatus::keep_status) to keep a failed response's headers.
+//! - `tracing`: a span per retried call and an event per retry.
 
 pub mod blocking;
 mod driver;
