@@ -219,8 +219,8 @@ fn http_date_forms(at: SystemTime) -> Vec<String> {
 // ---------------------------------------------------------------------------------------
 
 /// `data` is one header value, read by every rate-limit family's parser. Checks:
-/// - IETF `RateLimit`: whole seconds, equal to one of the numbers in the value; reading it
-///   off a 429 can only add an answer, never change or remove one;
+/// - IETF `RateLimit`: exactly what [`ratelimit_sf_oracle`] (a full RFC 9651 parser and
+///   the draft's rules) says, on a 429 and off one;
 /// - RFC 3339 resets: exactly the time until the instant, zero once past, the same when
 ///   the instant is written back in canonical UTC form;
 /// - Go durations: the sum of their parts (to the nanosecond), and they survive a round
@@ -231,17 +231,11 @@ pub fn rate_limit(data: &[u8]) {
     let value = text(data);
     let trimmed = ows(&value);
 
-    let on_429 = hints::parse_ratelimit(&value, true);
-    let off_429 = hints::parse_ratelimit(&value, false);
-    assert!(
-        off_429 == Parsed::Absent || off_429 == on_429,
-        "RateLimit {value:?}: {off_429:?} without a 429, {on_429:?} with one"
-    );
-    if let Parsed::Valid(d) = on_429 {
-        assert_eq!(d.subsec_nanos(), 0, "RateLimit {value:?} has whole seconds");
-        assert!(
-            digit_runs(&value).contains(&d.as_secs()),
-            "RateLimit {value:?} read as {d:?}, which no number in it says"
+    for on_429 in [true, false] {
+        assert_eq!(
+            hints::parse_ratelimit(&value, on_429),
+            ratelimit_sf_oracle(&[value.as_bytes()], on_429),
+            "RateLimit {value:?}, on a 429: {on_429}"
         );
     }
 
@@ -376,7 +370,7 @@ pub fn header_map(data: &[u8]) {
     for wall in walls() {
         let all = hints::inspect(&headers, status, wall);
         for (i, (source, reading)) in all.iter().enumerate() {
-            assert_eq!(*source, HintSource::ALL[i]);
+            assert_eq!(*source, HINT_ORDER[i], "the design's order of the families");
             assert_eq!(
                 *reading,
                 hints::read(*source, &headers, status, wall),
@@ -408,6 +402,18 @@ pub fn header_map(data: &[u8]) {
         check_classification(&headers, status, wall, hint);
     }
 }
+
+/// The design's order of the hint families ("Server hints"), written out by hand: the
+/// first present and valid one wins.
+const HINT_ORDER: [HintSource; 7] = [
+    HintSource::RetryAfterMs,
+    HintSource::RetryAfter,
+    HintSource::RateLimit,
+    HintSource::RateLimitReset,
+    HintSource::AnthropicReset,
+    HintSource::OpenAiReset,
+    HintSource::XRateLimitReset,
+];
 
 /// Status and headers from the text format described on [`header_map`].
 fn decode_headers(data: &[u8]) -> (u16, HeaderMap) {
@@ -548,38 +554,72 @@ fn buckets_oracle(
     }
 }
 
-/// Every `RateLimit` line is one list: any unreadable line makes the field invalid;
-/// otherwise it is what `parse_ratelimit` says of the lines joined with commas. Joining
-/// is exact only when no line holds a quote (an unterminated one would swallow the next
-/// line); then only the bound is checked: whole seconds, one of the numbers sent.
+/// Every `RateLimit` line is one List (RFC 9651 §4.2: the lines joined with commas).
 fn ratelimit_oracle(headers: &HeaderMap, status: u16) -> Parsed<Duration> {
-    let mut lines = Vec::new();
-    for v in headers.get_all("ratelimit") {
-        match v.to_str() {
-            Ok(s) => lines.push(s),
-            Err(_) => return Parsed::Invalid,
-        }
-    }
+    let lines: Vec<&[u8]> = headers
+        .get_all("ratelimit")
+        .iter()
+        .map(HeaderValue::as_bytes)
+        .collect();
     if lines.is_empty() {
         return Parsed::Absent;
     }
-    if lines
-        .iter()
-        .any(|l| hints::parse_ratelimit(l, true) == Parsed::Invalid)
-    {
+    ratelimit_sf_oracle(&lines, status == 429)
+}
+
+/// The IETF `RateLimit` field (draft-ietf-httpapi-ratelimit-headers §4), read by `sfv`, a
+/// full RFC 9651 parser, from the lines joined with `", "`:
+/// - anything `sfv` rejects is a malformed field: invalid as a whole;
+/// - each member must be an Item naming a policy (a String or a Token), and its `r` and
+///   `t` parameters, where present, non-negative Integers; otherwise the field is invalid;
+/// - the answer is the latest `t` among the items with `r` = 0; with none at 0, on a 429,
+///   the latest `t` of all; an item without `t` offers nothing.
+pub fn ratelimit_sf_oracle(lines: &[&[u8]], on_429: bool) -> Parsed<Duration> {
+    let joined = lines.join(&b", "[..]);
+    let Ok(list) = sfv::Parser::new(&joined).parse_list::<sfv::List>() else {
         return Parsed::Invalid;
-    }
-    let joined = lines.join(", ");
-    let reading = if lines.len() == 1 || !joined.contains('"') {
-        hints::parse_ratelimit(&joined, status == 429)
-    } else {
-        hints::read(HintSource::RateLimit, headers, status, UNIX_EPOCH)
     };
-    if let Parsed::Valid(d) = reading {
-        assert_eq!(d.subsec_nanos(), 0);
-        assert!(digit_runs(&joined).contains(&d.as_secs()));
+    let (mut exhausted, mut all) = (Vec::new(), Vec::new());
+    for member in &list {
+        let sfv::ListEntry::Item(item) = member else {
+            return Parsed::Invalid;
+        };
+        if !matches!(
+            item.bare_item,
+            sfv::BareItem::String(_) | sfv::BareItem::Token(_)
+        ) {
+            return Parsed::Invalid;
+        }
+        let param = |key: &str| match item.params.get(key) {
+            None => Ok(None),
+            Some(sfv::BareItem::Integer(n)) if i64::from(*n) >= 0 => Ok(Some(i64::from(*n))),
+            Some(_) => Err(()),
+        };
+        let (Ok(r), Ok(t)) = (param("r"), param("t")) else {
+            return Parsed::Invalid;
+        };
+        if let Some(t) = t {
+            let t = Duration::from_secs(t as u64);
+            all.push(t);
+            if r == Some(0) {
+                exhausted.push(t);
+            }
+        }
     }
-    reading
+    let any_exhausted = list.iter().any(|m| match m {
+        sfv::ListEntry::Item(item) => {
+            matches!(item.params.get("r"), Some(sfv::BareItem::Integer(n)) if i64::from(*n) == 0)
+        }
+        sfv::ListEntry::InnerList(_) => false,
+    });
+    let chosen = if any_exhausted {
+        exhausted.into_iter().max()
+    } else if on_429 {
+        all.into_iter().max()
+    } else {
+        None
+    };
+    chosen.map_or(Parsed::Absent, Parsed::Valid)
 }
 
 /// The longest wait any header value could mean, read by every family's grammar
@@ -1132,30 +1172,21 @@ fn check_delay(
     match (hint, basis) {
         (None, Basis::Backoff) => {
             let b = rules.backoff();
-            let (raw, cap) = (b.raw(n), b.cap());
-            assert!(raw <= cap, "raw delay {raw:?} above cap {cap:?}");
+            let cap = b.cap();
             assert!(delay <= cap, "delay {delay:?} above cap {cap:?}");
-            match b.jitter() {
-                Jitter::None => assert_eq!(delay, raw),
-                Jitter::Full => assert!(delay <= raw),
-                Jitter::Equal => assert!(raw / 2 <= delay && delay <= raw, "{delay:?} {raw:?}"),
-                Jitter::Proportional(ratio) => {
-                    let low = raw.as_nanos() as f64 * (1.0 - ratio);
-                    // Float rounding of a nanosecond count: one part in 10^12, plus 1 ns.
-                    let low = low - low * 1e-12 - 1.0;
-                    assert!(delay <= raw, "{delay:?} {raw:?}");
-                    assert!(delay.as_nanos() as f64 >= low, "{delay:?} below {low} ns");
-                }
-                Jitter::Decorrelated => {
-                    let low = b.base().min(cap);
-                    let high = previous.saturating_mul(3).min(cap).max(low);
-                    assert!(
-                        low <= delay && delay <= high,
-                        "{delay:?} outside [{low:?}, {high:?}]"
-                    );
-                }
-                other => panic!("a jitter the checks do not know: {other:?}"),
-            }
+            let (low, high) = jittered_delay_oracle(
+                b.curve(),
+                b.base(),
+                cap,
+                b.factor(),
+                b.jitter(),
+                n,
+                previous,
+            );
+            assert!(
+                low <= delay && delay <= high,
+                "retry {n}: {delay:?} outside [{low:?}, {high:?}] for {b:?}"
+            );
         }
         (Some(h), Basis::Hint(used)) => {
             assert_eq!(h, used, "the delay names the hint it honoured");
@@ -1177,6 +1208,73 @@ fn check_delay(
             hinted_delay_within_spread(max, delay);
         }
         (hint, basis) => panic!("basis {basis:?} for hint {hint:?}"),
+    }
+}
+
+/// The design's curve, restated: the raw delay of retry `n` (1 for the first), as the
+/// interval float rounding allows (one part in 10^12, plus 1 ns, for the exponential).
+/// `exponential` `min(cap, base × factor^(n−1))`, `constant` `min(cap, base)`, `linear`
+/// `min(cap, base × n)`.
+pub fn raw_delay_oracle(
+    curve: Curve,
+    base: Duration,
+    cap: Duration,
+    factor: f64,
+    n: u32,
+) -> (Duration, Duration) {
+    let n = n.max(1);
+    let exact = |nanos: u128| {
+        let d = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX)).min(cap);
+        (d, d)
+    };
+    match curve {
+        Curve::Constant => exact(base.as_nanos()),
+        Curve::Linear => exact(base.as_nanos().saturating_mul(u128::from(n))),
+        Curve::Exponential => {
+            let x = base.as_nanos() as f64 * factor.powf(f64::from(n - 1));
+            if base.is_zero() {
+                return exact(0);
+            }
+            let at = |v: f64| {
+                if v.is_nan() || v >= cap.as_nanos() as f64 {
+                    cap
+                } else {
+                    Duration::from_nanos(v.max(0.0) as u64)
+                }
+            };
+            (at(x - x * 1e-12 - 1.0), at(x + x * 1e-12 + 1.0))
+        }
+        other => panic!("a curve the checks do not know: {other:?}"),
+    }
+}
+
+/// Where the design's jitter puts retry `n`'s delay, given the previous delay:
+/// `none` d, `full` [0, d], `equal` [d/2, d], `proportional` [d × (1 − r), d],
+/// `decorrelated` [base, min(cap, 3 × previous)].
+pub fn jittered_delay_oracle(
+    curve: Curve,
+    base: Duration,
+    cap: Duration,
+    factor: f64,
+    jitter: Jitter,
+    n: u32,
+    previous: Duration,
+) -> (Duration, Duration) {
+    let (low, high) = raw_delay_oracle(curve, base, cap, factor, n);
+    match jitter {
+        Jitter::None => (low, high),
+        Jitter::Full => (Duration::ZERO, high),
+        Jitter::Equal => (low / 2, high),
+        Jitter::Proportional(r) => {
+            let low = low.as_nanos() as f64 * (1.0 - r);
+            let low = (low - low * 1e-12 - 1.0).max(0.0);
+            (Duration::from_nanos(low as u64), high)
+        }
+        Jitter::Decorrelated => {
+            let low = base.min(cap);
+            (low, previous.saturating_mul(3).min(cap).max(low))
+        }
+        other => panic!("a jitter the checks do not know: {other:?}"),
     }
 }
 

@@ -35,6 +35,8 @@
 //! - [`machine`]: one call's state (attempts, elapsed time, [`backoff`] and jitter, the
 //!   shared [`budget`]) → an [`Action`]. Generic: it knows no HTTP, so a gRPC call or a
 //!   database transaction can drive it with its own verdicts.
+//! - [`gate`]: when a key's quota is spent, hold first attempts until it resets, then
+//!   ramp back up; shared by a fleet with the `redis` feature.
 //! - [`policy`]: the [`Policy`] that configures all of the above, its
 //!   [`builder`](Policy::builder) and the [`Preset`]s.
 //!
@@ -49,8 +51,6 @@
 //! - `json` (default): [`read_error_body`] reads JSON error envelopes with `serde_json`.
 //! - `serde`: policy files in TOML or JSON (`Policy::from_toml`, `from_json`, `from_path`,
 //!   `to_toml`, and `Deserialize` for [`Policy`]); the format is documented in `policy::file`.
-//! - `simulate`: the `simulate` module runs many clients' retry machines against a
-//!   modelled server in virtual time, to show what a policy does to it at fleet scale.
 //! - `tokio`: the [`TokioSleeper`](adapters::sleep) timer, which reads tokio's pausable clock.
 //! - `async-io`: the `AsyncIoSleeper` timer, for smol and any executor.
 //! - `futures-timer`: the `FuturesTimerSleeper` timer, for any executor and wasm.
@@ -69,11 +69,10 @@ pub mod budget;
 pub mod classify;
 pub mod duration;
 mod error_body;
+pub mod gate;
 pub mod hints;
 pub mod machine;
 pub mod policy;
-#[cfg(feature = "simulate")]
-pub mod simulate;
 mod verdict;
 
 pub use backoff::{Backoff, Curve, Jitter};

@@ -208,6 +208,28 @@ fn a_429_with_only_rate_limit_resets_allocates_nothing() {
     assert_eq!(n, 0, "allocations in {ROUNDS} decisions");
 }
 
+#[test]
+fn a_429_with_an_ietf_ratelimit_field_allocates_nothing() {
+    // The RFC 9651 reader validates a byte sequence, an escaped string and a display
+    // string in place (`sfv` would allocate for each), over two field lines.
+    let mut h = HeaderMap::new();
+    h.append(
+        "ratelimit",
+        HeaderValue::from_static(r#""default";r=0;t=17;pk=:dHJpYWwxMjEzMjM=:;burst"#),
+    );
+    h.append(
+        "ratelimit",
+        HeaderValue::from_static(r#""a\"b";r=5;t=3;note=%"f%c3%bc""#),
+    );
+    let n = decisions(
+        StatusCode::TOO_MANY_REQUESTS,
+        &h,
+        false,
+        retry_after_hint(HintSource::RateLimit),
+    );
+    assert_eq!(n, 0, "allocations in {ROUNDS} decisions");
+}
+
 #[cfg(feature = "json")]
 #[test]
 fn a_429_with_its_body_read_allocates_nothing() {

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use proptest::prelude::*;
-use redial::hints::{inspect, read, server_wait, HintSource, Parsed};
+use redial::hints::{inspect, parse_ratelimit, read, server_wait, HintSource, Parsed};
 
 /// 2026-11-23T10:00:00Z, the fixtures' day.
 fn wall() -> SystemTime {
@@ -64,6 +64,255 @@ family!(ietf_ratelimit_multiple_lines: 429, [("ratelimit", "\"a\";r=0;t=5"), ("r
 family!(ietf_ratelimit_reset_old_draft: 429, [("ratelimit-reset", "7")] => Some((S(7), RateLimitReset)));
 family!(ietf_ratelimit_reset_needs_zero_remaining: 503, [("ratelimit-reset", "7"), ("ratelimit-remaining", "1")] => None);
 family!(ietf_ratelimit_reset_remaining_zero: 503, [("ratelimit-reset", "7"), ("ratelimit-remaining", "0")] => Some((S(7), RateLimitReset)));
+
+// The `RateLimit` field, strictly as the RFC 9651 List it is. Each row is checked three
+// ways: the value the row states (from the draft and the RFC, by hand), on a 429 and off
+// one; and agreement with `sfv`, a full RFC 9651 parser, through the fuzz oracle.
+#[path = "../fuzz/checks.rs"]
+#[allow(dead_code)] // the fuzz checks; only the `RateLimit` oracle is used here
+mod checks;
+
+/// `ratelimit!(name: "value" => on a 429, on another status)`.
+macro_rules! ratelimit {
+    ($name:ident: $value:literal => $on_429:expr, $off_429:expr) => {
+        #[test]
+        fn $name() {
+            let value: &str = $value;
+            assert_eq!(parse_ratelimit(value, true), $on_429, "{value:?} on a 429");
+            assert_eq!(
+                parse_ratelimit(value, false),
+                $off_429,
+                "{value:?} on a 503"
+            );
+            for on_429 in [true, false] {
+                assert_eq!(
+                    parse_ratelimit(value, on_429),
+                    checks::ratelimit_sf_oracle(&[value.as_bytes()], on_429),
+                    "{value:?}: redial and sfv disagree"
+                );
+            }
+        }
+    };
+}
+
+const INVALID: Parsed<Duration> = Parsed::Invalid;
+const ABSENT: Parsed<Duration> = Parsed::Absent;
+fn secs(n: u64) -> Parsed<Duration> {
+    Parsed::Valid(S(n))
+}
+
+// The draft's own examples (draft-ietf-httpapi-ratelimit-headers-10 §4, §4.2, §6, §7).
+ratelimit!(draft_remaining_50: r#""default";r=50;t=30"# => secs(30), ABSENT);
+ratelimit!(draft_no_reset_with_partition_key: r#""default";r=999;pk=:dHJpYWwxMjEzMjM=:"# => ABSENT, ABSENT);
+ratelimit!(draft_300mb_with_partition_key: r#""default";r=300000000;t=60;pk=:QXBwLTk5OQ==:"# => secs(60), ABSENT);
+ratelimit!(draft_problem_policy_exhausted: r#""problemPolicy";r=0;t=10"# => secs(10), secs(10));
+ratelimit!(draft_client_behaviour: r#""default";r=1;t=7"# => secs(7), ABSENT);
+// Valid fields the hand-written scan threw away: other parameters, bare ones included.
+ratelimit!(bare_parameter_at_the_end: r#""default";r=0;t=30;burst"# => secs(30), secs(30));
+ratelimit!(bare_parameter_in_the_middle: r#""default";r=0;burst;t=30"# => secs(30), secs(30));
+ratelimit!(bare_parameter_then_another_item: r#""a";r=0;t=30;burst, "b";r=0;t=5"# => secs(30), secs(30));
+ratelimit!(vendor_parameter_is_a_comment: r#""a";r=0;t=9;acme-policy="x";w=?1"# => secs(9), secs(9));
+ratelimit!(later_duplicate_parameter_wins: r#""a";t=99;r=0;t=4"# => secs(4), secs(4));
+ratelimit!(token_policy_name: "default;r=0;t=7" => secs(7), secs(7));
+ratelimit!(quoted_name_with_separators: r#""a,b;c";r=0;t=5"# => secs(5), secs(5));
+ratelimit!(fifteen_digits_is_an_integer: r#""a";r=0;t=999999999999999"# => secs(999_999_999_999_999), secs(999_999_999_999_999));
+ratelimit!(ows_around_the_comma: "\"a\";r=1;t=3 ,\t\"b\";r=0;t=2" => secs(2), secs(2));
+ratelimit!(exhausted_quota_wins_over_a_later_one: r#""a";r=1;t=30, "b";r=0;t=10"# => secs(10), secs(10));
+ratelimit!(item_without_reset_is_skipped: r#""a";r=0"# => ABSENT, ABSENT);
+ratelimit!(empty_field_is_an_empty_list: "" => ABSENT, ABSENT);
+// Malformed fields the scan honoured: RFC 9651 rejects each, so the field is ignored.
+ratelimit!(trailing_comma: r#""default";r=0;t=30,"# => INVALID, INVALID);
+ratelimit!(empty_member: r#""a";r=0;t=30, , "b";r=0;t=5"# => INVALID, INVALID);
+ratelimit!(leading_comma: r#", "a";r=0;t=30"# => INVALID, INVALID);
+ratelimit!(space_before_equals: r#""a";r=0;t =30"# => INVALID, INVALID);
+ratelimit!(space_after_equals: r#""a";r=0;t= 30"# => INVALID, INVALID);
+ratelimit!(space_before_semicolon: r#""a" ;r=0;t=30"# => INVALID, INVALID);
+ratelimit!(empty_key: r#""2";=10;t=36"# => INVALID, INVALID);
+ratelimit!(empty_key_alone: r#""a";r=0;t=3;=1"# => INVALID, INVALID);
+ratelimit!(upper_case_key: r#""a";r=0;T=5;t=30"# => INVALID, INVALID);
+ratelimit!(sixteen_digit_integer: r#""a";r=0;t=1234567890123456"# => INVALID, INVALID);
+ratelimit!(seventeen_digit_integer: "*a;t=99999999999994999" => INVALID, INVALID);
+ratelimit!(unterminated_string: r#""a;r=0;t=3"# => INVALID, INVALID);
+ratelimit!(bad_base64: r#""a";r=0;t=3;pk=:a-b:"# => INVALID, INVALID);
+ratelimit!(old_dictionary_form: "limit=10, remaining=0, reset=30" => INVALID, INVALID);
+// Valid Structured Fields that break the draft's rules for a service limit item.
+ratelimit!(negative_reset: r#""a";r=0;t=-30"# => INVALID, INVALID);
+ratelimit!(decimal_reset: r#""a";r=0;t=1.5"# => INVALID, INVALID);
+ratelimit!(bare_reset: r#""a";r=0;t"# => INVALID, INVALID);
+ratelimit!(token_remaining: r#""a";r=x;t=3"# => INVALID, INVALID);
+ratelimit!(integer_item: "5;r=0;t=3" => INVALID, INVALID);
+ratelimit!(inner_list_member: r#"("a" "b");r=0;t=3"# => INVALID, INVALID);
+
+/// Fragments of RFC 9651 and of the `RateLimit` field, and the characters that break
+/// them: joined at random, they reach the corners of the grammar far more often than
+/// random bytes do.
+fn sf_fragment() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec![
+        "\"default\"",
+        "\"a,b\"",
+        "\"",
+        "\\",
+        "default",
+        "*",
+        "A",
+        "r",
+        "t",
+        "pk",
+        "burst",
+        "T",
+        "_",
+        "-",
+        ".",
+        "=",
+        ";",
+        ",",
+        " ",
+        "\t",
+        "0",
+        "7",
+        "30",
+        "-1",
+        "1.5",
+        "1.2345",
+        "999999999999999",
+        "1234567890123456",
+        "1234567890123.5",
+        ":",
+        "YQ",
+        "YQ==",
+        "Y",
+        "=",
+        "(",
+        ")",
+        "?1",
+        "?2",
+        "@5",
+        "@1.5",
+        "%\"",
+        "%c3%bc",
+        "%C3",
+        "%ff",
+        "\u{e9}",
+        "\x7f",
+    ])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4096))]
+
+    /// The reader accepts exactly what `sfv` accepts, with the same `r` and `t`.
+    #[test]
+    fn prop_ratelimit_agrees_with_sfv(parts in prop::collection::vec(sf_fragment(), 0..16)) {
+        let value = parts.concat();
+        for on_429 in [true, false] {
+            prop_assert_eq!(
+                parse_ratelimit(&value, on_429),
+                checks::ratelimit_sf_oracle(&[value.as_bytes()], on_429),
+                "{:?}", value
+            );
+        }
+    }
+
+    /// Several lines are the one List RFC 9651 makes of them by joining with commas.
+    #[test]
+    fn prop_ratelimit_lines_agree_with_sfv(
+        lines in prop::collection::vec(prop::collection::vec(sf_fragment(), 0..8), 1..4),
+        status in prop::sample::select(vec![429u16, 503]),
+    ) {
+        let lines: Vec<String> = lines.into_iter().map(|l| l.concat()).collect();
+        let mut m = HeaderMap::new();
+        let mut sent: Vec<&[u8]> = Vec::new();
+        for line in &lines {
+            if let Ok(v) = HeaderValue::from_bytes(line.as_bytes()) {
+                m.append("ratelimit", v);
+                sent.push(line.as_bytes());
+            }
+        }
+        prop_assume!(!sent.is_empty());
+        prop_assert_eq!(
+            read(RateLimit, &m, status, wall()),
+            checks::ratelimit_sf_oracle(&sent, status == 429),
+            "{:?}", lines
+        );
+    }
+}
+
+/// Every byte sequence up to seven characters over an alphabet that covers each base64
+/// case (a symbol, padding, a character outside the alphabet): accepted exactly when `sfv`
+/// accepts it.
+#[test]
+fn byte_sequences_agree_with_sfv_exhaustively() {
+    let alphabet = [b'Y', b'Q', b'=', b'-'];
+    for len in 0..=7u32 {
+        for n in 0..4usize.pow(len) {
+            let mut body = Vec::new();
+            let mut k = n;
+            for _ in 0..len {
+                body.push(alphabet[k % 4]);
+                k /= 4;
+            }
+            let value = format!("\"a\";r=0;t=1;pk=:{}:", String::from_utf8(body).unwrap());
+            assert_eq!(
+                parse_ratelimit(&value, true),
+                checks::ratelimit_sf_oracle(&[value.as_bytes()], true),
+                "{value:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn ratelimit_lines_are_one_list() {
+    let at = |lines: &[&str], status| {
+        read(
+            RateLimit,
+            &map(&lines.iter().map(|l| ("ratelimit", *l)).collect::<Vec<_>>()),
+            status,
+            wall(),
+        )
+    };
+    assert_eq!(at(&[r#""a";r=0;t=5"#, r#""b";r=0;t=50"#], 503), secs(50));
+    assert_eq!(
+        at(&[r#""a";r=0;t=5"#, r#""b";r=0;t=50;burst"#], 503),
+        secs(50)
+    );
+    assert_eq!(
+        at(&[r#""a";r=0;t=5"#, r#""b";r=0;t=5,"#], 429),
+        INVALID,
+        "one malformed line spoils the field"
+    );
+    assert_eq!(
+        at(&[r#""a";r=0;t=5"#, ""], 429),
+        INVALID,
+        "an empty line is an empty member"
+    );
+    assert_eq!(
+        at(&[r#""a;r=0;t=5"#, r#"b";r=0;t=6"#], 429),
+        secs(6),
+        "a string can span lines"
+    );
+}
+
+#[test]
+fn malformed_ratelimit_falls_through_to_the_next_family() {
+    let m = map(&[
+        ("ratelimit", r#""default";r=0;t=30,"#),
+        ("ratelimit-remaining", "0"),
+        ("ratelimit-reset", "12"),
+    ]);
+    assert_eq!(
+        wait(
+            429,
+            &[
+                ("ratelimit", r#""default";r=0;t=30,"#),
+                ("ratelimit-remaining", "0"),
+                ("ratelimit-reset", "12")
+            ]
+        ),
+        Some((S(12), RateLimitReset))
+    );
+    assert_eq!(read(RateLimit, &m, 429, wall()), INVALID);
+}
 
 // anthropic-ratelimit-*-reset
 family!(anthropic_latest_exhausted_bucket: 429, [
@@ -248,7 +497,73 @@ fn header_name() -> impl Strategy<Value = &'static str> {
     ])
 }
 
+/// What one family says in a generated response.
+#[derive(Clone, Copy, Debug)]
+enum Says {
+    Nothing,
+    Garbage,
+    Seconds(u64),
+}
+
+fn says() -> impl Strategy<Value = Says> {
+    prop_oneof![
+        Just(Says::Nothing),
+        Just(Says::Garbage),
+        (0u64..100_000).prop_map(Says::Seconds),
+    ]
+}
+
+/// The design's order of the hint families ("Server hints"), written out by hand rather
+/// than taken from `HintSource::ALL`, with how each says `n` seconds (its quota marked
+/// exhausted, so that each applies on any status).
+/// How a family says `n` seconds: the header lines to send.
+type Writes = fn(u64) -> Vec<(&'static str, String)>;
+
+const PRECEDENCE: [(HintSource, Writes); 7] = [
+    (RetryAfterMs, |n| {
+        vec![("retry-after-ms", format!("{}", n * 1000))]
+    }),
+    (RetryAfter, |n| vec![("retry-after", n.to_string())]),
+    (RateLimit, |n| {
+        vec![("ratelimit", format!("\"q\";r=0;t={n}"))]
+    }),
+    (RateLimitReset, |n| {
+        vec![
+            ("ratelimit-remaining", "0".into()),
+            ("ratelimit-reset", n.to_string()),
+        ]
+    }),
+    (AnthropicReset, |n| {
+        // 2026-11-23T10:00:00Z plus n seconds, n under two days.
+        let t = 36_000 + n;
+        let (day, t) = (23 + t / 86_400, t % 86_400);
+        let at = format!(
+            "2026-11-{day:02}T{:02}:{:02}:{:02}Z",
+            t / 3600,
+            t / 60 % 60,
+            t % 60
+        );
+        vec![
+            ("anthropic-ratelimit-tokens-remaining", "0".into()),
+            ("anthropic-ratelimit-tokens-reset", at),
+        ]
+    }),
+    (OpenAiReset, |n| {
+        vec![
+            ("x-ratelimit-remaining-requests", "0".into()),
+            ("x-ratelimit-reset-requests", format!("{n}s")),
+        ]
+    }),
+    (XRateLimitReset, |n| {
+        vec![
+            ("x-ratelimit-remaining", "0".into()),
+            ("x-ratelimit-reset", n.to_string()),
+        ]
+    }),
+];
+
 proptest! {
+    /// Arbitrary bytes in every hint header: no panic, and `inspect` agrees with `read`.
     #[test]
     fn prop_arbitrary_header_bytes_never_panic(
         pairs in prop::collection::vec((header_name(), prop::collection::vec(any::<u8>(), 0..64)), 0..12),
@@ -262,11 +577,36 @@ proptest! {
                 m.append(name, v);
             }
         }
-        let chosen = server_wait(&m, status, wall);
-        let all = inspect(&m, status, wall);
-        // The winner is the first valid reading, in precedence order.
-        let first = all.iter().find_map(|(s, p)| p.valid().map(|d| (d, *s)));
-        prop_assert_eq!(chosen.map(|h| (h.wait, h.source)), first);
+        let _ = server_wait(&m, status, wall);
+        let _ = inspect(&m, status, wall);
+    }
+
+    /// The winner is the first family, in the design's order, that sends a valid value;
+    /// garbage in a family is skipped as if absent.
+    #[test]
+    fn prop_first_valid_family_in_the_designs_order_wins(
+        said in prop::array::uniform7(says()),
+        status in prop::sample::select(vec![429u16, 503, 529]),
+    ) {
+        let mut m = HeaderMap::new();
+        for ((_, write), says) in PRECEDENCE.iter().zip(said) {
+            let pairs = match says {
+                Says::Nothing => vec![],
+                Says::Garbage => write(0)
+                    .into_iter()
+                    .map(|(k, v)| (k, if k.contains("remaining") { v } else { "soon".into() }))
+                    .collect(),
+                Says::Seconds(n) => write(n),
+            };
+            for (k, v) in pairs {
+                m.append(k, HeaderValue::from_str(&v).unwrap());
+            }
+        }
+        let expected = PRECEDENCE.iter().zip(said).find_map(|((source, _), says)| match says {
+            Says::Seconds(n) => Some((S(n), *source)),
+            _ => None,
+        });
+        prop_assert_eq!(server_wait(&m, status, wall()).map(|h| (h.wait, h.source)), expected);
     }
 
     #[test]

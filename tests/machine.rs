@@ -10,6 +10,10 @@ use redial::{
     Policy, PolicyBuilder, Preset, Stop, StopReason, Transport, Verdict,
 };
 
+#[path = "../fuzz/checks.rs"]
+#[allow(dead_code)] // the fuzz checks; the curve and jitter oracles are used here
+mod checks;
+
 const fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
@@ -137,21 +141,19 @@ fn steps() -> impl Strategy<Value = Vec<(Step, u64)>> {
     prop::collection::vec((step(), 0u64..20_000), 1..12)
 }
 
-/// The bounds a backoff delay of retry `n` must lie in, for a policy's backoff.
+/// The bounds a backoff delay of retry `n` must lie in, from the design's formulas
+/// (`fuzz/checks.rs`), never from the backoff under test.
 fn backoff_bounds(policy: &Policy, n: u32, previous: Duration) -> (Duration, Duration) {
     let b = policy.rules().backoff();
-    let d = b.raw(n);
-    match b.jitter() {
-        Jitter::None => (d, d),
-        Jitter::Full => (Duration::ZERO, d),
-        Jitter::Equal => (d / 2, d),
-        Jitter::Proportional(r) => (d.mul_f64((1.0 - r).max(0.0)).saturating_sub(ms(1)), d),
-        Jitter::Decorrelated => {
-            let low = b.base().min(b.cap());
-            (low, (previous * 3).min(b.cap()).max(low))
-        }
-        _ => unreachable!(),
-    }
+    checks::jittered_delay_oracle(
+        b.curve(),
+        b.base(),
+        b.cap(),
+        b.factor(),
+        b.jitter(),
+        n,
+        previous,
+    )
 }
 
 /// A reference model of the design's rules. It keeps its own attempt count, budget level
@@ -551,16 +553,197 @@ fn a_disabled_budget_never_stops_a_call() {
 
 #[test]
 fn default_schedule_doubles_under_full_jitter() {
-    let policy = Policy::builder().max_attempts(6).build().unwrap();
-    let actions = run(&policy, &[(Step::Retryable, 0); 5], 7);
-    for (i, a) in actions.iter().enumerate() {
-        let r = a.retry().unwrap();
-        assert!(r.delay <= ms(500 << i).min(Duration::from_secs(8)));
-        assert_eq!(
-            r.to_string().split("; ").nth(1),
-            Some(&*format!("backoff {} of 5", i + 1))
+    // Full jitter draws retry i uniformly from [0, min(8s, 500ms × 2^(i−1))]: over many
+    // seeds the largest draw of each retry comes close to its bound, which doubles. A
+    // constant or linear curve, or a jitter that never reaches d, would fall short.
+    let policy = Policy::builder()
+        .max_attempts(6)
+        .no_budget()
+        .build()
+        .unwrap();
+    let mut largest = [Duration::ZERO; 5];
+    for seed in 0..400 {
+        let actions = run(&policy, &[(Step::Retryable, 0); 5], seed);
+        for (i, a) in actions.iter().enumerate() {
+            let r = a.retry().unwrap();
+            assert_eq!(
+                r.to_string().split("; ").nth(1),
+                Some(&*format!("backoff {} of 5", i + 1))
+            );
+            largest[i] = largest[i].max(r.delay);
+        }
+    }
+    for (i, got) in largest.into_iter().enumerate() {
+        let bound = ms(500 << i).min(Duration::from_secs(8));
+        assert!(
+            got <= bound && got >= bound.mul_f64(0.97),
+            "retry {}: largest of 400 draws {got:?}, bound {bound:?}",
+            i + 1
         );
     }
+}
+
+/// Each jitter's distribution, from seeded draws: the smallest and largest land near the
+/// ends of the design's range and the mean near its middle (all draws are uniform), so a
+/// jitter that always answered one end, or a narrower range, fails.
+#[test]
+fn each_jitter_spreads_over_the_designs_range() {
+    let (base, cap, d) = (
+        Duration::from_secs(1),
+        Duration::from_secs(100),
+        Duration::from_secs(4),
+    );
+    let previous = Duration::from_secs(5);
+    let cases = [
+        (Jitter::None, d, d),
+        (Jitter::Full, Duration::ZERO, d),
+        (Jitter::Equal, d / 2, d),
+        (Jitter::Proportional(0.25), d.mul_f64(0.75), d),
+        (Jitter::Decorrelated, base, previous * 3),
+    ];
+    for (jitter, low, high) in cases {
+        let policy = Policy::builder()
+            .base(base)
+            .cap(cap)
+            .factor(2.0)
+            .jitter(jitter)
+            .build()
+            .unwrap();
+        let b = policy.rules().backoff();
+        let mut rng = Rng::with_seed(11);
+        let draws: Vec<Duration> = (0..20_000)
+            .map(|_| b.delay(3, previous, &mut rng))
+            .collect();
+        let min = *draws.iter().min().unwrap();
+        let max = *draws.iter().max().unwrap();
+        let mean = draws.iter().sum::<Duration>() / draws.len() as u32;
+        let slack = (high - low) / 100;
+        assert!(
+            min >= low && min <= low + slack,
+            "{jitter:?}: min {min:?} vs {low:?}"
+        );
+        assert!(
+            max <= high && max + slack >= high,
+            "{jitter:?}: max {max:?} vs {high:?}"
+        );
+        let middle = (low + high) / 2;
+        let off = mean.abs_diff(middle);
+        assert!(off <= slack, "{jitter:?}: mean {mean:?} vs {middle:?}");
+    }
+}
+
+proptest! {
+    /// Retry n's delay without jitter is the design's formula for any curve and factor.
+    #[test]
+    fn prop_unjittered_delays_follow_the_formula(
+        curve in prop_oneof![Just(Curve::Exponential), Just(Curve::Constant), Just(Curve::Linear)],
+        base in 0u64..5_000,
+        extra in 0u64..60_000,
+        factor in 0.05f64..10.0,
+        seed: u64,
+    ) {
+        let (base, cap) = (ms(base), ms(base + extra));
+        let policy = Policy::builder()
+            .max_attempts(12)
+            .curve(curve)
+            .base(base)
+            .cap(cap)
+            .factor(factor)
+            .jitter(Jitter::None)
+            .no_budget()
+            .build()
+            .unwrap();
+        let actions = run(&policy, &[(Step::Retryable, 0); 11], seed);
+        for (i, a) in actions.iter().enumerate() {
+            let n = i as u32 + 1;
+            let delay = a.retry().unwrap().delay;
+            let (low, high) = checks::raw_delay_oracle(curve, base, cap, factor, n);
+            prop_assert!(low <= delay && delay <= high, "retry {}: {:?} not in [{:?}, {:?}]", n, delay, low, high);
+        }
+    }
+
+    /// The design's stop order for one failed attempt, under random limits: the first of
+    /// not_retryable, attempts_exhausted, hint_too_long, deadline_exceeded,
+    /// budget_exhausted that applies is given, and only a retry really made is charged.
+    #[test]
+    fn prop_stop_order_under_random_configurations(
+        fatal: bool,
+        attempts_left in 0u32..3,
+        max_hint_s in 1u64..100,
+        hint_too_long: bool,
+        past_deadline: bool,
+        broke: bool,
+        cost in 1u32..20,
+        extra_tokens in 0u32..50,
+        limit_s in 200u64..1_000,
+    ) {
+        let max_hint = Duration::from_secs(max_hint_s);
+        let limit = Duration::from_secs(limit_s);
+        let capacity = cost + extra_tokens;
+        let policy = Policy::builder()
+            .max_attempts(1 + attempts_left)
+            .max_hint(max_hint)
+            .max_elapsed(limit)
+            .budget(BudgetConfig::new(capacity, cost, cost, 1))
+            .build()
+            .unwrap();
+        let budget = policy.rules().budget().unwrap().clone();
+        let broke_by = if broke { capacity - cost + 1 } else { 0 };
+        assert!(budget.try_withdraw(broke_by));
+        let wait = if hint_too_long { max_hint + ms(1) } else { max_hint / 2 };
+        // The honoured wait lies in [wait, wait + 1s]: past the limit either way, or
+        // within it either way.
+        let busy = if past_deadline { limit - wait / 2 } else { limit - wait - Duration::from_secs(2) };
+        let verdict = if fatal { Step::Fatal.verdict() } else { Step::Hinted(wait).verdict() };
+        let start = Instant::now();
+        let action = Machine::new(&policy, start).on_outcome(&verdict, start + busy, &mut Rng::with_seed(3));
+        let expected = [
+            (fatal, StopReason::NotRetryable),
+            (attempts_left == 0, StopReason::AttemptsExhausted),
+            (hint_too_long, StopReason::HintTooLong),
+            (past_deadline, StopReason::DeadlineExceeded),
+            (broke, StopReason::BudgetExhausted),
+        ]
+        .into_iter()
+        .find_map(|(applies, reason)| applies.then_some(reason));
+        prop_assert_eq!(action.stop().map(Stop::reason), expected);
+        let charged = if expected.is_none() { cost } else { 0 };
+        prop_assert_eq!(budget.available(), capacity - broke_by - charged);
+    }
+}
+
+#[test]
+fn a_zero_hint_waits_exactly_zero() {
+    // "A hint of zero means retry at once, with no spread."
+    for seed in 0..50 {
+        let actions = run(
+            &Policy::default(),
+            &[(Step::Hinted(Duration::ZERO), 0)],
+            seed,
+        );
+        assert_eq!(actions[0].retry().map(|r| r.delay), Some(Duration::ZERO));
+    }
+}
+
+#[test]
+fn a_hint_exactly_at_max_hint_is_honoured_and_one_past_it_stops() {
+    let policy = Policy::default();
+    let max = Duration::from_secs(60);
+    for seed in 0..50 {
+        let r = *run(&Policy::default(), &[(Step::Hinted(max), 0)], seed)[0]
+            .retry()
+            .expect("a hint of exactly max_hint is honoured");
+        assert!(
+            r.delay >= max && r.delay <= max + Duration::from_secs(1),
+            "{r:?}"
+        );
+        assert!(matches!(r.basis, Basis::Hint(h) if h.wait == max), "{r:?}");
+    }
+    let past = max + Duration::from_nanos(1);
+    assert_eq!(
+        run(&policy, &[(Step::Hinted(past), 0)], 1)[0],
+        Action::Stop(Stop::HintTooLong { asked: past, max })
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `redial simulate`: many clients against a modelled server, in virtual time, to show what
 //! a policy does to the server at scale. Prints a table and draws an SVG chart.
 //!
-//! The engine is the library's [`redial::simulate`]; this module turns flags into a
+//! The engine is the [`redial_sim`] crate; this module turns flags into a
 //! [`Scenario`], names into policies ([`policy_named`], the one place that does), and
 //! reports into text and a picture ([`chart`]).
 
@@ -10,11 +10,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
-use redial::simulate::{
+use redial::{Policy, Preset, RequestFacts};
+use redial_sim::{
     compare, Arrivals, BudgetScope, HintHeader, Incident, IncidentKind, Scenario, ServerModel,
     SimulateError, Table,
 };
-use redial::{Policy, Preset, RequestFacts};
 
 mod chart;
 

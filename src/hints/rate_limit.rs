@@ -11,6 +11,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use super::structured_field::{self, Bare};
 use super::{number, Parsed};
 
 /// Parses an RFC 3339 timestamp (as in `anthropic-ratelimit-requests-reset:
@@ -74,7 +75,7 @@ pub fn parse_x_ratelimit_reset(value: &str, wall: SystemTime) -> Option<Duration
 }
 
 /// Parses one line of the IETF `RateLimit` field
-/// (draft-ietf-httpapi-ratelimit-headers: a Structured Fields list of quota policies):
+/// (draft-ietf-httpapi-ratelimit-headers: a Structured Field List of service limits):
 ///
 /// ```text
 /// RateLimit: "default";r=0;t=30, "daily";r=100;t=3600
@@ -82,7 +83,14 @@ pub fn parse_x_ratelimit_reset(value: &str, wall: SystemTime) -> Option<Duration
 ///
 /// `r` is the quota left and `t` the seconds until it resets. The answer is the latest `t`
 /// among the items with `r=0`; on a 429 (`on_429`), if no item says 0, the latest `t` of
-/// all. An item without `t` is skipped; a malformed item makes the whole line invalid.
+/// all. An item without `t` is skipped.
+///
+/// The field is read strictly as RFC 9651 says: other parameters, bare ones included, are
+/// allowed and ignored (the draft calls them comments), while anything outside RFC 9651's
+/// grammar (a trailing comma, an empty member, whitespace around `=`, an upper-case or
+/// empty key, a number of more than 15 digits), an item that is not a String or Token
+/// naming a policy, or an `r` or `t` that is not a non-negative Integer makes the whole
+/// field [`Parsed::Invalid`]: the draft says a malformed field MUST be ignored.
 ///
 /// ```
 /// use std::time::Duration;
@@ -92,32 +100,48 @@ pub fn parse_x_ratelimit_reset(value: &str, wall: SystemTime) -> Option<Duration
 /// assert_eq!(parse_ratelimit(v, false), Parsed::Valid(Duration::from_secs(30)));
 /// assert_eq!(parse_ratelimit(r#""default";r=5;t=30"#, false), Parsed::Absent);
 /// assert_eq!(parse_ratelimit(r#""default";r=5;t=30"#, true), Parsed::Valid(Duration::from_secs(30)));
+/// assert_eq!(parse_ratelimit(r#""default";r=0;t=30;burst"#, true), Parsed::Valid(Duration::from_secs(30)));
 /// assert_eq!(parse_ratelimit(r#""default";r=0;t=-1"#, true), Parsed::Invalid);
+/// assert_eq!(parse_ratelimit(r#""default";r=0;t=30,"#, true), Parsed::Invalid);
 /// ```
 pub fn parse_ratelimit(value: &str, on_429: bool) -> Parsed<Duration> {
-    let mut scan = Buckets::default();
-    if scan_ratelimit(value, &mut scan) {
-        scan.finish(on_429)
-    } else {
-        Parsed::Invalid
-    }
+    ratelimit_lines(core::iter::once(value.as_bytes()), on_429)
 }
 
 /// Reads every `RateLimit` line of `headers` as one list.
 pub(super) fn ratelimit_field(headers: &HeaderMap, on_429: bool) -> Parsed<Duration> {
-    let mut scan = Buckets::default();
-    let mut any = false;
-    for line in headers.get_all(&RATELIMIT) {
-        any = true;
-        let ok = line.to_str().is_ok_and(|s| scan_ratelimit(s, &mut scan));
-        if !ok {
-            return Parsed::Invalid;
-        }
+    let mut lines = headers.get_all(&RATELIMIT).iter().peekable();
+    if lines.peek().is_none() {
+        return Parsed::Absent;
     }
-    if any {
+    ratelimit_lines(lines.map(HeaderValue::as_bytes), on_429)
+}
+
+/// The selection rule over one List made of `lines`.
+fn ratelimit_lines<'a>(lines: impl Iterator<Item = &'a [u8]>, on_429: bool) -> Parsed<Duration> {
+    let mut scan = Buckets::default();
+    let list = structured_field::read_list(lines, [b"r", b"t"], |member| {
+        let [remaining, reset] = member.params.map(|p| match p {
+            None => Some(None),
+            Some(Bare::Integer(n)) => u64::try_from(n).ok().map(Some),
+            Some(_) => None,
+        });
+        let (Some(remaining), Some(reset)) = (remaining, reset) else {
+            return false;
+        };
+        if !matches!(member.item, Some(Bare::String | Bare::Token)) {
+            return false;
+        }
+        scan.offer(
+            remaining == Some(0),
+            reset.map(|t| Some(Duration::from_secs(t))),
+        );
+        true
+    });
+    if list {
         scan.finish(on_429)
     } else {
-        Parsed::Absent
+        Parsed::Invalid
     }
 }
 
@@ -223,87 +247,6 @@ impl Buckets {
         } else {
             Parsed::Absent
         }
-    }
-}
-
-/// Feeds one `RateLimit` line into `scan`; false when an item is malformed.
-fn scan_ratelimit(line: &str, scan: &mut Buckets) -> bool {
-    for item in TopLevel::new(line, b',') {
-        let item = number::trim_ows(item);
-        if item.is_empty() {
-            continue;
-        }
-        let mut members = TopLevel::new(item, b';');
-        let name = members.next().map(number::trim_ows).unwrap_or("");
-        if !is_policy_name(name) {
-            return false;
-        }
-        let (mut remaining, mut reset) = (None, None);
-        for param in members {
-            let Some((key, value)) = param.split_once('=') else {
-                return false;
-            };
-            let value = number::integer(number::trim_ows(value).as_bytes());
-            match number::trim_ows(key) {
-                "r" => remaining = Some(value),
-                "t" => reset = Some(value),
-                _ => continue,
-            }
-        }
-        let exhausted = matches!(remaining, Some(Some(0)));
-        match (remaining, reset) {
-            (Some(None), _) | (_, Some(None)) => return false,
-            (_, Some(Some(t))) => scan.offer(exhausted, Some(Some(Duration::from_secs(t)))),
-            (_, None) => scan.offer(exhausted, None),
-        }
-    }
-    true
-}
-
-/// An sf-string (`"…"`) or sf-token naming a quota policy.
-fn is_policy_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    match b.first() {
-        Some(b'"') => b.len() >= 2 && b[b.len() - 1] == b'"',
-        Some(c) if c.is_ascii_alphabetic() || *c == b'*' => b
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~:/".contains(c)),
-        _ => false,
-    }
-}
-
-/// Splits on `sep` outside sf-strings, so a quoted policy name may hold `,` or `;`.
-struct TopLevel<'a> {
-    rest: Option<&'a str>,
-    sep: u8,
-}
-
-impl<'a> TopLevel<'a> {
-    fn new(s: &'a str, sep: u8) -> Self {
-        TopLevel { rest: Some(s), sep }
-    }
-}
-
-impl<'a> Iterator for TopLevel<'a> {
-    type Item = &'a str;
-
-    fn next(&mut self) -> Option<&'a str> {
-        let s = self.rest?;
-        let (mut quoted, mut escaped) = (false, false);
-        for (i, b) in s.bytes().enumerate() {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' if quoted => escaped = true,
-                b'"' => quoted = !quoted,
-                _ if b == self.sep && !quoted => {
-                    self.rest = Some(&s[i + 1..]);
-                    return Some(&s[..i]);
-                }
-                _ => {}
-            }
-        }
-        self.rest = None;
-        Some(s)
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use redial::simulate::{Bucket, Report, Scenario};
+use redial_sim::{Bucket, Report, Scenario};
 
 /// At most this many points per line: a long run's buckets are merged, so the file stays
 /// small and the lines readable.
@@ -210,7 +210,7 @@ mod tests {
         s.clients = 5;
         s.duration = Duration::from_secs(30);
         s.bucket = Duration::from_millis(10);
-        let r = redial::simulate::run(&s, "x", &redial::Policy::default()).unwrap();
+        let r = redial_sim::run(&s, "x", &redial::Policy::default()).unwrap();
         let points = series(&r, 30.0, |b| b.first_attempts);
         assert!(points.len() <= MAX_POINTS);
         // Rates, not counts: 100 calls a second on average.

@@ -11,7 +11,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 
 use super::scenario::{HintHeader, IncidentKind, Scenario};
 use super::SimulateError;
-use crate::backoff::nanos;
+use crate::nanos;
 
 const SECOND: u64 = 1_000_000_000;
 
@@ -317,7 +317,7 @@ fn hint_headers(header: HintHeader, secs: u64) -> Result<HeaderMap, SimulateErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simulate::scenario::{Incident, ServerModel};
+    use crate::scenario::{Incident, ServerModel};
     use core::time::Duration;
 
     fn scenario(server: ServerModel, incidents: Vec<Incident>) -> Scenario {

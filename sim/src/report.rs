@@ -2,7 +2,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use redial::simulate::{run, Arrivals, Scenario, Table};
+//! use redial_sim::{run, Arrivals, Scenario, Table};
 //! use redial::{Policy, Preset};
 //!
 //! let mut s = Scenario::outage();
@@ -14,19 +14,19 @@
 //! let report = run(&s, "default", &Policy::preset(Preset::Default))?;
 //! assert!(report.amplification() >= 1.0);
 //! println!("{}", Table::new(&[report]));
-//! # Ok::<(), redial::simulate::SimulateError>(())
+//! # Ok::<(), redial_sim::SimulateError>(())
 //! ```
 
 use core::fmt;
 use core::time::Duration;
 
-use crate::machine::StopReason;
+use redial::StopReason;
 
 /// Counts for one time bucket. Attempts are counted when they reach the server, answers
 /// when the server gives them.
 ///
 /// ```
-/// let b = redial::simulate::Bucket::default();
+/// let b = redial_sim::Bucket::default();
 /// assert_eq!(b.attempts(), 0);
 /// assert_eq!(b.success_rate(), None);
 /// ```
@@ -47,7 +47,7 @@ impl Bucket {
     /// First attempts and retries.
     ///
     /// ```
-    /// let mut b = redial::simulate::Bucket::default();
+    /// let mut b = redial_sim::Bucket::default();
     /// b.first_attempts = 3;
     /// b.retries = 2;
     /// assert_eq!(b.attempts(), 5);
@@ -59,7 +59,7 @@ impl Bucket {
     /// Successes among the answers, `None` when the server answered nothing.
     ///
     /// ```
-    /// let mut b = redial::simulate::Bucket::default();
+    /// let mut b = redial_sim::Bucket::default();
     /// b.successes = 3;
     /// b.failures = 1;
     /// assert_eq!(b.success_rate(), Some(0.75));
@@ -74,7 +74,7 @@ impl Bucket {
 /// from which on every bucket's answers are at least [`RECOVERED`] successes.
 ///
 /// ```
-/// use redial::simulate::Recovery;
+/// use redial_sim::Recovery;
 /// assert_eq!(Recovery::NoIncident.to_string(), "-");
 /// assert_eq!(Recovery::After(std::time::Duration::from_secs(3)).to_string(), "3.00s");
 /// ```
@@ -94,7 +94,7 @@ pub enum Recovery {
 /// The share of successful answers in a bucket that counts as recovered.
 ///
 /// ```
-/// assert_eq!(redial::simulate::RECOVERED, 0.95);
+/// assert_eq!(redial_sim::RECOVERED, 0.95);
 /// ```
 pub const RECOVERED: f64 = 0.95;
 
@@ -115,7 +115,7 @@ impl fmt::Display for Recovery {
 ///
 /// ```
 /// use std::time::Duration;
-/// let mut l = redial::simulate::Latency::default();
+/// let mut l = redial_sim::Latency::default();
 /// l.record(Duration::from_millis(100));
 /// l.record(Duration::from_millis(300));
 /// assert_eq!(l.count(), 2);
@@ -150,7 +150,7 @@ impl Latency {
     /// Adds one call's latency.
     ///
     /// ```
-    /// let mut l = redial::simulate::Latency::default();
+    /// let mut l = redial_sim::Latency::default();
     /// l.record(std::time::Duration::from_secs(1));
     /// assert_eq!(l.max(), std::time::Duration::from_secs(1));
     /// ```
@@ -166,7 +166,7 @@ impl Latency {
     /// Latencies recorded.
     ///
     /// ```
-    /// assert_eq!(redial::simulate::Latency::default().count(), 0);
+    /// assert_eq!(redial_sim::Latency::default().count(), 0);
     /// ```
     pub fn count(&self) -> u64 {
         self.count
@@ -175,7 +175,7 @@ impl Latency {
     /// The longest latency recorded.
     ///
     /// ```
-    /// assert_eq!(redial::simulate::Latency::default().max(), std::time::Duration::ZERO);
+    /// assert_eq!(redial_sim::Latency::default().max(), std::time::Duration::ZERO);
     /// ```
     pub fn max(&self) -> Duration {
         self.max
@@ -185,7 +185,7 @@ impl Latency {
     /// nothing was recorded.
     ///
     /// ```
-    /// assert_eq!(redial::simulate::Latency::default().quantile(0.5), None);
+    /// assert_eq!(redial_sim::Latency::default().quantile(0.5), None);
     /// ```
     pub fn quantile(&self, q: f64) -> Option<Duration> {
         if self.count == 0 {
@@ -212,7 +212,7 @@ impl Latency {
     /// The median.
     ///
     /// ```
-    /// let mut l = redial::simulate::Latency::default();
+    /// let mut l = redial_sim::Latency::default();
     /// l.record(std::time::Duration::from_micros(40));
     /// assert_eq!(l.p50(), Some(std::time::Duration::from_micros(40)));
     /// ```
@@ -223,7 +223,7 @@ impl Latency {
     /// The 99th percentile.
     ///
     /// ```
-    /// assert_eq!(redial::simulate::Latency::default().p99(), None);
+    /// assert_eq!(redial_sim::Latency::default().p99(), None);
     /// ```
     pub fn p99(&self) -> Option<Duration> {
         self.quantile(0.99)
@@ -262,7 +262,7 @@ fn middle(i: usize) -> u64 {
 ///
 /// ```
 /// use std::time::Duration;
-/// use redial::simulate::{run, Arrivals, Scenario};
+/// use redial_sim::{run, Arrivals, Scenario};
 /// use redial::Policy;
 ///
 /// let mut s = Scenario::healthy();
@@ -272,7 +272,7 @@ fn middle(i: usize) -> u64 {
 /// let r = run(&s, "default", &Policy::default())?;
 /// assert_eq!(r.calls, 100);
 /// assert_eq!(r.call_success_rate(), Some(1.0));
-/// # Ok::<(), redial::simulate::SimulateError>(())
+/// # Ok::<(), redial_sim::SimulateError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -338,7 +338,7 @@ impl Report {
     /// First attempts and retries.
     ///
     /// ```
-    /// # let r = redial::simulate::doc_report();
+    /// # let r = redial_sim::doc_report();
     /// assert_eq!(r.attempts(), r.first_attempts + r.retries);
     /// ```
     pub fn attempts(&self) -> u64 {
@@ -349,7 +349,7 @@ impl Report {
     /// policy failed to the end.
     ///
     /// ```
-    /// # let r = redial::simulate::doc_report();
+    /// # let r = redial_sim::doc_report();
     /// assert!(r.amplification() >= 1.0);
     /// ```
     pub fn amplification(&self) -> f64 {
@@ -360,7 +360,7 @@ impl Report {
     /// its load when the server could least take it. `None` without an incident.
     ///
     /// ```
-    /// # let r = redial::simulate::doc_report();
+    /// # let r = redial_sim::doc_report();
     /// assert!(r.incident_amplification().is_some_and(|a| a >= 1.0));
     /// ```
     pub fn incident_amplification(&self) -> Option<f64> {
@@ -375,7 +375,7 @@ impl Report {
     /// Successful answers per attempt.
     ///
     /// ```
-    /// # let r = redial::simulate::doc_report();
+    /// # let r = redial_sim::doc_report();
     /// assert!(r.server_success_rate().is_some_and(|s| s < 1.0));
     /// ```
     pub fn server_success_rate(&self) -> Option<f64> {
@@ -385,7 +385,7 @@ impl Report {
     /// Calls that succeeded, per call.
     ///
     /// ```
-    /// # let r = redial::simulate::doc_report();
+    /// # let r = redial_sim::doc_report();
     /// assert!(r.call_success_rate().is_some_and(|s| s < 1.0));
     /// ```
     pub fn call_success_rate(&self) -> Option<f64> {
@@ -395,7 +395,7 @@ impl Report {
     /// Calls that ended for this reason.
     ///
     /// ```
-    /// # let r = redial::simulate::doc_report();
+    /// # let r = redial_sim::doc_report();
     /// use redial::StopReason;
     /// let all: u64 = StopReason::ALL.iter().map(|&s| r.stopped(s)).sum();
     /// assert_eq!(all, r.calls);
@@ -411,7 +411,7 @@ impl Report {
     /// Retries the budget refused (calls that stopped with `budget_exhausted`).
     ///
     /// ```
-    /// # let r = redial::simulate::doc_report();
+    /// # let r = redial_sim::doc_report();
     /// assert_eq!(r.budget_denials(), r.stopped(redial::StopReason::BudgetExhausted));
     /// ```
     pub fn budget_denials(&self) -> u64 {
@@ -421,7 +421,7 @@ impl Report {
     /// The most attempts in one bucket, per second.
     ///
     /// ```
-    /// # let r = redial::simulate::doc_report();
+    /// # let r = redial_sim::doc_report();
     /// assert!(r.peak_load() > 0.0);
     /// ```
     pub fn peak_load(&self) -> f64 {
@@ -432,7 +432,7 @@ impl Report {
     /// The most retries in one bucket (not per second): how sharply retries bunch up.
     ///
     /// ```
-    /// # let r = redial::simulate::doc_report();
+    /// # let r = redial_sim::doc_report();
     /// assert!(r.peak_retries() <= r.retries);
     /// ```
     pub fn peak_retries(&self) -> u64 {
@@ -442,7 +442,7 @@ impl Report {
     /// When bucket `i` starts.
     ///
     /// ```
-    /// # let r = redial::simulate::doc_report();
+    /// # let r = redial_sim::doc_report();
     /// assert_eq!(r.bucket_start(2), r.bucket * 2);
     /// ```
     pub fn bucket_start(&self, i: usize) -> Duration {
@@ -504,8 +504,8 @@ impl fmt::Display for Short {
 /// Measures are left-aligned, numbers right-aligned, columns two spaces apart.
 ///
 /// ```
-/// # let r = redial::simulate::doc_report();
-/// let text = redial::simulate::Table::new(&[r]).to_string();
+/// # let r = redial_sim::doc_report();
+/// let text = redial_sim::Table::new(&[r]).to_string();
 /// assert!(text.lines().next().unwrap().trim_end().ends_with("default"));
 /// assert!(text.contains("amplification"));
 /// ```
@@ -518,7 +518,7 @@ impl<'a> Table<'a> {
     /// A table of these runs, in this order.
     ///
     /// ```
-    /// let t = redial::simulate::Table::new(&[]);
+    /// let t = redial_sim::Table::new(&[]);
     /// assert!(t.to_string().starts_with("measure"));
     /// ```
     pub fn new(reports: &'a [Report]) -> Table<'a> {

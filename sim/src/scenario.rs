@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use redial::simulate::{Arrivals, Scenario};
+//! use redial_sim::{Arrivals, Scenario};
 //!
 //! let mut s = Scenario::outage();
 //! s.clients = 50;
@@ -18,13 +18,13 @@
 
 use core::time::Duration;
 
-use crate::classify::RequestFacts;
+use redial::RequestFacts;
 
 /// How the clients start their calls. Rates are for the whole fleet: each of the `N`
 /// clients starts calls at `rate / N`.
 ///
 /// ```
-/// let a = redial::simulate::Arrivals::Fixed { rate: 100.0 };
+/// let a = redial_sim::Arrivals::Fixed { rate: 100.0 };
 /// assert_eq!(a.rate(), Some(100.0));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -55,7 +55,7 @@ impl Arrivals {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use redial::simulate::Arrivals;
+    /// use redial_sim::Arrivals;
     /// assert_eq!(Arrivals::Burst { at: Duration::ZERO }.rate(), None);
     /// ```
     pub fn rate(&self) -> Option<f64> {
@@ -69,7 +69,7 @@ impl Arrivals {
 /// Whether the clients share one retry budget or each keeps its own.
 ///
 /// ```
-/// assert_eq!(redial::simulate::BudgetScope::default(), redial::simulate::BudgetScope::Shared);
+/// assert_eq!(redial_sim::BudgetScope::default(), redial_sim::BudgetScope::Shared);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -90,7 +90,7 @@ pub enum BudgetScope {
 /// full is shed at once with `shed_status` (529 by default: overloaded).
 ///
 /// ```
-/// let s = redial::simulate::ServerModel::default();
+/// let s = redial_sim::ServerModel::default();
 /// assert_eq!(s.service_time(), std::time::Duration::from_millis(100));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -110,7 +110,7 @@ impl ServerModel {
     /// A server with these numbers, shedding with 529.
     ///
     /// ```
-    /// let s = redial::simulate::ServerModel::new(1000.0, 50, 500);
+    /// let s = redial_sim::ServerModel::new(1000.0, 50, 500);
     /// assert_eq!(s.shed_status, 529);
     /// ```
     pub fn new(capacity: f64, concurrency: u32, queue: u32) -> ServerModel {
@@ -125,7 +125,7 @@ impl ServerModel {
     /// How long one worker takes over one request: `concurrency / capacity`.
     ///
     /// ```
-    /// let s = redial::simulate::ServerModel::new(10.0, 1, 0);
+    /// let s = redial_sim::ServerModel::new(10.0, 1, 0);
     /// assert_eq!(s.service_time(), std::time::Duration::from_millis(100));
     /// ```
     pub fn service_time(&self) -> Duration {
@@ -144,7 +144,7 @@ impl Default for ServerModel {
 /// Which header a rate-limited server sends with its 429.
 ///
 /// ```
-/// assert_eq!(redial::simulate::HintHeader::RetryAfter.name(), "retry-after");
+/// assert_eq!(redial_sim::HintHeader::RetryAfter.name(), "retry-after");
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -162,7 +162,7 @@ impl HintHeader {
     /// The name used on the command line.
     ///
     /// ```
-    /// assert_eq!(redial::simulate::HintHeader::RateLimit.name(), "ratelimit");
+    /// assert_eq!(redial_sim::HintHeader::RateLimit.name(), "ratelimit");
     /// ```
     pub const fn name(&self) -> &'static str {
         match self {
@@ -177,7 +177,7 @@ impl HintHeader {
 ///
 /// ```
 /// use std::time::Duration;
-/// use redial::simulate::{Incident, IncidentKind};
+/// use redial_sim::{Incident, IncidentKind};
 /// let i = Incident::new(Duration::from_secs(10), Duration::from_secs(30), IncidentKind::Outage { status: 503 });
 /// assert_eq!(i.end(), Duration::from_secs(40));
 /// ```
@@ -197,7 +197,7 @@ impl Incident {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use redial::simulate::{Incident, IncidentKind};
+    /// use redial_sim::{Incident, IncidentKind};
     /// let i = Incident::new(Duration::ZERO, Duration::from_secs(1), IncidentKind::Overload { capacity_factor: 0.5 });
     /// assert_eq!(i.start, Duration::ZERO);
     /// ```
@@ -213,7 +213,7 @@ impl Incident {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use redial::simulate::{Incident, IncidentKind};
+    /// use redial_sim::{Incident, IncidentKind};
     /// let i = Incident::new(Duration::from_secs(5), Duration::from_secs(5), IncidentKind::Outage { status: 503 });
     /// assert_eq!(i.end(), Duration::from_secs(10));
     /// ```
@@ -225,7 +225,7 @@ impl Incident {
 /// The kinds of incident.
 ///
 /// ```
-/// use redial::simulate::IncidentKind;
+/// use redial_sim::IncidentKind;
 /// assert_eq!(IncidentKind::Brownout { fail_fraction: 0.5, status: 500 }.name(), "brownout");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -268,7 +268,7 @@ impl IncidentKind {
     /// The kind's name, as the command line spells the scenario.
     ///
     /// ```
-    /// use redial::simulate::IncidentKind;
+    /// use redial_sim::IncidentKind;
     /// assert_eq!(IncidentKind::Overload { capacity_factor: 0.3 }.name(), "overload");
     /// ```
     pub const fn name(&self) -> &'static str {
@@ -290,7 +290,7 @@ impl IncidentKind {
 /// breaks a rule. The [`simulate`](super) module docs describe the model.
 ///
 /// ```
-/// use redial::simulate::Scenario;
+/// use redial_sim::Scenario;
 /// let s = Scenario::brownout();
 /// assert_eq!(s.incidents[0].kind.name(), "brownout");
 /// ```
@@ -338,7 +338,7 @@ impl Scenario {
     /// shared budget, seed 1.
     ///
     /// ```
-    /// let s = redial::simulate::Scenario::healthy();
+    /// let s = redial_sim::Scenario::healthy();
     /// assert!(s.incidents.is_empty());
     /// assert_eq!(s.clients, 1000);
     /// ```
@@ -372,7 +372,7 @@ impl Scenario {
     /// The server is down from minute 1 to minute 3: every request gets 503 at once.
     ///
     /// ```
-    /// use redial::simulate::{IncidentKind, Scenario};
+    /// use redial_sim::{IncidentKind, Scenario};
     /// assert_eq!(Scenario::outage().incidents[0].kind, IncidentKind::Outage { status: 503 });
     /// ```
     pub fn outage() -> Scenario {
@@ -382,7 +382,7 @@ impl Scenario {
     /// From minute 1 to minute 3, half the requests fail with 500 after being served.
     ///
     /// ```
-    /// let s = redial::simulate::Scenario::brownout();
+    /// let s = redial_sim::Scenario::brownout();
     /// assert_eq!(s.incidents[0].kind.name(), "brownout");
     /// ```
     pub fn brownout() -> Scenario {
@@ -396,7 +396,7 @@ impl Scenario {
     /// its demand); the others get 429 with `retry-after`.
     ///
     /// ```
-    /// let s = redial::simulate::Scenario::rate_limit();
+    /// let s = redial_sim::Scenario::rate_limit();
     /// assert_eq!(s.incidents[0].kind.name(), "ratelimit");
     /// ```
     pub fn rate_limit() -> Scenario {
@@ -411,7 +411,7 @@ impl Scenario {
     /// per second for a demand of 100), fills its queue and sheds with 529.
     ///
     /// ```
-    /// let s = redial::simulate::Scenario::overload();
+    /// let s = redial_sim::Scenario::overload();
     /// assert_eq!(s.incidents[0].kind.name(), "overload");
     /// ```
     pub fn overload() -> Scenario {
@@ -428,7 +428,7 @@ impl Scenario {
     /// attempts and no budget. No network delay, 10 ms buckets.
     ///
     /// ```
-    /// let s = redial::simulate::Scenario::contention(100);
+    /// let s = redial_sim::Scenario::contention(100);
     /// assert_eq!(s.server.concurrency, 1);
     /// assert_eq!(s.server.queue, 0);
     /// ```
@@ -452,7 +452,7 @@ impl Scenario {
     ///
     /// ```
     /// use std::time::Duration;
-    /// assert_eq!(redial::simulate::Scenario::outage().incident_end(), Some(Duration::from_secs(180)));
+    /// assert_eq!(redial_sim::Scenario::outage().incident_end(), Some(Duration::from_secs(180)));
     /// ```
     pub fn incident_end(&self) -> Option<Duration> {
         self.incidents.iter().map(Incident::end).max()
@@ -462,7 +462,7 @@ impl Scenario {
     ///
     /// ```
     /// use std::time::Duration;
-    /// assert_eq!(redial::simulate::Scenario::outage().incident_start(), Some(Duration::from_secs(60)));
+    /// assert_eq!(redial_sim::Scenario::outage().incident_start(), Some(Duration::from_secs(60)));
     /// ```
     pub fn incident_start(&self) -> Option<Duration> {
         self.incidents.iter().map(|i| i.start).min()

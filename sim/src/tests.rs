@@ -2,7 +2,7 @@
 //! bookkeeping. Every run here is sized to finish in well under a second in debug builds.
 
 use super::*;
-use crate::{Curve, Jitter, Preset};
+use redial::{Curve, Jitter, Preset};
 
 /// The blog's clients: they retry until they succeed, with no budget to stop them.
 fn contention_policy(jitter: Jitter) -> Policy {
@@ -224,7 +224,7 @@ fn a_post_is_not_retried_after_a_500_unless_the_policy_says_always() {
     s.clients = 20;
     s.duration = Duration::from_secs(20);
     s.incidents[0].start = Duration::ZERO;
-    s.request = crate::RequestFacts::idempotent(false);
+    s.request = redial::RequestFacts::idempotent(false);
     let default = run(&s, "default", &Policy::default()).unwrap();
     let anthropic = run(&s, "anthropic", &Policy::preset(Preset::Anthropic)).unwrap();
     assert_eq!(default.retries, 0);

@@ -1,9 +1,9 @@
-//! What a retry policy does to a server at fleet scale, in virtual time (feature
-//! `simulate`).
+//! What a retry policy does to a server at fleet scale, in virtual time: the engine behind
+//! `redial simulate`, kept out of the `redial` library so that it is no part of its API.
 //!
 //! ```
 //! use std::time::Duration;
-//! use redial::simulate::{run, Arrivals, Scenario, Table};
+//! use redial_sim::{run, Arrivals, Scenario, Table};
 //! use redial::{Policy, Preset};
 //!
 //! // 100 clients, 50 calls a second in all, and the server is down from 10 s to 40 s.
@@ -27,7 +27,7 @@
 //! one event to the next, no sleeping and no thread per client, so ten minutes of a
 //! thousand clients take a fraction of a second. Each call is driven by its own copy of
 //! the real [`Machine`] (not a model of it), classified by the policy's real
-//! [`Classifier`](crate::Classifier) from the modelled server's status and headers, so a
+//! [`Classifier`](redial::Classifier) from the modelled server's status and headers, so a
 //! run shows what the library would do: the presets' retryable statuses, hint reading,
 //! spread, jitter, limits and budget all come from the same code as in production.
 //! Classifying costs a little more than building verdicts by hand, but it is what lets a
@@ -50,7 +50,7 @@
 //! time even while earlier ones are still retrying, as independent users of a service do.
 //! Every call makes the same [request](Scenario::request) (idempotent by default) and runs
 //! its policy to the end: attempt, answer, [`Machine::on_outcome`], wait the delay, again,
-//! until a [`Stop`](crate::Stop). Calls start during [`Scenario::duration`]; the run then
+//! until a [`Stop`](redial::Stop). Calls start during [`Scenario::duration`]; the run then
 //! goes on until every call has ended, so every attempt is counted.
 //!
 //! **Budget.** With [`BudgetScope::Shared`] the whole fleet draws on one bucket (one
@@ -114,6 +114,9 @@
 //! (60,000 calls) take about 20 ms in a release build. Memory is bounded by the calls in
 //! flight and the number of buckets.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
 mod queue;
 mod report;
 mod scenario;
@@ -125,10 +128,9 @@ use std::time::{Instant, SystemTime};
 
 use fastrand::Rng;
 
-use crate::backoff::nanos;
-use crate::classify::Outcome;
-use crate::machine::{Action, Machine, StopReason};
-use crate::policy::{Policy, PolicyError};
+use redial::Outcome;
+use redial::{Action, Machine, StopReason};
+use redial::{Policy, PolicyError};
 
 pub use report::{Bucket, Latency, Recovery, Report, Table, RECOVERED};
 pub use scenario::{
@@ -141,9 +143,9 @@ use server::{Admit, Reply, Server};
 /// Why a run could not be made.
 ///
 /// ```
-/// let mut s = redial::simulate::Scenario::outage();
+/// let mut s = redial_sim::Scenario::outage();
 /// s.clients = 0;
-/// let err = redial::simulate::run(&s, "x", &redial::Policy::default()).unwrap_err();
+/// let err = redial_sim::run(&s, "x", &redial::Policy::default()).unwrap_err();
 /// assert_eq!(err.to_string(), "clients: must be at least 1, got 0");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -251,7 +253,7 @@ fn validate(s: &Scenario) -> Result<(), SimulateError> {
                     return Err(SimulateError::invalid(
                         "incidents.ratelimit.window",
                         "more than 0s and at most 1h",
-                        crate::duration::Human(window),
+                        redial::duration::Human(window),
                     ));
                 }
             }
@@ -285,6 +287,11 @@ struct Call<'p> {
     policy: &'p Policy,
     machine: Machine<&'p Policy>,
     start: u64,
+}
+
+/// A duration in whole nanoseconds, saturating (about 584 years).
+pub(crate) fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// splitmix64: seeds for independent generators from one seed.
@@ -614,7 +621,7 @@ impl<'p> Engine<'p> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use redial::simulate::{run, Arrivals, Scenario};
+/// use redial_sim::{run, Arrivals, Scenario};
 ///
 /// let mut s = Scenario::brownout();
 /// s.clients = 10;
@@ -625,7 +632,7 @@ impl<'p> Engine<'p> {
 /// let r = run(&s, "default", &redial::Policy::default())?;
 /// assert!(r.retries > 0);
 /// assert!(r.call_success_rate() > r.server_success_rate(), "retries rescue calls");
-/// # Ok::<(), redial::simulate::SimulateError>(())
+/// # Ok::<(), redial_sim::SimulateError>(())
 /// ```
 pub fn run(scenario: &Scenario, label: &str, policy: &Policy) -> Result<Report, SimulateError> {
     validate(scenario)?;
@@ -676,7 +683,7 @@ pub fn run(scenario: &Scenario, label: &str, policy: &Policy) -> Result<Report, 
 ///
 /// ```
 /// use std::time::Duration;
-/// use redial::simulate::{compare, Arrivals, Scenario};
+/// use redial_sim::{compare, Arrivals, Scenario};
 /// use redial::{Policy, Preset};
 ///
 /// let mut s = Scenario::overload();
@@ -689,7 +696,7 @@ pub fn run(scenario: &Scenario, label: &str, policy: &Policy) -> Result<Report, 
 /// let (a, b) = (Policy::preset(Preset::Default), Policy::preset(Preset::AwsStandard));
 /// let reports = compare(&s, [("default", &a), ("aws-standard", &b)])?;
 /// assert_eq!(reports[0].calls, reports[1].calls, "same seed, same calls");
-/// # Ok::<(), redial::simulate::SimulateError>(())
+/// # Ok::<(), redial_sim::SimulateError>(())
 /// ```
 pub fn compare<'a>(
     scenario: &Scenario,
@@ -703,7 +710,7 @@ pub fn compare<'a>(
 /// A small outage run (the `default` preset), for the examples in these docs.
 ///
 /// ```
-/// assert!(redial::simulate::doc_report().calls > 0);
+/// assert!(redial_sim::doc_report().calls > 0);
 /// ```
 #[doc(hidden)]
 pub fn doc_report() -> Report {

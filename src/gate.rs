@@ -1,0 +1,605 @@
+//! The rate-limit gate: when a key's quota is spent, hold first attempts until it resets,
+//! then let them back in gradually.
+//!
+//! A server that rate-limits by API key says when the quota resets: a 429 with a reset
+//! hint, or a response whose `remaining` count is 0 with a reset time. Every call that
+//! starts before then gets a 429 too, and when the quota resets, a fleet whose calls all
+//! waited for the same instant comes back at once (an API's acceleration limits answer
+//! such a surge with 429 even under quota). The gate remembers the learned reset and
+//! answers, for each first attempt, [`Admission::Go`] or [`Admission::Wait`]:
+//!
+//! - before the reset: wait; the release instant is drawn in the ramp window that follows
+//!   the reset;
+//! - during the ramp window (`ramp`, default 1 s): a first attempt goes at once with
+//!   probability `f`, the elapsed fraction of the ramp, else waits for an instant drawn
+//!   later in the ramp. Released attempts arrive with a density that grows linearly over
+//!   the ramp (for attempts held since before the reset, the release time `T` has
+//!   `P(T ≤ reset + f × ramp) = f²`), so the load climbs back instead of jumping;
+//! - after the ramp: go.
+//!
+//! A wait is a [`Held`] ticket: the caller sleeps its `delay`, then asks again with the
+//! ticket, and goes unless a later reset was learned meanwhile (then it is held again).
+//!
+//! The gate is shared by every clone (one atomic word: the reset, in wall-clock
+//! milliseconds), and with the `redis` feature by every process naming the same fleet key:
+//! the reset is a wall-clock instant precisely so that processes can exchange it. Like the
+//! rest of the core it never reads a clock or allocates: the wall-clock time and the random
+//! generator are arguments.
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use redial::gate::{Admission, Gate, GateConfig};
+//!
+//! let gate = Gate::new(GateConfig::default());
+//! let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+//! let mut rng = fastrand::Rng::with_seed(7);
+//! assert_eq!(gate.admit(now, None, &mut rng), Admission::Go);
+//!
+//! gate.learn(Duration::from_secs(2), now); // a 429 said: the quota resets in 2s
+//! let Admission::Wait(held) = gate.admit(now, None, &mut rng) else { panic!() };
+//! assert!(held.delay >= Duration::from_secs(2) && held.delay <= Duration::from_secs(3));
+//! // After the wait, the same ticket goes (no later reset was learned meanwhile).
+//! assert_eq!(gate.admit(now + held.delay, Some(held), &mut rng), Admission::Go);
+//! ```
+
+use core::fmt;
+use core::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+
+use fastrand::Rng;
+use http::HeaderMap;
+
+use crate::hints::{self, HintSource};
+
+/// The gate's settings (the `[fleet]` table's `ramp` and `max_hold`).
+///
+/// ```
+/// use std::time::Duration;
+/// let c = redial::gate::GateConfig::default();
+/// assert_eq!((c.ramp, c.max_hold), (Duration::from_secs(1), Duration::from_secs(60)));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct GateConfig {
+    /// How long after the reset first attempts take to come back in full. The default,
+    /// 1 s, is the cap of the spread an honoured hint gets, so a fleet released by the gate
+    /// is never more bunched than one released by hints.
+    pub ramp: Duration,
+    /// The longest hold: a reset further away is held this long (a daily quota does not
+    /// park a service for hours; the next 429 after the hold teaches the gate again).
+    /// The default is the default `max_hint`, 60 s.
+    pub max_hold: Duration,
+}
+
+impl GateConfig {
+    /// A gate with this ramp and longest hold.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = redial::gate::GateConfig::new(Duration::ZERO, Duration::from_secs(5));
+    /// assert_eq!(c.ramp, Duration::ZERO);
+    /// ```
+    pub const fn new(ramp: Duration, max_hold: Duration) -> Self {
+        GateConfig { ramp, max_hold }
+    }
+}
+
+impl Default for GateConfig {
+    fn default() -> Self {
+        GateConfig::new(Duration::from_secs(1), Duration::from_secs(60))
+    }
+}
+
+/// The gate's answer for a first attempt.
+///
+/// ```
+/// use redial::gate::Admission;
+/// assert!(Admission::Go.is_go());
+/// ```
+#[must_use]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// Make the attempt now.
+    Go,
+    /// Wait [`Held::delay`], then ask again with the ticket.
+    Wait(Held),
+}
+
+impl Admission {
+    /// Whether this is [`Admission::Go`].
+    ///
+    /// ```
+    /// assert!(!redial::gate::Admission::Wait(Default::default()).is_go());
+    /// ```
+    pub const fn is_go(&self) -> bool {
+        matches!(self, Admission::Go)
+    }
+}
+
+/// A first attempt held by the gate: how long to wait, and the reset it waits for.
+///
+/// ```
+/// let held = redial::gate::Held::default();
+/// assert_eq!(held.to_string(), "held 0ms by the rate-limit gate");
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Held {
+    /// How long to wait before asking again.
+    pub delay: Duration,
+    /// The reset (wall-clock milliseconds since the Unix epoch) this wait was drawn for.
+    pub reset_ms: u64,
+}
+
+impl fmt::Display for Held {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "held {} by the rate-limit gate",
+            crate::duration::Human(self.delay)
+        )
+    }
+}
+
+/// The rate-limit gate (see the [module docs](self)). Clones share it.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// let gate = redial::gate::Gate::new(Default::default());
+/// let shared = gate.clone();
+/// shared.learn(Duration::from_secs(1), SystemTime::now());
+/// assert!(gate.reset().is_some());
+/// ```
+#[derive(Clone)]
+pub struct Gate {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: GateConfig,
+    /// The latest reset learned here or from the fleet, in wall-clock milliseconds since
+    /// the Unix epoch; 0 when none.
+    reset_ms: AtomicU64,
+    /// Called when a later reset is learned here, so that an exchange can share it before
+    /// its next tick.
+    on_learn: OnceLock<Box<dyn Fn() + Send + Sync>>,
+}
+
+impl fmt::Debug for Gate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gate")
+            .field("config", &self.shared.config)
+            .field("reset_ms", &self.reset_ms())
+            .finish()
+    }
+}
+
+impl Gate {
+    /// An open gate.
+    ///
+    /// ```
+    /// assert_eq!(redial::gate::Gate::new(Default::default()).reset(), None);
+    /// ```
+    pub fn new(config: GateConfig) -> Gate {
+        Gate {
+            shared: Arc::new(Shared {
+                config,
+                reset_ms: AtomicU64::new(0),
+                on_learn: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The settings.
+    ///
+    /// ```
+    /// let gate = redial::gate::Gate::new(Default::default());
+    /// assert_eq!(gate.config().ramp, std::time::Duration::from_secs(1));
+    /// ```
+    pub fn config(&self) -> &GateConfig {
+        &self.shared.config
+    }
+
+    /// Whether two handles share one gate.
+    ///
+    /// ```
+    /// let gate = redial::gate::Gate::new(Default::default());
+    /// assert!(gate.same(&gate.clone()));
+    /// assert!(!gate.same(&redial::gate::Gate::new(Default::default())));
+    /// ```
+    pub fn same(&self, other: &Gate) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// The latest reset learned, if any (it may be past).
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// let gate = redial::gate::Gate::new(Default::default());
+    /// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    /// gate.learn(Duration::from_secs(3), now);
+    /// assert_eq!(gate.reset(), Some(now + Duration::from_secs(3)));
+    /// ```
+    pub fn reset(&self) -> Option<SystemTime> {
+        match self.reset_ms() {
+            0 => None,
+            ms => SystemTime::UNIX_EPOCH.checked_add(Duration::from_millis(ms)),
+        }
+    }
+
+    /// The latest reset in wall-clock milliseconds since the Unix epoch, 0 when none: the
+    /// form an exchange sends.
+    ///
+    /// ```
+    /// assert_eq!(redial::gate::Gate::new(Default::default()).reset_ms(), 0);
+    /// ```
+    #[inline]
+    pub fn reset_ms(&self) -> u64 {
+        self.shared.reset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Learns that the quota resets `wait` after `now` (capped at `max_hold`). A reset
+    /// earlier than one already known changes nothing; a wait of zero means the quota is
+    /// back and holds nothing.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// let gate = redial::gate::Gate::new(Default::default());
+    /// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    /// gate.learn(Duration::from_secs(10), now);
+    /// gate.learn(Duration::from_secs(1), now);
+    /// assert_eq!(gate.reset(), Some(now + Duration::from_secs(10)), "the later reset wins");
+    /// ```
+    pub fn learn(&self, wait: Duration, now: SystemTime) {
+        if wait.is_zero() {
+            return;
+        }
+        let wait = wait.min(self.shared.config.max_hold);
+        let reset = millis(now).saturating_add(ceil_millis(wait));
+        let before = self.shared.reset_ms.fetch_max(reset, Ordering::Relaxed);
+        if reset > before {
+            if let Some(wake) = self.shared.on_learn.get() {
+                wake();
+            }
+        }
+    }
+
+    /// Learns from a response: a 429 with any reset hint, or a response of any status whose
+    /// rate-limit headers say a quota has 0 left and when it resets (see
+    /// [`hints`](crate::hints) for the header families). `wall` is when it arrived.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use http::HeaderMap;
+    ///
+    /// let gate = redial::gate::Gate::new(Default::default());
+    /// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("x-ratelimit-remaining-requests", "0".parse()?);
+    /// headers.insert("x-ratelimit-reset-requests", "1.5s".parse()?);
+    /// gate.learn_from_response(200, &headers, now); // the last request of the quota
+    /// assert_eq!(gate.reset(), Some(now + Duration::from_millis(1500)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn learn_from_response(&self, status: u16, headers: &HeaderMap, wall: SystemTime) {
+        let wait = if status == 429 {
+            hints::server_wait(headers, status, wall).map(|h| h.wait)
+        } else {
+            // Off a 429, only a spent quota's reset holds the fleet: a retry-after on a
+            // 503 is about one server's health, not the key's quota.
+            HintSource::ALL
+                .into_iter()
+                .filter(HintSource::is_rate_limit_reset)
+                .find_map(|source| hints::read(source, headers, status, wall).valid())
+        };
+        if let Some(wait) = wait {
+            self.learn(wait, wall);
+        }
+    }
+
+    /// Merges a reset learned elsewhere (by the fleet), in wall-clock milliseconds since the
+    /// Unix epoch: the later of the two wins. Does not call the learn hook.
+    ///
+    /// ```
+    /// let gate = redial::gate::Gate::new(Default::default());
+    /// gate.merge_reset_ms(1_800_000_000_000);
+    /// gate.merge_reset_ms(5);
+    /// assert_eq!(gate.reset_ms(), 1_800_000_000_000);
+    /// ```
+    pub fn merge_reset_ms(&self, reset_ms: u64) {
+        self.shared.reset_ms.fetch_max(reset_ms, Ordering::Relaxed);
+    }
+
+    /// Sets the hook called (on the learning thread) when a later reset is learned here.
+    /// One hook per gate: a second call returns false and changes nothing. The Redis
+    /// exchange uses it to share a new reset at once rather than at its next tick.
+    ///
+    /// ```
+    /// let gate = redial::gate::Gate::new(Default::default());
+    /// assert!(gate.on_learn(|| {}));
+    /// assert!(!gate.on_learn(|| {}));
+    /// ```
+    pub fn on_learn(&self, hook: impl Fn() + Send + Sync + 'static) -> bool {
+        self.shared.on_learn.set(Box::new(hook)).is_ok()
+    }
+
+    /// The answer for a first attempt that starts at `now` (wall clock): go, or wait. A
+    /// caller that waited passes the [`Held`] it got back in `held`: it goes unless a later
+    /// reset was learned meanwhile. Reads one atomic word; allocates nothing.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use redial::gate::{Admission, Gate, GateConfig};
+    ///
+    /// let gate = Gate::new(GateConfig::new(Duration::ZERO, Duration::from_secs(60)));
+    /// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    /// gate.learn(Duration::from_secs(10), now);
+    /// let mut rng = fastrand::Rng::with_seed(1);
+    /// // With no ramp, the hold is the reset plus the usual spread: min(wait / 10, 1s).
+    /// let Admission::Wait(held) = gate.admit(now, None, &mut rng) else { panic!() };
+    /// assert!(held.delay >= Duration::from_secs(10) && held.delay <= Duration::from_secs(11));
+    /// ```
+    #[inline]
+    pub fn admit(&self, now: SystemTime, held: Option<Held>, rng: &mut Rng) -> Admission {
+        let reset = self.reset_ms();
+        if reset == 0 {
+            return Admission::Go;
+        }
+        if let Some(held) = held {
+            if held.reset_ms >= reset {
+                return Admission::Go;
+            }
+        }
+        self.decide(reset, millis(now), rng)
+    }
+
+    /// The held path of [`admit`](Self::admit), apart so that the open gate stays small.
+    fn decide(&self, reset: u64, now: u64, rng: &mut Rng) -> Admission {
+        let ramp = ceil_millis(self.shared.config.ramp);
+        let end = reset.saturating_add(ramp);
+        if now >= end {
+            return Admission::Go;
+        }
+        let release = if ramp == 0 {
+            // No ramp: the reset plus the spread an honoured hint gets.
+            let wait = reset.saturating_sub(now);
+            reset.saturating_add(rng.u64(0..=(wait / 10).min(1_000)))
+        } else {
+            // `f` is the elapsed fraction of the ramp (0 before the reset). The attempt goes
+            // with probability f; else its release instant is drawn on [f, 1] of the ramp
+            // with a density growing linearly: x = sqrt(f² + u (1 − f²)).
+            let f = now.saturating_sub(reset) as f64 / ramp as f64;
+            if now >= reset && rng.f64() < f {
+                return Admission::Go;
+            }
+            let x = (f * f + rng.f64() * (1.0 - f * f)).sqrt();
+            // `x` is in [0, 1], so the product is too (`as` saturates in any case).
+            reset.saturating_add((x * ramp as f64) as u64)
+        };
+        Admission::Wait(Held {
+            delay: Duration::from_millis(release.saturating_sub(now).max(1)),
+            reset_ms: reset,
+        })
+    }
+}
+
+/// Milliseconds since the Unix epoch, rounded down; 0 for earlier times.
+#[inline]
+pub(crate) fn millis(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Whole milliseconds, rounded up (a hold never ends before the reset), saturating.
+fn ceil_millis(d: Duration) -> u64 {
+    let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    if d.subsec_nanos() % 1_000_000 == 0 {
+        ms
+    } else {
+        ms.saturating_add(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fastrand::Rng;
+    use proptest::prelude::*;
+
+    const T0: u64 = 1_800_000_000_000;
+
+    fn at(ms: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+    }
+
+    fn gate(ramp_ms: u64) -> Gate {
+        Gate::new(GateConfig::new(
+            Duration::from_millis(ramp_ms),
+            Duration::from_secs(60),
+        ))
+    }
+
+    proptest! {
+        #[test]
+        fn prop_gate_holds_until_the_reset(
+            wait in 1u64..120_000, before in 0u64..120_000, ramp in 0u64..5_000, seed: u64,
+        ) {
+            let g = gate(ramp);
+            g.learn(Duration::from_millis(wait), at(T0));
+            let reset = T0 + wait.min(60_000);
+            let now = reset.saturating_sub(before.max(1));
+            let mut rng = Rng::with_seed(seed);
+            match g.admit(at(now), None, &mut rng) {
+                Admission::Go => prop_assert!(false, "admitted before the reset"),
+                Admission::Wait(held) => {
+                    let release = now + held.delay.as_millis() as u64;
+                    prop_assert!(release >= reset, "released before the reset");
+                    // The release lies in the ramp (or, with none, the usual spread).
+                    let spread = ((reset - now) / 10).min(1_000);
+                    let most = if ramp == 0 { spread } else { ramp };
+                    prop_assert!(release <= reset + most);
+                    prop_assert_eq!(held.reset_ms, reset);
+                }
+            }
+        }
+
+        #[test]
+        fn prop_gate_opens_after_the_ramp(wait in 1u64..60_000, ramp in 0u64..5_000, after in 0u64..1_000_000, seed: u64) {
+            let g = gate(ramp);
+            g.learn(Duration::from_millis(wait), at(T0));
+            let now = T0 + wait + ramp + after;
+            prop_assert_eq!(g.admit(at(now), None, &mut Rng::with_seed(seed)), Admission::Go);
+        }
+
+        #[test]
+        fn prop_gate_release_stays_in_the_ramp(wait in 1u64..60_000, ramp in 1u64..5_000, into in 0u64..5_000, seed: u64) {
+            let g = gate(ramp);
+            g.learn(Duration::from_millis(wait), at(T0));
+            let reset = T0 + wait;
+            let now = reset + into.min(ramp - 1);
+            if let Admission::Wait(held) = g.admit(at(now), None, &mut Rng::with_seed(seed)) {
+                let release = now + held.delay.as_millis() as u64;
+                prop_assert!(release > now && release <= reset + ramp);
+            }
+        }
+
+        #[test]
+        fn prop_gate_reset_is_the_latest_learned(waits in prop::collection::vec((0u64..200_000, 0u64..100_000), 0..20)) {
+            let g = gate(1_000);
+            let mut model = 0u64;
+            for (wait, offset) in waits {
+                g.learn(Duration::from_millis(wait), at(T0 + offset));
+                if wait > 0 {
+                    model = model.max(T0 + offset + wait.min(60_000));
+                }
+                prop_assert_eq!(g.reset_ms(), model);
+            }
+        }
+
+        #[test]
+        fn prop_gate_ticket_goes_unless_a_later_reset(wait in 1u64..60_000, later in 0u64..60_000, seed: u64) {
+            let g = gate(1_000);
+            g.learn(Duration::from_millis(wait), at(T0));
+            let mut rng = Rng::with_seed(seed);
+            let Admission::Wait(held) = g.admit(at(T0), None, &mut rng) else {
+                return Err(TestCaseError::fail("a held gate admitted"));
+            };
+            let back = T0 + held.delay.as_millis() as u64;
+            g.learn(Duration::from_millis(later), at(T0));
+            let again = g.admit(at(back), Some(held), &mut rng);
+            if later > wait {
+                // A later reset arrived meanwhile: judged afresh against it (held before
+                // it; in its ramp, held or let through).
+                match again {
+                    Admission::Wait(h) => prop_assert_eq!(h.reset_ms, T0 + later),
+                    Admission::Go => prop_assert!(back >= T0 + later),
+                }
+            } else {
+                prop_assert_eq!(again, Admission::Go);
+            }
+        }
+
+        #[test]
+        fn prop_gate_never_panics(wait_ns: u64, wait_s: u64, now_ms: u64, ramp_ms: u64, hold_s: u64, seed: u64) {
+            let g = Gate::new(GateConfig::new(Duration::from_millis(ramp_ms), Duration::from_secs(hold_s)));
+            let now = SystemTime::UNIX_EPOCH.checked_add(Duration::from_millis(now_ms)).unwrap_or(SystemTime::UNIX_EPOCH);
+            g.learn(Duration::new(wait_s, (wait_ns % 1_000_000_000) as u32), now);
+            let mut rng = Rng::with_seed(seed);
+            let _ = g.admit(now, None, &mut rng);
+            let _ = g.admit(SystemTime::UNIX_EPOCH, None, &mut rng);
+        }
+    }
+
+    /// The share of first attempts that go at once is the elapsed fraction of the ramp.
+    /// Oracle: the design's rule (probability f), counted over many seeds.
+    #[test]
+    fn ramp_admits_the_elapsed_fraction() {
+        let g = gate(1_000);
+        g.learn(Duration::from_millis(500), at(T0));
+        let reset = T0 + 500;
+        let mut rng = Rng::with_seed(11);
+        for tenths in [0u64, 2, 5, 8] {
+            let n = 20_000;
+            let go = (0..n)
+                .filter(|_| g.admit(at(reset + tenths * 100), None, &mut rng).is_go())
+                .count();
+            let share = go as f64 / n as f64;
+            let f = tenths as f64 / 10.0;
+            assert!((share - f).abs() < 0.02, "at {f}: {share}");
+        }
+    }
+
+    /// Attempts held since before the reset come back with a density that grows linearly
+    /// over the ramp: P(release ≤ reset + f × ramp) = f².
+    #[test]
+    fn held_attempts_ramp_back_linearly() {
+        let g = gate(1_000);
+        g.learn(Duration::from_millis(500), at(T0));
+        let reset = T0 + 500;
+        let mut rng = Rng::with_seed(3);
+        let releases: Vec<u64> = (0..20_000)
+            .map(|_| match g.admit(at(T0), None, &mut rng) {
+                Admission::Wait(h) => T0 + h.delay.as_millis() as u64 - reset,
+                Admission::Go => panic!("admitted before the reset"),
+            })
+            .collect();
+        for f in [0.25f64, 0.5, 0.75] {
+            let share = releases
+                .iter()
+                .filter(|&&r| (r as f64) <= f * 1_000.0)
+                .count() as f64
+                / 20_000.0;
+            assert!((share - f * f).abs() < 0.02, "at {f}: {share}");
+        }
+    }
+
+    #[test]
+    fn responses_teach_the_gate() {
+        let now = at(T0);
+        let headers = |pairs: &[(&'static str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, v.parse().expect("a valid header value"));
+            }
+            h
+        };
+        let learned = |status, h: &HeaderMap| {
+            let g = gate(0);
+            g.learn_from_response(status, h, now);
+            g.reset_ms().checked_sub(T0)
+        };
+        assert_eq!(learned(429, &headers(&[("retry-after", "3")])), Some(3_000));
+        assert_eq!(learned(429, &headers(&[])), None, "a 429 without a reset");
+        assert_eq!(
+            learned(503, &headers(&[("retry-after", "3")])),
+            None,
+            "a 503's retry-after is no quota"
+        );
+        let spent = headers(&[
+            ("x-ratelimit-remaining-requests", "0"),
+            ("x-ratelimit-reset-requests", "250ms"),
+        ]);
+        assert_eq!(learned(200, &spent), Some(250));
+        let left = headers(&[
+            ("x-ratelimit-remaining-requests", "3"),
+            ("x-ratelimit-reset-requests", "250ms"),
+        ]);
+        assert_eq!(learned(200, &left), None, "quota left");
+        assert_eq!(learned(429, &headers(&[("retry-after", "0")])), None);
+    }
+
+    #[test]
+    fn learning_a_later_reset_calls_the_hook_once_per_change() {
+        let g = gate(0);
+        let calls = Arc::new(AtomicU64::new(0));
+        let c = calls.clone();
+        assert!(g.on_learn(move || {
+            c.fetch_add(1, Ordering::Relaxed);
+        }));
+        g.learn(Duration::from_secs(2), at(T0));
+        g.learn(Duration::from_secs(1), at(T0));
+        g.merge_reset_ms(T0 + 10_000);
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
+    }
+}
