@@ -13,8 +13,8 @@ use common::server::{Canned, Server};
 use common::Recording;
 use http::Extensions;
 use redial::adapters::reqwest_middleware::RetryMiddleware;
-use redial::adapters::RetryError;
-use redial::{Policy, Preset, StopReason};
+use redial::adapters::{RequestIds, RetryError};
+use redial::{Policy, Preset, Stop, StopReason};
 use reqwest::{Request, Response};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Next};
 
@@ -80,6 +80,11 @@ async fn error_types_are_read_and_the_body_is_left_readable() {
         response.headers().get("request-id").map(|v| v.as_bytes()),
         Some(&b"req_2"[..])
     );
+    // Why it stopped, and every attempt's request id, ride along.
+    let stop = response.extensions().get::<Stop>().expect("the stop");
+    assert_eq!(stop.reason(), StopReason::NotRetryable);
+    let ids = response.extensions().get::<RequestIds>().expect("the ids");
+    assert_eq!(ids.iter().collect::<Vec<_>>(), ["req_1", "req_2"]);
     let body = response.text().await.expect("the body is still there");
     assert!(body.contains("invalid_request_error"), "{body}");
 }

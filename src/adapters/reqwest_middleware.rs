@@ -36,7 +36,9 @@
 //!   stop reason, the attempts, the time taken and every request id the server gave;
 //!   its [`source`](std::error::Error::source) is the last error. A call that ends with a
 //!   response returns that response, as reqwest-retry does, so `error_for_status` and
-//!   your own error handling see what they saw before.
+//!   your own error handling see what they saw before; if it failed, its extensions hold
+//!   the [`Stop`](crate::Stop) (why no retry followed) and the
+//!   [`RequestIds`](super::RequestIds) of every attempt.
 //!
 //! A request whose body cannot be cloned (a stream) is sent once and its result returned
 //! as it is: it cannot be sent again. (reqwest-retry fails such a request before sending
@@ -194,12 +196,20 @@ where
             .sleeper(self.sleeper.clone())
             .await;
         result.or_else(|err| match err.last() {
-            // A response goes back as it came, as reqwest-retry returns it.
-            Last::Response(_) => match err.into_last() {
-                Last::Response(response) => Ok(response),
-                // Not reached: the arm above saw a response.
-                _ => Err(reqwest_middleware::Error::middleware(NotReplayable)),
-            },
+            // A response goes back as reqwest-retry returns it, with why the retries
+            // stopped and the request ids of every attempt in its extensions.
+            Last::Response(_) => {
+                let (stop, ids) = (*err.stop(), err.request_ids().clone());
+                match err.into_last() {
+                    Last::Response(mut response) => {
+                        response.extensions_mut().insert(stop);
+                        response.extensions_mut().insert(ids);
+                        Ok(response)
+                    }
+                    // Not reached: the arm above saw a response.
+                    _ => Err(reqwest_middleware::Error::middleware(NotReplayable)),
+                }
+            }
             _ => Err(reqwest_middleware::Error::middleware(err)),
         })
     }
