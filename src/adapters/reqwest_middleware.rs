@@ -41,8 +41,8 @@
 //!   [`RequestIds`](super::RequestIds) of every attempt.
 //!
 //! A request whose body cannot be cloned (a stream) is sent once and its result returned
-//! as it is: it cannot be sent again. (reqwest-retry fails such a request before sending
-//! it.)
+//! as it is: it cannot be sent again (with the `tracing` feature, a `DEBUG` event says
+//! so). reqwest-retry fails such a request before sending it.
 //!
 //! # Migrating from reqwest-retry
 //!
@@ -161,6 +161,11 @@ where
     ) -> reqwest_middleware::Result<Response> {
         if req.try_clone().is_none() {
             // A streamed body can be sent only once.
+            #[cfg(feature = "tracing")]
+            tracing::debug!(
+                http.request.method = %req.method(),
+                "redial: the request body cannot be replayed, so it is sent once and not retried"
+            );
             return next.run(req, extensions).await;
         }
         self.retried(req, extensions, next).await
