@@ -24,10 +24,10 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use redial::adapters::reqwest::read_error_type;
-use redial::adapters::stream::{retry_stream, StreamError};
-use redial::adapters::{Event, Last, RetryError, Retryable, TokioSleeper};
+use redial::read_error_type;
 use redial::{read_error_body, ErrorType, Policy, Preset};
+use redial::{retry_stream, StreamError};
+use redial::{Event, Last, RetryError, Retryable, TokioSleeper};
 use tokio::net::TcpListener;
 
 #[tokio::main(flavor = "current_thread")]
@@ -148,8 +148,7 @@ async fn stream(client: &reqwest::Client, policy: &Policy, base: &str) {
     )
     .commit_when(|event: &SseEvent| event.name == "content_block_delta")
     .sleeper(TokioSleeper)
-    .notify(|event| print_retry(start, event))
-    .build();
+    .notify(|event| print_retry(start, event));
     let mut events = Box::pin(events);
     let mut text = String::new();
     while let Some(item) = std::future::poll_fn(|cx| events.as_mut().poll_next(cx)).await {

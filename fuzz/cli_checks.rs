@@ -13,7 +13,9 @@
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use redial::duration::{self, Human};
-use redial::{BudgetConfig, Curve, Jitter, OnLongHint, Policy, Preset, Rng, StopReason};
+use redial::{
+    BudgetConfig, Curve, Jitter, NonIdempotent, OnLongHint, Policy, Preset, Rng, StopReason,
+};
 use redial_cli::decide::Session;
 use serde_json::{Map, Value};
 
@@ -44,9 +46,11 @@ pub fn decide_line(data: &[u8]) {
     }
 }
 
-/// Fresh policies for each input (a budget carries only within one input): two presets,
-/// and one with small limits of every kind, which clamps long hints.
-fn policies() -> [Policy; 3] {
+/// Fresh policies for each input (a budget carries only within one input): two presets;
+/// one with small limits of every kind, which clamps long hints; and one that never
+/// retries a non-idempotent request and draws no jitter, so that its backoff delays are
+/// exact (`1.999999ms` tripling: the rounding of `delay_ms` shows).
+fn policies() -> [Policy; 4] {
     let small = Policy::builder()
         .max_attempts(4)
         .max_elapsed(Duration::from_secs(20))
@@ -56,15 +60,28 @@ fn policies() -> [Policy; 3] {
         .on_long_hint(OnLongHint::Clamp)
         .budget(BudgetConfig::new(12, 5, 10, 1))
         .build();
-    match small {
-        Ok(small) => [
+    let exact = Policy::builder()
+        .max_attempts(4)
+        .curve(Curve::Exponential)
+        .base(EXACT_BASE)
+        .factor(3.0)
+        .cap(Duration::from_secs(1))
+        .jitter(Jitter::None)
+        .non_idempotent(NonIdempotent::Never)
+        .build();
+    match (small, exact) {
+        (Ok(small), Ok(exact)) => [
             Policy::preset(Preset::Default),
             Policy::preset(Preset::Anthropic),
             small,
+            exact,
         ],
-        Err(e) => panic!("the small policy is valid: {e}"),
+        (Err(e), _) | (_, Err(e)) => panic!("the checks' policies are valid: {e}"),
     }
 }
+
+/// The base of the exact policy: just under 2 ms.
+const EXACT_BASE: Duration = Duration::from_nanos(1_999_999);
 
 fn check_answer(policy: &Policy, line: &[u8], answer: &str) {
     let shown = String::from_utf8_lossy(line);
@@ -121,14 +138,26 @@ fn check_answer(policy: &Policy, line: &[u8], answer: &str) {
             let Some(Value::Array(steps)) = out.get("steps") else {
                 panic!("{shown:?}: {answer:?} has steps that are not an array");
             };
-            check_steps(policy, attempts, steps, &format!("{shown:?} -> {answer}"));
+            check_steps(
+                policy,
+                call,
+                attempts,
+                steps,
+                &format!("{shown:?} -> {answer}"),
+            );
         }
         _ => panic!("{shown:?}: the answer {answer:?} has keys {keys:?}"),
     }
 }
 
 /// The steps of one call, against its attempts and the policy.
-fn check_steps(policy: &Policy, attempts: &[Value], steps: &[Value], context: &str) {
+fn check_steps(
+    policy: &Policy,
+    call: &Map<String, Value>,
+    attempts: &[Value],
+    steps: &[Value],
+    context: &str,
+) {
     let rules = policy.rules();
     let max_retries = rules.max_attempts() - 1;
     assert!(
@@ -158,6 +187,7 @@ fn check_steps(policy: &Policy, attempts: &[Value], steps: &[Value], context: &s
             .unwrap_or(due_ms);
         let is_last = i + 1 == steps.len();
         let attempts_made = i + 1;
+        check_class(policy, call, attempt, step, context);
         match step.get("action").and_then(Value::as_str) {
             Some("retry") => {
                 retries += 1;
@@ -219,6 +249,15 @@ fn check_retry(policy: &Policy, step: &Map<String, Value>, retry: u32, context: 
             delay_ms <= ms(cap),
             "{context}: backoff delay {delay_ms} ms above cap {cap:?}"
         );
+        if rules.backoff().base() == EXACT_BASE {
+            // min(1s, 1_999_999 ns × 3^(retry−1)), in whole milliseconds rounded down.
+            let nanos = (1_999_999u64 * 3u64.pow(retry - 1)).min(1_000_000_000);
+            assert_eq!(
+                delay_ms,
+                nanos / 1_000_000,
+                "{context}: delay_ms rounds down"
+            );
+        }
         return delay_ms;
     }
     assert!(
@@ -267,6 +306,153 @@ fn check_retry(policy: &Policy, step: &Map<String, Value>, retry: u32, context: 
         "{context}: hinted delay {delay_ms} ms outside [{low}, {high}]"
     );
     delay_ms
+}
+
+/// How the design's "Classification" table and its safety rule class one attempt.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Class {
+    Success,
+    Retryable,
+    Fatal,
+}
+
+/// The design's classification of `attempt` under `policy`, restated from the table
+/// without the code under test; `None` where the design leaves the case open (an
+/// `x-should-retry` beside a known error type, an informational or unknown status, an
+/// unknown error type on a success, a 403 rate limit on an unsafe method, repeated
+/// headers) or the attempt is not of the input's shape.
+fn class_oracle(policy: &Policy, call: &Map<String, Value>, attempt: &Value) -> Option<Class> {
+    let classifier = policy.classifier();
+    let method = match call.get("method") {
+        None => "GET".to_owned(),
+        Some(m) => m.as_str()?.to_ascii_uppercase(),
+    };
+    let keyed = call
+        .get("request_headers")
+        .and_then(Value::as_object)
+        .is_some_and(|h| h.keys().any(|k| k.eq_ignore_ascii_case("idempotency-key")));
+    let idempotent = keyed
+        || matches!(
+            method.as_str(),
+            "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
+        );
+    // Whether a retry of this failure is allowed, given whether the server cannot have
+    // acted on the request.
+    let gate = |safe: bool| {
+        let allowed = idempotent
+            || match classifier.non_idempotent() {
+                NonIdempotent::Always => true,
+                NonIdempotent::Never => false,
+                _ => safe,
+            };
+        Some(if allowed {
+            Class::Retryable
+        } else {
+            Class::Fatal
+        })
+    };
+    if let Some(transport) = attempt.get("transport") {
+        return match transport.as_str()? {
+            "connect" => gate(true),
+            "timeout" | "reset" | "other" => gate(false),
+            _ => None,
+        };
+    }
+    let stream_error = attempt.get("stream_error").and_then(Value::as_str);
+    let status = match attempt.get("status") {
+        Some(s) => u16::try_from(s.as_u64()?).ok()?,
+        None if stream_error.is_some() => 200,
+        None => return None,
+    };
+    let headers = attempt.get("headers").and_then(Value::as_object);
+    let header = |name: &str| -> Option<Option<&str>> {
+        let value = headers?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))?
+            .1;
+        Some(value.as_str())
+    };
+    let error_type = stream_error.or(attempt.get("error_type").and_then(Value::as_str));
+    let known = error_type.and_then(|t| match t {
+        "rate_limit_error" | "overloaded_error" | "api_error" | "timeout_error" => Some(true),
+        "invalid_request_error"
+        | "authentication_error"
+        | "billing_error"
+        | "permission_error"
+        | "not_found_error"
+        | "request_too_large" => Some(false),
+        _ => None,
+    });
+    let success_status = (200..400).contains(&status);
+    if !(200..600).contains(&status) {
+        return None;
+    }
+    if success_status && error_type.is_none() {
+        return Some(Class::Success);
+    }
+    let should_retry = match header("x-should-retry") {
+        None => None,
+        Some(None) => return None,
+        Some(Some(v)) if status >= 400 => match v.trim_matches([' ', '\t']) {
+            v if v.eq_ignore_ascii_case("true") => Some(true),
+            v if v.eq_ignore_ascii_case("false") => Some(false),
+            _ => None,
+        },
+        Some(Some(_)) => None,
+    };
+    let safe_status = matches!(status, 425 | 429 | 503 | 529);
+    match (should_retry, known) {
+        (Some(_), Some(_)) => None,
+        (Some(true), None) => gate(true),
+        (Some(false), None) => Some(Class::Fatal),
+        (None, Some(false)) => Some(Class::Fatal),
+        (None, Some(true)) => {
+            let stands_for_safe =
+                matches!(error_type, Some("rate_limit_error" | "overloaded_error"));
+            // An error event after a 200: the server had begun to act.
+            gate(!success_status && (safe_status || stands_for_safe))
+        }
+        (None, None) if success_status => None,
+        (None, None) => {
+            let remaining = header("x-ratelimit-remaining");
+            if status == 403 && remaining.is_some() {
+                // GitHub's primary rate limit when it says 0: left to the table tests.
+                return None;
+            }
+            if classifier.retry_status().contains(status) {
+                gate(safe_status)
+            } else {
+                Some(Class::Fatal)
+            }
+        }
+    }
+}
+
+/// A step agrees with the design's class of its attempt: a success stops as succeeded, a
+/// fatal failure as not_retryable, and a retryable one is retried or stopped by a limit.
+fn check_class(
+    policy: &Policy,
+    call: &Map<String, Value>,
+    attempt: &Value,
+    step: &Map<String, Value>,
+    context: &str,
+) {
+    let Some(class) = class_oracle(policy, call, attempt) else {
+        return;
+    };
+    let action = step.get("action").and_then(Value::as_str);
+    let reason = step.get("reason").and_then(Value::as_str);
+    let agrees = match class {
+        Class::Success => reason == Some("succeeded"),
+        Class::Fatal => reason == Some("not_retryable"),
+        Class::Retryable => {
+            action == Some("retry") || !matches!(reason, Some("succeeded" | "not_retryable"))
+        }
+    };
+    assert!(
+        agrees,
+        "{context}: the design classes {attempt} as {class:?}, the step is {step:?}"
+    );
 }
 
 /// A stop step: a reason of the design's vocabulary, which this policy and this attempt

@@ -113,6 +113,20 @@ impl<'a> Outcome<'a> {
         }
     }
 
+    /// Whether this is a success under every policy: a 2xx or 3xx with no API error type
+    /// (the table's first row). No header is read, so adapters can ask it first.
+    ///
+    /// ```
+    /// let headers = http::HeaderMap::new();
+    /// assert!(redial::Outcome::response(http::StatusCode::OK, &headers).is_success());
+    /// assert!(!redial::Outcome::stream_error(&headers, redial::ErrorType::Overloaded).is_success());
+    /// ```
+    #[inline]
+    pub fn is_success(&self) -> bool {
+        matches!(*self, Outcome::Response { status, error_type: None, .. }
+            if (200..400).contains(&status.as_u16()))
+    }
+
     /// The same outcome with an API error type; no effect on a transport failure.
     ///
     /// ```
@@ -468,15 +482,8 @@ impl Classifier {
     ) -> Verdict {
         // Most attempts succeed: answer them here, inlined into the caller, before the
         // call into the whole table (which reads no header for them either).
-        if let Outcome::Response {
-            status,
-            error_type: None,
-            ..
-        } = *outcome
-        {
-            if (200..400).contains(&status.as_u16()) {
-                return Verdict::Success;
-            }
+        if outcome.is_success() {
+            return Verdict::Success;
         }
         self.classify_failure(request, outcome, wall)
     }

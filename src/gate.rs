@@ -122,7 +122,8 @@ impl Admission {
 ///
 /// ```
 /// let held = redial::gate::Held::default();
-/// assert_eq!(held.to_string(), "held 0ms by the rate-limit gate");
+/// let held = redial::gate::Held { delay: std::time::Duration::from_millis(1500), ..held };
+/// assert_eq!(held.to_string(), "held 1.5s by the rate-limit gate");
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Held {
@@ -394,7 +395,7 @@ pub(crate) fn millis(t: SystemTime) -> u64 {
 /// Whole milliseconds, rounded up (a hold never ends before the reset), saturating.
 fn ceil_millis(d: Duration) -> u64 {
     let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-    if d.subsec_nanos() % 1_000_000 == 0 {
+    if d.subsec_nanos().is_multiple_of(1_000_000) {
         ms
     } else {
         ms.saturating_add(1)

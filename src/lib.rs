@@ -40,35 +40,84 @@
 //! - [`policy`]: the [`Policy`] that configures all of the above, its
 //!   [`builder`](Policy::builder) and the [`Preset`]s.
 //!
-//! [`adapters`] run all of this on real I/O: an async retry future for any executor, a
-//! blocking loop, a stream adapter and a tower layer, with one final [`RetryError`].
+//! The adapters run all of this on real I/O: an async retry future for any executor
+//! ([`Retryable`]), a blocking loop ([`BlockingRetryable`]), a stream adapter
+//! ([`retry_stream`]) and a tower layer (`RetryLayer`), with one final [`RetryError`]. See
+//! [Adapters](#adapters) below.
 //!
 //! [`read_error_body`] reads the error type and request id from a JSON error envelope (the
 //! `json` feature, on by default), and [`duration`] the human durations of policy files.
+//!
+//! # Adapters
+//!
+//! The core decides; these adapters obey. Each one makes attempts, feeds their outcomes to
+//! the [machine] and waits as it says, and none holds any policy logic.
+//! Clocks and the random generator live here, never in the core: the monotonic clock and
+//! the timer come from a [`Sleeper`], the wall clock (for HTTP dates) from the same, and
+//! the jitter from a [`fastrand::Rng`] seeded per call (or yours, with `.rng(..)`).
+//!
+//! ```
+//! use redial::{Retryable, TokioSleeper};
+//! use redial::{Policy, Preset};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! let policy = Policy::preset(Preset::Anthropic);
+//! let mut statuses = [529, 429, 200].into_iter();
+//! let send = || {
+//!     let status = statuses.next().unwrap_or(200);
+//!     async move { http::Response::builder().status(status).body(()).map_err(|_| redial::Transport::Other) }
+//! };
+//! let response = send.retry(&policy).sleeper(TokioSleeper).await;
+//! assert_eq!(response.map(|r| r.status().as_u16()).ok(), Some(200));
+//! # }
+//! ```
+//!
+//! | adapter | for | entry point |
+//! |---|---|---|
+//! | `future.rs` | async code on any executor | [`Retryable::retry`], [`RetryableWithContext::retry_with`] |
+//! | `blocking.rs` | threads | [`BlockingRetryable::retry`] |
+//! | `stream.rs` | streamed responses (SSE) | [`retry_stream`] |
+//! | `tower/` (feature `tower`) | `tower` stacks | `RetryLayer` |
+//!
+//! Each returns a [`Retrying`]: the options every adapter shares (`options.rs`) and the
+//! adapter's own part. Each adapter hands every attempt's result to one driver
+//! (`driver.rs`), which classifies it, keeps its request id, refuses retries the adapter
+//! cannot make, asks the machine and builds the final result; the adapter only makes
+//! attempts and waits.
+//!
+//! What an attempt produced is read through [`HttpOutcome`], implemented for
+//! `http::Response<B>`, transport errors, and (feature `reqwest`) reqwest's types; every
+//! adapter ends a failed call with the same [`RetryError`].
 //!
 //! # Features
 //!
 //! - `json` (default): [`read_error_body`] reads JSON error envelopes with `serde_json`.
 //! - `serde`: policy files in TOML or JSON (`Policy::from_toml`, `from_json`, `from_path`,
 //!   `to_toml`, and `Deserialize` for [`Policy`]); the format is documented in `policy::file`.
-//! - `tokio`: the [`TokioSleeper`](adapters::sleep) timer, which reads tokio's pausable clock.
+//! - `tokio`: the `TokioSleeper` timer, which reads tokio's pausable clock.
 //! - `async-io`: the `AsyncIoSleeper` timer, for smol and any executor.
 //! - `futures-timer`: the `FuturesTimerSleeper` timer, for any executor and wasm.
-//! - `tower`: a retry `Layer` for `http::Request` services ([`adapters`]).
-//! - `reqwest`: reqwest's responses and errors classify with no glue code.
-//! - `reqwest-middleware`: a retry middleware that replaces reqwest-retry's in one line.
-//! - `ureq`: ureq 3's responses and errors classify with no glue code.
+//! - `tower`: `RetryLayer`, a retry `Layer` for `http::Request` services.
+//! - `reqwest`: reqwest's responses and errors classify with no glue code, and
+//!   `read_error_type` (with `json`) reads an error body's type.
+//! - `ureq`: ureq 3's results classify with their status kept (`KeepStatus`).
+//! - `reqwest-middleware`: `RetryMiddleware`, a drop-in for reqwest-retry's middleware.
 //! - `tracing`: a span per retried call and an event per retry.
+//! - `redis`: the `fleet` module shares the rate-limit gate and the budget's counters
+//!   among processes that name one key, through Redis.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
-pub mod adapters;
+mod adapters;
 pub mod backoff;
 pub mod budget;
 pub mod classify;
 pub mod duration;
 mod error_body;
+#[cfg(feature = "redis")]
+pub mod fleet;
 pub mod gate;
 pub mod hints;
 pub mod machine;
@@ -76,7 +125,7 @@ pub mod policy;
 mod verdict;
 
 pub use backoff::{Backoff, Curve, Jitter};
-pub use budget::{Budget, BudgetConfig};
+pub use budget::{Budget, BudgetConfig, BudgetKind, Counts};
 pub use classify::{request_id, Classifier, NonIdempotent, Outcome, RequestFacts, StatusSet};
 pub use error_body::{read_error_body, ErrorBody};
 pub use hints::{Hint, HintSource};
@@ -84,7 +133,34 @@ pub use machine::{Action, Basis, Machine, OnLongHint, Retry, Rules, Stop, StopRe
 pub use policy::{Policy, PolicyBuilder, PolicyError, Preset};
 pub use verdict::{Cause, ErrorType, Rule, Transport, UnknownTransport, Verdict};
 
-pub use adapters::{HttpOutcome, RetryError, Retryable, RetryableWithContext, Sleeper};
+// The adapters, one path each: every type at the root.
+// Reading an error type from a body needs `json`: without it these do not exist, rather
+// than compile and never find one (issue 12).
+#[cfg(feature = "reqwest")]
+#[cfg(feature = "json")]
+pub use adapters::read_error_type;
+#[cfg(feature = "json")]
+pub use adapters::with_error_type;
+#[cfg(feature = "futures-timer")]
+pub use adapters::FuturesTimerSleeper;
+#[cfg(feature = "ureq")]
+pub use adapters::KeepStatus;
+#[cfg(feature = "reqwest-middleware")]
+pub use adapters::RetryMiddleware;
+#[cfg(feature = "tokio")]
+pub use adapters::TokioSleeper;
+pub use adapters::{
+    retry_stream, transport_kind, AsPolicy, AttemptOutput, Attempts, AttemptsWithContext,
+    BlockingAttempts, BlockingRetryable, BlockingSleeper, Classify, ClassifyContext, ClassifyFn,
+    Commit, DefaultSleep, DefaultSleeper, Event, FirstItem, HttpClassify, HttpOutcome, Last,
+    MaybeSleeper, NoNotify, NoSleeper, Notify, Refusal, RequestIds, RetryError, Retryable,
+    RetryableWithContext, Retrying, Sleeper, StreamAttempts, StreamError, ThreadSleeper,
+    WithSleeper,
+};
+#[cfg(feature = "async-io")]
+pub use adapters::{AsyncIoSleep, AsyncIoSleeper};
+#[cfg(feature = "tower")]
+pub use adapters::{ReplayBody, RetryLayer, RetryService, RetryServiceFuture, TowerLayer};
 
 /// The random generator the machine takes, re-exported so callers need not name
 /// `fastrand` in their own `Cargo.toml`.

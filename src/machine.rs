@@ -53,7 +53,7 @@ use std::time::Instant;
 use fastrand::Rng;
 
 use crate::backoff::{nanos, Backoff};
-use crate::budget::{Budget, BudgetConfig};
+use crate::budget::{Budget, BudgetConfig, Refused};
 use crate::duration::Human;
 use crate::hints::Hint;
 use crate::verdict::{Cause, Verdict};
@@ -180,10 +180,11 @@ impl Rules {
         &self.budget_config
     }
 
-    /// The shared bucket, `None` when the budget is disabled.
+    /// The shared budget, `None` when it is disabled.
     ///
     /// ```
-    /// assert_eq!(redial::Policy::default().rules().budget().map(|b| b.available()), Some(500));
+    /// let policy = redial::Policy::preset(redial::Preset::AwsStandard);
+    /// assert_eq!(policy.rules().budget().map(|b| b.available()), Some(500));
     /// ```
     pub fn budget(&self) -> Option<&Budget> {
         self.budget.as_ref()
@@ -321,14 +322,14 @@ impl<R: AsRef<Rules>> Machine<R> {
     }
 
     /// [`on_outcome`](Self::on_outcome) for a caller whose clock costs a read: `now` is
-    /// called only if the decision needs the time, which is only for a failure under a
-    /// `max_elapsed` deadline.
+    /// called at most once, and only if the decision needs the time: for a failure under a
+    /// `max_elapsed` deadline, or for a retry that an `adaptive` budget must weigh.
     ///
     /// ```
     /// use std::time::Instant;
-    /// use redial::{Cause, Machine, Policy, Verdict};
+    /// use redial::{Cause, Machine, Policy, Preset, Verdict};
     ///
-    /// let policy = Policy::default(); // no deadline
+    /// let policy = Policy::preset(Preset::AwsStandard); // no deadline, a token bucket
     /// let mut call = Machine::new(&policy, Instant::now());
     /// let busy = Verdict::retryable(Cause::status(503));
     /// let action = call.on_outcome_at(&busy, || unreachable!("no deadline, no clock"), &mut fastrand::Rng::new());
@@ -412,9 +413,22 @@ impl<R: AsRef<Rules>> Machine<R> {
         let rules = self.rules.as_ref();
         let (cause, hint) = match *verdict {
             Verdict::Success => return Err(settle(rules, self.retries, self.spent, self.attempts)),
-            Verdict::Fatal { cause } => return Err(Stop::NotRetryable { cause }),
+            Verdict::Fatal { cause } => {
+                if let Some(budget) = &rules.budget {
+                    budget.on_failure(&cause, self.attempts == 1, true);
+                }
+                return Err(Stop::NotRetryable { cause });
+            }
             Verdict::Retryable { cause, hint } => (cause, hint),
         };
+        if let Some(budget) = &rules.budget {
+            budget.on_failure(&cause, self.attempts == 1, false);
+        }
+        // Read the clock at most once, and only if a rule below needs it.
+        let (mut clock, mut read) = (Some(now), None);
+        let start = self.start;
+        let mut now =
+            move || -> Instant { *read.get_or_insert_with(|| clock.take().map_or(start, |f| f())) };
         if self.attempts >= rules.max_attempts {
             return Err(Stop::AttemptsExhausted {
                 attempts: self.attempts,
@@ -456,18 +470,19 @@ impl<R: AsRef<Rules>> Machine<R> {
             }
         }
         if let Some(budget) = &rules.budget {
-            let cost = if cause.is_timeout() {
-                rules.budget_config.timeout_cost
-            } else {
-                rules.budget_config.retry_cost
-            };
-            if !budget.try_withdraw(cost) {
-                return Err(Stop::BudgetExhausted {
-                    cost,
-                    available: budget.available(),
-                });
+            match budget.allow_retry(&cause, now) {
+                Ok(cost) => self.spent = self.spent.saturating_add(cost),
+                Err(Refused::Tokens { cost, available }) => {
+                    return Err(Stop::BudgetExhausted { cost, available })
+                }
+                Err(Refused::Throttled(r)) => {
+                    return Err(Stop::Throttled {
+                        retries: r.retries,
+                        allowed: r.allowed,
+                        overload: r.overload,
+                    })
+                }
             }
-            self.spent = self.spent.saturating_add(cost);
         }
         if basis == Basis::Backoff {
             self.previous = Some(delay);
@@ -660,12 +675,24 @@ pub enum Stop {
         /// The policy's `max_elapsed`.
         limit: Duration,
     },
-    /// The shared budget could not pay for the retry.
+    /// The `aws` budget's bucket could not pay for the retry (`budget_exhausted`).
     BudgetExhausted {
         /// What the retry would have cost.
         cost: u32,
         /// What the bucket held.
         available: u32,
+    },
+    /// The `adaptive` budget refused the retry: recent retries already reach the share of
+    /// recent first attempts it allows (`budget_exhausted`).
+    Throttled {
+        /// Retries in the budget's window (the fleet's, when it reads a fleet view).
+        retries: u32,
+        /// Retries the window allows (the ratio times the first attempts, plus
+        /// `min_retries`), rounded down.
+        allowed: u32,
+        /// Whether the strict ratio applied: the failure said the server is overloaded, or
+        /// most recent attempts failed.
+        overload: bool,
     },
 }
 
@@ -683,7 +710,7 @@ impl Stop {
             Stop::AttemptsExhausted { .. } => StopReason::AttemptsExhausted,
             Stop::HintTooLong { .. } => StopReason::HintTooLong,
             Stop::DeadlineExceeded { .. } => StopReason::DeadlineExceeded,
-            Stop::BudgetExhausted { .. } => StopReason::BudgetExhausted,
+            Stop::BudgetExhausted { .. } | Stop::Throttled { .. } => StopReason::BudgetExhausted,
         }
     }
 }
@@ -717,6 +744,19 @@ impl fmt::Display for Stop {
             Stop::BudgetExhausted { cost, available } => {
                 write!(f, "retry costs {cost} tokens, budget holds {available}")
             }
+            Stop::Throttled {
+                retries,
+                allowed,
+                overload,
+            } => write!(
+                f,
+                "{retries} recent retries, the budget allows {allowed} {}",
+                if overload {
+                    "while the server is overloaded or failing"
+                } else {
+                    "for failures that look like bad luck"
+                }
+            ),
         }
     }
 }
@@ -784,13 +824,7 @@ impl fmt::Display for StopReason {
 #[inline]
 fn settle(rules: &Rules, retries: u32, spent: u32, attempts: u32) -> Stop {
     if let Some(budget) = &rules.budget {
-        // AWS retry quota: a first-attempt success adds a little; a success after
-        // retries returns what they took.
-        budget.deposit(if retries == 0 {
-            rules.budget_config.success_refund
-        } else {
-            spent
-        });
+        budget.on_success(retries, spent);
     }
     Stop::Succeeded { attempts }
 }

@@ -32,8 +32,10 @@
 //! | `openai` | 3 | 500 ms | 8 s | proportional 0.25 | 409, every 5xx | always | 120 s |
 //! | `aws-standard` | 3 | 1 s | 20 s | full | — | when safe | 60 s |
 //!
-//! All use an exponential curve with factor 2, stop on a longer hint, keep the AWS budget
-//! (500 / 5 / 10 / 1) and set no `max_elapsed`.
+//! All use an exponential curve with factor 2, stop on a longer hint and set no
+//! `max_elapsed`. `aws-standard` keeps the AWS SDKs' budget (`aws`, 500 / 5 / 10 / 1); the
+//! others keep the `adaptive` budget, which protects a fleet of processes (see
+//! [`budget`](crate::budget)).
 //!
 //! Why these numbers: 3 attempts is what the official Anthropic and OpenAI SDKs make (2
 //! retries) and what the AWS SDKs' standard mode makes; more attempts mostly add load during
@@ -52,9 +54,10 @@ use core::time::Duration;
 use std::time::{Instant, SystemTime};
 
 use crate::backoff::{Backoff, Curve, Jitter};
-use crate::budget::{Budget, BudgetConfig};
+use crate::budget::{Budget, BudgetConfig, BudgetKind};
 use crate::classify::{Classifier, NonIdempotent, Outcome, RequestFacts, StatusSet};
 use crate::duration::Human;
+use crate::gate::Gate;
 use crate::machine::{Machine, OnLongHint, Rules};
 use crate::verdict::Verdict;
 
@@ -83,6 +86,11 @@ pub mod file;
 pub struct Policy {
     classifier: Classifier,
     rules: Rules,
+    /// The rate-limit gate first attempts consult, when one is set (see `with_gate`).
+    gate: Option<Gate>,
+    /// Keeps the fleet's exchange running as long as a policy uses its gate.
+    #[cfg(feature = "redis")]
+    pub(crate) fleet: Option<crate::fleet::Fleet>,
 }
 
 impl Policy {
@@ -185,6 +193,30 @@ impl Policy {
     pub fn start(&self, now: Instant) -> Machine<&Policy> {
         Machine::new(self, now)
     }
+
+    /// The same policy, whose first attempts consult this rate-limit [`Gate`] (shared by
+    /// every clone). For a gate shared by a fleet of processes, see `with_fleet` (feature
+    /// `redis`).
+    ///
+    /// ```
+    /// use redial::gate::{Gate, GateConfig};
+    /// let policy = redial::Policy::default().with_gate(Gate::new(GateConfig::default()));
+    /// assert!(policy.gate().is_some());
+    /// ```
+    pub fn with_gate(mut self, gate: Gate) -> Policy {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// The rate-limit gate, if one is set.
+    ///
+    /// ```
+    /// assert!(redial::Policy::default().gate().is_none());
+    /// ```
+    #[inline]
+    pub fn gate(&self) -> Option<&Gate> {
+        self.gate.as_ref()
+    }
 }
 
 impl Default for Policy {
@@ -256,10 +288,21 @@ impl fmt::Display for Policy {
         let b = &s.budget;
         writeln!(f, "\n[budget]")?;
         writeln!(f, "enabled = {}", b.enabled)?;
-        writeln!(f, "capacity = {}", b.capacity)?;
-        writeln!(f, "retry_cost = {}", b.retry_cost)?;
-        writeln!(f, "timeout_cost = {}", b.timeout_cost)?;
-        writeln!(f, "success_refund = {}", b.success_refund)
+        writeln!(f, "kind = \"{}\"", b.kind)?;
+        match b.kind {
+            BudgetKind::Aws => {
+                writeln!(f, "capacity = {}", b.capacity)?;
+                writeln!(f, "retry_cost = {}", b.retry_cost)?;
+                writeln!(f, "timeout_cost = {}", b.timeout_cost)?;
+                writeln!(f, "success_refund = {}", b.success_refund)
+            }
+            BudgetKind::Adaptive => {
+                writeln!(f, "window = \"{}\"", Human(b.window))?;
+                writeln!(f, "overload_ratio = {:?}", b.overload_ratio)?;
+                writeln!(f, "retry_ratio = {:?}", b.retry_ratio)?;
+                writeln!(f, "min_retries = {:?}", b.min_retries)
+            }
+        }
     }
 }
 
@@ -346,6 +389,8 @@ impl Preset {
             Preset::AwsStandard => {
                 b.base = Duration::from_secs(1);
                 b.cap = Duration::from_secs(20);
+                // The AWS SDKs' retry quota, exact.
+                b.budget = BudgetConfig::aws();
             }
         }
         b
@@ -657,7 +702,13 @@ impl PolicyBuilder {
             non_idempotent: self.non_idempotent,
             honor_hints: self.honor_hints,
         };
-        Policy { classifier, rules }
+        Policy {
+            classifier,
+            rules,
+            gate: None,
+            #[cfg(feature = "redis")]
+            fleet: None,
+        }
     }
 
     fn validate(&self) -> Result<(), PolicyError> {
@@ -699,7 +750,25 @@ impl PolicyBuilder {
             ));
         }
         let b = &self.budget;
-        if b.enabled {
+        if b.enabled && b.kind == BudgetKind::Adaptive {
+            if b.window.is_zero() {
+                return Err(bad("budget.window", "more than 0s", "0s".into()));
+            }
+            for (key, value, most) in [
+                ("budget.overload_ratio", b.overload_ratio, 10.0),
+                ("budget.retry_ratio", b.retry_ratio, 10.0),
+                ("budget.min_retries", b.min_retries, 1e6),
+            ] {
+                if !(value.is_finite() && (0.0..=most).contains(&value)) {
+                    return Err(bad(
+                        key,
+                        &format!("a number from 0 to {most}"),
+                        format!("{value:?}"),
+                    ));
+                }
+            }
+        }
+        if b.enabled && b.kind == BudgetKind::Aws {
             if b.capacity == 0 {
                 return Err(bad(
                     "budget.capacity",

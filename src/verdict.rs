@@ -212,6 +212,32 @@ impl Cause {
     pub const fn is_timeout(&self) -> bool {
         matches!(self.transport, Some(Transport::Timeout))
     }
+
+    /// Whether the failure says the server is overloaded (a 503, a 529 or an
+    /// `overloaded_error`), so that more load will not help: the `adaptive` budget retries
+    /// these sparingly, and other failures (a 500 may be bad luck) freely.
+    ///
+    /// ```
+    /// use redial::{Cause, ErrorType};
+    /// assert!(Cause::status(529).signals_overload());
+    /// assert!(Cause::status(200).with_error_type(ErrorType::Overloaded).signals_overload());
+    /// assert!(!Cause::status(500).signals_overload());
+    /// ```
+    pub const fn signals_overload(&self) -> bool {
+        matches!(self.status, Some(503 | 529))
+            || matches!(self.error_type, Some(ErrorType::Overloaded))
+    }
+
+    /// Whether the server handled the request on purpose (any status below 500 that is not
+    /// an overload signal: a 404 is an answer, not a failure of the server). The `adaptive`
+    /// budget counts such an attempt as a success of the server, as the SRE book's
+    /// client-side throttling counts accepts.
+    pub(crate) const fn server_answered(&self) -> bool {
+        match self.status {
+            Some(s) => s < 500 && !self.signals_overload() && s != 429,
+            None => false,
+        }
+    }
 }
 
 impl fmt::Display for Cause {

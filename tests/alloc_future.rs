@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::Canned;
 use http::{HeaderMap, StatusCode};
-use redial::adapters::Retryable;
+use redial::Retryable;
 use redial::{Policy, StopReason, Transport};
 
 struct Counting;

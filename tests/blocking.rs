@@ -4,8 +4,8 @@ mod common;
 
 use std::time::Duration;
 
-use redial::adapters::{BlockingRetryable, BlockingSleeper, ThreadSleeper};
 use redial::Transport;
+use redial::{BlockingRetryable, BlockingSleeper, ThreadSleeper};
 
 #[test]
 fn shared_scenarios_reach_the_cores_decisions() {

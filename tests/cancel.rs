@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use redial::adapters::{FuturesTimerSleeper, Retryable, Sleeper, TokioSleeper};
+use redial::{FuturesTimerSleeper, Retryable, Sleeper, TokioSleeper};
 use redial::{Jitter, Policy, Transport};
 
 /// Counts live sleeps: each one made adds one, each one dropped takes it back.
@@ -182,7 +182,7 @@ fn a_failed_attempt_is_let_go_before_the_wait_begins() {
             self.0.lock().expect("not poisoned").push("result dropped");
         }
     }
-    impl redial::adapters::HttpOutcome for Logged {
+    impl redial::HttpOutcome for Logged {
         fn outcome(&self) -> redial::Outcome<'_> {
             redial::Outcome::response(http::StatusCode::SERVICE_UNAVAILABLE, &self.1)
         }

@@ -323,3 +323,46 @@ fn fixtures_classify_as_documented() {
     }
     assert_eq!(seen, 14);
 }
+
+// Safety and x-should-retry: the server's word overrides the status, not the policy's
+// `never` for a request that is not idempotent.
+#[test]
+fn x_should_retry_true_under_never_retries_no_post() {
+    let vouched = &[("x-should-retry", "true")];
+    for status in [400, 409, 503] {
+        check(
+            classify_with(&never(), Method::POST, status, vouched, None, &[]),
+            Fatal(Rule::NotIdempotent),
+        );
+        check(
+            classify_with(&never(), Method::GET, status, vouched, None, &[]),
+            Retry(Rule::ShouldRetryHeader),
+        );
+        check(
+            classify_with(&Policy::default(), Method::POST, status, vouched, None, &[]),
+            Retry(Rule::ShouldRetryHeader),
+        );
+    }
+}
+
+// Safety: an Idempotency-Key makes a POST safe to retry after a timeout or a reset, under
+// every setting of `non_idempotent`.
+#[test]
+fn a_post_with_an_idempotency_key_is_retried_after_a_timeout_or_a_reset() {
+    let mut keyed = HeaderMap::new();
+    keyed.insert("idempotency-key", "k1".parse().unwrap());
+    for policy in [Policy::default(), never()] {
+        for kind in [Transport::Timeout, Transport::Reset] {
+            let v = policy.classify(
+                &RequestFacts::from_parts(&Method::POST, &keyed),
+                &Outcome::Transport(kind),
+                SystemTime::now(),
+            );
+            check(v, Retry(Rule::Transport));
+            check(
+                transport(&policy, Method::POST, kind),
+                Fatal(Rule::NotIdempotent),
+            );
+        }
+    }
+}

@@ -112,11 +112,15 @@ fn normalize(stderr: &str) -> String {
             .replace(&cases.display().to_string(), "$DIR")
             .replace(env!("CARGO_MANIFEST_DIR"), "$REDIAL");
         let mut line = line.trim().to_string();
-        if let Some(at) = line.strip_prefix("--> ") {
+        if let Some((arrow, at)) = line
+            .strip_prefix("--> ")
+            .map(|at| ("-->", at))
+            .or_else(|| line.strip_prefix("::: ").map(|at| (":::", at)))
+        {
             in_redial = at.starts_with("$REDIAL");
             if in_redial {
                 let file = at.split(':').next().unwrap_or(at);
-                line = format!("--> {file}:LL:CC");
+                line = format!("{arrow} {file}:LL:CC");
             }
         } else if in_redial {
             let digits = line.len() - line.trim_start_matches(|c: char| c.is_ascii_digit()).len();

@@ -3,7 +3,7 @@
 
 mod common;
 
-use redial::adapters::FuturesTimerSleeper;
+use redial::FuturesTimerSleeper;
 
 #[test]
 fn shared_scenarios_reach_the_cores_decisions() {
@@ -17,7 +17,7 @@ fn shared_scenarios_reach_the_cores_decisions() {
 
 #[test]
 fn a_closure_is_a_sleeper() {
-    use redial::adapters::Retryable;
+    use redial::Retryable;
     let policy = redial::Policy::default();
     let result = futures_executor::block_on(
         (|| async { Err::<http::Response<()>, _>(redial::Transport::Connect) })

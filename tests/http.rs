@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use common::server::{closed_port, Canned, Server};
 use common::Recording;
-use redial::adapters::reqwest::read_error_type;
-use redial::adapters::{Last, Retryable};
+use redial::read_error_type;
+use redial::{Last, Retryable};
 use redial::{Policy, Preset, StopReason};
 
 /// Records each wait and completes it at once.
@@ -196,7 +196,7 @@ async fn the_body_error_type_counts_once_read() {
 
 #[tokio::test]
 async fn a_context_carries_mutable_state_across_attempts() {
-    use redial::adapters::RetryableWithContext;
+    use redial::RetryableWithContext;
 
     /// State an attempt needs `&mut` access to: here, a log of the statuses seen.
     struct Session {

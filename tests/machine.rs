@@ -471,7 +471,7 @@ fn not_retryable_comes_first() {
 
 #[test]
 fn a_first_attempt_success_refunds_one_token() {
-    let policy = Policy::default();
+    let policy = aws_bucket();
     let budget = policy.rules().budget().unwrap().clone();
     assert!(budget.try_withdraw(10));
     run(&policy, &[(Step::Success, 0)], 1);
@@ -480,7 +480,11 @@ fn a_first_attempt_success_refunds_one_token() {
 
 #[test]
 fn a_success_after_retries_refunds_what_they_took() {
-    let policy = Policy::builder().max_attempts(4).build().unwrap();
+    let policy = Policy::builder()
+        .max_attempts(4)
+        .budget(BudgetConfig::aws())
+        .build()
+        .unwrap();
     let budget = policy.rules().budget().unwrap().clone();
     assert!(budget.try_withdraw(100));
     run(
@@ -494,7 +498,7 @@ fn a_success_after_retries_refunds_what_they_took() {
 
 #[test]
 fn a_failed_call_keeps_what_its_retries_took() {
-    let policy = Policy::default();
+    let policy = aws_bucket();
     let budget = policy.rules().budget().unwrap().clone();
     run(
         &policy,
@@ -531,12 +535,21 @@ fn an_empty_budget_never_blocks_a_first_attempt_and_refills_on_success() {
 
 #[test]
 fn clones_share_one_budget() {
-    let policy = Policy::default();
+    let policy = aws_bucket();
     let clone = policy.clone();
     run(&clone, &[(Step::Retryable, 0)], 1);
     assert_eq!(policy.rules().budget().unwrap().available(), 495);
     // Two presets built separately do not share.
-    assert_eq!(Policy::default().rules().budget().unwrap().available(), 500);
+    assert_eq!(aws_bucket().rules().budget().unwrap().available(), 500);
+}
+
+/// The default policy with the AWS SDKs' bucket (the `aws` kind), whose tokens the tests
+/// above count.
+fn aws_bucket() -> Policy {
+    Policy::builder()
+        .budget(BudgetConfig::aws())
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -841,7 +854,13 @@ fn presets_match_the_design_table() {
         assert_eq!(r.on_long_hint(), OnLongHint::Stop);
         assert_eq!(r.max_elapsed(), None);
         assert!(c.honor_hints());
-        assert_eq!(*r.budget_config(), BudgetConfig::new(500, 5, 10, 1));
+        // aws-standard keeps the AWS SDKs' bucket; the others the adaptive budget.
+        let budget = if preset == Preset::AwsStandard {
+            BudgetConfig::aws()
+        } else {
+            BudgetConfig::adaptive()
+        };
+        assert_eq!(*r.budget_config(), budget, "{preset}");
         let beyond: Vec<u16> = [409, 501, 505, 599]
             .into_iter()
             .filter(|&s| c.retry_status().contains(s))
@@ -933,11 +952,8 @@ fn validation_names_the_key_and_the_rule() {
 #[test]
 fn first_success_settles_like_a_machine() {
     use redial::{Machine, Stop};
-    let policy = Policy::default();
-    let budget = policy
-        .rules()
-        .budget()
-        .expect("the default policy has a budget");
+    let policy = aws_bucket();
+    let budget = policy.rules().budget().expect("the policy has a budget");
     assert!(budget.try_withdraw(20));
     let before = budget.available();
 

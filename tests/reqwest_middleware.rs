@@ -12,9 +12,7 @@ use std::time::Duration;
 use common::server::{Canned, Server};
 use common::Recording;
 use http::Extensions;
-use redial::adapters::reqwest_middleware::RetryMiddleware;
-use redial::adapters::{RequestIds, RetryError};
-use redial::{Policy, Preset, Stop, StopReason};
+use redial::{Policy, Preset, RequestIds, RetryError, RetryMiddleware, Stop, StopReason};
 use reqwest::{Request, Response};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Next};
 

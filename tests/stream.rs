@@ -9,9 +9,9 @@ use std::time::Duration;
 use common::server::{Canned, Server};
 use common::sse::{collect, Sse, SseEvent};
 use common::Recording;
-use redial::adapters::stream::{retry_stream, StreamError};
-use redial::adapters::{Last, Refusal};
+use redial::{retry_stream, StreamError};
 use redial::{ErrorType, Policy, Preset, StopReason};
+use redial::{Last, Refusal};
 
 /// The shared fixture: `message_start`, `ping`, then an `overloaded_error` event.
 const OVERLOADED_AFTER_200: &str = include_str!("fixtures/sse-error-after-200.txt");
@@ -43,8 +43,7 @@ async fn run(
         Sse::new,
     )
     .commit_when(|event: &SseEvent| event.event == "content_block_delta")
-    .sleeper(instant())
-    .build();
+    .sleeper(instant());
     collect(Box::pin(events)).await
 }
 

@@ -6,8 +6,8 @@ mod common;
 use std::future::IntoFuture;
 use std::time::Duration;
 
-use redial::adapters::{Retryable, TokioSleeper};
 use redial::{Policy, StopReason, Transport};
+use redial::{Retryable, TokioSleeper};
 
 #[tokio::test(start_paused = true)]
 async fn shared_scenarios_reach_the_cores_decisions() {

@@ -8,8 +8,8 @@ use std::io::Read;
 use std::time::Duration;
 
 use common::server::{Canned, Server};
-use redial::adapters::ureq::KeepStatus;
-use redial::adapters::{BlockingRetryable, Last, RetryError};
+use redial::KeepStatus;
+use redial::{BlockingRetryable, Last, RetryError};
 use redial::{Policy, Preset, StopReason};
 use ureq::http::Response;
 use ureq::Body;

@@ -139,7 +139,7 @@ pub fn flaky<'a>(
     }
 }
 
-impl redial::adapters::HttpOutcome for Canned<'_> {
+impl redial::HttpOutcome for Canned<'_> {
     fn outcome(&self) -> redial::Outcome<'_> {
         redial::Outcome::response(self.status, self.headers)
     }
@@ -215,7 +215,7 @@ pub mod calls {
     use std::future::{ready, Future, IntoFuture};
     use std::time::Duration;
 
-    use redial::adapters::Retryable as _;
+    use redial::Retryable as _;
     use redial::{Cause, Policy, Transport, Verdict};
     use tower::ServiceExt as _;
 

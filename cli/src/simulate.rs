@@ -10,9 +10,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
-use redial::{Policy, Preset, RequestFacts};
+use redial::{BudgetConfig, Policy, Preset, RequestFacts};
 use redial_sim::{
-    compare, Arrivals, BudgetScope, HintHeader, Incident, IncidentKind, Scenario, ServerModel,
+    Arrivals, BudgetScope, HintHeader, Incident, IncidentKind, Scenario, ServerModel,
     SimulateError, Table,
 };
 
@@ -48,8 +48,10 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 
-    /// Policies to run side by side, comma-separated: preset names
-    /// (default, anthropic, openai, aws-standard).
+    /// Policies to run side by side, comma-separated: preset names (default, anthropic,
+    /// openai, aws-standard) or policy files, each optionally followed by `@` and a budget
+    /// that overrides --budget for it: `@off`, `@aws` (the AWS bucket), `@adaptive`,
+    /// `@per-client`, `@redis`, `@shared` (e.g. default@off,default@aws,default,default@redis).
     #[arg(long, value_delimiter = ',', default_value = "default")]
     pub compare: Vec<String>,
 
@@ -61,9 +63,15 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub no_chart: bool,
 
-    /// One retry budget for the fleet, one per client, or none.
-    #[arg(long, value_enum, default_value_t = BudgetKind::Shared)]
+    /// Who holds a retry budget: each client its own (as processes are deployed), each
+    /// client its own sharing counts through Redis every --sync, one object for the whole
+    /// fleet (an ideal no deployment reaches), or nobody.
+    #[arg(long, value_enum, default_value_t = BudgetKind::PerClient)]
     pub budget: BudgetKind,
+
+    /// --budget redis: how often each client exchanges its counts with the fleet.
+    #[arg(long, default_value = "250ms", value_parser = parse_duration)]
+    pub sync: Duration,
 
     /// The request every call makes: GET is idempotent, POST is not (which failures a
     /// policy retries depends on it).
@@ -149,13 +157,15 @@ pub enum ArrivalKind {
     Fixed,
 }
 
-/// Who shares a retry budget.
+/// Who holds a retry budget.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BudgetKind {
-    /// One budget for the fleet.
-    Shared,
-    /// One budget per client.
+    /// One budget per client: a fleet of processes, each with its own policy.
     PerClient,
+    /// One budget per client, sharing its counts with the fleet through Redis every --sync.
+    Redis,
+    /// One budget object for the whole fleet.
+    Shared,
     /// No budget at all (every policy's budget switched off).
     Off,
 }
@@ -198,36 +208,26 @@ pub fn run(args: SimulateArgs) -> ExitCode {
 
 fn simulate(args: &SimulateArgs) -> Result<(), String> {
     let scenario = scenario(args);
-    let mut policies = Vec::with_capacity(args.compare.len());
-    for name in &args.compare {
-        let name = name.trim();
-        let mut policy = policy_named(name)?;
-        if args.budget == BudgetKind::Off {
-            policy = policy
-                .to_builder()
-                .no_budget()
-                .build()
-                .map_err(|e| format!("{name}: {e}"))?;
-        }
-        policies.push((name.to_owned(), policy));
+    let mut runs = Vec::with_capacity(args.compare.len());
+    for item in &args.compare {
+        runs.push(run_named(item.trim(), args)?);
     }
-    if policies.is_empty() {
+    if runs.is_empty() {
         return Err("--compare: name at least one policy".to_owned());
     }
 
     let started = Instant::now();
-    let reports = compare(
-        &scenario,
-        policies
-            .iter()
-            .map(|(name, policy)| (name.as_str(), policy)),
-    )
-    .map_err(|e| match e {
-        SimulateError::Invalid { field, rule, got } => {
-            format!("{}: must be {rule}, got {got}", flag_for(&field))
-        }
-        other => other.to_string(),
-    })?;
+    let mut reports = Vec::with_capacity(runs.len());
+    for (label, policy, budget) in &runs {
+        let mut s = scenario.clone();
+        s.budget = *budget;
+        reports.push(redial_sim::run(&s, label, policy).map_err(|e| match e {
+            SimulateError::Invalid { field, rule, got } => {
+                format!("{}: must be {rule}, got {got}", flag_for(&field))
+            }
+            other => other.to_string(),
+        })?);
+    }
     let elapsed = started.elapsed();
 
     println!("{}", describe(args, &scenario));
@@ -247,6 +247,41 @@ fn simulate(args: &SimulateArgs) -> Result<(), String> {
         println!("\nchart: {}", args.chart.display());
     }
     Ok(())
+}
+
+/// An item of `--compare` (`NAME[@BUDGET]…`): its label, its policy and who holds its
+/// budget.
+fn run_named(item: &str, args: &SimulateArgs) -> Result<(String, Policy, BudgetScope), String> {
+    let mut parts = item.split('@');
+    let name = parts.next().unwrap_or_default();
+    let mut policy = policy_named(name)?;
+    let mut kind = args.budget;
+    let mut config = None;
+    for part in parts {
+        match part {
+            "off" => kind = BudgetKind::Off,
+            "per-client" => kind = BudgetKind::PerClient,
+            "redis" => kind = BudgetKind::Redis,
+            "shared" => kind = BudgetKind::Shared,
+            "aws" => config = Some(BudgetConfig::aws()),
+            "adaptive" => config = Some(BudgetConfig::adaptive()),
+            other => {
+                return Err(format!(
+                    "--compare: unknown budget {other:?} in {item:?} (expected one of off, aws, \
+                     adaptive, per-client, redis, shared)"
+                ))
+            }
+        }
+    }
+    if kind == BudgetKind::Off || config.is_some() {
+        let b = policy.to_builder();
+        let b = match config {
+            Some(c) if kind != BudgetKind::Off => b.budget(c),
+            _ => b.no_budget(),
+        };
+        policy = b.build().map_err(|e| format!("{item}: {e}"))?;
+    }
+    Ok((item.to_owned(), policy, scope(args, kind)))
 }
 
 /// Turns a name from `--compare` into a policy: the one place that does.
@@ -279,6 +314,7 @@ fn flag_for(field: &str) -> &str {
         "incidents.brownout.fail_fraction" => "--fail-fraction",
         "incidents.overload.capacity_factor" => "--capacity-left",
         "incidents.ratelimit.window" => "--window",
+        "budget.sync" => "--sync",
         other => other,
     }
 }
@@ -319,12 +355,18 @@ fn scenario(args: &SimulateArgs) -> Scenario {
     s.request = RequestFacts::idempotent(args.method == MethodKind::Get);
     s.rtt = args.rtt;
     s.bucket = args.bucket;
-    s.budget = match args.budget {
-        BudgetKind::PerClient => BudgetScope::PerClient,
-        BudgetKind::Shared | BudgetKind::Off => BudgetScope::Shared,
-    };
+    s.budget = scope(args, args.budget);
     s.seed = args.seed;
     s
+}
+
+/// Who holds the budgets, for `--budget` (or an item's `@…`).
+fn scope(args: &SimulateArgs, kind: BudgetKind) -> BudgetScope {
+    match kind {
+        BudgetKind::PerClient | BudgetKind::Off => BudgetScope::PerClient,
+        BudgetKind::Redis => BudgetScope::Redis { sync: args.sync },
+        BudgetKind::Shared => BudgetScope::Shared,
+    }
 }
 
 fn human(d: Duration) -> String {
@@ -375,9 +417,13 @@ fn describe(args: &SimulateArgs, s: &Scenario) -> String {
         _ => "nothing".to_owned(),
     };
     let budget = match args.budget {
-        BudgetKind::Shared => "one shared budget",
-        BudgetKind::PerClient => "a budget per client",
-        BudgetKind::Off => "no budget",
+        BudgetKind::Shared => "one budget object for the fleet".to_owned(),
+        BudgetKind::PerClient => "a budget per client".to_owned(),
+        BudgetKind::Redis => format!(
+            "a budget per client, shared through Redis every {}",
+            human(args.sync)
+        ),
+        BudgetKind::Off => "no budget".to_owned(),
     };
     let arrivals = match args.arrivals {
         ArrivalKind::Poisson => "Poisson",

@@ -719,7 +719,7 @@ fn decide_is_deterministic_with_a_seed() {
 #[test]
 fn decide_anthropic_errors() {
     let out = decide(
-        &["--preset", "anthropic", "--seed", "7"],
+        &["--policy", &policy("anthropic-bucket.toml"), "--seed", "7"],
         &calls("anthropic.jsonl"),
     );
     let by_id = |id: &str| {

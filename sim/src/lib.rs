@@ -53,9 +53,16 @@
 //! until a [`Stop`](redial::Stop). Calls start during [`Scenario::duration`]; the run then
 //! goes on until every call has ended, so every attempt is counted.
 //!
-//! **Budget.** With [`BudgetScope::Shared`] the whole fleet draws on one bucket (one
-//! policy, cloned into every call); with [`BudgetScope::PerClient`] each client has a
-//! policy, and a bucket, of its own. Either way a run starts from fresh buckets built from
+//! **Budget.** With [`BudgetScope::PerClient`] (the default) each client has a policy, and
+//! a budget, of its own, as a fleet of processes is deployed. With [`BudgetScope::Redis`]
+//! each client also exchanges its budget's [`Counts`](redial::Counts) every `sync` with a
+//! modelled store through the budget's own API
+//! ([`take_local_deltas`](redial::Budget::take_local_deltas), then
+//! [`set_fleet_view`](redial::Budget::set_fleet_view) with the fleet's counts over the
+//! budget's window, fresh for four sync intervals), so each client decides from the fleet's
+//! totals as they were at the last sync: what sharing through Redis can do at best, with
+//! no network delay beyond the interval. With [`BudgetScope::Shared`] the whole fleet draws
+//! on one budget object (one policy, cloned into every call). Either way a run starts from fresh buckets built from
 //! the policy's settings, never from the caller's, so runs repeat exactly and never drain
 //! a budget in use.
 //!
@@ -129,7 +136,7 @@ use std::time::{Instant, SystemTime};
 use fastrand::Rng;
 
 use redial::Outcome;
-use redial::{Action, Machine, StopReason};
+use redial::{Action, Counts, Machine, StopReason};
 use redial::{Policy, PolicyError};
 
 pub use report::{Bucket, Latency, Recovery, Report, Table, RECOVERED};
@@ -200,6 +207,15 @@ fn validate(s: &Scenario) -> Result<(), SimulateError> {
         }
         if s.duration.is_zero() {
             return Err(SimulateError::invalid("duration", "more than 0s", "0s"));
+        }
+    }
+    if let BudgetScope::Redis { sync } = s.budget {
+        if sync < Duration::from_millis(1) || sync > Duration::from_secs(3600) {
+            return Err(SimulateError::invalid(
+                "budget.sync",
+                "from 1ms to 1h",
+                redial::duration::Human(sync),
+            ));
         }
     }
     if s.bucket.is_zero() {
@@ -279,6 +295,9 @@ enum Kind {
     Retry { call: u32 },
     /// A worker finishes the request of `call`.
     Served { call: u32 },
+    /// Every client exchanges its budget's counts with the modelled store
+    /// ([`BudgetScope::Redis`]).
+    Sync,
 }
 
 /// One call in flight.
@@ -420,6 +439,9 @@ struct Engine<'p> {
     bucket: u64,
     max_bucket: u64,
     incident: Option<(u64, u64)>,
+    /// The modelled store of [`BudgetScope::Redis`]: the fleet's deltas per sync, the last
+    /// window's worth.
+    store: std::collections::VecDeque<(u64, Counts)>,
     report: Report,
 }
 
@@ -472,7 +494,7 @@ impl<'p> Engine<'p> {
     fn start_call(&mut self, client: u32, start: u64, now: u64) -> Result<(), SimulateError> {
         let index = match self.scenario.budget {
             BudgetScope::Shared => 0,
-            BudgetScope::PerClient => client as usize,
+            _ => client as usize,
         };
         let Some(policy) = self.policies.get(index) else {
             return Ok(());
@@ -584,8 +606,47 @@ impl<'p> Engine<'p> {
         }
     }
 
+    /// [`BudgetScope::Redis`]: every client hands its counts since the last sync to the
+    /// store, which sums the fleet's over the budget's window and hands the totals back to
+    /// every client (in one step: a round trip takes no time here).
+    fn sync(&mut self, now: u64, every: u64) {
+        let budgets = || self.policies.iter().filter_map(|p| p.rules().budget());
+        let mut deltas = Counts::default();
+        for b in budgets() {
+            deltas = deltas.saturating_add(b.take_local_deltas());
+        }
+        let window = self
+            .policies
+            .first()
+            .map_or(0, |p| nanos(p.rules().budget_config().window));
+        self.store.push_back((now, deltas));
+        while self
+            .store
+            .front()
+            .is_some_and(|(at, _)| at.saturating_add(window) <= now)
+        {
+            self.store.pop_front();
+        }
+        let fleet = self
+            .store
+            .iter()
+            .fold(Counts::default(), |sum, (_, c)| sum.saturating_add(*c));
+        let at = self.base + Duration::from_nanos(now);
+        let fresh_for = Duration::from_nanos(every.saturating_mul(4));
+        for b in budgets() {
+            b.set_fleet_view(fleet, at, fresh_for);
+        }
+        // Only while anything else is left to happen, so that the run ends.
+        if !self.events.is_empty() {
+            self.push(now.saturating_add(every), Kind::Sync);
+        }
+    }
+
     fn run(mut self) -> Result<Report, SimulateError> {
         self.schedule_arrival(0);
+        if let BudgetScope::Redis { sync } = self.scenario.budget {
+            self.push(nanos(sync).max(1), Kind::Sync);
+        }
         let limit = self.scenario.max_events;
         while let Some((key, kind)) = self.events.pop() {
             self.report.events += 1;
@@ -600,6 +661,11 @@ impl<'p> Engine<'p> {
                     self.schedule_arrival(start);
                 }
                 Kind::Retry { call } => self.at_server(call, false, now),
+                Kind::Sync => {
+                    if let BudgetScope::Redis { sync } = self.scenario.budget {
+                        self.sync(now, nanos(sync).max(1));
+                    }
+                }
                 Kind::Served { call } => {
                     // The worker that served `call` takes the next waiting request, if any.
                     let (reply, next) = self.server.complete(now);
@@ -640,7 +706,7 @@ pub fn run(scenario: &Scenario, label: &str, policy: &Policy) -> Result<Report, 
     // budget, and the same seed gives the same report every time.
     let copies = match scenario.budget {
         BudgetScope::Shared => 1,
-        BudgetScope::PerClient => scenario.clients as usize,
+        _ => scenario.clients as usize,
     };
     let mut policies = Vec::with_capacity(copies);
     for _ in 0..copies {
@@ -674,6 +740,7 @@ pub fn run(scenario: &Scenario, label: &str, policy: &Policy) -> Result<Report, 
         // Bounds the memory a long tail of retries after the arrivals can take.
         max_bucket: 2 * MAX_BUCKETS,
         incident,
+        store: std::collections::VecDeque::new(),
         report,
     };
     engine.run()

@@ -71,6 +71,11 @@ impl<T, const LANES: usize> EventQueue<T, LANES> {
         }
     }
 
+    /// Whether no event is waiting.
+    pub(super) fn is_empty(&self) -> bool {
+        self.heap.is_empty() && self.lanes.iter().all(VecDeque::is_empty)
+    }
+
     /// Removes the event with the smallest key.
     pub(super) fn pop(&mut self) -> Option<(u128, T)> {
         let mut best: Option<(usize, u128)> = None;

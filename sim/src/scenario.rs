@@ -66,20 +66,30 @@ impl Arrivals {
     }
 }
 
-/// Whether the clients share one retry budget or each keeps its own.
+/// Who shares a retry budget: each client its own (as a fleet of processes is deployed),
+/// every client through Redis, or one object for all.
 ///
 /// ```
-/// assert_eq!(redial_sim::BudgetScope::default(), redial_sim::BudgetScope::Shared);
+/// assert_eq!(redial_sim::BudgetScope::default(), redial_sim::BudgetScope::PerClient);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum BudgetScope {
-    /// One policy for the whole fleet, so one bucket: a service whose instances share a
-    /// policy object (or a sidecar that retries for all of them).
+    /// A policy (and a budget) per client: a fleet of separate processes, each with its own
+    /// policy, which is what gets deployed.
     #[default]
-    Shared,
-    /// A policy (and a bucket) per client: a fleet of separate processes.
     PerClient,
+    /// A budget per client that shares its counts with the fleet through Redis: every
+    /// `sync`, each client hands its counts since the last sync to a store that sums the
+    /// fleet's over the budget's window, and from then on decides from those fleet totals
+    /// (plus its own counts since), as the `redis` feature's exchange does.
+    Redis {
+        /// How often each client exchanges its counts (250 ms by default in the exchange).
+        sync: Duration,
+    },
+    /// One policy for the whole fleet, so one budget object: only a model of the ideal
+    /// (every call in one process, or a perfectly synchronous store).
+    Shared,
 }
 
 /// The modelled server when nothing is wrong with it.

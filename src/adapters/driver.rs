@@ -1,107 +1,139 @@
-//! The one retry loop every adapter shares, minus the waiting: classify, ask the machine,
-//! tell the hook, and build the final result. Adapters only add how they wait and how they
-//! make an attempt, so none of them holds any policy logic.
+//! The one retry loop every adapter shares, minus the waiting: classify a result and keep
+//! its request id, refuse a retry the adapter cannot make, ask the machine, tell the hook,
+//! and build the call's result. Adapters only add how they make an attempt and how they
+//! wait, so none of them holds a policy rule or reads a clock of its own: they hand the
+//! driver their sleeper's clocks, which it reads only when a decision needs the time.
 
-use core::borrow::Borrow;
 use core::time::Duration;
 use std::time::{Instant, SystemTime};
 
 use fastrand::Rng;
 
-use crate::classify::{Outcome, RequestFacts};
-use crate::machine::{Action, Machine, Rules, Stop};
-use crate::policy::Policy;
-use crate::verdict::{Transport, Verdict};
+use crate::classify::Outcome;
+use crate::machine::{Action, Machine, Stop};
+use crate::verdict::{Cause, Transport, Verdict};
 
-use super::error::{Last, Refusal, RequestIds, RetryError};
-use super::hooks::{Classify, ClassifyContext, Event, Notify};
+use super::classify_result::{Classify, ClassifyContext};
+use super::notify::{Event, Notify};
+use super::options::{AsPolicy, Options};
+use super::request_ids::RequestIds;
+use super::retry_error::{Last, Refusal, RetryError};
+use super::tracing::Trace;
 
-/// What an adapter does next.
+/// What an adapter does after an attempt.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Step {
     /// Wait this long, then make another attempt.
     Retry(Duration),
-    /// The call is over.
-    Stop(Stop),
+    /// No more attempts: hand the result to [`Driver::finish`].
+    End(End),
 }
 
-/// One call's state, shared by every adapter.
+/// How a call ends.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum End {
+    /// The last result is a success (for a stream: the open succeeded; the stream runs).
+    Succeeded,
+    /// The machine stopped the call.
+    Stopped(Stop),
+}
+
+impl Step {
+    /// The end of the call, for an adapter that cannot make the retry asked for. The
+    /// driver refuses such retries itself (the adapter says why), so this is only a
+    /// guard: nothing is ever sent twice.
+    #[cfg(feature = "tower")]
+    pub(crate) fn end(self) -> End {
+        match self {
+            Step::End(end) => end,
+            Step::Retry(_) => End::Stopped(Stop::NotRetryable {
+                cause: Cause::caller(),
+            }),
+        }
+    }
+}
+
+/// One call's options and state, shared by every adapter.
 ///
-/// The machine is made when the call's clock starts ([`Driver::begin`]), on the sleeper's
-/// clock, so that a paused or virtual clock measures the whole call. A call that succeeds
-/// at once needs neither the machine nor the clock: most calls read no clock at all.
+/// The machine is made at the call's first failure, or when its clock must start earlier
+/// ([`start`](Self::start)): a call that succeeds at once needs neither the machine nor
+/// the clock.
 #[derive(Debug)]
 pub(crate) struct Driver<P, C, N> {
-    policy: P,
+    pub(crate) options: Options<P, C, N>,
     machine: Option<Machine<P>>,
-    pub(crate) facts: RequestFacts,
-    pub(crate) classify: C,
-    pub(crate) notify: N,
-    /// The jitter's generator, made at the first retry unless the caller gave one.
-    rng: Option<Rng>,
-    ids: RequestIds,
+    /// Made at the first id: a call that succeeds at once does not even zero the buffer.
+    ids: Option<RequestIds>,
+    /// Why the adapter refused a retry the policy would have made, for the final error.
+    refusal: Option<Refusal>,
+    /// The call's span (feature `tracing`; nothing without it), opened at its first failure.
+    trace: Trace,
 }
 
-impl<P, C, N> Driver<P, C, N>
-where
-    P: Borrow<Policy> + AsRef<Rules> + Clone,
-{
-    pub(crate) fn new(
-        policy: P,
-        facts: RequestFacts,
-        classify: C,
-        notify: N,
-        rng: Option<Rng>,
-    ) -> Self {
+impl<P, C, N> Driver<P, C, N> {
+    #[inline(always)]
+    pub(crate) fn new(options: Options<P, C, N>) -> Self {
         Driver {
-            policy,
+            options,
             machine: None,
-            facts,
-            classify,
-            notify,
-            rng,
-            ids: RequestIds::new(),
+            ids: None,
+            refusal: None,
+            trace: Trace::default(),
         }
     }
 
-    /// Starts the call's clock, reading `now`, unless it has started: later calls change
-    /// nothing and read no clock. Adapters call it before a blocking attempt, and when an
-    /// async attempt first waits, which only the synchronous part of its first poll
-    /// precedes.
-    pub(crate) fn begin(&mut self, now: impl FnOnce() -> Instant) {
-        if self.machine.is_none() {
-            self.machine = Some(Machine::new(self.policy.clone(), now()));
+    /// The same driver with other hooks.
+    #[inline(always)]
+    pub(crate) fn map<C2, N2>(self, f: impl FnOnce(C, N) -> (C2, N2)) -> Driver<P, C2, N2> {
+        Driver {
+            options: self.options.map(f),
+            machine: self.machine,
+            ids: self.ids,
+            refusal: self.refusal,
+            trace: self.trace,
         }
     }
+}
 
-    /// Starts the call's clock before its first attempt if a deadline is measured from
-    /// there. Without one, the clock starts at the first wait or failure, and a call that
-    /// succeeds at once never reads it.
-    pub(crate) fn before_attempt(&mut self, now: impl FnOnce() -> Instant) {
-        if self.policy.as_ref().max_elapsed().is_some() {
-            self.begin(now);
-        }
-    }
-
-    fn machine(&mut self, now: Instant) -> &mut Machine<P> {
-        let policy = &self.policy;
+impl<P: AsPolicy, C, N> Driver<P, C, N> {
+    /// The call's machine, made on first use with the call's start read from `now`: the
+    /// one place a machine is made.
+    fn machine(&mut self, now: impl FnOnce() -> Instant) -> &mut Machine<P> {
+        let policy = &self.options.policy;
         self.machine
-            .get_or_insert_with(|| Machine::new(policy.clone(), now))
+            .get_or_insert_with(|| Machine::new(policy.clone(), now()))
     }
 
-    /// The context classifiers get.
-    pub(crate) fn context(&self, wall: SystemTime) -> ClassifyContext<'_> {
-        ClassifyContext::new(self.policy.borrow().classifier(), self.facts, wall)
+    /// Starts the call's clock, reading `now`, unless it has started. Adapters call it
+    /// when an attempt first waits (so a slow first attempt counts in the elapsed time),
+    /// and before a blocking attempt.
+    #[inline(always)]
+    pub(crate) fn start(&mut self, now: impl FnOnce() -> Instant) {
+        self.machine(now);
     }
 
-    /// Classifies a finished attempt (or, for `None`, one cut off by the per-attempt
-    /// timeout: a transport timeout) and asks the machine. The clocks are read only when
-    /// needed: `wall` for a failed response's dates, `now` to start the call's clock at its
-    /// first failure (if no wait started it) and for a deadline.
+    /// Called before every attempt: the first attempt's one path. A deadline is measured
+    /// from before the first attempt, so it starts the clock; without one, a call that
+    /// succeeds at once never reads it.
     #[inline]
-    pub(crate) fn decide<T, E>(
+    pub(crate) fn before_attempt(&mut self, now: impl FnOnce() -> Instant) {
+        if self.options.policy.as_ref().max_elapsed().is_some() {
+            self.start(now);
+        }
+    }
+
+    /// The driver's one entry, once an attempt has ended: classifies `result` (`None`: the
+    /// attempt was cut off by the per-attempt timeout, a transport timeout), keeps its
+    /// request id, demotes a retryable failure to a final one when the adapter `refuse`s
+    /// to retry (and remembers why), asks the machine and tells the hook.
+    ///
+    /// The clocks are read only when needed: `wall` for a failed response's dates, `now`
+    /// to start the call's clock at its first failure and for a deadline.
+    #[inline]
+    pub(crate) fn on_result<T, E>(
         &mut self,
         result: Option<&Result<T, E>>,
+        refuse: Option<Refusal>,
         now: impl Fn() -> Instant,
         wall: &dyn Fn() -> SystemTime,
     ) -> Step
@@ -109,74 +141,81 @@ where
         C: Classify<T, E>,
         N: Notify,
     {
-        let cx = ClassifyContext::with_clock(self.policy.borrow().classifier(), self.facts, wall);
-        let verdict = match result {
-            Some(r) => self.classify.classify(&cx, r),
-            None => cx.verdict(&Outcome::Transport(Transport::Timeout)),
+        let options = &mut self.options;
+        if let Some(r) = result {
+            if options.classify.is_success(r) {
+                // A success needs no context, no time and no request id (ids are for
+                // errors): most calls end here.
+                return Step::End(End::Succeeded);
+            }
+        }
+        let cx =
+            ClassifyContext::with_clock(options.policy.borrow().classifier(), options.facts, wall);
+        let (verdict, id) = match result {
+            Some(r) => (options.classify.classify(&cx, r), r),
+            None => {
+                let verdict = cx.verdict(&Outcome::Transport(Transport::Timeout));
+                return self.failed(verdict, None, refuse, now);
+            }
         };
         if let Verdict::Success = verdict {
-            // A success needs no time, no request id (it goes in errors only), and no
-            // machine if it is the first attempt.
-            return Step::Stop(match &mut self.machine {
-                Some(machine) => machine.on_success(),
-                None => Machine::<P>::first_success(self.policy.as_ref()),
-            });
+            // A success needs no time and no request id (they are for errors).
+            return Step::End(End::Succeeded);
         }
-        let id = result.and_then(|r| self.classify.request_id(r));
-        self.observe(&verdict, id, now)
+        let id = options.classify.request_id(id);
+        self.failed(verdict, id, refuse, now)
     }
 
-    /// Feeds a verdict the adapter reached itself to the machine, records the request id
-    /// and tells the hook about a retry. `now` is read to start the call's clock if it has
-    /// not started, and when the machine needs the time (a deadline).
-    pub(crate) fn observe(
+    /// A failed attempt: the rest of [`on_result`](Self::on_result), kept apart so that
+    /// the success path stays small.
+    fn failed(
         &mut self,
-        verdict: &Verdict,
+        mut verdict: Verdict,
         id: Option<&str>,
+        refuse: Option<Refusal>,
         now: impl Fn() -> Instant,
     ) -> Step
     where
         N: Notify,
     {
         if let Some(id) = id {
-            self.ids.push(id);
+            self.ids.get_or_insert_with(RequestIds::new).push(id);
         }
+        if let (Some(why), true) = (refuse, verdict.is_retryable()) {
+            // The adapter cannot retry (the body is gone, output was yielded): the
+            // machine hears the failure as final, and the error will say why.
+            verdict = Verdict::fatal(verdict.cause().copied().unwrap_or_else(Cause::caller));
+            self.refusal = Some(why);
+        }
+        let rng = self.options.rng.get_or_insert_with(Rng::new);
+        let policy = &self.options.policy;
         let machine = self
             .machine
-            .get_or_insert_with(|| Machine::new(self.policy.clone(), now()));
-        let rng = self.rng.get_or_insert_with(Rng::new);
-        match machine.on_outcome_at(verdict, now, rng) {
+            .get_or_insert_with(|| Machine::new(policy.clone(), now()));
+        let action = machine.on_outcome_at(&verdict, now, rng);
+        let attempt = machine.attempts();
+        self.trace.failed(attempt, &action, &verdict, id);
+        match action {
             Action::Retry(retry) => {
-                let attempt = machine.attempts();
-                self.notify
-                    .notify(&Event::new(attempt, &retry, verdict, id));
+                self.options
+                    .notify
+                    .notify(&Event::new(attempt, &retry, &verdict, id));
                 Step::Retry(retry.delay)
             }
-            Action::Stop(stop) => Step::Stop(stop),
+            Action::Stop(stop) => Step::End(End::Stopped(stop)),
         }
     }
 
-    /// The final error of a call that stopped.
-    pub(crate) fn error<E, T>(
-        &mut self,
-        stop: Stop,
-        last: Last<E, T>,
-        refusal: Option<Refusal>,
-        now: Instant,
-    ) -> RetryError<E, T> {
-        let machine = self.machine(now);
-        let attempts = machine.attempts();
-        let elapsed = now.saturating_duration_since(machine.start());
-        let err = RetryError::new(
-            stop,
-            attempts,
-            elapsed,
-            core::mem::take(&mut self.ids),
-            last,
-        );
-        match refusal {
-            Some(r) => err.with_refusal(r),
-            None => err,
+    /// Tells the machine the call succeeded (a stream that ended cleanly): the budget
+    /// refunds its retries.
+    pub(crate) fn succeeded(&mut self) -> Stop {
+        match &mut self.machine {
+            Some(machine) => {
+                let stop = machine.on_success();
+                self.trace.succeeded(machine.attempts());
+                stop
+            }
+            None => Machine::<P>::first_success(self.options.policy.as_ref()),
         }
     }
 
@@ -186,17 +225,46 @@ where
     #[inline]
     pub(crate) fn finish<T, E>(
         &mut self,
-        stop: Stop,
+        end: End,
         result: Option<Result<T, E>>,
         timeout: Duration,
         now: impl FnOnce() -> Instant,
     ) -> Result<T, RetryError<E, T>> {
+        let stop = match end {
+            End::Succeeded => self.succeeded(),
+            End::Stopped(stop) => stop,
+        };
         let last = match result {
-            Some(Ok(t)) if matches!(stop, Stop::Succeeded { .. }) => return Ok(t),
+            Some(Ok(t)) if matches!(end, End::Succeeded) => return Ok(t),
             Some(Ok(t)) => Last::Response(t),
             Some(Err(e)) => Last::Error(e),
             None => Last::TimedOut(timeout),
         };
-        Err(self.error(stop, last, None, now()))
+        Err(self.error(stop, last, now))
+    }
+
+    /// The final error of a call that stopped.
+    #[cold]
+    fn error<E, T>(
+        &mut self,
+        stop: Stop,
+        last: Last<E, T>,
+        now: impl FnOnce() -> Instant,
+    ) -> RetryError<E, T> {
+        let now = now();
+        let machine = self.machine(|| now);
+        let attempts = machine.attempts().max(1);
+        let elapsed = now.saturating_duration_since(machine.start());
+        let err = RetryError::new(
+            stop,
+            attempts,
+            elapsed,
+            self.ids.take().unwrap_or_default(),
+            last,
+        );
+        match self.refusal {
+            Some(r) => err.with_refusal(r),
+            None => err,
+        }
     }
 }

@@ -1,37 +1,11 @@
-//! reqwest (feature `reqwest`): its responses and errors are HTTP outcomes, so a reqwest
-//! call retries with no glue code.
-//!
-//! ```no_run
-//! use redial::adapters::{Retryable, TokioSleeper};
-//! use redial::{Policy, Preset};
-//!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let client = reqwest::Client::new();
-//! let policy = Policy::preset(Preset::Anthropic);
-//! let response = (|| client.post("https://api.anthropic.com/v1/messages").body("{}").send())
-//!     .retry(&policy)
-//!     .sleeper(TokioSleeper)
-//!     .await?;
-//! # let _ = response;
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! A `reqwest::Error` reads as a transport failure: a connect error as
-//! [`Transport::Connect`] (never sent, so always safe to retry), a timeout as
-//! [`Transport::Timeout`], an error from `error_for_status` as its status, anything else by
-//! the I/O error inside it ([`transport_kind`]): a reset as [`Transport::Reset`], the
-//! rest as [`Transport::Other`].
-//!
-//! The body of an error response is not read (see [error bodies](super::outcome#error-bodies));
-//! call [`read_error_type`] inside the operation to have its error type count.
+//! reqwest (feature `reqwest`): its responses and errors are HTTP outcomes.
 
 use crate::classify::{request_id, Outcome};
 use crate::verdict::Transport;
 
 #[cfg(feature = "json")]
-use super::outcome::with_error_type;
-use super::outcome::{empty_headers, response_outcome, transport_kind, HttpOutcome};
+use super::http_outcome::with_error_type;
+use super::http_outcome::{empty_headers, response_outcome, transport_kind, HttpOutcome};
 
 /// Its status and headers, and the [`ErrorType`](crate::ErrorType) in its extensions if
 /// [`read_error_type`] put one there.
@@ -46,7 +20,7 @@ impl HttpOutcome for reqwest::Response {
 }
 
 /// A transport failure, or the status of an `error_for_status` error. See the
-/// [module docs](self).
+/// [docs](read_error_type).
 impl HttpOutcome for reqwest::Error {
     fn outcome(&self) -> Outcome<'_> {
         // A connect timeout is still a connect failure: the request was never sent.
@@ -63,6 +37,34 @@ impl HttpOutcome for reqwest::Error {
     }
 }
 
+/// reqwest (feature `reqwest`): its responses and errors are HTTP outcomes, so a reqwest
+/// call retries with no glue code.
+///
+/// ```no_run
+/// use redial::{Retryable, TokioSleeper};
+/// use redial::{Policy, Preset};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = reqwest::Client::new();
+/// let policy = Policy::preset(Preset::Anthropic);
+/// let response = (|| client.post("https://api.anthropic.com/v1/messages").body("{}").send())
+///     .retry(&policy)
+///     .sleeper(TokioSleeper)
+///     .await?;
+/// # let _ = response;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// A `reqwest::Error` reads as a transport failure: a connect error as
+/// [`Transport::Connect`] (never sent, so always safe to retry), a timeout as
+/// [`Transport::Timeout`], an error from `error_for_status` as its status, anything else by
+/// the I/O error inside it ([`transport_kind`]): a reset as [`Transport::Reset`], the
+/// rest as [`Transport::Other`].
+///
+/// The body of an error response is not read (see [error bodies](crate::HttpOutcome#error-bodies));
+/// call [`read_error_type`] inside the operation to have its error type count.
+///
 /// Reads the body of an error response so that its error type counts, and hands back an
 /// equivalent response (same status, headers, URL, and the body's bytes). A success or a
 /// redirect is returned untouched, its body unread, so a stream stays a stream.
@@ -71,7 +73,7 @@ impl HttpOutcome for reqwest::Error {
 /// read every error body and never find an error type.
 ///
 /// ```no_run
-/// use redial::adapters::{reqwest::read_error_type, Retryable, TokioSleeper};
+/// use redial::{read_error_type, Retryable, TokioSleeper};
 ///
 /// # async fn run(client: reqwest::Client, policy: redial::Policy) -> Result<(), Box<dyn std::error::Error>> {
 /// let response = (|| async {

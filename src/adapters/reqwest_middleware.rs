@@ -1,70 +1,4 @@
-//! reqwest-middleware (feature `reqwest-middleware`): [`RetryMiddleware`], the retry
-//! middleware that replaces reqwest-retry's `RetryTransientMiddleware` in one line.
-//!
-//! ```no_run
-//! use redial::adapters::reqwest_middleware::RetryMiddleware;
-//! use redial::{Policy, Preset};
-//! use reqwest_middleware::ClientBuilder;
-//!
-//! # async fn run() -> Result<(), reqwest_middleware::Error> {
-//! let client = ClientBuilder::new(reqwest::Client::new())
-//!     .with(RetryMiddleware::new(Policy::preset(Preset::Anthropic)))
-//!     .build();
-//! let response = client.post("https://api.anthropic.com/v1/messages").body("{}").send().await?;
-//! # let _ = response;
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! What it does that reqwest-retry does not:
-//!
-//! - **Waits what the server asks**: `retry-after-ms`, `Retry-After` (seconds or a date) and
-//!   the rate-limit reset headers, spread a little so that clients told the same instant
-//!   do not return together, and capped by the policy's `max_hint`.
-//! - **Reads API error types**: the body of a failed response with a
-//!   `Content-Length` of at most 64 KiB is read (`overloaded_error`, `rate_limit_error`, …)
-//!   and handed on as it was, so you can still read it. A larger or chunked error body is
-//!   left unread and its status and headers decide.
-//! - **Keeps a retry budget** shared by every clone of the policy, so that a fleet of
-//!   clients does not multiply the load on a server that is already down.
-//! - **Reads idempotency from the request**: a `GET`, `PUT` or `DELETE`, or any request with
-//!   an `Idempotency-Key` header, is retried on any retryable failure; a `POST` only when
-//!   the server cannot have acted on it (a refused connection, 429, 503, 529, …), unless
-//!   the policy says `non_idempotent = "always"`.
-//! - **Says why it stopped**: a call that ends in a transport failure returns
-//!   `reqwest_middleware::Error::Middleware` holding a [`RetryError`](super::RetryError), which names the
-//!   stop reason, the attempts, the time taken and every request id the server gave;
-//!   its [`source`](std::error::Error::source) is the last error. A call that ends with a
-//!   response returns that response, as reqwest-retry does, so `error_for_status` and
-//!   your own error handling see what they saw before; if it failed, its extensions hold
-//!   the [`Stop`](crate::Stop) (why no retry followed) and the
-//!   [`RequestIds`](super::RequestIds) of every attempt.
-//!
-//! A request whose body cannot be cloned (a stream) is sent once and its result returned
-//! as it is: it cannot be sent again (with the `tracing` feature, a `DEBUG` event says
-//! so). reqwest-retry fails such a request before sending it.
-//!
-//! # Migrating from reqwest-retry
-//!
-//! | reqwest-retry | redial |
-//! |---|---|
-//! | `RetryTransientMiddleware::new_with_policy(policy)` | [`RetryMiddleware::new(policy)`](RetryMiddleware::new) |
-//! | `ExponentialBackoff::builder().build_with_max_retries(n)` | `Policy::builder().max_attempts(n + 1).build()?` (attempts count the first) |
-//! | `.retry_bounds(min, max)` | `.base(min).cap(max)` |
-//! | `.base(b)` (the exponent's base) | `.factor(b)` |
-//! | `.jitter(Jitter::Full)`, `Jitter::None` | `.jitter(Jitter::Full)`, `Jitter::None` |
-//! | `.jitter(Jitter::Bounded)` | `.jitter(Jitter::Equal)` (half the delay to the delay) or `Jitter::Proportional(r)` |
-//! | `.build_with_total_retry_duration(d)` | `.max_elapsed(d)` |
-//! | `DefaultRetryableStrategy`: 408, 429, 5xx, transport errors, any method | the policy's table: 408, 425, 429, 500, 502, 503, 504, 529, API error types, `x-should-retry`; a `POST` only when safe, or `.non_idempotent(NonIdempotent::Always)` |
-//! | a custom `RetryableStrategy` | `.retry_status([..])`, a policy file, or the [`Classify`](super::Classify) of the other adapters |
-//! | `Retryable::Transient`, `Retryable::Fatal` | [`Verdict::retryable`](crate::Verdict::retryable), [`Verdict::fatal`](crate::Verdict::fatal) |
-//! | `RetryError::WithRetries { retries, err }` | [`RetryError`](super::RetryError): [`reason`](super::RetryError::reason), [`attempts`](super::RetryError::attempts), [`elapsed`](super::RetryError::elapsed), [`request_ids`](super::RetryError::request_ids), [`error`](super::RetryError::error) |
-//! | `with_retry_log_level(level)` | the `tracing` feature: a span per call, an event per retry |
-//! | `Retry-After`: not read | read, with the rate-limit headers |
-//! | a streamed body: an error before sending | sent once |
-//! | the runtime: tokio | tokio by default; [`sleeper`](RetryMiddleware::sleeper) for another timer |
-//!
-//! Policies can also come from a file that platform teams check in CI (feature `serde`).
+//! reqwest-middleware (feature `reqwest-middleware`): the retry middleware.
 
 use core::fmt;
 
@@ -75,20 +9,88 @@ use reqwest_middleware::{Middleware, Next};
 use crate::classify::{Outcome, RequestFacts};
 use crate::policy::Policy;
 
-use super::error::Last;
 use super::future::RetryableWithContext;
-use super::outcome::{transport_kind, HttpOutcome};
+use super::http_outcome::{transport_kind, HttpOutcome};
+use super::retry_error::Last;
 use super::sleep::{Sleeper, TokioSleeper};
 
 /// The largest error body read for its error type: an API's JSON error is a few hundred
 /// bytes, and a body read here is held in memory whole.
 const PEEK_LIMIT: u64 = 64 * 1024;
 
+/// reqwest-middleware (feature `reqwest-middleware`): [`RetryMiddleware`], the retry
+/// middleware that replaces reqwest-retry's `RetryTransientMiddleware` in one line.
+///
+/// ```no_run
+/// use redial::RetryMiddleware;
+/// use redial::{Policy, Preset};
+/// use reqwest_middleware::ClientBuilder;
+///
+/// # async fn run() -> Result<(), reqwest_middleware::Error> {
+/// let client = ClientBuilder::new(reqwest::Client::new())
+///     .with(RetryMiddleware::new(Policy::preset(Preset::Anthropic)))
+///     .build();
+/// let response = client.post("https://api.anthropic.com/v1/messages").body("{}").send().await?;
+/// # let _ = response;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// What it does that reqwest-retry does not:
+///
+/// - **Waits what the server asks**: `retry-after-ms`, `Retry-After` (seconds or a date) and
+///   the rate-limit reset headers, spread a little so that clients told the same instant
+///   do not return together, and capped by the policy's `max_hint`.
+/// - **Reads API error types**: the body of a failed response with a
+///   `Content-Length` of at most 64 KiB is read (`overloaded_error`, `rate_limit_error`, …)
+///   and handed on as it was, so you can still read it. A larger or chunked error body is
+///   left unread and its status and headers decide.
+/// - **Keeps a retry budget** shared by every clone of the policy, so that a fleet of
+///   clients does not multiply the load on a server that is already down.
+/// - **Reads idempotency from the request**: a `GET`, `PUT` or `DELETE`, or any request with
+///   an `Idempotency-Key` header, is retried on any retryable failure; a `POST` only when
+///   the server cannot have acted on it (a refused connection, 429, 503, 529, …), unless
+///   the policy says `non_idempotent = "always"`.
+/// - **Says why it stopped**: a call that ends in a transport failure returns
+///   `reqwest_middleware::Error::Middleware` holding a [`RetryError`](crate::RetryError), which names the
+///   stop reason, the attempts, the time taken and every request id the server gave;
+///   its [`source`](std::error::Error::source) is the last error. A call that ends with a
+///   response returns that response, as reqwest-retry does, so `error_for_status` and
+///   your own error handling see what they saw before; if it failed, its extensions hold
+///   the [`Stop`](crate::Stop) (why no retry followed) and the
+///   [`RequestIds`](crate::RequestIds) of every attempt.
+///
+/// A request whose body cannot be cloned (a stream) is sent once and its result returned
+/// as it is: it cannot be sent again (with the `tracing` feature, a `DEBUG` event says
+/// so). reqwest-retry fails such a request before sending it.
+///
+/// # Migrating from reqwest-retry
+///
+/// | reqwest-retry | redial |
+/// |---|---|
+/// | `RetryTransientMiddleware::new_with_policy(policy)` | [`RetryMiddleware::new(policy)`](RetryMiddleware::new) |
+/// | `ExponentialBackoff::builder().build_with_max_retries(n)` | `Policy::builder().max_attempts(n + 1).build()?` (attempts count the first) |
+/// | `.retry_bounds(min, max)` | `.base(min).cap(max)` |
+/// | `.base(b)` (the exponent's base) | `.factor(b)` |
+/// | `.jitter(Jitter::Full)`, `Jitter::None` | `.jitter(Jitter::Full)`, `Jitter::None` |
+/// | `.jitter(Jitter::Bounded)` | `.jitter(Jitter::Equal)` (half the delay to the delay) or `Jitter::Proportional(r)` |
+/// | `.build_with_total_retry_duration(d)` | `.max_elapsed(d)` |
+/// | `DefaultRetryableStrategy`: 408, 429, 5xx, transport errors, any method | the policy's table: 408, 425, 429, 500, 502, 503, 504, 529, API error types, `x-should-retry`; a `POST` only when safe, or `.non_idempotent(NonIdempotent::Always)` |
+/// | a custom `RetryableStrategy` | `.retry_status([..])`, a policy file, or the [`Classify`](crate::Classify) of the other adapters |
+/// | `Retryable::Transient`, `Retryable::Fatal` | [`Verdict::retryable`](crate::Verdict::retryable), [`Verdict::fatal`](crate::Verdict::fatal) |
+/// | `RetryError::WithRetries { retries, err }` | [`RetryError`](crate::RetryError): [`reason`](crate::RetryError::reason), [`attempts`](crate::RetryError::attempts), [`elapsed`](crate::RetryError::elapsed), [`request_ids`](crate::RetryError::request_ids), [`error`](crate::RetryError::error) |
+/// | `with_retry_log_level(level)` | the `tracing` feature: a span per call, an event per retry |
+/// | `Retry-After`: not read | read, with the rate-limit headers |
+/// | a streamed body: an error before sending | sent once |
+/// | the runtime: tokio | tokio by default; [`sleeper`](RetryMiddleware::sleeper) for another timer |
+///
+/// Policies can also come from a file that platform teams check in CI (feature `serde`).
+///
 /// Retries the requests of a `reqwest_middleware::ClientWithMiddleware` under a
-/// [`Policy`]. See the [module docs](self) for what it does and the migration table.
+/// [`Policy`].
 ///
 /// ```
-/// use redial::adapters::reqwest_middleware::RetryMiddleware;
+/// use redial::RetryMiddleware;
 /// use redial::Policy;
 ///
 /// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
@@ -107,7 +109,7 @@ impl RetryMiddleware {
     /// the policy share its budget, so one policy per service is the rule.
     ///
     /// ```
-    /// use redial::adapters::reqwest_middleware::RetryMiddleware;
+    /// use redial::RetryMiddleware;
     /// use redial::{Policy, Preset};
     /// let retry = RetryMiddleware::new(Policy::preset(Preset::OpenAi));
     /// # drop(retry);
@@ -124,7 +126,7 @@ impl<S> RetryMiddleware<S> {
     /// Waits between attempts with this sleeper (and reads its clock) instead of tokio's.
     ///
     /// ```
-    /// use redial::adapters::{reqwest_middleware::RetryMiddleware, TokioSleeper};
+    /// use redial::{RetryMiddleware, TokioSleeper};
     /// let retry = RetryMiddleware::new(redial::Policy::default()).sleeper(TokioSleeper);
     /// # drop(retry);
     /// ```
@@ -138,7 +140,7 @@ impl<S> RetryMiddleware<S> {
     /// The policy it retries under.
     ///
     /// ```
-    /// use redial::adapters::reqwest_middleware::RetryMiddleware;
+    /// use redial::RetryMiddleware;
     /// let retry = RetryMiddleware::new(redial::Policy::default());
     /// assert_eq!(retry.policy().rules().max_attempts(), 3);
     /// ```
@@ -242,7 +244,7 @@ async fn send(
 /// error from another middleware by the I/O error inside it, if any.
 ///
 /// ```
-/// use redial::adapters::HttpOutcome;
+/// use redial::HttpOutcome;
 /// use redial::{Outcome, Transport};
 /// let err = reqwest_middleware::Error::middleware(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
 /// assert!(matches!(err.outcome(), Outcome::Transport(Transport::Reset)));

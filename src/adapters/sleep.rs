@@ -1,49 +1,4 @@
 //! What the async adapters need from a runtime: a timer, and the time.
-//!
-//! A [`Sleeper`] turns a [`Duration`] into a future that completes after it. That is all
-//! the retry future, the stream adapter and the tower layer ask of a runtime, so they run
-//! on any executor. One sleeper per runtime ships behind its feature:
-//!
-//! | feature | sleeper | runs on |
-//! |---|---|---|
-//! | `tokio` | [`TokioSleeper`] | a tokio runtime (its paused clock included) |
-//! | `async-io` | [`AsyncIoSleeper`] | smol, async-std, or any executor (async-io drives its own timers) |
-//! | `futures-timer` | [`FuturesTimerSleeper`] | any executor, wasm included |
-//!
-//! Any closure `Fn(Duration) -> impl Future<Output = ()>` is a sleeper too, and a type of
-//! your own takes a few lines:
-//!
-//! ```
-//! use std::future::Future;
-//! use std::pin::Pin;
-//! use std::task::{Context, Poll};
-//! use std::time::Duration;
-//! use redial::adapters::Sleeper;
-//!
-//! /// A sleeper for tests: it records each wait and completes at once.
-//! #[derive(Clone, Default)]
-//! struct Instantly(std::sync::Arc<std::sync::Mutex<Vec<Duration>>>);
-//!
-//! impl Sleeper for Instantly {
-//!     type Sleep = std::future::Ready<()>;
-//!     fn sleep(&self, duration: Duration) -> Self::Sleep {
-//!         if let Ok(mut waits) = self.0.lock() {
-//!             waits.push(duration);
-//!         }
-//!         std::future::ready(())
-//!     }
-//! }
-//!
-//! let sleeper = Instantly::default();
-//! futures_executor::block_on(sleeper.sleep(Duration::from_secs(30)));
-//! assert_eq!(*sleeper.0.lock().unwrap(), [Duration::from_secs(30)]);
-//! ```
-//!
-//! A sleeper also tells the time: [`Sleeper::now`] is the monotonic clock the retry
-//! machine measures `max_elapsed` with, and [`Sleeper::wall`] the wall clock that HTTP
-//! dates are read against. Both default to the system's; [`TokioSleeper`] answers with
-//! tokio's clock, so a test with a paused clock sees the waits it asked for, to the
-//! nanosecond, without waiting.
 
 use core::future::Future;
 use core::time::Duration;
@@ -75,12 +30,61 @@ pub use tokio_sleeper::TokioSleeper;
 ///
 /// ```
 /// use std::time::Duration;
-/// use redial::adapters::Sleeper;
+/// use redial::Sleeper;
 ///
 /// // A closure is a sleeper: here, one that never waits.
 /// let sleeper = |_: Duration| std::future::ready(());
 /// futures_executor::block_on(sleeper.sleep(Duration::from_millis(500)));
 /// ```
+///
+/// # Sleepers
+///
+/// What the async adapters need from a runtime: a timer, and the time.
+///
+/// A [`Sleeper`] turns a [`Duration`] into a future that completes after it. That is all
+/// the retry future, the stream adapter and the tower layer ask of a runtime, so they run
+/// on any executor. One sleeper per runtime ships behind its feature:
+///
+/// | feature | sleeper | runs on |
+/// |---|---|---|
+/// | `tokio` | [`TokioSleeper`] | a tokio runtime (its paused clock included) |
+/// | `async-io` | [`AsyncIoSleeper`] | smol, async-std, or any executor (async-io drives its own timers) |
+/// | `futures-timer` | [`FuturesTimerSleeper`] | any executor, wasm included |
+///
+/// Any closure `Fn(Duration) -> impl Future<Output = ()>` is a sleeper too, and a type of
+/// your own takes a few lines:
+///
+/// ```
+/// use std::future::Future;
+/// use std::pin::Pin;
+/// use std::task::{Context, Poll};
+/// use std::time::Duration;
+/// use redial::Sleeper;
+///
+/// /// A sleeper for tests: it records each wait and completes at once.
+/// #[derive(Clone, Default)]
+/// struct Instantly(std::sync::Arc<std::sync::Mutex<Vec<Duration>>>);
+///
+/// impl Sleeper for Instantly {
+///     type Sleep = std::future::Ready<()>;
+///     fn sleep(&self, duration: Duration) -> Self::Sleep {
+///         if let Ok(mut waits) = self.0.lock() {
+///             waits.push(duration);
+///         }
+///         std::future::ready(())
+///     }
+/// }
+///
+/// let sleeper = Instantly::default();
+/// futures_executor::block_on(sleeper.sleep(Duration::from_secs(30)));
+/// assert_eq!(*sleeper.0.lock().unwrap(), [Duration::from_secs(30)]);
+/// ```
+///
+/// A sleeper also tells the time: [`Sleeper::now`] is the monotonic clock the retry
+/// machine measures `max_elapsed` with, and [`Sleeper::wall`] the wall clock that HTTP
+/// dates are read against. Both default to the system's; [`TokioSleeper`] answers with
+/// tokio's clock, so a test with a paused clock sees the waits it asked for, to the
+/// nanosecond, without waiting.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a `Sleeper`",
     label = "no timer to wait between attempts",
@@ -94,7 +98,7 @@ pub trait Sleeper {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use redial::adapters::{FuturesTimerSleeper, Sleeper};
+    /// use redial::{FuturesTimerSleeper, Sleeper};
     /// futures_executor::block_on(FuturesTimerSleeper.sleep(Duration::from_millis(1)));
     /// ```
     fn sleep(&self, duration: Duration) -> Self::Sleep;
@@ -102,7 +106,7 @@ pub trait Sleeper {
     /// The monotonic clock this timer runs on. Defaults to [`Instant::now`].
     ///
     /// ```
-    /// use redial::adapters::{FuturesTimerSleeper, Sleeper};
+    /// use redial::{FuturesTimerSleeper, Sleeper};
     /// assert!(FuturesTimerSleeper.now() <= std::time::Instant::now());
     /// ```
     fn now(&self) -> Instant {
@@ -113,7 +117,7 @@ pub trait Sleeper {
     /// [`SystemTime::now`].
     ///
     /// ```
-    /// use redial::adapters::{FuturesTimerSleeper, Sleeper};
+    /// use redial::{FuturesTimerSleeper, Sleeper};
     /// assert!(FuturesTimerSleeper.wall() > std::time::SystemTime::UNIX_EPOCH);
     /// ```
     fn wall(&self) -> SystemTime {
@@ -160,7 +164,29 @@ pub type DefaultSleeper = NoSleeper;
 /// so a retry that still holds it does not compile: pass one with `.sleeper(..)`.
 ///
 /// ```
-/// let _placeholder = redial::adapters::NoSleeper;
+/// let _placeholder = redial::NoSleeper;
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NoSleeper;
+
+/// A [`Sleeper`], or [`NoSleeper`], the stand-in for one not chosen yet: what the type of
+/// a call that has not been given `.sleeper(..)` holds. Nothing to implement: every
+/// `Sleeper` is one.
+///
+/// ```
+/// fn waits_with<S: redial::MaybeSleeper>() {}
+/// waits_with::<redial::FuturesTimerSleeper>();
+/// waits_with::<redial::NoSleeper>();
+/// ```
+pub trait MaybeSleeper {
+    /// The wait the sleeper makes.
+    type Sleep;
+}
+
+impl<S: Sleeper> MaybeSleeper for S {
+    type Sleep = S::Sleep;
+}
+
+impl MaybeSleeper for NoSleeper {
+    type Sleep = core::future::Pending<()>;
+}

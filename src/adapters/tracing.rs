@@ -13,7 +13,7 @@
 //! | `redial.stop_reason` | why it ended: `succeeded`, `not_retryable`, `attempts_exhausted`, … |
 //!
 //! Each retry is an `INFO` event inside it, whose message is the adapters' one-line
-//! [`Event`](super::Event) (`attempt 1 failed: 529 overloaded_error; server asked 2s
+//! [`Event`](crate::Event) (`attempt 1 failed: 529 overloaded_error; server asked 2s
 //! (retry-after); retrying in 2.1s (request id req_1)`), with these fields:
 //!
 //! | field | value |
@@ -39,7 +39,7 @@ use crate::verdict::Cause;
 use crate::verdict::Verdict;
 
 #[cfg(feature = "tracing")]
-use super::hooks::Event;
+use super::notify::Event;
 
 /// One call's span, made at its first failure.
 #[derive(Debug, Default)]

@@ -1,53 +1,17 @@
-//! ureq 3 (feature `ureq`): its results classify with no glue code, statuses and headers
-//! kept.
-//!
-//! By default a ureq 3 agent turns every 4xx and 5xx into `Err(ureq::Error::StatusCode(..))`,
-//! which keeps the status and drops the headers, `Retry-After` and the rate-limit headers
-//! with them. Call [`keep_status`](KeepStatus::keep_status) on the request, however the
-//! agent is configured, and such a response comes back as a response, headers and body
-//! intact:
-//!
-//! ```no_run
-//! use redial::adapters::{ureq::KeepStatus, BlockingRetryable};
-//! use redial::{Policy, Preset};
-//!
-//! let agent = ureq::Agent::new_with_defaults();
-//! let policy = Policy::preset(Preset::Anthropic);
-//! let response = (|| agent.post("http://localhost:8080/v1/messages").keep_status().send("{}"))
-//!     .retry(&policy)
-//!     .call()?;
-//! # let _ = response;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
-//! A status that still arrives as an error (an agent built with `http_status_as_error`
-//! left on, and no `keep_status`) is classified by its status alone: a `400` is attempted
-//! once and a `429` is retried, but on the backoff curve, since the wait the server asked
-//! for is gone. The first time that happens in a process, `redial` says so: a `tracing`
-//! warning with the `tracing` feature, else a line on standard error in debug builds.
-//! An error mapped to [`std::io::Error`] with `ureq::Error::into_io` is read the same way.
-//!
-//! The other errors read as transport failures: a refused or failed connection, a host
-//! not found, and a connect or resolve timeout as [`Transport::Connect`] (the request was
-//! never sent, so it is safe to retry any method); any other timeout as
-//! [`Transport::Timeout`]; an I/O error by its kind ([`transport_kind`]); the rest as
-//! [`Transport::Other`].
-//!
-//! This crate turns on none of ureq's features: for `https`, turn on `rustls` (ureq's
-//! default) or `native-tls` in your own dependency on ureq.
+//! ureq (feature `ureq`): ureq 3's results as HTTP outcomes, status kept.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::classify::Outcome;
 use crate::verdict::Transport;
 
-use super::outcome::{empty_headers, transport_kind, HttpOutcome};
+use super::http_outcome::{empty_headers, transport_kind, HttpOutcome};
 
 /// A ureq error: a status that arrived as an error by its status (its headers are lost),
-/// any other failure as a transport failure. See the [module docs](self).
+/// any other failure as a transport failure. See the [docs](KeepStatus).
 ///
 /// ```
-/// use redial::adapters::HttpOutcome;
+/// use redial::HttpOutcome;
 /// use redial::{Outcome, Transport};
 ///
 /// assert!(matches!(ureq::Error::StatusCode(400).outcome(), Outcome::Response { status, .. } if status == 400));
@@ -112,17 +76,55 @@ impl core::fmt::Display for StatusAsError {
             f,
             "redial: ureq returned status {} as an error, without its headers, so \
              Retry-After and the rate-limit headers cannot be read; call \
-             `.keep_status()` on the request (redial::adapters::ureq::KeepStatus), or build \
+             `.keep_status()` on the request (redial::KeepStatus), or build \
              the agent with `.http_status_as_error(false)`",
             self.0
         )
     }
 }
 
+/// ureq 3 (feature `ureq`): its results classify with no glue code, statuses and headers
+/// kept.
+///
+/// By default a ureq 3 agent turns every 4xx and 5xx into `Err(ureq::Error::StatusCode(..))`,
+/// which keeps the status and drops the headers, `Retry-After` and the rate-limit headers
+/// with them. Call [`keep_status`](KeepStatus::keep_status) on the request, however the
+/// agent is configured, and such a response comes back as a response, headers and body
+/// intact:
+///
+/// ```no_run
+/// use redial::{BlockingRetryable, KeepStatus};
+/// use redial::{Policy, Preset};
+///
+/// let agent = ureq::Agent::new_with_defaults();
+/// let policy = Policy::preset(Preset::Anthropic);
+/// let response = (|| agent.post("http://localhost:8080/v1/messages").keep_status().send("{}"))
+///     .retry(&policy)
+///     .call()?;
+/// # let _ = response;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// A status that still arrives as an error (an agent built with `http_status_as_error`
+/// left on, and no `keep_status`) is classified by its status alone: a `400` is attempted
+/// once and a `429` is retried, but on the backoff curve, since the wait the server asked
+/// for is gone. The first time that happens in a process, `redial` says so: a `tracing`
+/// warning with the `tracing` feature, else a line on standard error in debug builds.
+/// An error mapped to [`std::io::Error`] with `ureq::Error::into_io` is read the same way.
+///
+/// The other errors read as transport failures: a refused or failed connection, a host
+/// not found, and a connect or resolve timeout as [`Transport::Connect`] (the request was
+/// never sent, so it is safe to retry any method); any other timeout as
+/// [`Transport::Timeout`]; an I/O error by its kind ([`transport_kind`]); the rest as
+/// [`Transport::Other`].
+///
+/// This crate turns on none of ureq's features: for `https`, turn on `rustls` (ureq's
+/// default) or `native-tls` in your own dependency on ureq.
+///
 /// Adds [`keep_status`](Self::keep_status) to ureq's request builders.
 ///
 /// ```
-/// use redial::adapters::ureq::KeepStatus;
+/// use redial::KeepStatus;
 /// let request = ureq::get("http://localhost:8080/").keep_status();
 /// # drop(request);
 /// ```
@@ -132,7 +134,7 @@ pub trait KeepStatus: Sized {
     /// (ureq's `http_status_as_error(false)`, for this request only).
     ///
     /// ```
-    /// use redial::adapters::ureq::KeepStatus;
+    /// use redial::KeepStatus;
     /// let agent = ureq::Agent::new_with_defaults();
     /// let request = agent.post("http://localhost:8080/v1/messages").keep_status();
     /// # drop(request);

@@ -1,68 +1,174 @@
-//! The shared retry budget: what stops a fleet of clients from multiplying the load on a
-//! server that is already down.
+//! The retry budget: what stops a fleet of clients from multiplying the load on a server
+//! that is already down.
 //!
 //! Limits per call (`max_attempts`) do not bound the load a fleet sends: with 3 attempts
 //! per call, every client triples its traffic exactly when the server can least take it,
-//! and the outage feeds itself. A budget bounds retries across calls instead. It is a token
-//! bucket, shared by every clone of a [`Policy`](crate::Policy) (so by every call of a
-//! service that shares one policy), with the AWS SDKs' retry-quota rules:
+//! and the outage feeds itself. A budget bounds retries across calls instead. It is shared
+//! by every clone of a [`Policy`](crate::Policy) (so by every call of a service that shares
+//! one policy, which is one budget per process as services are deployed), and comes in two
+//! kinds ([`BudgetKind`]):
 //!
-//! - it starts full, at `capacity` (500);
-//! - a retry takes `retry_cost` (5), or `timeout_cost` (10) after a transport timeout;
-//! - a call that succeeds on its first attempt puts back `success_refund` (1), and a call
-//!   that succeeds after retries puts back what its retries took; never above `capacity`;
-//! - when the bucket cannot pay, the retry is not made (`budget_exhausted`); a first attempt
-//!   never waits for the bucket.
+//! - **`adaptive`** (the default): retries as a share of recent first attempts, strict
+//!   (`overload_ratio`, 10 %) after a failure that says the server is overloaded (503, 529,
+//!   `overloaded_error`) or while most attempts fail, lenient (`retry_ratio`, 200 %) after
+//!   failures that look like bad luck (a 500 in a server that mostly works). A share holds
+//!   whatever a process's call rate, so it protects a fleet of a thousand processes that
+//!   each call a few times a minute as well as one busy process. See [the kind's
+//!   docs](adaptive) for the rule, and the repository's `docs/FLEET.md` for the measurements
+//!   that chose it.
+//! - **`aws`**: the AWS SDKs' retry quota, a token bucket of 500 (see [its docs](aws)), kept
+//!   exact for the `aws-standard` preset. It only bites after 100 failed retries in one
+//!   process.
 //!
-//! While the server is healthy the bucket stays full; when every call fails, it allows 100
-//! retries and then only 1 retry per 5 successful first attempts.
-//!
-//! The bucket is one atomic integer: lock-free, and safe to charge from any number of
-//! threads at once.
+//! A budget that refuses a retry stops the call with `budget_exhausted`; it never blocks a
+//! first attempt. The decision is lock-free and allocates nothing, and time is an input:
+//! the budget never reads a clock.
 //!
 //! ```
-//! use redial::{Budget, BudgetConfig};
+//! use std::time::Instant;
+//! use redial::{Budget, BudgetConfig, BudgetKind};
 //!
 //! let budget = Budget::new(BudgetConfig::default());
-//! let shared = budget.clone();
-//! assert!(shared.try_withdraw(5));
-//! assert_eq!(budget.available(), 495);
-//! budget.deposit(100);
-//! assert_eq!(budget.available(), 500, "never above capacity");
+//! assert_eq!(budget.config().kind, BudgetKind::Adaptive);
+//!
+//! // The AWS bucket, as the aws-standard preset keeps it.
+//! let aws = Budget::new(BudgetConfig::aws());
+//! assert!(aws.try_withdraw(5));
+//! assert_eq!(aws.available(), 495);
+//! aws.deposit(100);
+//! assert_eq!(aws.available(), 500, "never above capacity");
 //! ```
+//!
+//! # Sharing a budget with a fleet
+//!
+//! The adaptive budget's state is a set of [`Counts`] that add up across processes. A
+//! background task (the Redis exchange) calls [`Budget::take_local_deltas`] once per sync
+//! interval, adds the deltas to the fleet's time buckets, and hands the fleet's totals over
+//! the last [`window`](BudgetConfig::window) back with [`Budget::set_fleet_view`]. While that
+//! view is fresh, decisions read it (plus what this process has counted since); otherwise
+//! they read the local window. A decision never waits for the exchange.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+pub mod adaptive;
+pub mod aws;
+mod counts;
+
+use core::fmt;
+use core::str::FromStr;
+use core::time::Duration;
 use std::sync::Arc;
+use std::time::Instant;
+
+use crate::verdict::Cause;
+
+use adaptive::{Adaptive, Params};
+use aws::TokenBucket;
+
+pub use counts::Counts;
+
+/// Which algorithm a budget runs (`kind` in the `[budget]` table of a policy file).
+///
+/// ```
+/// use redial::BudgetKind;
+/// assert_eq!("aws".parse::<BudgetKind>()?, BudgetKind::Aws);
+/// assert_eq!(BudgetKind::default().as_str(), "adaptive");
+/// # Ok::<(), redial::PolicyError>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BudgetKind {
+    /// Retries as a share of recent first attempts, strict while the server says it is
+    /// overloaded ([`adaptive`]).
+    #[default]
+    Adaptive,
+    /// The AWS SDKs' token bucket ([`aws`]).
+    Aws,
+}
+
+impl BudgetKind {
+    /// The name used in policy files.
+    ///
+    /// ```
+    /// assert_eq!(redial::BudgetKind::Aws.as_str(), "aws");
+    /// ```
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            BudgetKind::Adaptive => "adaptive",
+            BudgetKind::Aws => "aws",
+        }
+    }
+}
+
+impl fmt::Display for BudgetKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for BudgetKind {
+    type Err = crate::PolicyError;
+    fn from_str(s: &str) -> Result<BudgetKind, crate::PolicyError> {
+        match s {
+            "adaptive" => Ok(BudgetKind::Adaptive),
+            "aws" => Ok(BudgetKind::Aws),
+            _ => Err(crate::PolicyError::invalid(
+                "budget.kind",
+                "one of adaptive, aws",
+                format!("{s:?}"),
+            )),
+        }
+    }
+}
 
 /// The budget's settings (the `[budget]` table of a policy file).
 ///
-/// The default is the AWS SDKs' standard retry quota: 500 / 5 / 10 / 1, enabled.
+/// The default is the `adaptive` kind: window 30 s, `overload_ratio` 0.1, `retry_ratio`
+/// 2.0, `min_retries` 0.5. [`BudgetConfig::aws`] is the AWS SDKs' standard retry quota:
+/// 500 / 5 / 10 / 1. Each kind reads only its own fields.
 ///
 /// ```
-/// let c = redial::BudgetConfig::default();
+/// use std::time::Duration;
+/// use redial::{BudgetConfig, BudgetKind};
+///
+/// let c = BudgetConfig::default();
+/// assert_eq!((c.kind, c.window, c.overload_ratio), (BudgetKind::Adaptive, Duration::from_secs(30), 0.1));
+/// let c = BudgetConfig::aws();
 /// assert_eq!((c.capacity, c.retry_cost, c.timeout_cost, c.success_refund), (500, 5, 10, 1));
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct BudgetConfig {
-    /// Whether retries are charged at all.
+    /// Whether retries are limited at all.
     pub enabled: bool,
-    /// Tokens the bucket holds when full (and at the start).
+    /// The algorithm.
+    pub kind: BudgetKind,
+    /// `aws`: tokens the bucket holds when full (and at the start).
     pub capacity: u32,
-    /// Tokens a retry takes.
+    /// `aws`: tokens a retry takes.
     pub retry_cost: u32,
-    /// Tokens a retry after a transport timeout takes.
+    /// `aws`: tokens a retry after a transport timeout takes.
     pub timeout_cost: u32,
-    /// Tokens a call that succeeds on its first attempt puts back.
+    /// `aws`: tokens a call that succeeds on its first attempt puts back.
     pub success_refund: u32,
+    /// `adaptive`: how far back the counts reach (older events fade out with this time
+    /// constant; a fleet view covers this much time).
+    pub window: Duration,
+    /// `adaptive`: retries per recent first attempt while the server says it is overloaded
+    /// or mostly fails.
+    pub overload_ratio: f64,
+    /// `adaptive`: retries per recent first attempt otherwise.
+    pub retry_ratio: f64,
+    /// `adaptive`: retries allowed within the window on top of the ratio, so that a process
+    /// with few calls can retry a rare failure.
+    pub min_retries: f64,
 }
 
 impl BudgetConfig {
-    /// A budget with these numbers, enabled.
+    /// An `aws` bucket with these numbers, enabled.
     ///
     /// ```
     /// let c = redial::BudgetConfig::new(100, 10, 20, 1);
     /// assert!(c.enabled);
+    /// assert_eq!(c.kind, redial::BudgetKind::Aws);
     /// ```
     pub const fn new(
         capacity: u32,
@@ -70,12 +176,43 @@ impl BudgetConfig {
         timeout_cost: u32,
         success_refund: u32,
     ) -> Self {
+        let mut c = BudgetConfig::adaptive();
+        c.kind = BudgetKind::Aws;
+        c.capacity = capacity;
+        c.retry_cost = retry_cost;
+        c.timeout_cost = timeout_cost;
+        c.success_refund = success_refund;
+        c
+    }
+
+    /// The AWS SDKs' standard retry mode: `RETRY_COST` 5, `TIMEOUT_RETRY_COST` 10,
+    /// `NO_RETRY_INCREMENT` 1, `INITIAL_RETRY_TOKENS` 500.
+    ///
+    /// ```
+    /// assert_eq!(redial::BudgetConfig::aws(), redial::BudgetConfig::new(500, 5, 10, 1));
+    /// ```
+    pub const fn aws() -> Self {
+        BudgetConfig::new(500, 5, 10, 1)
+    }
+
+    /// The `adaptive` kind with its default numbers (the numbers are chosen in the
+    /// repository's `docs/FLEET.md`).
+    ///
+    /// ```
+    /// assert_eq!(redial::BudgetConfig::adaptive(), redial::BudgetConfig::default());
+    /// ```
+    pub const fn adaptive() -> Self {
         BudgetConfig {
             enabled: true,
-            capacity,
-            retry_cost,
-            timeout_cost,
-            success_refund,
+            kind: BudgetKind::Adaptive,
+            capacity: 500,
+            retry_cost: 5,
+            timeout_cost: 10,
+            success_refund: 1,
+            window: Duration::from_secs(30),
+            overload_ratio: 0.1,
+            retry_ratio: 2.0,
+            min_retries: 0.5,
         }
     }
 
@@ -92,13 +229,11 @@ impl BudgetConfig {
 
 impl Default for BudgetConfig {
     fn default() -> Self {
-        // AWS SDKs' standard retry mode: RETRY_COST 5, TIMEOUT_RETRY_COST 10,
-        // NO_RETRY_INCREMENT 1, INITIAL_RETRY_TOKENS 500.
-        BudgetConfig::new(500, 5, 10, 1)
+        BudgetConfig::adaptive()
     }
 }
 
-/// A token bucket shared by every clone (see the [module docs](self)).
+/// A retry budget, shared by every clone (see the [module docs](self)).
 ///
 /// ```
 /// let budget = redial::Budget::new(redial::BudgetConfig::new(10, 5, 10, 1));
@@ -113,22 +248,44 @@ pub struct Budget {
 
 #[derive(Debug)]
 struct Shared {
-    tokens: AtomicU32,
     config: BudgetConfig,
+    state: State,
+}
+
+// Behind the budget's `Arc`, allocated once per budget: boxing the large variant would
+// only add a pointer to chase on every call.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum State {
+    Aws(TokenBucket),
+    Adaptive(Adaptive),
+}
+
+/// Why a budget refused a retry; the machine turns it into a [`Stop`](crate::Stop).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Refused {
+    Tokens { cost: u32, available: u32 },
+    Throttled(adaptive::Refusal),
 }
 
 impl Budget {
-    /// A full bucket.
+    /// A fresh budget: a full bucket, or an adaptive budget that has seen nothing.
     ///
     /// ```
-    /// assert_eq!(redial::Budget::new(Default::default()).available(), 500);
+    /// assert_eq!(redial::Budget::new(redial::BudgetConfig::aws()).available(), 500);
     /// ```
     pub fn new(config: BudgetConfig) -> Budget {
+        let state = match config.kind {
+            BudgetKind::Aws => State::Aws(TokenBucket::new(config.capacity)),
+            BudgetKind::Adaptive => State::Adaptive(Adaptive::new(Params {
+                window: config.window,
+                overload_ratio: config.overload_ratio,
+                retry_ratio: config.retry_ratio,
+                min_retries: config.min_retries,
+            })),
+        };
         Budget {
-            shared: Arc::new(Shared {
-                tokens: AtomicU32::new(config.capacity),
-                config,
-            }),
+            shared: Arc::new(Shared { config, state }),
         }
     }
 
@@ -136,24 +293,28 @@ impl Budget {
     ///
     /// ```
     /// let b = redial::Budget::new(Default::default());
-    /// assert_eq!(b.config().retry_cost, 5);
+    /// assert_eq!(b.config().retry_ratio, 2.0);
     /// ```
     pub fn config(&self) -> &BudgetConfig {
         &self.shared.config
     }
 
-    /// Tokens left now.
+    /// `aws`: tokens left now. `adaptive`: always 0 (it holds no tokens; see
+    /// [`take_local_deltas`](Self::take_local_deltas) for what it counts).
     ///
     /// ```
-    /// assert_eq!(redial::Budget::new(Default::default()).available(), 500);
+    /// assert_eq!(redial::Budget::new(redial::BudgetConfig::aws()).available(), 500);
     /// ```
     #[inline]
     pub fn available(&self) -> u32 {
-        self.shared.tokens.load(Ordering::Relaxed)
+        match &self.shared.state {
+            State::Aws(b) => b.available(),
+            State::Adaptive(_) => 0,
+        }
     }
 
-    /// Takes `cost` tokens if the bucket holds them all; otherwise takes nothing and
-    /// returns false.
+    /// `aws`: takes `cost` tokens if the bucket holds them all; otherwise takes nothing and
+    /// returns false. `adaptive`: takes nothing and returns true.
     ///
     /// ```
     /// let b = redial::Budget::new(redial::BudgetConfig::new(7, 5, 10, 1));
@@ -162,16 +323,13 @@ impl Budget {
     /// ```
     #[inline]
     pub fn try_withdraw(&self, cost: u32) -> bool {
-        // Relaxed is enough: the bucket guards no other memory, only its own count.
-        self.shared
-            .tokens
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
-                t.checked_sub(cost)
-            })
-            .is_ok()
+        match &self.shared.state {
+            State::Aws(b) => b.try_withdraw(cost),
+            State::Adaptive(_) => true,
+        }
     }
 
-    /// Puts back `amount` tokens, never above capacity.
+    /// `aws`: puts back `amount` tokens, never above capacity. `adaptive`: does nothing.
     ///
     /// ```
     /// let b = redial::Budget::new(redial::BudgetConfig::new(10, 5, 10, 1));
@@ -181,88 +339,116 @@ impl Budget {
     /// ```
     #[inline]
     pub fn deposit(&self, amount: u32) {
-        let capacity = self.shared.config.capacity;
-        if amount == 0 {
-            return;
+        if let State::Aws(b) = &self.shared.state {
+            b.deposit(amount);
         }
-        let _ = self
-            .shared
-            .tokens
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
-                (t < capacity).then(|| t.saturating_add(amount).min(capacity))
-            });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[derive(Clone, Debug)]
-    enum Op {
-        Withdraw(u32),
-        Deposit(u32),
     }
 
-    fn op() -> impl Strategy<Value = Op> {
-        prop_oneof![
-            (0u32..40).prop_map(Op::Withdraw),
-            (0u32..40).prop_map(Op::Deposit),
-            any::<u32>().prop_map(Op::Deposit),
-        ]
+    /// What this process counted since the last call (all of it, the first time), for the
+    /// exchange to add to the fleet's totals. Always zero for the `aws` kind, which keeps
+    /// no counts.
+    ///
+    /// Call it from one task only: two callers would each get part of the deltas, which is
+    /// harmless but splits them.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use redial::{Action, Cause, Machine, Policy, Verdict};
+    ///
+    /// let policy = Policy::default();
+    /// let budget = policy.rules().budget().unwrap();
+    /// let mut call = Machine::new(&policy, Instant::now());
+    /// let busy = Verdict::retryable(Cause::status(503));
+    /// let _ = call.on_outcome(&busy, Instant::now(), &mut fastrand::Rng::new());
+    /// let _ = call.on_success();
+    /// let d = budget.take_local_deltas();
+    /// assert_eq!((d.first_attempts, d.overloaded, d.retries, d.successes), (1, 1, 1, 1));
+    /// assert_eq!(budget.take_local_deltas(), redial::Counts::default());
+    /// ```
+    pub fn take_local_deltas(&self) -> Counts {
+        match &self.shared.state {
+            State::Aws(_) => Counts::default(),
+            State::Adaptive(a) => a.take_local_deltas(),
+        }
     }
 
-    proptest! {
-        #[test]
-        fn prop_budget_stays_within_capacity(capacity in 1u32..1000, ops in prop::collection::vec(op(), 0..200)) {
-            let b = Budget::new(BudgetConfig::new(capacity, 5, 10, 1));
-            let mut model = i64::from(capacity);
-            for op in ops {
-                match op {
-                    Op::Withdraw(c) => {
-                        let ok = b.try_withdraw(c);
-                        prop_assert_eq!(ok, model >= i64::from(c));
-                        if ok { model -= i64::from(c); }
-                    }
-                    Op::Deposit(a) => model = (model + i64::from(a)).min(i64::from(capacity)),
+    /// Hands the budget the fleet's counts over the last [`window`](BudgetConfig::window),
+    /// as they stood at `at` (this process's deltas taken so far included). Decisions read
+    /// them, plus what this process has counted since its last
+    /// [`take_local_deltas`](Self::take_local_deltas), until `at + fresh_for`; then they
+    /// fall back to the local window by themselves. No effect on the `aws` kind.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use redial::{Budget, BudgetConfig, Counts};
+    ///
+    /// let budget = Budget::new(BudgetConfig::default());
+    /// let fleet = Counts { first_attempts: 3_000, retries: 100, successes: 3_000, ..Counts::default() };
+    /// budget.set_fleet_view(fleet, Instant::now(), Duration::from_secs(1));
+    /// ```
+    pub fn set_fleet_view(&self, fleet: Counts, at: Instant, fresh_for: Duration) {
+        if let State::Adaptive(a) = &self.shared.state {
+            a.set_fleet_view(fleet, at, fresh_for);
+        }
+    }
+
+    /// An attempt failed (counted by the adaptive kind; `first` when it was the call's
+    /// first). A fatal answer below 500 counts as the server answering, not failing.
+    #[inline]
+    pub(crate) fn on_failure(&self, cause: &Cause, first: bool, fatal: bool) {
+        if let State::Adaptive(a) = &self.shared.state {
+            if fatal && cause.server_answered() {
+                a.on_success(first);
+            } else {
+                a.on_failure(first, cause.signals_overload());
+            }
+        }
+    }
+
+    /// Whether a retry after `cause` may be made now; charges it if so and returns what it
+    /// took (tokens, for a refund if the call succeeds).
+    #[inline]
+    pub(crate) fn allow_retry(
+        &self,
+        cause: &Cause,
+        now: impl FnOnce() -> Instant,
+    ) -> Result<u32, Refused> {
+        match &self.shared.state {
+            State::Aws(b) => {
+                let c = &self.shared.config;
+                let cost = if cause.is_timeout() {
+                    c.timeout_cost
+                } else {
+                    c.retry_cost
+                };
+                if b.try_withdraw(cost) {
+                    Ok(cost)
+                } else {
+                    Err(Refused::Tokens {
+                        cost,
+                        available: b.available(),
+                    })
                 }
-                if let Op::Deposit(a) = op { b.deposit(a); }
-                prop_assert_eq!(i64::from(b.available()), model);
-                prop_assert!(b.available() <= capacity);
             }
+            State::Adaptive(a) => a
+                .allow_retry(cause.signals_overload(), now())
+                .map(|()| 0)
+                .map_err(Refused::Throttled),
         }
     }
 
-    #[test]
-    fn prop_budget_stays_within_capacity_under_threads() {
-        // Many threads withdraw and refund at once: no token is created or lost, and the
-        // count never leaves [0, capacity].
-        let b = Budget::new(BudgetConfig::new(500, 5, 10, 1));
-        let granted = std::sync::atomic::AtomicU32::new(0);
-        std::thread::scope(|s| {
-            for t in 0..8 {
-                let (b, granted) = (b.clone(), &granted);
-                s.spawn(move || {
-                    for i in 0..10_000u32 {
-                        if b.try_withdraw(5) {
-                            granted.fetch_add(1, Ordering::Relaxed);
-                            if (i + t) % 3 == 0 {
-                                b.deposit(5);
-                                granted.fetch_sub(1, Ordering::Relaxed);
-                            }
-                        }
-                        assert!(b.available() <= 500);
-                    }
-                });
-            }
-        });
-        let held = granted.load(Ordering::Relaxed);
-        assert_eq!(b.available() + 5 * held, 500);
-        // Only a thread's last refund can outlive its next withdrawal: at most 8 × 5 tokens.
-        assert!(
-            b.available() <= 40,
-            "80,000 withdrawals must drain a 500-token bucket"
-        );
+    /// A call succeeded after `retries` retries that took `spent` tokens.
+    #[inline]
+    pub(crate) fn on_success(&self, retries: u32, spent: u32) {
+        match &self.shared.state {
+            // AWS retry quota: a first-attempt success adds a little; a success after
+            // retries returns what they took.
+            State::Aws(b) => b.deposit(if retries == 0 {
+                self.shared.config.success_refund
+            } else {
+                spent
+            }),
+            State::Adaptive(a) => a.on_success(retries == 0),
+        }
     }
 }

@@ -27,10 +27,16 @@
 //!
 //! [budget]
 //! enabled = true
-//! capacity = 500
-//! retry_cost = 5
-//! timeout_cost = 10
-//! success_refund = 1
+//! kind = "adaptive"                   # adaptive | aws
+//! window = "30s"                      # adaptive: how far back the counts reach
+//! overload_ratio = 0.1                # adaptive: retries per first attempt after 503/529
+//! retry_ratio = 2.0                   # adaptive: retries per first attempt otherwise
+//! min_retries = 0.5                   # adaptive: on top of the ratios, per window
+//! # capacity = 500                    # aws: the token bucket (without a `kind`, these
+//!                                     # keys alone mean kind = "aws", as before kinds)
+//! # retry_cost = 5
+//! # timeout_cost = 10
+//! # success_refund = 1
 //! ```
 //!
 //! Durations are strings in the [`duration`] grammar (`500ms`, `8s`,
@@ -75,7 +81,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::{Policy, PolicyBuilder, PolicyError, Preset};
 use crate::backoff::Jitter;
-use crate::budget::BudgetConfig;
+use crate::budget::{BudgetConfig, BudgetKind};
 use crate::duration;
 
 const TOP_KEYS: &str =
@@ -83,7 +89,7 @@ const TOP_KEYS: &str =
 const BACKOFF_KEYS: &str = "kind, base, cap, factor, jitter, jitter_ratio";
 const HINTS_KEYS: &str = "honor, max_hint, on_long_hint";
 const CLASSIFY_KEYS: &str = "retry_status";
-const BUDGET_KEYS: &str = "enabled, capacity, retry_cost, timeout_cost, success_refund";
+const BUDGET_KEYS: &str = "enabled, kind, capacity, retry_cost, timeout_cost, success_refund, window, overload_ratio, retry_ratio, min_retries";
 
 /// The ratio `jitter = "proportional"` takes when neither the file nor the preset gives one:
 /// the official Anthropic and OpenAI SDKs take up to 25 % off.
@@ -340,16 +346,52 @@ fn classify(mut b: PolicyBuilder, node: Node) -> Result<PolicyBuilder, PolicyErr
 
 fn budget(b: PolicyBuilder, node: Node) -> Result<PolicyBuilder, PolicyError> {
     let mut config: BudgetConfig = b.budget;
+    // A key of the other kind would be silently ignored: the first one seen, per kind.
+    let (mut aws_key, mut adaptive_key, mut kind_set) = (None, None, false);
     for (key, node) in table("budget", node)? {
         let path = format!("budget.{key}");
         match key.as_str() {
+            "capacity" | "retry_cost" | "timeout_cost" | "success_refund" => {
+                aws_key = aws_key.or(Some(path.clone()))
+            }
+            "window" | "overload_ratio" | "retry_ratio" | "min_retries" => {
+                adaptive_key = adaptive_key.or(Some(path.clone()))
+            }
+            "kind" => kind_set = true,
+            _ => {}
+        }
+        match key.as_str() {
             "enabled" => config.enabled = boolean(&path, &node)?,
+            "kind" => config.kind = string(&path, &node)?.parse()?,
+            "window" => config.window = duration(&path, &node)?,
+            "overload_ratio" => config.overload_ratio = float(&path, &node)?,
+            "retry_ratio" => config.retry_ratio = float(&path, &node)?,
+            "min_retries" => config.min_retries = float(&path, &node)?,
             "capacity" => config.capacity = uint(&path, &node)?,
             "retry_cost" => config.retry_cost = uint(&path, &node)?,
             "timeout_cost" => config.timeout_cost = uint(&path, &node)?,
             "success_refund" => config.success_refund = uint(&path, &node)?,
             _ => return Err(unknown(Some("budget"), &key, BUDGET_KEYS)),
         }
+    }
+    // Files written before there were kinds set the bucket's numbers and mean the bucket.
+    if !kind_set {
+        if aws_key.is_some() && adaptive_key.is_none() {
+            config.kind = BudgetKind::Aws;
+        } else if adaptive_key.is_some() {
+            config.kind = BudgetKind::Adaptive;
+        }
+    }
+    let (stray, needs) = match config.kind {
+        BudgetKind::Adaptive => (aws_key, BudgetKind::Aws),
+        BudgetKind::Aws => (adaptive_key, BudgetKind::Adaptive),
+    };
+    if let Some(path) = stray {
+        return Err(PolicyError::invalid(
+            &path,
+            &format!("set only with kind = \"{needs}\""),
+            format!("kind = \"{}\"", config.kind),
+        ));
     }
     Ok(b.budget(config))
 }
@@ -631,6 +673,8 @@ success_refund = 1
             .base(Duration::from_millis(200))
             .cap(Duration::from_secs(5))
             .jitter(Jitter::Proportional(0.25))
+            // The bucket's numbers with no `kind`: the AWS bucket, as before kinds.
+            .budget(BudgetConfig::aws())
             .build()
             .unwrap();
         assert_eq!(Policy::from_toml(text).unwrap(), expected);
@@ -673,6 +717,7 @@ on_long_hint = "clamp"
 retry_status = [503]
 [budget]
 enabled = false
+kind = "aws"
 capacity = 50
 retry_cost = 2
 timeout_cost = 4
@@ -750,11 +795,18 @@ success_refund = 3
             ("[classify]\nretry_status = [429, 70000]", "classify.retry_status: must be status codes from 100 to 599, got 70000"),
             ("[classify]\nretry_status = [\"429\"]", "classify.retry_status: expected an array of status codes, found the string \"429\""),
             ("[classify]\nretry_status = 429", "classify.retry_status: expected an array of status codes, found the integer 429"),
-            ("[budget]\ncapacity = 0", "budget.capacity: must be at least 1 when the budget is enabled, got 0"),
-            ("[budget]\ncapacity = 4", "budget.retry_cost: must be <= capacity (4), got 5"),
-            ("[budget]\ntimeout_cost = 501", "budget.timeout_cost: must be <= capacity (500), got 501"),
-            ("[budget]\nsuccess_refund = 501", "budget.success_refund: must be <= capacity (500), got 501"),
-            ("[budget]\ncost = 1", "budget.cost: unknown key (expected one of enabled, capacity, retry_cost, timeout_cost, success_refund)"),
+            ("[budget]\nkind = \"aws\"\ncapacity = 0", "budget.capacity: must be at least 1 when the budget is enabled, got 0"),
+            ("[budget]\nkind = \"aws\"\ncapacity = 4", "budget.retry_cost: must be <= capacity (4), got 5"),
+            ("[budget]\nkind = \"aws\"\ntimeout_cost = 501", "budget.timeout_cost: must be <= capacity (500), got 501"),
+            ("preset = \"aws-standard\"\n[budget]\nsuccess_refund = 501", "budget.success_refund: must be <= capacity (500), got 501"),
+            ("[budget]\nkind = \"adaptive\"\ncapacity = 100", "budget.capacity: must be set only with kind = \"aws\", got kind = \"adaptive\""),
+            ("[budget]\nwindow = \"1m\"\ncapacity = 100", "budget.capacity: must be set only with kind = \"aws\", got kind = \"adaptive\""),
+            ("[budget]\nkind = \"aws\"\nwindow = \"1m\"", "budget.window: must be set only with kind = \"adaptive\", got kind = \"aws\""),
+            ("[budget]\nkind = \"lifo\"", "budget.kind: must be one of adaptive, aws, got \"lifo\""),
+            ("[budget]\nwindow = \"0s\"", "budget.window: must be more than 0s, got 0s"),
+            ("[budget]\noverload_ratio = -0.5", "budget.overload_ratio: must be a number from 0 to 10, got -0.5"),
+            ("[budget]\nretry_ratio = 11", "budget.retry_ratio: must be a number from 0 to 10, got 11.0"),
+            ("[budget]\ncost = 1", "budget.cost: unknown key (expected one of enabled, kind, capacity, retry_cost, timeout_cost, success_refund, window, overload_ratio, retry_ratio, min_retries)"),
             ("retries = 3", "retries: unknown key (expected one of preset, max_attempts, max_elapsed, non_idempotent, backoff, hints, classify, budget)"),
             ("backoff = 3", "backoff: expected a table, found the integer 3"),
             ("max_attempts = 3\nmax_attempts = 4", "line 2: duplicate key"),

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderMap, Method, Response};
-use redial::adapters::{HttpOutcome, Last, RetryError, Retryable, Sleeper};
 use redial::{Action, Outcome, Policy, Preset, RequestFacts, StopReason, Transport};
+use redial::{HttpOutcome, Last, RetryError, Retryable, Sleeper};
 
 /// A response that borrows headers built beforehand, so making one allocates nothing and
 /// costs nothing to speak of: what the allocation and clock tests return from attempts.

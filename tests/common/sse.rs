@@ -6,7 +6,7 @@ use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use futures_core::Stream;
-use redial::adapters::stream::StreamError;
+use redial::StreamError;
 use redial::{read_error_body, ErrorType};
 
 #[derive(Clone, Debug, PartialEq, Eq)]

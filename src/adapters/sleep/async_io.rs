@@ -12,7 +12,7 @@ use super::Sleeper;
 ///
 /// ```
 /// use std::time::Duration;
-/// use redial::adapters::{AsyncIoSleeper, Sleeper};
+/// use redial::{AsyncIoSleeper, Sleeper};
 ///
 /// smol::block_on(AsyncIoSleeper.sleep(Duration::from_millis(1)));
 /// ```

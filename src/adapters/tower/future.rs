@@ -1,36 +1,34 @@
-//! The response future: ready the service, call it, wait, and again, as the machine says.
+//! The response future: ready the service, call it, wait, and again, as the driver says.
 
-use core::borrow::Borrow;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{ready, Context, Poll};
+use core::time::Duration;
 
 use pin_project_lite::pin_project;
 
+use crate::adapters::classify_result::Classify;
 use crate::adapters::driver::{Driver, Step};
-use crate::adapters::error::{Last, Refusal, RetryError};
-use crate::adapters::hooks::{HttpClassify, Notify};
-use crate::adapters::outcome::HttpOutcome;
+use crate::adapters::notify::Notify;
+use crate::adapters::options::AsPolicy;
+use crate::adapters::retry_error::{Refusal, RetryError};
 use crate::adapters::sleep::Sleeper;
-use crate::machine::{Rules, Stop};
-use crate::policy::Policy;
-use crate::verdict::{Cause, Verdict};
 
-use super::{replay, ReplayBody};
+use super::replay::{replay, ReplayBody};
 
 pin_project! {
     /// The future of [`RetryService::call`](super::RetryService): the response of the
     /// last attempt, or the call's [`RetryError`].
     #[must_use = "futures do nothing unless polled"]
-    pub struct ResponseFuture<Svc, Req, P, S, N>
+    pub struct RetryServiceFuture<Svc, Req, P, S, C, N>
     where
         Svc: tower_service::Service<Req>,
         S: Sleeper,
     {
         service: Svc,
         sleeper: S,
-        driver: Driver<P, HttpClassify, N>,
+        driver: Driver<P, C, N>,
         #[pin]
         state: TowerState<Svc::Future, S::Sleep, Req>,
     }
@@ -51,18 +49,13 @@ pin_project! {
     }
 }
 
-impl<Svc, Req, P, S, N> ResponseFuture<Svc, Req, P, S, N>
+impl<Svc, Req, P, S, C, N> RetryServiceFuture<Svc, Req, P, S, C, N>
 where
     Svc: tower_service::Service<Req>,
     S: Sleeper,
 {
-    pub(crate) fn new(
-        service: Svc,
-        request: Req,
-        sleeper: S,
-        driver: Driver<P, HttpClassify, N>,
-    ) -> Self {
-        ResponseFuture {
+    pub(crate) fn new(service: Svc, request: Req, sleeper: S, driver: Driver<P, C, N>) -> Self {
+        RetryServiceFuture {
             service,
             sleeper,
             driver,
@@ -71,12 +64,12 @@ where
     }
 }
 
-impl<Svc, B, RB, P, S, N> Future for ResponseFuture<Svc, http::Request<B>, P, S, N>
+impl<Svc, B, RB, P, S, C, N> Future for RetryServiceFuture<Svc, http::Request<B>, P, S, C, N>
 where
     Svc: tower_service::Service<http::Request<B>, Response = http::Response<RB>>,
-    Svc::Error: HttpOutcome,
-    P: Borrow<Policy> + AsRef<Rules> + Clone,
+    P: AsPolicy,
     S: Sleeper,
+    C: Classify<http::Response<RB>, Svc::Error>,
     N: Notify,
     B: ReplayBody,
 {
@@ -84,11 +77,12 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        let (driver, sleeper) = (this.driver, &*this.sleeper);
+        let now = || sleeper.now();
         loop {
             // The attempt's result and the request for the next one, once an attempt ends.
             let (result, next) = match this.state.as_mut().project() {
                 TowerProj::Ready { .. } => {
-                    this.driver.begin(|| this.sleeper.now());
                     let ready = ready!(this.service.poll_ready(cx));
                     let TowerReplace::Ready { request } =
                         this.state.as_mut().project_replace(TowerState::Done)
@@ -97,6 +91,7 @@ where
                     };
                     match ready {
                         Ok(()) => {
+                            driver.before_attempt(now);
                             let spare = replay(&request);
                             let fut = this.service.call(request);
                             this.state.set(TowerState::Calling { fut, spare });
@@ -106,10 +101,13 @@ where
                         Err(e) => (Err(e), Some(request)),
                     }
                 }
-                TowerProj::Calling { fut, spare } => {
-                    let result = ready!(fut.poll(cx));
-                    (result, spare.take())
-                }
+                TowerProj::Calling { fut, spare } => match fut.poll(cx) {
+                    Poll::Ready(result) => (result, spare.take()),
+                    Poll::Pending => {
+                        driver.start(now);
+                        return Poll::Pending;
+                    }
+                },
                 TowerProj::Sleeping { sleep, .. } => {
                     ready!(sleep.poll(cx));
                     if let TowerReplace::Sleeping { request, .. } =
@@ -121,54 +119,28 @@ where
                 }
                 TowerProj::Done => return Poll::Pending,
             };
-
-            let now = this.sleeper.now();
-            let mut verdict = this
-                .driver
-                .context(this.sleeper.wall())
-                .verdict(&result.outcome());
-            let mut refusal = None;
-            if next.is_none() && verdict.is_retryable() {
-                // The body is gone: the machine hears this failure as final.
-                verdict = Verdict::fatal(verdict.cause().copied().unwrap_or_else(Cause::caller));
-                refusal = Some(Refusal::BodyNotReplayable);
-            }
+            // Without a copy of the request, the body is gone: the driver refuses a retry.
+            let refuse = next.is_none().then_some(Refusal::BodyNotReplayable);
             match (
-                this.driver.observe(&verdict, result.request_id(), || now),
+                driver.on_result(Some(&result), refuse, now, &|| sleeper.wall()),
                 next,
             ) {
                 (Step::Retry(delay), Some(request)) => {
                     drop(result);
-                    let sleep = this.sleeper.sleep(delay);
+                    let sleep = sleeper.sleep(delay);
                     this.state.set(TowerState::Sleeping { sleep, request });
                 }
-                (Step::Stop(stop), _) => {
+                (step, _) => {
                     this.state.set(TowerState::Done);
-                    let last = match result {
-                        Ok(response) if verdict.is_success() => return Poll::Ready(Ok(response)),
-                        Ok(response) => Last::Response(response),
-                        Err(e) => Last::Error(e),
-                    };
-                    return Poll::Ready(Err(this.driver.error(stop, last, refusal, now)));
-                }
-                // A fatal verdict never yields a retry; should it, nothing is sent twice.
-                (Step::Retry(_), None) => {
-                    this.state.set(TowerState::Done);
-                    let stop = Stop::NotRetryable {
-                        cause: verdict.cause().copied().unwrap_or_else(Cause::caller),
-                    };
-                    let last = match result {
-                        Ok(response) => Last::Response(response),
-                        Err(e) => Last::Error(e),
-                    };
-                    return Poll::Ready(Err(this.driver.error(stop, last, refusal, now)));
+                    let end = step.end();
+                    return Poll::Ready(driver.finish(end, Some(result), Duration::ZERO, now));
                 }
             }
         }
     }
 }
 
-impl<Svc, Req, P, S, N> fmt::Debug for ResponseFuture<Svc, Req, P, S, N>
+impl<Svc, Req, P, S, C, N> fmt::Debug for RetryServiceFuture<Svc, Req, P, S, C, N>
 where
     Svc: tower_service::Service<Req>,
     S: Sleeper,
@@ -180,7 +152,7 @@ where
             TowerState::Sleeping { .. } => "sleeping",
             TowerState::Done => "done",
         };
-        f.debug_struct("ResponseFuture")
+        f.debug_struct("RetryServiceFuture")
             .field("state", &state)
             .finish_non_exhaustive()
     }

@@ -1,15 +1,13 @@
-//! The adapters' two hooks: how a result is classified, and who hears about each retry.
+//! How one attempt's result becomes a [`Verdict`]: the classify hook, the context it gets,
+//! and the default, which reads HTTP outcomes through the policy's table.
 
 use core::fmt;
-use core::time::Duration;
 use std::time::SystemTime;
 
 use crate::classify::{Classifier, Outcome, RequestFacts};
-use crate::duration::Human;
-use crate::machine::Retry;
 use crate::verdict::Verdict;
 
-use super::outcome::HttpOutcome;
+use super::http_outcome::HttpOutcome;
 
 /// Turns one attempt's result into a [`Verdict`] for the machine.
 ///
@@ -18,7 +16,7 @@ use super::outcome::HttpOutcome;
 /// for everything else (a gRPC status, a database error), wrapped in [`ClassifyFn`].
 ///
 /// ```
-/// use redial::adapters::{Classify, ClassifyContext};
+/// use redial::{Classify, ClassifyContext};
 /// use redial::{Cause, Verdict};
 ///
 /// /// Retries `Err(Busy)`, gives up on any other error.
@@ -42,7 +40,7 @@ pub trait Classify<T, E> {
     ///
     /// ```
     /// use std::time::SystemTime;
-    /// use redial::adapters::{Classify, ClassifyContext, HttpClassify};
+    /// use redial::{Classify, ClassifyContext, HttpClassify};
     /// use redial::{Policy, RequestFacts};
     /// let policy = Policy::default();
     /// let cx = ClassifyContext::new(policy.classifier(), RequestFacts::idempotent(true), SystemTime::now());
@@ -55,7 +53,7 @@ pub trait Classify<T, E> {
     /// none.
     ///
     /// ```
-    /// use redial::adapters::{Classify, HttpClassify};
+    /// use redial::{Classify, HttpClassify};
     /// let response = http::Response::builder().header("request-id", "req_1").body(())?;
     /// let result: Result<_, std::io::Error> = Ok(response);
     /// assert_eq!(HttpClassify.request_id(&result), Some("req_1"));
@@ -65,6 +63,21 @@ pub trait Classify<T, E> {
         let _ = result;
         None
     }
+
+    /// Whether `result` is a success that needs no context to tell (most results are):
+    /// the driver asks this first and skips [`classify`](Self::classify) on a yes. `false`
+    /// means "ask `classify`", and is the default.
+    ///
+    /// ```
+    /// use redial::{Classify, HttpClassify};
+    /// let ok: Result<http::Response<()>, std::io::Error> = Ok(http::Response::new(()));
+    /// assert!(HttpClassify.is_success(&ok));
+    /// ```
+    #[inline]
+    fn is_success(&mut self, result: &Result<T, E>) -> bool {
+        let _ = result;
+        false
+    }
 }
 
 /// What a classifier may need besides the result: the policy's HTTP table, what is known
@@ -73,7 +86,7 @@ pub trait Classify<T, E> {
 /// ```
 /// use std::time::SystemTime;
 /// use http::Method;
-/// use redial::adapters::ClassifyContext;
+/// use redial::ClassifyContext;
 /// use redial::{Outcome, Policy, RequestFacts, Transport};
 ///
 /// let policy = Policy::default();
@@ -118,7 +131,7 @@ impl<'a> ClassifyContext<'a> {
     ///
     /// ```
     /// # use std::time::SystemTime;
-    /// # use redial::adapters::ClassifyContext;
+    /// # use redial::ClassifyContext;
     /// # use redial::{Policy, RequestFacts};
     /// let policy = Policy::default();
     /// let cx = ClassifyContext::new(policy.classifier(), RequestFacts::idempotent(true), SystemTime::now());
@@ -150,7 +163,7 @@ impl<'a> ClassifyContext<'a> {
     ///
     /// ```
     /// # use std::time::SystemTime;
-    /// # use redial::adapters::ClassifyContext;
+    /// # use redial::ClassifyContext;
     /// # use redial::{Policy, RequestFacts};
     /// let policy = Policy::default();
     /// let cx = ClassifyContext::new(policy.classifier(), RequestFacts::idempotent(true), SystemTime::now());
@@ -164,7 +177,7 @@ impl<'a> ClassifyContext<'a> {
     ///
     /// ```
     /// # use std::time::SystemTime;
-    /// # use redial::adapters::ClassifyContext;
+    /// # use redial::ClassifyContext;
     /// # use redial::{Policy, RequestFacts};
     /// let policy = Policy::default();
     /// let cx = ClassifyContext::new(policy.classifier(), RequestFacts::idempotent(false), SystemTime::now());
@@ -179,7 +192,7 @@ impl<'a> ClassifyContext<'a> {
     ///
     /// ```
     /// # use std::time::SystemTime;
-    /// # use redial::adapters::ClassifyContext;
+    /// # use redial::ClassifyContext;
     /// # use redial::{Policy, RequestFacts};
     /// let policy = Policy::default();
     /// let cx = ClassifyContext::new(policy.classifier(), RequestFacts::idempotent(true), SystemTime::UNIX_EPOCH);
@@ -193,7 +206,7 @@ impl<'a> ClassifyContext<'a> {
     ///
     /// ```
     /// # use std::time::SystemTime;
-    /// # use redial::adapters::ClassifyContext;
+    /// # use redial::ClassifyContext;
     /// # use redial::{Outcome, Policy, RequestFacts};
     /// let policy = Policy::default();
     /// let cx = ClassifyContext::new(policy.classifier(), RequestFacts::idempotent(true), SystemTime::now());
@@ -212,7 +225,7 @@ impl<'a> ClassifyContext<'a> {
 ///
 /// ```
 /// use std::time::SystemTime;
-/// use redial::adapters::{Classify, ClassifyContext, HttpClassify};
+/// use redial::{Classify, ClassifyContext, HttpClassify};
 /// use redial::{Policy, RequestFacts, Transport};
 ///
 /// let policy = Policy::default();
@@ -224,6 +237,7 @@ impl<'a> ClassifyContext<'a> {
 pub struct HttpClassify;
 
 impl<T: HttpOutcome, E: HttpOutcome> Classify<T, E> for HttpClassify {
+    #[inline]
     fn classify(&mut self, cx: &ClassifyContext<'_>, result: &Result<T, E>) -> Verdict {
         cx.verdict(&result.outcome())
     }
@@ -231,13 +245,18 @@ impl<T: HttpOutcome, E: HttpOutcome> Classify<T, E> for HttpClassify {
     fn request_id<'r>(&self, result: &'r Result<T, E>) -> Option<&'r str> {
         result.request_id()
     }
+
+    #[inline]
+    fn is_success(&mut self, result: &Result<T, E>) -> bool {
+        result.outcome().is_success()
+    }
 }
 
 /// A closure that decides each result, for results that are not HTTP.
 ///
 /// ```
 /// use std::time::SystemTime;
-/// use redial::adapters::{Classify, ClassifyContext, ClassifyFn};
+/// use redial::{Classify, ClassifyContext, ClassifyFn};
 /// use redial::{Cause, Policy, RequestFacts, Verdict};
 ///
 /// let mut c = ClassifyFn(|r: &Result<u32, String>| match r {
@@ -257,189 +276,5 @@ where
 {
     fn classify(&mut self, _cx: &ClassifyContext<'_>, result: &Result<T, E>) -> Verdict {
         (self.0)(result)
-    }
-}
-
-/// Hears about each retry before its wait: a place to log, count retries by error type,
-/// or print a timeline. Any `FnMut(&Event<'_>)` is one.
-///
-/// ```
-/// use redial::adapters::{Event, Notify};
-///
-/// let mut retries = 0;
-/// let mut count = |_: &Event<'_>| retries += 1;
-/// # fn takes(_: impl Notify) {}
-/// # takes(&mut count);
-/// ```
-pub trait Notify {
-    /// Called after an attempt failed and before the wait for the next one.
-    ///
-    /// ```
-    /// use std::time::Instant;
-    /// use redial::adapters::{Event, Notify};
-    /// use redial::{Cause, Policy, Verdict};
-    ///
-    /// let policy = Policy::default();
-    /// let verdict = Verdict::retryable(Cause::status(503));
-    /// let action = policy.start(Instant::now()).on_outcome(&verdict, Instant::now(), &mut fastrand::Rng::with_seed(1));
-    /// let retry = action.retry().copied().unwrap();
-    /// let mut lines = Vec::new();
-    /// (|event: &Event<'_>| lines.push(event.to_string())).notify(&Event::new(1, &retry, &verdict, None));
-    /// assert!(lines[0].starts_with("attempt 1 failed: 503; backoff 1 of 2; retrying in"));
-    /// ```
-    fn notify(&mut self, event: &Event<'_>);
-}
-
-impl<F: FnMut(&Event<'_>)> Notify for F {
-    fn notify(&mut self, event: &Event<'_>) {
-        self(event)
-    }
-}
-
-/// The hook that does nothing: the default.
-///
-/// ```
-/// use redial::adapters::{NoNotify, Notify};
-/// # fn takes(_: impl Notify) {}
-/// takes(NoNotify);
-/// ```
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoNotify;
-
-impl Notify for NoNotify {
-    fn notify(&mut self, _: &Event<'_>) {}
-}
-
-/// One retry about to happen: which attempt failed, the verdict on it, the server's request
-/// id, and the machine's [`Retry`] (the wait and why).
-///
-/// Its `Display` is one line for a log:
-/// `attempt 1 failed: 529 overloaded_error; server asked 2s (retry-after); retrying in 2.1s`.
-#[derive(Clone, Copy, Debug)]
-pub struct Event<'a> {
-    attempt: u32,
-    retry: &'a Retry,
-    verdict: &'a Verdict,
-    request_id: Option<&'a str>,
-}
-
-impl<'a> Event<'a> {
-    /// An event. Adapters build these; public for adapters of your own and for tests.
-    ///
-    /// ```
-    /// use std::time::Instant;
-    /// use redial::adapters::Event;
-    /// use redial::{Cause, Policy, Verdict};
-    ///
-    /// let policy = Policy::default();
-    /// let verdict = Verdict::retryable(Cause::status(503));
-    /// let action = policy.start(Instant::now()).on_outcome(&verdict, Instant::now(), &mut fastrand::Rng::with_seed(1));
-    /// let retry = action.retry().copied().unwrap();
-    /// let event = Event::new(1, &retry, &verdict, Some("req_1"));
-    /// assert_eq!(event.attempt(), 1);
-    /// ```
-    pub fn new(
-        attempt: u32,
-        retry: &'a Retry,
-        verdict: &'a Verdict,
-        request_id: Option<&'a str>,
-    ) -> Self {
-        Event {
-            attempt,
-            retry,
-            verdict,
-            request_id,
-        }
-    }
-
-    /// The attempt that just failed, 1 for the first.
-    ///
-    /// ```
-    /// # use std::time::Instant;
-    /// # use redial::adapters::Event;
-    /// # use redial::{Cause, Policy, Verdict};
-    /// # let policy = Policy::default();
-    /// # let verdict = Verdict::retryable(Cause::status(503));
-    /// # let retry = *policy.start(Instant::now()).on_outcome(&verdict, Instant::now(), &mut fastrand::Rng::with_seed(1)).retry().unwrap();
-    /// assert_eq!(Event::new(2, &retry, &verdict, None).attempt(), 2);
-    /// ```
-    pub fn attempt(&self) -> u32 {
-        self.attempt
-    }
-
-    /// How long the adapter will wait before the next attempt.
-    ///
-    /// ```
-    /// # use std::time::Instant;
-    /// # use redial::adapters::Event;
-    /// # use redial::{Cause, Policy, Verdict};
-    /// # let policy = Policy::default();
-    /// # let verdict = Verdict::retryable(Cause::status(503));
-    /// # let retry = *policy.start(Instant::now()).on_outcome(&verdict, Instant::now(), &mut fastrand::Rng::with_seed(1)).retry().unwrap();
-    /// assert_eq!(Event::new(1, &retry, &verdict, None).delay(), retry.delay);
-    /// ```
-    pub fn delay(&self) -> Duration {
-        self.retry.delay
-    }
-
-    /// The machine's decision: the wait, which retry this is, and why.
-    ///
-    /// ```
-    /// # use std::time::Instant;
-    /// # use redial::adapters::Event;
-    /// # use redial::{Cause, Policy, Verdict};
-    /// # let policy = Policy::default();
-    /// # let verdict = Verdict::retryable(Cause::status(503));
-    /// # let retry = *policy.start(Instant::now()).on_outcome(&verdict, Instant::now(), &mut fastrand::Rng::with_seed(1)).retry().unwrap();
-    /// assert_eq!(Event::new(1, &retry, &verdict, None).retry().retry, 1);
-    /// ```
-    pub fn retry(&self) -> &'a Retry {
-        self.retry
-    }
-
-    /// The verdict on the failed attempt.
-    ///
-    /// ```
-    /// # use std::time::Instant;
-    /// # use redial::adapters::Event;
-    /// # use redial::{Cause, Policy, Verdict};
-    /// # let policy = Policy::default();
-    /// # let verdict = Verdict::retryable(Cause::status(503));
-    /// # let retry = *policy.start(Instant::now()).on_outcome(&verdict, Instant::now(), &mut fastrand::Rng::with_seed(1)).retry().unwrap();
-    /// assert_eq!(Event::new(1, &retry, &verdict, None).verdict().cause().and_then(|c| c.status), Some(503));
-    /// ```
-    pub fn verdict(&self) -> &'a Verdict {
-        self.verdict
-    }
-
-    /// The request id the server gave the failed attempt, if any.
-    ///
-    /// ```
-    /// # use std::time::Instant;
-    /// # use redial::adapters::Event;
-    /// # use redial::{Cause, Policy, Verdict};
-    /// # let policy = Policy::default();
-    /// # let verdict = Verdict::retryable(Cause::status(503));
-    /// # let retry = *policy.start(Instant::now()).on_outcome(&verdict, Instant::now(), &mut fastrand::Rng::with_seed(1)).retry().unwrap();
-    /// assert_eq!(Event::new(1, &retry, &verdict, Some("req_7")).request_id(), Some("req_7"));
-    /// ```
-    pub fn request_id(&self) -> Option<&'a str> {
-        self.request_id
-    }
-}
-
-impl fmt::Display for Event<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "attempt {} failed: {}; retrying in {}",
-            self.attempt,
-            self.retry,
-            Human(self.retry.delay)
-        )?;
-        if let Some(id) = self.request_id {
-            write!(f, " (request id {id})")?;
-        }
-        Ok(())
     }
 }

@@ -1,38 +1,4 @@
-//! HTTP outcomes without boilerplate: what an attempt's result says, read off the types
-//! HTTP clients already return.
-//!
-//! [`HttpOutcome`] exposes an attempt's [`Outcome`] (status, headers, error type, or a
-//! transport failure) and its request id. It is implemented for `http::Response<B>`, for
-//! [`Transport`], [`std::io::Error`] and [`ErrorType`] (an `error` event in a stream), for
-//! `Result<T, E>` of any two of those, and with the `reqwest` feature for
-//! `reqwest::Response` and `reqwest::Error`. So an operation returning
-//! `Result<http::Response<B>, std::io::Error>` is classified by the policy's table, and its
-//! waits come from `Retry-After` and the rate-limit headers, with no glue code.
-//!
-//! # Error bodies
-//!
-//! Classification never reads a body: reading one consumes it, and a retry adapter must
-//! hand the response back untouched. The error type of a response (`overloaded_error`,
-//! `invalid_request_error`, …) is taken from its *extensions*: an [`ErrorType`] stored there
-//! is the body's error type. An operation that wants the body to count reads it and marks
-//! the response, with [`with_error_type`] for a buffered `http::Response<B>`:
-//!
-//! ```
-//! use bytes::Bytes;
-//! use redial::adapters::{with_error_type, HttpOutcome};
-//! use redial::{ErrorType, Outcome};
-//!
-//! let body = Bytes::from_static(br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#);
-//! let response = http::Response::builder().status(529).body(body)?;
-//! let response = with_error_type(response);
-//! assert!(matches!(response.outcome(), Outcome::Response { error_type: Some(ErrorType::Overloaded), .. }));
-//! # Ok::<(), http::Error>(())
-//! ```
-//!
-//! Without it the status decides, which for the APIs this crate knows gives the same
-//! answer: their error types stand for the statuses they come with (`overloaded_error` is a
-//! 529, `rate_limit_error` a 429). Bodies matter for errors inside a `200` stream, which the
-//! [stream adapter](super::stream) reads event by event.
+//! HTTP outcomes read off the types HTTP clients already return.
 
 use std::sync::OnceLock;
 
@@ -43,12 +9,12 @@ use crate::classify::{request_id, Outcome};
 use crate::error_body::read_error_body;
 use crate::verdict::{ErrorType, Transport};
 
-/// What one attempt produced, as classification reads it. See the [module docs](self).
+/// What one attempt produced, as classification reads it. See the [docs](HttpOutcome).
 ///
 /// Implement it for your client's types in a few lines:
 ///
 /// ```
-/// use redial::adapters::HttpOutcome;
+/// use redial::HttpOutcome;
 /// use redial::{Outcome, Transport};
 ///
 /// enum MyClientError { Refused, TimedOut, Broken }
@@ -64,19 +30,57 @@ use crate::verdict::{ErrorType, Transport};
 /// }
 /// assert!(matches!(MyClientError::Refused.outcome(), Outcome::Transport(Transport::Connect)));
 /// ```
+///
+/// # Reading outcomes
+///
+/// HTTP outcomes without boilerplate: what an attempt's result says, read off the types
+/// HTTP clients already return.
+///
+/// [`HttpOutcome`] exposes an attempt's [`Outcome`] (status, headers, error type, or a
+/// transport failure) and its request id. It is implemented for `http::Response<B>`, for
+/// [`Transport`], [`std::io::Error`] and [`ErrorType`] (an `error` event in a stream), for
+/// `Result<T, E>` of any two of those, and with the `reqwest` feature for
+/// `reqwest::Response` and `reqwest::Error`. So an operation returning
+/// `Result<http::Response<B>, std::io::Error>` is classified by the policy's table, and its
+/// waits come from `Retry-After` and the rate-limit headers, with no glue code.
+///
+/// # Error bodies
+///
+/// Classification never reads a body: reading one consumes it, and a retry adapter must
+/// hand the response back untouched. The error type of a response (`overloaded_error`,
+/// `invalid_request_error`, …) is taken from its *extensions*: an [`ErrorType`] stored there
+/// is the body's error type. An operation that wants the body to count reads it and marks
+/// the response, with [`with_error_type`] for a buffered `http::Response<B>`:
+///
+/// ```
+/// use bytes::Bytes;
+/// use redial::{with_error_type, HttpOutcome};
+/// use redial::{ErrorType, Outcome};
+///
+/// let body = Bytes::from_static(br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#);
+/// let response = http::Response::builder().status(529).body(body)?;
+/// let response = with_error_type(response);
+/// assert!(matches!(response.outcome(), Outcome::Response { error_type: Some(ErrorType::Overloaded), .. }));
+/// # Ok::<(), http::Error>(())
+/// ```
+///
+/// Without it the status decides, which for the APIs this crate knows gives the same
+/// answer: their error types stand for the statuses they come with (`overloaded_error` is a
+/// 529, `rate_limit_error` a 429). Bodies matter for errors inside a `200` stream, which the
+/// [stream adapter](crate::retry_stream) reads event by event.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not say what an HTTP attempt produced",
     label = "redial cannot read this as a response or a transport failure",
     note = "redial reads `http::Response<B>`, `std::io::Error`, `redial::Transport` and `redial::ErrorType`, and with its features reqwest's and ureq's responses and errors; for another type, either:",
     note = "map a transport error to `std::io::Error` in the operation (its kind decides: refused, timed out, reset), or to a `redial::Transport`;",
     note = "decide each result yourself with `.classify(|result| ..)` on the retried call;",
-    note = "or wrap it in a type of your own crate and implement `redial::adapters::HttpOutcome` for that type"
+    note = "or wrap it in a type of your own crate and implement `redial::HttpOutcome` for that type"
 )]
 pub trait HttpOutcome {
     /// The outcome: a response's status, headers and error type, or a transport failure.
     ///
     /// ```
-    /// use redial::adapters::HttpOutcome;
+    /// use redial::HttpOutcome;
     /// use redial::Outcome;
     /// let response = http::Response::builder().status(503).body(())?;
     /// assert!(matches!(response.outcome(), Outcome::Response { status, .. } if status == 503));
@@ -87,7 +91,7 @@ pub trait HttpOutcome {
     /// The request id the server gave this attempt, if any. Defaults to none.
     ///
     /// ```
-    /// use redial::adapters::HttpOutcome;
+    /// use redial::HttpOutcome;
     /// let response = http::Response::builder().header("x-request-id", "req_9").body(())?;
     /// assert_eq!(response.request_id(), Some("req_9"));
     /// assert_eq!(redial::Transport::Reset.request_id(), None);
@@ -102,7 +106,7 @@ pub trait HttpOutcome {
 /// operation stored one (see [`with_error_type`]).
 ///
 /// ```
-/// use redial::adapters::HttpOutcome;
+/// use redial::HttpOutcome;
 ///
 /// let response = http::Response::builder()
 ///     .status(429)
@@ -125,7 +129,7 @@ impl<B> HttpOutcome for http::Response<B> {
 /// A transport failure of this kind.
 ///
 /// ```
-/// use redial::adapters::HttpOutcome;
+/// use redial::HttpOutcome;
 /// use redial::{Outcome, Transport};
 /// assert!(matches!(Transport::Timeout.outcome(), Outcome::Transport(Transport::Timeout)));
 /// ```
@@ -139,7 +143,7 @@ impl HttpOutcome for Transport {
 ///
 /// ```
 /// use std::io;
-/// use redial::adapters::HttpOutcome;
+/// use redial::HttpOutcome;
 /// use redial::{Outcome, Transport};
 /// let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
 /// assert!(matches!(refused.outcome(), Outcome::Transport(Transport::Connect)));
@@ -158,7 +162,7 @@ impl HttpOutcome for std::io::Error {
 /// An `error` event of this type in a stream that began with `200`.
 ///
 /// ```
-/// use redial::adapters::HttpOutcome;
+/// use redial::HttpOutcome;
 /// use redial::{ErrorType, Outcome};
 /// let event = ErrorType::Overloaded;
 /// assert!(matches!(event.outcome(), Outcome::Response { error_type: Some(ErrorType::Overloaded), .. }));
@@ -172,12 +176,13 @@ impl HttpOutcome for ErrorType {
 /// Whichever side the result holds.
 ///
 /// ```
-/// use redial::adapters::HttpOutcome;
+/// use redial::HttpOutcome;
 /// use redial::{Outcome, Transport};
 /// let result: Result<http::Response<()>, Transport> = Err(Transport::Connect);
 /// assert!(matches!(result.outcome(), Outcome::Transport(Transport::Connect)));
 /// ```
 impl<T: HttpOutcome, E: HttpOutcome> HttpOutcome for Result<T, E> {
+    #[inline]
     fn outcome(&self) -> Outcome<'_> {
         match self {
             Ok(t) => t.outcome(),
@@ -196,7 +201,7 @@ impl<T: HttpOutcome, E: HttpOutcome> HttpOutcome for Result<T, E> {
 /// A boxed outcome reads as what it holds.
 ///
 /// ```
-/// use redial::adapters::HttpOutcome;
+/// use redial::HttpOutcome;
 /// use redial::{Outcome, Transport};
 /// assert!(matches!(Box::new(Transport::Reset).outcome(), Outcome::Transport(Transport::Reset)));
 /// ```
@@ -218,7 +223,7 @@ impl<T: HttpOutcome + ?Sized> HttpOutcome for Box<T> {
 /// compile and never find an error type.
 ///
 /// ```
-/// use redial::adapters::with_error_type;
+/// use redial::with_error_type;
 /// use redial::ErrorType;
 ///
 /// let body = r#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#;
@@ -251,7 +256,7 @@ pub fn with_error_type<B: AsRef<[u8]>>(mut response: http::Response<B>) -> http:
 ///
 /// ```
 /// use std::io;
-/// use redial::adapters::transport_kind;
+/// use redial::transport_kind;
 /// use redial::Transport;
 ///
 /// let err = io::Error::new(io::ErrorKind::Other, io::Error::from(io::ErrorKind::ConnectionReset));

@@ -1,0 +1,495 @@
+//! The `adaptive` budget kind: retries as a share of recent first attempts, strict while
+//! the server says it is overloaded, lenient while failures look like bad luck.
+//!
+//! # The rule
+//!
+//! The budget keeps [`Counts`] over a sliding `window` (30 s by default; older events fade
+//! out exponentially with that time constant). A retry is allowed when
+//!
+//! ```text
+//! recent retries + 1 <= ratio × recent first attempts + min_retries
+//! ```
+//!
+//! where `ratio` is `overload_ratio` (0.1) if the failure says the server is overloaded
+//! (503, 529, `overloaded_error`) or if recent attempts mostly fail (fewer than one in four
+//! succeeds), and `retry_ratio` (2.0, so as many as 3 attempts allow) otherwise. A 500 in a server that mostly works is bad
+//! luck, and a retry is the cure; a 503, or a server where nothing works, is a server that
+//! more load will not help. The bound holds per process whatever its call rate, so a fleet
+//! of a thousand processes adds at most `overload_ratio` to the load of an overloaded server,
+//! where a token bucket per process (the `aws` kind) only bites after a hundred retries in
+//! each. The measurements behind the numbers are in the repository's `docs/FLEET.md`.
+//!
+//! # Time and threads
+//!
+//! Time is an input: a success records itself without it (one relaxed `fetch_add` on a
+//! counter of the caller's thread's stripe, so that threads do not bounce one cache line);
+//! a retry decision, which has the time, folds the counts into the window first. The fold
+//! takes a lock with `try_lock` only: a decision that finds another thread folding decides
+//! from the last view it published and never waits. Nothing allocates after
+//! [`Budget::new`](crate::Budget::new).
+//!
+//! The first decision after a quiet stretch spreads the events counted since the last fold
+//! evenly over that stretch (it cannot know when they happened); events counted before the
+//! budget's first decision, for which no time is known at all, keep their ratios but weigh
+//! 20 first attempts, fewer being made up: so a new process, or one that has
+//! been quiet for hours, can retry its first 503 but not a burst of them.
+//!
+//! # Fleet view
+//!
+//! With [`Budget::set_fleet_view`](crate::Budget::set_fleet_view) fresh, the decision reads
+//! the fleet's counts over the window plus the local counts not yet handed out by
+//! [`Budget::take_local_deltas`](crate::Budget::take_local_deltas), in place of the local
+//! window: a process that calls rarely then borrows the fleet's history.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::Counts;
+
+/// Stripes of counters: enough that the threads of one process rarely share one.
+const STRIPES: usize = 8;
+
+/// A success path that sees fewer than one success in this many attempts calls the server
+/// failing (the SRE book's client-side throttling watches the same requests/accepts ratio).
+const FAILING_ONE_IN: f64 = 4.0;
+
+/// The first attempts the counts from before the first decision weigh (see
+/// [`Slow::view`]).
+const UNTIMED: f64 = 20.0;
+
+/// Counters that only grow; one stripe per group of threads, a cache line pair each so
+/// that the prefetcher does not couple neighbours.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Stripe {
+    successes: AtomicU64,
+    /// Successes after at least one retry (first attempts are derived from the rest).
+    late_successes: AtomicU64,
+    first_failures: AtomicU64,
+    failures: AtomicU64,
+    overloaded: AtomicU64,
+    retries: AtomicU64,
+}
+
+thread_local! {
+    static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// Hands stripes to threads in turn.
+static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
+
+/// The stripe of the calling thread: a thread-local read after its first call.
+#[inline]
+fn stripe_index() -> usize {
+    STRIPE
+        .try_with(|s| {
+            let i = s.get();
+            if i < STRIPES {
+                i
+            } else {
+                let i = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES;
+                s.set(i);
+                i
+            }
+        })
+        // A thread being torn down: any stripe is as good.
+        .unwrap_or(0)
+}
+
+/// Counts with fractions: the decayed window.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct View {
+    pub(crate) first_attempts: f64,
+    pub(crate) retries: f64,
+    pub(crate) successes: f64,
+    pub(crate) failures: f64,
+    pub(crate) overloaded: f64,
+}
+
+impl View {
+    fn of(c: Counts) -> View {
+        View {
+            first_attempts: c.first_attempts as f64,
+            retries: c.retries as f64,
+            successes: c.successes as f64,
+            failures: c.failures as f64,
+            overloaded: c.overloaded as f64,
+        }
+    }
+
+    fn scaled_add(self, keep: f64, c: Counts, weight: f64) -> View {
+        let d = View::of(c);
+        View {
+            first_attempts: self.first_attempts * keep + d.first_attempts * weight,
+            retries: self.retries * keep + d.retries * weight,
+            successes: self.successes * keep + d.successes * weight,
+            failures: self.failures * keep + d.failures * weight,
+            overloaded: self.overloaded * keep + d.overloaded * weight,
+        }
+    }
+
+    fn attempts(&self) -> f64 {
+        self.successes + self.failures + self.overloaded
+    }
+}
+
+/// What the fleet last reported.
+#[derive(Clone, Copy, Debug)]
+struct Fleet {
+    counts: Counts,
+    at: Instant,
+    fresh_for: Duration,
+}
+
+/// What only a decision or the exchange touches, under the lock.
+#[derive(Debug, Default)]
+struct Slow {
+    window: View,
+    /// When the window was last folded; `None` before the first decision.
+    at: Option<Instant>,
+    /// The totals the window holds.
+    folded: Counts,
+    /// The totals handed out by the last `take_local_deltas`.
+    taken: Counts,
+    fleet: Option<Fleet>,
+}
+
+/// The settings the rule reads, as the decision uses them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Params {
+    pub(crate) window: Duration,
+    pub(crate) overload_ratio: f64,
+    pub(crate) retry_ratio: f64,
+    pub(crate) min_retries: f64,
+}
+
+/// Why the throttle refused a retry, for [`Stop::Throttled`](crate::Stop::Throttled).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub(crate) retries: u32,
+    pub(crate) allowed: u32,
+    pub(crate) overload: bool,
+}
+
+/// The `adaptive` kind's state. See the [module docs](self).
+#[derive(Debug)]
+pub(crate) struct Adaptive {
+    stripes: [Stripe; STRIPES],
+    slow: Mutex<Slow>,
+    /// The last view a decision read, as `f64` bits, for a decision that finds `slow` busy.
+    published: [AtomicU64; 5],
+    params: Params,
+}
+
+impl Adaptive {
+    pub(crate) fn new(params: Params) -> Adaptive {
+        Adaptive {
+            stripes: Default::default(),
+            slow: Mutex::new(Slow::default()),
+            published: Default::default(),
+            params,
+        }
+    }
+
+    #[inline]
+    fn stripe(&self) -> &Stripe {
+        // `stripe_index` is below STRIPES; the fallback only satisfies the type.
+        let [first, ..] = &self.stripes;
+        self.stripes.get(stripe_index()).unwrap_or(first)
+    }
+
+    /// A call succeeded; `first` when on its first attempt.
+    #[inline]
+    pub(crate) fn on_success(&self, first: bool) {
+        let s = self.stripe();
+        s.successes.fetch_add(1, Ordering::Relaxed);
+        if !first {
+            s.late_successes.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// An attempt failed; `first` when it was the call's first, `overload` when the failure
+    /// says the server is overloaded.
+    #[inline]
+    pub(crate) fn on_failure(&self, first: bool, overload: bool) {
+        let s = self.stripe();
+        if overload {
+            s.overloaded.fetch_add(1, Ordering::Relaxed);
+        } else {
+            s.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        if first {
+            s.first_failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Every stripe summed: the totals since the budget was made.
+    pub(crate) fn totals(&self) -> Counts {
+        let mut c = Counts::default();
+        let mut late = 0u64;
+        let mut first_failures = 0u64;
+        for s in &self.stripes {
+            c.successes = c
+                .successes
+                .wrapping_add(s.successes.load(Ordering::Relaxed));
+            late = late.wrapping_add(s.late_successes.load(Ordering::Relaxed));
+            first_failures = first_failures.wrapping_add(s.first_failures.load(Ordering::Relaxed));
+            c.failures = c.failures.wrapping_add(s.failures.load(Ordering::Relaxed));
+            c.overloaded = c
+                .overloaded
+                .wrapping_add(s.overloaded.load(Ordering::Relaxed));
+            c.retries = c.retries.wrapping_add(s.retries.load(Ordering::Relaxed));
+        }
+        c.first_attempts = c.successes.wrapping_sub(late).wrapping_add(first_failures);
+        c
+    }
+
+    /// Whether a retry after a failure (`overload` as in [`on_failure`](Self::on_failure))
+    /// may be made at `now`; counts it if so.
+    pub(crate) fn allow_retry(&self, overload: bool, now: Instant) -> Result<(), Refusal> {
+        let view = match self.slow.try_lock() {
+            Ok(mut slow) => {
+                let totals = self.totals();
+                let view = slow.view(totals, now, self.params.window);
+                self.publish(&view);
+                view
+            }
+            // Another thread is folding: decide from what it last published.
+            Err(_) => self.published(),
+        };
+        let p = &self.params;
+        let failing = (view.successes + 1.0) * FAILING_ONE_IN < view.attempts() + 1.0;
+        let strict = overload || failing;
+        let ratio = if strict {
+            p.overload_ratio
+        } else {
+            p.retry_ratio
+        };
+        let limit = ratio * view.first_attempts + p.min_retries;
+        if view.retries + 1.0 <= limit {
+            self.stripe().retries.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        } else {
+            // `as` saturates: these are for the message only.
+            Err(Refusal {
+                retries: view.retries.round() as u32,
+                allowed: limit.max(0.0) as u32,
+                overload: strict,
+            })
+        }
+    }
+
+    fn publish(&self, v: &View) {
+        let fields = [
+            v.first_attempts,
+            v.retries,
+            v.successes,
+            v.failures,
+            v.overloaded,
+        ];
+        for (slot, x) in self.published.iter().zip(fields) {
+            slot.store(x.to_bits(), Ordering::Relaxed);
+        }
+    }
+
+    fn published(&self) -> View {
+        let [a, b, c, d, e] = &self.published;
+        let f = |x: &AtomicU64| f64::from_bits(x.load(Ordering::Relaxed));
+        View {
+            first_attempts: f(a),
+            retries: f(b),
+            successes: f(c),
+            failures: f(d),
+            overloaded: f(e),
+        }
+    }
+
+    /// The counts since the last take (see [`Budget::take_local_deltas`](crate::Budget::take_local_deltas)).
+    pub(crate) fn take_local_deltas(&self) -> Counts {
+        let totals = self.totals();
+        let mut slow = match self.slow.lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let delta = totals.wrapping_sub(slow.taken);
+        slow.taken = totals;
+        delta
+    }
+
+    /// See [`Budget::set_fleet_view`](crate::Budget::set_fleet_view).
+    pub(crate) fn set_fleet_view(&self, counts: Counts, at: Instant, fresh_for: Duration) {
+        let mut slow = match self.slow.lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        slow.fleet = Some(Fleet {
+            counts,
+            at,
+            fresh_for,
+        });
+    }
+
+    /// The view a decision at `now` reads: local or fleet (see [`Slow::view`]).
+    #[cfg(test)]
+    pub(crate) fn view(&self, now: Instant) -> View {
+        let totals = self.totals();
+        match self.slow.lock() {
+            Ok(mut s) => s.view(totals, now, self.params.window),
+            Err(_) => View::default(),
+        }
+    }
+}
+
+impl Slow {
+    /// Folds the totals into the window at `now`, then returns what a decision reads: the
+    /// fleet's counts plus what this process has not handed out yet while the fleet view is
+    /// fresh, the local window otherwise.
+    fn view(&mut self, totals: Counts, now: Instant, window: Duration) -> View {
+        let delta = totals.wrapping_sub(self.folded);
+        self.folded = totals;
+        match self.at {
+            // No time is known for anything counted so far, so it cannot be placed: keep
+            // its ratios, but no more than a few calls' worth, so that hours of quiet
+            // successes do not pay for a burst of retries. A budget that has seen fewer
+            // starts as if it had seen that many first attempts, so that a new process can
+            // retry its first 503s.
+            None => {
+                let first = delta.first_attempts as f64;
+                let weight = if first > UNTIMED {
+                    UNTIMED / first
+                } else {
+                    1.0
+                };
+                let mut w = View::default().scaled_add(0.0, delta, weight);
+                let prior = (UNTIMED - w.first_attempts).max(0.0);
+                // First attempts only: outcomes it never saw must not hide a failing server.
+                w.first_attempts += prior;
+                self.window = w;
+            }
+            Some(at) => {
+                let tau = window.as_secs_f64().max(1e-3);
+                let x = now.saturating_duration_since(at).as_secs_f64() / tau;
+                let keep = (-x).exp();
+                // A steady rate over the gap, decayed: (1 − e^−x) / x of the events.
+                let weight = if x < 1e-9 { 1.0 } else { (1.0 - keep) / x };
+                self.window = self.window.scaled_add(keep, delta, weight);
+            }
+        }
+        self.at = Some(self.at.map_or(now, |at| at.max(now)));
+        match self.fleet {
+            Some(f) if now.saturating_duration_since(f.at) <= f.fresh_for => {
+                let unsent = totals.wrapping_sub(self.taken);
+                View::of(f.counts.saturating_add(unsent))
+            }
+            _ => self.window,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> Params {
+        Params {
+            window: Duration::from_secs(30),
+            overload_ratio: 0.1,
+            retry_ratio: 1.0,
+            min_retries: 0.0,
+        }
+    }
+
+    #[test]
+    fn totals_derive_first_attempts_from_outcomes() {
+        let a = Adaptive::new(params());
+        a.on_success(true);
+        a.on_failure(true, false);
+        a.on_success(false);
+        a.on_failure(true, true);
+        let t = a.totals();
+        assert_eq!(
+            t,
+            Counts {
+                first_attempts: 3,
+                retries: 0,
+                successes: 2,
+                failures: 1,
+                overloaded: 1
+            }
+        );
+    }
+
+    #[test]
+    fn overload_retries_stay_within_the_ratio_of_first_attempts() {
+        // 100 first attempts a second, all 503: a tenth of them may be retried.
+        let a = Adaptive::new(params());
+        let t0 = Instant::now();
+        let (mut allowed, mut asked) = (0u32, 0u32);
+        for ms in 0..120_000u64 {
+            if ms % 10 != 0 {
+                continue;
+            }
+            a.on_failure(true, true);
+            asked += 1;
+            if a.allow_retry(true, t0 + Duration::from_millis(ms)).is_ok() {
+                allowed += 1;
+                a.on_failure(false, true);
+            }
+        }
+        let share = f64::from(allowed) / f64::from(asked);
+        assert!((0.08..=0.11).contains(&share), "{share}");
+    }
+
+    #[test]
+    fn bad_luck_is_retried_while_the_server_mostly_works() {
+        // Half the attempts fail with a 500 at random; retries are what saves the calls.
+        let a = Adaptive::new(params());
+        let t0 = Instant::now();
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut refused = 0;
+        // The first second is the budget learning: with no history, only `min_retries`.
+        for ms in (0..60_000u64).step_by(10) {
+            let now = t0 + Duration::from_millis(ms);
+            let mut first = true;
+            for _ in 0..3 {
+                if rng.bool() {
+                    a.on_success(first);
+                    break;
+                }
+                a.on_failure(first, false);
+                first = false;
+                if a.allow_retry(false, now).is_err() {
+                    refused += u32::from(ms >= 1000);
+                    break;
+                }
+            }
+        }
+        assert_eq!(refused, 0);
+    }
+
+    #[test]
+    fn a_fresh_fleet_view_replaces_the_local_window() {
+        let a = Adaptive::new(params());
+        let t0 = Instant::now();
+        a.on_failure(true, true);
+        let _ = a.allow_retry(true, t0);
+        let taken = a.take_local_deltas();
+        assert_eq!(taken.first_attempts, 1);
+        let fleet = Counts {
+            first_attempts: 1000,
+            ..Counts::default()
+        };
+        a.set_fleet_view(fleet, t0, Duration::from_secs(1));
+        a.on_failure(true, true);
+        let v = a.view(t0 + Duration::from_millis(500));
+        assert_eq!(
+            v.first_attempts, 1001.0,
+            "the fleet plus what is not sent yet"
+        );
+        let v = a.view(t0 + Duration::from_secs(2));
+        assert!(v.first_attempts < 100.0, "stale: the local window again");
+        assert_eq!(a.take_local_deltas().first_attempts, 1);
+    }
+}

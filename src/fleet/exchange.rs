@@ -1,0 +1,218 @@
+//! The exchange's thread: one sync per interval (or sooner, when this process learns a new
+//! reset), each one round trip through `sync.lua`, with a timeout of one interval.
+//!
+//! It is a plain thread with the blocking Redis client, so it needs no async runtime and
+//! runs the same under tokio, smol or none. It holds no policy: it moves counts and the
+//! reset between the local state and Redis, and nothing else.
+
+use core::fmt;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::gate::millis;
+
+use super::{FleetCounters, FleetEvent, Shared};
+
+/// A count larger than this is sent as this: Lua's numbers are doubles, exact below 2^53,
+/// and Redis's hash counters are `i64`.
+const MAX_DELTA: u64 = 1 << 50;
+
+/// At most this many buckets are summed, whatever the counters ask: a round trip stays
+/// small.
+const MAX_WINDOW: u64 = 600;
+
+/// Runs syncs until the last [`Fleet`](super::Fleet) handle is dropped.
+pub(super) fn run(shared: &Arc<Shared>) {
+    let script = redis::Script::new(include_str!("sync.lua"));
+    let prefix = format!("redial:{{{}}}:", shared.config.key);
+    let interval = shared.config.sync;
+    // A new reset is shared at once, but no more often than this.
+    let min_gap = interval / 5;
+    let mut link = Link {
+        conn: None,
+        deltas: Vec::new(),
+        prefix,
+    };
+    let mut next = Instant::now();
+    let mut last: Option<Instant> = None;
+    let mut sent = 0u64;
+    let mut outage: Option<(Instant, u64)> = None;
+    loop {
+        if shared.stopped.load(Ordering::Relaxed) {
+            return;
+        }
+        let due = match last {
+            Some(last) if shared.gate.reset_ms() > sent => next.min(last + min_gap),
+            _ => next,
+        };
+        let now = Instant::now();
+        if now < due {
+            // Woken early by a new reset, by the last handle's drop, or spuriously: the
+            // loop looks again.
+            std::thread::park_timeout(due - now);
+            continue;
+        }
+        last = Some(now);
+        next = now + interval;
+        match link.sync(shared, &script, interval) {
+            Ok(reset) => {
+                sent = sent.max(reset);
+                shared.syncs.fetch_add(1, Ordering::Relaxed);
+                shared.connected.store(true, Ordering::Relaxed);
+                if let Some((since, failures)) = outage.take() {
+                    tell(
+                        shared,
+                        &FleetEvent::Resumed {
+                            key: &shared.config.key,
+                            failures,
+                            after: since.elapsed(),
+                        },
+                    );
+                }
+            }
+            Err(error) => {
+                // The connection may hold a late reply: a fresh one is made next tick.
+                link.conn = None;
+                if let Some(counters) = link.counters(shared) {
+                    counters.fall_back_to_local();
+                }
+                shared.failures.fetch_add(1, Ordering::Relaxed);
+                shared.connected.store(false, Ordering::Relaxed);
+                match &mut outage {
+                    Some((_, failures)) => *failures += 1,
+                    None => {
+                        outage = Some((now, 1));
+                        tell(
+                            shared,
+                            &FleetEvent::Unreachable {
+                                key: &shared.config.key,
+                                error: &error,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn tell(shared: &Shared, event: &FleetEvent<'_>) {
+    if let Some(hook) = &shared.config.on_event {
+        hook(event);
+    }
+}
+
+/// The connection and the buffers a sync reuses.
+struct Link {
+    conn: Option<redis::Connection>,
+    deltas: Vec<u64>,
+    prefix: String,
+}
+
+impl Link {
+    fn counters(&self, shared: &Shared) -> Option<Arc<dyn FleetCounters>> {
+        shared.counters.lock().ok().and_then(|c| c.clone())
+    }
+
+    /// One round trip: send this process's counts and reset, read the fleet's. Returns the
+    /// reset sent (0: none).
+    fn sync(
+        &mut self,
+        shared: &Shared,
+        script: &redis::Script,
+        timeout: Duration,
+    ) -> Result<u64, SyncError> {
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            None => {
+                let conn = shared.client.get_connection_with_timeout(timeout)?;
+                conn.set_read_timeout(Some(timeout))?;
+                conn.set_write_timeout(Some(timeout))?;
+                self.conn.insert(conn)
+            }
+        };
+        let wall = SystemTime::now();
+        let now = millis(wall);
+        let reset = match shared.gate.reset_ms() {
+            r if r > now => r,
+            _ => 0,
+        };
+        let counters = shared.counters.lock().ok().and_then(|c| c.clone());
+        let mut call = script.prepare_invoke();
+        call.key(format!("{}gate", self.prefix));
+        let mut ttl = 0u64;
+        self.deltas.clear();
+        if let Some(c) = counters.as_ref().filter(|c| !c.is_empty()) {
+            let bucket = u64::try_from(c.bucket().as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1);
+            let window = u64::from(c.window()).clamp(1, MAX_WINDOW);
+            let current = now / bucket;
+            for age in (0..window).rev() {
+                call.key(format!("{}n:{}", self.prefix, current.saturating_sub(age)));
+            }
+            // A bucket lives as long as the window that sums it, and one more bucket.
+            ttl = bucket.saturating_mul(window + 1);
+            self.deltas.resize(c.len(), 0);
+            c.take_local_deltas(&mut self.deltas);
+        }
+        call.arg(reset).arg(now).arg(ttl);
+        for d in &self.deltas {
+            call.arg((*d).min(MAX_DELTA));
+        }
+        let reply: Vec<i64> = call.invoke(conn)?;
+        let Some((&fleet, totals)) = reply.split_first() else {
+            return Err(SyncError::Reply("an empty reply"));
+        };
+        // A reset further than the gate would hold is held no longer: garbage in Redis
+        // cannot park the fleet.
+        let config = shared.gate.config();
+        let most = now
+            .saturating_add(u64::try_from(config.max_hold.as_millis()).unwrap_or(u64::MAX))
+            .saturating_add(u64::try_from(config.ramp.as_millis()).unwrap_or(u64::MAX));
+        let fleet = u64::try_from(fleet).unwrap_or(0);
+        shared.gate.merge_reset_ms(fleet.min(most));
+        if let Some(c) = counters.filter(|c| !c.is_empty()) {
+            if totals.len() != self.deltas.len() {
+                return Err(SyncError::Reply("a reply of the wrong length"));
+            }
+            self.deltas.clear();
+            self.deltas
+                .extend(totals.iter().map(|&t| u64::try_from(t).unwrap_or(0)));
+            c.set_fleet_view(&self.deltas, wall);
+        }
+        Ok(reset)
+    }
+}
+
+/// Why a sync failed.
+#[derive(Debug)]
+enum SyncError {
+    Redis(redis::RedisError),
+    Reply(&'static str),
+}
+
+impl From<redis::RedisError> for SyncError {
+    fn from(e: redis::RedisError) -> Self {
+        SyncError::Redis(e)
+    }
+}
+
+impl fmt::Display for SyncError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SyncError::Redis(e) => write!(f, "{e}"),
+            SyncError::Reply(what) => write!(f, "the sync script returned {what}"),
+        }
+    }
+}
+
+impl std::error::Error for SyncError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SyncError::Redis(e) => Some(e),
+            SyncError::Reply(_) => None,
+        }
+    }
+}
