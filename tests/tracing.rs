@@ -245,3 +245,21 @@ fn a_request_that_is_not_retried_gets_its_closing_event() {
     assert_eq!(events[0].get("error.type"), Some("invalid_request_error"));
     assert_eq!(events[0].get("redial.attempts"), Some("1"));
 }
+
+#[test]
+fn a_ureq_status_that_arrives_as_an_error_warns_once() {
+    use redial::HttpOutcome;
+
+    let collect = Collect::default();
+    tracing::subscriber::with_default(collect.clone(), || {
+        for _ in 0..3 {
+            let _ = ureq::Error::StatusCode(429).outcome();
+        }
+    });
+    let events = collect.events.lock().unwrap().clone();
+    assert_eq!(events.len(), 1, "once per process: {events:#?}");
+    assert_eq!(events[0].get("http.response.status_code"), Some("429"));
+    let message = events[0].get("message").unwrap();
+    assert!(message.contains("status 429 as an error"), "{message}");
+    assert!(message.contains(".keep_status()"), "{message}");
+}
