@@ -11,7 +11,6 @@ use crate::policy::Policy;
 
 use super::future::RetryableWithContext;
 use super::http_outcome::{transport_kind, HttpOutcome};
-use super::retry_error::Last;
 use super::sleep::{Sleeper, TokioSleeper};
 
 /// The largest error body read for its error type: an API's JSON error is a few hundred
@@ -202,22 +201,17 @@ where
             .facts(facts)
             .sleeper(self.sleeper.clone())
             .await;
-        result.or_else(|err| match err.last() {
-            // A response goes back as reqwest-retry returns it, with why the retries
-            // stopped and the request ids of every attempt in its extensions.
-            Last::Response(_) => {
-                let (stop, ids) = (*err.stop(), err.request_ids().clone());
-                match err.into_last() {
-                    Last::Response(mut response) => {
-                        response.extensions_mut().insert(stop);
-                        response.extensions_mut().insert(ids);
-                        Ok(response)
-                    }
-                    // Not reached: the arm above saw a response.
-                    _ => Err(reqwest_middleware::Error::middleware(NotReplayable)),
-                }
-            }
-            _ => Err(reqwest_middleware::Error::middleware(err)),
+        // A response goes back as reqwest-retry returns it, with why the retries stopped
+        // and the request ids of every attempt in its extensions.
+        result.or_else(|err| {
+            let (stop, ids) = (*err.stop(), err.request_ids().clone());
+            err.into_response()
+                .map(|mut response| {
+                    response.extensions_mut().insert(stop);
+                    response.extensions_mut().insert(ids);
+                    response
+                })
+                .map_err(reqwest_middleware::Error::middleware)
         })
     }
 }
