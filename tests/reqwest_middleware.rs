@@ -12,7 +12,9 @@ use std::time::Duration;
 use common::server::{Canned, Server};
 use common::Recording;
 use http::Extensions;
-use redial::{Policy, Preset, RequestIds, RetryError, RetryMiddleware, Stop, StopReason};
+use redial::{
+    BudgetConfig, Policy, Preset, RequestIds, RetryError, RetryMiddleware, Stop, StopReason,
+};
 use reqwest::{Request, Response};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Next};
 
@@ -198,4 +200,24 @@ async fn the_final_error_names_the_stop_the_attempts_and_the_request_ids() {
     );
     assert!(retry.error().is_some_and(|e| e.is_middleware()));
     assert_eq!(server.hits(), 2);
+}
+
+#[tokio::test]
+async fn the_budget_stops_retries_and_the_response_says_so() {
+    // A bucket that pays for one retry: the second retry is refused.
+    let policy = Policy::builder()
+        .budget(BudgetConfig::new(5, 5, 5, 1))
+        .build()
+        .expect("a valid policy");
+    let server = Server::start(vec![Canned::new(503), Canned::new(503), Canned::new(503)]).await;
+    let (client, sleeper) = client(policy);
+    let response = client
+        .get(server.url("/v1/models"))
+        .send()
+        .await
+        .expect("the last 503 comes back");
+    assert_eq!((response.status().as_u16(), server.hits()), (503, 2));
+    assert_eq!(sleeper.waits().len(), 1);
+    let stop = response.extensions().get::<Stop>().expect("the stop");
+    assert_eq!(stop.reason(), StopReason::BudgetExhausted, "{stop}");
 }
