@@ -17,8 +17,8 @@ use super::sleep::{Sleeper, TokioSleeper};
 /// bytes, and a body read here is held in memory whole.
 const PEEK_LIMIT: u64 = 64 * 1024;
 
-/// reqwest-middleware (feature `reqwest-middleware`): [`RetryMiddleware`], the retry
-/// middleware that replaces reqwest-retry's `RetryTransientMiddleware` in one line.
+/// The retry middleware for reqwest-middleware clients (feature `reqwest-middleware`): it
+/// replaces reqwest-retry's `RetryTransientMiddleware` in one line.
 ///
 /// ```no_run
 /// use redial::RetryMiddleware;
@@ -85,8 +85,7 @@ const PEEK_LIMIT: u64 = 64 * 1024;
 ///
 /// Policies can also come from a file that platform teams check in CI (feature `serde`).
 ///
-/// Retries the requests of a `reqwest_middleware::ClientWithMiddleware` under a
-/// [`Policy`].
+/// In a client of its own:
 ///
 /// ```
 /// use redial::RetryMiddleware;
