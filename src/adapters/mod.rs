@@ -26,11 +26,14 @@ mod ureq;
 pub use blocking::{BlockingAttempts, BlockingRetryable, BlockingSleeper, ThreadSleeper};
 pub use classify_result::{Classify, ClassifyContext, ClassifyFn, HttpClassify};
 pub use future::{Attempts, AttemptsWithContext, DefaultSleep, Retryable, RetryableWithContext};
-pub use http_outcome::{transport_kind, with_error_type, HttpOutcome};
+#[cfg(feature = "json")]
+pub use http_outcome::with_error_type;
+pub use http_outcome::{transport_kind, HttpOutcome};
 pub use notify::{Event, NoNotify, Notify};
 pub use options::{AsPolicy, AttemptOutput, Retrying, WithSleeper};
 pub use request_ids::RequestIds;
 #[cfg(feature = "reqwest")]
+#[cfg(feature = "json")]
 pub use reqwest::read_error_type;
 #[cfg(feature = "reqwest-middleware")]
 pub use reqwest_middleware::RetryMiddleware;
