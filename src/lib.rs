@@ -147,10 +147,10 @@ pub use adapters::TokioSleeper;
 pub use adapters::{
     retry_stream, transport_kind, with_error_type, AsPolicy, AttemptOutput, Attempts,
     AttemptsWithContext, BlockingAttempts, BlockingRetryable, BlockingSleeper, Classify,
-    ClassifyContext, ClassifyFn, Commit, DefaultSleep, DefaultSleeper, Event, FirstItem,
-    HttpClassify, HttpOutcome, Last, MaybeSleeper, NoNotify, NoSleeperChosen, Notify, Refusal,
-    RequestIds, RetryError, Retryable, RetryableWithContext, Retrying, Sleeper, StreamAttempts,
-    StreamError, ThreadSleeper, WithSleeper,
+    ClassifyContext, ClassifyFn, Commit, DefaultSleep, DefaultSleeper, ErrorEvent, Event,
+    FirstItem, HttpClassify, HttpOutcome, Last, MaybeSleeper, NoNotify, NoSleeperChosen, Notify,
+    Refusal, RequestIds, RetryError, Retryable, RetryableWithContext, Retrying, Sleeper,
+    StreamAttempts, StreamError, ThreadSleeper, WithSleeper,
 };
 #[cfg(feature = "async-io")]
 pub use adapters::{AsyncIoSleep, AsyncIoSleeper};
