@@ -155,7 +155,10 @@ pub use adapters::{
 #[cfg(feature = "async-io")]
 pub use adapters::{AsyncIoSleep, AsyncIoSleeper};
 #[cfg(feature = "tower")]
-pub use adapters::{ReplayBody, RetryLayer, RetryService, RetryServiceFuture, TowerLayer};
+pub use adapters::{
+    KeepInnerTypes, ReplayBody, RetryLayer, RetryService, RetryServiceFuture, TowerLayer,
+    TowerMode, WrapInRetryError,
+};
 
 /// The random generator the machine takes, re-exported so callers need not name
 /// `fastrand` in their own `Cargo.toml`.

@@ -46,6 +46,9 @@ pub use sleep::{DefaultSleeper, MaybeSleeper, NoSleeperChosen, Sleeper};
 pub use stream::{retry_stream, Commit, FirstItem, StreamAttempts};
 pub use stream_error::{ErrorEvent, StreamError};
 #[cfg(feature = "tower")]
-pub use tower::{ReplayBody, RetryLayer, RetryService, RetryServiceFuture, TowerLayer};
+pub use tower::{
+    KeepInnerTypes, ReplayBody, RetryLayer, RetryService, RetryServiceFuture, TowerLayer,
+    TowerMode, WrapInRetryError,
+};
 #[cfg(feature = "ureq")]
 pub use ureq::KeepStatus;
