@@ -157,15 +157,18 @@ pub use adapters::TokioSleeper;
 pub use adapters::{
     retry_stream, transport_kind, AsPolicy, AttemptOutput, Attempts, AttemptsWithContext,
     BlockingAttempts, BlockingRetryable, BlockingSleeper, Classify, ClassifyContext, ClassifyFn,
-    Commit, DefaultSleep, DefaultSleeper, Event, FirstItem, HttpClassify, HttpOutcome, Last,
-    MaybeSleeper, NoNotify, NoSleeperChosen, Notify, Refusal, RequestIds, RetryError, Retryable,
-    RetryableWithContext, Retrying, Sleeper, StreamAttempts, StreamError, ThreadSleeper,
+    Commit, DefaultSleep, DefaultSleeper, ErrorEvent, Event, FirstItem, HttpClassify, HttpOutcome,
+    Last, MaybeSleeper, NoNotify, NoSleeperChosen, Notify, Refusal, RequestIds, RetryError,
+    Retryable, RetryableWithContext, Retrying, Sleeper, StreamAttempts, StreamError, ThreadSleeper,
     WithSleeper,
 };
 #[cfg(feature = "async-io")]
 pub use adapters::{AsyncIoSleep, AsyncIoSleeper};
 #[cfg(feature = "tower")]
-pub use adapters::{ReplayBody, RetryLayer, RetryService, RetryServiceFuture, TowerLayer};
+pub use adapters::{
+    KeepInnerTypes, ReplayBody, RetryLayer, RetryService, RetryServiceFuture, TowerLayer,
+    TowerMode, WrapInRetryError,
+};
 
 /// The random generator the machine takes, re-exported so callers need not name
 /// `fastrand` in their own `Cargo.toml`.

@@ -86,7 +86,8 @@ async fn the_default_preset_does_not_retry_a_post_whose_stream_began() {
     assert_eq!(err.refusal(), None);
     assert!(matches!(
         err.last(),
-        Last::Error(StreamError::Event(ErrorType::Overloaded))
+        Last::Error(StreamError::Event(event)) if event.error_type == ErrorType::Overloaded
+            && event.message.as_deref() == Some("Overloaded")
     ));
     assert_eq!(items.len(), 2, "message_start and ping came through");
 }

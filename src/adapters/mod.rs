@@ -17,6 +17,7 @@ mod reqwest_middleware;
 mod retry_error;
 mod sleep;
 mod stream;
+mod stream_error;
 #[cfg(feature = "tower")]
 mod tower;
 mod tracing;
@@ -45,8 +46,12 @@ pub use sleep::TokioSleeper;
 #[cfg(feature = "async-io")]
 pub use sleep::{AsyncIoSleep, AsyncIoSleeper};
 pub use sleep::{DefaultSleeper, MaybeSleeper, NoSleeperChosen, Sleeper};
-pub use stream::{retry_stream, Commit, FirstItem, StreamAttempts, StreamError};
+pub use stream::{retry_stream, Commit, FirstItem, StreamAttempts};
+pub use stream_error::{ErrorEvent, StreamError};
 #[cfg(feature = "tower")]
-pub use tower::{ReplayBody, RetryLayer, RetryService, RetryServiceFuture, TowerLayer};
+pub use tower::{
+    KeepInnerTypes, ReplayBody, RetryLayer, RetryService, RetryServiceFuture, TowerLayer,
+    TowerMode, WrapInRetryError,
+};
 #[cfg(feature = "ureq")]
 pub use ureq::KeepStatus;
