@@ -54,6 +54,10 @@ pub enum Curve {
 
 impl Curve {
     /// Every curve, in the order the docs list them.
+    ///
+    /// ```
+    /// assert_eq!(redial::Curve::ALL.len(), 3);
+    /// ```
     pub const ALL: [Curve; 3] = [Curve::Exponential, Curve::Constant, Curve::Linear];
 
     /// The name used in policy files.

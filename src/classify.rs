@@ -246,6 +246,10 @@ pub enum NonIdempotent {
 
 impl NonIdempotent {
     /// Every choice, in the order the docs list them.
+    ///
+    /// ```
+    /// assert_eq!(redial::NonIdempotent::ALL[0], redial::NonIdempotent::WhenSafe);
+    /// ```
     pub const ALL: [NonIdempotent; 3] = [
         NonIdempotent::WhenSafe,
         NonIdempotent::Always,

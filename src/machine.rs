@@ -75,6 +75,10 @@ pub enum OnLongHint {
 
 impl OnLongHint {
     /// Both choices.
+    ///
+    /// ```
+    /// assert_eq!(redial::OnLongHint::ALL[1].as_str(), "clamp");
+    /// ```
     pub const ALL: [OnLongHint; 2] = [OnLongHint::Stop, OnLongHint::Clamp];
 
     /// The name used in policy files.
