@@ -268,7 +268,7 @@ impl Gate {
 
     /// Learns from a response: a 429 with any reset hint, or a response of any status whose
     /// rate-limit headers say a quota has 0 left and when it resets (see
-    /// [`hints`](crate::hints) for the header families). `wall` is when it arrived.
+    /// [`hints`] for the header families). `wall` is when it arrived.
     ///
     /// ```
     /// use std::time::{Duration, SystemTime};

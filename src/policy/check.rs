@@ -1,5 +1,5 @@
 //! Checking a policy file as `redial check` does: every error of the file at once, in file
-//! order, each with its line and column, then the [`lint`](super::lint) findings (feature
+//! order, each with its line and column, then the [`lint`] findings (feature
 //! `serde`).
 //!
 //! ```

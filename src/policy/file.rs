@@ -39,7 +39,7 @@
 //! # success_refund = 1
 //! ```
 //!
-//! Durations are strings in the [`duration`] grammar (`500ms`, `8s`,
+//! Durations are strings in the [`duration`](crate::duration) grammar (`500ms`, `8s`,
 //! `2m`, `6m0s`). `jitter = "proportional"` without a `jitter_ratio` keeps the preset's
 //! ratio when the preset's jitter is proportional too, and takes 0.25 (the official SDKs'
 //! "minus up to 25 %") otherwise; a `jitter_ratio` beside any other jitter is rejected, as
@@ -72,6 +72,17 @@
 //! [`Policy`] also implements `serde::Deserialize` in this shape, so a service can keep its
 //! retry policy inside its own configuration file, and [`Policy::to_toml`] writes every
 //! setting back out.
+//!
+//! Limits: a policy text (or file) holds at most [`MAX_BYTES`] (256 KiB); `from_path` reads
+//! no more than that, so a wrong path (`/dev/zero`) is refused at once. Loading is linear in
+//! the number of keys. A syntax error is `line N: what (column C)`, with the fix where it is
+//! known (a JSON text named `.toml`, a byte order mark in JSON, `NaN`, bytes that are not
+//! UTF-8). `from_*` return the first error; [`check`](super::check) returns them all, in
+//! file order, with `redial check`'s refusals and warnings ([`lint`](super::lint)).
+//!
+//! Every key is declared once, in the key tables of `src/policy/keys.rs`: the reader, the
+//! writer, the "expected one of" list of an unknown key and the JSON Schema
+//! ([`schema`](super::schema)) all read them.
 
 #![cfg_attr(not(feature = "serde"), allow(dead_code))]
 

@@ -20,7 +20,7 @@
 use core::fmt;
 use core::time::Duration;
 
-use super::{Policy, PolicyBuilder, PolicyError};
+use super::{Policy, PolicyBuilder};
 use crate::backoff::Curve;
 use crate::duration::Human;
 use crate::machine::OnLongHint;
@@ -109,7 +109,7 @@ impl Finding {
 
     /// A policy error as an error finding.
     #[cfg(feature = "serde")]
-    pub(crate) fn error(e: &PolicyError) -> Finding {
+    pub(crate) fn error(e: &super::PolicyError) -> Finding {
         let key = e.key();
         let text = e.to_string();
         let rule = text
