@@ -125,7 +125,7 @@ pub mod policy;
 mod verdict;
 
 pub use backoff::{Backoff, Curve, Jitter, UnknownCurve};
-pub use budget::{Budget, BudgetConfig, BudgetKind, Counts};
+pub use budget::{Budget, BudgetConfig, BudgetKind, Counts, UnknownBudgetKind};
 pub use classify::{
     request_id, Classifier, NonIdempotent, Outcome, RequestFacts, StatusSet, UnknownNonIdempotent,
 };
