@@ -121,6 +121,7 @@ pub mod fleet;
 pub mod gate;
 pub mod hints;
 pub mod machine;
+mod names;
 pub mod policy;
 mod verdict;
 

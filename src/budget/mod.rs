@@ -119,16 +119,13 @@ impl fmt::Display for BudgetKind {
 /// assert_eq!(err.to_string(), "expected one of adaptive, aws");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("expected one of {}", crate::backoff::one_of(&BudgetKind::ALL.map(|k| k.as_str())))]
+#[error("expected one of {}", crate::names::one_of(&BudgetKind::ALL.map(|k| k.as_str())))]
 pub struct UnknownBudgetKind;
 
 impl FromStr for BudgetKind {
     type Err = UnknownBudgetKind;
     fn from_str(s: &str) -> Result<BudgetKind, UnknownBudgetKind> {
-        BudgetKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or(UnknownBudgetKind)
+        crate::names::find(BudgetKind::ALL, s, BudgetKind::as_str).ok_or(UnknownBudgetKind)
     }
 }
 
