@@ -3,7 +3,7 @@
 use core::fmt;
 use core::time::Duration;
 
-use crate::duration::Human;
+use crate::duration::Readable;
 use crate::machine::{Stop, StopReason};
 
 use super::request_ids::RequestIds;
@@ -59,6 +59,8 @@ struct Inner<E, T> {
     ids: RequestIds,
     last: Last<E, T>,
     refusal: Option<Refusal>,
+    /// How long the rate-limit gate held the first attempt.
+    held: Duration,
 }
 
 /// What the last attempt produced.
@@ -137,6 +139,7 @@ impl<E, T> RetryError<E, T> {
                 ids,
                 last,
                 refusal: None,
+                held: Duration::ZERO,
             }),
         }
     }
@@ -156,6 +159,38 @@ impl<E, T> RetryError<E, T> {
     pub fn with_refusal(mut self, refusal: Refusal) -> Self {
         self.inner.refusal = Some(refusal);
         self
+    }
+
+    /// The same error, saying that the policy's rate-limit [gate](crate::gate) held the
+    /// first attempt this long (the key's quota was spent when the call began).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use redial::{Cause, Last, RetryError, Stop};
+    /// let err: RetryError<(), ()> = RetryError::new(
+    ///     Stop::NotRetryable { cause: Cause::status(400) }, 1, Duration::ZERO, Default::default(), Last::Response(()),
+    /// ).with_held(Duration::from_millis(2100));
+    /// assert_eq!(err.held(), Duration::from_millis(2100));
+    /// assert!(err.to_string().ends_with("; the first attempt was held 2.1s by the rate-limit gate"));
+    /// ```
+    #[must_use]
+    pub fn with_held(mut self, held: Duration) -> Self {
+        self.inner.held = held;
+        self
+    }
+
+    /// How long the rate-limit gate held the first attempt (zero: not at all).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use redial::{Cause, Last, RetryError, Stop};
+    /// let err: RetryError<(), ()> = RetryError::new(
+    ///     Stop::NotRetryable { cause: Cause::status(400) }, 1, Duration::ZERO, Default::default(), Last::Response(()),
+    /// );
+    /// assert_eq!(err.held(), Duration::ZERO);
+    /// ```
+    pub fn held(&self) -> Duration {
+        self.inner.held
     }
 
     /// Why the call stopped, with its numbers.
@@ -264,6 +299,55 @@ impl<E, T> RetryError<E, T> {
         self.inner.last
     }
 
+    /// The last attempt's response, by value (to read its body, say), or the error itself
+    /// when the last attempt produced none (it failed, or timed out).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use redial::{Cause, Last, RetryError, Stop};
+    /// let err: RetryError<(), String> = RetryError::new(
+    ///     Stop::NotRetryable { cause: Cause::status(400) }, 1, Duration::ZERO, Default::default(), Last::Response("{}".into()),
+    /// );
+    /// assert_eq!(err.into_response().ok().as_deref(), Some("{}"));
+    /// ```
+    pub fn into_response(self) -> Result<T, Self> {
+        self.take_last(|last| match last {
+            Last::Response(t) => Ok(t),
+            last => Err(last),
+        })
+    }
+
+    /// The last attempt's error, by value, or the error itself when the last attempt
+    /// produced none (it returned a response, or timed out).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use redial::{Cause, Last, RetryError, Stop};
+    /// let err: RetryError<&str, ()> = RetryError::new(
+    ///     Stop::NotRetryable { cause: Cause::caller() }, 1, Duration::ZERO, Default::default(), Last::Error("no"),
+    /// );
+    /// assert_eq!(err.into_error().ok(), Some("no"));
+    /// ```
+    pub fn into_error(self) -> Result<E, Self> {
+        self.take_last(|last| match last {
+            Last::Error(e) => Ok(e),
+            last => Err(last),
+        })
+    }
+
+    /// What `take` makes of the last result, or the error whole if it gives it back.
+    fn take_last<R>(
+        mut self,
+        take: impl FnOnce(Last<E, T>) -> Result<R, Last<E, T>>,
+    ) -> Result<R, Self> {
+        // A timeout stands in for the instant the last result is out.
+        let last = core::mem::replace(&mut self.inner.last, Last::TimedOut(Duration::ZERO));
+        take(last).map_err(|last| {
+            self.inner.last = last;
+            self
+        })
+    }
+
     /// The last attempt's error, if it failed with one.
     ///
     /// ```
@@ -340,13 +424,13 @@ impl<E, T> fmt::Display for RetryError<E, T> {
             "{}; {} attempt(s) in {}",
             inner.stop,
             inner.attempts,
-            Human(inner.elapsed)
+            Readable(inner.elapsed)
         )?;
         if let Some(refusal) = inner.refusal {
             write!(f, "; not retried: {refusal}")?;
         }
         if let Last::TimedOut(limit) = inner.last {
-            write!(f, "; the last attempt timed out after {}", Human(limit))?;
+            write!(f, "; the last attempt timed out after {}", Readable(limit))?;
         }
         if !inner.ids.is_empty() {
             f.write_str("; request ids: ")?;
@@ -359,6 +443,13 @@ impl<E, T> fmt::Display for RetryError<E, T> {
                 }
                 f.write_str(id)?;
             }
+        }
+        if !inner.held.is_zero() {
+            write!(
+                f,
+                "; the first attempt was held {} by the rate-limit gate",
+                Readable(inner.held)
+            )?;
         }
         Ok(())
     }
@@ -373,6 +464,7 @@ impl<E: fmt::Debug, T: fmt::Debug> fmt::Debug for RetryError<E, T> {
             .field("elapsed", &inner.elapsed)
             .field("request_ids", &inner.ids)
             .field("refusal", &inner.refusal)
+            .field("held", &inner.held)
             .field("last", &inner.last)
             .finish()
     }
@@ -426,5 +518,36 @@ mod tests {
              2 attempt(s) in 3s; the last attempt timed out after 1s; request ids: req_a, req_b"
         );
         assert!(std::error::Error::source(&err).is_none());
+    }
+
+    /// Issue 12, item 6: durations print the human way, never as raw nanoseconds.
+    #[test]
+    fn issue_12_durations_print_the_human_way() {
+        let err: RetryError<std::io::Error, ()> = RetryError::new(
+            Stop::AttemptsExhausted {
+                attempts: 3,
+                cause: Cause::transport(Transport::Reset),
+            },
+            3,
+            Duration::from_nanos(960_006_738),
+            RequestIds::new(),
+            Last::TimedOut(Duration::from_nanos(1_999_999_999)),
+        );
+        let text = err.to_string();
+        assert!(text.contains("3 attempt(s) in 960ms"), "{text}");
+        assert!(text.contains("timed out after 2s"), "{text}");
+
+        let verdict = crate::verdict::Verdict::retryable(Cause::status(503));
+        let mut machine =
+            crate::machine::Machine::new(crate::Policy::default(), std::time::Instant::now());
+        let action = machine.on_outcome(
+            &verdict,
+            std::time::Instant::now(),
+            &mut fastrand::Rng::with_seed(3),
+        );
+        let mut retry = *action.retry().expect("a 503 is retried");
+        retry.delay = Duration::from_nanos(484_905_666);
+        let line = crate::Event::new(1, &retry, &verdict, None).to_string();
+        assert!(line.ends_with("retrying in 485ms"), "{line}");
     }
 }

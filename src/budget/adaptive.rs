@@ -509,17 +509,6 @@ impl Adaptive {
         self.folded_at.store(NEVER, Ordering::Relaxed);
     }
 
-    /// Drops the fleet view (see [`Budget::clear_fleet_view`](crate::Budget)).
-    #[cfg(feature = "redis")]
-    pub(crate) fn clear_fleet_view(&self) {
-        let mut slow = match self.slow.lock() {
-            Ok(s) => s,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        slow.fleet = None;
-        self.folded_at.store(NEVER, Ordering::Relaxed);
-    }
-
     /// The view a decision at `now` reads: local or fleet (see [`Slow::view`]).
     #[cfg(test)]
     pub(crate) fn view(&self, now: Instant) -> View {
