@@ -20,8 +20,10 @@
 //! stream's `error` event, before it asks); the `+ body` case adds that read. The budget is
 //! the AWS bucket (5 tokens a retry) but with room for the whole run, so that every
 //! iteration takes the same path: a drained bucket would stop early and look faster. The
-//! `, adaptive` rows use the default budget since issue 11, `adaptive` (a 429 is no
-//! overload signal, so every retry is allowed and every iteration folds its counts).
+//! `, adaptive` rows use the default budget since issue 11, `adaptive`, with time moving
+//! 1µs per iteration (a 429 is no overload signal, but nothing succeeds in the loop, so
+//! the budget refuses most of those retries as a failing server's); the `, aws` rows are
+//! the same loop with the deep AWS bucket, the like-for-like "before".
 //!
 //! No peer reads these headers (their users parse them in a hook), so the baseline is
 //! `hand-written`: what a user writes around any of them: match the status, parse
@@ -249,6 +251,7 @@ fn decision(c: &mut Criterion) {
         Ok(p) => p,
         Err(e) => panic!("the bench policy is valid: {e}"),
     };
+    let deep = policy();
     for (name, status) in [
         ("429 delay-seconds", StatusCode::TOO_MANY_REQUESTS),
         ("200", StatusCode::OK),
@@ -259,26 +262,43 @@ fn decision(c: &mut Criterion) {
         } else {
             outcome
         };
-        let action = redial_decision(&adaptive, &post, &outcome, wall, now, &mut rng);
-        assert_eq!(action.retry().is_some(), !status.is_success(), "{action:?}");
-        // The adaptive budget reads the time: each decision 1µs after the last, as calls
-        // come (its window then folds every 29,000 decisions, and every retry is allowed).
-        let mut at = now;
-        g.bench_function(format!("{name}/redial, adaptive"), |b| {
-            b.iter(|| {
-                at += Duration::from_micros(1);
-                black_box(common::obey(redial_decision(
-                    &adaptive,
-                    black_box(&post),
-                    black_box(&outcome),
-                    wall,
-                    at,
-                    &mut rng,
-                )))
-            })
-        });
-        let action = redial_decision(&adaptive, &post, &outcome, wall, at, &mut rng);
-        assert_eq!(action.retry().is_some(), !status.is_success(), "{action:?}");
+        // The `, aws` twin runs the same moving clock with the deep AWS bucket, so that the
+        // two rows differ by the budget alone.
+        for (budget, p) in [("adaptive", &adaptive), ("aws", &deep)] {
+            let action = redial_decision(p, &post, &outcome, wall, now, &mut rng);
+            assert_eq!(action.retry().is_some(), !status.is_success(), "{action:?}");
+            // The adaptive budget reads the time: each decision 1µs after the last, as calls
+            // come (its window then folds every 29,000 decisions). No call in this loop
+            // succeeds, so the budget soon sees a failing server and refuses about 9
+            // retries in 10 (`Stop::Throttled`): the adaptive 429 row is mostly that path.
+            let mut at = now;
+            g.bench_function(format!("{name}/redial, {budget}"), |b| {
+                b.iter(|| {
+                    at += Duration::from_micros(1);
+                    black_box(common::obey(redial_decision(
+                        p,
+                        black_box(&post),
+                        black_box(&outcome),
+                        wall,
+                        at,
+                        &mut rng,
+                    )))
+                })
+            });
+            // After the run the adaptive budget may refuse, as a failing server's: a retry or
+            // that refusal, never another stop.
+            let action = redial_decision(p, &post, &outcome, wall, at, &mut rng);
+            let expected = if status.is_success() {
+                StopReason::Succeeded
+            } else {
+                StopReason::BudgetExhausted
+            };
+            assert!(
+                action.retry().is_some() != status.is_success()
+                    || action.stop().map(|s| s.reason()) == Some(expected),
+                "{action:?}"
+            );
+        }
     }
 
     let p = policy();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Instructions per call of each adapter bench body (benches/instructions.rs), counted by
-# callgrind: repeatable to a few instructions on a machine whose wall time is not.
+# Instructions per call of each adapter bench body and of one retry decision with each
+# budget kind (benches/instructions.rs), counted by callgrind: repeatable to a few
+# instructions on a machine whose wall time is not.
 #
 #   benches/instructions.sh [BODY...]
 #
@@ -26,6 +27,7 @@ else
             bodies+=("${kind}_$b")
         done
     done
+    bodies+=(decision_aws decision_adaptive)
 fi
 
 out=$(mktemp -d)

@@ -26,9 +26,14 @@
 //! the eighth share a ninth stripe, with `fetch_add`), so that threads do not bounce one
 //! cache line;
 //! a retry decision, which has the time, folds the counts into the window first (at most
-//! once per thousandth of the window: decisions closer together read the last fold plus
-//! the retries allowed since). The fold takes a lock with `try_lock` only: a decision that
-//! finds another thread folding decides from the last view it published and never waits. Nothing allocates after
+//! once per thousandth of the window). The fold also works the rule out for both kinds of
+//! failure: how many more retries the window allows, so that the decisions that follow it
+//! closely compare the retries allowed since with that number (one load, a sum and an
+//! integer compare: no `f64` arithmetic between folds). The fold takes a lock with
+//! `try_lock` only: a decision that finds another thread folding decides from the last
+//! fold's numbers and never waits. A thread remembers the last fold it made, so that its
+//! next decisions on that budget tell they are within a thousandth of the window of it by
+//! comparing instants, without the duration arithmetic. Nothing allocates after
 //! [`Budget::new`](crate::Budget::new).
 //!
 //! The first decision after a quiet stretch spreads the events counted since the last fold
@@ -45,7 +50,7 @@
 //! window: a process that calls rarely then borrows the fleet's history.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -123,6 +128,13 @@ impl Raw {
         }
     }
 
+    /// Both retried words summed: its lower half counts every retry (modulo 2^32), which is
+    /// all a decision between folds needs of them.
+    fn retried_total(&self) -> u64 {
+        let [a, b] = self.retried;
+        a.wrapping_add(b)
+    }
+
     /// The retried failures since `earlier`, still packed.
     fn retried_since(&self, earlier: Raw) -> [u64; 2] {
         let [a, b] = self.retried;
@@ -137,6 +149,20 @@ thread_local! {
     static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
     /// Gives the owned stripe back when the thread ends.
     static RELEASE: Release = const { Release };
+    /// The last fold this thread made, so that its next decisions can tell they are within
+    /// `fold_every` of it by comparing instants (see [`Adaptive::reuses_fold`]).
+    static LAST_FOLD: Cell<Option<LastFold>> = const { Cell::new(None) };
+}
+
+/// A fold a thread made: of which budget (its address, and its time origin), at which
+/// tick, and the instants whose decisions reuse it.
+#[derive(Clone, Copy, Debug)]
+struct LastFold {
+    budget: usize,
+    base: Instant,
+    at: u64,
+    from: Instant,
+    until: Instant,
 }
 
 /// Which owned stripes threads hold, one bit each, for the whole process: a thread owns
@@ -286,6 +312,99 @@ pub(crate) struct Params {
     pub(crate) min_retries: f64,
 }
 
+/// What a decision needs of a fold, worked out once per fold so that the decisions in
+/// between do integer work only: one load, a sum of the two retried words and a compare.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Gates {
+    /// Per kind of failure (bad luck, overload): `(n << 32) | base`, where `base` is the
+    /// lower half of the retried words' sum at the fold and `n` how many retries the rule
+    /// still allows after it: a retry is allowed while fewer than `n` were counted since.
+    gate: [u64; 2],
+    /// For a refusal's message: the window's retries at the fold, and each kind's limit.
+    retries: f64,
+    limit: [f64; 2],
+    /// Whether recent attempts mostly fail, which makes every failure strict.
+    failing: bool,
+}
+
+impl Gates {
+    /// The rule (see the [module docs](self)) applied to `view`, whose retried words summed
+    /// to `retried` (see [`Raw::retried_total`]).
+    fn of(view: &View, p: &Params, retried: u64) -> Gates {
+        let failing = (view.successes + 1.0) * FAILING_ONE_IN < view.attempts() + 1.0;
+        let strict = p.overload_ratio * view.first_attempts + p.min_retries;
+        let lenient = if failing {
+            strict
+        } else {
+            p.retry_ratio * view.first_attempts + p.min_retries
+        };
+        let limit = [lenient, strict];
+        let gate =
+            limit.map(|l| (allowed_below(view.retries, l).min(LOWER) << 32) | (retried & LOWER));
+        Gates {
+            gate,
+            retries: view.retries,
+            limit,
+            failing,
+        }
+    }
+}
+
+/// A pair's bad-luck half, or its overload half.
+#[inline]
+fn pick<T>(pair: [T; 2], overload: bool) -> T {
+    let [bad_luck, overloaded] = pair;
+    if overload {
+        overloaded
+    } else {
+        bad_luck
+    }
+}
+
+/// `x.round() as u32` (half away from zero, saturating, NaN to 0) without a call to libm
+/// (the baseline x86-64 has no rounding instruction): `x` less its integer part is exact,
+/// so the half-way test is too.
+#[inline]
+fn round_u32(x: f64) -> u32 {
+    // `as` truncates and saturates (negatives and NaN to 0).
+    let whole = x as u32;
+    whole.saturating_add(u32::from(x - f64::from(whole) >= 0.5))
+}
+
+/// The least `n` for which `retries + n + 1 <= limit` fails, in the same `f64` arithmetic
+/// (and order) as the rule, or `u64::MAX` if none does: the retries allowed after
+/// `retries` are those below it. The test only turns false as `n` grows (each step rounds
+/// monotonically), so a search finds the boundary; `f64` rounding moves it by little from
+/// the real-valued one, where the search starts.
+fn allowed_below(retries: f64, limit: f64) -> u64 {
+    let allows = |n: u64| retries + n as f64 + 1.0 <= limit;
+    // `as` saturates, and makes NaN 0.
+    let guess = (limit - 1.0 - retries) as u64;
+    let (mut lo, mut hi) = (guess.saturating_sub(2), guess.saturating_add(2));
+    if !allows(lo) {
+        if !allows(0) {
+            return 0;
+        }
+        lo = 0;
+    }
+    if allows(hi) {
+        if allows(u64::MAX) {
+            return u64::MAX;
+        }
+        hi = u64::MAX;
+    }
+    // allows(lo) and not allows(hi).
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if allows(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi
+}
+
 /// Why the throttle refused a retry, for [`Stop::Throttled`](crate::Stop::Throttled).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Refusal {
@@ -299,15 +418,17 @@ pub(crate) struct Refusal {
 pub(crate) struct Adaptive {
     stripes: [Stripe; STRIPES],
     slow: Mutex<Slow>,
-    /// The last view a decision read, as `f64` bits, for a decision that finds `slow` busy
-    /// or comes within `fold_every` of the last fold.
-    published: [AtomicU64; 5],
+    /// The last fold's [`Gates`], for a decision that finds `slow` busy or comes within
+    /// `fold_every` of the last fold: `gate` as is, the rest as `f64` bits and a flag (read
+    /// only when a retry is refused).
+    gate: [AtomicU64; 2],
+    window_retries: AtomicU64,
+    limit: [AtomicU64; 2],
+    failing: AtomicBool,
     /// Failures that were retried, all threads together (the retry path is the rare one),
     /// packed as the stripes' words: after bad luck, after an overload signal. A retried
     /// failure is counted here only, so that it costs one `fetch_add`.
     retried: [AtomicU64; 2],
-    /// `retried` when `published` was written.
-    retried_at_fold: [AtomicU64; 2],
     /// When the last fold was, in nanoseconds since `base`; [`NEVER`] before the first (or
     /// after a new fleet view).
     folded_at: AtomicU64,
@@ -325,9 +446,11 @@ impl Adaptive {
         Adaptive {
             stripes: Default::default(),
             slow: Mutex::new(Slow::default()),
-            published: Default::default(),
+            gate: Default::default(),
+            window_retries: Default::default(),
+            limit: Default::default(),
+            failing: AtomicBool::new(false),
             retried: Default::default(),
-            retried_at_fold: Default::default(),
             folded_at: AtomicU64::new(NEVER),
             base: OnceLock::new(),
             fold_every: u64::try_from(params.window.as_nanos() / 1024).unwrap_or(u64::MAX),
@@ -398,88 +521,123 @@ impl Adaptive {
         now: Instant,
     ) -> Result<(), Refusal> {
         let base = *self.base.get_or_init(|| now);
-        let t = u64::try_from(now.saturating_duration_since(base).as_nanos()).unwrap_or(u64::MAX);
         let last = self.folded_at.load(Ordering::Relaxed);
-        let recent = last != NEVER && t >= last && t - last < self.fold_every;
+        let (t, recent) = if self.reuses_fold(base, last, now) {
+            (last, true)
+        } else {
+            let t =
+                u64::try_from(now.saturating_duration_since(base).as_nanos()).unwrap_or(u64::MAX);
+            (t, last != NEVER && t >= last && t - last < self.fold_every)
+        };
         let folded = if recent {
             None
         } else {
-            self.slow.try_lock().ok().map(|mut slow| {
-                let raw = self.raw();
-                let view = slow.view(raw, now, self.params.window);
-                self.publish(&view);
-                for (slot, v) in self.retried_at_fold.iter().zip(raw.retried) {
-                    slot.store(v, Ordering::Relaxed);
-                }
-                self.folded_at.store(t, Ordering::Relaxed);
-                view
-            })
+            self.fold(base, t, now)
         };
         // Decisions that follow a fold closely, or find another thread folding, read what
-        // it published plus the retries allowed since.
-        let view = folded.unwrap_or_else(|| {
-            let mut v = self.published();
-            let since = self
-                .retried
-                .iter()
-                .zip(&self.retried_at_fold)
-                .map(|(now, then)| {
-                    now.load(Ordering::Relaxed)
-                        .wrapping_sub(then.load(Ordering::Relaxed))
-                        & LOWER
-                })
-                .fold(0u64, u64::wrapping_add);
-            v.retries += since as f64;
-            v
-        });
-        let p = &self.params;
-        let failing = (view.successes + 1.0) * FAILING_ONE_IN < view.attempts() + 1.0;
-        let strict = overload || failing;
-        let ratio = if strict {
-            p.overload_ratio
-        } else {
-            p.retry_ratio
+        // it published; every decision counts the retries allowed since the fold.
+        let gate = match &folded {
+            Some(g) => pick(g.gate, overload),
+            None => pick(self.gate.each_ref(), overload).load(Ordering::Relaxed),
         };
-        let limit = ratio * view.first_attempts + p.min_retries;
-        if view.retries + 1.0 <= limit {
-            let [bad_luck, overloaded] = &self.retried;
+        let [bad_luck, overloaded] = &self.retried;
+        let since = bad_luck
+            .load(Ordering::Relaxed)
+            .wrapping_add(overloaded.load(Ordering::Relaxed))
+            .wrapping_sub(gate)
+            & LOWER;
+        if since < gate >> 32 {
             let word = if overload { overloaded } else { bad_luck };
             word.fetch_add(if first { UPPER + 1 } else { 1 }, Ordering::Relaxed);
             Ok(())
         } else {
             self.on_failure(first, overload);
+            let (retries, limit, failing) = match &folded {
+                Some(g) => (g.retries, pick(g.limit, overload), g.failing),
+                None => {
+                    let f = |x: &AtomicU64| f64::from_bits(x.load(Ordering::Relaxed));
+                    (
+                        f(&self.window_retries),
+                        f(pick(self.limit.each_ref(), overload)),
+                        self.failing.load(Ordering::Relaxed),
+                    )
+                }
+            };
             // `as` saturates: these are for the message only.
             Err(Refusal {
-                retries: view.retries.round() as u32,
+                retries: round_u32(retries + since as f64),
                 allowed: limit.max(0.0) as u32,
-                overload: strict,
+                overload: overload || failing,
             })
         }
     }
 
-    fn publish(&self, v: &View) {
-        let fields = [
-            v.first_attempts,
-            v.retries,
-            v.successes,
-            v.failures,
-            v.overloaded,
-        ];
-        for (slot, x) in self.published.iter().zip(fields) {
-            slot.store(x.to_bits(), Ordering::Relaxed);
-        }
+    /// Folds the counts into the window at `now` (tick `t`) and publishes the gates, unless
+    /// another thread is folding. Out of line: the decisions between folds stay small.
+    #[cold]
+    #[inline(never)]
+    fn fold(&self, base: Instant, t: u64, now: Instant) -> Option<Gates> {
+        let mut slow = self.slow.try_lock().ok()?;
+        let raw = self.raw();
+        let view = slow.view(raw, now, self.params.window);
+        let gates = Gates::of(&view, &self.params, raw.retried_total());
+        self.publish(&gates);
+        self.folded_at.store(t, Ordering::Relaxed);
+        self.remember_fold(base, t, now);
+        Some(gates)
     }
 
-    fn published(&self) -> View {
-        let [a, b, c, d, e] = &self.published;
-        let f = |x: &AtomicU64| f64::from_bits(x.load(Ordering::Relaxed));
-        View {
-            first_attempts: f(a),
-            retries: f(b),
-            successes: f(c),
-            failures: f(d),
-            overloaded: f(e),
+    /// Whether this thread's last fold is this budget's latest (`last`) and `now` is within
+    /// `fold_every` after it: then `now`'s tick is within `fold_every` of `last` (the
+    /// test below), found with instant comparisons in place of the tick's arithmetic. A
+    /// `false` says nothing: the caller works the tick out.
+    #[inline]
+    fn reuses_fold(&self, base: Instant, last: u64, now: Instant) -> bool {
+        LAST_FOLD
+            .try_with(Cell::get)
+            .ok()
+            .flatten()
+            .is_some_and(|f| {
+                f.budget == self as *const Adaptive as usize
+                    && f.base == base
+                    && f.at == last
+                    && f.from <= now
+                    && now < f.until
+            })
+    }
+
+    /// Keeps the fold made at tick `t`, instant `now`, for [`reuses_fold`](Self::reuses_fold):
+    /// only when `now` is not before `base` (so `t` is its exact distance from `base`) and
+    /// neither the tick nor the instant overflows within `fold_every`, so that an instant
+    /// in `[now, now + fold_every)` has a tick in `[t, t + fold_every)`.
+    fn remember_fold(&self, base: Instant, t: u64, now: Instant) {
+        let until = now.checked_add(Duration::from_nanos(self.fold_every));
+        let fold = match until {
+            Some(until) if now >= base && t.checked_add(self.fold_every).is_some() => {
+                Some(LastFold {
+                    budget: self as *const Adaptive as usize,
+                    base,
+                    at: t,
+                    from: now,
+                    until,
+                })
+            }
+            _ => None,
+        };
+        // A thread being torn down keeps nothing.
+        let _ = LAST_FOLD.try_with(|f| f.set(fold));
+    }
+
+    fn publish(&self, g: &Gates) {
+        for (slot, v) in self.gate.iter().zip(g.gate) {
+            slot.store(v, Ordering::Relaxed);
         }
+        self.window_retries
+            .store(g.retries.to_bits(), Ordering::Relaxed);
+        for (slot, v) in self.limit.iter().zip(g.limit) {
+            slot.store(v.to_bits(), Ordering::Relaxed);
+        }
+        self.failing.store(g.failing, Ordering::Relaxed);
     }
 
     /// The counts since the last take (see [`Budget::take_local_deltas`](crate::Budget::take_local_deltas)).
@@ -581,6 +739,30 @@ mod tests {
 
     proptest::proptest! {
         #[test]
+        fn prop_allowed_below_is_where_the_rule_turns_false(
+            retries in proptest::prop_oneof![0.0..100.0, 0.0..1e7, 1e15..1e20, proptest::prelude::any::<f64>()],
+            headroom in proptest::prop_oneof![-3.0..3.0, 0.0..1e4, 0.0..1e19, proptest::prelude::any::<f64>()],
+        ) {
+            // The rule as the module docs state it, for the retries counted since the fold.
+            let limit = retries + headroom;
+            let rule = |n: u64| retries + n as f64 + 1.0 <= limit;
+            let n = allowed_below(retries, limit);
+            for k in n.saturating_sub(3)..=n.saturating_add(3) {
+                // u64::MAX: every count is allowed.
+                proptest::prop_assert_eq!(rule(k), k < n || n == u64::MAX, "n = {}, k = {}", n, k);
+            }
+            proptest::prop_assert!(n == u64::MAX || !rule(u64::MAX));
+            proptest::prop_assert!(n == 0 || rule(0));
+        }
+
+        #[test]
+        fn prop_round_u32_rounds_as_std_does(
+            x in proptest::prop_oneof![0.0..10.0, -10.0..1e10, 1e15..1e25, proptest::prelude::any::<f64>()],
+        ) {
+            proptest::prop_assert_eq!(round_u32(x), x.round() as u32, "{}", x);
+        }
+
+        #[test]
         fn prop_packed_counts_read_back_exactly(
             start in proptest::prelude::any::<(u64, u64, u64, u64, u64)>(),
             events in proptest::collection::vec((0u8..5, proptest::prelude::any::<bool>()), 0..300),
@@ -619,6 +801,26 @@ mod tests {
                 model.first_attempts += u64::from(first);
             }
             proptest::prop_assert_eq!(later.since(earlier), model);
+        }
+    }
+
+    #[test]
+    fn round_u32_rounds_half_away_from_zero_and_saturates() {
+        for x in [
+            0.0,
+            0.49999999999999994,
+            0.5,
+            2.5,
+            3.4999999999999996,
+            -0.5,
+            -7.0,
+            4_294_967_294.5,
+            4_294_967_295.5,
+            1e300,
+            f64::INFINITY,
+            f64::NAN,
+        ] {
+            assert_eq!(round_u32(x), x.round() as u32, "{x}");
         }
     }
 
