@@ -1,14 +1,20 @@
-//! Group `budget_contention`: the shared retry budget charged from 2 threads at once.
+//! Group `budget_contention`: the shared retry budget charged from 1, 2 and 8 threads at
+//! once.
 //!
-//! Every iteration, each of 2 threads takes a retry's tokens from the same bucket and puts
-//! them back (a retry that then succeeded), so the bucket never drains and every charge
-//! takes the same path. The time is per iteration, both threads running together: what a
-//! retry costs when another call of the same policy is retrying on the other core. The
-//! `1 thread` cases are the same work with no contention.
+//! Every thread runs the same operation on the same budget; the time reported is CPU time
+//! per operation: the wall time until the last thread finished, times the cores the threads
+//! could use (`min(threads, available_parallelism)`), divided by the operations of all
+//! threads. With more threads than cores it is what one operation costs while every core
+//! is busy with the same budget; the `1 thread` case is the same work with no contention.
 //!
-//! - `redial`: [`redial::Budget`], one atomic integer (`try_withdraw` + `deposit`);
+//! - `aws`: [`redial::Budget`] of the `aws` kind, one atomic integer: a retry's tokens
+//!   taken (`try_withdraw`) and given back (`deposit`), as a retry that then succeeded;
+//! - `adaptive success`: a call that succeeds at once under the default (`adaptive`)
+//!   budget: `Machine::first_success`, one `fetch_add` on the thread's stripe;
+//! - `adaptive retry`: a call whose first attempt fails with a 500, is retried (the
+//!   decision folds the counts under a `try_lock`), and succeeds;
 //! - `hand-written`: the floor for a shared counter, an unbounded `fetch_sub` + `fetch_add`;
-//! - `mutex`: the same bucket behind a `std::sync::Mutex`;
+//! - `mutex`: the AWS bucket behind a `std::sync::Mutex`;
 //! - `tower`: `tower::retry::budget::TpsBudget` (`withdraw` + `deposit`), the only peer with
 //!   a retry budget; it reads the clock on every call and rotates its window under a lock.
 
@@ -20,14 +26,14 @@ use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use redial::{Budget, BudgetConfig};
+use redial::{Budget, BudgetConfig, Cause, Machine, Policy, Verdict};
 use tower::retry::budget::Budget as _;
 
 /// Runs `op` `iters` times on each of `threads` threads, all started together, and returns
-/// the time until the last one finished.
+/// the CPU time per operation times `iters` (see the module docs).
 fn contended(threads: usize, iters: u64, op: &(dyn Fn() + Sync)) -> Duration {
     let start = Barrier::new(threads + 1);
-    std::thread::scope(|s| {
+    let wall = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
@@ -46,17 +52,36 @@ fn contended(threads: usize, iters: u64, op: &(dyn Fn() + Sync)) -> Duration {
             }
         }
         began.elapsed()
-    })
+    });
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let busy = u32::try_from(threads.min(cores)).unwrap_or(1);
+    let all = u32::try_from(threads).unwrap_or(1);
+    wall * busy / all
 }
 
 fn budget_contention(c: &mut Criterion) {
     let mut g = c.benchmark_group("budget_contention");
 
-    let redial = Budget::new(BudgetConfig::default());
-    let redial_op = || {
-        if black_box(&redial).try_withdraw(5) {
-            redial.deposit(5);
+    let aws = Budget::new(BudgetConfig::aws());
+    let aws_op = || {
+        if black_box(&aws).try_withdraw(5) {
+            aws.deposit(5);
         }
+    };
+
+    let adaptive = Policy::default();
+    let success_op = || {
+        black_box(Machine::<&Policy>::first_success(
+            black_box(&adaptive).rules(),
+        ));
+    };
+    let now = Instant::now();
+    let bad_luck = Verdict::retryable(Cause::status(500));
+    let retry_op = || {
+        let mut rng = fastrand::Rng::with_seed(1);
+        let mut call = Machine::new(black_box(&adaptive), now);
+        let _ = black_box(call.on_outcome(&bad_luck, now, &mut rng));
+        black_box(call.on_success());
     };
 
     let counter = AtomicU32::new(500);
@@ -83,13 +108,15 @@ fn budget_contention(c: &mut Criterion) {
         }
     };
 
-    let ops: [(&str, &(dyn Fn() + Sync)); 4] = [
-        ("redial", &redial_op),
+    let ops: [(&str, &(dyn Fn() + Sync)); 6] = [
+        ("aws", &aws_op),
+        ("adaptive success", &success_op),
+        ("adaptive retry", &retry_op),
         ("hand-written", &hand_op),
         ("mutex", &mutex_op),
         ("tower", &tower_op),
     ];
-    for threads in [2, 1] {
+    for threads in [8, 2, 1] {
         for (name, op) in ops {
             let id = format!(
                 "{threads} thread{}/{name}",
@@ -98,7 +125,7 @@ fn budget_contention(c: &mut Criterion) {
             g.bench_function(id, |b| b.iter_custom(|iters| contended(threads, iters, op)));
         }
     }
-    assert!(redial.available() <= 500);
+    assert!(aws.available() <= 500);
 
     g.finish();
 }

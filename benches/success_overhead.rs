@@ -10,7 +10,9 @@
 //! - `bare`: the operation awaited once, no retry at all: the floor;
 //! - `hand-written`: the loop a person writes (`common::hand_written`);
 //! - `redial/http`: `.retry(&policy)` reading the result as an HTTP outcome (status,
-//!   `x-should-retry`), with the default budget;
+//!   `x-should-retry`), with the default budget (`adaptive`: a success counts itself on
+//!   its thread's stripe); `redial/http, aws bucket` the same with the AWS bucket, the
+//!   default before issue 11 (a full bucket: one load and a compare);
 //! - `redial/closure`: the same with `.classify(..)`, a closure that says `Ok` is a success;
 //! - the peers, set to the same policy: `backon`, `backoff` (its `future::retry`),
 //!   `tokio-retry` (`Retry::start`), `tower` (`tower::retry::Retry` over a `service_fn`).
@@ -37,6 +39,14 @@ fn success_overhead(c: &mut Criterion) {
     });
     g.bench_function("redial/http", |b| {
         b.iter(|| black_box(calls::redial_http(&policy, op)))
+    });
+    let aws = common::build(
+        common::policy_builder()
+            .max_attempts(common::RETRIES + 1)
+            .budget(redial::BudgetConfig::aws()),
+    );
+    g.bench_function("redial/http, aws bucket", |b| {
+        b.iter(|| black_box(calls::redial_http(&aws, op)))
     });
     g.bench_function("redial/closure", |b| {
         b.iter(|| black_box(calls::redial_closure(&policy, op)))

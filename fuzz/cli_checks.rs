@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use redial::duration::{self, Human};
+use redial::duration;
 use redial::{
     BudgetConfig, Curve, Jitter, NonIdempotent, OnLongHint, Policy, Preset, Rng, StopReason,
 };
@@ -341,19 +341,28 @@ fn check_retry(policy: &Policy, step: &Map<String, Value>, retry: u32, context: 
     };
     let asked = duration::parse(asked)
         .unwrap_or_else(|e| panic!("{context}: the hint's wait does not read: {e}"));
+    // The why is written for people, rounded to what matters at its size: the wait the
+    // server asked for is within half a unit of what it says.
+    let (asked_low, asked_high) = rounded_from(asked);
     let max_hint = rules.max_hint();
-    let waited = match clamped {
+    let (low_wait, high_wait) = match clamped {
         None => {
             assert!(
-                asked <= max_hint,
+                asked_low <= max_hint,
                 "{context}: honoured {asked:?} above max_hint {max_hint:?}"
             );
-            asked
+            (asked_low, asked_high.min(max_hint))
         }
         Some(max) => {
-            assert_eq!(max, Human(max_hint).to_string(), "{context}: max_hint");
+            let max = duration::parse(max)
+                .unwrap_or_else(|e| panic!("{context}: max_hint does not read: {e}"));
+            let (max_low, max_high) = rounded_from(max);
             assert!(
-                asked > max_hint,
+                (max_low..=max_high).contains(&max_hint),
+                "{context}: max_hint"
+            );
+            assert!(
+                asked_high > max_hint,
                 "{context}: clamped a hint within max_hint"
             );
             assert_eq!(
@@ -361,16 +370,40 @@ fn check_retry(policy: &Policy, step: &Map<String, Value>, retry: u32, context: 
                 OnLongHint::Clamp,
                 "{context}: clamped under on_long_hint = stop"
             );
-            max_hint
+            (max_hint, max_hint)
         }
     };
-    let spread = (waited / 10).min(Duration::from_secs(1));
-    let (low, high) = (ms(waited), ms(waited.saturating_add(spread)));
+    let spread = (high_wait / 10).min(Duration::from_secs(1));
+    let (low, high) = (ms(low_wait), ms(high_wait.saturating_add(spread)));
     assert!(
         (low..=high).contains(&delay_ms),
         "{context}: hinted delay {delay_ms} ms outside [{low}, {high}]"
     );
     delay_ms
+}
+
+/// The durations a message may have rounded to `shown`: a person's duration is rounded
+/// half up to what matters at its size (the design: `485ms`, `2.1s`, `1m30s`): whole
+/// nanoseconds below 1 us, microseconds below 1 ms, milliseconds below 1 s, tenths of a
+/// second below 1 m, seconds below 1 h, minutes above.
+fn rounded_from(shown: Duration) -> (Duration, Duration) {
+    let unit = if shown < Duration::from_micros(1) {
+        Duration::from_nanos(1)
+    } else if shown < Duration::from_millis(1) {
+        Duration::from_micros(1)
+    } else if shown < Duration::from_secs(1) {
+        Duration::from_millis(1)
+    } else if shown < Duration::from_secs(60) {
+        Duration::from_millis(100)
+    } else if shown < Duration::from_secs(3600) {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_secs(60)
+    };
+    // A value just under a size boundary shows as the next size up (999.6us as 1ms), which
+    // half of the larger unit still covers.
+    let half = unit / 2;
+    (shown.saturating_sub(half), shown.saturating_add(half))
 }
 
 /// How the design's "Classification" table and its safety rule class one attempt.

@@ -142,35 +142,67 @@ impl fmt::Display for Human {
     }
 }
 
-/// Writes a duration for people: whole milliseconds from 1 ms up, rounded down (`123ms`,
-/// `2.1s`, `1m30.001s`), exact below 1 ms. A server's `retry-after-ms: 123.456789` reads
-/// `123ms`, never `123456789ns`. For text that must parse back exactly (a policy file), use
-/// [`Human`].
+/// Writes a duration the way a person reads it in a message, rounded to what matters at
+/// its size: `750us`, `485ms`, `2.1s`, `1m30s`, `2h5m`, never raw nanoseconds (below a
+/// microsecond, nanoseconds are all there is). For errors, events and logs; a policy file
+/// wants [`Human`], which writes the exact value back.
 ///
 /// ```
 /// use std::time::Duration;
-/// use redial::duration::Approx;
+/// use redial::duration::Readable;
 ///
-/// assert_eq!(Approx(Duration::from_nanos(123_456_789)).to_string(), "123ms");
-/// assert_eq!(Approx(Duration::from_millis(2100)).to_string(), "2.1s");
-/// assert_eq!(Approx(Duration::from_nanos(1_500)).to_string(), "1us");
+/// assert_eq!(Readable(Duration::from_nanos(484_905_666)).to_string(), "485ms");
+/// assert_eq!(Readable(Duration::from_millis(2_104)).to_string(), "2.1s");
+/// assert_eq!(Readable(Duration::from_secs(90)).to_string(), "1m30s");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Approx(pub Duration);
+pub struct Readable(pub Duration);
 
-impl fmt::Display for Approx {
+impl fmt::Display for Readable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = self.0;
-        // The coarsest unit the duration reaches: ms, else us, else ns.
-        let unit = if d >= Duration::from_millis(1) {
-            1_000_000
-        } else if d >= Duration::from_micros(1) {
-            1_000
-        } else {
-            1
-        };
-        let nanos = d.subsec_nanos() / unit * unit;
-        Human(Duration::new(d.as_secs(), nanos)).fmt(f)
+        const US: u128 = 1_000;
+        const MS: u128 = 1_000_000;
+        const S: u128 = 1_000_000_000;
+        let n = self.0.as_nanos();
+        // Each size rounds half up to its unit; a value that rounds up to the next size
+        // falls through to it (999.6us is 1ms).
+        if n == 0 {
+            return f.write_str("0s");
+        }
+        if n < US {
+            return write!(f, "{n}ns");
+        }
+        let us = (n + US / 2) / US;
+        if us < 1_000 {
+            return write!(f, "{us}us");
+        }
+        let ms = (n + MS / 2) / MS;
+        if ms < 1_000 {
+            return write!(f, "{ms}ms");
+        }
+        let tenths = (n + S / 20) / (S / 10);
+        if tenths < 600 {
+            write!(f, "{}", tenths / 10)?;
+            if tenths % 10 > 0 {
+                write!(f, ".{}", tenths % 10)?;
+            }
+            return f.write_str("s");
+        }
+        let secs = (n + S / 2) / S;
+        if secs < 3_600 {
+            return pair(f, secs, "m", "s");
+        }
+        pair(f, (n + 30 * S) / (60 * S), "h", "m")
+    }
+}
+
+/// `count` of the small unit as whole big units (60 small each) and the rest: `1m30s`,
+/// or `2m` when there is no rest.
+fn pair(f: &mut fmt::Formatter<'_>, count: u128, big: &str, small: &str) -> fmt::Result {
+    write!(f, "{}{big}", count / 60)?;
+    match count % 60 {
+        0 => Ok(()),
+        rest => write!(f, "{rest}{small}"),
     }
 }
 
@@ -212,7 +244,43 @@ mod tests {
         assert!(parse(&format!("{}h", u64::MAX)).is_err());
     }
 
+    #[test]
+    fn readable_rounds_to_what_matters_at_each_size() {
+        let cases = [
+            (Duration::ZERO, "0s"),
+            (Duration::from_nanos(7), "7ns"),
+            (Duration::from_nanos(1_499), "1us"),
+            (Duration::from_nanos(749_600), "750us"),
+            (Duration::from_nanos(999_600), "1ms"),
+            (Duration::from_nanos(484_905_666), "485ms"),
+            (Duration::from_nanos(999_500_000), "1s"),
+            (Duration::from_nanos(960_006_738), "960ms"),
+            (Duration::from_millis(2_104), "2.1s"),
+            (Duration::from_millis(8_000), "8s"),
+            (Duration::from_millis(59_960), "1m"),
+            (Duration::from_secs(90), "1m30s"),
+            (Duration::from_millis(3_599_600), "1h"),
+            (Duration::from_secs(7_500), "2h5m"),
+            (Duration::MAX, "5124095576030431h"),
+        ];
+        for (d, want) in cases {
+            assert_eq!(Readable(d).to_string(), want, "{d:?}");
+        }
+    }
+
     proptest! {
+        /// The oracle is the value itself: what is written reads back within the rounding
+        /// of its size (half a unit, at most 5 % above a microsecond).
+        #[test]
+        fn prop_readable_is_within_five_percent(nanos in 1_000u64..=u64::MAX / 2) {
+            let d = Duration::from_nanos(nanos);
+            let text = Readable(d).to_string();
+            let back = parse(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let (a, b) = (d.as_secs_f64(), back.as_secs_f64());
+            prop_assert!((a - b).abs() <= a * 0.05, "{:?} wrote {} ({:?})", d, text, back);
+            prop_assert!(!text.contains("ns"), "{}", text);
+        }
+
         #[test]
         fn prop_human_round_trips(secs in 0u64..10_000_000, nanos in 0u32..1_000_000_000) {
             let d = Duration::new(secs, nanos);

@@ -153,7 +153,7 @@ pub use adapters::{
     retry_stream, transport_kind, with_error_type, AsPolicy, AttemptOutput, Attempts,
     AttemptsWithContext, BlockingAttempts, BlockingRetryable, BlockingSleeper, Classify,
     ClassifyContext, ClassifyFn, Commit, DefaultSleep, DefaultSleeper, Event, FirstItem,
-    HttpClassify, HttpOutcome, Last, MaybeSleeper, NoNotify, NoSleeper, Notify, Refusal,
+    HttpClassify, HttpOutcome, Last, MaybeSleeper, NoNotify, NoSleeperChosen, Notify, Refusal,
     RequestIds, RetryError, Retryable, RetryableWithContext, Retrying, Sleeper, StreamAttempts,
     StreamError, ThreadSleeper, WithSleeper,
 };

@@ -54,7 +54,7 @@ use fastrand::Rng;
 
 use crate::backoff::{nanos, Backoff};
 use crate::budget::{Budget, BudgetConfig, Refused};
-use crate::duration::Approx;
+use crate::duration::Readable;
 use crate::hints::Hint;
 use crate::verdict::{Cause, Verdict};
 
@@ -612,7 +612,7 @@ impl fmt::Display for Retry {
                 f,
                 "{}; {hint}, clamped to max_hint {}",
                 self.cause,
-                Approx(max)
+                Readable(max)
             ),
         }
     }
@@ -737,8 +737,8 @@ impl fmt::Display for Stop {
             Stop::HintTooLong { asked, max } => write!(
                 f,
                 "server asked {}, more than max_hint {}",
-                Approx(asked),
-                Approx(max)
+                Readable(asked),
+                Readable(max)
             ),
             Stop::DeadlineExceeded {
                 elapsed,
@@ -747,9 +747,9 @@ impl fmt::Display for Stop {
             } => write!(
                 f,
                 "{} elapsed + {} wait would pass max_elapsed {}",
-                Approx(elapsed),
-                Approx(wait),
-                Approx(limit)
+                Readable(elapsed),
+                Readable(wait),
+                Readable(limit)
             ),
             Stop::BudgetExhausted { cost, available } => {
                 write!(f, "retry costs {cost} tokens, budget holds {available}")

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::builder::PossibleValuesParser;
 use http::{HeaderName, HeaderValue};
-use redial::duration::Approx;
+use redial::duration::Human;
 use redial::policy::check::{check_bytes, Report};
 use redial::policy::file::{read_file, read_limited, Format};
 use redial::policy::lint::{Finding, Severity};
@@ -176,10 +176,15 @@ pub fn parse_method(s: &str) -> Result<http::Method, String> {
         .map_err(|_| format!("{s:?} is not a valid method"))
 }
 
-/// A duration for people: whole milliseconds from 1 ms up (`312ms`, `1.182s`), rounded
-/// down as `decide`'s `delay_ms` is.
+/// A duration for tables: whole milliseconds from 1 ms up (`312ms`, `1.182s`), rounded down
+/// as `decide`'s `delay_ms` is; exact below.
 pub fn show(d: Duration) -> String {
-    Approx(d).to_string()
+    if d >= Duration::from_millis(1) {
+        let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        Human(Duration::from_millis(ms)).to_string()
+    } else {
+        Human(d).to_string()
+    }
 }
 
 /// Prints rows under a header, every column right-aligned to its widest cell.

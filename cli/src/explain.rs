@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use redial::duration::Approx;
+use redial::duration::Readable;
 use redial::hints::{self, HintSource, Parsed};
 use redial::{
     Action, Basis, Cause, ErrorType, Jitter, NonIdempotent, Outcome, Policy, RequestFacts, Retry,
@@ -86,6 +86,16 @@ pub fn run(args: ExplainArgs) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
+    // A later attempt is explained without the retry budget: its level depends on the whole
+    // process's traffic, which one command line cannot know (`redial simulate` shows it).
+    let policy = if args.attempt > 1 {
+        match policy.to_builder().no_budget().build() {
+            Ok(p) => p,
+            Err(e) => return fail(e),
+        }
+    } else {
+        policy
+    };
     let (headers, request) = match (
         header_map(args.headers.iter().cloned()),
         header_map(args.request_headers.iter().cloned()),
@@ -140,12 +150,18 @@ pub fn run(args: ExplainArgs) -> ExitCode {
             "Attempt {} of at most {}, {} into the call:",
             args.attempt,
             policy.rules().max_attempts(),
-            Approx(args.elapsed.unwrap_or_default())
+            Readable(args.elapsed.unwrap_or_default())
         );
     }
     println!("{}", explain(&input, &verdict, &action));
     for note in notes(&input, &verdict) {
         println!("Note: {note}");
+    }
+    if args.attempt > 1 {
+        println!(
+            "Note: the retry budget is left out: it depends on the whole process's traffic \
+             (see redial simulate)."
+        );
     }
     ExitCode::SUCCESS
 }
@@ -183,10 +199,10 @@ fn retry_sentence(input: &Input<'_>, retry: &Retry) -> String {
                 format!(
                     "the server asked for {} in {}, more than max_hint {}, so the wait is \
                      clamped to {} (on_long_hint = \"clamp\")",
-                    Approx(hint.wait),
+                    Readable(hint.wait),
                     hint.source,
-                    Approx(rules.max_hint()),
-                    Approx(rules.max_hint())
+                    Readable(rules.max_hint()),
+                    Readable(rules.max_hint())
                 )
             } else if hint.wait.is_zero() && gave_a_date(input.headers, hint.source) {
                 format!(
@@ -289,9 +305,9 @@ fn stop_sentence(input: &Input<'_>, verdict: &Verdict, stop: &Stop) -> String {
                 "Do not retry ({reason}): the server asked for {} in {source}, more than \
                  max_hint {}, so the call fails now rather than hold its caller that long \
                  (on_long_hint = \"clamp\" would wait {} instead).",
-                Approx(asked),
-                Approx(max),
-                Approx(max)
+                Readable(asked),
+                Readable(max),
+                Readable(max)
             )
         }
         Stop::DeadlineExceeded { wait, limit, .. } => format!(
@@ -303,7 +319,7 @@ fn stop_sentence(input: &Input<'_>, verdict: &Verdict, stop: &Stop) -> String {
                 .cause()
                 .map_or_else(String::new, |c| why_safe(input, c)),
             show(wait),
-            Approx(limit)
+            Readable(limit)
         ),
         Stop::BudgetExhausted { cost, available } => format!(
             "Do not retry ({reason}): the retry budget holds {available} tokens and a retry \
@@ -434,7 +450,7 @@ fn notes(input: &Input<'_>, verdict: &Verdict) -> Vec<String> {
                     notes.push(format!(
                         "{} asks for {}, but {} comes first.",
                         source.header(),
-                        Approx(wait),
+                        Readable(wait),
                         by.header()
                     ));
                 }
@@ -445,7 +461,7 @@ fn notes(input: &Input<'_>, verdict: &Verdict) -> Vec<String> {
                 notes.push(format!(
                     "{} asks for {}, but the policy does not read hints (hints.honor = false).",
                     source.header(),
-                    Approx(wait)
+                    Readable(wait)
                 ));
             }
             _ => {}

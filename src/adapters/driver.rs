@@ -208,6 +208,7 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
 
     /// Tells the machine the call succeeded (a stream that ended cleanly): the budget
     /// refunds its retries.
+    #[inline(always)]
     pub(crate) fn succeeded(&mut self) -> Stop {
         match &mut self.machine {
             Some(machine) => {

@@ -41,7 +41,7 @@ pub use sleep::FuturesTimerSleeper;
 pub use sleep::TokioSleeper;
 #[cfg(feature = "async-io")]
 pub use sleep::{AsyncIoSleep, AsyncIoSleeper};
-pub use sleep::{DefaultSleeper, MaybeSleeper, NoSleeper, Sleeper};
+pub use sleep::{DefaultSleeper, MaybeSleeper, NoSleeperChosen, Sleeper};
 pub use stream::{retry_stream, Commit, FirstItem, StreamAttempts, StreamError};
 #[cfg(feature = "tower")]
 pub use tower::{ReplayBody, RetryLayer, RetryService, RetryServiceFuture, TowerLayer};

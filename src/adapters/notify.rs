@@ -3,7 +3,7 @@
 use core::fmt;
 use core::time::Duration;
 
-use crate::duration::Human;
+use crate::duration::Readable;
 use crate::machine::Retry;
 use crate::verdict::Verdict;
 
@@ -182,7 +182,7 @@ impl fmt::Display for Event<'_> {
             "attempt {} failed: {}; retrying in {}",
             self.attempt,
             self.retry,
-            Human(self.retry.delay)
+            Readable(self.retry.delay)
         )?;
         if let Some(id) = self.request_id {
             write!(f, " (request id {id})")?;

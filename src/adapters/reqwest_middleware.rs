@@ -11,7 +11,6 @@ use crate::policy::Policy;
 
 use super::future::RetryableWithContext;
 use super::http_outcome::{transport_kind, HttpOutcome};
-use super::retry_error::Last;
 use super::sleep::{Sleeper, TokioSleeper};
 
 /// The largest error body read for its error type: an API's JSON error is a few hundred
@@ -195,14 +194,10 @@ where
             .facts(facts)
             .sleeper(self.sleeper.clone())
             .await;
-        result.or_else(|err| match err.last() {
-            // A response goes back as it came, as reqwest-retry returns it.
-            Last::Response(_) => match err.into_last() {
-                Last::Response(response) => Ok(response),
-                // Not reached: the arm above saw a response.
-                _ => Err(reqwest_middleware::Error::middleware(NotReplayable)),
-            },
-            _ => Err(reqwest_middleware::Error::middleware(err)),
+        // A response goes back as it came, as reqwest-retry returns it.
+        result.or_else(|err| {
+            err.into_response()
+                .map_err(reqwest_middleware::Error::middleware)
         })
     }
 }

@@ -3,7 +3,7 @@
 use core::fmt;
 use core::time::Duration;
 
-use crate::duration::Human;
+use crate::duration::Readable;
 use crate::machine::{Stop, StopReason};
 
 use super::request_ids::RequestIds;
@@ -264,6 +264,55 @@ impl<E, T> RetryError<E, T> {
         self.inner.last
     }
 
+    /// The last attempt's response, by value (to read its body, say), or the error itself
+    /// when the last attempt produced none (it failed, or timed out).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use redial::{Cause, Last, RetryError, Stop};
+    /// let err: RetryError<(), String> = RetryError::new(
+    ///     Stop::NotRetryable { cause: Cause::status(400) }, 1, Duration::ZERO, Default::default(), Last::Response("{}".into()),
+    /// );
+    /// assert_eq!(err.into_response().ok().as_deref(), Some("{}"));
+    /// ```
+    pub fn into_response(self) -> Result<T, Self> {
+        self.take_last(|last| match last {
+            Last::Response(t) => Ok(t),
+            last => Err(last),
+        })
+    }
+
+    /// The last attempt's error, by value, or the error itself when the last attempt
+    /// produced none (it returned a response, or timed out).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use redial::{Cause, Last, RetryError, Stop};
+    /// let err: RetryError<&str, ()> = RetryError::new(
+    ///     Stop::NotRetryable { cause: Cause::caller() }, 1, Duration::ZERO, Default::default(), Last::Error("no"),
+    /// );
+    /// assert_eq!(err.into_error().ok(), Some("no"));
+    /// ```
+    pub fn into_error(self) -> Result<E, Self> {
+        self.take_last(|last| match last {
+            Last::Error(e) => Ok(e),
+            last => Err(last),
+        })
+    }
+
+    /// What `take` makes of the last result, or the error whole if it gives it back.
+    fn take_last<R>(
+        mut self,
+        take: impl FnOnce(Last<E, T>) -> Result<R, Last<E, T>>,
+    ) -> Result<R, Self> {
+        // A timeout stands in for the instant the last result is out.
+        let last = core::mem::replace(&mut self.inner.last, Last::TimedOut(Duration::ZERO));
+        take(last).map_err(|last| {
+            self.inner.last = last;
+            self
+        })
+    }
+
     /// The last attempt's error, if it failed with one.
     ///
     /// ```
@@ -340,13 +389,13 @@ impl<E, T> fmt::Display for RetryError<E, T> {
             "{}; {} attempt(s) in {}",
             inner.stop,
             inner.attempts,
-            Human(inner.elapsed)
+            Readable(inner.elapsed)
         )?;
         if let Some(refusal) = inner.refusal {
             write!(f, "; not retried: {refusal}")?;
         }
         if let Last::TimedOut(limit) = inner.last {
-            write!(f, "; the last attempt timed out after {}", Human(limit))?;
+            write!(f, "; the last attempt timed out after {}", Readable(limit))?;
         }
         if !inner.ids.is_empty() {
             f.write_str("; request ids: ")?;
@@ -426,5 +475,36 @@ mod tests {
              2 attempt(s) in 3s; the last attempt timed out after 1s; request ids: req_a, req_b"
         );
         assert!(std::error::Error::source(&err).is_none());
+    }
+
+    /// Issue 12, item 6: durations print the human way, never as raw nanoseconds.
+    #[test]
+    fn issue_12_durations_print_the_human_way() {
+        let err: RetryError<std::io::Error, ()> = RetryError::new(
+            Stop::AttemptsExhausted {
+                attempts: 3,
+                cause: Cause::transport(Transport::Reset),
+            },
+            3,
+            Duration::from_nanos(960_006_738),
+            RequestIds::new(),
+            Last::TimedOut(Duration::from_nanos(1_999_999_999)),
+        );
+        let text = err.to_string();
+        assert!(text.contains("3 attempt(s) in 960ms"), "{text}");
+        assert!(text.contains("timed out after 2s"), "{text}");
+
+        let verdict = crate::verdict::Verdict::retryable(Cause::status(503));
+        let mut machine =
+            crate::machine::Machine::new(crate::Policy::default(), std::time::Instant::now());
+        let action = machine.on_outcome(
+            &verdict,
+            std::time::Instant::now(),
+            &mut fastrand::Rng::with_seed(3),
+        );
+        let mut retry = *action.retry().expect("a 503 is retried");
+        retry.delay = Duration::from_nanos(484_905_666);
+        let line = crate::Event::new(1, &retry, &verdict, None).to_string();
+        assert!(line.ends_with("retrying in 485ms"), "{line}");
     }
 }

@@ -86,9 +86,10 @@ pub use tokio_sleeper::TokioSleeper;
 /// tokio's clock, so a test with a paused clock sees the waits it asked for, to the
 /// nanosecond, without waiting.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a `Sleeper`",
-    label = "no timer to wait between attempts",
-    note = "enable one of redial's features `tokio`, `async-io` or `futures-timer`, or pass a sleeper with `.sleeper(..)`"
+    message = "`{Self}` is not a `Sleeper`: the retried call has no timer to wait between attempts",
+    label = "no sleeper chosen for this call",
+    note = "choose one with `.sleeper(redial::TokioSleeper)` (feature `tokio`), `.sleeper(redial::AsyncIoSleeper)` (feature `async-io`), `.sleeper(redial::FuturesTimerSleeper)` (feature `futures-timer`), or `.sleeper(|d| a_future_that_waits(d))`",
+    note = "or enable one of those features of redial: its sleeper becomes the default"
 )]
 pub trait Sleeper {
     /// The future `sleep` returns.
@@ -139,7 +140,7 @@ where
 
 /// The sleeper used when none is given: [`TokioSleeper`] with the `tokio` feature, else
 /// [`AsyncIoSleeper`] with `async-io`, else [`FuturesTimerSleeper`] with `futures-timer`,
-/// else [`NoSleeper`], which makes `.await` fail to compile until a sleeper is chosen.
+/// else [`NoSleeperChosen`], which makes `.await` fail to compile until a sleeper is chosen.
 ///
 /// Because cargo unifies features, another crate in the build can turn on `tokio` and
 /// change this default; a library should name its sleeper with `.sleeper(..)`.
@@ -158,25 +159,50 @@ pub type DefaultSleeper = FuturesTimerSleeper;
 /// The sleeper used when none is given: none at all, since no sleeper feature is on.
 /// Choose one with `.sleeper(..)`.
 #[cfg(not(any(feature = "tokio", feature = "async-io", feature = "futures-timer")))]
-pub type DefaultSleeper = NoSleeper;
+pub type DefaultSleeper = NoSleeperChosen;
 
-/// Stands in for a sleeper when no sleeper feature is enabled. It is not a [`Sleeper`],
-/// so a retry that still holds it does not compile: pass one with `.sleeper(..)`.
+/// Stands in for a sleeper when no sleeper feature is enabled, until one is chosen with
+/// `.sleeper(..)`. A call that still holds it does not compile, and the error says what to
+/// do: choose a sleeper, or enable a sleeper feature.
 ///
+/// ```compile_fail,E0277
+/// use redial::{NoSleeperChosen, Policy, Retryable};
+/// let policy = Policy::default();
+/// let call = (|| async { Ok::<_, std::io::Error>(http::Response::new(())) })
+///     .retry(&policy)
+///     .sleeper(NoSleeperChosen::default());
+/// futures_executor::block_on(call); // error: no sleeper chosen for this retried call
 /// ```
-/// let _placeholder = redial::NoSleeper;
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct NoSleeper;
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoSleeperChosen<T = ()>(core::marker::PhantomData<T>);
 
-/// A [`Sleeper`], or [`NoSleeper`], the stand-in for one not chosen yet: what the type of
+impl Default for NoSleeperChosen {
+    fn default() -> Self {
+        NoSleeperChosen(core::marker::PhantomData)
+    }
+}
+
+/// Never implemented: the bound that keeps [`NoSleeperChosen`] from being a [`Sleeper`]
+/// while letting the compiler say so with `Sleeper`'s own message (what to do), rather
+/// than one about closures.
+pub trait SleeperChosen {}
+
+impl<T: SleeperChosen> Sleeper for NoSleeperChosen<T> {
+    type Sleep = core::future::Pending<()>;
+
+    fn sleep(&self, _: Duration) -> Self::Sleep {
+        core::future::pending()
+    }
+}
+
+/// A [`Sleeper`], or [`NoSleeperChosen`], the stand-in for one not chosen yet: what the type of
 /// a call that has not been given `.sleeper(..)` holds. Nothing to implement: every
 /// `Sleeper` is one.
 ///
 /// ```
 /// fn waits_with<S: redial::MaybeSleeper>() {}
 /// waits_with::<redial::FuturesTimerSleeper>();
-/// waits_with::<redial::NoSleeper>();
+/// waits_with::<redial::NoSleeperChosen>();
 /// ```
 pub trait MaybeSleeper {
     /// The wait the sleeper makes.
@@ -187,6 +213,6 @@ impl<S: Sleeper> MaybeSleeper for S {
     type Sleep = S::Sleep;
 }
 
-impl MaybeSleeper for NoSleeper {
+impl MaybeSleeper for NoSleeperChosen {
     type Sleep = core::future::Pending<()>;
 }

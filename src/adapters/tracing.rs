@@ -29,7 +29,9 @@
 //! `redial.stop_reason`, `redial.attempts`, `http.response.status_code`, `error.type`
 //! and `redial.request_id` as above, and the stop with its numbers as its message.
 //!
-//! Without the feature these are empty functions that the compiler removes.
+//! Without the feature these are empty functions that the compiler removes. With it, a
+//! call whose span no subscriber wants says nothing and keeps nothing; one that a
+//! subscriber takes keeps its span in a box (the subscriber allocates for it anyway).
 
 use crate::machine::Action;
 #[cfg(feature = "tracing")]
@@ -45,7 +47,20 @@ use super::notify::Event;
 #[derive(Debug, Default)]
 pub(crate) struct Trace {
     #[cfg(feature = "tracing")]
-    span: Option<tracing::Span>,
+    span: CallSpan,
+}
+
+/// The span, boxed so that every retried call (which holds one of these) stays small
+/// whether or not anyone listens: a box is made only when a subscriber takes the span.
+#[cfg(feature = "tracing")]
+#[derive(Debug, Default)]
+enum CallSpan {
+    /// No failure yet.
+    #[default]
+    Unopened,
+    /// No subscriber wants the span: the call says nothing, and costs next to nothing.
+    Silent,
+    Open(Box<tracing::Span>),
 }
 
 impl Trace {
@@ -60,8 +75,34 @@ impl Trace {
         request_id: Option<&str>,
     ) {
         #[cfg(feature = "tracing")]
-        {
-            let span = self.span.get_or_insert_with(open);
+        if !matches!(self.span, CallSpan::Silent) {
+            self.heard(attempt, action, verdict, request_id);
+        }
+        #[cfg(not(feature = "tracing"))]
+        let _ = (attempt, action, verdict, request_id);
+    }
+
+    /// [`failed`](Self::failed) when someone may listen.
+    #[cfg(feature = "tracing")]
+    fn heard(
+        &mut self,
+        attempt: u32,
+        action: &Action,
+        verdict: &Verdict,
+        request_id: Option<&str>,
+    ) {
+        if let CallSpan::Unopened = self.span {
+            // No subscriber set, globally or for this thread: nothing to open (an atomic
+            // load, where making a disabled span costs a few dozen instructions).
+            self.span = match tracing::dispatcher::has_been_set() {
+                false => CallSpan::Silent,
+                true => match open() {
+                    span if span.is_disabled() => CallSpan::Silent,
+                    span => CallSpan::Open(Box::new(span)),
+                },
+            };
+        }
+        if let CallSpan::Open(span) = &self.span {
             match action {
                 Action::Retry(retry) => {
                     retry_event(span, &Event::new(attempt, retry, verdict, request_id))
@@ -69,8 +110,6 @@ impl Trace {
                 Action::Stop(stop) => stop_event(span, attempt, stop, verdict, request_id),
             }
         }
-        #[cfg(not(feature = "tracing"))]
-        let _ = (attempt, action, verdict, request_id);
     }
 
     /// The call succeeded at attempt number `attempts`: closes the span, if a failure
@@ -78,7 +117,7 @@ impl Trace {
     #[inline]
     pub(crate) fn succeeded(&mut self, attempts: u32) {
         #[cfg(feature = "tracing")]
-        if let Some(span) = &self.span {
+        if let CallSpan::Open(span) = &self.span {
             span.record("redial.attempts", attempts);
             span.record("redial.stop_reason", "succeeded");
         }
@@ -88,6 +127,7 @@ impl Trace {
 }
 
 #[cfg(feature = "tracing")]
+#[cold]
 fn open() -> tracing::Span {
     tracing::info_span!(
         "redial.call",
@@ -107,7 +147,7 @@ fn retry_event(span: &tracing::Span, event: &Event<'_>) {
         http.request.resend_count = event.attempt(),
         http.response.status_code = cause.status,
         "error.type" = %ErrorTypeField(&cause),
-        redial.wait = %crate::duration::Human(wait),
+        redial.wait = %crate::duration::Readable(wait),
         redial.wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
         redial.request_id = event.request_id(),
         "{event}",
@@ -171,5 +211,84 @@ mod tests {
         assert_eq!(field(Cause::transport(Transport::Timeout)), "timeout");
         assert_eq!(field(Cause::status(503)), "503");
         assert_eq!(field(Cause::caller()), "_OTHER");
+    }
+
+    /// A subscriber that keeps each event's message and `http.request.resend_count`, and
+    /// the values recorded on spans, in the order they come.
+    #[derive(Default)]
+    struct Capture(std::sync::Mutex<Vec<String>>);
+
+    struct Fields<'a>(&'a mut Vec<String>);
+
+    impl tracing::field::Visit for Fields<'_> {
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn core::fmt::Debug) {
+            self.0.push(format!("{}={value:?}", field.name()));
+        }
+    }
+
+    impl tracing::Subscriber for &'static Capture {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+            if let Ok(mut seen) = self.0.lock() {
+                values.record(&mut Fields(&mut seen));
+            }
+        }
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            if let Ok(mut seen) = self.0.lock() {
+                event.record(&mut Fields(&mut seen));
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    /// Through the one driver, with a subscriber listening: an event per retry with its
+    /// resend count and wait, and the span's end. (Without one, the call keeps nothing:
+    /// `tests/alloc_future.rs` runs with this feature on and counts no allocation.)
+    #[test]
+    fn a_blocking_call_traces_each_retry_and_its_end() {
+        let capture: &'static Capture = Box::leak(Box::default());
+        let mut refusals = 2;
+        let policy = crate::Policy::default();
+        let result = tracing::subscriber::with_default(capture, || {
+            crate::BlockingRetryable::retry(
+                || {
+                    refusals -= 1;
+                    if refusals >= 0 {
+                        Err(Transport::Connect)
+                    } else {
+                        Ok(http::Response::new(()))
+                    }
+                },
+                &policy,
+            )
+            .sleeper(|_| ())
+            .call()
+        });
+        assert!(result.is_ok());
+        let seen = capture.0.lock().map(|s| s.join("\n")).unwrap_or_default();
+        let resends: Vec<_> = seen
+            .lines()
+            .filter(|l| l.starts_with("http.request.resend_count="))
+            .collect();
+        assert_eq!(
+            resends,
+            [
+                "http.request.resend_count=1",
+                "http.request.resend_count=1",
+                "http.request.resend_count=2",
+                "http.request.resend_count=2"
+            ],
+            "{seen}"
+        );
+        assert!(seen.contains("message=attempt 1 failed: connect"), "{seen}");
+        assert!(seen.contains("redial.stop_reason=\"succeeded\""), "{seen}");
+        assert!(seen.contains("redial.attempts=3"), "{seen}");
     }
 }

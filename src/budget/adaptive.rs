@@ -23,9 +23,10 @@
 //!
 //! Time is an input: a success records itself without it (one relaxed `fetch_add` on a
 //! counter of the caller's thread's stripe, so that threads do not bounce one cache line);
-//! a retry decision, which has the time, folds the counts into the window first. The fold
-//! takes a lock with `try_lock` only: a decision that finds another thread folding decides
-//! from the last view it published and never waits. Nothing allocates after
+//! a retry decision, which has the time, folds the counts into the window first (at most
+//! once per thousandth of the window: decisions closer together read the last fold plus
+//! the retries allowed since). The fold takes a lock with `try_lock` only: a decision that
+//! finds another thread folding decides from the last view it published and never waits. Nothing allocates after
 //! [`Budget::new`](crate::Budget::new).
 //!
 //! The first decision after a quiet stretch spreads the events counted since the last fold
@@ -43,7 +44,7 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::Counts;
@@ -60,17 +61,56 @@ const FAILING_ONE_IN: f64 = 4.0;
 const UNTIMED: f64 = 20.0;
 
 /// Counters that only grow; one stripe per group of threads, a cache line pair each so
-/// that the prefetcher does not couple neighbours.
+/// that the prefetcher does not couple neighbours. Each word counts two things so that an
+/// outcome is one `fetch_add`: `(sub-count << 32) + count`, read only through differences
+/// ([`Raw::since`]).
 #[derive(Debug, Default)]
 #[repr(align(128))]
 struct Stripe {
+    /// Successes; above, those after at least one retry.
     successes: AtomicU64,
-    /// Successes after at least one retry (first attempts are derived from the rest).
-    late_successes: AtomicU64,
-    first_failures: AtomicU64,
+    /// Failures that look like bad luck; above, those of first attempts.
     failures: AtomicU64,
+    /// Failures that say the server is overloaded; above, those of first attempts.
     overloaded: AtomicU64,
-    retries: AtomicU64,
+}
+
+/// One in the upper half of a [`Stripe`] word.
+const UPPER: u64 = 1 << 32;
+const LOWER: u64 = UPPER - 1;
+
+/// The stripes summed, and the retries: raw readings, whose differences are [`Counts`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Raw {
+    successes: u64,
+    failures: u64,
+    overloaded: u64,
+    retries: u64,
+}
+
+impl Raw {
+    /// What happened between `earlier` and this reading. Exact while fewer than 2^32
+    /// outcomes of one kind happen between the two (a budget folds at every retry decision
+    /// it is asked for, and the exchange takes its deltas every sync).
+    fn since(self, earlier: Raw) -> Counts {
+        let s = self.successes.wrapping_sub(earlier.successes);
+        let f = self.failures.wrapping_sub(earlier.failures);
+        let o = self.overloaded.wrapping_sub(earlier.overloaded);
+        let successes = s & LOWER;
+        // Every call's first attempt ends exactly once: as a success that needed no retry,
+        // or as a failure of a first attempt.
+        let first = successes
+            .saturating_sub(s >> 32)
+            .saturating_add(f >> 32)
+            .saturating_add(o >> 32);
+        Counts {
+            first_attempts: first,
+            retries: self.retries.wrapping_sub(earlier.retries),
+            successes,
+            failures: f & LOWER,
+            overloaded: o & LOWER,
+        }
+    }
 }
 
 thread_local! {
@@ -149,10 +189,10 @@ struct Slow {
     window: View,
     /// When the window was last folded; `None` before the first decision.
     at: Option<Instant>,
-    /// The totals the window holds.
-    folded: Counts,
-    /// The totals handed out by the last `take_local_deltas`.
-    taken: Counts,
+    /// The reading the window holds.
+    folded: Raw,
+    /// The reading handed out by the last `take_local_deltas`.
+    taken: Raw,
     fleet: Option<Fleet>,
 }
 
@@ -178,10 +218,24 @@ pub(crate) struct Refusal {
 pub(crate) struct Adaptive {
     stripes: [Stripe; STRIPES],
     slow: Mutex<Slow>,
-    /// The last view a decision read, as `f64` bits, for a decision that finds `slow` busy.
+    /// The last view a decision read, as `f64` bits, for a decision that finds `slow` busy
+    /// or comes within `fold_every` of the last fold.
     published: [AtomicU64; 5],
+    /// Retries allowed, all threads together (the retry path is the rare one).
+    retries: AtomicU64,
+    /// `retries` when `published` was written.
+    retries_at_fold: AtomicU64,
+    /// When the last fold was, in nanoseconds since `base`; [`NEVER`] before the first (or
+    /// after a new fleet view).
+    folded_at: AtomicU64,
+    /// The first instant a decision was given: the origin of `folded_at`.
+    base: OnceLock<Instant>,
+    /// A thousandth of the window: the window barely moves in less.
+    fold_every: u64,
     params: Params,
 }
+
+const NEVER: u64 = u64::MAX;
 
 impl Adaptive {
     pub(crate) fn new(params: Params) -> Adaptive {
@@ -189,6 +243,11 @@ impl Adaptive {
             stripes: Default::default(),
             slow: Mutex::new(Slow::default()),
             published: Default::default(),
+            retries: AtomicU64::new(0),
+            retries_at_fold: AtomicU64::new(0),
+            folded_at: AtomicU64::new(NEVER),
+            base: OnceLock::new(),
+            fold_every: u64::try_from(params.window.as_nanos() / 1024).unwrap_or(u64::MAX),
             params,
         }
     }
@@ -203,11 +262,8 @@ impl Adaptive {
     /// A call succeeded; `first` when on its first attempt.
     #[inline]
     pub(crate) fn on_success(&self, first: bool) {
-        let s = self.stripe();
-        s.successes.fetch_add(1, Ordering::Relaxed);
-        if !first {
-            s.late_successes.fetch_add(1, Ordering::Relaxed);
-        }
+        let add = if first { 1 } else { UPPER + 1 };
+        self.stripe().successes.fetch_add(add, Ordering::Relaxed);
     }
 
     /// An attempt failed; `first` when it was the call's first, `overload` when the failure
@@ -215,50 +271,64 @@ impl Adaptive {
     #[inline]
     pub(crate) fn on_failure(&self, first: bool, overload: bool) {
         let s = self.stripe();
-        if overload {
-            s.overloaded.fetch_add(1, Ordering::Relaxed);
-        } else {
-            s.failures.fetch_add(1, Ordering::Relaxed);
-        }
-        if first {
-            s.first_failures.fetch_add(1, Ordering::Relaxed);
-        }
+        let word = if overload { &s.overloaded } else { &s.failures };
+        word.fetch_add(if first { UPPER + 1 } else { 1 }, Ordering::Relaxed);
     }
 
-    /// Every stripe summed: the totals since the budget was made.
-    pub(crate) fn totals(&self) -> Counts {
-        let mut c = Counts::default();
-        let mut late = 0u64;
-        let mut first_failures = 0u64;
+    /// Every stripe summed, and the retries.
+    fn raw(&self) -> Raw {
+        let mut r = Raw {
+            retries: self.retries.load(Ordering::Relaxed),
+            ..Raw::default()
+        };
         for s in &self.stripes {
-            c.successes = c
+            r.successes = r
                 .successes
                 .wrapping_add(s.successes.load(Ordering::Relaxed));
-            late = late.wrapping_add(s.late_successes.load(Ordering::Relaxed));
-            first_failures = first_failures.wrapping_add(s.first_failures.load(Ordering::Relaxed));
-            c.failures = c.failures.wrapping_add(s.failures.load(Ordering::Relaxed));
-            c.overloaded = c
+            r.failures = r.failures.wrapping_add(s.failures.load(Ordering::Relaxed));
+            r.overloaded = r
                 .overloaded
                 .wrapping_add(s.overloaded.load(Ordering::Relaxed));
-            c.retries = c.retries.wrapping_add(s.retries.load(Ordering::Relaxed));
         }
-        c.first_attempts = c.successes.wrapping_sub(late).wrapping_add(first_failures);
-        c
+        r
+    }
+
+    /// The totals since the budget was made.
+    #[cfg(test)]
+    pub(crate) fn totals(&self) -> Counts {
+        self.raw().since(Raw::default())
     }
 
     /// Whether a retry after a failure (`overload` as in [`on_failure`](Self::on_failure))
     /// may be made at `now`; counts it if so.
     pub(crate) fn allow_retry(&self, overload: bool, now: Instant) -> Result<(), Refusal> {
-        let view = match self.slow.try_lock() {
-            Ok(mut slow) => {
-                let totals = self.totals();
-                let view = slow.view(totals, now, self.params.window);
+        let base = *self.base.get_or_init(|| now);
+        let t = u64::try_from(now.saturating_duration_since(base).as_nanos()).unwrap_or(u64::MAX);
+        let last = self.folded_at.load(Ordering::Relaxed);
+        let recent = last != NEVER && t >= last && t - last < self.fold_every;
+        let folded = if recent {
+            None
+        } else {
+            self.slow.try_lock().ok().map(|mut slow| {
+                let raw = self.raw();
+                let view = slow.view(raw, now, self.params.window);
                 self.publish(&view);
+                self.retries_at_fold.store(raw.retries, Ordering::Relaxed);
+                self.folded_at.store(t, Ordering::Relaxed);
                 view
-            }
-            // Another thread is folding: decide from what it last published.
-            Err(_) => self.published(),
+            })
         };
+        // Decisions that follow a fold closely, or find another thread folding, read what
+        // it published plus the retries allowed since.
+        let view = folded.unwrap_or_else(|| {
+            let mut v = self.published();
+            let since = self
+                .retries
+                .load(Ordering::Relaxed)
+                .wrapping_sub(self.retries_at_fold.load(Ordering::Relaxed));
+            v.retries += since as f64;
+            v
+        });
         let p = &self.params;
         let failing = (view.successes + 1.0) * FAILING_ONE_IN < view.attempts() + 1.0;
         let strict = overload || failing;
@@ -269,7 +339,7 @@ impl Adaptive {
         };
         let limit = ratio * view.first_attempts + p.min_retries;
         if view.retries + 1.0 <= limit {
-            self.stripe().retries.fetch_add(1, Ordering::Relaxed);
+            self.retries.fetch_add(1, Ordering::Relaxed);
             Ok(())
         } else {
             // `as` saturates: these are for the message only.
@@ -308,13 +378,13 @@ impl Adaptive {
 
     /// The counts since the last take (see [`Budget::take_local_deltas`](crate::Budget::take_local_deltas)).
     pub(crate) fn take_local_deltas(&self) -> Counts {
-        let totals = self.totals();
+        let raw = self.raw();
         let mut slow = match self.slow.lock() {
             Ok(s) => s,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let delta = totals.wrapping_sub(slow.taken);
-        slow.taken = totals;
+        let delta = raw.since(slow.taken);
+        slow.taken = raw;
         delta
     }
 
@@ -329,14 +399,16 @@ impl Adaptive {
             at,
             fresh_for,
         });
+        // The next decision reads the new view.
+        self.folded_at.store(NEVER, Ordering::Relaxed);
     }
 
     /// The view a decision at `now` reads: local or fleet (see [`Slow::view`]).
     #[cfg(test)]
     pub(crate) fn view(&self, now: Instant) -> View {
-        let totals = self.totals();
+        let raw = self.raw();
         match self.slow.lock() {
-            Ok(mut s) => s.view(totals, now, self.params.window),
+            Ok(mut s) => s.view(raw, now, self.params.window),
             Err(_) => View::default(),
         }
     }
@@ -346,9 +418,9 @@ impl Slow {
     /// Folds the totals into the window at `now`, then returns what a decision reads: the
     /// fleet's counts plus what this process has not handed out yet while the fleet view is
     /// fresh, the local window otherwise.
-    fn view(&mut self, totals: Counts, now: Instant, window: Duration) -> View {
-        let delta = totals.wrapping_sub(self.folded);
-        self.folded = totals;
+    fn view(&mut self, raw: Raw, now: Instant, window: Duration) -> View {
+        let delta = raw.since(self.folded);
+        self.folded = raw;
         match self.at {
             // No time is known for anything counted so far, so it cannot be placed: keep
             // its ratios, but no more than a few calls' worth, so that hours of quiet
@@ -380,7 +452,7 @@ impl Slow {
         self.at = Some(self.at.map_or(now, |at| at.max(now)));
         match self.fleet {
             Some(f) if now.saturating_duration_since(f.at) <= f.fresh_for => {
-                let unsent = totals.wrapping_sub(self.taken);
+                let unsent = raw.since(self.taken);
                 View::of(f.counts.saturating_add(unsent))
             }
             _ => self.window,
@@ -398,6 +470,34 @@ mod tests {
             overload_ratio: 0.1,
             retry_ratio: 1.0,
             min_retries: 0.0,
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn prop_packed_counts_read_back_exactly(
+            start in proptest::prelude::any::<(u64, u64, u64, u64)>(),
+            events in proptest::collection::vec((0u8..5, proptest::prelude::any::<bool>()), 0..300),
+        ) {
+            // A reading from any earlier state (the words wrap), then events as the
+            // stripes count them; the difference is what a plain model counted.
+            let earlier = Raw { successes: start.0, failures: start.1, overloaded: start.2, retries: start.3 };
+            let mut later = earlier;
+            let mut model = Counts::default();
+            for (kind, first) in events {
+                let packed = if first { UPPER + 1 } else { 1 };
+                match kind {
+                    0 => {
+                        later.successes = later.successes.wrapping_add(if first { 1 } else { UPPER + 1 });
+                        model.successes += 1;
+                    }
+                    1 => { later.failures = later.failures.wrapping_add(packed); model.failures += 1; }
+                    2 => { later.overloaded = later.overloaded.wrapping_add(packed); model.overloaded += 1; }
+                    _ => { later.retries = later.retries.wrapping_add(1); model.retries += 1; }
+                }
+                model.first_attempts += u64::from(first && kind < 3);
+            }
+            proptest::prop_assert_eq!(later.since(earlier), model);
         }
     }
 

@@ -68,16 +68,4 @@ impl Counts {
             overloaded: self.overloaded.saturating_add(other.overloaded),
         }
     }
-
-    /// Field by field, wrapping: the deltas between two readings of counters that only grow
-    /// (and wrap after 2^64 events, which the difference survives).
-    pub(crate) const fn wrapping_sub(self, earlier: Counts) -> Counts {
-        Counts {
-            first_attempts: self.first_attempts.wrapping_sub(earlier.first_attempts),
-            retries: self.retries.wrapping_sub(earlier.retries),
-            successes: self.successes.wrapping_sub(earlier.successes),
-            failures: self.failures.wrapping_sub(earlier.failures),
-            overloaded: self.overloaded.wrapping_sub(earlier.overloaded),
-        }
-    }
 }
