@@ -339,30 +339,38 @@ fn check_retry(policy: &Policy, step: &Map<String, Value>, retry: u32, context: 
     let Some((asked, _source)) = asked.split_once(" (") else {
         panic!("{context}: the hint {asked:?} names no header");
     };
+    // People read the wait rounded to its size (`1.2s` for 1234.5 ms): the true value lies
+    // within half a unit of what is written, at most 5 % of it.
     let asked = duration::parse(asked)
         .unwrap_or_else(|e| panic!("{context}: the hint's wait does not read: {e}"));
-    // The why is written for people, rounded to what matters at its size: the wait the
-    // server asked for is within half a unit of what it says.
-    let (asked_low, asked_high) = rounded_from(asked);
+    let slack = |d: Duration| {
+        if d.is_zero() {
+            d
+        } else {
+            d / 20 + Duration::from_millis(1)
+        }
+    };
     let max_hint = rules.max_hint();
-    let (low_wait, high_wait) = match clamped {
+    let (shortest, longest) = match clamped {
         None => {
             assert!(
-                asked_low <= max_hint,
+                asked <= max_hint + slack(max_hint),
                 "{context}: honoured {asked:?} above max_hint {max_hint:?}"
             );
-            (asked_low, asked_high.min(max_hint))
+            (
+                asked.saturating_sub(slack(asked)),
+                (asked + slack(asked)).min(max_hint),
+            )
         }
         Some(max) => {
             let max = duration::parse(max)
-                .unwrap_or_else(|e| panic!("{context}: max_hint does not read: {e}"));
-            let (max_low, max_high) = rounded_from(max);
+                .unwrap_or_else(|e| panic!("{context}: max_hint {max:?} does not read: {e}"));
             assert!(
-                (max_low..=max_high).contains(&max_hint),
-                "{context}: max_hint"
+                max.abs_diff(max_hint) <= slack(max_hint),
+                "{context}: max_hint written {max:?}, is {max_hint:?}"
             );
             assert!(
-                asked_high > max_hint,
+                asked + slack(asked) > max_hint,
                 "{context}: clamped a hint within max_hint"
             );
             assert_eq!(
@@ -373,37 +381,13 @@ fn check_retry(policy: &Policy, step: &Map<String, Value>, retry: u32, context: 
             (max_hint, max_hint)
         }
     };
-    let spread = (high_wait / 10).min(Duration::from_secs(1));
-    let (low, high) = (ms(low_wait), ms(high_wait.saturating_add(spread)));
+    let spread = (longest / 10).min(Duration::from_secs(1));
+    let (low, high) = (ms(shortest), ms(longest.saturating_add(spread)));
     assert!(
         (low..=high).contains(&delay_ms),
         "{context}: hinted delay {delay_ms} ms outside [{low}, {high}]"
     );
     delay_ms
-}
-
-/// The durations a message may have rounded to `shown`: a person's duration is rounded
-/// half up to what matters at its size (the design: `485ms`, `2.1s`, `1m30s`): whole
-/// nanoseconds below 1 us, microseconds below 1 ms, milliseconds below 1 s, tenths of a
-/// second below 1 m, seconds below 1 h, minutes above.
-fn rounded_from(shown: Duration) -> (Duration, Duration) {
-    let unit = if shown < Duration::from_micros(1) {
-        Duration::from_nanos(1)
-    } else if shown < Duration::from_millis(1) {
-        Duration::from_micros(1)
-    } else if shown < Duration::from_secs(1) {
-        Duration::from_millis(1)
-    } else if shown < Duration::from_secs(60) {
-        Duration::from_millis(100)
-    } else if shown < Duration::from_secs(3600) {
-        Duration::from_secs(1)
-    } else {
-        Duration::from_secs(60)
-    };
-    // A value just under a size boundary shows as the next size up (999.6us as 1ms), which
-    // half of the larger unit still covers.
-    let half = unit / 2;
-    (shown.saturating_sub(half), shown.saturating_add(half))
 }
 
 /// How the design's "Classification" table and its safety rule class one attempt.

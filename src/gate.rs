@@ -10,18 +10,25 @@
 //!
 //! - before the reset: wait; the release instant is drawn in the ramp window that follows
 //!   the reset;
-//! - during the ramp window (`ramp`, default 1 s): a first attempt goes at once with
+//! - during the ramp window, which lasts as long as the hold it follows (from learning to
+//!   the reset), up to `ramp` (default 10 s): a first attempt goes at once with
 //!   probability `f`, the elapsed fraction of the ramp, else waits for an instant drawn
 //!   later in the ramp. Released attempts arrive with a density that grows linearly over
 //!   the ramp (for attempts held since before the reset, the release time `T` has
 //!   `P(T ≤ reset + f × ramp) = f²`), so the load climbs back instead of jumping;
 //! - after the ramp: go.
 //!
+//! Why the ramp lasts as long as the hold: the calls held meanwhile come back together,
+//! and a fleet learns that the quota is spent again only one sync later. Released over a
+//! window as long as the one they piled up in, they come back at about the rate they
+//! arrived, so few of them land in that blind spot, while a short hold (a per-second
+//! quota) gets a short ramp and wastes no quota.
+//!
 //! A wait is a [`Held`] ticket: the caller sleeps its `delay`, then asks again with the
 //! ticket, and goes unless a later reset was learned meanwhile (then it is held again).
 //!
 //! The gate is shared by every clone (one atomic word: the reset, in wall-clock
-//! milliseconds), and with the `redis` feature by every process naming the same fleet key:
+//! milliseconds, and the ramp's length), and with the `redis` feature by every process naming the same fleet key:
 //! the reset is a wall-clock instant precisely so that processes can exchange it. Like the
 //! rest of the core it never reads a clock or allocates: the wall-clock time and the random
 //! generator are arguments.
@@ -37,7 +44,8 @@
 //!
 //! gate.learn(Duration::from_secs(2), now); // a 429 said: the quota resets in 2s
 //! let Admission::Wait(held) = gate.admit(now, None, &mut rng) else { panic!() };
-//! assert!(held.delay >= Duration::from_secs(2) && held.delay <= Duration::from_secs(3));
+//! // Released in the ramp after the reset, as long as the 2s hold.
+//! assert!(held.delay >= Duration::from_secs(2) && held.delay <= Duration::from_secs(4));
 //! // After the wait, the same ticket goes (no later reset was learned meanwhile).
 //! assert_eq!(gate.admit(now + held.delay, Some(held), &mut rng), Admission::Go);
 //! ```
@@ -58,14 +66,14 @@ use crate::hints::{self, HintSource};
 /// ```
 /// use std::time::Duration;
 /// let c = redial::gate::GateConfig::default();
-/// assert_eq!((c.ramp, c.max_hold), (Duration::from_secs(1), Duration::from_secs(60)));
+/// assert_eq!((c.ramp, c.max_hold), (Duration::from_secs(10), Duration::from_secs(60)));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct GateConfig {
-    /// How long after the reset first attempts take to come back in full. The default,
-    /// 1 s, is the cap of the spread an honoured hint gets, so a fleet released by the gate
-    /// is never more bunched than one released by hints.
+    /// The longest ramp: first attempts come back in full over as long as the hold
+    /// lasted, up to this (default 10 s; at most about 17 minutes, 2^20 ms). Zero: no
+    /// ramp, only the spread an honoured hint gets, `min(hold / 10, 1s)`.
     pub ramp: Duration,
     /// The longest hold: a reset further away is held this long (a daily quota does not
     /// park a service for hours; the next 429 after the hold teaches the gate again).
@@ -88,7 +96,7 @@ impl GateConfig {
 
 impl Default for GateConfig {
     fn default() -> Self {
-        GateConfig::new(Duration::from_secs(1), Duration::from_secs(60))
+        GateConfig::new(Duration::from_secs(10), Duration::from_secs(60))
     }
 }
 
@@ -160,8 +168,9 @@ pub struct Gate {
 struct Shared {
     config: GateConfig,
     /// The latest reset learned here or from the fleet, in wall-clock milliseconds since
-    /// the Unix epoch; 0 when none.
-    reset_ms: AtomicU64,
+    /// the Unix epoch (0 when none), in the high 44 bits, and its ramp in milliseconds in
+    /// the low 20: `fetch_max` keeps the later reset with its own ramp.
+    word: AtomicU64,
     /// Called when a later reset is learned here, so that an exchange can share it before
     /// its next tick.
     on_learn: OnceLock<Box<dyn Fn() + Send + Sync>>,
@@ -186,7 +195,7 @@ impl Gate {
         Gate {
             shared: Arc::new(Shared {
                 config,
-                reset_ms: AtomicU64::new(0),
+                word: AtomicU64::new(0),
                 on_learn: OnceLock::new(),
             }),
         }
@@ -196,7 +205,7 @@ impl Gate {
     ///
     /// ```
     /// let gate = redial::gate::Gate::new(Default::default());
-    /// assert_eq!(gate.config().ramp, std::time::Duration::from_secs(1));
+    /// assert_eq!(gate.config().ramp, std::time::Duration::from_secs(10));
     /// ```
     pub fn config(&self) -> &GateConfig {
         &self.shared.config
@@ -237,7 +246,22 @@ impl Gate {
     /// ```
     #[inline]
     pub fn reset_ms(&self) -> u64 {
-        self.shared.reset_ms.load(Ordering::Relaxed)
+        self.shared.word.load(Ordering::Relaxed) >> RAMP_BITS
+    }
+
+    /// The ramp that follows the latest reset, in milliseconds: the form an exchange sends.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// let gate = redial::gate::Gate::new(Default::default());
+    /// gate.learn(Duration::from_secs(3), SystemTime::now());
+    /// assert_eq!(gate.ramp_ms(), 3_000, "as long as the hold");
+    /// gate.learn(Duration::from_secs(50), SystemTime::now());
+    /// assert_eq!(gate.ramp_ms(), 10_000, "up to the longest ramp");
+    /// ```
+    #[inline]
+    pub fn ramp_ms(&self) -> u64 {
+        self.shared.word.load(Ordering::Relaxed) & RAMP_MASK
     }
 
     /// Learns that the quota resets `wait` after `now` (capped at `max_hold`). A reset
@@ -256,9 +280,10 @@ impl Gate {
         if wait.is_zero() {
             return;
         }
-        let wait = wait.min(self.shared.config.max_hold);
-        let reset = millis(now).saturating_add(ceil_millis(wait));
-        let before = self.shared.reset_ms.fetch_max(reset, Ordering::Relaxed);
+        let hold = ceil_millis(wait.min(self.shared.config.max_hold));
+        let reset = millis(now).saturating_add(hold);
+        let ramp = hold.min(ceil_millis(self.shared.config.ramp));
+        let before = self.merge(reset, ramp);
         if reset > before {
             if let Some(wake) = self.shared.on_learn.get() {
                 wake();
@@ -300,16 +325,18 @@ impl Gate {
     }
 
     /// Merges a reset learned elsewhere (by the fleet), in wall-clock milliseconds since the
-    /// Unix epoch: the later of the two wins. Does not call the learn hook.
+    /// Unix epoch, with its ramp in milliseconds: the later reset wins, with its ramp. Does
+    /// not call the learn hook. Returns the reset known before.
     ///
     /// ```
     /// let gate = redial::gate::Gate::new(Default::default());
-    /// gate.merge_reset_ms(1_800_000_000_000);
-    /// gate.merge_reset_ms(5);
-    /// assert_eq!(gate.reset_ms(), 1_800_000_000_000);
+    /// gate.merge(1_800_000_000_000, 2_000);
+    /// gate.merge(5, 1);
+    /// assert_eq!((gate.reset_ms(), gate.ramp_ms()), (1_800_000_000_000, 2_000));
     /// ```
-    pub fn merge_reset_ms(&self, reset_ms: u64) {
-        self.shared.reset_ms.fetch_max(reset_ms, Ordering::Relaxed);
+    pub fn merge(&self, reset_ms: u64, ramp_ms: u64) -> u64 {
+        let word = (reset_ms.min(RESET_MAX) << RAMP_BITS) | ramp_ms.min(RAMP_MASK);
+        self.shared.word.fetch_max(word, Ordering::Relaxed) >> RAMP_BITS
     }
 
     /// Sets the hook called (on the learning thread) when a later reset is learned here.
@@ -343,7 +370,11 @@ impl Gate {
     /// ```
     #[inline]
     pub fn admit(&self, now: SystemTime, held: Option<Held>, rng: &mut Rng) -> Admission {
-        let reset = self.reset_ms();
+        let word = self.shared.word.load(Ordering::Relaxed);
+        if word == 0 {
+            return Admission::Go;
+        }
+        let reset = word >> RAMP_BITS;
         if reset == 0 {
             return Admission::Go;
         }
@@ -352,37 +383,42 @@ impl Gate {
                 return Admission::Go;
             }
         }
-        self.decide(reset, millis(now), rng)
+        decide(reset, word & RAMP_MASK, millis(now), rng)
     }
+}
 
-    /// The held path of [`admit`](Self::admit), apart so that the open gate stays small.
-    fn decide(&self, reset: u64, now: u64, rng: &mut Rng) -> Admission {
-        let ramp = ceil_millis(self.shared.config.ramp);
-        let end = reset.saturating_add(ramp);
-        if now >= end {
+/// Bits of the gate's word that hold the ramp, in milliseconds (up to about 17 minutes).
+const RAMP_BITS: u32 = 20;
+const RAMP_MASK: u64 = (1 << RAMP_BITS) - 1;
+/// The latest reset the word can hold (in the year 2527).
+const RESET_MAX: u64 = u64::MAX >> RAMP_BITS;
+
+/// The held path of [`Gate::admit`], apart so that the open gate stays small.
+fn decide(reset: u64, ramp: u64, now: u64, rng: &mut Rng) -> Admission {
+    let end = reset.saturating_add(ramp);
+    if now >= end {
+        return Admission::Go;
+    }
+    let release = if ramp == 0 {
+        // No ramp: the reset plus the spread an honoured hint gets.
+        let wait = reset.saturating_sub(now);
+        reset.saturating_add(rng.u64(0..=(wait / 10).min(1_000)))
+    } else {
+        // `f` is the elapsed fraction of the ramp (0 before the reset). The attempt goes
+        // with probability f; else its release instant is drawn on [f, 1] of the ramp
+        // with a density growing linearly: x = sqrt(f² + u (1 − f²)).
+        let f = now.saturating_sub(reset) as f64 / ramp as f64;
+        if now >= reset && rng.f64() < f {
             return Admission::Go;
         }
-        let release = if ramp == 0 {
-            // No ramp: the reset plus the spread an honoured hint gets.
-            let wait = reset.saturating_sub(now);
-            reset.saturating_add(rng.u64(0..=(wait / 10).min(1_000)))
-        } else {
-            // `f` is the elapsed fraction of the ramp (0 before the reset). The attempt goes
-            // with probability f; else its release instant is drawn on [f, 1] of the ramp
-            // with a density growing linearly: x = sqrt(f² + u (1 − f²)).
-            let f = now.saturating_sub(reset) as f64 / ramp as f64;
-            if now >= reset && rng.f64() < f {
-                return Admission::Go;
-            }
-            let x = (f * f + rng.f64() * (1.0 - f * f)).sqrt();
-            // `x` is in [0, 1], so the product is too (`as` saturates in any case).
-            reset.saturating_add((x * ramp as f64) as u64)
-        };
-        Admission::Wait(Held {
-            delay: Duration::from_millis(release.saturating_sub(now).max(1)),
-            reset_ms: reset,
-        })
-    }
+        let x = (f * f + rng.f64() * (1.0 - f * f)).sqrt();
+        // `x` is in [0, 1], so the product is too (`as` saturates in any case).
+        reset.saturating_add((x * ramp as f64) as u64)
+    };
+    Admission::Wait(Held {
+        delay: Duration::from_millis(release.saturating_sub(now).max(1)),
+        reset_ms: reset,
+    })
 }
 
 /// Milliseconds since the Unix epoch, rounded down; 0 for earlier times.
@@ -395,7 +431,7 @@ pub(crate) fn millis(t: SystemTime) -> u64 {
 /// Whole milliseconds, rounded up (a hold never ends before the reset), saturating.
 fn ceil_millis(d: Duration) -> u64 {
     let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-    if d.subsec_nanos() % 1_000_000 == 0 {
+    if d.subsec_nanos().is_multiple_of(1_000_000) {
         ms
     } else {
         ms.saturating_add(1)
@@ -428,7 +464,8 @@ mod tests {
         ) {
             let g = gate(ramp);
             g.learn(Duration::from_millis(wait), at(T0));
-            let reset = T0 + wait.min(60_000);
+            let hold = wait.min(60_000);
+            let (reset, ramp) = (T0 + hold, ramp.min(hold));
             let now = reset.saturating_sub(before.max(1));
             let mut rng = Rng::with_seed(seed);
             match g.admit(at(now), None, &mut rng) {
@@ -449,7 +486,7 @@ mod tests {
         fn prop_gate_opens_after_the_ramp(wait in 1u64..60_000, ramp in 0u64..5_000, after in 0u64..1_000_000, seed: u64) {
             let g = gate(ramp);
             g.learn(Duration::from_millis(wait), at(T0));
-            let now = T0 + wait + ramp + after;
+            let now = T0 + wait + ramp.min(wait) + after;
             prop_assert_eq!(g.admit(at(now), None, &mut Rng::with_seed(seed)), Admission::Go);
         }
 
@@ -457,7 +494,7 @@ mod tests {
         fn prop_gate_release_stays_in_the_ramp(wait in 1u64..60_000, ramp in 1u64..5_000, into in 0u64..5_000, seed: u64) {
             let g = gate(ramp);
             g.learn(Duration::from_millis(wait), at(T0));
-            let reset = T0 + wait;
+            let (reset, ramp) = (T0 + wait, ramp.min(wait));
             let now = reset + into.min(ramp - 1);
             if let Admission::Wait(held) = g.admit(at(now), None, &mut Rng::with_seed(seed)) {
                 let release = now + held.delay.as_millis() as u64;
@@ -468,13 +505,16 @@ mod tests {
         #[test]
         fn prop_gate_reset_is_the_latest_learned(waits in prop::collection::vec((0u64..200_000, 0u64..100_000), 0..20)) {
             let g = gate(1_000);
-            let mut model = 0u64;
+            let (mut model, mut ramp) = (0u64, 0u64);
             for (wait, offset) in waits {
                 g.learn(Duration::from_millis(wait), at(T0 + offset));
-                if wait > 0 {
-                    model = model.max(T0 + offset + wait.min(60_000));
+                let reset = T0 + offset + wait.min(60_000);
+                if wait > 0 && reset >= model {
+                    // The later reset wins, with the ramp of its own hold.
+                    ramp = if reset == model { ramp.max(wait.min(1_000)) } else { wait.min(1_000) };
+                    model = reset;
                 }
-                prop_assert_eq!(g.reset_ms(), model);
+                prop_assert_eq!((g.reset_ms(), g.ramp_ms()), (model, ramp));
             }
         }
 
@@ -517,8 +557,8 @@ mod tests {
     #[test]
     fn ramp_admits_the_elapsed_fraction() {
         let g = gate(1_000);
-        g.learn(Duration::from_millis(500), at(T0));
-        let reset = T0 + 500;
+        g.learn(Duration::from_millis(2_000), at(T0));
+        let reset = T0 + 2_000;
         let mut rng = Rng::with_seed(11);
         for tenths in [0u64, 2, 5, 8] {
             let n = 20_000;
@@ -536,8 +576,8 @@ mod tests {
     #[test]
     fn held_attempts_ramp_back_linearly() {
         let g = gate(1_000);
-        g.learn(Duration::from_millis(500), at(T0));
-        let reset = T0 + 500;
+        g.learn(Duration::from_millis(2_000), at(T0));
+        let reset = T0 + 2_000;
         let mut rng = Rng::with_seed(3);
         let releases: Vec<u64> = (0..20_000)
             .map(|_| match g.admit(at(T0), None, &mut rng) {
@@ -600,7 +640,7 @@ mod tests {
         }));
         g.learn(Duration::from_secs(2), at(T0));
         g.learn(Duration::from_secs(1), at(T0));
-        g.merge_reset_ms(T0 + 10_000);
+        g.merge(T0 + 10_000, 0);
         assert_eq!(calls.load(Ordering::Relaxed), 1);
     }
 }

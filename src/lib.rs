@@ -100,7 +100,7 @@
 //! - `futures-timer`: the `FuturesTimerSleeper` timer, for any executor and wasm.
 //! - `tower`: `RetryLayer`, a retry `Layer` for `http::Request` services.
 //! - `reqwest`: reqwest's responses and errors classify with no glue code, and
-//!   `read_error_type` reads an error body's type.
+//!   `read_error_type` (with `json`) reads an error body's type.
 //! - `ureq`: ureq 3's results classify with their status kept (`KeepStatus`).
 //! - `reqwest-middleware`: `RetryMiddleware`, a drop-in for reqwest-retry's middleware.
 //! - `tracing`: a span per retried call and an event per retry.
@@ -108,6 +108,8 @@
 //!   among processes that name one key, through Redis.
 
 #![forbid(unsafe_code)]
+// docs.rs (nightly, `--cfg docsrs`) marks each item with the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 mod adapters;
@@ -116,7 +118,6 @@ pub mod budget;
 pub mod classify;
 pub mod duration;
 mod error_body;
-#[cfg(feature = "redis")]
 pub mod fleet;
 pub mod gate;
 pub mod hints;
@@ -139,8 +140,13 @@ pub use policy::{Policy, PolicyBuilder, PolicyError, Preset};
 pub use verdict::{Cause, ErrorType, Rule, Transport, UnknownTransport, Verdict};
 
 // The adapters, one path each: every type at the root.
+// Reading an error type from a body needs `json`: without it these do not exist, rather
+// than compile and never find one (issue 12).
 #[cfg(feature = "reqwest")]
+#[cfg(feature = "json")]
 pub use adapters::read_error_type;
+#[cfg(feature = "json")]
+pub use adapters::with_error_type;
 #[cfg(feature = "futures-timer")]
 pub use adapters::FuturesTimerSleeper;
 #[cfg(feature = "ureq")]
@@ -150,17 +156,20 @@ pub use adapters::RetryMiddleware;
 #[cfg(feature = "tokio")]
 pub use adapters::TokioSleeper;
 pub use adapters::{
-    retry_stream, transport_kind, with_error_type, AsPolicy, AttemptOutput, Attempts,
-    AttemptsWithContext, BlockingAttempts, BlockingRetryable, BlockingSleeper, Classify,
-    ClassifyContext, ClassifyFn, Commit, DefaultSleep, DefaultSleeper, Event, FirstItem,
-    HttpClassify, HttpOutcome, Last, MaybeSleeper, NoNotify, NoSleeperChosen, Notify, Refusal,
-    RequestIds, RetryError, Retryable, RetryableWithContext, Retrying, Sleeper, StreamAttempts,
-    StreamError, ThreadSleeper, WithSleeper,
+    retry_stream, transport_kind, AsPolicy, AttemptOutput, Attempts, AttemptsWithContext,
+    BlockingAttempts, BlockingRetryable, BlockingSleeper, Classify, ClassifyContext, ClassifyFn,
+    Commit, DefaultSleep, DefaultSleeper, ErrorEvent, Event, FirstItem, HttpClassify, HttpOutcome,
+    Last, MaybeSleeper, NoNotify, NoSleeperChosen, Notify, Refusal, RequestIds, RetryError,
+    Retryable, RetryableWithContext, Retrying, Sleeper, StreamAttempts, StreamError, ThreadSleeper,
+    WithSleeper,
 };
 #[cfg(feature = "async-io")]
 pub use adapters::{AsyncIoSleep, AsyncIoSleeper};
 #[cfg(feature = "tower")]
-pub use adapters::{ReplayBody, RetryLayer, RetryService, RetryServiceFuture, TowerLayer};
+pub use adapters::{
+    KeepInnerTypes, ReplayBody, RetryLayer, RetryService, RetryServiceFuture, TowerLayer,
+    TowerMode, WrapInRetryError,
+};
 
 /// The random generator the machine takes, re-exported so callers need not name
 /// `fastrand` in their own `Cargo.toml`.

@@ -621,7 +621,15 @@ impl fmt::Display for Retry {
 /// Where a retry's delay came from.
 ///
 /// ```
-/// assert_eq!(redial::Basis::Backoff, redial::Basis::Backoff);
+/// use std::time::Instant;
+/// use redial::{Basis, Cause, Policy, Verdict};
+///
+/// let policy = Policy::default();
+/// let mut call = policy.start(Instant::now());
+/// let mut rng = fastrand::Rng::with_seed(1);
+/// let action = call.on_outcome(&Verdict::retryable(Cause::status(503)), Instant::now(), &mut rng);
+/// // No hint from the server: the backoff curve and its jitter decided.
+/// assert_eq!(action.retry().map(|r| r.basis), Some(Basis::Backoff));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

@@ -339,8 +339,83 @@ fn settings_are_checked_and_errors_name_the_key() {
     );
     assert_eq!(bad(ok().sync(Duration::from_millis(9))), "fleet.sync");
     assert_eq!(bad(ok().sync(Duration::from_secs(61))), "fleet.sync");
+    let gate = |ramp, hold| ok().gate(redial::gate::GateConfig::new(ramp, hold));
+    assert_eq!(
+        bad(gate(Duration::from_secs(601), Duration::from_secs(60))),
+        "fleet.ramp"
+    );
+    assert_eq!(
+        bad(gate(Duration::from_secs(1), Duration::ZERO)),
+        "fleet.max_hold"
+    );
+    assert!(gate(Duration::ZERO, Duration::from_secs(3_600))
+        .validate()
+        .is_ok());
+    assert_eq!(
+        bad(FleetConfig::new("redis:// 127.0.0.1", "svc")),
+        "fleet.url"
+    );
+    assert_eq!(bad(FleetConfig::new("redis://", "svc")), "fleet.url");
     let err = FleetConfig::new("redis://:hunter2@/nowhere:x", "svc").validate();
     if let Err(e) = err {
         assert!(!e.to_string().contains("hunter2"), "{e}");
     }
+}
+
+/// Retries a call that keeps failing with 503 (the server is overloaded) allows under
+/// `policy`, at most 1,000.
+fn overloaded_retries(policy: &redial::Policy) -> u32 {
+    let busy = redial::Verdict::retryable(redial::Cause::status(503));
+    let mut rng = redial::Rng::with_seed(5);
+    let mut call = redial::Machine::new(policy, Instant::now());
+    let mut retries = 0;
+    while retries < 1_000 {
+        match call.on_outcome(&busy, Instant::now(), &mut rng) {
+            redial::Action::Retry(_) => retries += 1,
+            redial::Action::Stop(_) => break,
+        }
+    }
+    retries
+}
+
+#[test]
+fn a_policy_in_a_fleet_shares_its_budget() {
+    let server = RedisServer::start();
+    let many = redial::Policy::builder()
+        .max_attempts(1_000)
+        .build()
+        .expect("valid");
+    let fleet = |key: &str| Fleet::connect(&server.url(), key, SYNC).expect("a valid fleet");
+    let (a, b, c) = (fleet("svc"), fleet("svc"), fleet("other"));
+    let pa = many.to_builder().build().expect("valid").with_fleet(&a);
+    let pb = many.to_builder().build().expect("valid").with_fleet(&b);
+    let pc = many.to_builder().build().expect("valid").with_fleet(&c);
+    // Process A: a thousand calls that succeed at once.
+    for _ in 0..1_000 {
+        let _ = redial::Machine::new(&pa, Instant::now()).on_success();
+    }
+    assert!(eventually(LONG, || b.status().syncs >= 3 && a.status().syncs >= 3));
+    std::thread::sleep(SYNC * 3);
+    // B has made no call of its own, but its fleet made a thousand: the budget lets it
+    // retry an overloaded server in proportion. C, on another key, has only its own.
+    let (with_fleet, alone) = (overloaded_retries(&pb), overloaded_retries(&pc));
+    assert!(with_fleet >= 20, "B retried {with_fleet} times");
+    assert!(alone <= 3, "C retried {alone} times");
+}
+
+#[test]
+fn syncs_once_an_interval_once_the_reset_has_passed() {
+    // A new reset is shared before the next tick, but a reset already past (here, from
+    // another process) must not keep the exchange syncing early.
+    let server = RedisServer::start();
+    let (a, _, _) = join(&server, "svc");
+    let (b, _, _) = join(&server, "svc");
+    a.gate()
+        .learn(Duration::from_millis(100), SystemTime::now());
+    assert!(eventually(LONG, || b.gate().reset().is_some()));
+    std::thread::sleep(Duration::from_millis(300));
+    let before = b.status().syncs;
+    std::thread::sleep(SYNC * 20);
+    let syncs = b.status().syncs - before;
+    assert!(syncs <= 24, "{syncs} syncs in 20 intervals");
 }

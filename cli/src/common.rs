@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::builder::PossibleValuesParser;
 use http::{HeaderName, HeaderValue};
-use redial::duration::Human;
+use redial::duration::Readable;
 use redial::policy::check::{check_bytes, Report};
 use redial::policy::file::{read_file, read_limited, Format};
 use redial::policy::lint::{Finding, Severity};
@@ -176,15 +176,10 @@ pub fn parse_method(s: &str) -> Result<http::Method, String> {
         .map_err(|_| format!("{s:?} is not a valid method"))
 }
 
-/// A duration for tables: whole milliseconds from 1 ms up (`312ms`, `1.182s`), rounded down
-/// as `decide`'s `delay_ms` is; exact below.
+/// A duration for people, rounded to what matters at its size (`312ms`, `1.2s`): see
+/// `redial::duration::Readable`.
 pub fn show(d: Duration) -> String {
-    if d >= Duration::from_millis(1) {
-        let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        Human(Duration::from_millis(ms)).to_string()
-    } else {
-        Human(d).to_string()
-    }
+    Readable(d).to_string()
 }
 
 /// Prints rows under a header, every column right-aligned to its widest cell.

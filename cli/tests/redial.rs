@@ -453,19 +453,42 @@ fn schedule_samples_give_min_p50_p99_max_per_retry() {
 
 #[test]
 fn schedule_shows_where_the_deadline_cuts() {
-    // 4 attempts, base 200ms doubling, full jitter, max_elapsed 30s: never reached; the
-    // design example stops by attempts.
-    let out = redial(
-        &[
-            "schedule",
-            "--policy",
-            &policy("platform.toml"),
-            "--samples",
-            "50",
-        ],
-        b"",
+    // max_elapsed 2s, no jitter: retries wait 500ms (ends at 500ms) and 1s (ends at 1.5s);
+    // the third would wait 2s and end at 3.5s, past the limit, so the deadline cuts the
+    // call there, with 5 attempts allowed.
+    let dir = std::env::temp_dir().join(format!("redial-cli-deadline-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("deadline.toml");
+    std::fs::write(
+        &path,
+        "max_attempts = 5\nmax_elapsed = \"2s\"\n[backoff]\nbase = \"500ms\"\ncap = \"8s\"\njitter = \"none\"\n",
+    )
+    .unwrap();
+    let path = path.display().to_string();
+    let single = redial(&["schedule", "--policy", &path], b"");
+    let sampled = redial(&["schedule", "--policy", &path, "--samples", "50"], b"");
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(single.status.success(), "{}", stderr(&single));
+    let text = stdout(&single);
+    let lines: Vec<&str> = text.lines().collect();
+    let rows: Vec<Vec<&str>> = lines[2..4]
+        .iter()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [["1", "500ms", "500ms", "500ms"], ["2", "1s", "1s", "1.5s"]],
+        "{text}"
     );
-    assert!(stdout(&out).contains("then: attempts_exhausted in 50 of 50 runs"));
+    assert!(
+        lines[4].starts_with("then: deadline_exceeded"),
+        "the third retry is cut by the deadline:\n{text}"
+    );
+    assert!(
+        stdout(&sampled).contains("then: deadline_exceeded in 50 of 50 runs"),
+        "{}",
+        stdout(&sampled)
+    );
 }
 
 // -------------------------------------------------------------------------------- explain
@@ -529,7 +552,7 @@ fn explain_names_invalid_and_outranked_headers() {
         b"",
     );
     let text = stdout(&out);
-    assert!(text.starts_with("Retry after 1.5s to 1.65s:"), "{text}");
+    assert!(text.starts_with("Retry after 1.5s to 1.7s:"), "{text}");
     assert!(text.contains("in retry-after-ms"));
     assert!(
         text.contains("Note: retry-after is present but not valid (\"soon\"), so it was ignored.")

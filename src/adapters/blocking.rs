@@ -192,6 +192,10 @@ impl<Op, P, S, C, N> Retrying<BlockingAttempts<Op>, P, S, C, N> {
         // A blocking attempt takes its time inside `op`: the clock starts before it.
         driver.start(|| sleeper.now());
         loop {
+            // The rate-limit gate may hold a first attempt: wait, then ask again.
+            while let Some(wait) = driver.hold(&|| sleeper.wall()) {
+                sleeper.sleep(wait);
+            }
             let result = op();
             match driver.on_result(Some(&result), None, || sleeper.now(), &|| sleeper.wall()) {
                 Step::Retry(delay) => {

@@ -78,6 +78,23 @@ pub trait Classify<T, E> {
         let _ = result;
         false
     }
+
+    /// The status and headers of a response, which the policy's rate-limit
+    /// [gate](crate::gate) learns from (a 429's reset, a spent quota's). Defaults to none:
+    /// results that are not HTTP teach the gate nothing.
+    ///
+    /// ```
+    /// use redial::{Classify, HttpClassify};
+    /// let limited = http::Response::builder().status(429).header("retry-after", "2").body(())?;
+    /// let result: Result<_, std::io::Error> = Ok(limited);
+    /// assert_eq!(HttpClassify.response(&result).map(|(status, _)| status), Some(429));
+    /// # Ok::<(), http::Error>(())
+    /// ```
+    #[inline]
+    fn response<'r>(&self, result: &'r Result<T, E>) -> Option<(u16, &'r http::HeaderMap)> {
+        let _ = result;
+        None
+    }
 }
 
 /// What a classifier may need besides the result: the policy's HTTP table, what is known
@@ -249,6 +266,16 @@ impl<T: HttpOutcome, E: HttpOutcome> Classify<T, E> for HttpClassify {
     #[inline]
     fn is_success(&mut self, result: &Result<T, E>) -> bool {
         result.outcome().is_success()
+    }
+
+    #[inline]
+    fn response<'r>(&self, result: &'r Result<T, E>) -> Option<(u16, &'r http::HeaderMap)> {
+        match result.outcome() {
+            Outcome::Response {
+                status, headers, ..
+            } => Some((status.as_u16(), headers)),
+            Outcome::Transport(_) => None,
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use std::time::{Instant, SystemTime};
 use fastrand::Rng;
 
 use crate::classify::Outcome;
+use crate::gate::Admission;
 use crate::machine::{Action, Machine, Stop};
 use crate::verdict::{Cause, Transport, Verdict};
 
@@ -19,6 +20,11 @@ use super::options::{AsPolicy, Options};
 use super::request_ids::RequestIds;
 use super::retry_error::{Last, Refusal, RetryError};
 use super::tracing::Trace;
+
+/// A reset's low 32 bits, never 0 (0 stands for no ticket): a held call's ticket.
+fn ticket(reset_ms: u64) -> u32 {
+    (reset_ms as u32).max(1)
+}
 
 /// What an adapter does after an attempt.
 #[derive(Clone, Copy, Debug)]
@@ -31,7 +37,7 @@ pub(crate) enum Step {
 
 /// How a call ends.
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum End {
+pub enum End {
     /// The last result is a success (for a stream: the open succeeded; the stream runs).
     Succeeded,
     /// The machine stopped the call.
@@ -59,7 +65,7 @@ impl Step {
 /// ([`start`](Self::start)): a call that succeeds at once needs neither the machine nor
 /// the clock.
 #[derive(Debug)]
-pub(crate) struct Driver<P, C, N> {
+pub struct Driver<P, C, N> {
     pub(crate) options: Options<P, C, N>,
     machine: Option<Machine<P>>,
     /// Made at the first id: a call that succeeds at once does not even zero the buffer.
@@ -68,6 +74,13 @@ pub(crate) struct Driver<P, C, N> {
     refusal: Option<Refusal>,
     /// The call's span (feature `tracing`; nothing without it), opened at its first failure.
     trace: Trace,
+    /// While the rate-limit gate holds the first attempt, the low 32 bits of the reset it
+    /// waits for (0: none): its ticket, in 4 bytes since every call carries it (resets
+    /// 2^32 ms apart, 49 days, would be taken for one).
+    held_for: u32,
+    /// How long the gate held the first attempt, in tens of milliseconds (saturating at
+    /// 10m55s), for the final error: two bytes, which fit where the call had padding.
+    held_10ms: u16,
 }
 
 impl<P, C, N> Driver<P, C, N> {
@@ -79,6 +92,8 @@ impl<P, C, N> Driver<P, C, N> {
             ids: None,
             refusal: None,
             trace: Trace::default(),
+            held_for: 0,
+            held_10ms: 0,
         }
     }
 
@@ -91,6 +106,8 @@ impl<P, C, N> Driver<P, C, N> {
             ids: self.ids,
             refusal: self.refusal,
             trace: self.trace,
+            held_for: self.held_for,
+            held_10ms: self.held_10ms,
         }
     }
 }
@@ -110,6 +127,36 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
     #[inline(always)]
     pub(crate) fn start(&mut self, now: impl FnOnce() -> Instant) {
         self.machine(now);
+    }
+
+    /// Asked before every attempt: how long the policy's rate-limit gate holds it, if at
+    /// all. Only a first attempt is held (a retry waits for its own hint); an adapter
+    /// sleeps the wait and asks again, and the gate lets the attempt go unless a later
+    /// reset was learned meanwhile. Without a gate: `None`, reading no clock.
+    #[inline]
+    pub(crate) fn hold(&mut self, wall: &dyn Fn() -> SystemTime) -> Option<Duration> {
+        let gate = self.options.policy.borrow().gate()?;
+        if self.machine.as_ref().is_some_and(|m| m.attempts() > 0) {
+            return None;
+        }
+        let rng = self.options.rng.get_or_insert_with(Rng::new);
+        // A waiter whose reset is still the gate's latest goes: it has waited for it.
+        if self.held_for != 0 && self.held_for == ticket(gate.reset_ms()) {
+            self.held_for = 0;
+            return None;
+        }
+        match gate.admit(wall(), None, rng) {
+            Admission::Go => {
+                self.held_for = 0;
+                None
+            }
+            Admission::Wait(held) => {
+                self.held_for = ticket(held.reset_ms);
+                let tens = u16::try_from(held.delay.as_millis().div_ceil(10)).unwrap_or(u16::MAX);
+                self.held_10ms = self.held_10ms.saturating_add(tens);
+                Some(held.delay)
+            }
+        }
     }
 
     /// Called before every attempt: the first attempt's one path. A deadline is measured
@@ -142,6 +189,12 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
         N: Notify,
     {
         let options = &mut self.options;
+        if let (Some(gate), Some(r)) = (options.policy.borrow().gate(), result) {
+            // The gate learns from every response: a 429's reset, a spent quota's.
+            if let Some((status, headers)) = options.classify.response(r) {
+                gate.learn_from_response(status, headers, wall());
+            }
+        }
         if let Some(r) = result {
             if options.classify.is_success(r) {
                 // A success needs no context, no time and no request id (ids are for
@@ -263,6 +316,7 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
             self.ids.take().unwrap_or_default(),
             last,
         );
+        let err = err.with_held(Duration::from_millis(u64::from(self.held_10ms) * 10));
         match self.refusal {
             Some(r) => err.with_refusal(r),
             None => err,

@@ -483,10 +483,16 @@ where
             }
             RunProj::Done => return Poll::Pending,
         }
-        // An attempt is due: take the context back and make it.
+        // An attempt is due: take the context back and make it, unless the rate-limit gate
+        // holds a first attempt (then wait, and it is due again).
         if let RunReplace::Idle { context } | RunReplace::Sleep { context, .. } =
             run.as_mut().project_replace(Run::Done)
         {
+            if let Some(wait) = driver.hold(&|| sleeper.wall()) {
+                let sleep = sleeper.sleep(wait);
+                run.set(Run::Sleep { sleep, context });
+                continue;
+            }
             driver.before_attempt(|| sleeper.now());
             let fut = attempt(context);
             let timer = timeout.map(|limit| sleeper.sleep(limit));

@@ -59,6 +59,8 @@ struct Inner<E, T> {
     ids: RequestIds,
     last: Last<E, T>,
     refusal: Option<Refusal>,
+    /// How long the rate-limit gate held the first attempt.
+    held: Duration,
 }
 
 /// What the last attempt produced.
@@ -137,6 +139,7 @@ impl<E, T> RetryError<E, T> {
                 ids,
                 last,
                 refusal: None,
+                held: Duration::ZERO,
             }),
         }
     }
@@ -156,6 +159,38 @@ impl<E, T> RetryError<E, T> {
     pub fn with_refusal(mut self, refusal: Refusal) -> Self {
         self.inner.refusal = Some(refusal);
         self
+    }
+
+    /// The same error, saying that the policy's rate-limit [gate](crate::gate) held the
+    /// first attempt this long (the key's quota was spent when the call began).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use redial::{Cause, Last, RetryError, Stop};
+    /// let err: RetryError<(), ()> = RetryError::new(
+    ///     Stop::NotRetryable { cause: Cause::status(400) }, 1, Duration::ZERO, Default::default(), Last::Response(()),
+    /// ).with_held(Duration::from_millis(2100));
+    /// assert_eq!(err.held(), Duration::from_millis(2100));
+    /// assert!(err.to_string().ends_with("; the first attempt was held 2.1s by the rate-limit gate"));
+    /// ```
+    #[must_use]
+    pub fn with_held(mut self, held: Duration) -> Self {
+        self.inner.held = held;
+        self
+    }
+
+    /// How long the rate-limit gate held the first attempt (zero: not at all).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use redial::{Cause, Last, RetryError, Stop};
+    /// let err: RetryError<(), ()> = RetryError::new(
+    ///     Stop::NotRetryable { cause: Cause::status(400) }, 1, Duration::ZERO, Default::default(), Last::Response(()),
+    /// );
+    /// assert_eq!(err.held(), Duration::ZERO);
+    /// ```
+    pub fn held(&self) -> Duration {
+        self.inner.held
     }
 
     /// Why the call stopped, with its numbers.
@@ -409,6 +444,13 @@ impl<E, T> fmt::Display for RetryError<E, T> {
                 f.write_str(id)?;
             }
         }
+        if !inner.held.is_zero() {
+            write!(
+                f,
+                "; the first attempt was held {} by the rate-limit gate",
+                Readable(inner.held)
+            )?;
+        }
         Ok(())
     }
 }
@@ -422,6 +464,7 @@ impl<E: fmt::Debug, T: fmt::Debug> fmt::Debug for RetryError<E, T> {
             .field("elapsed", &inner.elapsed)
             .field("request_ids", &inner.ids)
             .field("refusal", &inner.refusal)
+            .field("held", &inner.held)
             .field("last", &inner.last)
             .finish()
     }

@@ -1,5 +1,6 @@
-//! The exchange's thread: one sync per interval (or sooner, when this process learns a new
-//! reset), each one round trip through `sync.lua`, with a timeout of one interval.
+//! The exchange's thread: one sync per interval (four while the gate ramps back up, and
+//! one at once when this process learns a new reset), each one round trip through
+//! `sync.lua`, with a timeout of one interval.
 //!
 //! It is a plain thread with the blocking Redis client, so it needs no async runtime and
 //! runs the same under tokio, smol or none. It holds no policy: it moves counts and the
@@ -36,14 +37,16 @@ pub(super) fn run(shared: &Arc<Shared>) {
     };
     let mut next = Instant::now();
     let mut last: Option<Instant> = None;
-    let mut sent = 0u64;
+    // The reset the gate held after the last sync: a later one was learned here since, and
+    // is shared before the next tick.
+    let mut known = 0u64;
     let mut outage: Option<(Instant, u64)> = None;
     loop {
         if shared.stopped.load(Ordering::Relaxed) {
             return;
         }
         let due = match last {
-            Some(last) if shared.gate.reset_ms() > sent => next.min(last + min_gap),
+            Some(last) if shared.gate.reset_ms() > known => next.min(last + min_gap),
             _ => next,
         };
         let now = Instant::now();
@@ -54,10 +57,18 @@ pub(super) fn run(shared: &Arc<Shared>) {
             continue;
         }
         last = Some(now);
-        next = now + interval;
-        match link.sync(shared, &script, interval) {
-            Ok(reset) => {
-                sent = sent.max(reset);
+        // While the gate ramps, the held calls come back and spend the quota again: the
+        // fleet syncs four times as often then, so that the next reset reaches every
+        // process before many of them have sent into it.
+        let ramping = {
+            let (reset, wall) = (shared.gate.reset_ms(), millis(SystemTime::now()));
+            reset <= wall && wall < reset.saturating_add(shared.gate.ramp_ms())
+        };
+        next = now + if ramping { interval / 4 } else { interval };
+        let result = link.sync(shared, &script, interval);
+        known = shared.gate.reset_ms();
+        match result {
+            Ok(()) => {
                 shared.syncs.fetch_add(1, Ordering::Relaxed);
                 shared.connected.store(true, Ordering::Relaxed);
                 if let Some((since, failures)) = outage.take() {
@@ -97,7 +108,18 @@ pub(super) fn run(shared: &Arc<Shared>) {
     }
 }
 
+/// Tells the hook, and with the `tracing` feature a `WARN` event (out of reach) or an
+/// `INFO` event (back), with the fleet key in `redial.fleet_key`.
 fn tell(shared: &Shared, event: &FleetEvent<'_>) {
+    #[cfg(feature = "tracing")]
+    match event {
+        FleetEvent::Unreachable { key, .. } => {
+            tracing::warn!(redial.fleet_key = *key, "{event}");
+        }
+        FleetEvent::Resumed { key, .. } => {
+            tracing::info!(redial.fleet_key = *key, "{event}");
+        }
+    }
     if let Some(hook) = &shared.config.on_event {
         hook(event);
     }
@@ -115,14 +137,13 @@ impl Link {
         shared.counters.lock().ok().and_then(|c| c.clone())
     }
 
-    /// One round trip: send this process's counts and reset, read the fleet's. Returns the
-    /// reset sent (0: none).
+    /// One round trip: send this process's counts and reset, read the fleet's.
     fn sync(
         &mut self,
         shared: &Shared,
         script: &redis::Script,
         timeout: Duration,
-    ) -> Result<u64, SyncError> {
+    ) -> Result<(), SyncError> {
         let conn = match &mut self.conn {
             Some(conn) => conn,
             None => {
@@ -132,11 +153,10 @@ impl Link {
                 self.conn.insert(conn)
             }
         };
-        let wall = SystemTime::now();
-        let now = millis(wall);
-        let reset = match shared.gate.reset_ms() {
-            r if r > now => r,
-            _ => 0,
+        let (at, now) = (Instant::now(), millis(SystemTime::now()));
+        let (reset, ramp) = match shared.gate.reset_ms() {
+            r if r > now => (r, shared.gate.ramp_ms()),
+            _ => (0, 0),
         };
         let counters = shared.counters.lock().ok().and_then(|c| c.clone());
         let mut call = script.prepare_invoke();
@@ -157,22 +177,24 @@ impl Link {
             self.deltas.resize(c.len(), 0);
             c.take_local_deltas(&mut self.deltas);
         }
-        call.arg(reset).arg(now).arg(ttl);
+        call.arg(reset).arg(ramp).arg(now).arg(ttl);
         for d in &self.deltas {
             call.arg((*d).min(MAX_DELTA));
         }
         let reply: Vec<i64> = call.invoke(conn)?;
-        let Some((&fleet, totals)) = reply.split_first() else {
-            return Err(SyncError::Reply("an empty reply"));
+        let [fleet, fleet_ramp, totals @ ..] = reply.as_slice() else {
+            return Err(SyncError::Reply("a reply too short"));
         };
         // A reset further than the gate would hold is held no longer: garbage in Redis
         // cannot park the fleet.
         let config = shared.gate.config();
-        let most = now
-            .saturating_add(u64::try_from(config.max_hold.as_millis()).unwrap_or(u64::MAX))
-            .saturating_add(u64::try_from(config.ramp.as_millis()).unwrap_or(u64::MAX));
-        let fleet = u64::try_from(fleet).unwrap_or(0);
-        shared.gate.merge_reset_ms(fleet.min(most));
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let fleet = u64::try_from(*fleet).unwrap_or(0);
+        let fleet_ramp = u64::try_from(*fleet_ramp).unwrap_or(0);
+        shared.gate.merge(
+            fleet.min(now.saturating_add(ms(config.max_hold))),
+            fleet_ramp.min(ms(config.ramp)),
+        );
         if let Some(c) = counters.filter(|c| !c.is_empty()) {
             if totals.len() != self.deltas.len() {
                 return Err(SyncError::Reply("a reply of the wrong length"));
@@ -180,9 +202,10 @@ impl Link {
             self.deltas.clear();
             self.deltas
                 .extend(totals.iter().map(|&t| u64::try_from(t).unwrap_or(0)));
-            c.set_fleet_view(&self.deltas, wall);
+            // Good for two intervals: one missed tick is no outage.
+            c.set_fleet_view(&self.deltas, at, timeout.saturating_mul(2));
         }
-        Ok(reset)
+        Ok(())
     }
 }
 

@@ -9,7 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use redial::fleet::FleetCounters;
 
@@ -172,7 +172,7 @@ impl FleetCounters for Tally {
             *o = c.swap(0, Ordering::Relaxed);
         }
     }
-    fn set_fleet_view(&self, totals: &[u64], _at: SystemTime) {
+    fn set_fleet_view(&self, totals: &[u64], _at: Instant, _fresh_for: Duration) {
         let mut v = [0; 2];
         v.copy_from_slice(&totals[..2]);
         *self.view.lock().expect("not poisoned") = Some(v);

@@ -1,0 +1,57 @@
+//! The budget's side of the exchange: its [`Counts`] as the fleet's counters.
+
+use core::time::Duration;
+use std::time::Instant;
+
+use crate::budget::{Budget, Counts};
+
+use super::FleetCounters;
+
+/// The buckets a budget's window is cut into: the fleet's view covers between 9/10 and all
+/// of the window, and a sync reads this many small hashes.
+const BUCKETS: u32 = 10;
+
+impl FleetCounters for Budget {
+    fn len(&self) -> usize {
+        5
+    }
+
+    fn bucket(&self) -> Duration {
+        (self.config().window / BUCKETS).max(Duration::from_millis(100))
+    }
+
+    fn window(&self) -> u32 {
+        BUCKETS
+    }
+
+    fn take_local_deltas(&self, out: &mut [u64]) {
+        let c = Budget::take_local_deltas(self);
+        let fields = [
+            c.first_attempts,
+            c.retries,
+            c.successes,
+            c.failures,
+            c.overloaded,
+        ];
+        for (o, f) in out.iter_mut().zip(fields) {
+            *o = f;
+        }
+    }
+
+    fn set_fleet_view(&self, totals: &[u64], at: Instant, fresh_for: Duration) {
+        let get = |i: usize| totals.get(i).copied().unwrap_or(0);
+        let counts = Counts {
+            first_attempts: get(0),
+            retries: get(1),
+            successes: get(2),
+            failures: get(3),
+            overloaded: get(4),
+        };
+        Budget::set_fleet_view(self, counts, at, fresh_for);
+    }
+
+    fn fall_back_to_local(&self) {
+        // A view that is stale at once: decisions read the local window.
+        Budget::set_fleet_view(self, Counts::default(), Instant::now(), Duration::ZERO);
+    }
+}
