@@ -32,6 +32,14 @@ pub struct FleetConfig {
 /// What hears the exchange's news.
 pub(super) type EventHook = Arc<dyn Fn(&FleetEvent<'_>) + Send + Sync>;
 
+/// Two configurations are equal when their settings are; the event hooks are not compared.
+impl PartialEq for FleetConfig {
+    fn eq(&self, other: &FleetConfig) -> bool {
+        (&self.url, &self.key, self.sync, self.gate)
+            == (&other.url, &other.key, other.sync, other.gate)
+    }
+}
+
 impl fmt::Debug for FleetConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The URL may hold a password: it is not printed.
