@@ -10,6 +10,9 @@
 //!   clock;
 //! - `429 RFC 3339 reset`: no `retry-after`, so the `anthropic-ratelimit-*-reset` headers
 //!   decide (the latest reset of the exhausted buckets);
+//! - `429 IETF RateLimit`: no `retry-after`, and a `RateLimit` field in the draft's form,
+//!   with a partition key, read as the RFC 9651 List it is
+//!   (`"default";r=0;t=17;pk=:dHJpYWwxMjEzMjM=:, "daily";r=100;t=3600`);
 //! - `429 delay-seconds + body`: the same, with the error type read from the JSON body;
 //! - `200`: the same headers on a success, which should cost next to nothing.
 //!
@@ -33,7 +36,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use redial::{Action, BudgetConfig, Outcome, Policy, RequestFacts};
+use redial::hints::HintSource;
+use redial::{Action, Basis, BudgetConfig, Outcome, Policy, RequestFacts, StopReason};
 
 /// The fixtures' day, 2026-11-23T10:00:00Z: the wall clock the 429 was sent at.
 fn wall() -> SystemTime {
@@ -148,30 +152,69 @@ fn decision(c: &mut Criterion) {
     );
     let mut reset_only = seconds.clone();
     reset_only.remove(http::header::RETRY_AFTER);
+    let mut ietf = reset_only.clone();
+    ietf.insert(
+        "ratelimit",
+        HeaderValue::from_static(
+            r#""default";r=0;t=17;pk=:dHJpYWwxMjEzMjM=:, "daily";r=100;t=3600"#,
+        ),
+    );
     let body = fixture_429_body();
 
-    let cases: [(&str, StatusCode, &HeaderMap); 4] = [
-        ("429 delay-seconds", StatusCode::TOO_MANY_REQUESTS, &seconds),
-        ("429 IMF-fixdate", StatusCode::TOO_MANY_REQUESTS, &date),
+    let cases: [(&str, StatusCode, &HeaderMap, Option<HintSource>); 5] = [
+        (
+            "429 delay-seconds",
+            StatusCode::TOO_MANY_REQUESTS,
+            &seconds,
+            Some(HintSource::RetryAfter),
+        ),
+        (
+            "429 IMF-fixdate",
+            StatusCode::TOO_MANY_REQUESTS,
+            &date,
+            Some(HintSource::RetryAfter),
+        ),
         (
             "429 RFC 3339 reset",
             StatusCode::TOO_MANY_REQUESTS,
             &reset_only,
+            Some(HintSource::AnthropicReset),
         ),
-        ("200", StatusCode::OK, &seconds),
+        (
+            "429 IETF RateLimit",
+            StatusCode::TOO_MANY_REQUESTS,
+            &ietf,
+            Some(HintSource::RateLimit),
+        ),
+        ("200", StatusCode::OK, &seconds, None),
     ];
-    for (name, status, headers) in cases {
+    for (name, status, headers, source) in cases {
         let p = policy();
         let outcome = if status.is_success() {
             Outcome::response(status, headers)
         } else {
             Outcome::response(status, headers).with_error_type(rate_limited)
         };
-        // Every case must take the path it is named after.
+        // Every case must take the path it is named after: the 17 s hint from the header
+        // family it names (a date that failed to parse would fall through to another
+        // family, and then to a different path), or a success.
         let action = redial_decision(&p, &post, &outcome, wall, now, &mut rng);
-        match action.retry() {
-            Some(r) => assert!(r.delay >= Duration::from_secs(17), "{name}: {action:?}"),
-            None => assert!(status.is_success(), "{name}: {action:?}"),
+        match (action.retry(), source) {
+            (Some(r), Some(source)) => {
+                let Basis::Hint(hint) = r.basis else {
+                    panic!("{name}: not a hint: {action:?}");
+                };
+                assert_eq!(
+                    (hint.source, hint.wait),
+                    (source, Duration::from_secs(17)),
+                    "{name}: {action:?}"
+                );
+            }
+            (None, None) => assert_eq!(
+                action.stop().map(|s| s.reason()),
+                Some(StopReason::Succeeded)
+            ),
+            _ => panic!("{name}: {action:?}"),
         }
         g.bench_function(format!("{name}/redial"), |b| {
             b.iter(|| {
@@ -185,7 +228,7 @@ fn decision(c: &mut Criterion) {
                 )))
             })
         });
-        if name != "429 RFC 3339 reset" {
+        if !matches!(name, "429 RFC 3339 reset" | "429 IETF RateLimit") {
             let bucket = AtomicU32::new(u32::MAX);
             let code = status.as_u16();
             g.bench_function(format!("{name}/hand-written"), |b| {

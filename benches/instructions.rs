@@ -19,6 +19,13 @@ use common::{calls, Canned};
 use http::HeaderMap;
 use redial::{Policy, Transport};
 
+/// The default (adaptive) budget's policy, made once: `redial_adaptive` shows what that
+/// budget adds to `redial_http`, which runs with the AWS bucket.
+fn adaptive() -> &'static Policy {
+    static ADAPTIVE: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
+    ADAPTIVE.get_or_init(common::adaptive_policy)
+}
+
 /// Calls per body: enough that setup is noise.
 const CALLS: u32 = 100_000;
 
@@ -67,6 +74,7 @@ bodies! {
     hand_written: |policy, op| { let _ = policy; calls::hand_written(op) };
     redial_http: |policy, op| calls::redial_http(policy, op);
     redial_closure: |policy, op| calls::redial_closure(policy, op);
+    redial_adaptive: |policy, op| { let _ = policy; calls::redial_http(adaptive(), op) };
     backon: |policy, op| { let _ = policy; calls::backon(op) };
     tower: |policy, op| { let _ = policy; calls::tower(op) };
 }

@@ -22,7 +22,7 @@ if [ "$#" -gt 0 ]; then
 else
     bodies=()
     for kind in success retry; do
-        for b in hand_written redial_http redial_closure backon tower; do
+        for b in hand_written redial_http redial_closure redial_adaptive backon tower; do
             bodies+=("${kind}_$b")
         done
     done

@@ -10,9 +10,10 @@
 //! - `bare`: the operation awaited once, no retry at all: the floor;
 //! - `hand-written`: the loop a person writes (`common::hand_written`);
 //! - `redial/http`: `.retry(&policy)` reading the result as an HTTP outcome (status,
-//!   `x-should-retry`), with the default budget (`adaptive`: a success counts itself on
-//!   its thread's stripe); `redial/http, aws bucket` the same with the AWS bucket, the
-//!   default before issue 11 (a full bucket: one load and a compare);
+//!   `x-should-retry`), with the AWS bucket (`common::adapter_policy`, the budget the
+//!   adapters were measured with before issue 11: a full bucket is one load and a
+//!   compare); `redial/http, adaptive budget` the same with today's default budget (a
+//!   success counts itself on its thread's stripe);
 //! - `redial/closure`: the same with `.classify(..)`, a closure that says `Ok` is a success;
 //! - the peers, set to the same policy: `backon`, `backoff` (its `future::retry`),
 //!   `tokio-retry` (`Retry::start`), `tower` (`tower::retry::Retry` over a `service_fn`).
@@ -40,13 +41,9 @@ fn success_overhead(c: &mut Criterion) {
     g.bench_function("redial/http", |b| {
         b.iter(|| black_box(calls::redial_http(&policy, op)))
     });
-    let aws = common::build(
-        common::policy_builder()
-            .max_attempts(common::RETRIES + 1)
-            .budget(redial::BudgetConfig::aws()),
-    );
-    g.bench_function("redial/http, aws bucket", |b| {
-        b.iter(|| black_box(calls::redial_http(&aws, op)))
+    let adaptive = common::adaptive_policy();
+    g.bench_function("redial/http, adaptive budget", |b| {
+        b.iter(|| black_box(calls::redial_http(&adaptive, op)))
     });
     g.bench_function("redial/closure", |b| {
         b.iter(|| black_box(calls::redial_closure(&policy, op)))

@@ -25,8 +25,8 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use redial::read_error_type;
-use redial::{read_error_body, ErrorType, Policy, Preset};
 use redial::{retry_stream, StreamError};
+use redial::{ErrorEvent, Policy, Preset};
 use redial::{Event, Last, RetryError, Retryable, TokioSleeper};
 use tokio::net::TcpListener;
 
@@ -417,10 +417,8 @@ impl Stream for Sse {
                     }
                 }
                 if event.name == "error" {
-                    let kind = read_error_body(event.data.as_bytes())
-                        .error_type
-                        .unwrap_or(ErrorType::Unknown);
-                    return Poll::Ready(Some(Err(StreamError::Event(kind))));
+                    let error = ErrorEvent::read(event.data.as_bytes());
+                    return Poll::Ready(Some(Err(StreamError::Event(error))));
                 }
                 return Poll::Ready(Some(Ok(event)));
             }

@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use redial::duration::{self, Human};
+use redial::duration;
 use redial::{
     BudgetConfig, Curve, Jitter, NonIdempotent, OnLongHint, Policy, Preset, Rng, StopReason,
 };
@@ -107,11 +107,21 @@ fn check_answer(policy: &Policy, line: &[u8], answer: &str) {
     let input: Option<Value> = std::str::from_utf8(trimmed)
         .ok()
         .and_then(|text| serde_json::from_str(text).ok());
+    // A key given twice anywhere is refused (serde_json would keep the last silently), and
+    // its id is not read: which of two would it be?
+    let repeated = std::str::from_utf8(trimmed).is_ok_and(has_a_repeated_key);
     let id = input
         .as_ref()
+        .filter(|_| !repeated)
         .and_then(|v| v.get("id"))
         .cloned()
         .unwrap_or(Value::Null);
+    if repeated {
+        assert!(
+            out.contains_key("error"),
+            "{shown:?}: a repeated key is an error: {answer}"
+        );
+    }
     assert_eq!(
         out.get("id"),
         Some(&id),
@@ -148,6 +158,61 @@ fn check_answer(policy: &Policy, line: &[u8], answer: &str) {
         }
         _ => panic!("{shown:?}: the answer {answer:?} has keys {keys:?}"),
     }
+}
+
+/// Whether some object of a JSON text has a key twice (false when the text is not JSON).
+fn has_a_repeated_key(text: &str) -> bool {
+    use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+
+    /// Visits a value; `Err` when an object repeats a key.
+    struct Walk;
+
+    impl<'de> serde::Deserialize<'de> for Walk {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Walk, D::Error> {
+            d.deserialize_any(Walk)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Walk {
+        type Value = Walk;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Walk, E> {
+            Ok(Walk)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Walk, E> {
+            Ok(Walk)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Walk, E> {
+            Ok(Walk)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Walk, E> {
+            Ok(Walk)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Walk, E> {
+            Ok(Walk)
+        }
+        fn visit_unit<E>(self) -> Result<Walk, E> {
+            Ok(Walk)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Walk, A::Error> {
+            while seq.next_element::<Walk>()?.is_some() {}
+            Ok(Walk)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Walk, A::Error> {
+            let mut seen = std::collections::BTreeSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                map.next_value::<Walk>()?;
+                if !seen.insert(key) {
+                    return Err(serde::de::Error::custom("repeated"));
+                }
+            }
+            Ok(Walk)
+        }
+    }
+
+    serde_json::from_str::<Value>(text).is_ok() && serde_json::from_str::<Walk>(text).is_err()
 }
 
 /// The steps of one call, against its attempts and the policy.
@@ -274,21 +339,38 @@ fn check_retry(policy: &Policy, step: &Map<String, Value>, retry: u32, context: 
     let Some((asked, _source)) = asked.split_once(" (") else {
         panic!("{context}: the hint {asked:?} names no header");
     };
+    // People read the wait rounded to its size (`1.2s` for 1234.5 ms): the true value lies
+    // within half a unit of what is written, at most 5 % of it.
     let asked = duration::parse(asked)
         .unwrap_or_else(|e| panic!("{context}: the hint's wait does not read: {e}"));
+    let slack = |d: Duration| {
+        if d.is_zero() {
+            d
+        } else {
+            d / 20 + Duration::from_millis(1)
+        }
+    };
     let max_hint = rules.max_hint();
-    let waited = match clamped {
+    let (shortest, longest) = match clamped {
         None => {
             assert!(
-                asked <= max_hint,
+                asked <= max_hint + slack(max_hint),
                 "{context}: honoured {asked:?} above max_hint {max_hint:?}"
             );
-            asked
+            (
+                asked.saturating_sub(slack(asked)),
+                (asked + slack(asked)).min(max_hint),
+            )
         }
         Some(max) => {
-            assert_eq!(max, Human(max_hint).to_string(), "{context}: max_hint");
+            let max = duration::parse(max)
+                .unwrap_or_else(|e| panic!("{context}: max_hint {max:?} does not read: {e}"));
             assert!(
-                asked > max_hint,
+                max.abs_diff(max_hint) <= slack(max_hint),
+                "{context}: max_hint written {max:?}, is {max_hint:?}"
+            );
+            assert!(
+                asked + slack(asked) > max_hint,
                 "{context}: clamped a hint within max_hint"
             );
             assert_eq!(
@@ -296,11 +378,11 @@ fn check_retry(policy: &Policy, step: &Map<String, Value>, retry: u32, context: 
                 OnLongHint::Clamp,
                 "{context}: clamped under on_long_hint = stop"
             );
-            max_hint
+            (max_hint, max_hint)
         }
     };
-    let spread = (waited / 10).min(Duration::from_secs(1));
-    let (low, high) = (ms(waited), ms(waited.saturating_add(spread)));
+    let spread = (longest / 10).min(Duration::from_secs(1));
+    let (low, high) = (ms(shortest), ms(longest.saturating_add(spread)));
     assert!(
         (low..=high).contains(&delay_ms),
         "{context}: hinted delay {delay_ms} ms outside [{low}, {high}]"

@@ -114,7 +114,19 @@ fn check_file(text: &str, format: &str, doc: Option<&Value>, loaded: &Result<Pol
         (Ok(policy), Err(why)) => {
             panic!("{format} {text:?}: accepted as {policy:?}, but {why}")
         }
-        (Err(e), Err(_)) => check_error(text, format, doc, e),
+        (Err(e), Err(_)) => {
+            check_error(text, format, doc, e);
+            // A file that reads but breaks a rule: the error names a key whose rule the
+            // file really breaks, not just any key.
+            if let Some(Ok(settings)) = doc.map(described) {
+                let broken = settings.broken_rules();
+                assert!(
+                    broken.contains(&e.key()),
+                    "{format} {text:?}: {e} names {:?}, but the rules broken are at {broken:?}",
+                    e.key()
+                );
+            }
+        }
         (Err(e), Ok(_)) if format == "JSON" && is_duplicate_key(e) => {
             // JSON allows a key twice and serde_json keeps the last; the design rejects it.
             check_error(text, format, doc, e)
@@ -208,6 +220,39 @@ impl Settings {
         );
     }
 
+    /// The key of every rule these settings break, restated from the design's policy
+    /// file section: the error for a rejected file must name one of them.
+    fn broken_rules(&self) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        let mut broken = |rule: bool, key| {
+            if rule {
+                keys.push(key);
+            }
+        };
+        broken(self.max_attempts < 1, "max_attempts");
+        broken(self.max_elapsed == Some(Duration::ZERO), "max_elapsed");
+        broken(self.base > self.cap, "backoff.cap");
+        broken(
+            !(self.factor.is_finite() && self.factor > 0.0),
+            "backoff.factor",
+        );
+        broken(
+            matches!(self.jitter, Jitter::Proportional(r) if !(0.0..=1.0).contains(&r)),
+            "backoff.jitter_ratio",
+        );
+        broken(
+            self.retry_status.iter().any(|c| !(100..=599).contains(c)),
+            "classify.retry_status",
+        );
+        if self.budget_enabled {
+            broken(self.capacity < 1, "budget.capacity");
+            broken(self.retry_cost > self.capacity, "budget.retry_cost");
+            broken(self.timeout_cost > self.capacity, "budget.timeout_cost");
+            broken(self.success_refund > self.capacity, "budget.success_refund");
+        }
+        keys
+    }
+
     /// The design's rules, each checked on its own; `Err` names the first one broken.
     fn validate(&self) -> Result<(), String> {
         if self.max_attempts < 1 {
@@ -248,6 +293,13 @@ impl Settings {
 
 /// The policy a document describes, or why it describes none.
 fn expected(doc: &Value) -> Result<Settings, String> {
+    let s = described(doc)?;
+    s.validate()?;
+    Ok(s)
+}
+
+/// The settings a document writes, before the rules are checked.
+fn described(doc: &Value) -> Result<Settings, String> {
     let top = object("policy", doc)?;
     known_keys("", top)?;
     let preset = match top.get("preset") {
@@ -332,7 +384,6 @@ fn expected(doc: &Value) -> Result<Settings, String> {
             }
         }
     }
-    s.validate()?;
     Ok(s)
 }
 

@@ -39,7 +39,7 @@ use fastrand::Rng;
 ///
 /// ```
 /// assert_eq!("linear".parse::<redial::Curve>()?, redial::Curve::Linear);
-/// # Ok::<(), redial::PolicyError>(())
+/// # Ok::<(), redial::UnknownCurve>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -53,6 +53,9 @@ pub enum Curve {
 }
 
 impl Curve {
+    /// Every curve, in the order the docs list them.
+    pub const ALL: [Curve; 3] = [Curve::Exponential, Curve::Constant, Curve::Linear];
+
     /// The name used in policy files.
     ///
     /// ```
@@ -73,19 +76,29 @@ impl fmt::Display for Curve {
     }
 }
 
+/// The error for a curve name that is none of [`Curve::ALL`]'s. It names no policy key:
+/// the policy file layer adds the key path (`backoff.kind`).
+///
+/// ```
+/// let err = "fibonacci".parse::<redial::Curve>().unwrap_err();
+/// assert_eq!(err.to_string(), "expected one of exponential, constant, linear");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("expected one of {}", one_of(&Curve::ALL.map(|c| c.as_str())))]
+pub struct UnknownCurve;
+
+/// `a, b, c`: the choices of a name, for the parse errors of the core's named settings.
+pub(crate) fn one_of(names: &[&str]) -> String {
+    names.join(", ")
+}
+
 impl core::str::FromStr for Curve {
-    type Err = crate::PolicyError;
-    fn from_str(s: &str) -> Result<Curve, crate::PolicyError> {
-        match s {
-            "exponential" => Ok(Curve::Exponential),
-            "constant" => Ok(Curve::Constant),
-            "linear" => Ok(Curve::Linear),
-            _ => Err(crate::PolicyError::invalid(
-                "backoff.kind",
-                "one of exponential, constant, linear",
-                format!("{s:?}"),
-            )),
-        }
+    type Err = UnknownCurve;
+    fn from_str(s: &str) -> Result<Curve, UnknownCurve> {
+        Curve::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or(UnknownCurve)
     }
 }
 

@@ -229,7 +229,7 @@ impl RequestFacts {
 /// use redial::NonIdempotent;
 /// assert_eq!("always".parse::<NonIdempotent>()?, NonIdempotent::Always);
 /// assert_eq!(NonIdempotent::default(), NonIdempotent::WhenSafe);
-/// # Ok::<(), redial::PolicyError>(())
+/// # Ok::<(), redial::UnknownNonIdempotent>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -245,6 +245,13 @@ pub enum NonIdempotent {
 }
 
 impl NonIdempotent {
+    /// Every choice, in the order the docs list them.
+    pub const ALL: [NonIdempotent; 3] = [
+        NonIdempotent::WhenSafe,
+        NonIdempotent::Always,
+        NonIdempotent::Never,
+    ];
+
     /// The name used in policy files.
     ///
     /// ```
@@ -265,19 +272,24 @@ impl fmt::Display for NonIdempotent {
     }
 }
 
+/// The error for a name that is none of [`NonIdempotent::ALL`]'s. It names no policy key:
+/// the policy file layer adds the key path (`non_idempotent`).
+///
+/// ```
+/// let err = "sometimes".parse::<redial::NonIdempotent>().unwrap_err();
+/// assert_eq!(err.to_string(), "expected one of when_safe, always, never");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("expected one of {}", crate::backoff::one_of(&NonIdempotent::ALL.map(|c| c.as_str())))]
+pub struct UnknownNonIdempotent;
+
 impl core::str::FromStr for NonIdempotent {
-    type Err = crate::PolicyError;
-    fn from_str(s: &str) -> Result<NonIdempotent, crate::PolicyError> {
-        match s {
-            "when_safe" => Ok(NonIdempotent::WhenSafe),
-            "always" => Ok(NonIdempotent::Always),
-            "never" => Ok(NonIdempotent::Never),
-            _ => Err(crate::PolicyError::invalid(
-                "non_idempotent",
-                "one of when_safe, always, never",
-                format!("{s:?}"),
-            )),
-        }
+    type Err = UnknownNonIdempotent;
+    fn from_str(s: &str) -> Result<NonIdempotent, UnknownNonIdempotent> {
+        NonIdempotent::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or(UnknownNonIdempotent)
     }
 }
 

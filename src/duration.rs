@@ -183,7 +183,7 @@ impl fmt::Display for Readable {
         let tenths = (n + S / 20) / (S / 10);
         if tenths < 600 {
             write!(f, "{}", tenths / 10)?;
-            if tenths % 10 > 0 {
+            if !tenths.is_multiple_of(10) {
                 write!(f, ".{}", tenths % 10)?;
             }
             return f.write_str("s");

@@ -431,7 +431,7 @@ pub(crate) fn millis(t: SystemTime) -> u64 {
 /// Whole milliseconds, rounded up (a hold never ends before the reset), saturating.
 fn ceil_millis(d: Duration) -> u64 {
     let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-    if d.subsec_nanos() % 1_000_000 == 0 {
+    if d.subsec_nanos().is_multiple_of(1_000_000) {
         ms
     } else {
         ms.saturating_add(1)

@@ -66,7 +66,7 @@ impl fmt::Display for Hint {
         write!(
             f,
             "server asked {} ({})",
-            crate::duration::Human(self.wait),
+            crate::duration::Readable(self.wait),
             self.source
         )
     }

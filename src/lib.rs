@@ -100,7 +100,7 @@
 //! - `futures-timer`: the `FuturesTimerSleeper` timer, for any executor and wasm.
 //! - `tower`: `RetryLayer`, a retry `Layer` for `http::Request` services.
 //! - `reqwest`: reqwest's responses and errors classify with no glue code, and
-//!   `read_error_type` reads an error body's type.
+//!   `read_error_type` (with `json`) reads an error body's type.
 //! - `ureq`: ureq 3's results classify with their status kept (`KeepStatus`).
 //! - `reqwest-middleware`: `RetryMiddleware`, a drop-in for reqwest-retry's middleware.
 //! - `tracing`: a span per retried call and an event per retry.
@@ -108,6 +108,8 @@
 //!   among processes that name one key, through Redis.
 
 #![forbid(unsafe_code)]
+// docs.rs (nightly, `--cfg docsrs`) marks each item with the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 mod adapters;
@@ -123,18 +125,27 @@ pub mod machine;
 pub mod policy;
 mod verdict;
 
-pub use backoff::{Backoff, Curve, Jitter};
+pub use backoff::{Backoff, Curve, Jitter, UnknownCurve};
 pub use budget::{Budget, BudgetConfig, BudgetKind, Counts};
-pub use classify::{request_id, Classifier, NonIdempotent, Outcome, RequestFacts, StatusSet};
+pub use classify::{
+    request_id, Classifier, NonIdempotent, Outcome, RequestFacts, StatusSet, UnknownNonIdempotent,
+};
 pub use error_body::{read_error_body, ErrorBody};
 pub use hints::{Hint, HintSource};
-pub use machine::{Action, Basis, Machine, OnLongHint, Retry, Rules, Stop, StopReason};
+pub use machine::{
+    Action, Basis, Machine, OnLongHint, Retry, Rules, Stop, StopReason, UnknownOnLongHint,
+};
 pub use policy::{Policy, PolicyBuilder, PolicyError, Preset};
 pub use verdict::{Cause, ErrorType, Rule, Transport, UnknownTransport, Verdict};
 
 // The adapters, one path each: every type at the root.
+// Reading an error type from a body needs `json`: without it these do not exist, rather
+// than compile and never find one (issue 12).
 #[cfg(feature = "reqwest")]
+#[cfg(feature = "json")]
 pub use adapters::read_error_type;
+#[cfg(feature = "json")]
+pub use adapters::with_error_type;
 #[cfg(feature = "futures-timer")]
 pub use adapters::FuturesTimerSleeper;
 #[cfg(feature = "ureq")]
@@ -144,17 +155,20 @@ pub use adapters::RetryMiddleware;
 #[cfg(feature = "tokio")]
 pub use adapters::TokioSleeper;
 pub use adapters::{
-    retry_stream, transport_kind, with_error_type, AsPolicy, AttemptOutput, Attempts,
-    AttemptsWithContext, BlockingAttempts, BlockingRetryable, BlockingSleeper, Classify,
-    ClassifyContext, ClassifyFn, Commit, DefaultSleep, DefaultSleeper, Event, FirstItem,
-    HttpClassify, HttpOutcome, Last, MaybeSleeper, NoNotify, NoSleeperChosen, Notify, Refusal,
-    RequestIds, RetryError, Retryable, RetryableWithContext, Retrying, Sleeper, StreamAttempts,
-    StreamError, ThreadSleeper, WithSleeper,
+    retry_stream, transport_kind, AsPolicy, AttemptOutput, Attempts, AttemptsWithContext,
+    BlockingAttempts, BlockingRetryable, BlockingSleeper, Classify, ClassifyContext, ClassifyFn,
+    Commit, DefaultSleep, DefaultSleeper, ErrorEvent, Event, FirstItem, HttpClassify, HttpOutcome,
+    Last, MaybeSleeper, NoNotify, NoSleeperChosen, Notify, Refusal, RequestIds, RetryError,
+    Retryable, RetryableWithContext, Retrying, Sleeper, StreamAttempts, StreamError, ThreadSleeper,
+    WithSleeper,
 };
 #[cfg(feature = "async-io")]
 pub use adapters::{AsyncIoSleep, AsyncIoSleeper};
 #[cfg(feature = "tower")]
-pub use adapters::{ReplayBody, RetryLayer, RetryService, RetryServiceFuture, TowerLayer};
+pub use adapters::{
+    KeepInnerTypes, ReplayBody, RetryLayer, RetryService, RetryServiceFuture, TowerLayer,
+    TowerMode, WrapInRetryError,
+};
 
 /// The random generator the machine takes, re-exported so callers need not name
 /// `fastrand` in their own `Cargo.toml`.

@@ -54,7 +54,7 @@ use fastrand::Rng;
 
 use crate::backoff::{nanos, Backoff};
 use crate::budget::{Budget, BudgetConfig, Refused};
-use crate::duration::Human;
+use crate::duration::Readable;
 use crate::hints::Hint;
 use crate::verdict::{Cause, Verdict};
 
@@ -62,7 +62,7 @@ use crate::verdict::{Cause, Verdict};
 ///
 /// ```
 /// assert_eq!("clamp".parse::<redial::OnLongHint>()?, redial::OnLongHint::Clamp);
-/// # Ok::<(), redial::PolicyError>(())
+/// # Ok::<(), redial::UnknownOnLongHint>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -74,6 +74,9 @@ pub enum OnLongHint {
 }
 
 impl OnLongHint {
+    /// Both choices.
+    pub const ALL: [OnLongHint; 2] = [OnLongHint::Stop, OnLongHint::Clamp];
+
     /// The name used in policy files.
     ///
     /// ```
@@ -87,18 +90,24 @@ impl OnLongHint {
     }
 }
 
+/// The error for a name that is none of [`OnLongHint::ALL`]'s. It names no policy key: the
+/// policy file layer adds the key path (`hints.on_long_hint`).
+///
+/// ```
+/// let err = "wait".parse::<redial::OnLongHint>().unwrap_err();
+/// assert_eq!(err.to_string(), "expected one of stop, clamp");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("expected one of {}", crate::backoff::one_of(&OnLongHint::ALL.map(|c| c.as_str())))]
+pub struct UnknownOnLongHint;
+
 impl core::str::FromStr for OnLongHint {
-    type Err = crate::PolicyError;
-    fn from_str(s: &str) -> Result<OnLongHint, crate::PolicyError> {
-        match s {
-            "stop" => Ok(OnLongHint::Stop),
-            "clamp" => Ok(OnLongHint::Clamp),
-            _ => Err(crate::PolicyError::invalid(
-                "hints.on_long_hint",
-                "one of stop, clamp",
-                format!("{s:?}"),
-            )),
-        }
+    type Err = UnknownOnLongHint;
+    fn from_str(s: &str) -> Result<OnLongHint, UnknownOnLongHint> {
+        OnLongHint::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or(UnknownOnLongHint)
     }
 }
 
@@ -602,7 +611,7 @@ impl fmt::Display for Retry {
                 f,
                 "{}; {hint}, clamped to max_hint {}",
                 self.cause,
-                Human(max)
+                Readable(max)
             ),
         }
     }
@@ -611,7 +620,15 @@ impl fmt::Display for Retry {
 /// Where a retry's delay came from.
 ///
 /// ```
-/// assert_eq!(redial::Basis::Backoff, redial::Basis::Backoff);
+/// use std::time::Instant;
+/// use redial::{Basis, Cause, Policy, Verdict};
+///
+/// let policy = Policy::default();
+/// let mut call = policy.start(Instant::now());
+/// let mut rng = fastrand::Rng::with_seed(1);
+/// let action = call.on_outcome(&Verdict::retryable(Cause::status(503)), Instant::now(), &mut rng);
+/// // No hint from the server: the backoff curve and its jitter decided.
+/// assert_eq!(action.retry().map(|r| r.basis), Some(Basis::Backoff));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -727,8 +744,8 @@ impl fmt::Display for Stop {
             Stop::HintTooLong { asked, max } => write!(
                 f,
                 "server asked {}, more than max_hint {}",
-                Human(asked),
-                Human(max)
+                Readable(asked),
+                Readable(max)
             ),
             Stop::DeadlineExceeded {
                 elapsed,
@@ -737,9 +754,9 @@ impl fmt::Display for Stop {
             } => write!(
                 f,
                 "{} elapsed + {} wait would pass max_elapsed {}",
-                Human(elapsed),
-                Human(wait),
-                Human(limit)
+                Readable(elapsed),
+                Readable(wait),
+                Readable(limit)
             ),
             Stop::BudgetExhausted { cost, available } => {
                 write!(f, "retry costs {cost} tokens, budget holds {available}")

@@ -62,7 +62,12 @@ use crate::machine::{Machine, OnLongHint, Rules};
 use crate::verdict::Verdict;
 
 #[cfg(feature = "serde")]
+pub mod check;
 pub mod file;
+mod keys;
+pub mod lint;
+mod node;
+pub mod schema;
 
 /// A validated retry policy. See the [module docs](self).
 ///
@@ -236,73 +241,6 @@ impl AsRef<Rules> for Policy {
 impl PartialEq for Policy {
     fn eq(&self, other: &Policy) -> bool {
         self.to_builder() == other.to_builder()
-    }
-}
-
-/// The effective policy, one `key = value` line per setting, in the policy file's terms:
-/// valid TOML that loads back to the same policy.
-impl fmt::Display for Policy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.to_builder();
-        writeln!(f, "max_attempts = {}", s.max_attempts)?;
-        match s.max_elapsed {
-            Some(d) => writeln!(f, "max_elapsed = \"{}\"", Human(d))?,
-            None => writeln!(f, "# max_elapsed: none (no limit)")?,
-        }
-        writeln!(f, "non_idempotent = \"{}\"", s.non_idempotent)?;
-        writeln!(f, "\n[backoff]")?;
-        writeln!(f, "kind = \"{}\"", s.curve)?;
-        writeln!(f, "base = \"{}\"", Human(s.base))?;
-        writeln!(f, "cap = \"{}\"", Human(s.cap))?;
-        // `{:?}` writes the shortest text that parses back to the same f64, always with a
-        // `.` or an exponent, which TOML reads as a float.
-        writeln!(f, "factor = {:?}", s.factor)?;
-        writeln!(f, "jitter = \"{}\"", s.jitter.name())?;
-        if let Jitter::Proportional(r) = s.jitter {
-            writeln!(f, "jitter_ratio = {r:?}")?;
-        }
-        writeln!(f, "\n[hints]")?;
-        writeln!(f, "honor = {}", s.honor_hints)?;
-        writeln!(f, "max_hint = \"{}\"", Human(s.max_hint))?;
-        writeln!(f, "on_long_hint = \"{}\"", s.on_long_hint.as_str())?;
-        writeln!(f, "\n[classify]")?;
-        // Ten codes a line, so that "every 5xx" stays readable.
-        let codes = s.retry_status.iter().collect::<Vec<_>>();
-        if codes.len() <= 12 {
-            write!(f, "retry_status = [")?;
-            for (i, code) in codes.iter().enumerate() {
-                write!(f, "{}{code}", if i == 0 { "" } else { ", " })?;
-            }
-            writeln!(f, "]")?;
-        } else {
-            writeln!(f, "retry_status = [")?;
-            for row in codes.chunks(10) {
-                f.write_str("   ")?;
-                for code in row {
-                    write!(f, " {code},")?;
-                }
-                writeln!(f)?;
-            }
-            writeln!(f, "]")?;
-        }
-        let b = &s.budget;
-        writeln!(f, "\n[budget]")?;
-        writeln!(f, "enabled = {}", b.enabled)?;
-        writeln!(f, "kind = \"{}\"", b.kind)?;
-        match b.kind {
-            BudgetKind::Aws => {
-                writeln!(f, "capacity = {}", b.capacity)?;
-                writeln!(f, "retry_cost = {}", b.retry_cost)?;
-                writeln!(f, "timeout_cost = {}", b.timeout_cost)?;
-                writeln!(f, "success_refund = {}", b.success_refund)
-            }
-            BudgetKind::Adaptive => {
-                writeln!(f, "window = \"{}\"", Human(b.window))?;
-                writeln!(f, "overload_ratio = {:?}", b.overload_ratio)?;
-                writeln!(f, "retry_ratio = {:?}", b.retry_ratio)?;
-                writeln!(f, "min_retries = {:?}", b.min_retries)
-            }
-        }
     }
 }
 
@@ -680,8 +618,10 @@ impl PolicyBuilder {
     /// assert_eq!(err.key(), "max_attempts");
     /// ```
     pub fn build(self) -> Result<Policy, PolicyError> {
-        self.validate()?;
-        Ok(self.assemble())
+        match self.problems().into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(self.assemble()),
+        }
     }
 
     /// Builds without checking: only for settings known to be valid (the presets, which
@@ -711,48 +651,56 @@ impl PolicyBuilder {
         }
     }
 
-    fn validate(&self) -> Result<(), PolicyError> {
-        let bad = PolicyError::invalid;
+    /// Every rule this builder breaks, in the order `build` checks them.
+    pub(crate) fn problems(&self) -> Vec<PolicyError> {
+        let mut out = Vec::new();
+        let mut bad = |key: &str, rule: String, got: String| {
+            out.push(PolicyError::Invalid {
+                key: key.into(),
+                rule,
+                got,
+            })
+        };
         if self.max_attempts == 0 {
-            return Err(bad("max_attempts", "at least 1", "0".into()));
+            bad("max_attempts", "at least 1".into(), "0".into());
         }
         if self.max_elapsed == Some(Duration::ZERO) {
-            return Err(bad("max_elapsed", "more than 0s", "0s".into()));
+            bad("max_elapsed", "more than 0s".into(), "0s".into());
         }
         if self.cap < self.base {
-            return Err(PolicyError::Invalid {
-                key: "backoff.cap".into(),
-                rule: format!(">= base ({})", Human(self.base)),
-                got: Human(self.cap).to_string(),
-            });
+            bad(
+                "backoff.cap",
+                format!(">= base ({})", Human(self.base)),
+                Human(self.cap).to_string(),
+            );
         }
         if !(self.factor.is_finite() && self.factor > 0.0) {
-            return Err(bad(
+            bad(
                 "backoff.factor",
-                "a finite number > 0",
+                "a finite number > 0".into(),
                 format!("{:?}", self.factor),
-            ));
+            );
         }
         if let Jitter::Proportional(r) = self.jitter {
             if !(0.0..=1.0).contains(&r) {
-                return Err(bad(
+                bad(
                     "backoff.jitter_ratio",
-                    "between 0 and 1",
+                    "between 0 and 1".into(),
                     format!("{r:?}"),
-                ));
+                );
             }
         }
         if let Some(code) = self.bad_status {
-            return Err(bad(
+            bad(
                 "classify.retry_status",
-                "status codes from 100 to 599",
+                "status codes from 100 to 599".into(),
                 code.to_string(),
-            ));
+            );
         }
         let b = &self.budget;
         if b.enabled && b.kind == BudgetKind::Adaptive {
             if b.window.is_zero() {
-                return Err(bad("budget.window", "more than 0s", "0s".into()));
+                bad("budget.window", "more than 0s".into(), "0s".into());
             }
             for (key, value, most) in [
                 ("budget.overload_ratio", b.overload_ratio, 10.0),
@@ -760,37 +708,37 @@ impl PolicyBuilder {
                 ("budget.min_retries", b.min_retries, 1e6),
             ] {
                 if !(value.is_finite() && (0.0..=most).contains(&value)) {
-                    return Err(bad(
+                    bad(
                         key,
-                        &format!("a number from 0 to {most}"),
+                        format!("a number from 0 to {most}"),
                         format!("{value:?}"),
-                    ));
+                    );
                 }
             }
         }
         if b.enabled && b.kind == BudgetKind::Aws {
             if b.capacity == 0 {
-                return Err(bad(
+                bad(
                     "budget.capacity",
-                    "at least 1 when the budget is enabled",
+                    "at least 1 when the budget is enabled".into(),
                     "0".into(),
-                ));
+                );
             }
             for (key, value) in [
                 ("budget.retry_cost", b.retry_cost),
                 ("budget.timeout_cost", b.timeout_cost),
                 ("budget.success_refund", b.success_refund),
             ] {
-                if value > b.capacity {
-                    return Err(PolicyError::Invalid {
-                        key: key.into(),
-                        rule: format!("<= capacity ({})", b.capacity),
-                        got: value.to_string(),
-                    });
+                if b.capacity > 0 && value > b.capacity {
+                    bad(
+                        key,
+                        format!("<= capacity ({})", b.capacity),
+                        value.to_string(),
+                    );
                 }
             }
         }
-        Ok(())
+        out
     }
 }
 

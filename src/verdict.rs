@@ -242,6 +242,10 @@ impl Cause {
 
 impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // An error event in a stream that began well: the status did not fail.
+        if let (Some(status @ 200..=399), Some(t)) = (self.status, self.error_type) {
+            return write!(f, "{} event after {status}", t.as_str());
+        }
         let mut wrote = false;
         if let Some(status) = self.status {
             write!(f, "{status}")?;

@@ -86,22 +86,30 @@ async fn dropping_mid_sleep_stops_everything_and_leaks_nothing() {
     assert_eq!(sleeper.live.load(Ordering::SeqCst), 1, "mid-sleep");
 
     drop(future);
+    nothing_is_left(&sleeper, &held, &attempts).await;
+    assert_eq!(sleeper.made.load(Ordering::SeqCst), 1);
+}
+
+/// After a retry was dropped mid-sleep: its sleep is gone, so is everything that held
+/// `held` (the operation, the attempt), and nothing wakes up later to make another attempt.
+async fn nothing_is_left(sleeper: &Counted, held: &Arc<()>, attempts: &AtomicUsize) {
     assert_eq!(
         sleeper.live.load(Ordering::SeqCst),
         0,
         "the sleep was dropped"
     );
     assert_eq!(
-        Arc::strong_count(&held),
+        Arc::strong_count(held),
         1,
         "the operation was dropped with the future"
     );
-
-    // Nothing wakes up later to make another attempt.
     tokio::time::advance(Duration::from_secs(60)).await;
     tokio::task::yield_now().await;
-    assert_eq!(attempts.load(Ordering::SeqCst), 1);
-    assert_eq!(sleeper.made.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        attempts.load(Ordering::SeqCst),
+        1,
+        "no attempt after the drop"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -233,4 +241,102 @@ fn a_failed_attempt_is_let_go_before_the_wait_begins() {
         ["result dropped", "attempt dropped", "sleep made"],
         "{log:?}"
     );
+}
+
+/// Polls a stream once more, for at most a second of (paused) tokio time.
+async fn next_within_a_second<St: futures_core::Stream + Unpin>(
+    stream: &mut St,
+) -> Option<Option<St::Item>> {
+    let next = std::future::poll_fn(|cx| Pin::new(&mut *stream).poll_next(cx));
+    tokio::time::timeout(Duration::from_secs(1), next)
+        .await
+        .ok()
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_stream_mid_sleep_stops_everything_and_leaks_nothing() {
+    use redial::{retry_stream, StreamError};
+    struct Failing(Option<Arc<()>>);
+    impl futures_core::Stream for Failing {
+        type Item = Result<(), StreamError<std::io::Error>>;
+        fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            // Fails at once, before any item: a re-open after the backoff.
+            Poll::Ready(
+                self.0
+                    .take()
+                    .map(|_| Err(StreamError::Event(redial::ErrorType::Overloaded))),
+            )
+        }
+    }
+    let policy = slow_policy();
+    let sleeper = Counted::default();
+    let opened = Arc::new(AtomicUsize::new(0));
+    let held = Arc::new(());
+    let stream = {
+        let (opened, held) = (opened.clone(), held.clone());
+        retry_stream(
+            policy.clone(),
+            move || {
+                opened.fetch_add(1, Ordering::SeqCst);
+                std::future::ready(Ok::<_, StreamError<std::io::Error>>(http::Response::new(
+                    held.clone(),
+                )))
+            },
+            |response: http::Response<Arc<()>>| Failing(Some(response.into_body())),
+        )
+        .idempotent()
+        .sleeper(sleeper.clone())
+    };
+    let mut stream = Box::pin(stream);
+    assert!(
+        next_within_a_second(&mut stream).await.is_none(),
+        "asleep before the re-open"
+    );
+    assert_eq!(opened.load(Ordering::SeqCst), 1);
+    assert_eq!(sleeper.live.load(Ordering::SeqCst), 1, "mid-sleep");
+
+    drop(stream);
+    nothing_is_left(&sleeper, &held, &opened).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_tower_future_mid_sleep_stops_everything_and_leaks_nothing() {
+    use redial::RetryLayer;
+    use tower::{Layer, Service, ServiceExt};
+    let calls = Arc::new(AtomicUsize::new(0));
+    let held = Arc::new(());
+    let sleeper = Counted::default();
+    let inner = {
+        let (calls, held) = (calls.clone(), held.clone());
+        tower::service_fn(move |_: http::Request<String>| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            let _resource = held.clone();
+            async move {
+                let _resource = _resource;
+                http::Response::builder()
+                    .status(503)
+                    .body(())
+                    .map_err(|_| Transport::Other)
+            }
+        })
+    };
+    let mut service = RetryLayer::new(slow_policy())
+        .sleeper(sleeper.clone())
+        .layer(inner);
+    let request = http::Request::get("http://localhost/")
+        .body(String::new())
+        .expect("a request");
+    let future = service.ready().await.expect("always ready").call(request);
+    let mut future = Box::pin(future);
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), future.as_mut())
+            .await
+            .is_err()
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(sleeper.live.load(Ordering::SeqCst), 1, "mid-sleep");
+
+    drop(future);
+    drop(service);
+    nothing_is_left(&sleeper, &held, &calls).await;
 }

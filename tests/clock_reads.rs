@@ -185,3 +185,56 @@ async fn a_deadline_is_checked_on_the_clock_at_each_failure() {
     // The start, then the failure's check against the deadline.
     assert_eq!(reads.counts(), (2, 1));
 }
+
+/// A stream's items, ready at once.
+struct Items(std::vec::IntoIter<Result<u8, Transport>>);
+
+impl futures_core::Stream for Items {
+    type Item = Result<u8, Transport>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::task::Poll::Ready(self.0.next())
+    }
+}
+
+/// Issue 9: no adapter reads a clock of its own. A stream that opens and ends cleanly, and
+/// a tower call that succeeds at once, read none, as the future does.
+#[tokio::test(start_paused = true)]
+async fn the_stream_and_the_tower_layer_read_no_clock_on_a_success() {
+    use tower::{Layer, ServiceExt};
+
+    let reads = Reads::default();
+    let headers = HeaderMap::new();
+    let policy = policy(None);
+    let ok = Canned {
+        status: StatusCode::OK,
+        headers: &headers,
+    };
+    let stream = redial::retry_stream(
+        &policy,
+        || std::future::ready(Ok::<_, Transport>(ok)),
+        |_| Items(vec![Ok(1), Ok(2)].into_iter()),
+    )
+    .sleeper(&reads);
+    let mut stream = std::pin::pin!(stream);
+    let mut items = Vec::new();
+    while let Some(item) =
+        std::future::poll_fn(|cx| futures_core::Stream::poll_next(stream.as_mut(), cx)).await
+    {
+        items.push(item.map_err(|e| e.reason()));
+    }
+    assert_eq!(items, [Ok(1), Ok(2)]);
+    assert_eq!(reads.counts(), (0, 0), "the stream");
+
+    let service = redial::RetryLayer::new(policy.clone())
+        .sleeper(&reads)
+        .layer(tower::service_fn(|_: http::Request<String>| {
+            std::future::ready(Ok::<_, Transport>(http::Response::new(())))
+        }));
+    let response = service.oneshot(http::Request::new(String::new())).await;
+    assert!(response.is_ok());
+    assert_eq!(reads.counts(), (0, 0), "the tower layer");
+}

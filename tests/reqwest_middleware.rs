@@ -12,9 +12,9 @@ use std::time::Duration;
 use common::server::{Canned, Server};
 use common::Recording;
 use http::Extensions;
-use redial::RetryError;
-use redial::RetryMiddleware;
-use redial::{Policy, Preset, StopReason};
+use redial::{
+    BudgetConfig, Policy, Preset, RequestIds, RetryError, RetryMiddleware, Stop, StopReason,
+};
 use reqwest::{Request, Response};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Next};
 
@@ -80,6 +80,11 @@ async fn error_types_are_read_and_the_body_is_left_readable() {
         response.headers().get("request-id").map(|v| v.as_bytes()),
         Some(&b"req_2"[..])
     );
+    // Why it stopped, and every attempt's request id, ride along.
+    let stop = response.extensions().get::<Stop>().expect("the stop");
+    assert_eq!(stop.reason(), StopReason::NotRetryable);
+    let ids = response.extensions().get::<RequestIds>().expect("the ids");
+    assert_eq!(ids.iter().collect::<Vec<_>>(), ["req_1", "req_2"]);
     let body = response.text().await.expect("the body is still there");
     assert!(body.contains("invalid_request_error"), "{body}");
 }
@@ -195,4 +200,24 @@ async fn the_final_error_names_the_stop_the_attempts_and_the_request_ids() {
     );
     assert!(retry.error().is_some_and(|e| e.is_middleware()));
     assert_eq!(server.hits(), 2);
+}
+
+#[tokio::test]
+async fn the_budget_stops_retries_and_the_response_says_so() {
+    // A bucket that pays for one retry: the second retry is refused.
+    let policy = Policy::builder()
+        .budget(BudgetConfig::new(5, 5, 5, 1))
+        .build()
+        .expect("a valid policy");
+    let server = Server::start(vec![Canned::new(503), Canned::new(503), Canned::new(503)]).await;
+    let (client, sleeper) = client(policy);
+    let response = client
+        .get(server.url("/v1/models"))
+        .send()
+        .await
+        .expect("the last 503 comes back");
+    assert_eq!((response.status().as_u16(), server.hits()), (503, 2));
+    assert_eq!(sleeper.waits().len(), 1);
+    let stop = response.extensions().get::<Stop>().expect("the stop");
+    assert_eq!(stop.reason(), StopReason::BudgetExhausted, "{stop}");
 }

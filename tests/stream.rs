@@ -86,7 +86,8 @@ async fn the_default_preset_does_not_retry_a_post_whose_stream_began() {
     assert_eq!(err.refusal(), None);
     assert!(matches!(
         err.last(),
-        Last::Error(StreamError::Event(ErrorType::Overloaded))
+        Last::Error(StreamError::Event(event)) if event.error_type == ErrorType::Overloaded
+            && event.message.as_deref() == Some("Overloaded")
     ));
     assert_eq!(items.len(), 2, "message_start and ping came through");
 }
@@ -138,4 +139,107 @@ async fn a_failed_open_is_retried_and_a_last_failed_response_is_kept() {
         panic!("the 429 is kept")
     };
     assert_eq!(response.status(), 429);
+}
+
+/// A stream over a list of items, standing in for a connection that is already open.
+struct Iter<T>(std::vec::IntoIter<T>);
+
+impl<T: Unpin> futures_core::Stream for Iter<T> {
+    type Item = T;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<T>> {
+        std::task::Poll::Ready(self.0.next())
+    }
+}
+
+type Item = Result<&'static str, StreamError<std::io::Error>>;
+
+/// What the caller of a scripted stream sees.
+type Seen =
+    Result<&'static str, redial::RetryError<StreamError<std::io::Error>, http::Response<u32>>>;
+
+/// Runs a retried stream whose `n`th opening yields `script(n)`, under the `anthropic`
+/// preset (which may retry the call), committing as `commit` says (`None`: the default).
+/// Returns what the caller saw and how many times the stream was opened.
+fn scripted(
+    script: fn(u32) -> Vec<Item>,
+    commit: Option<fn(&&'static str) -> bool>,
+) -> (Vec<Seen>, u32) {
+    let policy = Policy::preset(Preset::Anthropic);
+    let mut opened = 0;
+    let builder = retry_stream(
+        &policy,
+        || {
+            opened += 1;
+            std::future::ready(Ok::<_, StreamError<std::io::Error>>(http::Response::new(
+                opened,
+            )))
+        },
+        move |response: http::Response<u32>| Iter(script(*response.body()).into_iter()),
+    )
+    .sleeper(|_| std::future::ready(()));
+    let seen: Vec<_> = match commit {
+        None => futures_executor::block_on_stream(Box::pin(builder)).collect(),
+        Some(commit) => {
+            futures_executor::block_on_stream(Box::pin(builder.commit_when(commit))).collect()
+        }
+    };
+    (seen, opened)
+}
+
+fn overloaded() -> Item {
+    Err(StreamError::Event(ErrorType::Overloaded))
+}
+
+fn reset() -> Item {
+    Err(StreamError::Call(
+        std::io::ErrorKind::ConnectionReset.into(),
+    ))
+}
+
+#[test]
+fn by_default_the_first_item_is_committed_output() {
+    // The first opening fails before any item: re-opened. The second yields one item, so
+    // by default its error comes after committed output: returned, never retried.
+    let (seen, opened) = scripted(
+        |n| match n {
+            1 => vec![overloaded()],
+            _ => vec![Ok("ping"), overloaded()],
+        },
+        None,
+    );
+    assert_eq!(opened, 2);
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0].as_ref().ok(), Some(&"ping"));
+    let err = seen[1].as_ref().unwrap_err();
+    assert_eq!(err.reason(), StopReason::NotRetryable);
+    assert_eq!(err.refusal(), Some(Refusal::AfterOutput));
+}
+
+#[test]
+fn a_transport_error_mid_stream_reopens_before_the_commit_point_and_is_returned_after() {
+    let (seen, opened) = scripted(
+        |n| match n {
+            1 => vec![Ok("message_start"), reset()],
+            _ => vec![Ok("message_start"), Ok("content_block_delta"), reset()],
+        },
+        Some(|event| *event == "content_block_delta"),
+    );
+    assert_eq!(opened, 2, "re-opened once, after the first reset");
+    let names: Vec<_> = seen
+        .iter()
+        .filter_map(|i| i.as_ref().ok().copied())
+        .collect();
+    assert_eq!(
+        names,
+        ["message_start", "message_start", "content_block_delta"]
+    );
+    let err = seen.last().unwrap().as_ref().unwrap_err();
+    assert_eq!(err.refusal(), Some(Refusal::AfterOutput));
+    assert!(
+        matches!(err.last(), Last::Error(StreamError::Call(e)) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "{err}"
+    );
 }

@@ -57,16 +57,24 @@ async fn retry_after_is_honoured_in_virtual_time() {
 
 #[tokio::test(start_paused = true)]
 async fn attempt_timeout_cuts_off_a_hung_attempt_as_a_transport_timeout() {
-    let policy = Policy::default();
+    // Every attempt hangs: each is cut off after 5s and counts as a transport timeout,
+    // which the budget charges `timeout_cost` (10), not `retry_cost` (5), and which the
+    // final error names. The `aws` bucket, whose level shows each charge.
+    let policy = Policy::builder()
+        .budget(redial::BudgetConfig::new(500, 5, 10, 1))
+        .build()
+        .expect("a valid policy");
+    let budget = policy
+        .rules()
+        .budget()
+        .expect("the default has a budget")
+        .clone();
     let mut calls = 0;
     let started = tokio::time::Instant::now();
-    let result = (|| {
+    let err = (|| {
         calls += 1;
-        let hang = calls < 3;
         async move {
-            if hang {
-                std::future::pending::<()>().await;
-            }
+            std::future::pending::<()>().await;
             Ok::<_, Transport>(http::Response::new(()))
         }
     })
@@ -74,10 +82,48 @@ async fn attempt_timeout_cuts_off_a_hung_attempt_as_a_transport_timeout() {
     .idempotent()
     .sleeper(TokioSleeper)
     .attempt_timeout(Duration::from_secs(5))
-    .await;
-    assert!(result.is_ok());
+    .await
+    .unwrap_err();
     assert_eq!(calls, 3);
-    assert!(started.elapsed() >= Duration::from_secs(10));
+    assert_eq!(err.reason(), StopReason::AttemptsExhausted);
+    assert!(err.is_timeout(), "{err}");
+    assert!(err.to_string().contains("timed out after 5s"), "{err}");
+    assert_eq!(
+        budget.available(),
+        500 - 2 * 10,
+        "two retries after timeouts"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(15));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bodys_request_id_reaches_the_final_error() {
+    // The design: "the request-id header, and request_id in the body, are kept for every
+    // attempt so a final error can name them". These responses carry no request-id header.
+    let policy = Policy::default();
+    let mut calls = 0;
+    let err = (|| {
+        calls += 1;
+        let body = format!(
+            r#"{{"type":"error","error":{{"type":"overloaded_error","message":"Overloaded"}},"request_id":"req_body_{calls}"}}"#
+        );
+        async move {
+            let response = http::Response::builder()
+                .status(529)
+                .body(body)
+                .map_err(|_| Transport::Other)?;
+            Ok::<_, Transport>(redial::with_error_type(response))
+        }
+    })
+    .retry(&policy)
+    .sleeper(TokioSleeper)
+    .await
+    .unwrap_err();
+    assert_eq!(err.reason(), StopReason::AttemptsExhausted);
+    assert_eq!(
+        err.request_ids().iter().collect::<Vec<_>>(),
+        ["req_body_1", "req_body_2", "req_body_3"]
+    );
 }
 
 #[tokio::test(start_paused = true)]

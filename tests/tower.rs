@@ -147,3 +147,38 @@ async fn a_body_that_cannot_be_replayed_is_sent_once() {
     let response = service.oneshot(request).await.expect("a 200");
     assert_eq!(response.status(), 200);
 }
+
+/// Issue 12: the layer mode that keeps the inner service's types, inside a hyper-util
+/// legacy client stack. The stack's response and error types stay the inner service's:
+/// the 529 is retried, and the 400 that ends the call comes back `Ok`, as tower's own
+/// `Retry` answers.
+#[tokio::test]
+async fn issue_12_keep_inner_types_in_a_hyper_util_client_stack() {
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use hyper::body::Incoming;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+
+    let server = Server::start(vec![
+        Canned::api_error(529, "overloaded_error", "req_1"),
+        Canned::api_error(400, "invalid_request_error", "req_2"),
+    ])
+    .await;
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let service = tower::ServiceBuilder::new()
+        .layer(
+            RetryLayer::new(Policy::default())
+                .sleeper(instant())
+                .keep_inner_types(),
+        )
+        .map_err(std::io::Error::other)
+        .service(client);
+    let request = http::Request::get(server.url("/v1/models"))
+        .body(Full::new(Bytes::from_static(b"")))
+        .expect("valid request");
+    let result: Result<http::Response<Incoming>, std::io::Error> = service.oneshot(request).await;
+    let response = result.expect("every response comes back Ok");
+    assert_eq!(response.status(), 400);
+    assert_eq!(server.hits(), 2, "the 529 was retried, the 400 was not");
+}

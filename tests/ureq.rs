@@ -161,3 +161,26 @@ async fn a_refused_connection_is_retried_for_a_post() {
     assert_eq!(err.reason(), StopReason::AttemptsExhausted, "{err}");
     assert_eq!((err.attempts(), waits.len()), (3, 2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_configured_to_keep_statuses_needs_no_keep_status() {
+    let server = Server::start(vec![Canned::new(429).header("retry-after", "1")]).await;
+    let url = server.url("/v1/messages");
+    let (result, waits) = blocking(move |sleep| {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        (|| agent.post(&url).send("{}"))
+            .retry(policy())
+            .sleeper(sleep)
+            .call()
+    })
+    .await;
+    assert_eq!(result.expect("a 200 after the 429").status(), 200);
+    assert_eq!(waits.len(), 1);
+    assert!(
+        waits[0] >= Duration::from_secs(1) && waits[0] <= Duration::from_millis(1100),
+        "{waits:?}"
+    );
+}

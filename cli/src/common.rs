@@ -7,13 +7,16 @@ use std::time::{Duration, SystemTime};
 
 use clap::builder::PossibleValuesParser;
 use http::{HeaderName, HeaderValue};
-use redial::duration::Human;
+use redial::duration::Readable;
+use redial::policy::check::{check_bytes, Report};
+use redial::policy::file::{read_file, read_limited, Format};
+use redial::policy::lint::{Finding, Severity};
 use redial::{Policy, PolicyError, Preset};
 
 /// `--policy FILE | --preset NAME`, for every command that needs a policy.
 #[derive(clap::Args, Debug, Clone)]
 pub struct PolicyArgs {
-    /// A policy file, TOML or JSON by its extension.
+    /// A policy file, TOML or JSON by its extension ('-' is stdin).
     #[arg(long, value_name = "FILE", conflicts_with = "preset")]
     pub policy: Option<PathBuf>,
     /// A built-in preset [default: default].
@@ -25,7 +28,7 @@ impl PolicyArgs {
     /// The chosen policy, or a message that names the file, the key and the rule.
     pub fn load(&self) -> Result<Policy, String> {
         if let Some(path) = &self.policy {
-            return Policy::from_path(path).map_err(|e| located(path, &e));
+            return load_file(path);
         }
         let preset = match &self.preset {
             Some(name) => name.parse::<Preset>().map_err(|e| e.to_string())?,
@@ -42,6 +45,59 @@ impl PolicyArgs {
             (None, None) => "preset default".into(),
         }
     }
+}
+
+/// Reads and checks one policy file as `redial check` does (`-` is standard input, its
+/// format told by its first character): every error and warning, or why it cannot be read.
+pub fn check_file(path: &Path) -> Result<Report, String> {
+    let (bytes, format) = if path.as_os_str() == "-" {
+        let bytes = read_limited(std::io::stdin().lock(), "-").map_err(|e| e.to_string())?;
+        let format = Format::sniff(&String::from_utf8_lossy(&bytes));
+        (bytes, format)
+    } else {
+        let format = Format::of_path(path).map_err(|e| e.to_string())?;
+        (read_file(path).map_err(|e| e.to_string())?, format)
+    };
+    Ok(check_bytes(bytes, format))
+}
+
+/// The policy of a file, or every error `check` finds in it, one `redial:` line each.
+pub fn load_file(path: &Path) -> Result<Policy, String> {
+    let report = check_file(path)?;
+    match report.policy {
+        Some(policy) => Ok(policy),
+        None => {
+            let lines: Vec<String> = report
+                .findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .map(|f| finding_line(path, f))
+                .collect();
+            Err(lines.join("\nredial: "))
+        }
+    }
+}
+
+/// `FILE:LINE:COLUMN: KEY: RULE` (`warning: ` before the key for a warning); a syntax
+/// error, whose key is its line, is written `FILE:LINE:COLUMN: RULE`.
+pub fn finding_line(path: &Path, f: &Finding) -> String {
+    let mut out = path.display().to_string();
+    if let Some(line) = f.line {
+        out.push_str(&format!(":{line}"));
+        if let Some(column) = f.column {
+            out.push_str(&format!(":{column}"));
+        }
+    }
+    out.push_str(": ");
+    if f.severity == Severity::Warning {
+        out.push_str("warning: ");
+    }
+    if !(f.key.starts_with("line ") && f.line.is_some()) {
+        out.push_str(&f.key);
+        out.push_str(": ");
+    }
+    out.push_str(&f.rule);
+    out
 }
 
 /// A policy error prefixed with the file it is in (a read error names it already).
@@ -90,24 +146,53 @@ pub fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Stri
     Ok((name, value))
 }
 
+/// The most headers one map may hold (an attempt's response headers, or a request's):
+/// `http::HeaderMap` panics past 24,576 distinct names, and servers send far fewer than
+/// this (hyper refuses more than 100 by default).
+pub const MAX_HEADERS: usize = 1000;
+
+/// A header map from checked pairs, at most [`MAX_HEADERS`] of them.
+pub fn header_map(
+    pairs: impl IntoIterator<Item = (HeaderName, HeaderValue)>,
+) -> Result<http::HeaderMap, String> {
+    let mut out = http::HeaderMap::new();
+    for (i, (name, value)) in pairs.into_iter().enumerate() {
+        if i >= MAX_HEADERS {
+            return Err(too_many_headers());
+        }
+        out.append(name, value);
+    }
+    Ok(out)
+}
+
+/// The error for more than [`MAX_HEADERS`] headers.
+pub fn too_many_headers() -> String {
+    format!("more than {MAX_HEADERS} headers, the most redial reads for one response or request")
+}
+
 /// A method, upper-cased: `post` is taken to mean POST.
 pub fn parse_method(s: &str) -> Result<http::Method, String> {
     http::Method::from_bytes(s.trim().to_ascii_uppercase().as_bytes())
         .map_err(|_| format!("{s:?} is not a valid method"))
 }
 
-/// A duration for tables: whole milliseconds from 1 ms up (`312ms`, `1.182s`), exact below.
+/// A duration for people: whole milliseconds from 1 ms up (`312ms`, `1.182s`), rounded
+/// down as `decide`'s `delay_ms` is.
 pub fn show(d: Duration) -> String {
-    if d >= Duration::from_millis(1) {
-        let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        Human(Duration::from_millis(ms)).to_string()
-    } else {
-        Human(d).to_string()
-    }
+    Readable(d).to_string()
 }
 
 /// Prints rows under a header, every column right-aligned to its widest cell.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    layout(header, rows, |cell, w| format!("{cell:>w$}"))
+}
+
+/// Prints rows under a header, every column left-aligned to its widest cell.
+pub fn table_left(header: &[&str], rows: &[Vec<String>]) -> String {
+    layout(header, rows, |cell, w| format!("{cell:<w$}"))
+}
+
+fn layout(header: &[&str], rows: &[Vec<String>], pad: fn(&str, usize) -> String) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -122,7 +207,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         let cells: Vec<String> = row
             .iter()
             .zip(&widths)
-            .map(|(cell, w)| format!("{cell:>w$}"))
+            .map(|(cell, w)| pad(cell, *w))
             .collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');

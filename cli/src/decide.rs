@@ -53,7 +53,13 @@ use redial::{Action, ErrorType, Outcome, Policy, RequestFacts, Rng, Transport};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::common::{fail, header, parse_method, parse_wall_clock, PolicyArgs};
+use crate::common::{
+    fail, header, parse_method, parse_wall_clock, too_many_headers, PolicyArgs, MAX_HEADERS,
+};
+
+/// The longest input line read: 1 MiB. A longer line gets an error line (its bytes are read
+/// and dropped, never held), so memory stays bounded whatever the input.
+pub const MAX_LINE: usize = 1 << 20;
 
 /// The options of `redial decide`.
 #[derive(clap::Args, Debug)]
@@ -110,12 +116,15 @@ pub fn run(args: DecideArgs) -> ExitCode {
     };
     let mut session = Session::new(&policy);
     let mut out = io::stdout().lock();
-    for line in BufReader::new(input).split(b'\n') {
-        let line = match line {
-            Ok(line) => line,
+    let mut input = BufReader::new(input);
+    let mut line = Vec::new();
+    loop {
+        let answer = match read_line(&mut input, &mut line, MAX_LINE) {
+            Ok(None) => break,
+            Ok(Some(true)) => session.answer(&line, &mut rng),
+            Ok(Some(false)) => Session::too_long(),
             Err(e) => return fail(format!("reading input: {e}")),
         };
-        let answer = session.answer(&line, &mut rng);
         if let Err(e) = writeln!(out, "{answer}") {
             // A closed pipe (`| head`) is the reader's choice, not an error.
             if e.kind() == io::ErrorKind::BrokenPipe {
@@ -125,6 +134,57 @@ pub fn run(args: DecideArgs) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Reads one line (without its `\n`) into `buf`, keeping at most `max` bytes: `None` at
+/// the end of the input, `Some(false)` for a line longer than `max` (the rest of it is read
+/// and dropped, and `buf` is left empty).
+///
+/// ```
+/// use redial_cli::decide::read_line;
+/// let mut input = &b"short\nmuch too long\nlast"[..];
+/// let mut buf = Vec::new();
+/// assert_eq!(read_line(&mut input, &mut buf, 5)?, Some(true));
+/// assert_eq!(buf, b"short");
+/// assert_eq!(read_line(&mut input, &mut buf, 5)?, Some(false));
+/// assert_eq!(read_line(&mut input, &mut buf, 5)?, Some(true));
+/// assert_eq!(buf, b"last");
+/// assert_eq!(read_line(&mut input, &mut buf, 5)?, None);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn read_line(
+    input: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<Option<bool>> {
+    buf.clear();
+    let (mut any, mut fits) = (false, true);
+    loop {
+        let available = match input.fill_buf() {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(any.then_some(fits));
+        }
+        any = true;
+        let end = available.iter().position(|&b| b == b'\n');
+        let chunk = available
+            .get(..end.unwrap_or(available.len()))
+            .unwrap_or(&[]);
+        if fits && buf.len() + chunk.len() <= max {
+            buf.extend_from_slice(chunk);
+        } else {
+            fits = false;
+            buf.clear();
+        }
+        let used = end.map_or(available.len(), |i| i + 1);
+        input.consume(used);
+        if end.is_some() {
+            return Ok(Some(fits));
+        }
+    }
 }
 
 /// What every line shares: the policy (and its budget) and the clocks' origins.
@@ -183,6 +243,14 @@ impl<'p> Session<'p> {
         })
     }
 
+    /// The answer to a line longer than [`MAX_LINE`].
+    pub fn too_long() -> String {
+        format!(
+            "{{\"id\":null,\"error\":\"line longer than {} MiB, the most decide reads; split the call or drop what it does not need\"}}",
+            MAX_LINE >> 20
+        )
+    }
+
     fn parse(&self, line: &[u8]) -> Result<Call, (Value, String)> {
         let text = std::str::from_utf8(line).map_err(|_| (Value::Null, "not UTF-8".to_string()))?;
         if text.trim().is_empty() {
@@ -192,7 +260,8 @@ impl<'p> Session<'p> {
                 "empty line: expected a JSON object".to_string(),
             ));
         }
-        let value: Value = serde_json::from_str(text)
+        let value: Value = serde_json::from_str::<Unique>(text)
+            .map(|u| u.0)
             .map_err(|e| (Value::Null, format!("not JSON: {}", without_line(&e))))?;
         let id = value.get("id").cloned().unwrap_or(Value::Null);
         let bad = |msg: String| (id.clone(), msg);
@@ -400,9 +469,11 @@ fn attempt(value: Value, last_at: &mut Option<u64>) -> Result<Attempt, String> {
     })
 }
 
-/// A header object: each value a string, or an array of strings for a repeated header.
+/// A header object: each value a string, or an array of strings for a repeated header;
+/// at most [`MAX_HEADERS`] values in all.
 fn headers(map: &Map<String, Value>) -> Result<HeaderMap, String> {
     let mut out = HeaderMap::new();
+    let mut count = 0usize;
     for (name, value) in map {
         let values: Vec<&str> = match value {
             Value::String(s) => vec![s.as_str()],
@@ -416,11 +487,76 @@ fn headers(map: &Map<String, Value>) -> Result<HeaderMap, String> {
             _ => return Err(format!("{name}: expected a string")),
         };
         for v in values {
+            count += 1;
+            if count > MAX_HEADERS {
+                return Err(too_many_headers());
+            }
             let (name, value) = header(name, v)?;
             out.append(name, value);
         }
     }
     Ok(out)
+}
+
+/// A JSON value whose objects have no key twice: serde_json keeps the last of a repeated
+/// key silently, so `{"id": "a", "id": "b"}` answered as `b` (issue 13).
+struct Unique(Value);
+
+impl<'de> Deserialize<'de> for Unique {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Unique, D::Error> {
+        d.deserialize_any(UniqueVisitor).map(Unique)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Unique(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Unique(value) = map.next_value()?;
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate key `{key}`: give each key once"
+                )));
+            }
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
 }
 
 #[derive(Serialize)]

@@ -8,14 +8,16 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use redial::duration::Human;
+use redial::duration::Readable;
 use redial::hints::{self, HintSource, Parsed};
 use redial::{
     Action, Basis, Cause, ErrorType, Jitter, NonIdempotent, Outcome, Policy, RequestFacts, Retry,
     Rng, Rule, Stop, Transport, Verdict,
 };
 
-use redial_cli::common::{fail, parse_header, parse_method, parse_wall_clock, show, PolicyArgs};
+use redial_cli::common::{
+    fail, header_map, parse_header, parse_method, parse_wall_clock, show, PolicyArgs,
+};
 
 /// The options of `redial explain`.
 #[derive(clap::Args, Debug)]
@@ -34,7 +36,8 @@ pub struct ExplainArgs {
           required_unless_present = "transport", conflicts_with = "transport")]
     status: Option<StatusCode>,
     /// A response header, as 'name: value' (repeat for more).
-    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE", value_parser = parse_header)]
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE", value_parser = parse_header,
+          conflicts_with = "transport")]
     headers: Vec<(HeaderName, HeaderValue)>,
     /// The request's method.
     #[arg(long, default_value = "GET", value_parser = parse_method)]
@@ -51,6 +54,18 @@ pub struct ExplainArgs {
     /// The wall clock when the response arrived (RFC 3339 or HTTP date) [default: now].
     #[arg(long, value_name = "TIME", value_parser = parse_wall_clock)]
     now: Option<SystemTime>,
+    /// Which attempt this outcome ends (1 is the first call; 3 is the second retry's).
+    /// Earlier attempts are taken as connect failures that were retried.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    attempt: u32,
+    /// How long the call has run when this outcome arrives, as a duration (`2.5s`)
+    /// [default: 0s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    elapsed: Option<Duration>,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    redial::duration::parse(s.trim()).map_err(|e| e.to_string())
 }
 
 fn parse_status(s: &str) -> Result<StatusCode, String> {
@@ -71,8 +86,14 @@ pub fn run(args: ExplainArgs) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
-    let headers: HeaderMap = args.headers.iter().cloned().collect();
-    let request: HeaderMap = args.request_headers.iter().cloned().collect();
+    let (headers, request) = match (
+        header_map(args.headers.iter().cloned()),
+        header_map(args.request_headers.iter().cloned()),
+    ) {
+        (Ok(h), Ok(r)) => (h, r),
+        (Err(e), _) => return fail(format!("--header: {e}")),
+        (_, Err(e)) => return fail(format!("--request-header: {e}")),
+    };
     let wall = args.now.unwrap_or_else(SystemTime::now);
     let error_type = args.error_type.as_deref().map(ErrorType::from_name);
     let outcome = match (args.transport, args.status) {
@@ -96,10 +117,32 @@ pub fn run(args: ExplainArgs) -> ExitCode {
     };
     let facts = RequestFacts::from_parts(&args.method, &request);
     let verdict = policy.classify(&facts, &outcome, wall);
-    let now = Instant::now();
-    let mut call = policy.start(now);
+    let start = Instant::now();
+    let now = start + args.elapsed.unwrap_or_default();
+    let mut call = policy.start(start);
     // The seed does not matter: the sentence gives the delay's whole range.
-    let action = call.on_outcome(&verdict, now, &mut Rng::with_seed(0));
+    let mut rng = Rng::with_seed(0);
+    // Earlier attempts: connect failures (retryable for every method and status table),
+    // made at the call's start so that they use none of `max_elapsed`.
+    let earlier = policy.classify(&facts, &Outcome::Transport(Transport::Connect), wall);
+    for attempt in 1..args.attempt {
+        if let Action::Stop(stop) = call.on_outcome(&earlier, start, &mut rng) {
+            println!(
+                "The call never reaches attempt {}: attempt {attempt} ends it ({stop}).",
+                args.attempt
+            );
+            return ExitCode::SUCCESS;
+        }
+    }
+    let action = call.on_outcome(&verdict, now, &mut rng);
+    if args.attempt > 1 || args.elapsed.is_some() {
+        println!(
+            "Attempt {} of at most {}, {} into the call:",
+            args.attempt,
+            policy.rules().max_attempts(),
+            Readable(args.elapsed.unwrap_or_default())
+        );
+    }
     println!("{}", explain(&input, &verdict, &action));
     for note in notes(&input, &verdict) {
         println!("Note: {note}");
@@ -140,15 +183,21 @@ fn retry_sentence(input: &Input<'_>, retry: &Retry) -> String {
                 format!(
                     "the server asked for {} in {}, more than max_hint {}, so the wait is \
                      clamped to {} (on_long_hint = \"clamp\")",
-                    Human(hint.wait),
+                    Readable(hint.wait),
                     hint.source,
-                    Human(rules.max_hint()),
-                    Human(rules.max_hint())
+                    Readable(rules.max_hint()),
+                    Readable(rules.max_hint())
+                )
+            } else if hint.wait.is_zero() && gave_a_date(input.headers, hint.source) {
+                format!(
+                    "the server asked to wait until a date in {}, and that date has passed, \
+                     so the retry is made at once",
+                    hint.source
                 )
             } else {
                 format!(
                     "the wait is the {} the server asked for in {}",
-                    Human(hint.wait),
+                    show(hint.wait),
                     hint.source
                 )
             };
@@ -240,9 +289,9 @@ fn stop_sentence(input: &Input<'_>, verdict: &Verdict, stop: &Stop) -> String {
                 "Do not retry ({reason}): the server asked for {} in {source}, more than \
                  max_hint {}, so the call fails now rather than hold its caller that long \
                  (on_long_hint = \"clamp\" would wait {} instead).",
-                Human(asked),
-                Human(max),
-                Human(max)
+                Readable(asked),
+                Readable(max),
+                Readable(max)
             )
         }
         Stop::DeadlineExceeded { wait, limit, .. } => format!(
@@ -254,7 +303,7 @@ fn stop_sentence(input: &Input<'_>, verdict: &Verdict, stop: &Stop) -> String {
                 .cause()
                 .map_or_else(String::new, |c| why_safe(input, c)),
             show(wait),
-            Human(limit)
+            Readable(limit)
         ),
         Stop::BudgetExhausted { cost, available } => format!(
             "Do not retry ({reason}): the retry budget holds {available} tokens and a retry \
@@ -385,7 +434,7 @@ fn notes(input: &Input<'_>, verdict: &Verdict) -> Vec<String> {
                     notes.push(format!(
                         "{} asks for {}, but {} comes first.",
                         source.header(),
-                        Human(wait),
+                        Readable(wait),
                         by.header()
                     ));
                 }
@@ -396,13 +445,30 @@ fn notes(input: &Input<'_>, verdict: &Verdict) -> Vec<String> {
                 notes.push(format!(
                     "{} asks for {}, but the policy does not read hints (hints.honor = false).",
                     source.header(),
-                    Human(wait)
+                    Readable(wait)
                 ));
             }
             _ => {}
         }
     }
     notes
+}
+
+/// Whether the header that gave this hint holds a date or a timestamp rather than a
+/// delay: a `retry-after` HTTP date, an RFC 3339 reset, or an `x-ratelimit-reset` Unix
+/// time (which a zero wait then means has passed).
+fn gave_a_date(headers: &HeaderMap, source: HintSource) -> bool {
+    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    match source {
+        HintSource::RetryAfter => {
+            value("retry-after").is_some_and(|v| v.trim().bytes().any(|b| b.is_ascii_alphabetic()))
+        }
+        HintSource::XRateLimitReset => value("x-ratelimit-reset")
+            .and_then(|v| v.trim().split('.').next()?.parse::<u64>().ok())
+            .is_some_and(|n| n >= 1_000_000_000),
+        HintSource::AnthropicReset => true,
+        _ => false,
+    }
 }
 
 /// ` ("soon")` for a family that is one header; nothing for a family of several.

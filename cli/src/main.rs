@@ -10,8 +10,10 @@ use clap::{Parser, Subcommand};
 use redial_cli::decide;
 
 mod check;
+mod diff;
 mod explain;
 mod schedule;
+mod schema;
 mod simulate;
 
 const EXAMPLES: &str = "\
@@ -44,6 +46,10 @@ enum Command {
     Decide(decide::DecideArgs),
     /// Many clients against a modelled server, in virtual time.
     Simulate(simulate::SimulateArgs),
+    /// Compare two policies: settings, schedule, decisions.
+    Diff(diff::DiffArgs),
+    /// Print the policy file's JSON Schema.
+    Schema(schema::SchemaArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,5 +59,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Decide(args) => decide::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Schema(args) => schema::run(args),
     }
 }

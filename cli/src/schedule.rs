@@ -38,13 +38,13 @@ pub struct ScheduleArgs {
 }
 
 /// One call in which every attempt fails.
-struct Run {
-    delays: Vec<Duration>,
+pub(crate) struct Run {
+    pub(crate) delays: Vec<Duration>,
     /// How it stopped; `None` when it was cut at [`MAX_ROWS`].
-    stop: Option<Stop>,
+    pub(crate) stop: Option<Stop>,
 }
 
-fn run_once(policy: &Policy, seed: u64) -> Result<Run, String> {
+pub(crate) fn run_once(policy: &Policy, seed: u64) -> Result<Run, String> {
     // A fresh budget for every run: runs are separate calls, not a fleet.
     let policy = policy.to_builder().build().map_err(|e| e.to_string())?;
     let mut rng = Rng::with_seed(seed);

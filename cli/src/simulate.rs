@@ -55,6 +55,10 @@ pub struct SimulateArgs {
     #[arg(long, value_delimiter = ',', default_value = "default")]
     pub compare: Vec<String>,
 
+    /// A policy file (TOML or JSON) to load-test, run beside --compare's policies.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
     /// Where to write the SVG chart.
     #[arg(long, default_value = "simulate.svg")]
     pub chart: PathBuf,
@@ -208,8 +212,9 @@ pub fn run(args: SimulateArgs) -> ExitCode {
 
 fn simulate(args: &SimulateArgs) -> Result<(), String> {
     let scenario = scenario(args);
-    let mut runs = Vec::with_capacity(args.compare.len());
-    for item in &args.compare {
+    let mut runs = Vec::with_capacity(args.compare.len() + 1);
+    let file = args.policy.as_ref().map(|p| p.display().to_string());
+    for item in args.compare.iter().chain(&file) {
         runs.push(run_named(item.trim(), args)?);
     }
     if runs.is_empty() {

@@ -141,76 +141,77 @@ fn check_output_is_itself_a_policy_file_that_checks_the_same() {
     assert_eq!(body(&first), body(&second));
 }
 
-/// Every rule a policy file can break: (file, the message after `redial: PATH: `).
+/// Every rule a policy file can break: (file, the message after `redial: PATH:`, which
+/// starts with the line and column).
 const INVALID: &[(&str, &str)] = &[
-    ("max-attempts-zero.toml", "max_attempts: must be at least 1, got 0"),
-    ("max-attempts-negative.toml", "max_attempts: must be >= 0, got -3"),
-    ("max-elapsed-zero.toml", "max_elapsed: must be more than 0s, got 0s"),
-    ("cap-below-base.toml", "backoff.cap: must be >= base (200ms), got 100ms"),
-    ("cap-below-base.json", "backoff.cap: must be >= base (2s), got 1s"),
-    ("factor-zero.toml", "backoff.factor: must be a finite number > 0, got 0.0"),
-    ("factor-negative.toml", "backoff.factor: must be a finite number > 0, got -2.0"),
-    ("jitter-ratio-above-one.toml", "backoff.jitter_ratio: must be between 0 and 1, got 1.5"),
-    ("jitter-ratio-negative.toml", "backoff.jitter_ratio: must be between 0 and 1, got -0.25"),
+    ("max-attempts-zero.toml", "1:1: max_attempts: must be at least 1, got 0"),
+    ("max-attempts-negative.toml", "1:1: max_attempts: must be >= 0, got -3"),
+    ("max-elapsed-zero.toml", "1:1: max_elapsed: must be more than 0s, got 0s"),
+    ("cap-below-base.toml", "3:1: backoff.cap: must be >= base (200ms), got 100ms"),
+    ("cap-below-base.json", "1:14: backoff.cap: must be >= base (2s), got 1s"),
+    ("factor-zero.toml", "2:1: backoff.factor: must be a finite number > 0, got 0.0"),
+    ("factor-negative.toml", "2:1: backoff.factor: must be a finite number > 0, got -2.0"),
+    ("jitter-ratio-above-one.toml", "3:1: backoff.jitter_ratio: must be between 0 and 1, got 1.5"),
+    ("jitter-ratio-negative.toml", "3:1: backoff.jitter_ratio: must be between 0 and 1, got -0.25"),
     (
         "jitter-ratio-without-proportional.toml",
-        "backoff.jitter_ratio: must be used with jitter = \"proportional\" only, got jitter = \"equal\"",
+        "3:1: backoff.jitter_ratio: must be used with jitter = \"proportional\" only, got jitter = \"equal\"",
     ),
     (
         "unknown-key.toml",
-        "retries: unknown key (expected one of preset, max_attempts, max_elapsed, non_idempotent, backoff, hints, classify, budget)",
+        "2:1: retries: unknown key (expected one of preset, max_attempts, max_elapsed, non_idempotent, backoff, hints, classify, budget)",
     ),
     (
         "unknown-key-in-table.toml",
-        "backoff.max: unknown key (expected one of kind, base, cap, factor, jitter, jitter_ratio)",
+        "3:1: backoff.max: unknown key (expected one of kind, base, cap, factor, jitter, jitter_ratio)",
     ),
-    ("unknown-table.toml", "retry: unknown key"),
+    ("unknown-table.toml", "1:2: retry: unknown key"),
     (
         "bad-duration.toml",
-        "backoff.base: must be a duration such as 500ms, 8s or 2m, got \"200 millis\"",
+        "2:1: backoff.base: must be a duration such as 500ms, 8s or 2m, got \"200 millis\"",
     ),
     (
         "duration-not-a-string.toml",
-        "hints.max_hint: expected a duration string such as \"500ms\", found the integer 60",
+        "2:1: hints.max_hint: expected a duration string such as \"500ms\", found the integer 60",
     ),
     (
         "bad-non-idempotent.toml",
-        "non_idempotent: must be one of when_safe, always, never, got \"sometimes\"",
+        "1:1: non_idempotent: must be one of when_safe, always, never, got \"sometimes\"",
     ),
     (
         "bad-kind.toml",
-        "backoff.kind: must be one of exponential, constant, linear, got \"fibonacci\"",
+        "2:1: backoff.kind: must be one of exponential, constant, linear, got \"fibonacci\"",
     ),
     (
         "bad-jitter.toml",
-        "backoff.jitter: must be one of none, full, equal, proportional, decorrelated, got \"random\"",
+        "2:1: backoff.jitter: must be one of none, full, equal, proportional, decorrelated, got \"random\"",
     ),
-    ("bad-on-long-hint.toml", "hints.on_long_hint: must be one of stop, clamp, got \"wait\""),
+    ("bad-on-long-hint.toml", "2:1: hints.on_long_hint: must be one of stop, clamp, got \"wait\""),
     (
         "bad-preset.toml",
-        "preset: must be one of default, anthropic, openai, aws-standard, got \"google\"",
+        "1:1: preset: must be one of default, anthropic, openai, aws-standard, got \"google\"",
     ),
-    ("bad-status.toml", "classify.retry_status: must be status codes from 100 to 599, got 600"),
-    ("status-too-low.toml", "classify.retry_status: must be status codes from 100 to 599, got 99"),
+    ("bad-status.toml", "2:1: classify.retry_status: must be status codes from 100 to 599, got 600"),
+    ("status-too-low.toml", "2:1: classify.retry_status: must be status codes from 100 to 599, got 99"),
     (
         "budget-capacity-zero.toml",
-        "budget.capacity: must be at least 1 when the budget is enabled, got 0",
+        "2:1: budget.capacity: must be at least 1 when the budget is enabled, got 0",
     ),
     (
         "budget-retry-cost-over-capacity.toml",
-        "budget.retry_cost: must be <= capacity (8), got 10",
+        "3:1: budget.retry_cost: must be <= capacity (8), got 10",
     ),
     (
         "budget-timeout-cost-over-capacity.toml",
-        "budget.timeout_cost: must be <= capacity (500), got 600",
+        "2:1: budget.timeout_cost: must be <= capacity (500), got 600",
     ),
     (
         "budget-refund-over-capacity.toml",
-        "budget.success_refund: must be <= capacity (500), got 501",
+        "2:1: budget.success_refund: must be <= capacity (500), got 501",
     ),
-    ("wrong-type.toml", "hints.honor: expected true or false, found the string \"yes\""),
-    ("not-toml.toml", "line 2: "),
-    ("not-json.json", "line 1: trailing comma"),
+    ("wrong-type.toml", "2:1: hints.honor: expected true or false, found the string \"yes\""),
+    ("not-toml.toml", "2:9: unclosed table"),
+    ("not-json.json", "1:20: trailing comma"),
 ];
 
 #[test]
@@ -221,12 +222,18 @@ fn check_names_the_key_and_the_rule_of_every_invalid_policy() {
         assert_eq!(out.status.code(), Some(1), "{file}: {}", stderr(&out));
         assert!(stdout(&out).is_empty(), "{file}: nothing on stdout");
         let err = stderr(&out);
-        let expected = format!("redial: {path}: {want}");
+        let expected = format!("redial: {path}:{want}");
         assert!(
             err.starts_with(&expected),
             "{file}:\n got: {err}\nwant: {expected}"
         );
-        assert_eq!(err.lines().count(), 1, "{file}: one line: {err}");
+        // Every error of the file, one line each (the first is the one named above).
+        for line in err.lines() {
+            assert!(
+                line.starts_with(&format!("redial: {path}:")),
+                "{file}: {line}"
+            );
+        }
     }
 }
 
@@ -271,7 +278,7 @@ fn an_invalid_policy_fails_every_command_the_same_way() {
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         assert_eq!(
             stderr(&out),
-            format!("redial: {path}: backoff.cap: must be >= base (200ms), got 100ms\n")
+            format!("redial: {path}:3:1: backoff.cap: must be >= base (200ms), got 100ms\n")
         );
     }
 }
@@ -446,19 +453,42 @@ fn schedule_samples_give_min_p50_p99_max_per_retry() {
 
 #[test]
 fn schedule_shows_where_the_deadline_cuts() {
-    // 4 attempts, base 200ms doubling, full jitter, max_elapsed 30s: never reached; the
-    // design example stops by attempts.
-    let out = redial(
-        &[
-            "schedule",
-            "--policy",
-            &policy("platform.toml"),
-            "--samples",
-            "50",
-        ],
-        b"",
+    // max_elapsed 2s, no jitter: retries wait 500ms (ends at 500ms) and 1s (ends at 1.5s);
+    // the third would wait 2s and end at 3.5s, past the limit, so the deadline cuts the
+    // call there, with 5 attempts allowed.
+    let dir = std::env::temp_dir().join(format!("redial-cli-deadline-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("deadline.toml");
+    std::fs::write(
+        &path,
+        "max_attempts = 5\nmax_elapsed = \"2s\"\n[backoff]\nbase = \"500ms\"\ncap = \"8s\"\njitter = \"none\"\n",
+    )
+    .unwrap();
+    let path = path.display().to_string();
+    let single = redial(&["schedule", "--policy", &path], b"");
+    let sampled = redial(&["schedule", "--policy", &path, "--samples", "50"], b"");
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(single.status.success(), "{}", stderr(&single));
+    let text = stdout(&single);
+    let lines: Vec<&str> = text.lines().collect();
+    let rows: Vec<Vec<&str>> = lines[2..4]
+        .iter()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [["1", "500ms", "500ms", "500ms"], ["2", "1s", "1s", "1.5s"]],
+        "{text}"
     );
-    assert!(stdout(&out).contains("then: attempts_exhausted in 50 of 50 runs"));
+    assert!(
+        lines[4].starts_with("then: deadline_exceeded"),
+        "the third retry is cut by the deadline:\n{text}"
+    );
+    assert!(
+        stdout(&sampled).contains("then: deadline_exceeded in 50 of 50 runs"),
+        "{}",
+        stdout(&sampled)
+    );
 }
 
 // -------------------------------------------------------------------------------- explain
@@ -522,7 +552,7 @@ fn explain_names_invalid_and_outranked_headers() {
         b"",
     );
     let text = stdout(&out);
-    assert!(text.starts_with("Retry after 1.5s to 1.65s:"), "{text}");
+    assert!(text.starts_with("Retry after 1.5s to 1.7s:"), "{text}");
     assert!(text.contains("in retry-after-ms"));
     assert!(
         text.contains("Note: retry-after is present but not valid (\"soon\"), so it was ignored.")
@@ -852,4 +882,387 @@ fn decide_survives_bytes_that_are_not_utf8() {
         stdout(&out),
         "{\"id\":null,\"error\":\"not UTF-8\"}\n{\"id\":1,\"steps\":[]}\n"
     );
+}
+
+// ------------------------------------------------------------------------------ issue 13
+
+/// 24,577 distinct header names made `http::HeaderMap` panic ("size overflows MAX_SIZE"),
+/// and every later line went unanswered.
+#[test]
+fn issue_13_too_many_headers_get_an_error_line_not_a_panic() {
+    let headers: serde_json::Map<String, Value> = (0..25_000)
+        .map(|i| (format!("x-h{i}"), Value::String("1".into())))
+        .collect();
+    let big = serde_json::json!({"id": "big", "attempts": [{"status": 503, "headers": headers}]});
+    let req =
+        serde_json::json!({"id": "req", "request_headers": headers, "attempts": [{"status": 503}]});
+    let input =
+        format!("{big}\n{req}\n{{\"id\": \"after\", \"attempts\": [{{\"status\": 200}}]}}\n");
+    let out = redial(&["decide", "--seed", "1"], input.as_bytes());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0]["error"].as_str().unwrap().ends_with(
+        "headers: more than 1000 headers, the most redial reads for one response or request"
+    ));
+    assert!(lines[1]["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("request_headers: more than 1000"));
+    assert_eq!(lines[2]["steps"][0]["reason"], "succeeded");
+
+    let mut args = vec!["explain".to_string(), "--status".into(), "503".into()];
+    for i in 0..1001 {
+        args.push("-H".into());
+        args.push(format!("x-h{i}: 1"));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = redial(&args, b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).starts_with("redial: --header: more than 1000 headers"));
+}
+
+/// A 50 MB line peaked at 4.7 GB: a line over 1 MiB is answered with an error, its bytes
+/// dropped as they are read, and the run goes on.
+#[test]
+fn issue_13_a_line_over_one_mib_is_refused_and_the_run_goes_on() {
+    let mut input = vec![b' '; (1 << 20) + 1];
+    input.extend_from_slice(b"\n{\"id\": 2, \"attempts\": [{\"status\": 200}]}\n");
+    let out = redial(&["decide"], &input);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].contains("line longer than 1 MiB"), "{}", lines[0]);
+    assert!(lines[1].starts_with("{\"id\":2,\"steps\""), "{}", lines[1]);
+    // A line of exactly 1 MiB is still read.
+    let mut input = br#"{"id": 3, "attempts": [{"status": 200}]}"#.to_vec();
+    input.resize(1 << 20, b' ');
+    let out = redial(&["decide"], &input);
+    assert!(
+        stdout(&out).starts_with("{\"id\":3,\"steps\""),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// `check` on a symlink to /dev/zero grew to 3.7 GB.
+#[cfg(unix)]
+#[test]
+fn issue_13_check_refuses_dev_zero_at_once() {
+    let link = std::env::temp_dir().join(format!("redial-cli-zero-{}.toml", std::process::id()));
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+    let out = redial(&["check", &link.display().to_string()], b"");
+    std::fs::remove_file(&link).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out)
+            .ends_with("larger than the 256 KiB a policy file may hold; is it the right file?\n"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// `decide` with a duplicated `id` kept the last silently.
+#[test]
+fn issue_13_decide_refuses_a_repeated_key() {
+    let out = redial(
+        &["decide"],
+        b"{\"id\": \"a\", \"id\": \"b\", \"attempts\": [{\"status\": 200}]}\n",
+    );
+    assert_eq!(
+        stdout(&out),
+        "{\"id\":null,\"error\":\"not JSON: duplicate key `id`: give each key once (column 21)\"}\n"
+    );
+}
+
+/// `explain --transport` with `--header` silently dropped the header.
+#[test]
+fn issue_13_explain_refuses_headers_on_a_transport_failure() {
+    let out = redial(
+        &["explain", "--transport", "timeout", "-H", "retry-after: 1"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("'--header <NAME: VALUE>'"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A past HTTP date was explained as "the 0s the server asked for".
+#[test]
+fn issue_13_explain_says_a_past_date_has_passed() {
+    let out = redial(
+        &[
+            "explain",
+            "--status",
+            "503",
+            "--header",
+            "retry-after: Mon, 23 Nov 2026 09:00:00 GMT",
+            "--now",
+            "2026-11-23T10:00:00Z",
+        ],
+        b"",
+    );
+    assert_eq!(
+        stdout(&out),
+        "Retry after 0s: 503 is retryable (it is in classify.retry_status) and GET is idempotent; \
+         the server asked to wait until a date in retry-after, and that date has passed, so the \
+         retry is made at once.\n"
+    );
+}
+
+#[test]
+fn explain_a_later_attempt() {
+    let out = redial(
+        &[
+            "explain",
+            "--policy",
+            &policy("platform.toml"),
+            "--status",
+            "503",
+            "--attempt",
+            "3",
+            "--elapsed",
+            "29.5s",
+        ],
+        b"",
+    );
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("Attempt 3 of at most 4, 29.5s into the call:\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(deadline_exceeded)") || text.contains("Retry after 0s to"),
+        "{text}"
+    );
+    let out = redial(&["explain", "--status", "503", "--attempt", "3"], b"");
+    assert!(
+        stdout(&out).contains("Do not retry (attempts_exhausted)"),
+        "{}",
+        stdout(&out)
+    );
+    let out = redial(&["explain", "--status", "503", "--attempt", "5"], b"");
+    assert_eq!(
+        stdout(&out),
+        "The call never reaches attempt 5: attempt 3 ends it (attempts_exhausted: connect on the last of 3 attempt(s)).\n"
+    );
+    let out = redial(&["explain", "--status", "503", "--attempt", "0"], b"");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// Issue 13, item 4: what cannot be meant fails `check`, naming the key and why; what is
+/// probably a mistake warns, and fails only with `--strict`.
+#[test]
+fn issue_13_check_refuses_self_defeating_policies_and_warns_on_mistakes() {
+    let text = "max_attempts = 4294967295\n[backoff]\nbase = \"0s\"\ncap = \"0s\"\n[hints]\nmax_hint = \"0s\"\non_long_hint = \"clamp\"\n[classify]\nretry_status = [200, 304]\n[budget]\nretry_cost = 0\n";
+    let out = redial(&["check", "-"], text.as_bytes());
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    let keys: Vec<&str> = err
+        .lines()
+        .map(|l| l.split(": ").nth(2).unwrap_or(""))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "max_attempts",
+            "backoff.base",
+            "hints.max_hint",
+            "classify.retry_status",
+            "budget.retry_cost"
+        ],
+        "{err}"
+    );
+    assert!(
+        err.contains("-:9:1: classify.retry_status: must hold error statuses (400 to 599)"),
+        "{err}"
+    );
+
+    for (text, warning) in [
+        ("", "-:1:1: warning: policy: the file sets nothing"),
+        ("{}", "-:1:1: warning: policy: the file sets nothing"),
+        (
+            "max_elapsed = \"100ms\"",
+            "-:1:1: warning: max_elapsed: 100ms is shorter than the first retry's backoff (500ms)",
+        ),
+    ] {
+        let out = redial(&["check", "-"], text.as_bytes());
+        assert_eq!(out.status.code(), Some(0), "{text:?}");
+        assert!(
+            stderr(&out).starts_with(&format!("redial: {warning}")),
+            "{text:?}: {}",
+            stderr(&out)
+        );
+        assert!(stdout(&out).contains("max_attempts = 3"));
+        let out = redial(&["check", "--strict", "-"], text.as_bytes());
+        assert_eq!(out.status.code(), Some(1), "{text:?} --strict");
+    }
+}
+
+#[test]
+fn check_format_json_lists_every_finding() {
+    let out = redial(
+        &[
+            "check",
+            "--format",
+            "json",
+            &policy("platform.toml"),
+            &policy("invalid/budget-retry-cost-over-capacity.toml"),
+            &policy("invalid/not-a-policy-format.yaml"),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_str(&stdout(&out)).expect("one JSON document");
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["errors"], 3);
+    assert_eq!(v["warnings"], 0);
+    let rows = v["findings"].as_array().unwrap();
+    assert_eq!(rows[0]["key"], "budget.retry_cost");
+    assert_eq!(rows[0]["line"], 3);
+    assert_eq!(rows[0]["column"], 1);
+    assert_eq!(rows[0]["rule"], "must be <= capacity (8), got 10");
+    assert!(rows[0]["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("budget-retry-cost-over-capacity.toml"));
+    assert_eq!(rows[1]["key"], "budget.timeout_cost");
+    assert_eq!(rows[1]["line"], Value::Null, "from the preset: no line");
+    assert_eq!(rows[2]["key"], Value::Null);
+    assert_eq!(rows[2]["rule"], "expected a .toml or .json file");
+    assert!(stderr(&out).is_empty());
+}
+
+#[test]
+fn diff_shows_settings_schedule_and_decisions_that_change() {
+    let out = redial(&["diff", "openai", "anthropic"], b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("# openai → anthropic\n\nsettings:\n"),
+        "{text}"
+    );
+    let settings: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("  key"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert_eq!(settings, ["  hints.max_hint  2m      1m"], "{text}");
+    let marked: Vec<&str> = text.lines().filter(|l| l.ends_with('*')).collect();
+    assert_eq!(marked.len(), 1, "{text}");
+    assert!(marked[0].starts_with("  GET 429 retry-after: 90"), "{text}");
+    assert!(marked[0].contains("stop: hint_too_long"), "{text}");
+
+    let out = redial(&["diff", "default", &policy("anthropic-longer.toml")], b"");
+    let text = stdout(&out);
+    assert!(
+        text.contains("classify.retry_status  8 codes    104 codes: +409 +501 +505–528 +530–599"),
+        "{text}"
+    );
+    assert!(text.contains("  3      -                   1.7"), "{text}");
+
+    let out = redial(&["diff", "default", "default"], b"");
+    assert!(stdout(&out).contains("settings:\n  the same\n"));
+    assert!(!stdout(&out).contains('*'));
+
+    let out = redial(
+        &["diff", "default", &policy("invalid/cap-below-base.toml")],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cap-below-base.toml:3:1: backoff.cap"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Issue 13: `simulate` took presets only; `--policy FILE` load-tests the file under
+/// review beside the baseline.
+#[test]
+fn simulate_takes_the_policy_file_under_review() {
+    let file = policy("anthropic-longer.toml");
+    let out = redial(
+        &[
+            "simulate",
+            "--clients",
+            "10",
+            "--duration",
+            "2m",
+            "--no-chart",
+            "--policy",
+            &file,
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let header = text.lines().find(|l| l.starts_with("measure")).unwrap();
+    assert!(
+        header.contains("default") && header.contains("anthropic-longer.toml"),
+        "{header}"
+    );
+}
+
+/// Issue 13, item 6: a fractional `retry-after-ms` read "server asked 123456789ns".
+#[test]
+fn issue_13_durations_people_read_are_never_raw_nanoseconds() {
+    let out = redial(
+        &["decide", "--seed", "1"],
+        br#"{"attempts": [{"status": 429, "headers": {"retry-after-ms": "123.456789"}}]}"#,
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("server asked 123ms (retry-after-ms)"),
+        "{text}"
+    );
+    let out = redial(
+        &[
+            "explain",
+            "--status",
+            "429",
+            "-H",
+            "retry-after-ms: 90000.5",
+        ],
+        b"",
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("the server asked for 1m30s in retry-after-ms"),
+        "{text}"
+    );
+    assert!(!text.contains("ns "), "{text}");
+}
+
+/// Issue 13, item 5: each message names the file, the line and column, and the fix.
+#[test]
+fn issue_13_messages_name_the_file_the_place_and_the_fix() {
+    let dir = std::env::temp_dir().join(format!("redial-messages-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases: [(&str, &[u8], &str); 6] = [
+        ("json.toml", b"{\"max_attempts\": 2}", "json.toml:1:1: invalid key-value pair, expected key; the text is JSON: name the file .json"),
+        ("toml.json", b"max_attempts = 2\n", "toml.json:1:1: expected value; the text is not a JSON object: if it is TOML, name the file .toml"),
+        ("bom.json", b"\xef\xbb\xbf{\"max_attempts\": 2}", "bom.json:1:1: expected value; the file starts with a byte order mark (U+FEFF), which JSON does not allow: save it as UTF-8 without BOM"),
+        ("nan.json", b"{\n  \"backoff\": {\"factor\": NaN}\n}", "nan.json:2:25: expected value; JSON has no NaN or Infinity: write a finite number"),
+        ("latin1.toml", b"max_attempts = 2\n# caf\xe9\n", "latin1.toml:2:6: not UTF-8 text (byte 0xE9); save the file as UTF-8 (policy files are text, TOML or JSON)"),
+        ("twice.toml", b"[backoff]\ncap = \"1s\"\ncap = \"2s\"\n", "twice.toml:3:1: duplicate key `cap`"),
+    ];
+    for (name, bytes, want) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let out = redial(&["check", &path.display().to_string()], b"");
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let want = format!("redial: {}/{want}\n", dir.display());
+        assert_eq!(stderr(&out), want, "{name}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

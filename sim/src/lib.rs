@@ -55,7 +55,7 @@
 //!
 //! **Budget.** With [`BudgetScope::PerClient`] (the default) each client has a policy, and
 //! a budget, of its own, as a fleet of processes is deployed. With [`BudgetScope::Redis`]
-//! each client also exchanges its budget's [`Counts`](redial::Counts) every `sync` with a
+//! each client also exchanges its budget's [`Counts`] every `sync` with a
 //! modelled store through the budget's own API
 //! ([`take_local_deltas`](redial::Budget::take_local_deltas), then
 //! [`set_fleet_view`](redial::Budget::set_fleet_view) with the fleet's counts over the

@@ -37,7 +37,7 @@ pub(crate) enum Step {
 
 /// How a call ends.
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum End {
+pub enum End {
     /// The last result is a success (for a stream: the open succeeded; the stream runs).
     Succeeded,
     /// The machine stopped the call.
@@ -65,7 +65,7 @@ impl Step {
 /// ([`start`](Self::start)): a call that succeeds at once needs neither the machine nor
 /// the clock.
 #[derive(Debug)]
-pub(crate) struct Driver<P, C, N> {
+pub struct Driver<P, C, N> {
     pub(crate) options: Options<P, C, N>,
     machine: Option<Machine<P>>,
     /// Made at the first id: a call that succeeds at once does not even zero the buffer.

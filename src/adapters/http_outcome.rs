@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 use http::HeaderMap;
 
 use crate::classify::{request_id, Outcome};
+#[cfg(feature = "json")]
 use crate::error_body::read_error_body;
 use crate::verdict::{ErrorType, Transport};
 
@@ -69,7 +70,11 @@ use crate::verdict::{ErrorType, Transport};
 /// [stream adapter](crate::retry_stream) reads event by event.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not say what an HTTP attempt produced",
-    note = "implement `redial::HttpOutcome` for it, or decide each result yourself with `.classify(|result| ..)`"
+    label = "redial cannot read this as a response or a transport failure",
+    note = "redial reads `http::Response<B>`, `std::io::Error`, `redial::Transport` and `redial::ErrorType`, and with its features reqwest's and ureq's responses and errors; for another type, either:",
+    note = "map a transport error to `std::io::Error` in the operation (its kind decides: refused, timed out, reset), or to a `redial::Transport`;",
+    note = "decide each result yourself with `.classify(|result| ..)` on the retried call;",
+    note = "or wrap it in a type of your own crate and implement `redial::HttpOutcome` for that type"
 )]
 pub trait HttpOutcome {
     /// The outcome: a response's status, headers and error type, or a transport failure.
@@ -117,7 +122,7 @@ impl<B> HttpOutcome for http::Response<B> {
     }
 
     fn request_id(&self) -> Option<&str> {
-        request_id(self.headers())
+        request_id(self.headers()).or_else(|| body_request_id(self.extensions()))
     }
 }
 
@@ -214,6 +219,9 @@ impl<T: HttpOutcome + ?Sized> HttpOutcome for Box<T> {
 /// in the response's extensions, where [`HttpOutcome`] finds it. A success, or a body that
 /// is not an error envelope, is returned unchanged.
 ///
+/// Feature `json` (on by default): without it this function does not exist, rather than
+/// compile and never find an error type.
+///
 /// ```
 /// use redial::with_error_type;
 /// use redial::ErrorType;
@@ -223,13 +231,35 @@ impl<T: HttpOutcome + ?Sized> HttpOutcome for Box<T> {
 /// assert_eq!(response.extensions().get::<ErrorType>(), Some(&ErrorType::RateLimit));
 /// # Ok::<(), http::Error>(())
 /// ```
+#[cfg(feature = "json")]
 pub fn with_error_type<B: AsRef<[u8]>>(mut response: http::Response<B>) -> http::Response<B> {
     if !(response.status().is_success() || response.status().is_redirection()) {
-        if let Some(t) = read_error_body(response.body().as_ref()).error_type {
+        let (error_type, id) = {
+            let read = read_error_body(response.body().as_ref());
+            (
+                read.error_type,
+                read.request_id.map(|id| BodyRequestId(id.into_owned())),
+            )
+        };
+        if let Some(t) = error_type {
             response.extensions_mut().insert(t);
+        }
+        // The design keeps the body's `request_id` too, for the final error to name.
+        if let Some(id) = id {
+            response.extensions_mut().insert(id);
         }
     }
     response
+}
+
+/// The `request_id` of an error body, kept in a response's extensions by
+/// [`with_error_type`] for responses whose headers carry none.
+#[derive(Clone, Debug)]
+struct BodyRequestId(String);
+
+/// The error body's `request_id` that [`with_error_type`] kept, if any.
+pub(crate) fn body_request_id(extensions: &http::Extensions) -> Option<&str> {
+    extensions.get::<BodyRequestId>().map(|id| id.0.as_str())
 }
 
 /// The transport failure behind an error: the first [`std::io::Error`] in its
@@ -338,6 +368,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "json")]
     fn success_bodies_are_not_read() {
         let body = r#"{"type":"error","error":{"type":"overloaded_error"}}"#;
         let response = with_error_type(http::Response::new(body));

@@ -17,6 +17,7 @@ mod reqwest_middleware;
 mod retry_error;
 mod sleep;
 mod stream;
+mod stream_error;
 #[cfg(feature = "tower")]
 mod tower;
 mod tracing;
@@ -26,11 +27,14 @@ mod ureq;
 pub use blocking::{BlockingAttempts, BlockingRetryable, BlockingSleeper, ThreadSleeper};
 pub use classify_result::{Classify, ClassifyContext, ClassifyFn, HttpClassify};
 pub use future::{Attempts, AttemptsWithContext, DefaultSleep, Retryable, RetryableWithContext};
-pub use http_outcome::{transport_kind, with_error_type, HttpOutcome};
+#[cfg(feature = "json")]
+pub use http_outcome::with_error_type;
+pub use http_outcome::{transport_kind, HttpOutcome};
 pub use notify::{Event, NoNotify, Notify};
 pub use options::{AsPolicy, AttemptOutput, Retrying, WithSleeper};
 pub use request_ids::RequestIds;
 #[cfg(feature = "reqwest")]
+#[cfg(feature = "json")]
 pub use reqwest::read_error_type;
 #[cfg(feature = "reqwest-middleware")]
 pub use reqwest_middleware::RetryMiddleware;
@@ -42,8 +46,12 @@ pub use sleep::TokioSleeper;
 #[cfg(feature = "async-io")]
 pub use sleep::{AsyncIoSleep, AsyncIoSleeper};
 pub use sleep::{DefaultSleeper, MaybeSleeper, NoSleeperChosen, Sleeper};
-pub use stream::{retry_stream, Commit, FirstItem, StreamAttempts, StreamError};
+pub use stream::{retry_stream, Commit, FirstItem, StreamAttempts};
+pub use stream_error::{ErrorEvent, StreamError};
 #[cfg(feature = "tower")]
-pub use tower::{ReplayBody, RetryLayer, RetryService, RetryServiceFuture, TowerLayer};
+pub use tower::{
+    KeepInnerTypes, ReplayBody, RetryLayer, RetryService, RetryServiceFuture, TowerLayer,
+    TowerMode, WrapInRetryError,
+};
 #[cfg(feature = "ureq")]
 pub use ureq::KeepStatus;

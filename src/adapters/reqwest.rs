@@ -3,8 +3,10 @@
 use crate::classify::{request_id, Outcome};
 use crate::verdict::Transport;
 
+#[cfg(feature = "json")]
+use super::http_outcome::with_error_type;
 use super::http_outcome::{
-    empty_headers, response_outcome, transport_kind, with_error_type, HttpOutcome,
+    body_request_id, empty_headers, response_outcome, transport_kind, HttpOutcome,
 };
 
 /// Its status and headers, and the [`ErrorType`](crate::ErrorType) in its extensions if
@@ -15,7 +17,7 @@ impl HttpOutcome for reqwest::Response {
     }
 
     fn request_id(&self) -> Option<&str> {
-        request_id(self.headers())
+        request_id(self.headers()).or_else(|| body_request_id(self.extensions()))
     }
 }
 
@@ -69,6 +71,9 @@ impl HttpOutcome for reqwest::Error {
 /// equivalent response (same status, headers, URL, and the body's bytes). A success or a
 /// redirect is returned untouched, its body unread, so a stream stays a stream.
 ///
+/// Feature `json` (on by default): without it this function does not exist, rather than
+/// read every error body and never find an error type.
+///
 /// ```no_run
 /// use redial::{read_error_type, Retryable, TokioSleeper};
 ///
@@ -84,6 +89,7 @@ impl HttpOutcome for reqwest::Error {
 /// # Ok(())
 /// # }
 /// ```
+#[cfg(feature = "json")]
 pub async fn read_error_type(response: reqwest::Response) -> reqwest::Result<reqwest::Response> {
     use reqwest::ResponseBuilderExt as _;
 

@@ -17,8 +17,8 @@ use super::sleep::{Sleeper, TokioSleeper};
 /// bytes, and a body read here is held in memory whole.
 const PEEK_LIMIT: u64 = 64 * 1024;
 
-/// reqwest-middleware (feature `reqwest-middleware`): [`RetryMiddleware`], the retry
-/// middleware that replaces reqwest-retry's `RetryTransientMiddleware` in one line.
+/// The retry middleware for reqwest-middleware clients (feature `reqwest-middleware`): it
+/// replaces reqwest-retry's `RetryTransientMiddleware` in one line.
 ///
 /// ```no_run
 /// use redial::RetryMiddleware;
@@ -55,11 +55,13 @@ const PEEK_LIMIT: u64 = 64 * 1024;
 ///   stop reason, the attempts, the time taken and every request id the server gave;
 ///   its [`source`](std::error::Error::source) is the last error. A call that ends with a
 ///   response returns that response, as reqwest-retry does, so `error_for_status` and
-///   your own error handling see what they saw before.
+///   your own error handling see what they saw before; if it failed, its extensions hold
+///   the [`Stop`](crate::Stop) (why no retry followed) and the
+///   [`RequestIds`](crate::RequestIds) of every attempt.
 ///
 /// A request whose body cannot be cloned (a stream) is sent once and its result returned
-/// as it is: it cannot be sent again. (reqwest-retry fails such a request before sending
-/// it.)
+/// as it is: it cannot be sent again (with the `tracing` feature, a `DEBUG` event says
+/// so). reqwest-retry fails such a request before sending it.
 ///
 /// # Migrating from reqwest-retry
 ///
@@ -83,8 +85,7 @@ const PEEK_LIMIT: u64 = 64 * 1024;
 ///
 /// Policies can also come from a file that platform teams check in CI (feature `serde`).
 ///
-/// Retries the requests of a `reqwest_middleware::ClientWithMiddleware` under a
-/// [`Policy`].
+/// In a client of its own:
 ///
 /// ```
 /// use redial::RetryMiddleware;
@@ -160,6 +161,11 @@ where
     ) -> reqwest_middleware::Result<Response> {
         if req.try_clone().is_none() {
             // A streamed body can be sent only once.
+            #[cfg(feature = "tracing")]
+            tracing::debug!(
+                http.request.method = %req.method(),
+                "redial: the request body cannot be replayed, so it is sent once and not retried"
+            );
             return next.run(req, extensions).await;
         }
         self.retried(req, extensions, next).await
@@ -194,9 +200,16 @@ where
             .facts(facts)
             .sleeper(self.sleeper.clone())
             .await;
-        // A response goes back as it came, as reqwest-retry returns it.
+        // A response goes back as reqwest-retry returns it, with why the retries stopped
+        // and the request ids of every attempt in its extensions.
         result.or_else(|err| {
+            let (stop, ids) = (*err.stop(), err.request_ids().clone());
             err.into_response()
+                .map(|mut response| {
+                    response.extensions_mut().insert(stop);
+                    response.extensions_mut().insert(ids);
+                    response
+                })
                 .map_err(reqwest_middleware::Error::middleware)
         })
     }

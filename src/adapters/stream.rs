@@ -9,55 +9,13 @@ use core::time::Duration;
 use futures_core::Stream;
 use pin_project_lite::pin_project;
 
-use crate::classify::Outcome;
-use crate::verdict::ErrorType;
-
 use super::classify_result::Classify;
 use super::driver::{End, Step};
 use super::future::DefaultSleep;
-use super::http_outcome::HttpOutcome;
 use super::notify::Notify;
 use super::options::{AsPolicy, AttemptOutput, Fresh, Retrying, WithSleeper};
 use super::retry_error::{Refusal, RetryError};
 use super::sleep::{MaybeSleeper, Sleeper};
-
-/// An error inside a stream: the client's own error, or an in-band `error` event (an SSE
-/// `event: error` whose data names an [`ErrorType`]).
-///
-/// ```
-/// use redial::{HttpOutcome, StreamError};
-/// use redial::{ErrorType, Outcome};
-///
-/// let event: StreamError<std::io::Error> = StreamError::Event(ErrorType::Overloaded);
-/// assert!(matches!(event.outcome(), Outcome::Response { error_type: Some(ErrorType::Overloaded), .. }));
-/// assert_eq!(event.to_string(), "error event: overloaded_error");
-/// ```
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StreamError<E> {
-    /// The client failed (opening, or reading the stream).
-    #[error(transparent)]
-    Call(E),
-    /// The stream carried an error event of this type.
-    #[error("error event: {0}")]
-    Event(ErrorType),
-}
-
-impl<E: HttpOutcome> HttpOutcome for StreamError<E> {
-    fn outcome(&self) -> Outcome<'_> {
-        match self {
-            StreamError::Call(e) => e.outcome(),
-            StreamError::Event(t) => t.outcome(),
-        }
-    }
-
-    fn request_id(&self) -> Option<&str> {
-        match self {
-            StreamError::Call(e) => e.request_id(),
-            StreamError::Event(_) => None,
-        }
-    }
-}
 
 /// Decides which item is the first committed output.
 ///
@@ -126,7 +84,7 @@ impl<I> Commit<I> for FirstItem {
 /// // Stands in for an SSE connection: the first one is overloaded after a ping.
 /// fn open_events(attempt: u32) -> impl Stream<Item = Result<&'static str, StreamError<std::io::Error>>> {
 ///     let events = if attempt == 1 {
-///         vec![Ok("message_start"), Ok("ping"), Err(StreamError::Event(ErrorType::Overloaded))]
+///         vec![Ok("message_start"), Ok("ping"), Err(StreamError::Event(ErrorType::Overloaded.into()))]
 ///     } else {
 ///         vec![Ok("message_start"), Ok("content_block_delta"), Ok("message_stop")]
 ///     };
@@ -167,7 +125,7 @@ impl<I> Commit<I> for FirstItem {
 /// machine as not retryable, and ends the stream with a [`RetryError`] that holds it.
 ///
 /// Classification reads the opening result and every stream error as one attempt's
-/// result, by default as an [`HttpOutcome`]. [`StreamError`] joins a client's error and
+/// result, by default as an [`HttpOutcome`](crate::HttpOutcome). [`StreamError`](crate::StreamError) joins a client's error and
 /// in-band error events into one such type. The options are [`Retrying`]'s, shared by
 /// every adapter; which item commits is this adapter's own.
 ///

@@ -205,7 +205,24 @@ fn bare_item<'a, I: Iterator<Item = &'a [u8]>>(cur: &mut Cursor<'a, I>) -> Optio
 
 /// RFC 9110 `tchar`.
 fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
 }
 
 /// §4.2.4 Parsing an Integer or Decimal: at most 15 digits for an Integer, 12 before and
@@ -380,7 +397,18 @@ impl<'a, I: Iterator<Item = &'a [u8]>> Cursor<'a, I> {
     }
 
     /// The next byte; on return `line[pos]` is that byte.
+    #[inline]
     fn peek(&mut self) -> Option<u8> {
+        match self.line.get(self.pos) {
+            Some(&b) => Some(b),
+            None => self.next_line(),
+        }
+    }
+
+    /// Moves past the end of a line: to the `", "` between two lines, or to the next one.
+    #[cold]
+    #[inline(never)]
+    fn next_line(&mut self) -> Option<u8> {
         loop {
             if let Some(&b) = self.line.get(self.pos) {
                 return Some(b);
@@ -398,12 +426,14 @@ impl<'a, I: Iterator<Item = &'a [u8]>> Cursor<'a, I> {
         }
     }
 
+    #[inline]
     fn bump(&mut self) -> Option<u8> {
         let b = self.peek()?;
         self.pos += 1;
         Some(b)
     }
 
+    #[inline]
     fn skip(&mut self, while_: impl Fn(u8) -> bool) {
         while self.peek().is_some_and(&while_) {
             self.pos += 1;

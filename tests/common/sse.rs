@@ -6,8 +6,7 @@ use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use futures_core::Stream;
-use redial::StreamError;
-use redial::{read_error_body, ErrorType};
+use redial::{ErrorEvent, StreamError};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SseEvent {
@@ -52,10 +51,8 @@ impl Stream for Sse {
                     }
                 }
                 if event.event == "error" {
-                    let t = read_error_body(event.data.as_bytes())
-                        .error_type
-                        .unwrap_or(ErrorType::Unknown);
-                    return Poll::Ready(Some(Err(StreamError::Event(t))));
+                    let error = ErrorEvent::read(event.data.as_bytes());
+                    return Poll::Ready(Some(Err(StreamError::Event(error))));
                 }
                 return Poll::Ready(Some(Ok(event)));
             }

@@ -2,9 +2,9 @@
 
 use core::fmt;
 use core::future::Future;
+use core::marker::PhantomData;
 use core::pin::Pin;
 use core::task::{ready, Context, Poll};
-use core::time::Duration;
 
 use pin_project_lite::pin_project;
 
@@ -12,16 +12,19 @@ use crate::adapters::classify_result::Classify;
 use crate::adapters::driver::{Driver, Step};
 use crate::adapters::notify::Notify;
 use crate::adapters::options::AsPolicy;
-use crate::adapters::retry_error::{Refusal, RetryError};
+use crate::adapters::retry_error::Refusal;
+#[cfg(doc)]
+use crate::adapters::retry_error::RetryError;
 use crate::adapters::sleep::Sleeper;
 
+use super::mode::{TowerMode, WrapInRetryError};
 use super::replay::{replay, ReplayBody};
 
 pin_project! {
     /// The future of [`RetryService::call`](super::RetryService): the response of the
     /// last attempt, or the call's [`RetryError`].
     #[must_use = "futures do nothing unless polled"]
-    pub struct RetryServiceFuture<Svc, Req, P, S, C, N>
+    pub struct RetryServiceFuture<Svc, Req, P, S, C, N, M = WrapInRetryError>
     where
         Svc: tower_service::Service<Req>,
         S: Sleeper,
@@ -29,6 +32,7 @@ pin_project! {
         service: Svc,
         sleeper: S,
         driver: Driver<P, C, N>,
+        mode: PhantomData<M>,
         #[pin]
         state: TowerState<Svc::Future, S::Sleep, Req>,
     }
@@ -49,7 +53,7 @@ pin_project! {
     }
 }
 
-impl<Svc, Req, P, S, C, N> RetryServiceFuture<Svc, Req, P, S, C, N>
+impl<Svc, Req, P, S, C, N, M> RetryServiceFuture<Svc, Req, P, S, C, N, M>
 where
     Svc: tower_service::Service<Req>,
     S: Sleeper,
@@ -59,21 +63,23 @@ where
             service,
             sleeper,
             driver,
+            mode: PhantomData,
             state: TowerState::Ready { request },
         }
     }
 }
 
-impl<Svc, B, RB, P, S, C, N> Future for RetryServiceFuture<Svc, http::Request<B>, P, S, C, N>
+impl<Svc, B, RB, P, S, C, N, M> Future for RetryServiceFuture<Svc, http::Request<B>, P, S, C, N, M>
 where
     Svc: tower_service::Service<http::Request<B>, Response = http::Response<RB>>,
     P: AsPolicy,
     S: Sleeper,
     C: Classify<http::Response<RB>, Svc::Error>,
     N: Notify,
+    M: TowerMode<http::Response<RB>, Svc::Error>,
     B: ReplayBody,
 {
-    type Output = Result<http::Response<RB>, RetryError<Svc::Error, http::Response<RB>>>;
+    type Output = Result<http::Response<RB>, M::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
@@ -144,15 +150,14 @@ where
                 }
                 (step, _) => {
                     this.state.set(TowerState::Done);
-                    let end = step.end();
-                    return Poll::Ready(driver.finish(end, Some(result), Duration::ZERO, now));
+                    return Poll::Ready(M::answer(driver, step.end(), result, now));
                 }
             }
         }
     }
 }
 
-impl<Svc, Req, P, S, C, N> fmt::Debug for RetryServiceFuture<Svc, Req, P, S, C, N>
+impl<Svc, Req, P, S, C, N, M> fmt::Debug for RetryServiceFuture<Svc, Req, P, S, C, N, M>
 where
     Svc: tower_service::Service<Req>,
     S: Sleeper,

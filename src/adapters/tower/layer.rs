@@ -1,5 +1,6 @@
 //! The layer: a [`Retrying`] whose adapter part is tower's, applied to any service.
 
+use super::mode::{KeepInnerTypes, WrapInRetryError};
 use super::RetryService;
 use crate::adapters::classify_result::HttpClassify;
 use crate::adapters::driver::Driver;
@@ -76,14 +77,15 @@ use crate::adapters::sleep::DefaultSleeper;
 ///     .notify(|event| eprintln!("{event}"));
 /// # drop(layer);
 /// ```
-pub type RetryLayer<P, S = DefaultSleeper, C = HttpClassify, N = NoNotify> =
-    Retrying<TowerLayer, P, S, C, N>;
+pub type RetryLayer<P, S = DefaultSleeper, C = HttpClassify, N = NoNotify, M = WrapInRetryError> =
+    Retrying<TowerLayer<M>, P, S, C, N>;
 
-/// The tower adapter's part of a [`RetryLayer`]: nothing, as each request brings its own.
+/// The tower adapter's part of a [`RetryLayer`]: how its services answer (`M`, a
+/// [`TowerMode`](super::TowerMode)); each request brings the rest.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct TowerLayer;
+pub struct TowerLayer<M = WrapInRetryError>(M);
 
-impl<S> WithSleeper<S> for TowerLayer {
+impl<S, M> WithSleeper<S> for TowerLayer<M> {
     type Output = Self;
 
     #[inline(always)]
@@ -102,14 +104,39 @@ impl<P> Retrying<TowerLayer, P, DefaultSleeper, HttpClassify, NoNotify> {
     /// ```
     #[inline(always)]
     pub fn new(policy: P) -> Self {
-        Retrying::start(policy, TowerLayer)
+        Retrying::start(policy, TowerLayer(WrapInRetryError))
     }
 }
 
-impl<Svc, P: Clone, S: Clone, C: Clone, N: Clone> tower_layer::Layer<Svc>
-    for Retrying<TowerLayer, P, S, C, N>
+impl<P, S, C, N> Retrying<TowerLayer, P, S, C, N> {
+    /// Its services keep the inner service's types: every response comes back `Ok` (the
+    /// last one, once the policy stops, whatever its status), and the last error as it
+    /// is, as tower's own `Retry` does. The stop reason and the request ids are then not
+    /// reported; the notify hook and `tracing` still hear every retry.
+    ///
+    /// ```
+    /// use tower::Layer;
+    /// let service = redial::RetryLayer::new(redial::Policy::default())
+    ///     .keep_inner_types()
+    ///     .layer(tower::service_fn(|_req: http::Request<String>| async {
+    ///         Ok::<_, std::io::Error>(http::Response::new(()))
+    ///     }));
+    /// # drop(service);
+    /// ```
+    #[inline(always)]
+    pub fn keep_inner_types(self) -> Retrying<TowerLayer<KeepInnerTypes>, P, S, C, N> {
+        Retrying {
+            driver: self.driver,
+            sleeper: self.sleeper,
+            attempts: TowerLayer(KeepInnerTypes),
+        }
+    }
+}
+
+impl<Svc, P: Clone, S: Clone, C: Clone, N: Clone, M: Clone> tower_layer::Layer<Svc>
+    for Retrying<TowerLayer<M>, P, S, C, N>
 {
-    type Service = RetryService<Svc, P, S, C, N>;
+    type Service = RetryService<Svc, P, S, C, N, M>;
 
     fn layer(&self, inner: Svc) -> Self::Service {
         RetryService::from_layer(inner, self)
@@ -117,12 +144,14 @@ impl<Svc, P: Clone, S: Clone, C: Clone, N: Clone> tower_layer::Layer<Svc>
 }
 
 /// Each clone of a layer shares the policy's budget and starts from the same options.
-impl<P: Clone, S: Clone, C: Clone, N: Clone> Clone for Retrying<TowerLayer, P, S, C, N> {
+impl<P: Clone, S: Clone, C: Clone, N: Clone, M: Clone> Clone
+    for Retrying<TowerLayer<M>, P, S, C, N>
+{
     fn clone(&self) -> Self {
         Retrying {
             driver: Driver::new(self.driver.options.clone()),
             sleeper: self.sleeper.clone(),
-            attempts: TowerLayer,
+            attempts: self.attempts.clone(),
         }
     }
 }

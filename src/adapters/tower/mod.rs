@@ -2,10 +2,12 @@
 
 mod future;
 mod layer;
+mod mode;
 mod replay;
 
 pub use future::RetryServiceFuture;
 pub use layer::{RetryLayer, TowerLayer};
+pub use mode::{KeepInnerTypes, TowerMode, WrapInRetryError};
 pub use replay::ReplayBody;
 
 use core::task::{Context, Poll};
@@ -17,8 +19,7 @@ use super::driver::Driver;
 use super::notify::Notify;
 use super::options::{AsPolicy, Options, Retrying};
 #[cfg(doc)]
-use super::retry_error::Refusal;
-use super::retry_error::RetryError;
+use super::retry_error::{Refusal, RetryError};
 use super::sleep::Sleeper;
 
 /// A service that retries requests under a policy. Made by [`RetryLayer`]'s
@@ -32,13 +33,14 @@ use super::sleep::Sleeper;
 /// # drop(service);
 /// ```
 #[derive(Clone, Debug)]
-pub struct RetryService<Svc, P, S, C, N> {
+pub struct RetryService<Svc, P, S, C, N, M = WrapInRetryError> {
     inner: Svc,
     options: Options<P, C, N>,
     sleeper: S,
+    mode: core::marker::PhantomData<M>,
 }
 
-impl<Svc, P, S, C, N> RetryService<Svc, P, S, C, N> {
+impl<Svc, P, S, C, N, M> RetryService<Svc, P, S, C, N, M> {
     /// The wrapped service.
     ///
     /// ```
@@ -51,19 +53,20 @@ impl<Svc, P, S, C, N> RetryService<Svc, P, S, C, N> {
     }
 }
 
-impl<Svc, P, S, C, N, B, RB> tower_service::Service<http::Request<B>>
-    for RetryService<Svc, P, S, C, N>
+impl<Svc, P, S, C, N, M, B, RB> tower_service::Service<http::Request<B>>
+    for RetryService<Svc, P, S, C, N, M>
 where
     Svc: tower_service::Service<http::Request<B>, Response = http::Response<RB>> + Clone,
     P: AsPolicy,
     S: Sleeper + Clone,
     C: Classify<http::Response<RB>, Svc::Error> + Clone,
     N: Notify + Clone,
+    M: TowerMode<http::Response<RB>, Svc::Error>,
     B: ReplayBody,
 {
     type Response = http::Response<RB>;
-    type Error = RetryError<Svc::Error, http::Response<RB>>;
-    type Future = RetryServiceFuture<Svc, http::Request<B>, P, S, C, N>;
+    type Error = M::Error;
+    type Future = RetryServiceFuture<Svc, http::Request<B>, P, S, C, N, M>;
 
     /// Always ready: each call drives the readiness of its own clone of the inner service
     /// before each attempt, so that a retry waits for readiness too.
@@ -91,8 +94,8 @@ where
     }
 }
 
-impl<Svc, P, S, C, N> RetryService<Svc, P, S, C, N> {
-    pub(crate) fn from_layer(inner: Svc, layer: &Retrying<TowerLayer, P, S, C, N>) -> Self
+impl<Svc, P, S, C, N, M> RetryService<Svc, P, S, C, N, M> {
+    pub(crate) fn from_layer(inner: Svc, layer: &Retrying<TowerLayer<M>, P, S, C, N>) -> Self
     where
         P: Clone,
         S: Clone,
@@ -103,6 +106,7 @@ impl<Svc, P, S, C, N> RetryService<Svc, P, S, C, N> {
             inner,
             options: layer.driver.options.clone(),
             sleeper: layer.sleeper.clone(),
+            mode: core::marker::PhantomData,
         }
     }
 }

@@ -1,0 +1,68 @@
+//! What the service answers: the call's `RetryError` (the default), or the inner
+//! service's own types, as tower's `Retry` does.
+
+use core::time::Duration;
+use std::time::Instant;
+
+use crate::adapters::driver::{Driver, End};
+use crate::adapters::options::AsPolicy;
+use crate::adapters::retry_error::RetryError;
+
+/// How a [`RetryService`](crate::RetryService) ends a call. Implemented by
+/// [`WrapInRetryError`] (the default) and [`KeepInnerTypes`].
+pub trait TowerMode<R, E> {
+    /// The service's error type.
+    type Error;
+
+    /// The call's answer from its last result.
+    #[doc(hidden)]
+    fn answer<P: AsPolicy, C, N>(
+        driver: &mut Driver<P, C, N>,
+        end: End,
+        result: Result<R, E>,
+        now: impl FnOnce() -> Instant,
+    ) -> Result<R, Self::Error>;
+}
+
+/// The default: `Ok` is a response the policy calls a success, anything else a
+/// [`RetryError`] that holds the last response or error with why the call stopped.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WrapInRetryError;
+
+/// The inner service's types, unchanged: the last response comes back `Ok` whatever its
+/// status, and the last error as it is, so the layer drops into a hyper-util or axum stack
+/// without changing its types. See [`RetryLayer::keep_inner_types`](crate::RetryLayer).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KeepInnerTypes;
+
+impl<R, E> TowerMode<R, E> for WrapInRetryError {
+    type Error = RetryError<E, R>;
+
+    #[inline]
+    fn answer<P: AsPolicy, C, N>(
+        driver: &mut Driver<P, C, N>,
+        end: End,
+        result: Result<R, E>,
+        now: impl FnOnce() -> Instant,
+    ) -> Result<R, Self::Error> {
+        driver.finish(end, Some(result), Duration::ZERO, now)
+    }
+}
+
+impl<R, E> TowerMode<R, E> for KeepInnerTypes {
+    type Error = E;
+
+    #[inline]
+    fn answer<P: AsPolicy, C, N>(
+        driver: &mut Driver<P, C, N>,
+        end: End,
+        result: Result<R, E>,
+        _: impl FnOnce() -> Instant,
+    ) -> Result<R, Self::Error> {
+        // The machine hears of a success (the budget's refund) all the same.
+        if let End::Succeeded = end {
+            driver.succeeded();
+        }
+        result
+    }
+}

@@ -1,0 +1,265 @@
+//! The `tracing` feature: a span per call that failed once, an event per retry and one at
+//! the end, with OpenTelemetry's field names, seen by a subscriber that keeps everything.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use redial::BlockingRetryable;
+use redial::{ErrorType, Policy, Preset, StopReason, Transport};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
+
+type Fields = BTreeMap<String, String>;
+
+/// A span or an event as the subscriber saw it.
+#[derive(Clone, Debug, Default)]
+struct Seen {
+    name: String,
+    fields: Fields,
+    /// The span an event was emitted in, by id.
+    parent: Option<u64>,
+}
+
+impl Seen {
+    fn get(&self, field: &str) -> Option<&str> {
+        self.fields.get(field).map(String::as_str)
+    }
+}
+
+/// Keeps every span (with the fields recorded on it later) and every event.
+#[derive(Clone, Default)]
+struct Collect {
+    spans: Arc<Mutex<BTreeMap<u64, Seen>>>,
+    events: Arc<Mutex<Vec<Seen>>>,
+    next: Arc<AtomicU64>,
+}
+
+struct Visitor<'a>(&'a mut Fields);
+
+impl Visit for Visitor<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0
+            .insert(field.name().to_string(), format!("{value:?}"));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_string(), value.to_string());
+    }
+}
+
+impl Subscriber for Collect {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+
+    fn new_span(&self, span: &Attributes<'_>) -> Id {
+        let id = self.next.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut seen = Seen {
+            name: span.metadata().name().to_string(),
+            ..Seen::default()
+        };
+        span.record(&mut Visitor(&mut seen.fields));
+        self.spans.lock().unwrap().insert(id, seen);
+        Id::from_u64(id)
+    }
+
+    fn record(&self, span: &Id, values: &Record<'_>) {
+        if let Some(seen) = self.spans.lock().unwrap().get_mut(&span.into_u64()) {
+            values.record(&mut Visitor(&mut seen.fields));
+        }
+    }
+
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+
+    fn event(&self, event: &Event<'_>) {
+        let mut seen = Seen {
+            name: event.metadata().name().to_string(),
+            parent: event.parent().map(Id::into_u64),
+            ..Seen::default()
+        };
+        event.record(&mut Visitor(&mut seen.fields));
+        self.events.lock().unwrap().push(seen);
+    }
+
+    fn enter(&self, _: &Id) {}
+
+    fn exit(&self, _: &Id) {}
+}
+
+/// One scripted attempt's result.
+fn response(
+    status: u16,
+    headers: &[(&str, &str)],
+    error_type: Option<ErrorType>,
+) -> Result<http::Response<()>, Transport> {
+    let mut builder = http::Response::builder().status(status);
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    let mut response = builder.body(()).map_err(|_| Transport::Other)?;
+    if let Some(t) = error_type {
+        response.extensions_mut().insert(t);
+    }
+    Ok(response)
+}
+
+/// Runs a blocking call through these results under the Anthropic preset, with `collect`
+/// as the subscriber; the waits are recorded, not slept.
+fn run(
+    collect: &Collect,
+    script: Vec<Result<http::Response<()>, Transport>>,
+) -> Result<(), StopReason> {
+    let policy = Policy::preset(Preset::Anthropic);
+    let mut script = script.into_iter();
+    tracing::subscriber::with_default(collect.clone(), || {
+        (|| script.next().unwrap_or(Err(Transport::Other)))
+            .retry(&policy)
+            .sleeper(|_: Duration| {})
+            .call()
+            .map(drop)
+            .map_err(|e| e.reason())
+    })
+}
+
+#[test]
+fn a_failed_call_has_a_span_an_event_per_retry_and_a_closing_event() {
+    let collect = Collect::default();
+    let result = run(
+        &collect,
+        vec![
+            response(
+                529,
+                &[("retry-after", "2"), ("request-id", "req_1")],
+                Some(ErrorType::Overloaded),
+            ),
+            Err(Transport::Timeout),
+            response(503, &[("request-id", "req_3")], None),
+        ],
+    );
+    assert_eq!(result, Err(StopReason::AttemptsExhausted));
+
+    let spans = collect.spans.lock().unwrap().clone();
+    assert_eq!(spans.len(), 1, "{spans:?}");
+    let (&span_id, span) = spans.iter().next().unwrap();
+    assert_eq!(span.name, "redial.call");
+    assert_eq!(span.get("http.request.resend_count"), Some("2"));
+    assert_eq!(span.get("redial.attempts"), Some("3"));
+    assert_eq!(span.get("redial.stop_reason"), Some("attempts_exhausted"));
+
+    let events = collect.events.lock().unwrap().clone();
+    assert_eq!(events.len(), 3, "{events:#?}");
+    assert!(
+        events.iter().all(|e| e.parent == Some(span_id)),
+        "{events:#?}"
+    );
+
+    let first = &events[0];
+    assert_eq!(first.get("http.request.resend_count"), Some("1"));
+    assert_eq!(first.get("http.response.status_code"), Some("529"));
+    assert_eq!(first.get("error.type"), Some("overloaded_error"));
+    assert_eq!(first.get("redial.request_id"), Some("req_1"));
+    let wait_ms: u64 = first.get("redial.wait_ms").unwrap().parse().unwrap();
+    assert!((2000..=2200).contains(&wait_ms), "{first:?}");
+    assert!(
+        first.get("redial.wait").unwrap().ends_with('s'),
+        "{first:?}"
+    );
+    let message = first.get("message").unwrap();
+    assert!(
+        message.starts_with("attempt 1 failed: 529 overloaded_error"),
+        "{message}"
+    );
+    assert!(message.ends_with("(request id req_1)"), "{message}");
+
+    let second = &events[1];
+    assert_eq!(second.get("http.request.resend_count"), Some("2"));
+    assert_eq!(second.get("http.response.status_code"), None);
+    assert_eq!(second.get("error.type"), Some("timeout"));
+    assert_eq!(second.get("redial.request_id"), None);
+
+    let last = &events[2];
+    assert_eq!(last.get("redial.stop_reason"), Some("attempts_exhausted"));
+    assert_eq!(last.get("redial.attempts"), Some("3"));
+    assert_eq!(last.get("http.response.status_code"), Some("503"));
+    assert_eq!(last.get("error.type"), Some("503"));
+    assert_eq!(last.get("redial.request_id"), Some("req_3"));
+    assert!(
+        last.get("message")
+            .unwrap()
+            .starts_with("attempts_exhausted: 503"),
+        "{last:?}"
+    );
+}
+
+#[test]
+fn a_call_that_succeeds_after_a_retry_closes_its_span_as_succeeded() {
+    let collect = Collect::default();
+    let result = run(
+        &collect,
+        vec![
+            response(429, &[("retry-after", "1")], None),
+            response(200, &[], None),
+        ],
+    );
+    assert_eq!(result, Ok(()));
+    let spans = collect.spans.lock().unwrap().clone();
+    let span = spans.values().next().expect("a span");
+    assert_eq!(span.get("redial.stop_reason"), Some("succeeded"));
+    assert_eq!(span.get("redial.attempts"), Some("2"));
+    assert_eq!(span.get("http.request.resend_count"), Some("1"));
+    let events = collect.events.lock().unwrap().clone();
+    assert_eq!(
+        events.len(),
+        1,
+        "one retry, and no event for the success: {events:#?}"
+    );
+    assert_eq!(events[0].get("error.type"), Some("429"));
+}
+
+#[test]
+fn a_call_that_succeeds_at_once_says_nothing() {
+    let collect = Collect::default();
+    assert_eq!(run(&collect, vec![response(200, &[], None)]), Ok(()));
+    assert!(collect.spans.lock().unwrap().is_empty());
+    assert!(collect.events.lock().unwrap().is_empty());
+}
+
+#[test]
+fn a_request_that_is_not_retried_gets_its_closing_event() {
+    let collect = Collect::default();
+    let result = run(
+        &collect,
+        vec![response(
+            400,
+            &[("request-id", "req_400")],
+            Some(ErrorType::InvalidRequest),
+        )],
+    );
+    assert_eq!(result, Err(StopReason::NotRetryable));
+    let events = collect.events.lock().unwrap().clone();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0].get("redial.stop_reason"), Some("not_retryable"));
+    assert_eq!(events[0].get("error.type"), Some("invalid_request_error"));
+    assert_eq!(events[0].get("redial.attempts"), Some("1"));
+}
+
+#[test]
+fn a_ureq_status_that_arrives_as_an_error_warns_once() {
+    use redial::HttpOutcome;
+
+    let collect = Collect::default();
+    tracing::subscriber::with_default(collect.clone(), || {
+        for _ in 0..3 {
+            let _ = ureq::Error::StatusCode(429).outcome();
+        }
+    });
+    let events = collect.events.lock().unwrap().clone();
+    assert_eq!(events.len(), 1, "once per process: {events:#?}");
+    assert_eq!(events[0].get("http.response.status_code"), Some("429"));
+    let message = events[0].get("message").unwrap();
+    assert!(message.contains("status 429 as an error"), "{message}");
+    assert!(message.contains(".keep_status()"), "{message}");
+}
