@@ -54,6 +54,10 @@ pub enum Curve {
 
 impl Curve {
     /// Every curve, in the order the docs list them.
+    ///
+    /// ```
+    /// assert_eq!(redial::Curve::ALL.len(), 3);
+    /// ```
     pub const ALL: [Curve; 3] = [Curve::Exponential, Curve::Constant, Curve::Linear];
 
     /// The name used in policy files.
@@ -84,21 +88,13 @@ impl fmt::Display for Curve {
 /// assert_eq!(err.to_string(), "expected one of exponential, constant, linear");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("expected one of {}", one_of(&Curve::ALL.map(|c| c.as_str())))]
+#[error("expected one of {}", crate::names::one_of(&Curve::ALL.map(|c| c.as_str())))]
 pub struct UnknownCurve;
-
-/// `a, b, c`: the choices of a name, for the parse errors of the core's named settings.
-pub(crate) fn one_of(names: &[&str]) -> String {
-    names.join(", ")
-}
 
 impl core::str::FromStr for Curve {
     type Err = UnknownCurve;
     fn from_str(s: &str) -> Result<Curve, UnknownCurve> {
-        Curve::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or(UnknownCurve)
+        crate::names::find(Curve::ALL, s, Curve::as_str).ok_or(UnknownCurve)
     }
 }
 

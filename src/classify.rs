@@ -246,6 +246,10 @@ pub enum NonIdempotent {
 
 impl NonIdempotent {
     /// Every choice, in the order the docs list them.
+    ///
+    /// ```
+    /// assert_eq!(redial::NonIdempotent::ALL[0], redial::NonIdempotent::WhenSafe);
+    /// ```
     pub const ALL: [NonIdempotent; 3] = [
         NonIdempotent::WhenSafe,
         NonIdempotent::Always,
@@ -280,16 +284,13 @@ impl fmt::Display for NonIdempotent {
 /// assert_eq!(err.to_string(), "expected one of when_safe, always, never");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("expected one of {}", crate::backoff::one_of(&NonIdempotent::ALL.map(|c| c.as_str())))]
+#[error("expected one of {}", crate::names::one_of(&NonIdempotent::ALL.map(|c| c.as_str())))]
 pub struct UnknownNonIdempotent;
 
 impl core::str::FromStr for NonIdempotent {
     type Err = UnknownNonIdempotent;
     fn from_str(s: &str) -> Result<NonIdempotent, UnknownNonIdempotent> {
-        NonIdempotent::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or(UnknownNonIdempotent)
+        crate::names::find(NonIdempotent::ALL, s, NonIdempotent::as_str).ok_or(UnknownNonIdempotent)
     }
 }
 

@@ -122,11 +122,12 @@ pub mod fleet;
 pub mod gate;
 pub mod hints;
 pub mod machine;
+mod names;
 pub mod policy;
 mod verdict;
 
 pub use backoff::{Backoff, Curve, Jitter, UnknownCurve};
-pub use budget::{Budget, BudgetConfig, BudgetKind, Counts};
+pub use budget::{Budget, BudgetConfig, BudgetKind, Counts, UnknownBudgetKind};
 pub use classify::{
     request_id, Classifier, NonIdempotent, Outcome, RequestFacts, StatusSet, UnknownNonIdempotent,
 };

@@ -75,6 +75,10 @@ pub enum OnLongHint {
 
 impl OnLongHint {
     /// Both choices.
+    ///
+    /// ```
+    /// assert_eq!(redial::OnLongHint::ALL[1].as_str(), "clamp");
+    /// ```
     pub const ALL: [OnLongHint; 2] = [OnLongHint::Stop, OnLongHint::Clamp];
 
     /// The name used in policy files.
@@ -98,16 +102,13 @@ impl OnLongHint {
 /// assert_eq!(err.to_string(), "expected one of stop, clamp");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("expected one of {}", crate::backoff::one_of(&OnLongHint::ALL.map(|c| c.as_str())))]
+#[error("expected one of {}", crate::names::one_of(&OnLongHint::ALL.map(|c| c.as_str())))]
 pub struct UnknownOnLongHint;
 
 impl core::str::FromStr for OnLongHint {
     type Err = UnknownOnLongHint;
     fn from_str(s: &str) -> Result<OnLongHint, UnknownOnLongHint> {
-        OnLongHint::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or(UnknownOnLongHint)
+        crate::names::find(OnLongHint::ALL, s, OnLongHint::as_str).ok_or(UnknownOnLongHint)
     }
 }
 

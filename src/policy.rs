@@ -698,7 +698,9 @@ impl PolicyBuilder {
             );
         }
         let b = &self.budget;
-        if b.enabled && b.kind == BudgetKind::Adaptive {
+        // Checked even when the budget is off: a ratio that is not a number could not be
+        // written back to a file (found by prop_policy_written_as_toml_loads_back_equal).
+        if b.kind == BudgetKind::Adaptive {
             if b.window.is_zero() {
                 bad("budget.window", "more than 0s".into(), "0s".into());
             }

@@ -264,7 +264,7 @@ async fn dropping_the_stream_mid_sleep_stops_everything_and_leaks_nothing() {
             Poll::Ready(
                 self.0
                     .take()
-                    .map(|_| Err(StreamError::Event(redial::ErrorType::Overloaded))),
+                    .map(|_| Err(StreamError::Event(redial::ErrorType::Overloaded.into()))),
             )
         }
     }

@@ -190,7 +190,7 @@ fn scripted(
 }
 
 fn overloaded() -> Item {
-    Err(StreamError::Event(ErrorType::Overloaded))
+    Err(StreamError::Event(ErrorType::Overloaded.into()))
 }
 
 fn reset() -> Item {

@@ -71,7 +71,7 @@ pub use counts::Counts;
 /// use redial::BudgetKind;
 /// assert_eq!("aws".parse::<BudgetKind>()?, BudgetKind::Aws);
 /// assert_eq!(BudgetKind::default().as_str(), "adaptive");
-/// # Ok::<(), redial::PolicyError>(())
+/// # Ok::<(), redial::UnknownBudgetKind>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -85,6 +85,13 @@ pub enum BudgetKind {
 }
 
 impl BudgetKind {
+    /// Both kinds, in the order the docs list them.
+    ///
+    /// ```
+    /// assert_eq!(redial::BudgetKind::ALL[1], redial::BudgetKind::Aws);
+    /// ```
+    pub const ALL: [BudgetKind; 2] = [BudgetKind::Adaptive, BudgetKind::Aws];
+
     /// The name used in policy files.
     ///
     /// ```
@@ -104,18 +111,21 @@ impl fmt::Display for BudgetKind {
     }
 }
 
+/// The error for a name that is none of [`BudgetKind::ALL`]'s. It names no policy key: the
+/// policy file layer adds the key path (`budget.kind`).
+///
+/// ```
+/// let err = "lifo".parse::<redial::BudgetKind>().unwrap_err();
+/// assert_eq!(err.to_string(), "expected one of adaptive, aws");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("expected one of {}", crate::names::one_of(&BudgetKind::ALL.map(|k| k.as_str())))]
+pub struct UnknownBudgetKind;
+
 impl FromStr for BudgetKind {
-    type Err = crate::PolicyError;
-    fn from_str(s: &str) -> Result<BudgetKind, crate::PolicyError> {
-        match s {
-            "adaptive" => Ok(BudgetKind::Adaptive),
-            "aws" => Ok(BudgetKind::Aws),
-            _ => Err(crate::PolicyError::invalid(
-                "budget.kind",
-                "one of adaptive, aws",
-                format!("{s:?}"),
-            )),
-        }
+    type Err = UnknownBudgetKind;
+    fn from_str(s: &str) -> Result<BudgetKind, UnknownBudgetKind> {
+        crate::names::find(BudgetKind::ALL, s, BudgetKind::as_str).ok_or(UnknownBudgetKind)
     }
 }
 

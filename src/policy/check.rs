@@ -1,5 +1,5 @@
 //! Checking a policy file as `redial check` does: every error of the file at once, in file
-//! order, each with its line and column, then the [`lint`](super::lint) findings (feature
+//! order, each with its line and column, then the [`lint`] findings (feature
 //! `serde`).
 //!
 //! ```
@@ -19,6 +19,13 @@ use super::lint::{self, Finding, Severity};
 use super::Policy;
 
 /// What `check` found in one file.
+///
+/// ```
+/// use redial::policy::{check::check, file::Format};
+/// let report = check("max_elapsed = \"100ms\"", Format::Toml);
+/// assert!(report.policy.is_some());
+/// assert_eq!(report.findings[0].key, "max_elapsed");
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Report {
@@ -55,6 +62,14 @@ impl Report {
 }
 
 /// Checks a policy text of a format. Texts over [`file::MAX_BYTES`] get one error.
+///
+/// ```
+/// use redial::policy::{check::check, file::Format};
+/// let report = check("{\"budget\": {\"retry_cost\": 0}}", Format::Json);
+/// assert!(report.has_errors());
+/// assert_eq!(report.findings[0].key, "budget.retry_cost");
+/// assert_eq!(report.findings[0].column, Some(13));
+/// ```
 pub fn check(text: &str, format: Format) -> Report {
     let root = match file::parse(text, format) {
         Ok(root) => root,

@@ -39,7 +39,7 @@
 //! # success_refund = 1
 //! ```
 //!
-//! Durations are strings in the [`duration`] grammar (`500ms`, `8s`,
+//! Durations are strings in the [`duration`](crate::duration) grammar (`500ms`, `8s`,
 //! `2m`, `6m0s`). `jitter = "proportional"` without a `jitter_ratio` keeps the preset's
 //! ratio when the preset's jitter is proportional too, and takes 0.25 (the official SDKs'
 //! "minus up to 25 %") otherwise; a `jitter_ratio` beside any other jitter is rejected, as
@@ -72,6 +72,17 @@
 //! [`Policy`] also implements `serde::Deserialize` in this shape, so a service can keep its
 //! retry policy inside its own configuration file, and [`Policy::to_toml`] writes every
 //! setting back out.
+//!
+//! Limits: a policy text (or file) holds at most [`MAX_BYTES`] (256 KiB); `from_path` reads
+//! no more than that, so a wrong path (`/dev/zero`) is refused at once. Loading is linear in
+//! the number of keys. A syntax error is `line N: what (column C)`, with the fix where it is
+//! known (a JSON text named `.toml`, a byte order mark in JSON, `NaN`, bytes that are not
+//! UTF-8). `from_*` return the first error; [`check`](super::check) returns them all, in
+//! file order, with `redial check`'s refusals and warnings ([`lint`](super::lint)).
+//!
+//! Every key is declared once, in the key tables of `src/policy/keys.rs`: the reader, the
+//! writer, the "expected one of" list of an unknown key and the JSON Schema
+//! ([`schema`](super::schema)) all read them.
 
 #![cfg_attr(not(feature = "serde"), allow(dead_code))]
 
@@ -89,6 +100,11 @@ use super::{Policy, PolicyBuilder, PolicyError, Preset};
 /// The largest policy file (or policy text) read: 256 KiB. Real policies are a few hundred
 /// bytes; the limit keeps a mistaken path (`/dev/zero`, a log file) from filling memory.
 /// A text this size takes at most a few tens of MB while it is parsed.
+///
+/// ```
+/// let text = format!("# {}\n", "x".repeat(redial::policy::file::MAX_BYTES));
+/// assert!(redial::Policy::from_toml(&text).is_err());
+/// ```
 pub const MAX_BYTES: usize = 256 * 1024;
 
 /// How many errors one file reports at most; the rest are counted.
@@ -267,6 +283,10 @@ impl Format {
     }
 
     /// `TOML` or `JSON`.
+    ///
+    /// ```
+    /// assert_eq!(redial::policy::file::Format::Json.name(), "JSON");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Format::Toml => "TOML",
@@ -1033,34 +1053,37 @@ success_refund = 3
         /// (in the order it checks them), without calling the builder.
         fn first_broken(&self) -> Option<&'static str> {
             let b = &self.budget;
+            let aws = b.enabled && b.kind == crate::budget::BudgetKind::Aws;
+            let adaptive = b.kind == crate::budget::BudgetKind::Adaptive;
+            let ratio = |x: f64, most: f64| x.is_finite() && (0.0..=most).contains(&x);
             let ratio_ok = match self.jitter {
                 Jitter::Proportional(r) => (0.0..=1.0).contains(&r),
                 _ => true,
             };
+            let codes_ok = self.codes.iter().all(|c| (100..=599).contains(c));
+            let factor_ok = self.factor.is_finite() && self.factor > 0.0;
             let rules = [
                 (self.attempts >= 1, "max_attempts"),
                 (self.elapsed != Some(Duration::ZERO), "max_elapsed"),
                 (self.cap >= self.base, "backoff.cap"),
-                (
-                    self.factor.is_finite() && self.factor > 0.0,
-                    "backoff.factor",
-                ),
+                (factor_ok, "backoff.factor"),
                 (ratio_ok, "backoff.jitter_ratio"),
+                (codes_ok, "classify.retry_status"),
+                (!adaptive || !b.window.is_zero(), "budget.window"),
                 (
-                    self.codes.iter().all(|c| (100..=599).contains(c)),
-                    "classify.retry_status",
-                ),
-                (!b.enabled || b.capacity >= 1, "budget.capacity"),
-                (
-                    !b.enabled || b.retry_cost <= b.capacity,
-                    "budget.retry_cost",
+                    !adaptive || ratio(b.overload_ratio, 10.0),
+                    "budget.overload_ratio",
                 ),
                 (
-                    !b.enabled || b.timeout_cost <= b.capacity,
-                    "budget.timeout_cost",
+                    !adaptive || ratio(b.retry_ratio, 10.0),
+                    "budget.retry_ratio",
                 ),
+                (!adaptive || ratio(b.min_retries, 1e6), "budget.min_retries"),
+                (!aws || b.capacity >= 1, "budget.capacity"),
+                (!aws || b.retry_cost <= b.capacity, "budget.retry_cost"),
+                (!aws || b.timeout_cost <= b.capacity, "budget.timeout_cost"),
                 (
-                    !b.enabled || b.success_refund <= b.capacity,
+                    !aws || b.success_refund <= b.capacity,
                     "budget.success_refund",
                 ),
             ];
@@ -1152,15 +1175,32 @@ success_refund = 3
             mostly(0u32..10, any::<u32>()),
             mostly(0u32..2, any::<u32>()),
         );
-        (limits, backoff, hints, classify, budget).prop_map(
+        // The adaptive kind half the time: window, overload_ratio, retry_ratio, min_retries.
+        let adaptive = proptest::option::of((
+            mostly(millis(1..120_000), any_duration()),
+            mostly((0.0f64..=10.0).boxed(), any_f64()),
+            mostly((0.0f64..=10.0).boxed(), any_f64()),
+            mostly((0.0f64..=100.0).boxed(), any_f64()),
+        ));
+        (limits, backoff, hints, classify, budget, adaptive).prop_map(
             |(
                 (attempts, elapsed, non_idem),
                 (curve, base, extra, any_cap, factor, jitter),
                 (honor, max_hint, on_long),
                 codes,
                 (enabled, capacity, retry_cost, timeout_cost, refund),
+                adaptive,
             )| {
-                let mut budget = BudgetConfig::new(capacity, retry_cost, timeout_cost, refund);
+                let mut budget = match adaptive {
+                    None => BudgetConfig::new(capacity, retry_cost, timeout_cost, refund),
+                    Some((window, overload_ratio, retry_ratio, min_retries)) => BudgetConfig {
+                        window,
+                        overload_ratio,
+                        retry_ratio,
+                        min_retries,
+                        ..BudgetConfig::default()
+                    },
+                };
                 budget.enabled = enabled;
                 Raw {
                     attempts,

@@ -195,9 +195,7 @@ fn jitters() -> Vec<&'static str> {
     JITTERS.to_vec()
 }
 fn budget_kinds() -> Vec<&'static str> {
-    [BudgetKind::Adaptive, BudgetKind::Aws]
-        .map(|k| k.as_str())
-        .to_vec()
+    BudgetKind::ALL.map(|k| k.as_str()).to_vec()
 }
 fn on_long_hints() -> Vec<&'static str> {
     OnLongHint::ALL.map(|c| c.as_str()).to_vec()

@@ -20,19 +20,36 @@
 use core::fmt;
 use core::time::Duration;
 
-use super::{Policy, PolicyBuilder, PolicyError};
+use super::{Policy, PolicyBuilder};
 use crate::backoff::Curve;
 use crate::duration::Human;
 use crate::machine::OnLongHint;
 
 /// The longest duration a setting may hold: a retry wait of more than a day cannot be meant.
+///
+/// ```
+/// let p = redial::Policy::from_toml("[backoff]\ncap = \"25h\"")?;
+/// assert_eq!(p.lint()[0].key, "backoff.cap");
+/// # Ok::<(), redial::PolicyError>(())
+/// ```
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The most attempts a policy may make: more add load during the very outages that cause
 /// them; a call that must keep trying is bounded by `max_elapsed` instead.
+///
+/// ```
+/// let p = redial::Policy::builder().max_attempts(101).build()?;
+/// assert_eq!(p.lint()[0].key, "max_attempts");
+/// # Ok::<(), redial::PolicyError>(())
+/// ```
 pub const MAX_ATTEMPTS: u32 = 100;
 
 /// How bad a finding is.
+///
+/// ```
+/// use redial::policy::lint::Severity;
+/// assert!(Severity::Error < Severity::Warning, "errors sort first");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum Severity {
@@ -92,7 +109,7 @@ impl Finding {
 
     /// A policy error as an error finding.
     #[cfg(feature = "serde")]
-    pub(crate) fn error(e: &PolicyError) -> Finding {
+    pub(crate) fn error(e: &super::PolicyError) -> Finding {
         let key = e.key();
         let text = e.to_string();
         let rule = text

@@ -16,9 +16,18 @@ use core::fmt::Write;
 use super::keys::{Key, Section, Value, SECTIONS};
 
 /// The duration grammar of [`duration`](crate::duration), as a regular expression.
+///
+/// ```
+/// assert!(redial::policy::schema::DURATION_PATTERN.contains("ms"));
+/// ```
 pub const DURATION_PATTERN: &str = r"^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$";
 
 /// The JSON Schema of a policy file, pretty-printed, ending with a newline.
+///
+/// ```
+/// let schema = redial::policy::schema::json_schema();
+/// assert!(schema.starts_with("{\n  \"$schema\""));
+/// ```
 pub fn json_schema() -> String {
     let mut out = String::new();
     let top = SECTIONS[0];
