@@ -22,10 +22,10 @@ use super::FleetEvent;
 #[derive(Clone)]
 #[must_use]
 pub struct FleetConfig {
-    pub(super) url: String,
-    pub(super) key: String,
-    pub(super) sync: Duration,
-    pub(super) gate: GateConfig,
+    pub(crate) url: String,
+    pub(crate) key: String,
+    pub(crate) sync: Duration,
+    pub(crate) gate: GateConfig,
     pub(super) on_event: Option<EventHook>,
 }
 
