@@ -2,7 +2,8 @@
 //! call's first attempt until the reset another call learned (from a 429, or from a
 //! response whose quota says 0 left), then lets it go; its retries are never held (they
 //! wait for their own hint), and a policy without a gate holds nothing. The blocking loop,
-//! the async future, the stream and the tower layer share the driver, so each is run once.
+//! the async future, the stream and the tower layer share the driver; the blocking loop, the
+//! future and the tower layer (which is held before it polls its service) are run here.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -211,4 +212,28 @@ fn the_final_error_says_how_long_the_gate_held_the_call() {
         .expect_err("a 400 is final");
     assert_eq!(err.held(), Duration::ZERO);
     assert!(!err.to_string().contains("gate"), "{err}");
+}
+
+#[test]
+fn tower_a_first_attempt_waits_for_the_reset_before_the_service_is_polled() {
+    use tower::{Layer, ServiceExt};
+    let policy = gated();
+    let clock = Virtual::new();
+    policy
+        .gate()
+        .expect("a gate")
+        .learn(Duration::from_secs(2), Sleeper::wall(&clock));
+    let made = Rc::new(RefCell::new(None));
+    let (at, seen) = (clock.clone(), made.clone());
+    let inner = tower::service_fn(move |_: http::Request<String>| {
+        *seen.borrow_mut() = Some(at.elapsed());
+        core::future::ready(response(200, &[]))
+    });
+    let service = redial::RetryLayer::new(policy)
+        .sleeper(clock.clone())
+        .layer(inner);
+    let result = futures_executor::block_on(service.oneshot(http::Request::new(String::new())));
+    assert!(result.is_ok());
+    let made_at = made.borrow().expect("the request was sent");
+    assert!(made_at >= Duration::from_secs(2), "sent at {made_at:?}");
 }
