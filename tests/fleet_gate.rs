@@ -1,9 +1,9 @@
 //! The rate-limit gate through the adapters, in virtual time: a policy with a gate holds a
 //! call's first attempt until the reset another call learned (from a 429, or from a
 //! response whose quota says 0 left), then lets it go; its retries are never held (they
-//! wait for their own hint), and a policy without a gate holds nothing. The blocking loop,
-//! the async future, the stream and the tower layer share the driver; the blocking loop, the
-//! future and the tower layer (which is held before it polls its service) are run here.
+//! wait for their own hint), and a policy without a gate holds nothing. Each adapter waits
+//! where it makes its first attempt: the blocking loop, the future, the stream (its first
+//! open) and the tower layer (before it polls its service) are each run here.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -236,4 +236,46 @@ fn tower_a_first_attempt_waits_for_the_reset_before_the_service_is_polled() {
     assert!(result.is_ok());
     let made_at = made.borrow().expect("the request was sent");
     assert!(made_at >= Duration::from_secs(2), "sent at {made_at:?}");
+}
+
+/// A stream of these items, all ready.
+struct Items(std::vec::IntoIter<Result<&'static str, redial::StreamError<std::io::Error>>>);
+
+impl futures_core::Stream for Items {
+    type Item = Result<&'static str, redial::StreamError<std::io::Error>>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::task::Poll::Ready(self.0.next())
+    }
+}
+
+#[test]
+fn stream_a_first_open_waits_for_the_reset() {
+    let policy = gated();
+    let clock = Virtual::new();
+    policy
+        .gate()
+        .expect("a gate")
+        .learn(Duration::from_secs(2), Sleeper::wall(&clock));
+    let mut opened_at = None;
+    let events = redial::retry_stream(
+        &policy,
+        || {
+            opened_at = Some(clock.elapsed());
+            core::future::ready(Ok::<_, redial::StreamError<std::io::Error>>(
+                http::Response::new(()),
+            ))
+        },
+        |_| Items(vec![Ok("message_start"), Ok("message_stop")].into_iter()),
+    )
+    .sleeper(clock.clone());
+    let seen: Vec<_> = futures_executor::block_on_stream(Box::pin(events)).collect();
+    assert_eq!(seen.len(), 2);
+    let opened_at = opened_at.expect("opened");
+    assert!(
+        opened_at >= Duration::from_secs(2),
+        "opened at {opened_at:?}"
+    );
 }
