@@ -89,6 +89,15 @@ fn made_at(policy: &Policy, clock: &Virtual) -> Duration {
     made_at.expect("the attempt was made")
 }
 
+/// A policy whose gate learned, at the start of a fresh virtual clock, that the quota
+/// resets in `secs` seconds.
+fn held_for(secs: u64) -> (Policy, Virtual) {
+    let (policy, clock) = (gated(), Virtual::new());
+    let gate = policy.gate().expect("a gate");
+    gate.learn(Duration::from_secs(secs), Sleeper::wall(&clock));
+    (policy, clock)
+}
+
 /// A gate with no ramp: a held attempt goes at the reset plus the usual spread.
 fn gated() -> Policy {
     Policy::default().with_gate(Gate::new(GateConfig::new(
@@ -157,12 +166,7 @@ fn without_a_gate_nothing_is_held() {
 
 #[test]
 fn async_a_first_attempt_waits_for_the_reset_and_retries_are_not_held() {
-    let policy = gated();
-    let clock = Virtual::new();
-    policy
-        .gate()
-        .expect("a gate")
-        .learn(Duration::from_secs(3), Sleeper::wall(&clock));
+    let (policy, clock) = held_for(3);
     // Held until the reset; then a 429 that says the same reset again (1ms later): the
     // retry waits for its hint only, not held a second time by the gate.
     let made = RefCell::new(Vec::new());
@@ -188,12 +192,7 @@ fn async_a_first_attempt_waits_for_the_reset_and_retries_are_not_held() {
 
 #[test]
 fn the_final_error_says_how_long_the_gate_held_the_call() {
-    let policy = gated();
-    let clock = Virtual::new();
-    policy
-        .gate()
-        .expect("a gate")
-        .learn(Duration::from_secs(2), BlockingSleeper::wall(&clock));
+    let (policy, clock) = held_for(2);
     let err = (|| response(400, &[]))
         .retry(&policy)
         .sleeper(clock.clone())
@@ -217,12 +216,7 @@ fn the_final_error_says_how_long_the_gate_held_the_call() {
 #[test]
 fn tower_a_first_attempt_waits_for_the_reset_before_the_service_is_polled() {
     use tower::{Layer, ServiceExt};
-    let policy = gated();
-    let clock = Virtual::new();
-    policy
-        .gate()
-        .expect("a gate")
-        .learn(Duration::from_secs(2), Sleeper::wall(&clock));
+    let (policy, clock) = held_for(2);
     let made = Rc::new(RefCell::new(None));
     let (at, seen) = (clock.clone(), made.clone());
     let inner = tower::service_fn(move |_: http::Request<String>| {
@@ -253,12 +247,7 @@ impl futures_core::Stream for Items {
 
 #[test]
 fn stream_a_first_open_waits_for_the_reset() {
-    let policy = gated();
-    let clock = Virtual::new();
-    policy
-        .gate()
-        .expect("a gate")
-        .learn(Duration::from_secs(2), Sleeper::wall(&clock));
+    let (policy, clock) = held_for(2);
     let mut opened_at = None;
     let events = redial::retry_stream(
         &policy,
