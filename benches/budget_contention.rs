@@ -75,9 +75,19 @@ fn budget_contention(c: &mut Criterion) {
             black_box(&adaptive).rules(),
         ));
     };
-    let now = Instant::now();
+    let start = Instant::now();
     let bad_luck = Verdict::retryable(Cause::status(500));
+    // Each thread's calls 1µs apart on its own clock, as calls come (the adaptive budget
+    // reads the time).
+    thread_local! {
+        static TICKS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
     let retry_op = || {
+        let tick = TICKS.with(|t| {
+            t.set(t.get() + 1);
+            t.get()
+        });
+        let now = start + Duration::from_micros(tick);
         let mut rng = fastrand::Rng::with_seed(1);
         let mut call = Machine::new(black_box(&adaptive), now);
         let _ = black_box(call.on_outcome(&bad_luck, now, &mut rng));

@@ -431,21 +431,69 @@ impl<R: AsRef<Rules>> Machine<R> {
             }
             Verdict::Retryable { cause, hint } => (cause, hint),
         };
-        if let Some(budget) = &rules.budget {
-            budget.on_failure(&cause, self.attempts == 1, false);
-        }
         // Read the clock at most once, and only if a rule below needs it.
         let (mut clock, mut read) = (Some(now), None);
         let start = self.start;
         let mut now =
             move || -> Instant { *read.get_or_insert_with(|| clock.take().map_or(start, |f| f())) };
+        let first = self.attempts == 1;
+        let retry = self.retries.saturating_add(1);
+        let (delay, basis) = match self.plan(cause, hint, retry, &mut now, rng) {
+            Ok(planned) => planned,
+            Err(stop) => {
+                // The budget counts a failure that is not retried here, and one that may be
+                // with the retry, in one step.
+                if let Some(budget) = &rules.budget {
+                    budget.on_failure(&cause, first, false);
+                }
+                return Err(stop);
+            }
+        };
+        if let Some(budget) = &rules.budget {
+            match budget.allow_retry(&cause, first, now) {
+                Ok(cost) => self.spent = self.spent.saturating_add(cost),
+                Err(Refused::Tokens { cost, available }) => {
+                    return Err(Stop::BudgetExhausted { cost, available })
+                }
+                Err(Refused::Throttled(r)) => {
+                    return Err(Stop::Throttled {
+                        retries: r.retries,
+                        allowed: r.allowed,
+                        overload: r.overload,
+                    })
+                }
+            }
+        }
+        if basis == Basis::Backoff {
+            self.previous = Some(delay);
+        }
+        self.retries = retry;
+        Ok(Retry {
+            delay,
+            retry,
+            max_retries: rules.max_attempts.saturating_sub(1),
+            cause,
+            basis,
+        })
+    }
+
+    /// The rules a retry must pass before the budget (attempts, the hint's length, the
+    /// deadline), and its delay.
+    fn plan(
+        &self,
+        cause: Cause,
+        hint: Option<Hint>,
+        retry: u32,
+        now: &mut impl FnMut() -> Instant,
+        rng: &mut Rng,
+    ) -> Result<(Duration, Basis), Stop> {
+        let rules = self.rules.as_ref();
         if self.attempts >= rules.max_attempts {
             return Err(Stop::AttemptsExhausted {
                 attempts: self.attempts,
                 cause,
             });
         }
-        let retry = self.retries.saturating_add(1);
         let (delay, basis) = match hint {
             Some(hint) => {
                 let max = rules.max_hint;
@@ -479,32 +527,7 @@ impl<R: AsRef<Rules>> Machine<R> {
                 });
             }
         }
-        if let Some(budget) = &rules.budget {
-            match budget.allow_retry(&cause, now) {
-                Ok(cost) => self.spent = self.spent.saturating_add(cost),
-                Err(Refused::Tokens { cost, available }) => {
-                    return Err(Stop::BudgetExhausted { cost, available })
-                }
-                Err(Refused::Throttled(r)) => {
-                    return Err(Stop::Throttled {
-                        retries: r.retries,
-                        allowed: r.allowed,
-                        overload: r.overload,
-                    })
-                }
-            }
-        }
-        if basis == Basis::Backoff {
-            self.previous = Some(delay);
-        }
-        self.retries = retry;
-        Ok(Retry {
-            delay,
-            retry,
-            max_retries: rules.max_attempts.saturating_sub(1),
-            cause,
-            basis,
-        })
+        Ok((delay, basis))
     }
 }
 

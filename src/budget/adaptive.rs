@@ -21,8 +21,10 @@
 //!
 //! # Time and threads
 //!
-//! Time is an input: a success records itself without it (one relaxed `fetch_add` on a
-//! counter of the caller's thread's stripe, so that threads do not bounce one cache line);
+//! Time is an input: a success records itself without it, on a counter of the calling
+//! thread's own stripe (a plain load and store: no other thread writes it; threads beyond
+//! the eighth share a ninth stripe, with `fetch_add`), so that threads do not bounce one
+//! cache line;
 //! a retry decision, which has the time, folds the counts into the window first (at most
 //! once per thousandth of the window: decisions closer together read the last fold plus
 //! the retries allowed since). The fold takes a lock with `try_lock` only: a decision that
@@ -49,8 +51,12 @@ use std::time::{Duration, Instant};
 
 use super::Counts;
 
-/// Stripes of counters: enough that the threads of one process rarely share one.
-const STRIPES: usize = 8;
+/// Stripes that one thread each owns (and counts on without an atomic read-modify-write);
+/// threads beyond these share one more stripe.
+const OWNED: usize = 8;
+/// The stripe of the threads that own none.
+const SHARED: usize = OWNED;
+const STRIPES: usize = OWNED + 1;
 
 /// A success path that sees fewer than one success in this many attempts calls the server
 /// failing (the SRE book's client-side throttling watches the same requests/accepts ratio).
@@ -79,13 +85,15 @@ struct Stripe {
 const UPPER: u64 = 1 << 32;
 const LOWER: u64 = UPPER - 1;
 
-/// The stripes summed, and the retries: raw readings, whose differences are [`Counts`].
+/// The stripes summed, and the retried failures: raw readings, whose differences are
+/// [`Counts`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Raw {
     successes: u64,
     failures: u64,
     overloaded: u64,
-    retries: u64,
+    /// Failures that were retried, packed as the stripes' words: bad luck, then overload.
+    retried: [u64; 2],
 }
 
 impl Raw {
@@ -96,46 +104,119 @@ impl Raw {
         let s = self.successes.wrapping_sub(earlier.successes);
         let f = self.failures.wrapping_sub(earlier.failures);
         let o = self.overloaded.wrapping_sub(earlier.overloaded);
+        let [rf, ro] = self.retried_since(earlier);
         let successes = s & LOWER;
         // Every call's first attempt ends exactly once: as a success that needed no retry,
-        // or as a failure of a first attempt.
+        // or as a failure of a first attempt (retried or not).
         let first = successes
             .saturating_sub(s >> 32)
             .saturating_add(f >> 32)
-            .saturating_add(o >> 32);
+            .saturating_add(o >> 32)
+            .saturating_add(rf >> 32)
+            .saturating_add(ro >> 32);
         Counts {
             first_attempts: first,
-            retries: self.retries.wrapping_sub(earlier.retries),
+            retries: (rf & LOWER).saturating_add(ro & LOWER),
             successes,
-            failures: f & LOWER,
-            overloaded: o & LOWER,
+            failures: (f & LOWER).saturating_add(rf & LOWER),
+            overloaded: (o & LOWER).saturating_add(ro & LOWER),
         }
+    }
+
+    /// The retried failures since `earlier`, still packed.
+    fn retried_since(&self, earlier: Raw) -> [u64; 2] {
+        let [a, b] = self.retried;
+        let [c, d] = earlier.retried;
+        [a.wrapping_sub(c), b.wrapping_sub(d)]
     }
 }
 
 thread_local! {
+    /// The stripe this thread counts on: one it owns (below [`OWNED`]), or [`SHARED`];
+    /// `usize::MAX` before its first count.
     static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+    /// Gives the owned stripe back when the thread ends.
+    static RELEASE: Release = const { Release };
 }
 
-/// Hands stripes to threads in turn.
-static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
+/// Which owned stripes threads hold, one bit each, for the whole process: a thread owns
+/// the same index in every budget, so no other thread ever writes to it.
+static CLAIMED: AtomicUsize = AtomicUsize::new(0);
 
-/// The stripe of the calling thread: a thread-local read after its first call.
+/// Releases the calling thread's stripe when its thread-locals are dropped.
+struct Release;
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        if let Ok(i) = STRIPE.try_with(|s| s.replace(SHARED)) {
+            if i < OWNED {
+                // Release: the next owner sees every count this thread wrote.
+                CLAIMED.fetch_and(!(1 << i), Ordering::Release);
+            }
+        }
+    }
+}
+
+/// The calling thread's stripe, and whether it owns it: a thread-local read after its
+/// first call.
 #[inline]
-fn stripe_index() -> usize {
-    STRIPE
+fn stripe_index() -> (usize, bool) {
+    let i = STRIPE
         .try_with(|s| {
             let i = s.get();
-            if i < STRIPES {
-                i
-            } else {
-                let i = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES;
-                s.set(i);
-                i
+            if i <= SHARED {
+                return i;
             }
+            let i = claim();
+            s.set(i);
+            i
         })
-        // A thread being torn down: any stripe is as good.
-        .unwrap_or(0)
+        // A thread being torn down: the shared stripe.
+        .unwrap_or(SHARED);
+    (i, i < OWNED)
+}
+
+/// Takes a free owned stripe for the calling thread, or [`SHARED`] if all are taken.
+#[cold]
+fn claim() -> usize {
+    let mut taken = CLAIMED.load(Ordering::Relaxed);
+    loop {
+        let free = (!taken).trailing_zeros() as usize;
+        if free >= OWNED {
+            return SHARED;
+        }
+        // Acquire: this thread sees every count the stripe's last owner wrote.
+        match CLAIMED.compare_exchange_weak(
+            taken,
+            taken | (1 << free),
+            Ordering::Acquire,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => {
+                // Registers the destructor that gives the stripe back.
+                if RELEASE.try_with(|_| ()).is_err() {
+                    CLAIMED.fetch_and(!(1 << free), Ordering::Release);
+                    return SHARED;
+                }
+                return free;
+            }
+            Err(now) => taken = now,
+        }
+    }
+}
+
+/// Adds `n` to a stripe's word: a plain load and store on a stripe the thread owns (no
+/// other thread writes it), a `fetch_add` on the shared one.
+#[inline]
+fn add(word: &AtomicU64, n: u64, owned: bool) {
+    if owned {
+        word.store(
+            word.load(Ordering::Relaxed).wrapping_add(n),
+            Ordering::Relaxed,
+        );
+    } else {
+        word.fetch_add(n, Ordering::Relaxed);
+    }
 }
 
 /// Counts with fractions: the decayed window.
@@ -221,10 +302,12 @@ pub(crate) struct Adaptive {
     /// The last view a decision read, as `f64` bits, for a decision that finds `slow` busy
     /// or comes within `fold_every` of the last fold.
     published: [AtomicU64; 5],
-    /// Retries allowed, all threads together (the retry path is the rare one).
-    retries: AtomicU64,
-    /// `retries` when `published` was written.
-    retries_at_fold: AtomicU64,
+    /// Failures that were retried, all threads together (the retry path is the rare one),
+    /// packed as the stripes' words: after bad luck, after an overload signal. A retried
+    /// failure is counted here only, so that it costs one `fetch_add`.
+    retried: [AtomicU64; 2],
+    /// `retried` when `published` was written.
+    retried_at_fold: [AtomicU64; 2],
     /// When the last fold was, in nanoseconds since `base`; [`NEVER`] before the first (or
     /// after a new fleet view).
     folded_at: AtomicU64,
@@ -243,8 +326,8 @@ impl Adaptive {
             stripes: Default::default(),
             slow: Mutex::new(Slow::default()),
             published: Default::default(),
-            retries: AtomicU64::new(0),
-            retries_at_fold: AtomicU64::new(0),
+            retried: Default::default(),
+            retried_at_fold: Default::default(),
             folded_at: AtomicU64::new(NEVER),
             base: OnceLock::new(),
             fold_every: u64::try_from(params.window.as_nanos() / 1024).unwrap_or(u64::MAX),
@@ -252,33 +335,39 @@ impl Adaptive {
         }
     }
 
+    /// The calling thread's stripe, and whether the thread owns it.
     #[inline]
-    fn stripe(&self) -> &Stripe {
-        // `stripe_index` is below STRIPES; the fallback only satisfies the type.
-        let [first, ..] = &self.stripes;
-        self.stripes.get(stripe_index()).unwrap_or(first)
+    fn stripe(&self) -> (&Stripe, bool) {
+        let (i, owned) = stripe_index();
+        let [.., shared] = &self.stripes;
+        match self.stripes.get(i) {
+            Some(s) => (s, owned),
+            // `stripe_index` is below STRIPES; this only satisfies the type.
+            None => (shared, false),
+        }
     }
 
     /// A call succeeded; `first` when on its first attempt.
     #[inline]
     pub(crate) fn on_success(&self, first: bool) {
-        let add = if first { 1 } else { UPPER + 1 };
-        self.stripe().successes.fetch_add(add, Ordering::Relaxed);
+        let (s, owned) = self.stripe();
+        add(&s.successes, if first { 1 } else { UPPER + 1 }, owned);
     }
 
     /// An attempt failed; `first` when it was the call's first, `overload` when the failure
     /// says the server is overloaded.
     #[inline]
     pub(crate) fn on_failure(&self, first: bool, overload: bool) {
-        let s = self.stripe();
+        let (s, owned) = self.stripe();
         let word = if overload { &s.overloaded } else { &s.failures };
-        word.fetch_add(if first { UPPER + 1 } else { 1 }, Ordering::Relaxed);
+        add(word, if first { UPPER + 1 } else { 1 }, owned);
     }
 
     /// Every stripe summed, and the retries.
     fn raw(&self) -> Raw {
+        let [rf, ro] = &self.retried;
         let mut r = Raw {
-            retries: self.retries.load(Ordering::Relaxed),
+            retried: [rf.load(Ordering::Relaxed), ro.load(Ordering::Relaxed)],
             ..Raw::default()
         };
         for s in &self.stripes {
@@ -299,9 +388,15 @@ impl Adaptive {
         self.raw().since(Raw::default())
     }
 
-    /// Whether a retry after a failure (`overload` as in [`on_failure`](Self::on_failure))
-    /// may be made at `now`; counts it if so.
-    pub(crate) fn allow_retry(&self, overload: bool, now: Instant) -> Result<(), Refusal> {
+    /// Whether a retry after a failure (`first` and `overload` as in
+    /// [`on_failure`](Self::on_failure)) may be made at `now`; counts the failure either way,
+    /// and the retry with it if it is allowed.
+    pub(crate) fn allow_retry(
+        &self,
+        first: bool,
+        overload: bool,
+        now: Instant,
+    ) -> Result<(), Refusal> {
         let base = *self.base.get_or_init(|| now);
         let t = u64::try_from(now.saturating_duration_since(base).as_nanos()).unwrap_or(u64::MAX);
         let last = self.folded_at.load(Ordering::Relaxed);
@@ -313,7 +408,9 @@ impl Adaptive {
                 let raw = self.raw();
                 let view = slow.view(raw, now, self.params.window);
                 self.publish(&view);
-                self.retries_at_fold.store(raw.retries, Ordering::Relaxed);
+                for (slot, v) in self.retried_at_fold.iter().zip(raw.retried) {
+                    slot.store(v, Ordering::Relaxed);
+                }
                 self.folded_at.store(t, Ordering::Relaxed);
                 view
             })
@@ -323,9 +420,15 @@ impl Adaptive {
         let view = folded.unwrap_or_else(|| {
             let mut v = self.published();
             let since = self
-                .retries
-                .load(Ordering::Relaxed)
-                .wrapping_sub(self.retries_at_fold.load(Ordering::Relaxed));
+                .retried
+                .iter()
+                .zip(&self.retried_at_fold)
+                .map(|(now, then)| {
+                    now.load(Ordering::Relaxed)
+                        .wrapping_sub(then.load(Ordering::Relaxed))
+                        & LOWER
+                })
+                .fold(0u64, u64::wrapping_add);
             v.retries += since as f64;
             v
         });
@@ -339,9 +442,12 @@ impl Adaptive {
         };
         let limit = ratio * view.first_attempts + p.min_retries;
         if view.retries + 1.0 <= limit {
-            self.retries.fetch_add(1, Ordering::Relaxed);
+            let [bad_luck, overloaded] = &self.retried;
+            let word = if overload { overloaded } else { bad_luck };
+            word.fetch_add(if first { UPPER + 1 } else { 1 }, Ordering::Relaxed);
             Ok(())
         } else {
+            self.on_failure(first, overload);
             // `as` saturates: these are for the message only.
             Err(Refusal {
                 retries: view.retries.round() as u32,
@@ -476,12 +582,17 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn prop_packed_counts_read_back_exactly(
-            start in proptest::prelude::any::<(u64, u64, u64, u64)>(),
+            start in proptest::prelude::any::<(u64, u64, u64, u64, u64)>(),
             events in proptest::collection::vec((0u8..5, proptest::prelude::any::<bool>()), 0..300),
         ) {
             // A reading from any earlier state (the words wrap), then events as the
-            // stripes count them; the difference is what a plain model counted.
-            let earlier = Raw { successes: start.0, failures: start.1, overloaded: start.2, retries: start.3 };
+            // counters count them; the difference is what a plain model counted.
+            let earlier = Raw {
+                successes: start.0,
+                failures: start.1,
+                overloaded: start.2,
+                retried: [start.3, start.4],
+            };
             let mut later = earlier;
             let mut model = Counts::default();
             for (kind, first) in events {
@@ -493,12 +604,50 @@ mod tests {
                     }
                     1 => { later.failures = later.failures.wrapping_add(packed); model.failures += 1; }
                     2 => { later.overloaded = later.overloaded.wrapping_add(packed); model.overloaded += 1; }
-                    _ => { later.retries = later.retries.wrapping_add(1); model.retries += 1; }
+                    // A failure that was retried: bad luck, then overload.
+                    3 => {
+                        later.retried[0] = later.retried[0].wrapping_add(packed);
+                        model.failures += 1;
+                        model.retries += 1;
+                    }
+                    _ => {
+                        later.retried[1] = later.retried[1].wrapping_add(packed);
+                        model.overloaded += 1;
+                        model.retries += 1;
+                    }
                 }
-                model.first_attempts += u64::from(first && kind < 3);
+                model.first_attempts += u64::from(first);
             }
             proptest::prop_assert_eq!(later.since(earlier), model);
         }
+    }
+
+    #[test]
+    fn no_count_is_lost_when_threads_own_share_and_hand_over_stripes() {
+        // 16 threads at once (8 own a stripe, the rest share one), then 40 short-lived
+        // threads one after another (each takes over a stripe another gave back).
+        const N: u64 = 100_000;
+        let a = Adaptive::new(params());
+        std::thread::scope(|s| {
+            for _ in 0..16 {
+                s.spawn(|| {
+                    for i in 0..N {
+                        a.on_success(i % 2 == 0);
+                        a.on_failure(i % 3 == 0, i % 5 == 0);
+                    }
+                });
+            }
+        });
+        for _ in 0..40 {
+            std::thread::scope(|s| {
+                s.spawn(|| a.on_success(true));
+            });
+        }
+        let t = a.totals();
+        assert_eq!(t.successes, 16 * N + 40);
+        assert_eq!(t.failures + t.overloaded, 16 * N);
+        assert_eq!(t.overloaded, 16 * N.div_ceil(5));
+        assert_eq!(t.first_attempts, 16 * (N.div_ceil(2) + N.div_ceil(3)) + 40);
     }
 
     #[test]
@@ -531,9 +680,10 @@ mod tests {
             if ms % 10 != 0 {
                 continue;
             }
-            a.on_failure(true, true);
             asked += 1;
-            if a.allow_retry(true, t0 + Duration::from_millis(ms)).is_ok() {
+            if a.allow_retry(true, true, t0 + Duration::from_millis(ms))
+                .is_ok()
+            {
                 allowed += 1;
                 a.on_failure(false, true);
             }
@@ -558,9 +708,9 @@ mod tests {
                     a.on_success(first);
                     break;
                 }
-                a.on_failure(first, false);
+                let was_first = first;
                 first = false;
-                if a.allow_retry(false, now).is_err() {
+                if a.allow_retry(was_first, false, now).is_err() {
                     refused += u32::from(ms >= 1000);
                     break;
                 }
@@ -573,8 +723,7 @@ mod tests {
     fn a_fresh_fleet_view_replaces_the_local_window() {
         let a = Adaptive::new(params());
         let t0 = Instant::now();
-        a.on_failure(true, true);
-        let _ = a.allow_retry(true, t0);
+        let _ = a.allow_retry(true, true, t0);
         let taken = a.take_local_deltas();
         assert_eq!(taken.first_attempts, 1);
         let fleet = Counts {

@@ -415,12 +415,15 @@ impl Budget {
         }
     }
 
-    /// Whether a retry after `cause` may be made now; charges it if so and returns what it
-    /// took (tokens, for a refund if the call succeeds).
+    /// Whether a retry after `cause` (the failure of the call's `first` attempt or a later
+    /// one, not yet counted by [`on_failure`](Self::on_failure)) may be made now; counts the
+    /// failure, charges the retry if it is allowed, and returns what it took (tokens, for a
+    /// refund if the call succeeds).
     #[inline]
     pub(crate) fn allow_retry(
         &self,
         cause: &Cause,
+        first: bool,
         now: impl FnOnce() -> Instant,
     ) -> Result<u32, Refused> {
         match &self.shared.state {
@@ -441,7 +444,7 @@ impl Budget {
                 }
             }
             State::Adaptive(a) => a
-                .allow_retry(cause.signals_overload(), now())
+                .allow_retry(first, cause.signals_overload(), now())
                 .map(|()| 0)
                 .map_err(Refused::Throttled),
         }
