@@ -38,12 +38,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("A stressed LLM API is listening on {base}; calling it through redial.\n");
 
     let client = reqwest::Client::new();
-    let anthropic = Policy::preset(Preset::Anthropic);
+    // Each scenario gets a policy of its own, as if it were its own service: a policy's
+    // budget is shared by all its calls, and this demo's handful of calls, most of them
+    // failing on purpose, would spend it (the default budget allows retries as a share of
+    // recent calls, strictly while the server says it is overloaded).
+    let anthropic = || Policy::preset(Preset::Anthropic);
     let default = Policy::preset(Preset::Default);
 
     call(
         &client,
-        &anthropic,
+        &anthropic(),
         "anthropic",
         &base,
         "/rate-limited",
@@ -52,17 +56,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await;
     call(
         &client,
-        &anthropic,
+        &anthropic(),
         "anthropic",
         &base,
         "/overloaded",
         "overloaded twice",
     )
     .await;
-    stream(&client, &anthropic, &base).await;
+    stream(&client, &anthropic(), &base).await;
     call(
         &client,
-        &anthropic,
+        &anthropic(),
         "anthropic",
         &base,
         "/bad-request",
@@ -71,7 +75,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await;
     call(
         &client,
-        &anthropic,
+        &anthropic(),
         "anthropic",
         &base,
         "/shedding",

@@ -57,6 +57,7 @@ use crate::backoff::{Backoff, Curve, Jitter};
 use crate::budget::{Budget, BudgetConfig, BudgetKind};
 use crate::classify::{Classifier, NonIdempotent, Outcome, RequestFacts, StatusSet};
 use crate::duration::Human;
+use crate::fleet::FleetConfig;
 use crate::gate::Gate;
 use crate::machine::{Machine, OnLongHint, Rules};
 use crate::verdict::Verdict;
@@ -93,6 +94,8 @@ pub struct Policy {
     rules: Rules,
     /// The rate-limit gate first attempts consult, when one is set (see `with_gate`).
     gate: Option<Gate>,
+    /// The fleet to join, as a policy file's `[fleet]` table names it (see `fleet_config`).
+    fleet_config: Option<FleetConfig>,
     /// Keeps the fleet's exchange running as long as a policy uses its gate.
     #[cfg(feature = "redis")]
     pub(crate) fleet: Option<crate::fleet::Fleet>,
@@ -144,6 +147,7 @@ impl Policy {
             retry_status: self.classifier.retry_status,
             bad_status: None,
             budget: self.rules.budget_config,
+            fleet: self.fleet_config.clone(),
         }
     }
 
@@ -211,6 +215,20 @@ impl Policy {
     pub fn with_gate(mut self, gate: Gate) -> Policy {
         self.gate = Some(gate);
         self
+    }
+
+    /// The fleet this policy names (a policy file's `[fleet]` table, or
+    /// [`PolicyBuilder::fleet`]): settings only; with the `redis` feature, `join_fleet`
+    /// joins it.
+    ///
+    /// ```
+    /// use redial::fleet::FleetConfig;
+    /// let policy = redial::Policy::builder().fleet(FleetConfig::new("redis://10.0.0.7", "svc")).build()?;
+    /// assert_eq!(policy.fleet_config().map(|f| f.key()), Some("svc"));
+    /// # Ok::<(), redial::PolicyError>(())
+    /// ```
+    pub fn fleet_config(&self) -> Option<&FleetConfig> {
+        self.fleet_config.as_ref()
     }
 
     /// The rate-limit gate, if one is set.
@@ -312,6 +330,7 @@ impl Preset {
             retry_status: StatusSet::DEFAULT_RETRYABLE,
             bad_status: None,
             budget: BudgetConfig::default(),
+            fleet: None,
         };
         match self {
             Preset::Default => {}
@@ -402,6 +421,7 @@ pub struct PolicyBuilder {
     /// A code given to `retry_status` that no set can hold, reported by `build`.
     bad_status: Option<u16>,
     budget: BudgetConfig,
+    pub(crate) fleet: Option<FleetConfig>,
 }
 
 impl PolicyBuilder {
@@ -610,6 +630,19 @@ impl PolicyBuilder {
         self
     }
 
+    /// The fleet to join (the `[fleet]` table of a policy file): checked by `build`, joined
+    /// by `Policy::join_fleet` (feature `redis`).
+    ///
+    /// ```
+    /// use redial::fleet::FleetConfig;
+    /// let err = redial::Policy::builder().fleet(FleetConfig::new("redis://10.0.0.7", "a b")).build().unwrap_err();
+    /// assert_eq!(err.key(), "fleet.key");
+    /// ```
+    pub fn fleet(mut self, fleet: FleetConfig) -> Self {
+        self.fleet = Some(fleet);
+        self
+    }
+
     /// Checks every rule and builds the policy with a fresh budget.
     ///
     /// ```
@@ -646,6 +679,7 @@ impl PolicyBuilder {
             classifier,
             rules,
             gate: None,
+            fleet_config: self.fleet,
             #[cfg(feature = "redis")]
             fleet: None,
         }
@@ -739,6 +773,9 @@ impl PolicyBuilder {
                     );
                 }
             }
+        }
+        if let Some(Err(e)) = self.fleet.as_ref().map(FleetConfig::validate) {
+            out.push(e);
         }
         out
     }

@@ -3,7 +3,8 @@
 //! Each `tests/compile_fail/NAME.rs` is checked by cargo as a crate of its own that depends
 //! on this one, with the features its first lines name (`//@ default-features = false`,
 //! `//@ features = a, b`), and the errors it gets must be `NAME.stderr` exactly, with the
-//! case's directory written `$DIR` and this crate's `$REDIAL`. `REDIAL_BLESS=1 cargo test
+//! case's directory written `$DIR`, this crate's `$REDIAL`, and the file the compiler
+//! writes a long type to `$LONG_TYPE_FILE`. `REDIAL_BLESS=1 cargo test
 //! --test compile_fail` rewrites the `.stderr` files from what the compiler says now.
 //!
 //! Not trybuild: it checks its cases with the features of the test run and builds every
@@ -112,6 +113,11 @@ fn normalize(stderr: &str) -> String {
             .replace(&cases.display().to_string(), "$DIR")
             .replace(env!("CARGO_MANIFEST_DIR"), "$REDIAL");
         let mut line = line.trim().to_string();
+        // A long type's file is named by a hash of the build.
+        const LONG: &str = "has been written to '";
+        if let Some(at) = line.find(LONG) {
+            line = format!("{}{LONG}$LONG_TYPE_FILE'", &line[..at]);
+        }
         if let Some((arrow, at)) = line
             .strip_prefix("--> ")
             .map(|at| ("-->", at))

@@ -419,3 +419,29 @@ fn syncs_once_an_interval_once_the_reset_has_passed() {
     let syncs = b.status().syncs - before;
     assert!(syncs <= 24, "{syncs} syncs in 20 intervals");
 }
+
+#[cfg(feature = "serde")]
+#[test]
+fn policies_from_a_file_with_a_fleet_table_share_the_gate() {
+    let server = RedisServer::start();
+    let file = format!(
+        "preset = \"openai\"\n\n[fleet]\nurl = \"{}\"\nkey = \"svc\"\nsync = \"50ms\"\n",
+        server.url()
+    );
+    let load = || {
+        redial::Policy::from_toml(&file)
+            .expect("a valid file")
+            .join_fleet()
+            .expect("joins")
+    };
+    let (a, b) = (load(), load());
+    let gate = |p: &redial::Policy| p.gate().expect("a gate").clone();
+    assert!(!gate(&a).same(&gate(&b)), "two processes' gates");
+    gate(&a).learn(Duration::from_secs(30), SystemTime::now());
+    assert!(eventually(LONG, || gate(&b).reset_ms() == gate(&a).reset_ms()));
+    // A policy that names no fleet joins nothing.
+    let alone = redial::Policy::default()
+        .join_fleet()
+        .expect("nothing to join");
+    assert!(alone.gate().is_none());
+}

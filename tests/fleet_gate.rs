@@ -1,8 +1,9 @@
 //! The rate-limit gate through the adapters, in virtual time: a policy with a gate holds a
 //! call's first attempt until the reset another call learned (from a 429, or from a
 //! response whose quota says 0 left), then lets it go; its retries are never held (they
-//! wait for their own hint), and a policy without a gate holds nothing. The blocking loop,
-//! the async future, the stream and the tower layer share the driver, so each is run once.
+//! wait for their own hint), and a policy without a gate holds nothing. Each adapter waits
+//! where it makes its first attempt: the blocking loop, the future, the stream (its first
+//! open) and the tower layer (before it polls its service) are each run here.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -88,6 +89,15 @@ fn made_at(policy: &Policy, clock: &Virtual) -> Duration {
     made_at.expect("the attempt was made")
 }
 
+/// A policy whose gate learned, at the start of a fresh virtual clock, that the quota
+/// resets in `secs` seconds.
+fn held_for(secs: u64) -> (Policy, Virtual) {
+    let (policy, clock) = (gated(), Virtual::new());
+    let gate = policy.gate().expect("a gate");
+    gate.learn(Duration::from_secs(secs), Sleeper::wall(&clock));
+    (policy, clock)
+}
+
 /// A gate with no ramp: a held attempt goes at the reset plus the usual spread.
 fn gated() -> Policy {
     Policy::default().with_gate(Gate::new(GateConfig::new(
@@ -156,12 +166,7 @@ fn without_a_gate_nothing_is_held() {
 
 #[test]
 fn async_a_first_attempt_waits_for_the_reset_and_retries_are_not_held() {
-    let policy = gated();
-    let clock = Virtual::new();
-    policy
-        .gate()
-        .expect("a gate")
-        .learn(Duration::from_secs(3), Sleeper::wall(&clock));
+    let (policy, clock) = held_for(3);
     // Held until the reset; then a 429 that says the same reset again (1ms later): the
     // retry waits for its hint only, not held a second time by the gate.
     let made = RefCell::new(Vec::new());
@@ -187,12 +192,7 @@ fn async_a_first_attempt_waits_for_the_reset_and_retries_are_not_held() {
 
 #[test]
 fn the_final_error_says_how_long_the_gate_held_the_call() {
-    let policy = gated();
-    let clock = Virtual::new();
-    policy
-        .gate()
-        .expect("a gate")
-        .learn(Duration::from_secs(2), BlockingSleeper::wall(&clock));
+    let (policy, clock) = held_for(2);
     let err = (|| response(400, &[]))
         .retry(&policy)
         .sleeper(clock.clone())
@@ -211,4 +211,60 @@ fn the_final_error_says_how_long_the_gate_held_the_call() {
         .expect_err("a 400 is final");
     assert_eq!(err.held(), Duration::ZERO);
     assert!(!err.to_string().contains("gate"), "{err}");
+}
+
+#[test]
+fn tower_a_first_attempt_waits_for_the_reset_before_the_service_is_polled() {
+    use tower::{Layer, ServiceExt};
+    let (policy, clock) = held_for(2);
+    let made = Rc::new(RefCell::new(None));
+    let (at, seen) = (clock.clone(), made.clone());
+    let inner = tower::service_fn(move |_: http::Request<String>| {
+        *seen.borrow_mut() = Some(at.elapsed());
+        core::future::ready(response(200, &[]))
+    });
+    let service = redial::RetryLayer::new(policy)
+        .sleeper(clock.clone())
+        .layer(inner);
+    let result = futures_executor::block_on(service.oneshot(http::Request::new(String::new())));
+    assert!(result.is_ok());
+    let made_at = made.borrow().expect("the request was sent");
+    assert!(made_at >= Duration::from_secs(2), "sent at {made_at:?}");
+}
+
+/// A stream of these items, all ready.
+struct Items(std::vec::IntoIter<Result<&'static str, redial::StreamError<std::io::Error>>>);
+
+impl futures_core::Stream for Items {
+    type Item = Result<&'static str, redial::StreamError<std::io::Error>>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::task::Poll::Ready(self.0.next())
+    }
+}
+
+#[test]
+fn stream_a_first_open_waits_for_the_reset() {
+    let (policy, clock) = held_for(2);
+    let mut opened_at = None;
+    let events = redial::retry_stream(
+        &policy,
+        || {
+            opened_at = Some(clock.elapsed());
+            core::future::ready(Ok::<_, redial::StreamError<std::io::Error>>(
+                http::Response::new(()),
+            ))
+        },
+        |_| Items(vec![Ok("message_start"), Ok("message_stop")].into_iter()),
+    )
+    .sleeper(clock.clone());
+    let seen: Vec<_> = futures_executor::block_on_stream(Box::pin(events)).collect();
+    assert_eq!(seen.len(), 2);
+    let opened_at = opened_at.expect("opened");
+    assert!(
+        opened_at >= Duration::from_secs(2),
+        "opened at {opened_at:?}"
+    );
 }

@@ -176,8 +176,8 @@ pub fn parse_method(s: &str) -> Result<http::Method, String> {
         .map_err(|_| format!("{s:?} is not a valid method"))
 }
 
-/// A duration for people: whole milliseconds from 1 ms up (`312ms`, `1.182s`), rounded
-/// down as `decide`'s `delay_ms` is.
+/// A duration for people, rounded to what matters at its size (`312ms`, `1.2s`): see
+/// `redial::duration::Readable`.
 pub fn show(d: Duration) -> String {
     Readable(d).to_string()
 }

@@ -86,6 +86,16 @@ pub fn run(args: ExplainArgs) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
+    // A later attempt is explained without the retry budget: its level depends on the whole
+    // process's traffic, which one command line cannot know (`redial simulate` shows it).
+    let policy = if args.attempt > 1 {
+        match policy.to_builder().no_budget().build() {
+            Ok(p) => p,
+            Err(e) => return fail(e),
+        }
+    } else {
+        policy
+    };
     let (headers, request) = match (
         header_map(args.headers.iter().cloned()),
         header_map(args.request_headers.iter().cloned()),
@@ -146,6 +156,12 @@ pub fn run(args: ExplainArgs) -> ExitCode {
     println!("{}", explain(&input, &verdict, &action));
     for note in notes(&input, &verdict) {
         println!("Note: {note}");
+    }
+    if args.attempt > 1 {
+        println!(
+            "Note: the retry budget is left out: it depends on the whole process's traffic \
+             (see redial simulate)."
+        );
     }
     ExitCode::SUCCESS
 }

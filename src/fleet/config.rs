@@ -22,15 +22,23 @@ use super::FleetEvent;
 #[derive(Clone)]
 #[must_use]
 pub struct FleetConfig {
-    pub(super) url: String,
-    pub(super) key: String,
-    pub(super) sync: Duration,
-    pub(super) gate: GateConfig,
+    pub(crate) url: String,
+    pub(crate) key: String,
+    pub(crate) sync: Duration,
+    pub(crate) gate: GateConfig,
     pub(super) on_event: Option<EventHook>,
 }
 
 /// What hears the exchange's news.
 pub(super) type EventHook = Arc<dyn Fn(&FleetEvent<'_>) + Send + Sync>;
+
+/// Two configurations are equal when their settings are; the event hooks are not compared.
+impl PartialEq for FleetConfig {
+    fn eq(&self, other: &FleetConfig) -> bool {
+        (&self.url, &self.key, self.sync, self.gate)
+            == (&other.url, &other.key, other.sync, other.gate)
+    }
+}
 
 impl fmt::Debug for FleetConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

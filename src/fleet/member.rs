@@ -217,6 +217,26 @@ pub struct FleetStatus {
 }
 
 impl Policy {
+    /// Joins the fleet this policy names (a policy file's `[fleet]` table): connects it
+    /// ([`FleetConfig::connect`], no I/O on this thread) and returns the policy
+    /// [`with_fleet`](Self::with_fleet). A policy that names no fleet comes back as it is.
+    ///
+    /// ```
+    /// let policy = redial::Policy::from_toml("[fleet]\nurl = \"redis://127.0.0.1:1\"\nkey = \"svc\"\n")?;
+    /// let policy = policy.join_fleet()?;
+    /// assert!(policy.gate().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn join_fleet(self) -> Result<Policy, FleetError> {
+        match self.fleet_config() {
+            Some(config) => {
+                let fleet = config.clone().connect()?;
+                Ok(self.with_fleet(&fleet))
+            }
+            None => Ok(self),
+        }
+    }
+
     /// The same policy, in the fleet: its first attempts consult the fleet's shared gate,
     /// its budget's counts are shared with the fleet (replacing a budget shared before;
     /// the `aws` kind has none to share), and the policy keeps the fleet's exchange

@@ -187,6 +187,14 @@ impl fmt::Display for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.to_builder();
         for section in SECTIONS {
+            // A table with nothing to say (no `[fleet]`) is left out, not written empty.
+            let silent = section
+                .keys
+                .iter()
+                .all(|k| (k.write)(&b).is_none() && k.absent.is_empty());
+            if !section.name.is_empty() && silent {
+                continue;
+            }
             if !section.name.is_empty() {
                 writeln!(f, "\n[{}]", section.name)?;
             }
@@ -812,7 +820,7 @@ success_refund = 3
             ("[budget]\noverload_ratio = -0.5", "budget.overload_ratio: must be a number from 0 to 10, got -0.5"),
             ("[budget]\nretry_ratio = 11", "budget.retry_ratio: must be a number from 0 to 10, got 11.0"),
             ("[budget]\ncost = 1", "budget.cost: unknown key (expected one of enabled, kind, capacity, retry_cost, timeout_cost, success_refund, window, overload_ratio, retry_ratio, min_retries)"),
-            ("retries = 3", "retries: unknown key (expected one of preset, max_attempts, max_elapsed, non_idempotent, backoff, hints, classify, budget)"),
+            ("retries = 3", "retries: unknown key (expected one of preset, max_attempts, max_elapsed, non_idempotent, backoff, hints, classify, budget, fleet)"),
             ("backoff = 3", "backoff: expected a table, found the integer 3"),
             ("max_attempts = 3\nmax_attempts = 4", "line 2: duplicate key `max_attempts` (column 1)"),
             ("[backoff]\ncap = \"1s\"\n cap = \"2s\"", "line 3: duplicate key `cap` (column 2)"),

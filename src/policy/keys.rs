@@ -2,7 +2,7 @@
 //! writer (`Display for Policy`), the "expected one of" list of an unknown key and the JSON
 //! Schema ([`schema`](super::schema)) all read these tables, so a key is added in one place.
 //!
-//! Adding a section (say `[fleet]`) is one [`Section`] in [`SECTIONS`]: its keys, each with
+//! Adding a section (as `[fleet]` was) is one [`Section`] in [`SECTIONS`]: its keys, each with
 //! a reader (node → the builder's field, naming the key path in its error), a writer (the
 //! builder's field → TOML text) and the value's shape (for the schema). The builder gets
 //! the field and its rule; nothing else changes.
@@ -17,6 +17,7 @@ use crate::backoff::{Curve, Jitter};
 use crate::budget::BudgetKind;
 use crate::classify::{NonIdempotent, StatusSet};
 use crate::duration::{self, Human};
+use crate::fleet::FleetConfig;
 use crate::machine::OnLongHint;
 
 /// One table of the file (`""` is the top level).
@@ -68,6 +69,8 @@ pub(crate) enum Value {
     Choice(fn() -> Vec<&'static str>),
     /// An array of status codes, 100 to 599.
     StatusCodes,
+    /// A string (a URL, a name).
+    Text,
 }
 
 /// What a file sets, before the builder's checks: the builder, and the two keys that are
@@ -153,7 +156,7 @@ impl Draft {
 }
 
 /// Every section, the top level first, in the order the writer writes them.
-pub(crate) const SECTIONS: [&Section; 5] = [&TOP, &BACKOFF, &HINTS, &CLASSIFY, &BUDGET];
+pub(crate) const SECTIONS: [&Section; 6] = [&TOP, &BACKOFF, &HINTS, &CLASSIFY, &BUDGET, &FLEET];
 
 impl Section {
     /// The key of that name.
@@ -530,6 +533,90 @@ const BUDGET: Section = Section {
     ],
 };
 
+const FLEET: Section = Section {
+    name: "fleet",
+    doc: "Fleet sharing on Redis: processes that name one key share the rate-limit gate and the budget's counts (joined with the redis feature).",
+    keys: &[
+        Key {
+            name: "url",
+            doc: "The Redis URL, redis://[:password@]host[:port][/db]; written back with its password as ***.",
+            value: Value::Text,
+            read: |d, n, p| {
+                fleet(d).url = string(p, n)?.to_owned();
+                Ok(())
+            },
+            write: |b| b.fleet.as_ref().map(|f| format!("{:?}", masked(&f.url))),
+            absent: "",
+        },
+        Key {
+            name: "key",
+            doc: "The fleet key: a service, or one API key (1 to 128 printable ASCII characters, no braces).",
+            value: Value::Text,
+            read: |d, n, p| {
+                fleet(d).key = string(p, n)?.to_owned();
+                Ok(())
+            },
+            write: |b| b.fleet.as_ref().map(|f| format!("{:?}", f.key)),
+            absent: "",
+        },
+        Key {
+            name: "sync",
+            doc: "How often each process exchanges its state with Redis (10ms to 1m; default 250ms).",
+            value: Value::Duration,
+            read: |d, n, p| {
+                fleet(d).sync = duration(p, n)?;
+                Ok(())
+            },
+            write: |b| b.fleet.as_ref().and_then(|f| quoted(Human(f.sync))),
+            absent: "",
+        },
+        Key {
+            name: "ramp",
+            doc: "The longest ramp after a rate-limit reset: held first attempts come back over as long as the hold lasted, up to this (default 10s; 0s: the hint's spread only).",
+            value: Value::Duration,
+            read: |d, n, p| {
+                fleet(d).gate.ramp = duration(p, n)?;
+                Ok(())
+            },
+            write: |b| b.fleet.as_ref().and_then(|f| quoted(Human(f.gate.ramp))),
+            absent: "",
+        },
+        Key {
+            name: "max_hold",
+            doc: "The longest the rate-limit gate holds first attempts (1s to 1h; default 60s).",
+            value: Value::Duration,
+            read: |d, n, p| {
+                fleet(d).gate.max_hold = duration(p, n)?;
+                Ok(())
+            },
+            write: |b| b.fleet.as_ref().and_then(|f| quoted(Human(f.gate.max_hold))),
+            absent: "",
+        },
+    ],
+};
+
+/// The fleet the draft names, made empty at its first key (an empty `url` or `key` is
+/// then reported by the builder's checks).
+fn fleet(d: &mut Draft) -> &mut FleetConfig {
+    d.b.fleet.get_or_insert_with(|| FleetConfig::new("", ""))
+}
+
+/// A Redis URL with its password written `***`: the effective policy is printed by
+/// `redial check`, and logs are no place for it.
+fn masked(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority = rest.split('/').next().unwrap_or(rest);
+    match authority.rsplit_once('@') {
+        Some((user, _)) => match user.split_once(':') {
+            Some((name, _)) => format!("{scheme}://{name}:***@{}", &rest[user.len() + 1..]),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
 /// Whether the budget is the AWS bucket (its keys are written; the adaptive ones are not).
 fn aws(b: &PolicyBuilder) -> bool {
     b.budget.kind == BudgetKind::Aws
@@ -671,6 +758,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_redis_url_is_written_without_its_password() {
+        assert_eq!(
+            masked("redis://:hunter2@10.0.0.7:6379/0"),
+            "redis://:***@10.0.0.7:6379/0"
+        );
+        assert_eq!(
+            masked("rediss://app:hunter2@cache:6380"),
+            "rediss://app:***@cache:6380"
+        );
+        assert_eq!(masked("redis://app@cache"), "redis://app@cache");
+        assert_eq!(masked("redis://cache:6379"), "redis://cache:6379");
+        assert_eq!(masked("unix:///run/redis.sock"), "unix:///run/redis.sock");
+        assert_eq!(masked("no scheme"), "no scheme");
+    }
+
+    #[test]
     fn every_key_is_written_under_its_own_name_and_read_back() {
         // A key written by the writer is one the reader knows: the tables are the only
         // list, so this holds as long as every write has a matching read.
@@ -690,7 +793,7 @@ mod tests {
     fn the_top_level_expects_its_keys_then_its_tables() {
         assert_eq!(
             TOP.expected(),
-            "preset, max_attempts, max_elapsed, non_idempotent, backoff, hints, classify, budget"
+            "preset, max_attempts, max_elapsed, non_idempotent, backoff, hints, classify, budget, fleet"
         );
     }
 }

@@ -93,6 +93,7 @@ fn key(k: &Key, indent: usize) -> String {
             let names: Vec<String> = names().into_iter().map(quote).collect();
             fields.push(format!("\"enum\": [{}]", names.join(", ")));
         }
+        Value::Text => fields.push("\"type\": \"string\"".into()),
         Value::StatusCodes => {
             fields.push("\"type\": \"array\"".into());
             fields.push(
