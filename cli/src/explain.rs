@@ -337,7 +337,7 @@ fn stop_sentence(input: &Input<'_>, verdict: &Verdict, stop: &Stop) -> String {
         Stop::Throttled { overload, .. } => {
             let display = stop.to_string();
             let numbers = display
-                .strip_prefix(&format!("{reason}: "))
+                .strip_prefix(&format!("{reason}: throttled: "))
                 .unwrap_or(&display);
             let budget = rules.budget_config();
             let (ratio, key) = if overload {

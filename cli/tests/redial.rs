@@ -1398,7 +1398,7 @@ fn decide_says_when_the_throttle_refuses_a_burst_of_503s() {
     for line in &lines[7..] {
         assert_eq!(
             line["steps"][0]["why"],
-            "budget_exhausted: 2 recent retries, the budget allows 2 while the server is \
+            "budget_exhausted: throttled: 2 recent retries already, at most 2 allowed while the server is \
              overloaded or failing"
         );
     }
@@ -1422,7 +1422,7 @@ fn explain_says_when_the_throttle_refuses_a_retry() {
     assert_eq!(
         stdout(&out),
         "Do not retry (budget_exhausted): the throttle (the adaptive retry budget) refuses it: \
-         0 recent retries, the budget allows 0 while the server is overloaded or failing \
+         0 recent retries already, at most 0 allowed while the server is overloaded or failing \
          (overload_ratio 0.01 per recent first attempt, plus min_retries 0.1, over a 30s \
          window).\n"
     );
