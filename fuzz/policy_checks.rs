@@ -161,8 +161,10 @@ fn check_file(text: &str, format: &str, doc: Option<&Value>, loaded: &Result<Pol
             check_error(text, format, doc, e);
             // A file that reads but breaks a rule: the error names a key whose rule the
             // file really breaks, not just any key. A budget key of the other kind is
-            // refused before any rule is checked.
-            if let Some(Ok(file)) = doc.map(described) {
+            // refused before any rule is checked. A JSON key given twice is refused first,
+            // and the document read (serde_json keeps the last value) is not the file.
+            let duplicate = format == "JSON" && is_duplicate_key(e);
+            if let Some(Ok(file)) = doc.filter(|_| !duplicate).map(described) {
                 let broken = if file.misplaced.is_empty() {
                     file.settings.broken_rules()
                 } else {
