@@ -791,7 +791,7 @@ impl fmt::Display for Stop {
                 overload,
             } => write!(
                 f,
-                "{retries} recent retries, the budget allows {allowed} {}",
+                "throttled: {retries} recent retries already, at most {allowed} allowed {}",
                 if overload {
                     "while the server is overloaded or failing"
                 } else {

@@ -36,6 +36,10 @@
 //! down) or `{"action": "stop", "reason": "…", "why": "…"}`. Processing ends at the first
 //! stop; later attempts are ignored. When the attempts run out before a stop, the steps end
 //! with the last retry (the call is still in progress).
+//! A stop's `why` is the [`Stop`](redial::Stop)'s own words: a retry the adaptive budget (the
+//! throttle) refuses is `budget_exhausted` with its numbers, such as `"budget_exhausted:
+//! throttled: 2 recent retries already, at most 2 allowed while the server is overloaded or
+//! failing"`.
 //!
 //! Every input line gets one output line, in order, so answers pair with calls by position.
 //! A line that is not JSON or not of this shape, a blank one included, gets `{"id": …,

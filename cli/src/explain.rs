@@ -9,10 +9,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use redial::duration::Readable;
+use redial::gate::{Gate, GateConfig};
 use redial::hints::{self, HintSource, Parsed};
 use redial::{
-    Action, Basis, Cause, ErrorType, Jitter, NonIdempotent, Outcome, Policy, RequestFacts, Retry,
-    Rng, Rule, Stop, Transport, Verdict,
+    Action, Basis, BudgetConfig, BudgetKind, Cause, ErrorType, Jitter, NonIdempotent, Outcome,
+    Policy, RequestFacts, Retry, Rng, Rule, Stop, Transport, Verdict,
 };
 
 use redial_cli::common::{
@@ -86,6 +87,10 @@ pub fn run(args: ExplainArgs) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
+    // Read before the budget is dropped below: a rebuilt policy keeps `[fleet]` but not a
+    // gate set in code.
+    let gate = gate_of(&policy);
+    let budget = *policy.rules().budget_config();
     // A later attempt is explained without the retry budget: its level depends on the whole
     // process's traffic, which one command line cannot know (`redial simulate` shows it).
     let policy = if args.attempt > 1 {
@@ -154,13 +159,17 @@ pub fn run(args: ExplainArgs) -> ExitCode {
         );
     }
     println!("{}", explain(&input, &verdict, &action));
+    if let Some(sentence) = gate.and_then(|g| gate_sentence(&input, &g)) {
+        println!("{sentence}");
+    }
     for note in notes(&input, &verdict) {
         println!("Note: {note}");
     }
     if args.attempt > 1 {
         println!(
             "Note: the retry budget is left out: it depends on the whole process's traffic \
-             (see redial simulate)."
+             (see redial simulate){}.",
+            throttle_rule(&budget)
         );
     }
     ExitCode::SUCCESS
@@ -325,8 +334,94 @@ fn stop_sentence(input: &Input<'_>, verdict: &Verdict, stop: &Stop) -> String {
             "Do not retry ({reason}): the retry budget holds {available} tokens and a retry \
              costs {cost}."
         ),
+        Stop::Throttled { overload, .. } => {
+            let display = stop.to_string();
+            let numbers = display
+                .strip_prefix(&format!("{reason}: throttled: "))
+                .unwrap_or(&display);
+            let budget = rules.budget_config();
+            let (ratio, key) = if overload {
+                (budget.overload_ratio, "overload_ratio")
+            } else {
+                (budget.retry_ratio, "retry_ratio")
+            };
+            format!(
+                "Do not retry ({reason}): the throttle (the adaptive retry budget) refuses it: \
+                 {numbers} ({key} {ratio} per recent first attempt, plus min_retries {}, over \
+                 a {} window).",
+                budget.min_retries,
+                Readable(budget.window)
+            )
+        }
         _ => format!("Do not retry: {stop}."),
     }
+}
+
+/// The rate-limit gate's settings and whom it holds: the `[fleet]` table's (every process
+/// naming the key), else a gate set in code (this policy's calls); `None` without a gate.
+fn gate_of(policy: &Policy) -> Option<(GateConfig, String)> {
+    match (policy.fleet_config(), policy.gate()) {
+        (Some(fleet), _) => Some((
+            fleet.gate_config(),
+            format!("of every process naming fleet key {:?}", fleet.key()),
+        )),
+        (None, Some(gate)) => Some((*gate.config(), "through this policy".to_string())),
+        (None, None) => None,
+    }
+}
+
+/// What the rate-limit gate learns from this response, if anything: the reset it holds
+/// first attempts until, and the ramp after it. The numbers are the library's own (a fresh
+/// gate learns the response); only the wording is here.
+fn gate_sentence(input: &Input<'_>, (config, who): &(GateConfig, String)) -> Option<String> {
+    let status = input.status?;
+    let gate = Gate::new(*config);
+    gate.learn_from_response(status, input.headers, input.wall);
+    gate.reset()?;
+    // In whole milliseconds, as the gate keeps it.
+    let now_ms = input
+        .wall
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let hold = Duration::from_millis(gate.reset_ms().saturating_sub(now_ms));
+    let clamped = if hold >= config.max_hold {
+        format!(
+            " (max_hold {}: the server's reset is later)",
+            Readable(config.max_hold)
+        )
+    } else {
+        String::new()
+    };
+    let ramp = Duration::from_millis(gate.ramp_ms());
+    let after = if ramp.is_zero() {
+        format!(
+            "then go with a spread of up to {} (ramp = \"0s\")",
+            show((hold / 10).min(Duration::from_secs(1)))
+        )
+    } else {
+        format!("then ramp back up over {}", Readable(ramp))
+    };
+    Some(format!(
+        "The rate-limit gate learns that the quota is spent: first attempts {who} are held \
+         {}{clamped} until it resets, {after}.",
+        Readable(hold)
+    ))
+}
+
+/// `, and its throttle …`: the adaptive budget's rule with its numbers; nothing for `aws`.
+fn throttle_rule(budget: &BudgetConfig) -> String {
+    if !budget.enabled || budget.kind != BudgetKind::Adaptive {
+        return String::new();
+    }
+    format!(
+        "; its throttle refuses a retry (budget_exhausted) when recent retries would pass \
+         {} per recent first attempt plus {} while the server is overloaded or failing, {} \
+         otherwise, over a {} window",
+        budget.overload_ratio,
+        budget.min_retries,
+        budget.retry_ratio,
+        Readable(budget.window)
+    )
 }
 
 /// Why a failure is retryable: the rule that said so.

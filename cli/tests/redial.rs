@@ -1266,3 +1266,164 @@ fn issue_13_messages_name_the_file_the_place_and_the_fix() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+// ------------------------------------------------------------ the gate and the throttle
+
+/// A policy file in a temporary directory, named after the test that writes it.
+fn temp_policy(name: &str, text: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("redial-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("the policy is written");
+    path.display().to_string()
+}
+
+#[test]
+fn explain_says_the_fleet_gate_holds_first_attempts_until_the_reset() {
+    let fleet = temp_policy(
+        "fleet.toml",
+        "[fleet]\nurl = \"redis://127.0.0.1:6379\"\nkey = \"billing-api\"\nramp = \"10s\"\n",
+    );
+    let at = |args: &[&str]| {
+        let mut all = vec!["explain", "--policy", &fleet];
+        all.extend_from_slice(args);
+        let out = redial(&all, b"");
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    // A 429 with a reset: held 30s, then a ramp as long as the hold, up to `ramp`.
+    let text = at(&["--status", "429", "--header", "retry-after: 30"]);
+    assert!(
+        text.ends_with(
+            "\nThe rate-limit gate learns that the quota is spent: first attempts of every \
+             process naming fleet key \"billing-api\" are held 30s until it resets, then ramp \
+             back up over 10s.\n"
+        ),
+        "{text}"
+    );
+    // A success whose quota has 0 left teaches it too; a short hold gets a short ramp.
+    let text = at(&[
+        "--status",
+        "200",
+        "--header",
+        "x-ratelimit-remaining-requests: 0",
+        "--header",
+        "x-ratelimit-reset-requests: 2.1s",
+    ]);
+    assert!(
+        text.contains("are held 2.1s until it resets, then ramp back up over 2.1s."),
+        "{text}"
+    );
+    // A reset past max_hold is held max_hold.
+    let text = at(&["--status", "429", "--header", "retry-after: 600"]);
+    assert!(
+        text.contains("are held 1m (max_hold 1m: the server's reset is later) until it resets"),
+        "{text}"
+    );
+    // A 503's retry-after is one server's health, not the key's quota: nothing new.
+    let text = at(&["--status", "503", "--header", "retry-after: 2"]);
+    assert!(!text.contains("rate-limit gate"), "{text}");
+    // Without a gate, nothing new either.
+    let plain = redial(
+        &["explain", "--status", "429", "--header", "retry-after: 30"],
+        b"",
+    );
+    assert!(
+        !stdout(&plain).contains("rate-limit gate"),
+        "{}",
+        stdout(&plain)
+    );
+}
+
+#[test]
+fn explain_a_later_attempt_gives_the_throttles_rule() {
+    let out = redial(&["explain", "--status", "503", "--attempt", "2"], b"");
+    let text = stdout(&out);
+    assert!(
+        text.ends_with(
+            "Note: the retry budget is left out: it depends on the whole process's traffic \
+             (see redial simulate); its throttle refuses a retry (budget_exhausted) when recent \
+             retries would pass 0.1 per recent first attempt plus 0.5 while the server is \
+             overloaded or failing, 2 otherwise, over a 30s window.\n"
+        ),
+        "{text}"
+    );
+    // The `aws` bucket has no throttle to describe.
+    let out = redial(
+        &[
+            "explain",
+            "--preset",
+            "aws-standard",
+            "--status",
+            "503",
+            "--attempt",
+            "2",
+        ],
+        b"",
+    );
+    assert!(
+        stdout(&out).ends_with("(see redial simulate).\n"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn decide_says_when_the_throttle_refuses_a_burst_of_503s() {
+    // Calls that succeed, then a burst of 503s: the default (adaptive) budget retries the
+    // first and throttles the rest, in the shared vocabulary.
+    let mut input = String::new();
+    for i in 0..5 {
+        input.push_str(&format!(
+            "{{\"id\": \"ok{i}\", \"attempts\": [{{\"at_ms\": 0, \"status\": 200}}]}}\n"
+        ));
+    }
+    for i in 0..5 {
+        input.push_str(&format!(
+            "{{\"id\": \"burst{i}\", \"attempts\": [{{\"status\": 503}}, {{\"status\": 200}}]}}\n"
+        ));
+    }
+    let out = redial(&["decide", "--seed", "1"], input.as_bytes());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    let all: Vec<Vec<String>> = lines.iter().map(reasons).collect();
+    assert_eq!(all[..5], vec![vec!["succeeded"]; 5]);
+    assert_eq!(all[5..7], vec![vec!["retry", "succeeded"]; 2]);
+    assert_eq!(all[7..], vec![vec!["budget_exhausted"]; 3]);
+    // The why is `Stop::Throttled`'s: retries against the allowance, under the overload
+    // ratio (a 503 says the server is overloaded).
+    for line in &lines[7..] {
+        assert_eq!(
+            line["steps"][0]["why"],
+            "budget_exhausted: throttled: 2 recent retries already, at most 2 allowed while the server is \
+             overloaded or failing"
+        );
+    }
+    // The same burst in a fresh run of its own: its first 503 is retried.
+    let alone = redial(
+        &["decide", "--seed", "1"],
+        br#"{"attempts": [{"status": 503}, {"status": 200}]}"#,
+    );
+    let line: Value = serde_json::from_slice(&alone.stdout).expect("JSON");
+    assert_eq!(reasons(&line), ["retry", "succeeded"]);
+}
+
+#[test]
+fn explain_says_when_the_throttle_refuses_a_retry() {
+    // A throttle so strict that it allows no retry at all, even a fresh process's first.
+    let strict = temp_policy(
+        "strict.toml",
+        "[budget]\nkind = \"adaptive\"\noverload_ratio = 0.01\nmin_retries = 0.1\n",
+    );
+    let out = redial(&["explain", "--policy", &strict, "--status", "503"], b"");
+    assert_eq!(
+        stdout(&out),
+        "Do not retry (budget_exhausted): the throttle (the adaptive retry budget) refuses it: \
+         0 recent retries already, at most 0 allowed while the server is overloaded or failing \
+         (overload_ratio 0.01 per recent first attempt, plus min_retries 0.1, over a 30s \
+         window).\n"
+    );
+}
