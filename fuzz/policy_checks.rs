@@ -253,7 +253,8 @@ impl Fleet {
                 .key
                 .bytes()
                 .all(|b| b.is_ascii_graphic() && !matches!(b, b'{' | b'}'));
-        let url_ok = self.url.len() <= FLEET_URL_MAX_LEN
+        // The limit holds for the URL as written, its password masked.
+        let url_ok = masked(&self.url).len() <= FLEET_URL_MAX_LEN
             && !self
                 .url
                 .chars()

@@ -130,6 +130,28 @@ impl FleetConfig {
         self.sync
     }
 
+    /// The URL with its password written `***`: the effective policy is printed by
+    /// `redial check`, and logs are no place for a password. Masking twice changes nothing.
+    ///
+    /// ```
+    /// let c = redial::fleet::FleetConfig::new("redis://app:s3cret@cache:6380/0", "svc");
+    /// assert_eq!(c.masked_url(), "redis://app:***@cache:6380/0");
+    /// ```
+    pub fn masked_url(&self) -> String {
+        let url = self.url.as_str();
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return url.to_owned();
+        };
+        let authority = rest.split('/').next().unwrap_or(rest);
+        match authority.rsplit_once('@') {
+            Some((user, _)) => match (user.split_once(':'), rest.get(user.len() + 1..)) {
+                (Some((name, _)), Some(host)) => format!("{scheme}://{name}:***@{host}"),
+                _ => url.to_owned(),
+            },
+            None => url.to_owned(),
+        }
+    }
+
     /// Checks every setting, without any I/O: the errors name the `[fleet]` key.
     ///
     /// ```
@@ -174,8 +196,9 @@ impl FleetConfig {
                 Human(self.gate.max_hold).to_string(),
             ));
         }
-        // The URL is never echoed: it may hold a password.
-        let url_ok = self.url.len() <= 2_048
+        // The URL is never echoed: it may hold a password. Its length is taken as it is
+        // written back (password masked), so that a written policy always loads back.
+        let url_ok = self.masked_url().len() <= 2_048
             && !self
                 .url
                 .chars()

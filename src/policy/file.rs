@@ -632,7 +632,7 @@ impl fmt::Display for TomlKey<'_> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "serde"))]
 mod tests {
     use super::*;
     use crate::backoff::{Curve, Jitter};

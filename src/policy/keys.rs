@@ -182,7 +182,7 @@ impl Section {
 }
 
 fn quoted(s: impl core::fmt::Display) -> Option<String> {
-    Some(format!("\"{s}\""))
+    Some(string_literal(&s.to_string()))
 }
 
 fn presets() -> Vec<&'static str> {
@@ -545,7 +545,7 @@ const FLEET: Section = Section {
                 fleet(d).url = string(p, n)?.to_owned();
                 Ok(())
             },
-            write: |b| b.fleet.as_ref().map(|f| format!("{:?}", masked(&f.url))),
+            write: |b| b.fleet.as_ref().and_then(|f| quoted(f.masked_url())),
             absent: "",
         },
         Key {
@@ -556,7 +556,7 @@ const FLEET: Section = Section {
                 fleet(d).key = string(p, n)?.to_owned();
                 Ok(())
             },
-            write: |b| b.fleet.as_ref().map(|f| format!("{:?}", f.key)),
+            write: |b| b.fleet.as_ref().and_then(|f| quoted(f.key())),
             absent: "",
         },
         Key {
@@ -601,20 +601,26 @@ fn fleet(d: &mut Draft) -> &mut FleetConfig {
     d.b.fleet.get_or_insert_with(|| FleetConfig::new("", ""))
 }
 
-/// A Redis URL with its password written `***`: the effective policy is printed by
-/// `redial check`, and logs are no place for it.
-fn masked(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority = rest.split('/').next().unwrap_or(rest);
-    match authority.rsplit_once('@') {
-        Some((user, _)) => match user.split_once(':') {
-            Some((name, _)) => format!("{scheme}://{name}:***@{}", &rest[user.len() + 1..]),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
+/// `text` double-quoted, as TOML's basic strings and JSON's strings both read it: `"` and
+/// `\` escaped, and the control characters both forbid there written `\uXXXX`; every
+/// other character as it is. Rust's `{:?}` is not that: it writes some printable
+/// characters as `\u{200b}`, which neither reads.
+pub(super) fn string_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\u{0}'..='\u{1f}' | '\u{7f}' => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
     }
+    out.push('"');
+    out
 }
 
 /// Whether the budget is the AWS bucket (its keys are written; the adaptive ones are not).
@@ -757,6 +763,10 @@ fn status_codes(path: &str, node: &Node) -> Result<Vec<u16>, PolicyError> {
 mod tests {
     use super::*;
 
+    fn masked(url: &str) -> String {
+        FleetConfig::new(url, "svc").masked_url()
+    }
+
     #[test]
     fn a_redis_url_is_written_without_its_password() {
         assert_eq!(
@@ -771,6 +781,19 @@ mod tests {
         assert_eq!(masked("redis://cache:6379"), "redis://cache:6379");
         assert_eq!(masked("unix:///run/redis.sock"), "unix:///run/redis.sock");
         assert_eq!(masked("no scheme"), "no scheme");
+        // Masking twice changes nothing, so the written URL is the one validated.
+        assert_eq!(masked(&masked("redis://u:@h/0")), masked("redis://u:@h/0"));
+    }
+
+    #[test]
+    #[cfg(feature = "serde")]
+    fn strings_are_written_as_toml_reads_them() {
+        // Found by the policy_file fuzz target: `{:?}` wrote U+200B as `\u{200b}`.
+        for text in ["h\u{200b}x", "a\"b\\c", "tab\there", "\u{7f}\u{1}", "é"] {
+            let written = format!("v = {}", string_literal(text));
+            let back: toml::Table = toml::from_str(&written).expect(&written);
+            assert_eq!(back["v"].as_str(), Some(text), "{written}");
+        }
     }
 
     #[test]

@@ -269,7 +269,7 @@ pub(crate) fn lint(b: &PolicyBuilder, empty: bool) -> Vec<Finding> {
     out
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "serde"))]
 mod tests {
     use super::*;
     use crate::Preset;

@@ -109,17 +109,7 @@ fn key(k: &Key, indent: usize) -> String {
     format!("{pad}{}: {{\n{inner}\n{pad}}}", quote(k.name))
 }
 
-/// A JSON string: the tables' texts are plain, so only `"` and `\` need escaping.
+/// A JSON string.
 fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    super::keys::string_literal(s)
 }
