@@ -125,13 +125,26 @@ mod tests {
                                 granted.fetch_sub(1, Ordering::Relaxed);
                             }
                         }
-                        assert!(b.available() <= 500);
                     }
                 });
             }
         });
         let held = granted.load(Ordering::Relaxed);
         assert_eq!(b.available() + 5 * held, 500);
+        // Refunds into a full bucket from every thread at once (a call that succeeds at
+        // once gives one back whatever the count): the cap holds, none is kept above it.
+        let full = TokenBucket::new(500);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..10_000 {
+                        full.deposit(5);
+                        assert!(full.available() <= 500);
+                    }
+                });
+            }
+        });
+        assert_eq!(full.available(), 500);
         // Only a thread's last refund can outlive its next withdrawal: at most 8 × 5 tokens.
         assert!(
             b.available() <= 40,
