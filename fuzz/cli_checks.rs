@@ -339,22 +339,32 @@ fn check_retry(policy: &Policy, step: &Map<String, Value>, retry: u32, context: 
     let Some((asked, _source)) = asked.split_once(" (") else {
         panic!("{context}: the hint {asked:?} names no header");
     };
-    // People read the wait rounded to its size (`1.2s` for 1234.5 ms): the true value lies
-    // within half a unit of what is written, at most 5 % of it.
+    // People read the wait rounded to its size (`1.2s` for 1234.5 ms: `duration::Readable`
+    // rounds to the nearest whole unit of what it writes), so the true value lies within
+    // half that unit of the written one, and no further.
     let asked = duration::parse(asked)
         .unwrap_or_else(|e| panic!("{context}: the hint's wait does not read: {e}"));
-    let slack = |d: Duration| {
-        if d.is_zero() {
-            d
+    let slack = |written: Duration| {
+        let unit = if written < Duration::from_micros(1) {
+            Duration::ZERO // whole nanoseconds: exact
+        } else if written < Duration::from_millis(1) {
+            Duration::from_micros(1)
+        } else if written < Duration::from_secs(1) {
+            Duration::from_millis(1)
+        } else if written < Duration::from_secs(60) {
+            Duration::from_millis(100)
+        } else if written < Duration::from_secs(3_600) {
+            Duration::from_secs(1)
         } else {
-            d / 20 + Duration::from_millis(1)
-        }
+            Duration::from_secs(60)
+        };
+        unit / 2
     };
     let max_hint = rules.max_hint();
     let (shortest, longest) = match clamped {
         None => {
             assert!(
-                asked <= max_hint + slack(max_hint),
+                asked <= max_hint + slack(asked),
                 "{context}: honoured {asked:?} above max_hint {max_hint:?}"
             );
             (
@@ -366,7 +376,7 @@ fn check_retry(policy: &Policy, step: &Map<String, Value>, retry: u32, context: 
             let max = duration::parse(max)
                 .unwrap_or_else(|e| panic!("{context}: max_hint {max:?} does not read: {e}"));
             assert!(
-                max.abs_diff(max_hint) <= slack(max_hint),
+                max.abs_diff(max_hint) <= slack(max),
                 "{context}: max_hint written {max:?}, is {max_hint:?}"
             );
             assert!(

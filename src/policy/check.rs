@@ -38,6 +38,19 @@ pub struct Report {
 }
 
 impl Report {
+    /// The report on a text that does not parse: its one error, where it is.
+    fn unreadable(located: file::Located) -> Report {
+        let mut finding = Finding::error(&located.error);
+        finding.rule = located.bare;
+        finding.line = located.line;
+        finding.column = located.column;
+        Report {
+            policy: None,
+            findings: vec![finding],
+            omitted: 0,
+        }
+    }
+
     /// Whether any finding is an error.
     ///
     /// ```
@@ -73,18 +86,7 @@ impl Report {
 pub fn check(text: &str, format: Format) -> Report {
     let root = match file::parse(text, format) {
         Ok(root) => root,
-        Err(located) => {
-            let located = *located;
-            let mut finding = Finding::error(&located.error);
-            finding.rule = located.bare;
-            finding.line = located.line;
-            finding.column = located.column;
-            return Report {
-                policy: None,
-                findings: vec![finding],
-                omitted: 0,
-            };
-        }
+        Err(located) => return Report::unreadable(*located),
     };
     let resolved = file::resolve(root);
     let mut findings: Vec<Finding> = resolved.errors.iter().map(Finding::error).collect();
@@ -127,18 +129,7 @@ pub fn check(text: &str, format: Format) -> Report {
 pub fn check_bytes(bytes: Vec<u8>, format: Format) -> Report {
     match file::text_of(bytes) {
         Ok(text) => check(&text, format),
-        Err(located) => {
-            let located = *located;
-            let mut finding = Finding::error(&located.error);
-            finding.rule = located.bare;
-            finding.line = located.line;
-            finding.column = located.column;
-            Report {
-                policy: None,
-                findings: vec![finding],
-                omitted: 0,
-            }
-        }
+        Err(located) => Report::unreadable(*located),
     }
 }
 
