@@ -364,7 +364,7 @@ impl Backoff {
         let d = self.raw_nanos(n);
         let jittered = match self.jitter {
             // The default's jitter stays small enough to inline into every retry loop.
-            Jitter::Full => rng.u64(0..=d),
+            Jitter::Full => crate::draw::up_to(rng, d),
             Jitter::None => d,
             _ => self.other_jitter(d, previous, rng),
         };

@@ -116,6 +116,7 @@ mod adapters;
 pub mod backoff;
 pub mod budget;
 pub mod classify;
+mod draw;
 pub mod duration;
 mod error_body;
 pub mod fleet;

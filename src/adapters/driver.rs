@@ -221,6 +221,7 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
 
     /// A failed attempt: the rest of [`on_result`](Self::on_result), kept apart so that
     /// the success path stays small.
+    #[inline]
     fn failed(
         &mut self,
         mut verdict: Verdict,
@@ -241,11 +242,17 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
             self.refusal = Some(why);
         }
         let rng = self.options.rng.get_or_insert_with(Rng::new);
-        let policy = &self.options.policy;
-        let machine = self
-            .machine
-            .get_or_insert_with(|| Machine::new(policy.clone(), now()));
-        let action = machine.on_outcome_at(&verdict, now, rng);
+        // A machine made here starts now, and the decision that follows happens at the same
+        // instant: one clock read serves both.
+        let (machine, started) = match &mut self.machine {
+            Some(machine) => (machine, None),
+            machine => {
+                let at = now();
+                let policy = self.options.policy.clone();
+                (machine.insert(Machine::new(policy, at)), Some(at))
+            }
+        };
+        let action = machine.on_outcome_at(&verdict, || started.unwrap_or_else(&now), rng);
         let attempt = machine.attempts();
         self.trace.failed(attempt, &action, &verdict, id);
         match action {

@@ -308,9 +308,15 @@ impl<Op, Fut, Sl, S2: MaybeSleeper> WithSleeper<S2> for Attempts<Op, Fut, Sl> {
 
     #[inline(always)]
     fn with_sleeper(self) -> Self::Output {
+        let Attempts { op, timeout, run } = self;
+        // A call is idle until first polled, and an idle `run` holds nothing: forgetting it
+        // spares every call the drop of the old sleep type's states.
+        if let Run::Idle { context: () } = run {
+            core::mem::forget(run);
+        }
         Attempts {
-            op: self.op,
-            timeout: self.timeout,
+            op,
+            timeout,
             run: Run::Idle { context: () },
         }
     }
