@@ -381,9 +381,15 @@ impl<R: AsRef<Rules>> Machine<R> {
             return stop;
         }
         self.attempts = self.attempts.saturating_add(1);
-        let stop = settle(self.rules.as_ref(), self.retries, self.spent, self.attempts);
-        self.stopped = Some(stop);
-        stop
+        settle(self.rules.as_ref(), self.retries, self.spent);
+        // Written field by field: building the stop first and copying it in was a 48-byte
+        // copy on every call's last step.
+        self.stopped = Some(Stop::Succeeded {
+            attempts: self.attempts,
+        });
+        Stop::Succeeded {
+            attempts: self.attempts,
+        }
     }
 
     /// Settles a call whose first attempt succeeded without making a machine for it: what
@@ -399,7 +405,8 @@ impl<R: AsRef<Rules>> Machine<R> {
     /// ```
     #[inline]
     pub fn first_success(rules: &Rules) -> Stop {
-        settle(rules, 0, 0, 1)
+        settle(rules, 0, 0);
+        Stop::Succeeded { attempts: 1 }
     }
 
     /// A failed attempt: the decision, written straight into the action. Inlined into
@@ -427,14 +434,19 @@ impl<R: AsRef<Rules>> Machine<R> {
         let rules = self.rules.as_ref();
         // Read in place: copying the whole verdict first was a tenth of a decision.
         let (cause, hint) = match verdict {
-            Verdict::Success => return Err(settle(rules, self.retries, self.spent, self.attempts)),
+            Verdict::Success => {
+                settle(rules, self.retries, self.spent);
+                return Err(Stop::Succeeded {
+                    attempts: self.attempts,
+                });
+            }
             Verdict::Fatal { cause } => {
                 if let Some(budget) = &rules.budget {
                     budget.on_failure(cause, self.attempts == 1, true);
                 }
                 return Err(Stop::NotRetryable { cause: *cause });
             }
-            Verdict::Retryable { cause, hint } => (*cause, *hint),
+            Verdict::Retryable { cause, hint } => (cause, hint),
         };
         // Read the clock at most once, and only if a rule below needs it.
         let (mut clock, mut read) = (Some(now), None);
@@ -449,13 +461,13 @@ impl<R: AsRef<Rules>> Machine<R> {
                 // The budget counts a failure that is not retried here, and one that may be
                 // with the retry, in one step.
                 if let Some(budget) = &rules.budget {
-                    budget.on_failure(&cause, first, false);
+                    budget.on_failure(cause, first, false);
                 }
                 return Err(stop);
             }
         };
         if let Some(budget) = &rules.budget {
-            match budget.allow_retry(&cause, first, now) {
+            match budget.allow_retry(cause, first, now) {
                 Ok(cost) => self.spent = self.spent.saturating_add(cost),
                 Err(Refused::Tokens { cost, available }) => {
                     return Err(Stop::BudgetExhausted { cost, available })
@@ -477,7 +489,7 @@ impl<R: AsRef<Rules>> Machine<R> {
             delay,
             retry,
             max_retries: rules.max_attempts.saturating_sub(1),
-            cause,
+            cause: *cause,
             basis,
         })
     }
@@ -487,8 +499,8 @@ impl<R: AsRef<Rules>> Machine<R> {
     #[inline(always)]
     fn plan(
         &self,
-        cause: Cause,
-        hint: Option<Hint>,
+        cause: &Cause,
+        hint: &Option<Hint>,
         retry: u32,
         now: &mut impl FnMut() -> Instant,
         rng: &mut Rng,
@@ -497,10 +509,10 @@ impl<R: AsRef<Rules>> Machine<R> {
         if self.attempts >= rules.max_attempts {
             return Err(Stop::AttemptsExhausted {
                 attempts: self.attempts,
-                cause,
+                cause: *cause,
             });
         }
-        let (delay, basis) = match hint {
+        let (delay, basis) = match *hint {
             Some(hint) => {
                 let max = rules.max_hint;
                 if hint.wait <= max {
@@ -867,11 +879,10 @@ impl fmt::Display for StopReason {
 }
 
 /// A call succeeded after `retries` retries that took `spent` tokens: settle with the
-/// budget and say how it ended.
+/// budget.
 #[inline]
-fn settle(rules: &Rules, retries: u32, spent: u32, attempts: u32) -> Stop {
+fn settle(rules: &Rules, retries: u32, spent: u32) {
     if let Some(budget) = &rules.budget {
         budget.on_success(retries, spent);
     }
-    Stop::Succeeded { attempts }
 }

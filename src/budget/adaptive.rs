@@ -513,7 +513,10 @@ impl Adaptive {
 
     /// Whether a retry after a failure (`first` and `overload` as in
     /// [`on_failure`](Self::on_failure)) may be made at `now`; counts the failure either way,
-    /// and the retry with it if it is allowed.
+    /// and the retry with it if it is allowed. Inlined into the machine's decision, which
+    /// is itself inlined into an adapter's failure path: the call's frame was a quarter of
+    /// an allowed retry's instructions here.
+    #[inline]
     pub(crate) fn allow_retry(
         &self,
         first: bool,
