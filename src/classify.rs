@@ -481,7 +481,7 @@ impl Classifier {
         outcome: &Outcome<'_>,
         wall: SystemTime,
     ) -> Verdict {
-        self.classify_at(request, outcome, || wall)
+        self.classify_at(*request, outcome, || wall)
     }
 
     /// [`classify`](Self::classify) for a caller whose wall clock costs a read: `wall` is
@@ -489,7 +489,7 @@ impl Classifier {
     #[inline]
     pub(crate) fn classify_at(
         &self,
-        request: &RequestFacts,
+        request: RequestFacts,
         outcome: &Outcome<'_>,
         wall: impl FnOnce() -> SystemTime,
     ) -> Verdict {
@@ -503,7 +503,7 @@ impl Classifier {
 
     fn classify_failure(
         &self,
-        request: &RequestFacts,
+        request: RequestFacts,
         outcome: &Outcome<'_>,
         wall: impl FnOnce() -> SystemTime,
     ) -> Verdict {
@@ -523,7 +523,7 @@ impl Classifier {
 
     fn response(
         &self,
-        request: &RequestFacts,
+        request: RequestFacts,
         status: u16,
         headers: &HeaderMap,
         error_type: Option<ErrorType>,
@@ -574,7 +574,7 @@ impl Classifier {
     #[inline]
     fn gate(
         &self,
-        request: &RequestFacts,
+        request: RequestFacts,
         cause: Cause,
         safe: bool,
         hint_from: Option<(&HeaderMap, u16, SystemTime)>,

@@ -232,8 +232,11 @@ impl<'a> ClassifyContext<'a> {
     /// ```
     #[inline]
     pub fn verdict(&self, outcome: &Outcome<'_>) -> Verdict {
+        // The clock is taken by value, not through `self`: a transport failure, which reads
+        // no time, then needs no context in memory.
+        let wall = self.wall;
         self.classifier
-            .classify_at(&self.request, outcome, || self.wall.read())
+            .classify_at(self.request, outcome, move || wall.read())
     }
 }
 

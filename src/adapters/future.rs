@@ -422,6 +422,11 @@ where
 
 /// The loop both async calls share: make an attempt, poll it (and its timer), hand its
 /// result to the driver, wait as it says, and again.
+///
+/// Where the call stands is read once, on entry; after that each step goes straight to the
+/// next (a wait that is over to the attempt it was for, a failed attempt to its wait),
+/// rather than through the dispatch at the top of a loop: a retry is a few state changes,
+/// and the dispatch was a good part of them.
 #[inline]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn poll_run<Ctx, Fut, T, E, P, S, C, N>(
@@ -441,68 +446,78 @@ where
     C: Classify<T, E>,
     N: Notify,
 {
+    match run.as_mut().project() {
+        // The first attempt is due.
+        RunProj::Idle { .. } => {}
+        // Waiting before the next attempt; once over, it is due.
+        RunProj::Sleep { sleep, .. } => ready!(sleep.poll(cx)),
+        // An attempt is running: poll it below.
+        RunProj::Attempt { .. } => {}
+        RunProj::Done => return Poll::Pending,
+    }
     loop {
-        match run.as_mut().project() {
-            // The first attempt is due.
-            RunProj::Idle { .. } => {}
-            // Waiting before the next attempt; once over, it is due.
-            RunProj::Sleep { sleep, .. } => ready!(sleep.poll(cx)),
-            RunProj::Attempt { fut, timer } => {
-                let (context, result) = match fut.poll(cx) {
-                    Poll::Ready(output) => {
-                        let (context, result) = split(output);
-                        (context, Some(result))
-                    }
-                    // The attempt is still running: has its time run out? Only a call
-                    // without a context has a timer (its context is `()`).
-                    Poll::Pending => {
-                        driver.start(|| sleeper.now());
-                        match timer.as_pin_mut().map(|t| t.poll(cx)) {
-                            Some(Poll::Ready(())) => match timed_out() {
-                                Some(context) => (context, None),
-                                None => return Poll::Pending,
-                            },
-                            _ => return Poll::Pending,
-                        }
-                    }
-                };
-                match driver.on_result(result.as_ref(), None, || sleeper.now(), &|| sleeper.wall())
-                {
-                    Step::Retry(delay) => {
-                        // Let go of everything the failed attempt holds before the wait
-                        // begins, in a fixed order: its result (a response holds a
-                        // connection), then its future (a timed-out one is cancelled here)
-                        // and timer.
-                        drop(result);
-                        run.set(Run::Done);
-                        let sleep = sleeper.sleep(delay);
-                        run.set(Run::Sleep { sleep, context });
-                        continue;
-                    }
-                    Step::End(end) => {
-                        run.set(Run::Done);
-                        let limit = timeout.unwrap_or_default();
-                        let result = driver.finish(end, result, limit, || sleeper.now());
-                        return Poll::Ready((context, result));
-                    }
-                }
-            }
-            RunProj::Done => return Poll::Pending,
-        }
-        // An attempt is due: take the context back and make it, unless the rate-limit gate
-        // holds a first attempt (then wait, and it is due again).
-        if let RunReplace::Idle { context } | RunReplace::Sleep { context, .. } =
-            run.as_mut().project_replace(Run::Done)
-        {
+        if !matches!(*run, Run::Attempt { .. }) {
+            // An attempt is due: take the context back and make it, unless the rate-limit
+            // gate holds a first attempt (then wait, and it is due again).
+            let context = match run.as_mut().project_replace(Run::Done) {
+                RunReplace::Idle { context } | RunReplace::Sleep { context, .. } => context,
+                _ => return Poll::Pending,
+            };
             if let Some(wait) = driver.hold(&|| sleeper.wall()) {
-                let sleep = sleeper.sleep(wait);
-                run.set(Run::Sleep { sleep, context });
+                run.set(Run::Sleep {
+                    sleep: sleeper.sleep(wait),
+                    context,
+                });
+                if let RunProj::Sleep { sleep, .. } = run.as_mut().project() {
+                    ready!(sleep.poll(cx));
+                }
                 continue;
             }
             driver.before_attempt(|| sleeper.now());
             let fut = attempt(context);
             let timer = timeout.map(|limit| sleeper.sleep(limit));
             run.set(Run::Attempt { fut, timer });
+        }
+        let RunProj::Attempt { fut, timer } = run.as_mut().project() else {
+            return Poll::Pending;
+        };
+        let (context, result) = match fut.poll(cx) {
+            Poll::Ready(output) => {
+                let (context, result) = split(output);
+                (context, Some(result))
+            }
+            // The attempt is still running: has its time run out? Only a call without a
+            // context has a timer (its context is `()`).
+            Poll::Pending => {
+                driver.start(|| sleeper.now());
+                match timer.as_pin_mut().map(|t| t.poll(cx)) {
+                    Some(Poll::Ready(())) => match timed_out() {
+                        Some(context) => (context, None),
+                        None => return Poll::Pending,
+                    },
+                    _ => return Poll::Pending,
+                }
+            }
+        };
+        match driver.on_result(result.as_ref(), None, || sleeper.now(), &|| sleeper.wall()) {
+            Step::Retry(delay) => {
+                // Let go of everything the failed attempt holds before the wait begins, in
+                // a fixed order: its result (a response holds a connection), then its
+                // future (a timed-out one is cancelled here) and timer.
+                drop(result);
+                run.set(Run::Done);
+                let sleep = sleeper.sleep(delay);
+                run.set(Run::Sleep { sleep, context });
+                if let RunProj::Sleep { sleep, .. } = run.as_mut().project() {
+                    ready!(sleep.poll(cx));
+                }
+            }
+            Step::End(end) => {
+                run.set(Run::Done);
+                let limit = timeout.unwrap_or_default();
+                let result = driver.finish(end, result, limit, || sleeper.now());
+                return Poll::Ready((context, result));
+            }
         }
     }
 }
