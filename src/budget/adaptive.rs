@@ -516,7 +516,7 @@ impl Adaptive {
     /// and the retry with it if it is allowed. Inlined into the machine's decision, which
     /// is itself inlined into an adapter's failure path: the call's frame was a quarter of
     /// an allowed retry's instructions here.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn allow_retry(
         &self,
         first: bool,
