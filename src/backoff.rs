@@ -361,12 +361,25 @@ impl Backoff {
     /// ```
     #[inline]
     pub fn delay(&self, n: u32, previous: Duration, rng: &mut Rng) -> Duration {
+        self.delay_after(n, Some(previous), rng)
+    }
+
+    /// [`delay`](Self::delay) for the machine, which keeps no previous delay before its
+    /// first backoff retry (`None` stands for [`base`](Self::base)): only decorrelated
+    /// jitter reads it, so the others never work `base` out as a `Duration`.
+    #[inline(always)]
+    pub(crate) fn delay_after(
+        &self,
+        n: u32,
+        previous: Option<Duration>,
+        rng: &mut Rng,
+    ) -> Duration {
         let d = self.raw_nanos(n);
         let jittered = match self.jitter {
             // The default's jitter stays small enough to inline into every retry loop.
             Jitter::Full => crate::draw::up_to(rng, d),
             Jitter::None => d,
-            _ => self.other_jitter(d, previous, rng),
+            _ => self.other_jitter(d, previous.unwrap_or_else(|| self.base()), rng),
         };
         Duration::from_nanos(jittered)
     }

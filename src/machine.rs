@@ -229,8 +229,8 @@ pub struct Machine<R> {
     attempts: u32,
     retries: u32,
     /// The last backoff delay, which decorrelated jitter grows from; `None` until the first
-    /// backoff retry, standing for `base` (looked up then, so that a call that succeeds at
-    /// once does not pay for it).
+    /// backoff retry, standing for `base` (looked up only by decorrelated jitter, so that
+    /// no other call pays for it).
     previous: Option<Duration>,
     /// Tokens this call's retries took from the budget, refunded if it succeeds.
     spent: u32,
@@ -527,11 +527,7 @@ impl<R: AsRef<Rules>> Machine<R> {
                 }
             }
             None => (
-                rules.backoff.delay(
-                    retry,
-                    self.previous.unwrap_or_else(|| rules.backoff.base()),
-                    rng,
-                ),
+                rules.backoff.delay_after(retry, self.previous, rng),
                 Basis::Backoff,
             ),
         };
