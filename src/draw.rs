@@ -40,6 +40,8 @@ fn redraw(rng: &mut Rng, seed: u64, high: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    // Named, not globbed: proptest's prelude has an `Rng` of its own.
+    use fastrand::Rng;
     use proptest::prelude::*;
 
     proptest! {
