@@ -199,6 +199,13 @@ impl Rules {
     pub fn budget(&self) -> Option<&Budget> {
         self.budget.as_ref()
     }
+
+    /// Whether a retry decision reads the time: under a `max_elapsed` deadline, or for an
+    /// adaptive budget. An adapter reads no clock at a failure otherwise.
+    #[inline]
+    pub(crate) fn decisions_need_time(&self) -> bool {
+        self.max_elapsed.is_some() || self.budget.as_ref().is_some_and(Budget::needs_time)
+    }
 }
 
 impl AsRef<Rules> for Rules {
@@ -225,7 +232,9 @@ impl AsRef<Rules> for Rules {
 #[derive(Clone, Debug)]
 pub struct Machine<R> {
     rules: R,
-    start: Instant,
+    /// When the call began; `None` for a machine an adapter made at a failure that needed
+    /// no time (no deadline, no adaptive budget), until the call first waits.
+    start: Option<Instant>,
     attempts: u32,
     retries: u32,
     /// The last backoff delay, which decorrelated jitter grows from; `None` until the first
@@ -249,13 +258,37 @@ impl<R: AsRef<Rules>> Machine<R> {
     pub fn new(rules: R, start: Instant) -> Self {
         Machine {
             rules,
-            start,
+            start: Some(start),
             attempts: 0,
             retries: 0,
             previous: None,
             spent: 0,
             stopped: None,
         }
+    }
+
+    /// A call whose clock has not started: what an adapter makes at a first failure that
+    /// needs no time (no deadline, no adaptive budget), so that a call whose attempts and
+    /// waits are all ready at once reads no clock. The adapter starts it with
+    /// [`start_at`](Self::start_at) when the call first waits.
+    #[inline]
+    pub(crate) fn unstarted(rules: R) -> Self {
+        Machine {
+            rules,
+            start: None,
+            attempts: 0,
+            retries: 0,
+            previous: None,
+            spent: 0,
+            stopped: None,
+        }
+    }
+
+    /// Starts the clock of a machine made [`unstarted`](Self::unstarted) at `at`; a started
+    /// one keeps its start.
+    #[inline]
+    pub(crate) fn start_at(&mut self, at: Instant) {
+        self.start.get_or_insert(at);
     }
 
     /// The rules this call obeys.
@@ -279,14 +312,16 @@ impl<R: AsRef<Rules>> Machine<R> {
         self.attempts
     }
 
-    /// When the call began.
+    /// When the call began: always known for a machine made with [`new`](Self::new). (An
+    /// adapter may make one before the call's clock has started, when nothing needed the
+    /// time yet; it says when it starts.)
     ///
     /// ```
     /// let now = std::time::Instant::now();
     /// let policy = redial::Policy::default();
-    /// assert_eq!(redial::Machine::new(&policy, now).start(), now);
+    /// assert_eq!(redial::Machine::new(&policy, now).start(), Some(now));
     /// ```
-    pub fn start(&self) -> Instant {
+    pub fn start(&self) -> Option<Instant> {
         self.start
     }
 
@@ -300,7 +335,7 @@ impl<R: AsRef<Rules>> Machine<R> {
     pub fn deadline(&self) -> Option<Instant> {
         self.rules()
             .max_elapsed
-            .and_then(|limit| self.start.checked_add(limit))
+            .and_then(|limit| self.start?.checked_add(limit))
     }
 
     /// How the call ended, once it has.
@@ -448,11 +483,15 @@ impl<R: AsRef<Rules>> Machine<R> {
             }
             Verdict::Retryable { cause, hint } => (cause, hint),
         };
-        // Read the clock at most once, and only if a rule below needs it.
+        // Read the clock at most once, and only if a rule below needs it. (The reading is
+        // kept, so `now()` is never `None`.)
         let (mut clock, mut read) = (Some(now), None);
-        let start = self.start;
-        let mut now =
-            move || -> Instant { *read.get_or_insert_with(|| clock.take().map_or(start, |f| f())) };
+        let mut now = move || -> Option<Instant> {
+            if let Some(clock) = clock.take() {
+                read = Some(clock());
+            }
+            read
+        };
         let first = self.attempts == 1;
         let retry = self.retries.saturating_add(1);
         let (delay, basis) = match self.plan(cause, hint, retry, &mut now, rng) {
@@ -502,7 +541,7 @@ impl<R: AsRef<Rules>> Machine<R> {
         cause: &Cause,
         hint: &Option<Hint>,
         retry: u32,
-        now: &mut impl FnMut() -> Instant,
+        now: &mut impl FnMut() -> Option<Instant>,
         rng: &mut Rng,
     ) -> Result<(Duration, Basis), Stop> {
         let rules = self.rules.as_ref();
@@ -532,13 +571,17 @@ impl<R: AsRef<Rules>> Machine<R> {
             ),
         };
         if let Some(limit) = rules.max_elapsed {
-            let elapsed = now().saturating_duration_since(self.start);
-            if elapsed.saturating_add(delay) > limit {
-                return Err(Stop::DeadlineExceeded {
-                    elapsed,
-                    wait: delay,
-                    limit,
-                });
+            if let Some(now) = now() {
+                // A machine with a deadline has started (an adapter starts the clock before
+                // the first attempt); one that had not would measure from now.
+                let elapsed = now.saturating_duration_since(self.start.unwrap_or(now));
+                if elapsed.saturating_add(delay) > limit {
+                    return Err(Stop::DeadlineExceeded {
+                        elapsed,
+                        wait: delay,
+                        limit,
+                    });
+                }
             }
         }
         Ok((delay, basis))

@@ -1,7 +1,8 @@
 //! The retry future reads its clocks only when a decision needs them: none for a call that
-//! succeeds at once (most calls), the monotonic clock once to start the call at its first
-//! wait or failure and then only for a deadline or the final error, and the wall clock only
-//! for a failed response (whose hints may be dates). What it reports
+//! succeeds at once (most calls), the monotonic clock once to start the call when it first
+//! waits (or at its first failure, for an adaptive budget) and then only for a deadline, the
+//! adaptive budget or the final error, and the wall clock only for a failed response (whose
+//! hints may be dates). What it reports
 //! stays right: the elapsed time of a call counts its slow first attempt, and a deadline is
 //! measured from before the first attempt.
 
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::Canned;
 use http::{HeaderMap, StatusCode};
-use redial::{Policy, StopReason, Transport};
+use redial::{BudgetConfig, Policy, StopReason, Transport};
 use redial::{RetryError, Retryable, Sleeper, TokioSleeper};
 
 /// Tokio's paused timer, counting how often each clock is read.
@@ -122,6 +123,110 @@ async fn transport_failures_read_the_monotonic_clock_only() {
     // the adaptive budget weighs the first retry at; with no deadline, only the budget
     // needs the time again, for the second retry (the wall clock is never read).
     assert_eq!(reads.counts(), (2, 0));
+}
+
+/// The AWS bucket and no deadline: a retry decision that needs no time.
+fn aws_policy(max_attempts: u32) -> Policy {
+    Policy::builder()
+        .base(Duration::from_millis(100))
+        .max_attempts(max_attempts)
+        .budget(BudgetConfig::aws())
+        .build()
+        .expect("valid policy")
+}
+
+/// An operation whose first `refusals` attempts are refused connections (no response, so
+/// no wall clock), then a `200`.
+fn refused<'h>(
+    refusals: u32,
+    headers: &'h HeaderMap,
+) -> impl FnMut() -> std::future::Ready<Result<Canned<'h>, Transport>> {
+    let mut n = 0;
+    move || {
+        n += 1;
+        std::future::ready(if n <= refusals {
+            Err(Transport::Connect)
+        } else {
+            Ok(Canned {
+                status: StatusCode::OK,
+                headers,
+            })
+        })
+    }
+}
+
+/// [`Reads`]' clocks with waits that end at once, as a no-op sleeper's do.
+struct NoWait<'r>(&'r Reads);
+
+impl Sleeper for NoWait<'_> {
+    type Sleep = std::future::Ready<()>;
+
+    fn sleep(&self, _: Duration) -> std::future::Ready<()> {
+        std::future::ready(())
+    }
+
+    fn now(&self) -> Instant {
+        (&self.0).now()
+    }
+
+    fn wall(&self) -> SystemTime {
+        (&self.0).wall()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn under_the_aws_bucket_the_clock_starts_when_the_first_wait_pends() {
+    let reads = Reads::default();
+    let headers = HeaderMap::new();
+    let result = call(&aws_policy(3), &reads, refused(2, &headers)).await;
+    assert!(result.is_ok());
+    // Nothing needs the time at a failure: the clock is read once, as the first wait
+    // begins on the timer, and not again.
+    assert_eq!(reads.counts(), (1, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn under_the_aws_bucket_the_elapsed_time_runs_from_the_first_wait() {
+    let reads = Reads::default();
+    let headers = HeaderMap::new();
+    let began = tokio::time::Instant::now();
+    let result = call(&aws_policy(3), &reads, refused(u32::MAX, &headers)).await;
+    let err = result.expect_err("every attempt is refused");
+    assert_eq!(err.reason(), StopReason::AttemptsExhausted);
+    // The attempts take no time on the paused clock, so the first wait begins when the
+    // call does: the elapsed time is all of it, the two waits.
+    assert_eq!(err.elapsed(), began.elapsed());
+    assert!(err.elapsed() > Duration::ZERO);
+    // The start, as the first wait begins, and the end.
+    assert_eq!(reads.counts(), (2, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_that_never_waits_reads_no_clock_until_it_fails() {
+    let reads = Reads::default();
+    let headers = HeaderMap::new();
+    let ok = refused(2, &headers)
+        .retry(&aws_policy(3))
+        .idempotent()
+        .sleeper(NoWait(&reads))
+        .await;
+    assert!(ok.is_ok());
+    assert_eq!(
+        reads.counts(),
+        (0, 0),
+        "attempts and waits all ready at once"
+    );
+
+    let err = refused(u32::MAX, &headers)
+        .retry(&aws_policy(3))
+        .idempotent()
+        .sleeper(NoWait(&reads))
+        .await
+        .expect_err("every attempt is refused");
+    assert_eq!(err.attempts(), 3);
+    // It ran without ever yielding: no time passed on its clock, read once at the end.
+    assert_eq!(err.elapsed(), Duration::ZERO);
+    assert_eq!(reads.counts(), (1, 0));
 }
 
 #[tokio::test(start_paused = true)]
@@ -238,4 +343,48 @@ async fn the_stream_and_the_tower_layer_read_no_clock_on_a_success() {
     let response = service.oneshot(http::Request::new(String::new())).await;
     assert!(response.is_ok());
     assert_eq!(reads.counts(), (0, 0), "the tower layer");
+}
+
+/// Under the AWS bucket, a stream that is opened again after a refused connection, and a
+/// tower call retried after one, start their clock as their wait begins on the timer, as
+/// the future does: once, and not at the failure.
+#[tokio::test(start_paused = true)]
+async fn the_stream_and_the_tower_layer_start_the_clock_at_their_first_wait() {
+    use tower::{Layer, ServiceExt};
+
+    let reads = Reads::default();
+    let headers = HeaderMap::new();
+    let policy = aws_policy(3);
+    let mut open = refused(1, &headers);
+    let stream = redial::retry_stream(&policy, move || open(), |_| Items(vec![Ok(1)].into_iter()))
+        .idempotent()
+        .sleeper(&reads);
+    let mut stream = std::pin::pin!(stream);
+    let mut items = Vec::new();
+    while let Some(item) =
+        std::future::poll_fn(|cx| futures_core::Stream::poll_next(stream.as_mut(), cx)).await
+    {
+        items.push(item.map_err(|e| e.reason()));
+    }
+    assert_eq!(items, [Ok(1)]);
+    assert_eq!(reads.counts(), (1, 0), "the stream");
+
+    let mut calls = 0;
+    let service = redial::RetryLayer::new(policy.clone())
+        .sleeper(&reads)
+        .layer(tower::service_fn(move |_: http::Request<String>| {
+            calls += 1;
+            std::future::ready(if calls == 1 {
+                Err(Transport::Connect)
+            } else {
+                Ok(http::Response::new(()))
+            })
+        }));
+    let request = http::Request::builder()
+        .method(http::Method::PUT)
+        .body(String::new())
+        .expect("a request");
+    let response = service.oneshot(request).await;
+    assert!(response.is_ok());
+    assert_eq!(reads.counts(), (2, 0), "the tower layer");
 }

@@ -63,7 +63,8 @@ impl Step {
 ///
 /// The machine is made at the call's first failure, or when its clock must start earlier
 /// ([`start`](Self::start)): a call that succeeds at once needs neither the machine nor
-/// the clock.
+/// the clock. Made at a failure whose decision needs no time, it has not started: the
+/// call's clock then starts when the call first waits ([`waiting`](Self::waiting)).
 #[derive(Debug)]
 pub struct Driver<P, C, N> {
     pub(crate) options: Options<P, C, N>,
@@ -126,7 +127,26 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
     /// and before a blocking attempt.
     #[inline(always)]
     pub(crate) fn start(&mut self, now: impl FnOnce() -> Instant) {
-        self.machine(now);
+        match &mut self.machine {
+            Some(machine) if machine.start().is_none() => machine.start_at(now()),
+            Some(_) => {}
+            None => {
+                self.machine(now);
+            }
+        }
+    }
+
+    /// Called when a wait after a failure does not end at once: the call's clock starts
+    /// here if nothing has started it (no attempt has waited, and no rule needed the time
+    /// at the failure). A wait the rate-limit gate holds a first attempt for starts nothing:
+    /// that is not part of the call's elapsed time.
+    #[inline]
+    pub(crate) fn waiting(&mut self, now: impl FnOnce() -> Instant) {
+        if let Some(machine) = &mut self.machine {
+            if machine.start().is_none() {
+                machine.start_at(now());
+            }
+        }
     }
 
     /// Asked before every attempt: how long the policy's rate-limit gate holds it, if at
@@ -175,7 +195,8 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
     /// to retry (and remembers why), asks the machine and tells the hook.
     ///
     /// The clocks are read only when needed: `wall` for a failed response's dates, `now`
-    /// to start the call's clock at its first failure and for a deadline.
+    /// for a decision that needs the time (a deadline, the adaptive budget), which also
+    /// starts the call's clock at its first failure.
     #[inline]
     pub(crate) fn on_result<T, E>(
         &mut self,
@@ -242,14 +263,19 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
             self.refusal = Some(why);
         }
         let rng = self.options.rng.get_or_insert_with(Rng::new);
-        // A machine made here starts now, and the decision that follows happens at the same
-        // instant: one clock read serves both.
+        // A machine made here starts now if its decision needs the time (the adaptive
+        // budget), and the decision happens at the same instant: one clock read serves
+        // both. Otherwise nothing reads the clock until the call first waits.
         let (machine, started) = match &mut self.machine {
             Some(machine) => (machine, None),
             machine => {
-                let at = now();
                 let policy = self.options.policy.clone();
-                (machine.insert(Machine::new(policy, at)), Some(at))
+                if policy.as_ref().decisions_need_time() {
+                    let at = now();
+                    (machine.insert(Machine::new(policy, at)), Some(at))
+                } else {
+                    (machine.insert(Machine::unstarted(policy)), None)
+                }
             }
         };
         let action = machine.on_outcome_at(&verdict, || started.unwrap_or_else(&now), rng);
@@ -315,7 +341,8 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
         let now = now();
         let machine = self.machine(|| now);
         let attempts = machine.attempts().max(1);
-        let elapsed = now.saturating_duration_since(machine.start());
+        // A call that never waited ran without yielding: it took no time to speak of.
+        let elapsed = now.saturating_duration_since(machine.start().unwrap_or(now));
         let err = RetryError::new(
             stop,
             attempts,

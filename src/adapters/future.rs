@@ -88,9 +88,11 @@ pub type DefaultSleep = <DefaultSleeper as MaybeSleeper>::Sleep;
 ///
 /// It reads the sleeper's clocks only when a decision needs them, since a read costs more
 /// than the rest of a successful call: none for a call that succeeds at once; the
-/// monotonic clock once to start the call, when its first attempt first waits or fails
-/// (before that attempt under a `max_elapsed` deadline), then for the deadline and the
-/// final error; the wall clock for a failed response only, whose hints may be dates.
+/// monotonic clock once to start the call, when it first waits (its first attempt, or a
+/// wait after a failure, does not end at once), or earlier when a rule needs the time
+/// (before the first attempt under a `max_elapsed` deadline, at the first failure for the
+/// adaptive budget), then for the deadline, the adaptive budget and the final error; the
+/// wall clock for a failed response only, whose hints may be dates.
 ///
 /// # Operations that need `&mut` state
 ///
@@ -509,7 +511,11 @@ where
                 let sleep = sleeper.sleep(delay);
                 run.set(Run::Sleep { sleep, context });
                 if let RunProj::Sleep { sleep, .. } = run.as_mut().project() {
-                    ready!(sleep.poll(cx));
+                    if sleep.poll(cx).is_pending() {
+                        // Time passes now: the call's clock starts, if nothing started it.
+                        driver.waiting(|| sleeper.now());
+                        return Poll::Pending;
+                    }
                 }
             }
             Step::End(end) => {

@@ -236,8 +236,11 @@ impl<E, T> RetryError<E, T> {
         self.inner.attempts
     }
 
-    /// Time from the first attempt's start to the last attempt's end, on the sleeper's
-    /// clock.
+    /// Time from the call's start to the last attempt's end, on the sleeper's clock. The
+    /// call starts when it first waits (its first attempt, or a wait after a failure, does
+    /// not end at once), or earlier when a rule needs the time (before the first attempt
+    /// under `max_elapsed`, at the first failure for the adaptive budget): time a call
+    /// spends running without ever yielding is not counted.
     ///
     /// ```
     /// # use std::time::Duration;

@@ -334,7 +334,11 @@ where
                     }
                 }
                 StreamProj::Sleeping { sleep } => {
-                    ready!(sleep.poll(cx));
+                    if sleep.poll(cx).is_pending() {
+                        // Time passes now: the call's clock starts, if nothing started it.
+                        driver.waiting(now);
+                        return Poll::Pending;
+                    }
                     state.set(StreamState::Idle);
                     continue;
                 }

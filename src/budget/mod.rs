@@ -402,6 +402,13 @@ impl Budget {
         }
     }
 
+    /// Whether a retry decision needs the time: the adaptive kind's window does, the AWS
+    /// bucket does not.
+    #[inline]
+    pub(crate) fn needs_time(&self) -> bool {
+        matches!(self.shared.state, State::Adaptive(_))
+    }
+
     /// An attempt failed (counted by the adaptive kind; `first` when it was the call's
     /// first). A fatal answer below 500 counts as the server answering, not failing.
     #[inline]
@@ -424,7 +431,7 @@ impl Budget {
         &self,
         cause: &Cause,
         first: bool,
-        now: impl FnOnce() -> Instant,
+        now: impl FnOnce() -> Option<Instant>,
     ) -> Result<u32, Refused> {
         match &self.shared.state {
             State::Aws(b) => {
@@ -443,10 +450,15 @@ impl Budget {
                     })
                 }
             }
-            State::Adaptive(a) => a
-                .allow_retry(first, cause.signals_overload(), now())
-                .map(|()| 0)
-                .map_err(Refused::Throttled),
+            // The machine always has the time for it (`now` is `None` only for a clock
+            // that could not be called); without it the retry is not weighed, nor counted.
+            State::Adaptive(a) => match now() {
+                Some(now) => a
+                    .allow_retry(first, cause.signals_overload(), now)
+                    .map(|()| 0)
+                    .map_err(Refused::Throttled),
+                None => Ok(0),
+            },
         }
     }
 

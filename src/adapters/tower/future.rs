@@ -127,7 +127,11 @@ where
                     }
                 },
                 TowerProj::Sleeping { sleep, .. } => {
-                    ready!(sleep.poll(cx));
+                    if sleep.poll(cx).is_pending() {
+                        // Time passes now: the call's clock starts, if nothing started it.
+                        driver.waiting(now);
+                        return Poll::Pending;
+                    }
                     if let TowerReplace::Sleeping { request, .. } =
                         this.state.as_mut().project_replace(TowerState::Done)
                     {
