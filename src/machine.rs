@@ -257,13 +257,8 @@ impl<R: AsRef<Rules>> Machine<R> {
     #[inline]
     pub fn new(rules: R, start: Instant) -> Self {
         Machine {
-            rules,
             start: Some(start),
-            attempts: 0,
-            retries: 0,
-            previous: None,
-            spent: 0,
-            stopped: None,
+            ..Machine::unstarted(rules)
         }
     }
 

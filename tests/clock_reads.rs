@@ -100,25 +100,9 @@ async fn a_call_that_succeeds_at_once_reads_no_clock() {
 async fn transport_failures_read_the_monotonic_clock_only() {
     let reads = Reads::default();
     let headers = HeaderMap::new();
-    let mut calls = 0;
-    let result = call(&policy(None), &reads, || {
-        calls += 1;
-        let refused = calls <= 2;
-        let headers = &headers;
-        async move {
-            if refused {
-                Err(Transport::Connect)
-            } else {
-                Ok(Canned {
-                    status: StatusCode::OK,
-                    headers,
-                })
-            }
-        }
-    })
-    .await;
+    // Two refused connections, then the third attempt's 200.
+    let result = call(&policy(None), &reads, refused(2, &headers)).await;
     assert!(result.is_ok());
-    assert_eq!(calls, 3);
     // The call's clock starts at the first failure, and that one reading is also the time
     // the adaptive budget weighs the first retry at; with no deadline, only the budget
     // needs the time again, for the second retry (the wall clock is never read).
