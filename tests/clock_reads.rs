@@ -339,10 +339,11 @@ async fn the_stream_and_the_tower_layer_start_the_clock_at_their_first_wait() {
     let reads = Reads::default();
     let headers = HeaderMap::new();
     let policy = aws_policy(3);
-    let mut open = refused(1, &headers);
-    let stream = redial::retry_stream(&policy, move || open(), |_| Items(vec![Ok(1)].into_iter()))
-        .idempotent()
-        .sleeper(&reads);
+    let stream = redial::retry_stream(&policy, refused(1, &headers), |_| {
+        Items(vec![Ok(1)].into_iter())
+    })
+    .idempotent()
+    .sleeper(&reads);
     let mut stream = std::pin::pin!(stream);
     let mut items = Vec::new();
     while let Some(item) =

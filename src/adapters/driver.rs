@@ -4,6 +4,7 @@
 //! wait, so none of them holds a policy rule or reads a clock of its own: they hand the
 //! driver their sleeper's clocks, which it reads only when a decision needs the time.
 
+use core::task::Poll;
 use core::time::Duration;
 use std::time::{Instant, SystemTime};
 
@@ -64,7 +65,7 @@ impl Step {
 /// The machine is made at the call's first failure, or when its clock must start earlier
 /// ([`start`](Self::start)): a call that succeeds at once needs neither the machine nor
 /// the clock. Made at a failure whose decision needs no time, it has not started: the
-/// call's clock then starts when the call first waits ([`waiting`](Self::waiting)).
+/// call's clock then starts when the call first waits ([`waited`](Self::waited)).
 #[derive(Debug)]
 pub struct Driver<P, C, N> {
     pub(crate) options: Options<P, C, N>,
@@ -136,17 +137,19 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
         }
     }
 
-    /// Called when a wait after a failure does not end at once: the call's clock starts
-    /// here if nothing has started it (no attempt has waited, and no rule needed the time
-    /// at the failure). A wait the rate-limit gate holds a first attempt for starts nothing:
-    /// that is not part of the call's elapsed time.
+    /// What an adapter's wait polled as (`poll`), passed on: a wait after a failure that
+    /// does not end at once starts the call's clock here, if nothing has started it (no
+    /// attempt has waited, and no rule needed the time at the failure). A wait the
+    /// rate-limit gate holds a first attempt for starts nothing: that is not part of the
+    /// call's elapsed time.
     #[inline]
-    pub(crate) fn waiting(&mut self, now: impl FnOnce() -> Instant) {
-        if let Some(machine) = &mut self.machine {
+    pub(crate) fn waited(&mut self, poll: Poll<()>, now: impl FnOnce() -> Instant) -> Poll<()> {
+        if let (Poll::Pending, Some(machine)) = (poll, &mut self.machine) {
             if machine.start().is_none() {
                 machine.start_at(now());
             }
         }
+        poll
     }
 
     /// Asked before every attempt: how long the policy's rate-limit gate holds it, if at

@@ -511,11 +511,7 @@ where
                 let sleep = sleeper.sleep(delay);
                 run.set(Run::Sleep { sleep, context });
                 if let RunProj::Sleep { sleep, .. } = run.as_mut().project() {
-                    if sleep.poll(cx).is_pending() {
-                        // Time passes now: the call's clock starts, if nothing started it.
-                        driver.waiting(|| sleeper.now());
-                        return Poll::Pending;
-                    }
+                    ready!(driver.waited(sleep.poll(cx), || sleeper.now()));
                 }
             }
             Step::End(end) => {

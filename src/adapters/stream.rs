@@ -334,11 +334,7 @@ where
                     }
                 }
                 StreamProj::Sleeping { sleep } => {
-                    if sleep.poll(cx).is_pending() {
-                        // Time passes now: the call's clock starts, if nothing started it.
-                        driver.waiting(now);
-                        return Poll::Pending;
-                    }
+                    ready!(driver.waited(sleep.poll(cx), now));
                     state.set(StreamState::Idle);
                     continue;
                 }

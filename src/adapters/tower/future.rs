@@ -127,11 +127,7 @@ where
                     }
                 },
                 TowerProj::Sleeping { sleep, .. } => {
-                    if sleep.poll(cx).is_pending() {
-                        // Time passes now: the call's clock starts, if nothing started it.
-                        driver.waiting(now);
-                        return Poll::Pending;
-                    }
+                    ready!(driver.waited(sleep.poll(cx), now));
                     if let TowerReplace::Sleeping { request, .. } =
                         this.state.as_mut().project_replace(TowerState::Done)
                     {
