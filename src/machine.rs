@@ -440,9 +440,8 @@ impl<R: AsRef<Rules>> Machine<R> {
     }
 
     /// A failed attempt: the decision, written straight into the action. Inlined into
-    /// the caller's failure path (an adapter's is out of line already), so that what the
-    /// caller does not read of the [`Retry`] (its cause and basis, without a hook or a
-    /// subscriber) is never written.
+    /// the caller's failure path, so that what the caller does not read of the [`Retry`]
+    /// (its cause and basis, without a hook or a subscriber) is never written.
     #[inline(always)]
     fn fail(&mut self, verdict: &Verdict, now: impl FnOnce() -> Instant, rng: &mut Rng) -> Action {
         match self.decide(verdict, now, rng) {

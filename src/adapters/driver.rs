@@ -243,8 +243,8 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
         self.failed(verdict, id, refuse, now)
     }
 
-    /// A failed attempt: the rest of [`on_result`](Self::on_result), kept apart so that
-    /// the success path stays small.
+    /// A failed attempt: the rest of [`on_result`](Self::on_result), after the success
+    /// test. Inlined with the machine's decision, so that a retry is one frame.
     #[inline]
     fn failed(
         &mut self,
