@@ -396,58 +396,13 @@ impl Settings {
         keys
     }
 
-    /// The design's rules, each checked on its own; `Err` names the first one broken.
+    /// The design's rules ([`broken_rules`](Self::broken_rules)); `Err` names the first one
+    /// broken.
     fn validate(&self) -> Result<(), String> {
-        if self.max_attempts < 1 {
-            return Err("max_attempts < 1".into());
+        match self.broken_rules().first() {
+            Some(key) => Err(format!("{key} in {self:?}")),
+            None => Ok(()),
         }
-        if self.max_elapsed == Some(Duration::ZERO) {
-            return Err("max_elapsed = 0".into());
-        }
-        if self.base > self.cap {
-            return Err("base > cap".into());
-        }
-        if !(self.factor.is_finite() && self.factor > 0.0) {
-            return Err(format!("factor {:?}", self.factor));
-        }
-        if let Jitter::Proportional(r) = self.jitter {
-            if !(0.0..=1.0).contains(&r) {
-                return Err(format!("jitter_ratio {r:?}"));
-            }
-        }
-        if let Some(code) = self.retry_status.iter().find(|c| !(100..=599).contains(*c)) {
-            return Err(format!("status {code}"));
-        }
-        if self.budget_enabled && self.budget_kind == BudgetKind::Aws {
-            if self.capacity < 1 {
-                return Err("budget capacity 0".into());
-            }
-            let costs = [self.retry_cost, self.timeout_cost, self.success_refund];
-            if costs.iter().any(|&c| c > self.capacity) {
-                return Err(format!(
-                    "budget costs {costs:?} > capacity {}",
-                    self.capacity
-                ));
-            }
-        }
-        if self.budget_kind == BudgetKind::Adaptive {
-            if self.window.is_zero() {
-                return Err("budget window 0".into());
-            }
-            let ratios = [self.overload_ratio, self.retry_ratio];
-            if !ratios.iter().all(|r| (0.0..=MAX_RATIO).contains(r)) {
-                return Err(format!("budget ratios {ratios:?}"));
-            }
-            if !(0.0..=MAX_MIN_RETRIES).contains(&self.min_retries) {
-                return Err(format!("budget min_retries {:?}", self.min_retries));
-            }
-        }
-        if let Some(fleet) = &self.fleet {
-            if let Some(key) = fleet.broken_rules().first() {
-                return Err(format!("{key} in {fleet:?}"));
-            }
-        }
-        Ok(())
     }
 }
 

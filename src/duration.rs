@@ -269,15 +269,26 @@ mod tests {
     }
 
     proptest! {
-        /// The oracle is the value itself: what is written reads back within the rounding
-        /// of its size (half a unit, at most 5 % above a microsecond).
+        /// The oracle is the value itself: what is written reads back within half the unit
+        /// it is written in (0.5us, 0.5ms, 50ms for tenths of a second, 0.5s, 30s), the unit
+        /// told from the value written. Sizes are drawn log-uniformly, so that every unit,
+        /// and each boundary between two, is reached.
         #[test]
-        fn prop_readable_is_within_five_percent(nanos in 1_000u64..=u64::MAX / 2) {
+        fn prop_readable_is_within_half_its_unit(
+            nanos in (10u32..63).prop_flat_map(|b| (1u64 << b)..(1u64 << (b + 1)))
+        ) {
             let d = Duration::from_nanos(nanos);
             let text = Readable(d).to_string();
             let back = parse(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let (a, b) = (d.as_secs_f64(), back.as_secs_f64());
-            prop_assert!((a - b).abs() <= a * 0.05, "{:?} wrote {} ({:?})", d, text, back);
+            let half_unit = match back.as_nanos() {
+                n if n < 1_000_000 => Duration::from_nanos(500),
+                n if n < 1_000_000_000 => Duration::from_micros(500),
+                n if n < 60_000_000_000 => Duration::from_millis(50),
+                n if n < 3_600_000_000_000 => Duration::from_millis(500),
+                _ => Duration::from_secs(30),
+            };
+            let off = back.abs_diff(d);
+            prop_assert!(off <= half_unit, "{:?} wrote {} ({:?})", d, text, back);
             prop_assert!(!text.contains("ns"), "{}", text);
         }
 

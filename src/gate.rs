@@ -371,9 +371,7 @@ impl Gate {
     #[inline]
     pub fn admit(&self, now: SystemTime, held: Option<Held>, rng: &mut Rng) -> Admission {
         let word = self.shared.word.load(Ordering::Relaxed);
-        if word == 0 {
-            return Admission::Go;
-        }
+        // No reset known (a zero word has none either): go.
         let reset = word >> RAMP_BITS;
         if reset == 0 {
             return Admission::Go;

@@ -279,11 +279,11 @@ impl<R: AsRef<Rules>> Machine<R> {
         }
     }
 
-    /// Starts the clock of a machine made [`unstarted`](Self::unstarted) at `at`; a started
-    /// one keeps its start.
+    /// Starts the clock of a machine made [`unstarted`](Self::unstarted), reading `now`; a
+    /// started one keeps its start and reads nothing.
     #[inline]
-    pub(crate) fn start_at(&mut self, at: Instant) {
-        self.start.get_or_insert(at);
+    pub(crate) fn start_at(&mut self, now: impl FnOnce() -> Instant) {
+        self.start.get_or_insert_with(now);
     }
 
     /// The rules this call obeys.

@@ -309,13 +309,11 @@ async fn the_stream_and_the_tower_layer_read_no_clock_on_a_success() {
         |_| Items(vec![Ok(1), Ok(2)].into_iter()),
     )
     .sleeper(&reads);
-    let mut stream = std::pin::pin!(stream);
-    let mut items = Vec::new();
-    while let Some(item) =
-        std::future::poll_fn(|cx| futures_core::Stream::poll_next(stream.as_mut(), cx)).await
-    {
-        items.push(item.map_err(|e| e.reason()));
-    }
+    let items: Vec<_> = common::sse::collect(std::pin::pin!(stream))
+        .await
+        .into_iter()
+        .map(|item| item.map_err(|e| e.reason()))
+        .collect();
     assert_eq!(items, [Ok(1), Ok(2)]);
     assert_eq!(reads.counts(), (0, 0), "the stream");
 
@@ -344,13 +342,11 @@ async fn the_stream_and_the_tower_layer_start_the_clock_at_their_first_wait() {
     })
     .idempotent()
     .sleeper(&reads);
-    let mut stream = std::pin::pin!(stream);
-    let mut items = Vec::new();
-    while let Some(item) =
-        std::future::poll_fn(|cx| futures_core::Stream::poll_next(stream.as_mut(), cx)).await
-    {
-        items.push(item.map_err(|e| e.reason()));
-    }
+    let items: Vec<_> = common::sse::collect(std::pin::pin!(stream))
+        .await
+        .into_iter()
+        .map(|item| item.map_err(|e| e.reason()))
+        .collect();
     assert_eq!(items, [Ok(1)]);
     assert_eq!(reads.counts(), (1, 0), "the stream");
 

@@ -11,7 +11,7 @@ use redial::duration::Readable;
 use redial::policy::check::{check_bytes, Report};
 use redial::policy::file::{read_file, read_limited, Format};
 use redial::policy::lint::{Finding, Severity};
-use redial::{Policy, PolicyError, Preset};
+use redial::{Policy, Preset};
 
 /// `--policy FILE | --preset NAME`, for every command that needs a policy.
 #[derive(clap::Args, Debug, Clone)]
@@ -98,14 +98,6 @@ pub fn finding_line(path: &Path, f: &Finding) -> String {
     }
     out.push_str(&f.rule);
     out
-}
-
-/// A policy error prefixed with the file it is in (a read error names it already).
-pub fn located(path: &Path, err: &PolicyError) -> String {
-    match err {
-        PolicyError::Read { .. } => err.to_string(),
-        _ => format!("{}: {err}", path.display()),
-    }
 }
 
 /// Prints `redial: MESSAGE` to stderr and returns the failure status.

@@ -115,25 +115,14 @@ impl<P, C, N> Driver<P, C, N> {
 }
 
 impl<P: AsPolicy, C, N> Driver<P, C, N> {
-    /// The call's machine, made on first use with the call's start read from `now`: the
-    /// one place a machine is made.
-    fn machine(&mut self, now: impl FnOnce() -> Instant) -> &mut Machine<P> {
-        let policy = &self.options.policy;
-        self.machine
-            .get_or_insert_with(|| Machine::new(policy.clone(), now()))
-    }
-
     /// Starts the call's clock, reading `now`, unless it has started. Adapters call it
     /// when an attempt first waits (so a slow first attempt counts in the elapsed time),
     /// and before a blocking attempt.
     #[inline(always)]
     pub(crate) fn start(&mut self, now: impl FnOnce() -> Instant) {
         match &mut self.machine {
-            Some(machine) if machine.start().is_none() => machine.start_at(now()),
-            Some(_) => {}
-            None => {
-                self.machine(now);
-            }
+            Some(machine) => machine.start_at(now),
+            None => self.machine = Some(Machine::new(self.options.policy.clone(), now())),
         }
     }
 
@@ -145,9 +134,7 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
     #[inline]
     pub(crate) fn waited(&mut self, poll: Poll<()>, now: impl FnOnce() -> Instant) -> Poll<()> {
         if let (Poll::Pending, Some(machine)) = (poll, &mut self.machine) {
-            if machine.start().is_none() {
-                machine.start_at(now());
-            }
+            machine.start_at(now);
         }
         poll
     }
@@ -342,10 +329,12 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
         now: impl FnOnce() -> Instant,
     ) -> RetryError<E, T> {
         let now = now();
-        let machine = self.machine(|| now);
-        let attempts = machine.attempts().max(1);
+        let (attempts, start) = self
+            .machine
+            .as_ref()
+            .map_or((1, None), |m| (m.attempts().max(1), m.start()));
         // A call that never waited ran without yielding: it took no time to speak of.
-        let elapsed = now.saturating_duration_since(machine.start().unwrap_or(now));
+        let elapsed = now.saturating_duration_since(start.unwrap_or(now));
         let err = RetryError::new(
             stop,
             attempts,

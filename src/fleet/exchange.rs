@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::gate::millis;
 
-use super::{FleetCounters, FleetEvent, Shared};
+use super::{FleetEvent, Shared};
 
 /// A count larger than this is sent as this: Lua's numbers are doubles, exact below 2^53,
 /// and Redis's hash counters are `i64`.
@@ -85,7 +85,7 @@ pub(super) fn run(shared: &Arc<Shared>) {
             Err(error) => {
                 // The connection may hold a late reply: a fresh one is made next tick.
                 link.conn = None;
-                if let Some(counters) = link.counters(shared) {
+                if let Some(counters) = shared.counters() {
                     counters.fall_back_to_local();
                 }
                 shared.failures.fetch_add(1, Ordering::Relaxed);
@@ -133,10 +133,6 @@ struct Link {
 }
 
 impl Link {
-    fn counters(&self, shared: &Shared) -> Option<Arc<dyn FleetCounters>> {
-        shared.counters.lock().ok().and_then(|c| c.clone())
-    }
-
     /// One round trip: send this process's counts and reset, read the fleet's.
     fn sync(
         &mut self,
@@ -158,7 +154,7 @@ impl Link {
             r if r > now => (r, shared.gate.ramp_ms()),
             _ => (0, 0),
         };
-        let counters = shared.counters.lock().ok().and_then(|c| c.clone());
+        let counters = shared.counters();
         let mut call = script.prepare_invoke();
         call.key(format!("{}gate", self.prefix));
         let mut ttl = 0u64;

@@ -87,6 +87,13 @@ pub(super) struct Shared {
     pub(super) failures: AtomicU64,
 }
 
+impl Shared {
+    /// The budget counters the exchange shares, once a budget has joined.
+    pub(super) fn counters(&self) -> Option<Arc<dyn FleetCounters>> {
+        self.counters.lock().ok().and_then(|c| c.clone())
+    }
+}
+
 /// Stops the exchange when the last [`Fleet`] clone goes.
 struct Stopper {
     shared: Arc<Shared>,
