@@ -227,7 +227,14 @@ fn check_names_the_key_and_the_rule_of_every_invalid_policy() {
             err.starts_with(&expected),
             "{file}:\n got: {err}\nwant: {expected}"
         );
-        // Every error of the file, one line each (the first is the one named above).
+        // Every error of the file, one line each (the first is the one named above). Each
+        // file breaks one rule, save the one whose capacity of 8 the preset's timeout_cost
+        // (10) passes too.
+        let errors = match *file {
+            "budget-retry-cost-over-capacity.toml" => 2,
+            _ => 1,
+        };
+        assert_eq!(err.lines().count(), errors, "{file}:\n{err}");
         for line in err.lines() {
             assert!(
                 line.starts_with(&format!("redial: {path}:")),
@@ -1039,8 +1046,9 @@ fn explain_a_later_attempt() {
         text.starts_with("Attempt 3 of at most 4, 29.5s into the call:\n"),
         "{text}"
     );
+    // explain draws with a fixed seed: one outcome, the backoff's range for retry 3.
     assert!(
-        text.contains("(deadline_exceeded)") || text.contains("Retry after 0s to"),
+        text.contains("Retry after 0s to 800ms: 503 is retryable"),
         "{text}"
     );
     let out = redial(&["explain", "--status", "503", "--attempt", "3"], b"");
