@@ -383,15 +383,30 @@ impl<R: AsRef<Rules>> Machine<R> {
         rng: &mut Rng,
     ) -> Action {
         if let Verdict::Success = verdict {
-            // Nearly every call ends here: kept apart from the failure path, which is
-            // large, so that it inlines into the caller and writes its answer in place.
+            // Nearly every call ends here, apart from the failure path below.
             return Action::Stop(self.on_success());
         }
         if let Some(stop) = self.stopped {
             return Action::Stop(stop);
         }
         self.attempts = self.attempts.saturating_add(1);
-        self.fail(verdict, now, rng)
+        // The verdict is read in place (copying it whole was a tenth of a decision), and the
+        // decision written straight into the action, inlined into the caller's failure path,
+        // so that what the caller does not read of the [`Retry`] (its cause and basis,
+        // without a hook or a subscriber) is never written.
+        let decision = match verdict {
+            Verdict::Retryable { cause, hint } => self.decide(cause, hint, now, rng),
+            Verdict::Fatal { cause } => Err(self.not_retryable(cause)),
+            // Settled above: the same answer, which the compiler drops as unreachable.
+            Verdict::Success => return Action::Stop(self.on_success()),
+        };
+        match decision {
+            Ok(retry) => Action::Retry(retry),
+            Err(stop) => {
+                self.stopped = Some(stop);
+                Action::Stop(stop)
+            }
+        }
     }
 
     /// The attempt that just ended succeeded: the call is over. The same as
@@ -439,44 +454,25 @@ impl<R: AsRef<Rules>> Machine<R> {
         Stop::Succeeded { attempts: 1 }
     }
 
-    /// A failed attempt: the decision, written straight into the action. Inlined into
-    /// the caller's failure path, so that what the caller does not read of the [`Retry`]
-    /// (its cause and basis, without a hook or a subscriber) is never written.
+    /// A failure no retry can fix: the budget counts it, and the call stops.
     #[inline(always)]
-    fn fail(&mut self, verdict: &Verdict, now: impl FnOnce() -> Instant, rng: &mut Rng) -> Action {
-        match self.decide(verdict, now, rng) {
-            Ok(retry) => Action::Retry(retry),
-            Err(stop) => {
-                self.stopped = Some(stop);
-                Action::Stop(stop)
-            }
+    fn not_retryable(&self, cause: &Cause) -> Stop {
+        if let Some(budget) = &self.rules.as_ref().budget {
+            budget.on_failure(cause, self.attempts == 1, true);
         }
+        Stop::NotRetryable { cause: *cause }
     }
 
+    /// A retryable failure: the rules in their order, then the retry or the stop.
     #[inline(always)]
     fn decide(
         &mut self,
-        verdict: &Verdict,
+        cause: &Cause,
+        hint: &Option<Hint>,
         now: impl FnOnce() -> Instant,
         rng: &mut Rng,
     ) -> Result<Retry, Stop> {
         let rules = self.rules.as_ref();
-        // Read in place: copying the whole verdict first was a tenth of a decision.
-        let (cause, hint) = match verdict {
-            Verdict::Success => {
-                settle(rules, self.retries, self.spent);
-                return Err(Stop::Succeeded {
-                    attempts: self.attempts,
-                });
-            }
-            Verdict::Fatal { cause } => {
-                if let Some(budget) = &rules.budget {
-                    budget.on_failure(cause, self.attempts == 1, true);
-                }
-                return Err(Stop::NotRetryable { cause: *cause });
-            }
-            Verdict::Retryable { cause, hint } => (cause, hint),
-        };
         // Read the clock at most once, and only if a rule below needs it. (The reading is
         // kept, so `now()` is never `None`.)
         let (mut clock, mut read) = (Some(now), None);
