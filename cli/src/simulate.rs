@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use clap::ValueEnum;
 use redial::{BudgetConfig, Policy, Preset, RequestFacts};
 use redial_sim::{
-    Arrivals, BudgetScope, HintHeader, Incident, IncidentKind, Scenario, ServerModel,
+    Arrivals, BudgetScope, Failure, HintHeader, Incident, IncidentKind, Scenario, ServerModel,
     SimulateError, Table,
 };
 
@@ -329,11 +329,11 @@ fn flag_for(field: &str) -> &str {
 fn scenario(args: &SimulateArgs) -> Scenario {
     let kind = match args.scenario {
         ScenarioKind::Outage => IncidentKind::Outage {
-            status: args.outage_status,
+            failure: Failure::Status(args.outage_status),
         },
         ScenarioKind::Brownout => IncidentKind::Brownout {
             fail_fraction: args.fail_fraction,
-            status: args.brownout_status,
+            failure: Failure::Status(args.brownout_status),
         },
         ScenarioKind::Ratelimit => IncidentKind::RateLimit {
             limit: args.limit,
@@ -398,12 +398,12 @@ fn describe_short(args: &SimulateArgs) -> String {
 /// What was simulated, in a sentence or two above the table.
 fn describe(args: &SimulateArgs, s: &Scenario) -> String {
     let incident = match s.incidents.first().map(|i| i.kind) {
-        Some(IncidentKind::Outage { status }) => format!("every request gets {status}"),
+        Some(IncidentKind::Outage { failure }) => format!("every request gets {failure}"),
         Some(IncidentKind::Brownout {
             fail_fraction,
-            status,
+            failure,
         }) => format!(
-            "{:.0}% of requests fail with {status}",
+            "{:.0}% of requests fail with {failure}",
             fail_fraction * 100.0
         ),
         Some(IncidentKind::RateLimit {

@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use redial::{BudgetConfig, Policy, Preset};
-use redial_sim::{run, BudgetScope, IncidentKind, Scenario};
+use redial_sim::{run, BudgetScope, Failure, IncidentKind, Scenario};
 
 const SEEDS: [u64; 5] = [1, 2, 3, 4, 5];
 const FLEETS: [u32; 3] = [10, 100, 1000];
@@ -150,11 +150,13 @@ fn main() {
                         let mut s = scenario(name, clients, BudgetScope::PerClient, seed);
                         for i in &mut s.incidents {
                             i.kind = match i.kind {
-                                IncidentKind::Outage { .. } => IncidentKind::Outage { status },
+                                IncidentKind::Outage { .. } => IncidentKind::Outage {
+                                    failure: Failure::Status(status),
+                                },
                                 IncidentKind::Brownout { fail_fraction, .. } => {
                                     IncidentKind::Brownout {
                                         fail_fraction,
-                                        status,
+                                        failure: Failure::Status(status),
                                     }
                                 }
                                 other => other,

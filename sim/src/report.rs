@@ -23,7 +23,8 @@ use core::time::Duration;
 use redial::StopReason;
 
 /// Counts for one time bucket. Attempts are counted when they reach the server, answers
-/// when the server gives them.
+/// when the server gives them (an attempt that is never answered, as a failure, half a
+/// round trip before its client gives up on it).
 ///
 /// ```
 /// let b = redial_sim::Bucket::default();
@@ -39,7 +40,8 @@ pub struct Bucket {
     pub retries: u64,
     /// Answers that were successes.
     pub successes: u64,
-    /// Answers that were failures (errors, 429s, shed requests).
+    /// Answers that were failures (errors, 429s, shed requests, refused connections,
+    /// timeouts).
     pub failures: u64,
 }
 
@@ -301,6 +303,10 @@ pub struct Report {
     pub incident_first_attempts: u64,
     /// Retries that reached the server during the incident.
     pub incident_retries: u64,
+    /// Calls that started during the incident.
+    pub incident_calls: u64,
+    /// Calls that started during the incident and succeeded.
+    pub incident_call_successes: u64,
     /// How long the server took to be healthy after the incident.
     pub recovery: Recovery,
     /// Events the engine processed (a measure of the run's cost).
@@ -329,6 +335,8 @@ impl Report {
             incident: None,
             incident_first_attempts: 0,
             incident_retries: 0,
+            incident_calls: 0,
+            incident_call_successes: 0,
             recovery: Recovery::NoIncident,
             events: 0,
             end: Duration::ZERO,
@@ -390,6 +398,20 @@ impl Report {
     /// ```
     pub fn call_success_rate(&self) -> Option<f64> {
         ratio(self.stopped(StopReason::Succeeded), self.calls)
+    }
+
+    /// Calls that succeeded, per call, among the calls that started during the incident:
+    /// what the users of a service saw while it failed. `None` without an incident, or
+    /// when no call started during it.
+    ///
+    /// ```
+    /// # let r = redial_sim::doc_report();
+    /// let during = r.incident_call_success_rate().unwrap();
+    /// assert!(during < r.call_success_rate().unwrap(), "the healthy minutes hide it");
+    /// ```
+    pub fn incident_call_success_rate(&self) -> Option<f64> {
+        self.incident?;
+        ratio(self.incident_call_successes, self.incident_calls)
     }
 
     /// Calls that ended for this reason.
@@ -548,6 +570,10 @@ impl<'a> Table<'a> {
             ),
             ("server success", cells(&|r| pct(r.server_success_rate()))),
             ("call success", cells(&|r| pct(r.call_success_rate()))),
+            (
+                "call success during incident",
+                cells(&|r| pct(r.incident_call_success_rate())),
+            ),
             ("call latency p50", cells(&|r| dur(r.latency.p50()))),
             ("call latency p99", cells(&|r| dur(r.latency.p99()))),
             (

@@ -370,14 +370,18 @@ fn invalid_scenarios_name_the_field() {
         (|s| s.server.concurrency = 0, "server.concurrency"),
         (|s| s.server.shed_status = 99, "server.shed_status"),
         (
-            |s| s.incidents[0].kind = IncidentKind::Outage { status: 600 },
+            |s| {
+                s.incidents[0].kind = IncidentKind::Outage {
+                    failure: Failure::Status(600),
+                }
+            },
             "incidents.outage.status",
         ),
         (
             |s| {
                 s.incidents[0].kind = IncidentKind::Brownout {
                     fail_fraction: 1.5,
-                    status: 500,
+                    failure: Failure::Status(500),
                 }
             },
             "incidents.brownout.fail_fraction",
@@ -459,6 +463,7 @@ load during incident             1.02x             -
 peak load (attempts/s)             120             0
 server success                   65.4%          0.0%
 call success                     66.7%          0.0%
+call success during incident         -             -
 call latency p50                  20ms             -
 call latency p99                 1.50s             -
 recovery after incident          2.50s    not in run
@@ -469,4 +474,165 @@ gave up (attempts_exhausted)        30             5
     // Every line is as wide as the header: the columns line up.
     let widths: Vec<usize> = text.lines().map(|l| l.chars().count()).collect();
     assert!(widths.iter().all(|&w| w == widths[0]), "{widths:?}");
+}
+
+/// A policy that never retries, with no budget: each call is its first attempt.
+fn one_attempt() -> Policy {
+    Policy::builder()
+        .max_attempts(1)
+        .no_budget()
+        .build()
+        .unwrap()
+}
+
+/// 10 clients, 10 calls a second (fixed), 30 s, an incident of `kind` from 10 s to 20 s.
+fn small(kind: IncidentKind) -> Scenario {
+    let mut s = Scenario::healthy();
+    s.clients = 10;
+    s.arrivals = Arrivals::Fixed { rate: 10.0 };
+    s.duration = Duration::from_secs(30);
+    s.budget = BudgetScope::PerClient;
+    s.incidents = vec![Incident::new(
+        Duration::from_secs(10),
+        Duration::from_secs(10),
+        kind,
+    )];
+    s
+}
+
+#[test]
+fn a_refused_connection_fails_after_the_round_trip() {
+    let mut s = small(IncidentKind::Outage {
+        failure: Failure::Refused,
+    });
+    s.incidents[0].start = Duration::ZERO;
+    s.incidents[0].duration = s.duration;
+    let r = run(&s, "x", &one_attempt()).unwrap();
+    assert_eq!(r.incident_calls, 300);
+    assert_eq!(r.incident_call_successes, 0);
+    // Nothing takes longer than the round trip: the failures come as fast as successes.
+    assert_eq!(r.latency.max(), s.rtt);
+    // A connect failure is retried, even for a POST under `when_safe`.
+    let mut post = s.clone();
+    post.request = redial::RequestFacts::idempotent(false);
+    let r = run(&post, "x", &Policy::builder().no_budget().build().unwrap()).unwrap();
+    assert_eq!(r.stopped(StopReason::NotRetryable), 0);
+    assert!(r.retries > 2 * 290, "{}", r.retries);
+}
+
+#[test]
+fn a_timeout_fails_after_its_time() {
+    let mut s = small(IncidentKind::Outage {
+        failure: Failure::Timeout,
+    });
+    s.timeout = Duration::from_secs(3);
+    let r = run(&s, "x", &one_attempt()).unwrap();
+    assert_eq!(r.incident_call_successes, 0);
+    assert_eq!(r.latency.max(), Duration::from_secs(3));
+    assert!(r.latency.p50().unwrap() < Duration::from_secs(1));
+    // Every attempt is answered once, the timeouts as failures.
+    let answers: u64 = r.buckets.iter().map(|b| b.successes + b.failures).sum();
+    assert_eq!(answers, r.attempts());
+    // A GET is retried after a timeout, a POST under `when_safe` is not (it may have been
+    // acted on).
+    let retrying = Policy::builder().no_budget().build().unwrap();
+    let get = run(&s, "x", &retrying).unwrap();
+    assert!(get.latency.max() > Duration::from_secs(9), "three timeouts");
+    assert!(get.retries > 100, "{}", get.retries);
+    s.request = redial::RequestFacts::idempotent(false);
+    let post = run(&s, "x", &retrying).unwrap();
+    assert_eq!(post.retries, 0);
+    assert_eq!(post.stopped(StopReason::NotRetryable), 100);
+}
+
+#[test]
+fn refused_and_timed_out_requests_in_a_brownout_use_capacity_as_modelled() {
+    // One worker, 10 s per request, no queue: a request that holds the worker makes the
+    // next one be shed. A brown-out fails every request from 0 to 1 s.
+    let mut s = Scenario::healthy();
+    s.server = ServerModel::new(0.1, 1, 0);
+    s.clients = 3;
+    s.arrivals = Arrivals::Burst { at: Duration::ZERO };
+    s.duration = Duration::from_millis(1);
+    s.budget = BudgetScope::PerClient;
+    s.timeout = Duration::from_secs(30);
+    for (failure, shed) in [(Failure::Refused, 0), (Failure::Timeout, 2)] {
+        s.incidents = vec![Incident::new(
+            Duration::ZERO,
+            Duration::from_secs(1),
+            IncidentKind::Brownout {
+                fail_fraction: 1.0,
+                failure,
+            },
+        )];
+        let r = run(&s, "x", &one_attempt()).unwrap();
+        assert_eq!(r.calls, 3);
+        assert_eq!(r.incident_call_successes, 0);
+        // A refused connection never reaches a worker; a request that times out holds
+        // one while its client waits, so the two after it are shed (at once).
+        let quick = r.latency.quantile(0.6).unwrap();
+        if shed == 0 {
+            assert_eq!(r.latency.max(), s.rtt, "{failure}");
+        } else {
+            assert_eq!(r.latency.max(), Duration::from_secs(30), "{failure}");
+            assert!(quick < Duration::from_millis(25), "{failure}: shed at once");
+        }
+    }
+}
+
+#[test]
+fn the_coin_is_the_same_for_two_policies() {
+    // Which attempts fail depends on the call and the attempt alone: a policy that retries
+    // once sees its first attempts fail exactly where a policy that never retries does,
+    // though its retries came between them.
+    let mut s = Scenario::brownout();
+    s.clients = 100;
+    s.duration = Duration::from_secs(120);
+    s.incidents[0].start = Duration::from_secs(10);
+    s.incidents[0].duration = Duration::from_secs(100);
+    s.budget = BudgetScope::PerClient;
+    let once = run(&s, "once", &one_attempt()).unwrap();
+    let twice = Policy::builder()
+        .max_attempts(2)
+        .no_budget()
+        .build()
+        .unwrap();
+    let twice = run(&s, "twice", &twice).unwrap();
+    let failed_first = once.calls - once.stopped(StopReason::Succeeded);
+    assert!(failed_first > 1000, "{failed_first}");
+    assert_eq!(twice.retries, failed_first);
+    // And a second attempt has a coin of its own: about half the retries fail too.
+    let failed_both = twice.calls - twice.stopped(StopReason::Succeeded);
+    let share = failed_both as f64 / twice.retries as f64;
+    assert!((0.45..0.55).contains(&share), "{share}");
+}
+
+#[test]
+fn incident_call_success_counts_the_calls_started_during_the_incident() {
+    let mut s = small(IncidentKind::Outage {
+        failure: Failure::Status(503),
+    });
+    // With no network delay a call's attempt reaches the server when the call starts.
+    s.rtt = Duration::ZERO;
+    let r = run(&s, "x", &one_attempt()).unwrap();
+    assert_eq!(r.calls, 300);
+    assert_eq!(r.incident_calls, 100);
+    assert_eq!(r.incident_call_success_rate(), Some(0.0));
+    assert_eq!(r.call_success_rate(), Some(200.0 / 300.0));
+    // Without an incident there is no such rate.
+    s.incidents.clear();
+    let r = run(&s, "x", &one_attempt()).unwrap();
+    assert_eq!(r.incident_call_success_rate(), None);
+}
+
+#[test]
+fn failures_read_and_print_as_the_command_line_spells_them() {
+    for f in Failure::ALL {
+        assert_eq!(f.to_string().parse::<Failure>(), Ok(f));
+    }
+    for bad in [
+        "", "99", "600", "0503", "+503", "Refused", "5 03", "timeout2",
+    ] {
+        assert!(bad.parse::<Failure>().is_err(), "{bad:?}");
+    }
 }
