@@ -109,6 +109,14 @@
 //! again ([`Recovery`]); and how calls stopped, budget denials included. [`Table`] sets
 //! runs side by side.
 //!
+//! # The design's table
+//!
+//! [`matrix`] computes the table of bounds the design sets for the default budget ("Retry
+//! storms at fleet scale"): every failure kind × fleets of 10, 100 and 1,000 clients ×
+//! outage, brown-out and overload, the lone script and the Redis-shared fleet, the worst
+//! (or median) of seeds 1–10, for any policy you pass, with whether each bound holds.
+//! `cargo run --release -p redial-sim --example fleet_matrix` prints it.
+//!
 //! # The contention experiment
 //!
 //! [`Scenario::contention`] models the AWS Architecture Blog's "Exponential Backoff and
@@ -137,6 +145,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub mod matrix;
 mod queue;
 mod report;
 mod scenario;

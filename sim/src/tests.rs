@@ -636,3 +636,225 @@ fn failures_read_and_print_as_the_command_line_spells_them() {
         assert!(bad.parse::<Failure>().is_err(), "{bad:?}");
     }
 }
+
+mod matrix_table {
+    use super::*;
+    use crate::matrix::{self, Bound, Matrix, Measure, Row, Section, Settings, Statistic};
+
+    fn row(section: Section, failure: Failure, clients: u32, measure: Measure) -> Row {
+        let bound = matrix::bound(section, failure, clients, measure).unwrap();
+        Row {
+            section,
+            failure,
+            clients,
+            measure,
+            statistic: Statistic::Worst,
+            value: 0.0,
+            no_budget: None,
+            gap: None,
+            bound,
+            holds: false,
+        }
+    }
+
+    #[test]
+    fn markdown_golden_shape() {
+        let mut a = row(Section::Outage, Failure::Status(429), 1000, Measure::Load);
+        a.value = 1.914;
+        let mut b = row(
+            Section::Brownout,
+            Failure::Timeout,
+            10,
+            Measure::CallSuccess,
+        );
+        (b.value, b.no_budget, b.gap, b.holds) = (0.871, Some(0.872), Some(-0.0012), true);
+        let mut c = row(Section::Overload, Failure::Status(503), 100, Measure::Load);
+        (c.value, c.no_budget, c.holds) = (1.11, Some(2.38), true);
+        let mut d = row(
+            Section::LoneScript,
+            Failure::Status(529),
+            1,
+            Measure::CallSuccess,
+        );
+        (d.statistic, d.value, d.no_budget, d.gap) =
+            (Statistic::Median, 0.763, Some(0.976), Some(-0.232));
+        let m = Matrix {
+            seeds: 1..=10,
+            rows: vec![a, b, c, d],
+        };
+        let expected = "\
+| scenario | failure | clients | measure (seeds 1–10) | policy | no budget | worst gap | required | holds |
+|---|---|---:|---|---:|---:|---:|---|---|
+| outage | 429 (no hint) | 1000 | load during incident, worst | 1.91× |  |  | ≤ 1.30× | **no** |
+| brown-out 50 % | timeout | 10 | call success during incident, worst | 87.1 % | 87.2 % | -0.1 pts | ≥ no budget − 2 pts | yes |
+| overload 25 % | sheds 503 | 100 | load during incident, worst | 1.11× | 2.38× |  | ≤ 1.30× | yes |
+| one script | 529 | 1 | call success during incident, median | 76.3 % | 97.6 % | -23.2 pts | ≥ 96.5 % | **no** |
+";
+        assert_eq!(m.to_string(), expected);
+        assert!(!m.holds());
+        assert_eq!(m.failing().count(), 2);
+    }
+
+    #[test]
+    fn the_bounds_are_the_designs() {
+        use Bound::*;
+        let b = matrix::bound;
+        for f in Failure::ALL {
+            for clients in matrix::FLEETS {
+                assert_eq!(
+                    b(Section::Outage, f, clients, Measure::Load),
+                    Some(AtMost(1.3))
+                );
+            }
+            assert_eq!(
+                b(Section::Redis, f, 1000, Measure::Load),
+                Some(AtMost(1.15))
+            );
+            let shed = matches!(f, Failure::Status(503 | 529));
+            let brownout = |clients| b(Section::Brownout, f, clients, Measure::CallSuccess);
+            assert_eq!(brownout(10), Some(BelowNoBudget { points: 2.0 }));
+            for (clients, at_least) in [(100, 0.83), (1000, 0.65)] {
+                let want = if shed {
+                    AtLeast(at_least)
+                } else {
+                    BelowNoBudget { points: 2.0 }
+                };
+                assert_eq!(brownout(clients), Some(want), "{f} {clients}");
+            }
+        }
+        let overload = Failure::Status(529);
+        assert_eq!(
+            b(Section::Overload, overload, 10, Measure::Load),
+            Some(AtMost(1.3))
+        );
+        assert_eq!(
+            b(Section::Overload, overload, 10, Measure::CallSuccess),
+            Some(BelowNoBudget { points: 1.0 })
+        );
+        assert_eq!(
+            b(Section::LoneScript, overload, 1, Measure::CallSuccess),
+            Some(AtLeast(0.965))
+        );
+        assert_eq!(b(Section::Outage, overload, 10, Measure::CallSuccess), None);
+    }
+
+    #[test]
+    fn the_scenarios_are_the_designs() {
+        let s = matrix::scenario(Section::LoneScript, Failure::Status(500), 1000, 4);
+        assert_eq!(s.clients, 1);
+        assert_eq!(s.arrivals, Arrivals::Poisson { rate: 1.0 });
+        assert_eq!(s.incidents[0].duration, Duration::from_secs(1200));
+        assert_eq!(
+            s.incidents[0].kind,
+            IncidentKind::Brownout {
+                fail_fraction: 0.3,
+                failure: Failure::Status(529)
+            }
+        );
+        assert!(s.duration > s.incidents[0].end());
+        assert_eq!(matrix::preset(Section::LoneScript), Preset::Anthropic);
+        let s = matrix::scenario(Section::Redis, Failure::Refused, 1000, 2);
+        assert_eq!(
+            s.budget,
+            BudgetScope::Redis {
+                sync: Duration::from_millis(250)
+            }
+        );
+        assert_eq!(
+            s.incidents[0].kind,
+            IncidentKind::Outage {
+                failure: Failure::Refused
+            }
+        );
+        for section in [Section::Outage, Section::Brownout, Section::Overload] {
+            let s = matrix::scenario(section, Failure::Status(503), 100, 7);
+            assert_eq!((s.clients, s.seed), (100, 7));
+            assert_eq!(s.budget, BudgetScope::PerClient);
+            assert_eq!(s.duration, Duration::from_secs(300));
+            assert_eq!(s.arrivals, Arrivals::Poisson { rate: 100.0 });
+            assert_eq!(s.server.capacity, 200.0);
+            assert_eq!(s.incidents[0].start, Duration::from_secs(60));
+            assert_eq!(s.incidents[0].duration, Duration::from_secs(120));
+        }
+    }
+
+    fn small() -> Settings {
+        Settings {
+            seeds: 1..=3,
+            fleets: vec![10],
+            failures: vec![Failure::Status(503), Failure::Timeout],
+            shed: vec![503],
+            sections: vec![Section::Brownout, Section::Overload, Section::Outage],
+            threads: 1,
+        }
+    }
+
+    #[test]
+    fn rows_come_in_the_designs_order_whatever_the_threads() {
+        let one = matrix::run(&small(), Policy::preset).unwrap();
+        let two = matrix::run(
+            &Settings {
+                threads: 2,
+                ..small()
+            },
+            Policy::preset,
+        )
+        .unwrap();
+        assert_eq!(one, two);
+        let sections: Vec<Section> = one.rows.iter().map(|r| r.section).collect();
+        use Section::*;
+        assert_eq!(
+            sections,
+            [Outage, Outage, Brownout, Brownout, Overload, Overload]
+        );
+    }
+
+    #[test]
+    fn worst_is_the_worst_seed_and_gaps_are_paired() {
+        let m = matrix::run(&small(), Policy::preset).unwrap();
+        let none = Policy::builder().no_budget().build().unwrap();
+        for r in &m.rows {
+            let runs = |p: &Policy| -> Vec<Report> {
+                (1..=3)
+                    .map(|seed| {
+                        let s = matrix::scenario(r.section, r.failure, r.clients, seed);
+                        run(&s, "x", p).unwrap()
+                    })
+                    .collect()
+            };
+            let pick = |rep: &Report| match r.measure {
+                Measure::Load => rep.incident_amplification().unwrap(),
+                Measure::CallSuccess => rep.incident_call_success_rate().unwrap(),
+            };
+            let mine: Vec<f64> = runs(&Policy::default()).iter().map(pick).collect();
+            let worst = match r.measure {
+                Measure::Load => mine.iter().copied().fold(f64::MIN, f64::max),
+                Measure::CallSuccess => mine.iter().copied().fold(f64::MAX, f64::min),
+            };
+            assert_eq!(r.value, worst, "{r:?}");
+            if let Some(gap) = r.gap {
+                let theirs: Vec<f64> = runs(&none).iter().map(pick).collect();
+                let paired = mine
+                    .iter()
+                    .zip(&theirs)
+                    .map(|(a, b)| a - b)
+                    .fold(f64::MAX, f64::min);
+                assert_eq!(gap, paired, "{r:?}");
+                assert_eq!(r.holds, r.bound.holds(r.value, Some(gap)));
+            }
+        }
+    }
+
+    #[test]
+    fn an_empty_seed_range_is_an_error_that_names_it() {
+        #[allow(clippy::reversed_empty_ranges)]
+        let settings = Settings {
+            seeds: 5..=4,
+            ..small()
+        };
+        match matrix::run(&settings, Policy::preset) {
+            Err(SimulateError::Invalid { field, .. }) => assert_eq!(field, "seeds"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
