@@ -161,7 +161,7 @@ use redial::{Action, Counts, Machine, StopReason};
 use redial::{Outcome, Transport};
 use redial::{Policy, PolicyError};
 
-pub use report::{Bucket, Latency, Recovery, Report, Table, RECOVERED};
+pub use report::{Bucket, Latency, Recovery, Report, SeedTable, Table, RECOVERED};
 pub use scenario::{
     Arrivals, BudgetScope, Failure, HintHeader, Incident, IncidentKind, Scenario, ServerModel,
     UnknownFailure, DEFAULT_TIMEOUT,

@@ -52,6 +52,7 @@ use std::sync::Mutex;
 
 use redial::{Policy, Preset};
 
+use crate::report::{self, Worse};
 use crate::{
     run as run_one, Arrivals, BudgetScope, Failure, IncidentKind, Scenario, SimulateError,
 };
@@ -786,28 +787,23 @@ fn measure(job: &Job, policies: &Policies) -> Result<Figures, SimulateError> {
     })
 }
 
-/// The highest load or the lowest success; NaN if any value is.
+/// The highest load or the lowest success; NaN if any value is, or of none.
 fn worst(v: &[f64], measure: Measure) -> f64 {
+    let worse = match measure {
+        Measure::Load => Worse::Higher,
+        Measure::CallSuccess => Worse::Lower,
+    };
     if v.iter().any(|x| x.is_nan()) {
         return f64::NAN;
     }
-    let it = v.iter().copied();
-    match measure {
-        Measure::Load => it.fold(f64::NEG_INFINITY, f64::max),
-        Measure::CallSuccess => it.fold(f64::INFINITY, f64::min),
-    }
+    report::worst(v, worse).unwrap_or(f64::NAN)
 }
 
-/// The median; of an even count, the mean of the middle two; NaN if any value is.
+/// The median (of an even count, the mean of the middle two); NaN if any value is, or of
+/// none.
 fn median(v: &[f64]) -> f64 {
-    if v.is_empty() || v.iter().any(|x| x.is_nan()) {
+    if v.iter().any(|x| x.is_nan()) {
         return f64::NAN;
     }
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    match (v.get((n - 1) / 2), v.get(n / 2)) {
-        (Some(a), Some(b)) => (a + b) / 2.0,
-        _ => f64::NAN,
-    }
+    report::median(v).unwrap_or(f64::NAN)
 }

@@ -858,3 +858,54 @@ mod matrix_table {
         }
     }
 }
+
+#[test]
+fn seed_table_golden_shape() {
+    // Three seeds of one policy: the worst and the median of each measure.
+    let seed = |calls: u64, retries: u64, ok: u64, during: (u64, u64), recovery| {
+        let mut r = Report::new("default", Duration::from_secs(1));
+        r.calls = calls;
+        r.first_attempts = calls;
+        r.retries = retries;
+        r.server_successes = ok;
+        r.stops = [ok, 0, calls - ok, 0, 0, 0];
+        r.incident = Some((Duration::from_secs(60), Duration::from_secs(180)));
+        r.incident_first_attempts = calls;
+        r.incident_retries = retries;
+        (r.incident_calls, r.incident_call_successes) = during;
+        r.recovery = recovery;
+        r.latency.record(Duration::from_millis(20 * calls / 100));
+        r
+    };
+    let runs = vec![vec![
+        seed(100, 10, 90, (50, 40), Recovery::After(Duration::ZERO)),
+        seed(
+            200,
+            60,
+            150,
+            (50, 30),
+            Recovery::After(Duration::from_secs(2)),
+        ),
+        seed(300, 30, 290, (50, 45), Recovery::NotInRun),
+    ]];
+    let text = SeedTable::new(&runs).to_string();
+    let expected = "\
+measure                        default worst  default median
+calls                                      -             200
+attempts                                 330             260
+amplification (attempts/call)          1.30x           1.10x
+load during incident                   1.30x           1.10x
+peak load (attempts/s)                     0               0
+server success                         57.7%           81.8%
+call success                           75.0%           90.0%
+call success during incident           60.0%           80.0%
+call latency p50                        60ms            40ms
+call latency p99                        60ms            40ms
+recovery after incident           not in run           2.00s
+budget denials                             0               0
+gave up (attempts_exhausted)              50              10
+";
+    assert_eq!(text, expected);
+    let widths: Vec<usize> = text.lines().map(|l| l.chars().count()).collect();
+    assert!(widths.iter().all(|&w| w == widths[0]), "{widths:?}");
+}
