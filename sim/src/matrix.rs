@@ -71,6 +71,9 @@ pub const SEEDS: RangeInclusive<u64> = 1..=10;
 /// ```
 pub const FLEETS: [u32; 3] = [10, 100, 1000];
 
+/// The most seeds a table may be measured on.
+const MAX_SEEDS: u64 = 1000;
+
 /// The clients of the Redis-shared fleet.
 const REDIS_CLIENTS: u32 = 1000;
 
@@ -340,7 +343,8 @@ pub fn scenario(section: Section, failure: Failure, clients: u32, seed: u64) -> 
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
-    /// The seeds each figure is the worst (or median) of; the design's are 1 to 10.
+    /// The seeds each figure is the worst (or median) of (at most 1,000); the design's are
+    /// 1 to 10.
     pub seeds: RangeInclusive<u64>,
     /// The fleets of the outage, brown-out and overload sections.
     pub fleets: Vec<u32>,
@@ -629,11 +633,12 @@ pub fn run(
     settings: &Settings,
     policy: impl Fn(Preset) -> Policy,
 ) -> Result<Matrix, SimulateError> {
-    if settings.seeds.is_empty() {
+    let (first, last) = (*settings.seeds.start(), *settings.seeds.end());
+    if settings.seeds.is_empty() || last - first >= MAX_SEEDS {
         return Err(SimulateError::invalid(
             "seeds",
-            "a range of at least one seed",
-            format!("{}-{}", settings.seeds.start(), settings.seeds.end()),
+            "a range of 1 to 1,000 seeds",
+            format!("{first}-{last}"),
         ));
     }
     let policies = Policies {

@@ -846,7 +846,7 @@ mod matrix_table {
     }
 
     #[test]
-    fn an_empty_seed_range_is_an_error_that_names_it() {
+    fn an_empty_or_huge_seed_range_is_an_error_that_names_it() {
         #[allow(clippy::reversed_empty_ranges)]
         let settings = Settings {
             seeds: 5..=4,
@@ -854,6 +854,30 @@ mod matrix_table {
         };
         match matrix::run(&settings, Policy::preset) {
             Err(SimulateError::Invalid { field, .. }) => assert_eq!(field, "seeds"),
+            other => panic!("{other:?}"),
+        }
+        // A run's own error, from whichever thread met it.
+        let settings = Settings {
+            fleets: vec![10, 0],
+            threads: 2,
+            ..small()
+        };
+        match matrix::run(&settings, Policy::preset) {
+            Err(SimulateError::Invalid { field, .. }) => assert_eq!(field, "clients"),
+            other => panic!("{other:?}"),
+        }
+        let settings = Settings {
+            seeds: 0..=u64::MAX,
+            ..small()
+        };
+        match matrix::run(&settings, Policy::preset) {
+            Err(e) => assert_eq!(
+                e.to_string(),
+                format!(
+                    "seeds: must be a range of 1 to 1,000 seeds, got 0-{}",
+                    u64::MAX
+                )
+            ),
             other => panic!("{other:?}"),
         }
     }
