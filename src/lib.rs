@@ -128,7 +128,7 @@ pub mod policy;
 mod verdict;
 
 pub use backoff::{Backoff, Curve, Jitter, UnknownCurve};
-pub use budget::{Budget, BudgetConfig, BudgetKind, Counts, UnknownBudgetKind};
+pub use budget::{Budget, BudgetConfig, BudgetKind, Counts, Throttle, UnknownBudgetKind};
 pub use classify::{
     request_id, Classifier, NonIdempotent, Outcome, RequestFacts, StatusSet, UnknownNonIdempotent,
 };

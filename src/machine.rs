@@ -53,7 +53,7 @@ use std::time::Instant;
 use fastrand::Rng;
 
 use crate::backoff::{nanos, Backoff};
-use crate::budget::{Budget, BudgetConfig, Refused};
+use crate::budget::{Budget, BudgetConfig, Refused, Throttle};
 use crate::duration::Readable;
 use crate::hints::Hint;
 use crate::verdict::{Cause, Verdict};
@@ -496,7 +496,8 @@ impl<R: AsRef<Rules>> Machine<R> {
             }
         };
         if let Some(budget) = &rules.budget {
-            match budget.allow_retry(cause, first, now) {
+            let paced = hint.is_some() && cause.is_rate_limit();
+            match budget.allow_retry(cause, first, paced, now) {
                 Ok(cost) => self.spent = self.spent.saturating_add(cost),
                 Err(Refused::Tokens { cost, available }) => {
                     return Err(Stop::BudgetExhausted { cost, available })
@@ -505,7 +506,7 @@ impl<R: AsRef<Rules>> Machine<R> {
                     return Err(Stop::Throttled {
                         retries: r.retries,
                         allowed: r.allowed,
-                        overload: r.overload,
+                        why: r.why,
                     })
                 }
             }
@@ -778,9 +779,8 @@ pub enum Stop {
         /// Retries the window allows (the ratio times the first attempts, plus
         /// `min_retries`), rounded down.
         allowed: u32,
-        /// Whether the strict ratio applied: the failure said the server is overloaded, or
-        /// most recent attempts failed.
-        overload: bool,
+        /// Which limit applied.
+        why: Throttle,
     },
 }
 
@@ -835,16 +835,22 @@ impl fmt::Display for Stop {
             Stop::Throttled {
                 retries,
                 allowed,
-                overload,
-            } => write!(
-                f,
-                "throttled: {retries} recent retries already, at most {allowed} allowed {}",
-                if overload {
-                    "while the server is overloaded or failing"
-                } else {
-                    "for failures that look like bad luck"
+                why,
+            } => {
+                f.write_str("throttled: ")?;
+                if let Throttle::Failing { in_a_row } = why {
+                    write!(f, "{in_a_row} failed attempts in a row, ")?;
                 }
-            ),
+                write!(
+                    f,
+                    "{retries} recent retries already, at most {allowed} allowed {}",
+                    match why {
+                        Throttle::BadLuck => "for failures that look like bad luck",
+                        Throttle::Shedding => "while the server sheds load",
+                        Throttle::Failing { .. } => "until an attempt succeeds",
+                    }
+                )
+            }
         }
     }
 }

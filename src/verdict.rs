@@ -228,6 +228,21 @@ impl Cause {
             || matches!(self.error_type, Some(ErrorType::Overloaded))
     }
 
+    /// Whether the failure is a rate limit: a 429, a `rate_limit_error`, or GitHub's 403
+    /// with no requests remaining. With a hint, the server is pacing its clients, not failing.
+    ///
+    /// ```
+    /// use redial::{Cause, ErrorType};
+    /// assert!(Cause::status(429).is_rate_limit());
+    /// assert!(Cause::status(200).with_error_type(ErrorType::RateLimit).is_rate_limit());
+    /// assert!(!Cause::status(503).is_rate_limit());
+    /// ```
+    pub const fn is_rate_limit(&self) -> bool {
+        matches!(self.status, Some(429))
+            || matches!(self.error_type, Some(ErrorType::RateLimit))
+            || matches!(self.rule, Rule::RateLimit403)
+    }
+
     /// Whether the server handled the request on purpose (any status below 500 that is not
     /// an overload signal: a 404 is an answer, not a failure of the server). The `adaptive`
     /// budget counts such an attempt as a success of the server, as the SRE book's

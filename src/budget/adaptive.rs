@@ -50,11 +50,12 @@
 //! window: a process that calls rarely then borrows the fleet's history.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::Counts;
+use super::rule::{Gates, Lane, Params, View};
+use super::{Counts, Throttle};
 
 /// Stripes that one thread each owns (and counts on without an atomic read-modify-write);
 /// threads beyond these share one more stripe.
@@ -62,14 +63,6 @@ const OWNED: usize = 8;
 /// The stripe of the threads that own none.
 const SHARED: usize = OWNED;
 const STRIPES: usize = OWNED + 1;
-
-/// A success path that sees fewer than one success in this many attempts calls the server
-/// failing (the SRE book's client-side throttling watches the same requests/accepts ratio).
-const FAILING_ONE_IN: f64 = 4.0;
-
-/// The first attempts the counts from before the first decision weigh (see
-/// [`Slow::view`]).
-const UNTIMED: f64 = 20.0;
 
 /// Counters that only grow; one stripe per group of threads, a cache line pair each so
 /// that the prefetcher does not couple neighbours. Each word counts two things so that an
@@ -245,47 +238,11 @@ fn add(word: &AtomicU64, n: u64, owned: bool) {
     }
 }
 
-/// Counts with fractions: the decayed window.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub(crate) struct View {
-    pub(crate) first_attempts: f64,
-    pub(crate) retries: f64,
-    pub(crate) successes: f64,
-    pub(crate) failures: f64,
-    pub(crate) overloaded: f64,
-}
-
-impl View {
-    fn of(c: Counts) -> View {
-        View {
-            first_attempts: c.first_attempts as f64,
-            retries: c.retries as f64,
-            successes: c.successes as f64,
-            failures: c.failures as f64,
-            overloaded: c.overloaded as f64,
-        }
-    }
-
-    fn scaled_add(self, keep: f64, c: Counts, weight: f64) -> View {
-        let d = View::of(c);
-        View {
-            first_attempts: self.first_attempts * keep + d.first_attempts * weight,
-            retries: self.retries * keep + d.retries * weight,
-            successes: self.successes * keep + d.successes * weight,
-            failures: self.failures * keep + d.failures * weight,
-            overloaded: self.overloaded * keep + d.overloaded * weight,
-        }
-    }
-
-    fn attempts(&self) -> f64 {
-        self.successes + self.failures + self.overloaded
-    }
-}
-
 /// What the fleet last reported.
 #[derive(Clone, Copy, Debug)]
 struct Fleet {
     counts: Counts,
+    latest: Counts,
     at: Instant,
     fresh_for: Duration,
 }
@@ -300,65 +257,9 @@ struct Slow {
     folded: Raw,
     /// The reading handed out by the last `take_local_deltas`.
     taken: Raw,
+    /// The reading of the recoveries the window holds.
+    recovered: u64,
     fleet: Option<Fleet>,
-}
-
-/// The settings the rule reads, as the decision uses them.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Params {
-    pub(crate) window: Duration,
-    pub(crate) overload_ratio: f64,
-    pub(crate) retry_ratio: f64,
-    pub(crate) min_retries: f64,
-}
-
-/// What a decision needs of a fold, worked out once per fold so that the decisions in
-/// between do integer work only: one load, a sum of the two retried words and a compare.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-struct Gates {
-    /// Per kind of failure (bad luck, overload): `(n << 32) | base`, where `base` is the
-    /// lower half of the retried words' sum at the fold and `n` how many retries the rule
-    /// still allows after it: a retry is allowed while fewer than `n` were counted since.
-    gate: [u64; 2],
-    /// For a refusal's message: the window's retries at the fold, and each kind's limit.
-    retries: f64,
-    limit: [f64; 2],
-    /// Whether recent attempts mostly fail, which makes every failure strict.
-    failing: bool,
-}
-
-impl Gates {
-    /// The rule (see the [module docs](self)) applied to `view`, whose retried words summed
-    /// to `retried` (see [`Raw::retried_total`]).
-    fn of(view: &View, p: &Params, retried: u64) -> Gates {
-        let failing = (view.successes + 1.0) * FAILING_ONE_IN < view.attempts() + 1.0;
-        let strict = p.overload_ratio * view.first_attempts + p.min_retries;
-        let lenient = if failing {
-            strict
-        } else {
-            p.retry_ratio * view.first_attempts + p.min_retries
-        };
-        let limit = [lenient, strict];
-        let gate =
-            limit.map(|l| (allowed_below(view.retries, l).min(LOWER) << 32) | (retried & LOWER));
-        Gates {
-            gate,
-            retries: view.retries,
-            limit,
-            failing,
-        }
-    }
-}
-
-/// A pair's bad-luck half, or its overload half.
-#[inline]
-fn pick<T>(pair: [T; 2], overload: bool) -> T {
-    let [bad_luck, overloaded] = pair;
-    if overload {
-        overloaded
-    } else {
-        bad_luck
-    }
 }
 
 /// `x.round() as u32` (half away from zero, saturating, NaN to 0) without a call to libm
@@ -371,46 +272,12 @@ fn round_u32(x: f64) -> u32 {
     whole.saturating_add(u32::from(x - f64::from(whole) >= 0.5))
 }
 
-/// The least `n` for which `retries + n + 1 <= limit` fails, in the same `f64` arithmetic
-/// (and order) as the rule, or `u64::MAX` if none does: the retries allowed after
-/// `retries` are those below it. The test only turns false as `n` grows (each step rounds
-/// monotonically), so a search finds the boundary; `f64` rounding moves it by little from
-/// the real-valued one, where the search starts.
-fn allowed_below(retries: f64, limit: f64) -> u64 {
-    let allows = |n: u64| retries + n as f64 + 1.0 <= limit;
-    // `as` saturates, and makes NaN 0.
-    let guess = (limit - 1.0 - retries) as u64;
-    let (mut lo, mut hi) = (guess.saturating_sub(2), guess.saturating_add(2));
-    if !allows(lo) {
-        if !allows(0) {
-            return 0;
-        }
-        lo = 0;
-    }
-    if allows(hi) {
-        if allows(u64::MAX) {
-            return u64::MAX;
-        }
-        hi = u64::MAX;
-    }
-    // allows(lo) and not allows(hi).
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if allows(mid) {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    hi
-}
-
 /// Why the throttle refused a retry, for [`Stop::Throttled`](crate::Stop::Throttled).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Refusal {
     pub(crate) retries: u32,
     pub(crate) allowed: u32,
-    pub(crate) overload: bool,
+    pub(crate) why: Throttle,
 }
 
 /// The `adaptive` kind's state. See the [module docs](self).
@@ -421,10 +288,15 @@ pub(crate) struct Adaptive {
     /// The last fold's [`Gates`], for a decision that finds `slow` busy or comes within
     /// `fold_every` of the last fold: `gate` as is, the rest as `f64` bits and a flag (read
     /// only when a retry is refused).
-    gate: [AtomicU64; 2],
+    gate: [AtomicU64; 3],
+    run_allowed: AtomicU64,
     window_retries: AtomicU64,
-    limit: [AtomicU64; 2],
-    failing: AtomicBool,
+    limit: [AtomicU64; 3],
+    /// Failed attempts since the last success, every thread's (see [`RUN_CLEAN`]).
+    run: AtomicU64,
+    run_retries: AtomicU64,
+    /// Successes that ended a run, since the budget was made.
+    recovered: AtomicU64,
     /// Failures that were retried, all threads together (the retry path is the rare one),
     /// packed as the stripes' words: after bad luck, after an overload signal. A retried
     /// failure is counted here only, so that it costs one `fetch_add`.
@@ -449,7 +321,10 @@ impl Adaptive {
             gate: Default::default(),
             window_retries: Default::default(),
             limit: Default::default(),
-            failing: AtomicBool::new(false),
+            run_allowed: AtomicU64::new(super::rule::RUN_CLEAN),
+            run: AtomicU64::new(0),
+            run_retries: AtomicU64::new(0),
+            recovered: AtomicU64::new(0),
             retried: Default::default(),
             folded_at: AtomicU64::new(NEVER),
             base: OnceLock::new(),
@@ -475,15 +350,40 @@ impl Adaptive {
     pub(crate) fn on_success(&self, first: bool) {
         let (s, owned) = self.stripe();
         add(&s.successes, if first { 1 } else { UPPER + 1 }, owned);
+        // A load of a line that only failures write: no store while the server works.
+        if self.run.load(Ordering::Relaxed) != 0 {
+            self.recover();
+        }
+    }
+
+    /// A success ended a run of failures.
+    #[cold]
+    #[inline(never)]
+    fn recover(&self) {
+        self.run.store(0, Ordering::Relaxed);
+        self.run_retries.store(0, Ordering::Relaxed);
+        self.recovered.fetch_add(1, Ordering::Relaxed);
     }
 
     /// An attempt failed; `first` when it was the call's first, `overload` when the failure
     /// says the server is overloaded.
     #[inline]
     pub(crate) fn on_failure(&self, first: bool, overload: bool) {
+        self.run.fetch_add(1, Ordering::Relaxed);
+        self.count_failure(first, overload);
+    }
+
+    /// Counts a failure in the stripes (not in the run).
+    #[inline]
+    fn count_failure(&self, first: bool, overload: bool) {
         let (s, owned) = self.stripe();
         let word = if overload { &s.overloaded } else { &s.failures };
         add(word, if first { UPPER + 1 } else { 1 }, owned);
+    }
+
+    /// Successes that ended a run, since the budget was made.
+    fn recovered(&self) -> u64 {
+        self.recovered.load(Ordering::Relaxed)
     }
 
     /// Every stripe summed, and the retries.
@@ -523,6 +423,8 @@ impl Adaptive {
         overload: bool,
         now: Instant,
     ) -> Result<(), Refusal> {
+        self.run.fetch_add(1, Ordering::Relaxed);
+        let run = self.run_retries.load(Ordering::Relaxed);
         let base = *self.base.get_or_init(|| now);
         let last = self.folded_at.load(Ordering::Relaxed);
         let (t, recent) = if self.reuses_fold(base, last, now) {
@@ -539,9 +441,20 @@ impl Adaptive {
         };
         // Decisions that follow a fold closely, or find another thread folding, read what
         // it published; every decision counts the retries allowed since the fold.
+        let allowed_run = match &folded {
+            Some(g) => g.run,
+            None => self.run_allowed.load(Ordering::Relaxed),
+        };
+        let lane = if run >= allowed_run {
+            Lane::Failing
+        } else if overload {
+            Lane::Shed
+        } else {
+            Lane::BadLuck
+        };
         let gate = match &folded {
-            Some(g) => pick(g.gate, overload),
-            None => pick(self.gate.each_ref(), overload).load(Ordering::Relaxed),
+            Some(g) => g.gate[lane as usize],
+            None => self.gate[lane as usize].load(Ordering::Relaxed),
         };
         let [bad_luck, overloaded] = &self.retried;
         let since = bad_luck
@@ -552,25 +465,28 @@ impl Adaptive {
         if since < gate >> 32 {
             let word = if overload { overloaded } else { bad_luck };
             word.fetch_add(if first { UPPER + 1 } else { 1 }, Ordering::Relaxed);
+            self.run_retries.fetch_add(1, Ordering::Relaxed);
             Ok(())
         } else {
-            self.on_failure(first, overload);
-            let (retries, limit, failing) = match &folded {
-                Some(g) => (g.retries, pick(g.limit, overload), g.failing),
+            self.count_failure(first, overload);
+            let (retries, limit) = match &folded {
+                Some(g) => (g.retries, g.limit[lane as usize]),
                 None => {
                     let f = |x: &AtomicU64| f64::from_bits(x.load(Ordering::Relaxed));
-                    (
-                        f(&self.window_retries),
-                        f(pick(self.limit.each_ref(), overload)),
-                        self.failing.load(Ordering::Relaxed),
-                    )
+                    (f(&self.window_retries), f(&self.limit[lane as usize]))
                 }
             };
             // `as` saturates: these are for the message only.
             Err(Refusal {
                 retries: round_u32(retries + since as f64),
                 allowed: limit.max(0.0) as u32,
-                overload: overload || failing,
+                why: match lane {
+                    Lane::BadLuck => Throttle::BadLuck,
+                    Lane::Shed => Throttle::Shedding,
+                    Lane::Failing => Throttle::Failing {
+                        in_a_row: u32::try_from(run).unwrap_or(u32::MAX),
+                    },
+                },
             })
         }
     }
@@ -582,8 +498,8 @@ impl Adaptive {
     fn fold(&self, base: Instant, t: u64, now: Instant) -> Option<Gates> {
         let mut slow = self.slow.try_lock().ok()?;
         let raw = self.raw();
-        let view = slow.view(raw, now, self.params.window);
-        let gates = Gates::of(&view, &self.params, raw.retried_total());
+        let view = slow.view(raw, self.recovered(), now, self.params.window);
+        let gates = Gates::of(&view, &self.params, raw.retried_total(), LOWER);
         self.publish(&gates);
         self.folded_at.store(t, Ordering::Relaxed);
         self.remember_fold(base, t, now);
@@ -640,7 +556,7 @@ impl Adaptive {
         for (slot, v) in self.limit.iter().zip(g.limit) {
             slot.store(v.to_bits(), Ordering::Relaxed);
         }
-        self.failing.store(g.failing, Ordering::Relaxed);
+        self.run_allowed.store(g.run, Ordering::Relaxed);
     }
 
     /// The counts since the last take (see [`Budget::take_local_deltas`](crate::Budget::take_local_deltas)).
@@ -656,13 +572,20 @@ impl Adaptive {
     }
 
     /// See [`Budget::set_fleet_view`](crate::Budget::set_fleet_view).
-    pub(crate) fn set_fleet_view(&self, counts: Counts, at: Instant, fresh_for: Duration) {
+    pub(crate) fn set_fleet_view(
+        &self,
+        counts: Counts,
+        latest: Counts,
+        at: Instant,
+        fresh_for: Duration,
+    ) {
         let mut slow = match self.slow.lock() {
             Ok(s) => s,
             Err(poisoned) => poisoned.into_inner(),
         };
         slow.fleet = Some(Fleet {
             counts,
+            latest,
             at,
             fresh_for,
         });
@@ -675,7 +598,7 @@ impl Adaptive {
     pub(crate) fn view(&self, now: Instant) -> View {
         let raw = self.raw();
         match self.slow.lock() {
-            Ok(mut s) => s.view(raw, now, self.params.window),
+            Ok(mut s) => s.view(raw, self.recovered(), now, self.params.window),
             Err(_) => View::default(),
         }
     }
@@ -683,44 +606,28 @@ impl Adaptive {
 
 impl Slow {
     /// Folds the totals into the window at `now`, then returns what a decision reads: the
-    /// fleet's counts plus what this process has not handed out yet while the fleet view is
-    /// fresh, the local window otherwise.
-    fn view(&mut self, raw: Raw, now: Instant, window: Duration) -> View {
+    /// local window, or while the fleet's view is fresh the fleet's counts plus what this
+    /// process has not handed out yet (see [`View::with_fleet`]).
+    fn view(&mut self, raw: Raw, recovered: u64, now: Instant, window: Duration) -> View {
         let delta = raw.since(self.folded);
         self.folded = raw;
-        match self.at {
-            // No time is known for anything counted so far, so it cannot be placed: keep
-            // its ratios, but no more than a few calls' worth, so that hours of quiet
-            // successes do not pay for a burst of retries. A budget that has seen fewer
-            // starts as if it had seen that many first attempts, so that a new process can
-            // retry its first 503s.
-            None => {
-                let first = delta.first_attempts as f64;
-                let weight = if first > UNTIMED {
-                    UNTIMED / first
-                } else {
-                    1.0
-                };
-                let mut w = View::default().scaled_add(0.0, delta, weight);
-                let prior = (UNTIMED - w.first_attempts).max(0.0);
-                // First attempts only: outcomes it never saw must not hide a failing server.
-                w.first_attempts += prior;
-                self.window = w;
-            }
+        let recoveries = recovered.wrapping_sub(self.recovered) as f64;
+        self.recovered = recovered;
+        self.window = match self.at {
+            // No time is known for anything counted so far, so it cannot be placed.
+            None => View::first(delta, recoveries),
             Some(at) => {
                 let tau = window.as_secs_f64().max(1e-3);
                 let x = now.saturating_duration_since(at).as_secs_f64() / tau;
-                let keep = (-x).exp();
-                // A steady rate over the gap, decayed: (1 − e^−x) / x of the events.
-                let weight = if x < 1e-9 { 1.0 } else { (1.0 - keep) / x };
-                self.window = self.window.scaled_add(keep, delta, weight);
+                self.window.folded(delta, recoveries, x)
             }
-        }
+        };
         self.at = Some(self.at.map_or(now, |at| at.max(now)));
         match self.fleet {
             Some(f) if now.saturating_duration_since(f.at) <= f.fresh_for => {
                 let unsent = raw.since(self.taken);
-                View::of(f.counts.saturating_add(unsent))
+                self.window
+                    .with_fleet(f.counts.saturating_add(unsent), f.latest)
             }
             _ => self.window,
         }

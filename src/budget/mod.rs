@@ -51,6 +51,7 @@
 pub mod adaptive;
 pub mod aws;
 mod counts;
+mod rule;
 
 use core::fmt;
 use core::str::FromStr;
@@ -60,7 +61,8 @@ use std::time::Instant;
 
 use crate::verdict::Cause;
 
-use adaptive::{Adaptive, Params};
+use adaptive::Adaptive;
+use rule::Params;
 use aws::TokenBucket;
 
 pub use counts::Counts;
@@ -271,6 +273,31 @@ enum State {
     Adaptive(Adaptive),
 }
 
+/// Which of the `adaptive` budget's limits refused a retry (see [`Stop::Throttled`](crate::Stop::Throttled)).
+///
+/// ```
+/// use redial::{Stop, Throttle};
+/// let stop = Stop::Throttled { retries: 3, allowed: 2, why: Throttle::Shedding };
+/// assert_eq!(
+///     stop.to_string(),
+///     "budget_exhausted: throttled: 3 recent retries already, at most 2 allowed while the server sheds load"
+/// );
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Throttle {
+    /// The failure looked like bad luck (`retry_ratio`).
+    BadLuck,
+    /// The failure said the server is overloaded, and recent attempts fail often enough
+    /// that retries add to the overload (the shed curve, down to `overload_ratio`).
+    Shedding,
+    /// Attempts failed this many times in a row with no success since (`overload_ratio`).
+    Failing {
+        /// The failed attempts in a row, this one included.
+        in_a_row: u32,
+    },
+}
+
 /// Why a budget refused a retry; the machine turns it into a [`Stop`](crate::Stop).
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Refused {
@@ -383,10 +410,14 @@ impl Budget {
     }
 
     /// Hands the budget the fleet's counts over the last [`window`](BudgetConfig::window),
-    /// as they stood at `at` (this process's deltas taken so far included). Decisions read
-    /// them, plus what this process has counted since its last
+    /// as they stood at `at` (this process's deltas taken so far included), and those of
+    /// the fleet's latest bucket of time (the last few seconds). Decisions read them, plus
+    /// what this process has counted since its last
     /// [`take_local_deltas`](Self::take_local_deltas), until `at + fresh_for`; then they
-    /// fall back to the local window by themselves. No effect on the `aws` kind.
+    /// fall back to the local window by themselves. A latest bucket with failures and no
+    /// success holds every process's retries to `overload_ratio`, as a process's own run of
+    /// failures does. What is this process's own (a new process's credit, its recoveries)
+    /// it keeps. No effect on the `aws` kind.
     ///
     /// ```
     /// use std::time::{Duration, Instant};
@@ -394,11 +425,12 @@ impl Budget {
     ///
     /// let budget = Budget::new(BudgetConfig::default());
     /// let fleet = Counts { first_attempts: 3_000, retries: 100, successes: 3_000, ..Counts::default() };
-    /// budget.set_fleet_view(fleet, Instant::now(), Duration::from_secs(1));
+    /// let latest = Counts { first_attempts: 300, successes: 300, ..Counts::default() };
+    /// budget.set_fleet_view(fleet, latest, Instant::now(), Duration::from_secs(1));
     /// ```
-    pub fn set_fleet_view(&self, fleet: Counts, at: Instant, fresh_for: Duration) {
+    pub fn set_fleet_view(&self, fleet: Counts, latest: Counts, at: Instant, fresh_for: Duration) {
         if let State::Adaptive(a) = &self.shared.state {
-            a.set_fleet_view(fleet, at, fresh_for);
+            a.set_fleet_view(fleet, latest, at, fresh_for);
         }
     }
 
@@ -425,12 +457,15 @@ impl Budget {
     /// Whether a retry after `cause` (the failure of the call's `first` attempt or a later
     /// one, not yet counted by [`on_failure`](Self::on_failure)) may be made now; counts the
     /// failure, charges the retry if it is allowed, and returns what it took (tokens, for a
-    /// refund if the call succeeds).
+    /// refund if the call succeeds). `paced` when the failure is a rate limit that said how
+    /// long to wait: the adaptive kind counts it as the server answering, and the retry as
+    /// free, so that a server pacing its clients never spends what overload decisions read.
     #[inline]
     pub(crate) fn allow_retry(
         &self,
         cause: &Cause,
         first: bool,
+        paced: bool,
         now: impl FnOnce() -> Option<Instant>,
     ) -> Result<u32, Refused> {
         match &self.shared.state {
@@ -452,6 +487,10 @@ impl Budget {
             }
             // The machine always has the time for it (`now` is `None` only for a clock
             // that could not be called); without it the retry is not weighed, nor counted.
+            State::Adaptive(a) if paced => {
+                a.on_success(first);
+                Ok(0)
+            }
             State::Adaptive(a) => match now() {
                 Some(now) => a
                     .allow_retry(first, cause.signals_overload(), now)

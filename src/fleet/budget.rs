@@ -38,20 +38,25 @@ impl FleetCounters for Budget {
         }
     }
 
-    fn set_fleet_view(&self, totals: &[u64], at: Instant, fresh_for: Duration) {
-        let get = |i: usize| totals.get(i).copied().unwrap_or(0);
-        let counts = Counts {
-            first_attempts: get(0),
-            retries: get(1),
-            successes: get(2),
-            failures: get(3),
-            overloaded: get(4),
-        };
-        Budget::set_fleet_view(self, counts, at, fresh_for);
+    fn set_fleet_view(&self, totals: &[u64], latest: &[u64], at: Instant, fresh_for: Duration) {
+        Budget::set_fleet_view(self, counts(totals), counts(latest), at, fresh_for);
     }
 
     fn fall_back_to_local(&self) {
         // A view that is stale at once: decisions read the local window.
-        Budget::set_fleet_view(self, Counts::default(), Instant::now(), Duration::ZERO);
+        let none = Counts::default();
+        Budget::set_fleet_view(self, none, none, Instant::now(), Duration::ZERO);
+    }
+}
+
+/// The counters as [`Counts`], in the order `take_local_deltas` writes them.
+fn counts(fields: &[u64]) -> Counts {
+    let get = |i: usize| fields.get(i).copied().unwrap_or(0);
+    Counts {
+        first_attempts: get(0),
+        retries: get(1),
+        successes: get(2),
+        failures: get(3),
+        overloaded: get(4),
     }
 }

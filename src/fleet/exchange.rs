@@ -192,14 +192,17 @@ impl Link {
             fleet_ramp.min(ms(config.ramp)),
         );
         if let Some(c) = counters.filter(|c| !c.is_empty()) {
-            if totals.len() != self.deltas.len() {
+            // The totals over the window, then the latest bucket's.
+            let n = self.deltas.len();
+            if totals.len() != 2 * n {
                 return Err(SyncError::Reply("a reply of the wrong length"));
             }
             self.deltas.clear();
             self.deltas
                 .extend(totals.iter().map(|&t| u64::try_from(t).unwrap_or(0)));
+            let (window, latest) = self.deltas.split_at(n);
             // Good for two intervals: one missed tick is no outage.
-            c.set_fleet_view(&self.deltas, at, timeout.saturating_mul(2));
+            c.set_fleet_view(window, latest, at, timeout.saturating_mul(2));
         }
         Ok(())
     }

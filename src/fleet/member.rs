@@ -164,7 +164,7 @@ impl Fleet {
     /// #     fn bucket(&self) -> Duration { Duration::from_secs(1) }
     /// #     fn window(&self) -> u32 { 1 }
     /// #     fn take_local_deltas(&self, _: &mut [u64]) {}
-    /// #     fn set_fleet_view(&self, _: &[u64], _: Instant, _: Duration) {}
+    /// #     fn set_fleet_view(&self, _: &[u64], _: &[u64], _: Instant, _: Duration) {}
     /// #     fn fall_back_to_local(&self) {}
     /// # }
     /// # let fleet = redial::fleet::Fleet::connect("redis://127.0.0.1:1", "svc", Duration::from_millis(250))?;

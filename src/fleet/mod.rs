@@ -90,7 +90,7 @@ pub use member::{Fleet, FleetStatus};
 ///     fn take_local_deltas(&self, out: &mut [u64]) {
 ///         for (o, c) in out.iter_mut().zip(&self.local) { *o = c.swap(0, Ordering::Relaxed); }
 ///     }
-///     fn set_fleet_view(&self, totals: &[u64], _at: Instant, _fresh_for: Duration) {
+///     fn set_fleet_view(&self, totals: &[u64], _latest: &[u64], _at: Instant, _fresh_for: Duration) {
 ///         for (t, f) in totals.iter().zip(&self.fleet) { f.store(*t, Ordering::Relaxed); }
 ///     }
 ///     fn fall_back_to_local(&self) {
@@ -113,10 +113,10 @@ pub trait FleetCounters: Send + Sync + 'static {
     /// Writes the counts added here since the last call into `out` (`len()` entries) and
     /// starts counting afresh.
     fn take_local_deltas(&self, out: &mut [u64]);
-    /// The fleet's totals over the window, this process's counts included, as they stood at
-    /// `at`; good until `at + fresh_for` (two sync intervals), when the next view should
-    /// have come.
-    fn set_fleet_view(&self, totals: &[u64], at: Instant, fresh_for: Duration);
+    /// The fleet's totals over the window, this process's counts included, and those of its
+    /// latest bucket alone (`len()` entries each), as they stood at `at`; good until
+    /// `at + fresh_for` (two sync intervals), when the next view should have come.
+    fn set_fleet_view(&self, totals: &[u64], latest: &[u64], at: Instant, fresh_for: Duration);
     /// Redis is out of reach: decide from local counts alone until the next view.
     fn fall_back_to_local(&self);
 }

@@ -10,7 +10,8 @@
 -- ARGV[4]     how long a bucket lives, in ms
 -- ARGV[5..]   this process's counts since its last sync, one per counter
 --
--- Returns { the fleet's reset, its ramp, then each counter's total over the window }.
+-- Returns { the fleet's reset, its ramp, then each counter's total over the window, then
+-- each counter's value in the current bucket alone }.
 -- Every key expires, so a fleet that goes away leaves nothing behind, and a flushed
 -- Redis is refilled by the next sync of each process.
 
@@ -37,7 +38,7 @@ if #KEYS > 1 then
     end
   end
   redis.call('PEXPIRE', current, ARGV[4])
-  for i = 1, n do
+  for i = 1, 2 * n do
     out[i + 2] = 0
   end
   for k = 2, #KEYS do
@@ -45,7 +46,11 @@ if #KEYS > 1 then
     for j = 1, #fields, 2 do
       local i = tonumber(fields[j])
       if i and i >= 1 and i <= n then
-        out[i + 2] = out[i + 2] + (tonumber(fields[j + 1]) or 0)
+        local v = tonumber(fields[j + 1]) or 0
+        out[i + 2] = out[i + 2] + v
+        if k == #KEYS then
+          out[n + i + 2] = v
+        end
       end
     end
   end

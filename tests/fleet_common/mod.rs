@@ -172,7 +172,7 @@ impl FleetCounters for Tally {
             *o = c.swap(0, Ordering::Relaxed);
         }
     }
-    fn set_fleet_view(&self, totals: &[u64], _at: Instant, _fresh_for: Duration) {
+    fn set_fleet_view(&self, totals: &[u64], _latest: &[u64], _at: Instant, _fresh_for: Duration) {
         let mut v = [0; 2];
         v.copy_from_slice(&totals[..2]);
         *self.view.lock().expect("not poisoned") = Some(v);
