@@ -632,7 +632,8 @@ impl<'p> Engine<'p> {
             .iter()
             .fold(Counts::default(), |sum, (_, c)| sum.saturating_add(*c));
         let at = self.base + Duration::from_nanos(now);
-        let fresh_for = Duration::from_nanos(every.saturating_mul(4));
+        let fresh_for = Duration::from_nanos(every)
+            .saturating_mul(redial::fleet::FleetConfig::VIEW_FRESH_SYNCS);
         for b in budgets() {
             b.set_fleet_view(fleet, at, fresh_for);
         }

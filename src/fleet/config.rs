@@ -56,6 +56,17 @@ impl FleetConfig {
     /// that, while a thousand processes make 4,000 small round trips a second in all.
     pub const DEFAULT_SYNC: Duration = Duration::from_millis(250);
 
+    /// How many sync intervals a fleet view stays fresh: the exchange hands each view to
+    /// the budget good for this many intervals from the sync that read it (one missed tick
+    /// is no outage), and past it decisions read the local window. A failed sync drops the
+    /// view at once. The simulator's Redis scope uses this same rule.
+    ///
+    /// ```
+    /// use redial::fleet::FleetConfig;
+    /// assert_eq!(FleetConfig::VIEW_FRESH_SYNCS, 2);
+    /// ```
+    pub const VIEW_FRESH_SYNCS: u32 = 2;
+
     /// A fleet on the Redis at `url` (`redis://[:password@]host[:port][/db]`), for `key`,
     /// syncing every 250 ms.
     ///
