@@ -488,15 +488,26 @@ mod tests {
             prop_assert_eq!(g.admit(at(now), None, &mut Rng::with_seed(seed)), Admission::Go);
         }
 
+        /// In the ramp, an attempt goes with probability f, the elapsed fraction of the
+        /// ramp: the first draw of the generator says which (below f: go), and a held one
+        /// is released later in the ramp, never past it.
         #[test]
         fn prop_gate_release_stays_in_the_ramp(wait in 1u64..60_000, ramp in 1u64..5_000, into in 0u64..5_000, seed: u64) {
             let g = gate(ramp);
             g.learn(Duration::from_millis(wait), at(T0));
             let (reset, ramp) = (T0 + wait, ramp.min(wait));
-            let now = reset + into.min(ramp - 1);
-            if let Admission::Wait(held) = g.admit(at(now), None, &mut Rng::with_seed(seed)) {
-                let release = now + held.delay.as_millis() as u64;
-                prop_assert!(release > now && release <= reset + ramp);
+            let into = into.min(ramp - 1);
+            let now = reset + into;
+            let f = into as f64 / ramp as f64;
+            let goes = Rng::with_seed(seed).f64() < f;
+            match g.admit(at(now), None, &mut Rng::with_seed(seed)) {
+                Admission::Wait(held) => {
+                    prop_assert!(!goes, "held, with a draw under f = {f}");
+                    let release = now + held.delay.as_millis() as u64;
+                    prop_assert!(release > now && release <= reset + ramp);
+                    prop_assert_eq!(held.reset_ms, reset);
+                }
+                Admission::Go => prop_assert!(goes, "went, with a draw of at least f = {f}"),
             }
         }
 

@@ -31,6 +31,23 @@ use redial::gate::{Gate, GateConfig};
 use redial::Policy;
 use redial::{Retryable, TokioSleeper};
 
+/// The wall clock in milliseconds since the Unix epoch (the server's windows are aligned
+/// on it).
+fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as u64
+}
+
+/// A `name=N` field of a worker's result line.
+fn field(line: &str, name: &str) -> u64 {
+    line.split(' ')
+        .find_map(|f| f.strip_prefix(name)?.strip_prefix('='))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {line:?}"))
+}
+
 fn setting(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -76,10 +93,7 @@ async fn answer(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_millis() as u64;
+    let now = wall_ms();
     let (index, reset) = (now / window, window - now % window);
     let (allowed, left) = {
         let mut limits = limits.lock().expect("not poisoned");
@@ -154,12 +168,17 @@ fn e2e_worker() {
         let mut rng = redial::Rng::with_seed(seed);
         let end = tokio::time::Instant::now() + Duration::from_secs(secs);
         let (mut ok, mut failed) = (0u64, 0u64);
+        // When this worker's first call began and its last ended (wall-clock ms): the
+        // windows it calls through from start to end lie between them, however late a
+        // loaded machine started it.
+        let (mut first, mut last) = (None, 0u64);
         loop {
             let pause = Duration::from_millis(rng.u64(think / 2..=think * 3 / 2));
             tokio::time::sleep(pause).await;
             if tokio::time::Instant::now() >= end {
                 break;
             }
+            first.get_or_insert_with(wall_ms);
             // The policy's gate holds the first attempt while the quota is spent, and
             // learns from every response.
             let send = || client.get(&url).header("x-api-key", &key).send();
@@ -167,8 +186,10 @@ fn e2e_worker() {
                 Ok(_) => ok += 1,
                 Err(_) => failed += 1,
             }
+            last = wall_ms();
         }
-        println!("result ok={ok} failed={failed}");
+        let first = first.unwrap_or(last);
+        println!("result ok={ok} failed={failed} first={first} last={last}");
     });
 }
 
@@ -203,10 +224,6 @@ async fn shared_gate_gets_fewer_429s() {
         }
     });
 
-    let started = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_millis() as u64;
     let mut children = Vec::new();
     for (key, shared) in [("per-process", false), ("shared", true)] {
         for i in 0..workers {
@@ -251,11 +268,16 @@ async fn shared_gate_gets_fewer_429s() {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    // The windows every worker ran through from start to end: from the first that began
-    // after every worker's first call (the longest first think is 1.5 × think, plus a
-    // second to start), to the last that ended before any worker stopped.
-    let from = (started + think * 3 / 2 + 1_000).div_ceil(window);
-    let to = (started + secs * 1_000) / window;
+    // The windows every worker called through from start to end, by the times the workers
+    // report (not by when they were spawned: a loaded machine starts 32 processes late):
+    // from the first that began after every worker's first call, to the last that ended
+    // before any worker's last call did.
+    let lines: Vec<&String> = results.iter().flat_map(|(_, lines)| lines).collect();
+    assert_eq!(lines.len() as u64, workers * 2, "{lines:?}");
+    let started = lines.iter().map(|l| field(l, "first")).max().unwrap_or(0);
+    let ended = lines.iter().map(|l| field(l, "last")).min().unwrap_or(0);
+    let from = started.div_ceil(window);
+    let to = ended / window;
     let (local_steady, windows) = local.within(from, to);
     let (shared_steady, _) = shared.within(from, to);
     eprintln!(

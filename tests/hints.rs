@@ -478,6 +478,38 @@ fn a_wall_clock_before_the_epoch_does_not_panic() {
     assert!(server_wait(&m, 429, before).is_some());
 }
 
+/// A header's value: arbitrary bytes, or something close to what a family accepts (so that
+/// valid ones, several families at once, are common).
+fn header_bytes() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..64),
+        "[0-9]{1,3}(\\.[0-9]{1,2})?(ms|s)?".prop_map(String::into_bytes),
+        Just(b"0".to_vec()),
+        Just(b"\"default\";r=0;t=7".to_vec()),
+        Just(b"2026-11-23T10:00:30Z".to_vec()),
+    ]
+}
+
+/// The headers that carry a family's value (not its `remaining` companions): the design's
+/// list, written out here rather than taken from the code under test.
+fn family_value_headers(source: HintSource) -> &'static [&'static str] {
+    match source {
+        HintSource::RetryAfterMs => &["retry-after-ms"],
+        HintSource::RetryAfter => &["retry-after"],
+        HintSource::RateLimit => &["ratelimit"],
+        HintSource::RateLimitReset => &["ratelimit-reset"],
+        HintSource::AnthropicReset => &[
+            "anthropic-ratelimit-requests-reset",
+            "anthropic-ratelimit-tokens-reset",
+            "anthropic-ratelimit-input-tokens-reset",
+            "anthropic-ratelimit-output-tokens-reset",
+        ],
+        HintSource::OpenAiReset => &["x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"],
+        HintSource::XRateLimitReset => &["x-ratelimit-reset"],
+        _ => &[],
+    }
+}
+
 fn header_name() -> impl Strategy<Value = &'static str> {
     prop::sample::select(vec![
         "retry-after",
@@ -563,10 +595,12 @@ const PRECEDENCE: [(HintSource, Writes); 7] = [
 ];
 
 proptest! {
-    /// Arbitrary bytes in every hint header: no panic, and `inspect` agrees with `read`.
+    /// Arbitrary bytes in every hint header: no panic; `inspect` agrees with `read`, family
+    /// by family, and `server_wait` with the first valid one; a family none of whose
+    /// headers is sent is absent.
     #[test]
     fn prop_arbitrary_header_bytes_never_panic(
-        pairs in prop::collection::vec((header_name(), prop::collection::vec(any::<u8>(), 0..64)), 0..12),
+        pairs in prop::collection::vec((header_name(), header_bytes()), 0..12),
         status in 100u16..600,
         wall_secs in any::<u64>(),
     ) {
@@ -577,8 +611,29 @@ proptest! {
                 m.append(name, v);
             }
         }
-        let _ = server_wait(&m, status, wall);
-        let _ = inspect(&m, status, wall);
+        let wait = server_wait(&m, status, wall);
+        let all = inspect(&m, status, wall);
+        // Every family, in the design's order, each as `read` says it.
+        for ((source, parsed), want) in all.iter().zip(HintSource::ALL) {
+            prop_assert_eq!(*source, want);
+            prop_assert_eq!(*parsed, read(want, &m, status, wall));
+            // A family whose value headers are all absent is absent, whatever else the
+            // response carries.
+            if !family_value_headers(want).iter().any(|h| m.contains_key(*h)) {
+                prop_assert_eq!(*parsed, Parsed::Absent, "{:?}", want);
+            }
+            // Off a 429, a reset family speaks only with a `remaining` header beside it.
+            if want.is_rate_limit_reset() && want != HintSource::RateLimit && status != 429 {
+                if let Parsed::Valid(_) = parsed {
+                    prop_assert!(m.keys().any(|k| k.as_str().contains("remaining")), "{:?}", want);
+                }
+            }
+        }
+        // The wait the server asks for is the first valid family's, from that family.
+        let first = all
+            .iter()
+            .find_map(|(source, parsed)| parsed.valid().map(|w| (w, *source)));
+        prop_assert_eq!(wait.map(|h| (h.wait, h.source)), first);
     }
 
     /// The winner is the first family, in the design's order, that sends a valid value;

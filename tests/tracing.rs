@@ -263,3 +263,124 @@ fn a_ureq_status_that_arrives_as_an_error_warns_once() {
     assert!(message.contains("status 429 as an error"), "{message}");
     assert!(message.contains(".keep_status()"), "{message}");
 }
+
+/// What a `tracing-subscriber` formatter wrote, line by line.
+#[derive(Clone, Default)]
+struct Written(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Written {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Written {
+    fn lines(&self) -> Vec<String> {
+        let bytes = self.0.lock().unwrap().clone();
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// Three attempts (529, timeout, 503) under the Anthropic preset, as `subscriber` prints
+/// them.
+fn three_failed_attempts(subscriber: impl Subscriber + Send + Sync + 'static) {
+    let policy = Policy::preset(Preset::Anthropic);
+    let mut script = vec![
+        response(529, &[], Some(ErrorType::Overloaded)),
+        Err(Transport::Timeout),
+        response(503, &[], None),
+    ]
+    .into_iter();
+    tracing::subscriber::with_default(subscriber, || {
+        let result = (|| script.next().unwrap_or(Err(Transport::Other)))
+            .retry(&policy)
+            .sleeper(|_: Duration| {})
+            .call();
+        assert!(result.is_err());
+    });
+}
+
+/// The fields a text line prints for the span: what lies between `redial.call{` and `}`.
+fn span_fields(line: &str) -> Option<&str> {
+    let from = line.find("redial.call{")? + "redial.call{".len();
+    let len = line[from..].find('}')?;
+    Some(&line[from..from + len])
+}
+
+#[test]
+fn the_default_text_format_prints_each_span_field_once() {
+    use tracing_subscriber::fmt::format::FmtSpan;
+
+    let written = Written::default();
+    let out = written.clone();
+    three_failed_attempts(
+        tracing_subscriber::fmt()
+            .with_writer(move || out.clone())
+            .with_span_events(FmtSpan::CLOSE)
+            .finish(),
+    );
+    let lines = written.lines();
+    // Two retries, the closing event, the span's close.
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    // The retries: each event carries its own resend count; the span has none yet.
+    for (line, n) in lines[..2].iter().zip(1..) {
+        assert_eq!(span_fields(line), None, "{line}");
+        assert!(line.contains("redial.call: "), "{line}");
+        let count = format!("http.request.resend_count={n}");
+        assert_eq!(
+            line.matches("http.request.resend_count=").count(),
+            1,
+            "{line}"
+        );
+        assert!(line.contains(&count), "{line}");
+    }
+    // The end: the span's fields, each once, with their final values.
+    let fields = "http.request.resend_count=2 redial.attempts=3 \
+                  redial.stop_reason=\"attempts_exhausted\"";
+    for line in &lines[2..] {
+        assert_eq!(span_fields(line), Some(fields), "{line}");
+    }
+    assert!(lines[2].contains("attempts_exhausted: 503"), "{}", lines[2]);
+    assert!(lines[3].contains("close"), "{}", lines[3]);
+}
+
+#[test]
+fn json_prints_the_span_fields_with_their_final_values() {
+    let written = Written::default();
+    let out = written.clone();
+    three_failed_attempts(
+        tracing_subscriber::fmt()
+            .json()
+            .with_writer(move || out.clone())
+            .finish(),
+    );
+    let lines = written.lines();
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    let json: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    for (event, n) in json[..2].iter().zip(1..) {
+        assert_eq!(event["fields"]["http.request.resend_count"], n, "{event}");
+        assert_eq!(event["span"]["name"], "redial.call", "{event}");
+        assert_eq!(
+            event["span"].get("http.request.resend_count"),
+            None,
+            "{event}"
+        );
+    }
+    let last = &json[2];
+    let span = &last["span"];
+    assert_eq!(span["name"], "redial.call", "{last}");
+    assert_eq!(span["http.request.resend_count"], 2, "{last}");
+    assert_eq!(span["redial.attempts"], 3, "{last}");
+    assert_eq!(span["redial.stop_reason"], "attempts_exhausted", "{last}");
+}

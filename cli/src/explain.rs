@@ -12,6 +12,7 @@ use redial::duration::Readable;
 use redial::gate::{Gate, GateConfig};
 use redial::hints::{self, HintSource, Parsed};
 use redial::{
+    Throttle,
     Action, Basis, BudgetConfig, BudgetKind, Cause, ErrorType, Jitter, NonIdempotent, Outcome,
     Policy, RequestFacts, Retry, Rng, Rule, Stop, Transport, Verdict,
 };
@@ -334,23 +335,33 @@ fn stop_sentence(input: &Input<'_>, verdict: &Verdict, stop: &Stop) -> String {
             "Do not retry ({reason}): the retry budget holds {available} tokens and a retry \
              costs {cost}."
         ),
-        Stop::Throttled { overload, .. } => {
+        Stop::Throttled { why, .. } => {
             let display = stop.to_string();
             let numbers = display
                 .strip_prefix(&format!("{reason}: throttled: "))
                 .unwrap_or(&display);
             let budget = rules.budget_config();
-            let (ratio, key) = if overload {
-                (budget.overload_ratio, "overload_ratio")
-            } else {
-                (budget.retry_ratio, "retry_ratio")
+            let window = Readable(budget.window);
+            let rule = match why {
+                Throttle::Failing { .. } => format!(
+                    "overload_ratio {} per recent first attempt over a {window} window, while \
+                     nothing succeeds",
+                    budget.overload_ratio
+                ),
+                Throttle::Shedding => format!(
+                    "the shed ratio, down to overload_ratio {} per recent first attempt as more \
+                     of the attempts since the failures began fail, over a {window} window",
+                    budget.overload_ratio
+                ),
+                _ => format!(
+                    "retry_ratio {} per recent first attempt, plus min_retries {}, over a \
+                     {window} window",
+                    budget.retry_ratio, budget.min_retries
+                ),
             };
             format!(
                 "Do not retry ({reason}): the throttle (the adaptive retry budget) refuses it: \
-                 {numbers} ({key} {ratio} per recent first attempt, plus min_retries {}, over \
-                 a {} window).",
-                budget.min_retries,
-                Readable(budget.window)
+                 {numbers} ({rule})."
             )
         }
         _ => format!("Do not retry: {stop}."),

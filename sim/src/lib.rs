@@ -162,6 +162,7 @@ use fastrand::Rng;
 use redial::{Action, Counts, Machine, StopReason};
 use redial::{Outcome, Transport};
 use redial::{Policy, PolicyError};
+use redial::fleet::FleetConfig;
 
 pub use report::{Bucket, Latency, Recovery, Report, SeedTable, Table, RECOVERED};
 pub use scenario::{
@@ -712,10 +713,21 @@ impl<'p> Engine<'p> {
             .store
             .iter()
             .fold(Counts::default(), |sum, (_, c)| sum.saturating_add(*c));
+        // The latest bucket, as Redis cuts time: buckets a tenth of the window long, at a
+        // phase of the seed's (a real fleet's buckets fall where the wall clock puts them).
+        let bucket = (window / u64::from(FleetConfig::BUDGET_BUCKETS)).max(100_000_000);
+        let phase = mix(self.scenario.seed, 4, 0) % bucket;
+        let current = now.saturating_add(phase) / bucket;
+        let latest = self
+            .store
+            .iter()
+            .filter(|(at, _)| at.saturating_add(phase) / bucket == current)
+            .fold(Counts::default(), |sum, (_, c)| sum.saturating_add(*c));
         let at = self.base + Duration::from_nanos(now);
-        let fresh_for = Duration::from_nanos(every.saturating_mul(4));
+        let fresh_for = Duration::from_nanos(every)
+            .saturating_mul(FleetConfig::VIEW_FRESH_SYNCS);
         for b in budgets() {
-            b.set_fleet_view(fleet, at, fresh_for);
+            b.set_fleet_view(fleet, latest, at, fresh_for);
         }
         // Only while anything else is left to happen, so that the run ends.
         if !self.events.is_empty() {

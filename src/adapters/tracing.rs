@@ -4,12 +4,15 @@
 //!
 //! The span, `redial.call`, opens at a call's first failure (a call that succeeds at once
 //! costs nothing and says nothing) as a child of the current span, and lives until the
-//! call ends. Its fields:
+//! call ends. Its fields are recorded once, when the call ends (a subscriber such as
+//! `tracing-subscriber`'s text format prints every value a field is given, so a count
+//! recorded at each retry would print as many times), and a call dropped before it ends
+//! leaves them empty:
 //!
 //! | field | value |
 //! |---|---|
-//! | `http.request.resend_count` | retries made so far |
-//! | `redial.attempts` | attempts in all, when the call ends |
+//! | `http.request.resend_count` | retries made |
+//! | `redial.attempts` | attempts in all |
 //! | `redial.stop_reason` | why it ended: `succeeded`, `not_retryable`, `attempts_exhausted`, … |
 //!
 //! Each retry is an `INFO` event inside it, whose message is the adapters' one-line
@@ -118,8 +121,7 @@ impl Trace {
     pub(crate) fn succeeded(&mut self, attempts: u32) {
         #[cfg(feature = "tracing")]
         if let CallSpan::Open(span) = &self.span {
-            span.record("redial.attempts", attempts);
-            span.record("redial.stop_reason", "succeeded");
+            ended(span, attempts, "succeeded");
         }
         #[cfg(not(feature = "tracing"))]
         let _ = attempts;
@@ -131,17 +133,24 @@ impl Trace {
 fn open() -> tracing::Span {
     tracing::info_span!(
         "redial.call",
-        http.request.resend_count = 0u32,
+        http.request.resend_count = tracing::field::Empty,
         redial.attempts = tracing::field::Empty,
         redial.stop_reason = tracing::field::Empty,
     )
+}
+
+/// Records the span's fields, once each: the call ended after `attempts` attempts.
+#[cfg(feature = "tracing")]
+fn ended(span: &tracing::Span, attempts: u32, reason: &str) {
+    span.record("http.request.resend_count", attempts.saturating_sub(1));
+    span.record("redial.attempts", attempts);
+    span.record("redial.stop_reason", reason);
 }
 
 #[cfg(feature = "tracing")]
 fn retry_event(span: &tracing::Span, event: &Event<'_>) {
     let cause = event.retry().cause;
     let wait = event.delay();
-    span.record("http.request.resend_count", event.attempt());
     tracing::info!(
         parent: span,
         http.request.resend_count = event.attempt(),
@@ -163,8 +172,7 @@ fn stop_event(
     request_id: Option<&str>,
 ) {
     let reason = stop.reason().as_str();
-    span.record("redial.attempts", attempts);
-    span.record("redial.stop_reason", reason);
+    ended(span, attempts, reason);
     let cause = verdict.cause().copied().unwrap_or_else(Cause::caller);
     tracing::info!(
         parent: span,
@@ -280,7 +288,6 @@ mod tests {
         assert_eq!(
             resends,
             [
-                "http.request.resend_count=1",
                 "http.request.resend_count=1",
                 "http.request.resend_count=2",
                 "http.request.resend_count=2"

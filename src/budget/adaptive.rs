@@ -636,6 +636,7 @@ impl Slow {
 
 #[cfg(test)]
 mod tests {
+    use super::super::rule::allowed_below;
     use super::*;
 
     fn params() -> Params {
@@ -842,7 +843,7 @@ mod tests {
             first_attempts: 1000,
             ..Counts::default()
         };
-        a.set_fleet_view(fleet, t0, Duration::from_secs(1));
+        a.set_fleet_view(fleet, Counts::default(), t0, Duration::from_secs(1));
         a.on_failure(true, true);
         let v = a.view(t0 + Duration::from_millis(500));
         assert_eq!(

@@ -7,9 +7,9 @@ use crate::budget::{Budget, Counts};
 
 use super::FleetCounters;
 
-/// The buckets a budget's window is cut into: the fleet's view covers between 9/10 and all
-/// of the window, and a sync reads this many small hashes.
-const BUCKETS: u32 = 10;
+use super::FleetConfig;
+
+const BUCKETS: u32 = FleetConfig::BUDGET_BUCKETS;
 
 impl FleetCounters for Budget {
     fn len(&self) -> usize {

@@ -56,6 +56,28 @@ impl FleetConfig {
     /// that, while a thousand processes make 4,000 small round trips a second in all.
     pub const DEFAULT_SYNC: Duration = Duration::from_millis(250);
 
+    /// How many sync intervals a fleet view stays fresh: the exchange hands each view to
+    /// the budget good for this many intervals from the sync that read it (one missed tick
+    /// is no outage), and past it decisions read the local window. A failed sync drops the
+    /// view at once. The simulator's Redis scope uses this same rule.
+    ///
+    /// ```
+    /// use redial::fleet::FleetConfig;
+    /// assert_eq!(FleetConfig::VIEW_FRESH_SYNCS, 2);
+    /// ```
+    pub const VIEW_FRESH_SYNCS: u32 = 2;
+
+    /// The time buckets a budget's window is cut into in Redis (each a tenth of the window,
+    /// at least 100 ms): the fleet's view covers between 9/10 and all of the window, a sync
+    /// reads this many small hashes, and the latest bucket is the fleet's last few seconds.
+    /// The simulator's Redis scope cuts its store the same way.
+    ///
+    /// ```
+    /// use redial::fleet::FleetConfig;
+    /// assert_eq!(FleetConfig::BUDGET_BUCKETS, 10);
+    /// ```
+    pub const BUDGET_BUCKETS: u32 = 10;
+
     /// A fleet on the Redis at `url` (`redis://[:password@]host[:port][/db]`), for `key`,
     /// syncing every 250 ms.
     ///

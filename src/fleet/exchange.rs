@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::gate::millis;
 
-use super::{FleetEvent, Shared};
+use super::{FleetConfig, FleetEvent, Shared};
 
 /// A count larger than this is sent as this: Lua's numbers are doubles, exact below 2^53,
 /// and Redis's hash counters are `i64`.
@@ -202,7 +202,8 @@ impl Link {
                 .extend(totals.iter().map(|&t| u64::try_from(t).unwrap_or(0)));
             let (window, latest) = self.deltas.split_at(n);
             // Good for two intervals: one missed tick is no outage.
-            c.set_fleet_view(window, latest, at, timeout.saturating_mul(2));
+            let fresh_for = timeout.saturating_mul(FleetConfig::VIEW_FRESH_SYNCS);
+            c.set_fleet_view(window, latest, at, fresh_for);
         }
         Ok(())
     }

@@ -115,7 +115,8 @@ pub trait FleetCounters: Send + Sync + 'static {
     fn take_local_deltas(&self, out: &mut [u64]);
     /// The fleet's totals over the window, this process's counts included, and those of its
     /// latest bucket alone (`len()` entries each), as they stood at `at`; good until
-    /// `at + fresh_for` (two sync intervals), when the next view should have come.
+    /// `at + fresh_for` ([`FleetConfig::VIEW_FRESH_SYNCS`] sync intervals), when the next
+    /// view should have come.
     fn set_fleet_view(&self, totals: &[u64], latest: &[u64], at: Instant, fresh_for: Duration);
     /// Redis is out of reach: decide from local counts alone until the next view.
     fn fall_back_to_local(&self);

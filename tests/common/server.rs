@@ -78,6 +78,16 @@ impl Server {
     /// Starts serving `script` on a free loopback port; once the script is played, every
     /// request gets a 200 with the body "done".
     pub async fn start(script: Vec<Canned>) -> Server {
+        Server::serve(script, false).await
+    }
+
+    /// Starts serving `script` on a free loopback port, over and over: the response after
+    /// the last is the first again.
+    pub async fn repeating(script: Vec<Canned>) -> Server {
+        Server::serve(script, true).await
+    }
+
+    async fn serve(script: Vec<Canned>, repeat: bool) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
@@ -94,7 +104,7 @@ impl Server {
                 tokio::spawn(async move {
                     let service = service_fn(move |req: Request<Incoming>| {
                         let (script, seen) = (script.clone(), seen.clone());
-                        async move { Ok::<_, Infallible>(answer(req, &script, &seen).await) }
+                        async move { Ok::<_, Infallible>(answer(req, &script, &seen, repeat).await) }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -139,6 +149,7 @@ async fn answer(
     req: Request<Incoming>,
     script: &Mutex<VecDeque<Canned>>,
     seen: &Mutex<Vec<Seen>>,
+    repeat: bool,
 ) -> Response<Full<Bytes>> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -151,11 +162,14 @@ async fn answer(
     seen.lock()
         .expect("not poisoned")
         .push(Seen { method, path, body });
-    let canned = script
-        .lock()
-        .expect("not poisoned")
-        .pop_front()
-        .unwrap_or_else(|| Canned::new(200).body("done"));
+    let canned = {
+        let mut script = script.lock().expect("not poisoned");
+        let canned = script.pop_front();
+        if let (true, Some(c)) = (repeat, &canned) {
+            script.push_back(c.clone());
+        }
+        canned.unwrap_or_else(|| Canned::new(200).body("done"))
+    };
     let mut response = Response::builder().status(canned.status);
     for (k, v) in &canned.headers {
         response = response.header(k, v);
@@ -165,12 +179,10 @@ async fn answer(
         .expect("valid scripted response")
 }
 
-/// A loopback address where nothing listens: connecting is refused.
+/// A loopback address where nothing listens: connecting is refused. Port 1 (tcpmux), which
+/// nothing on a test machine serves and no test binds; a port the OS hands out as free
+/// and that is closed again could be taken by another test's server before the caller
+/// connects.
 pub async fn closed_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
-    let addr = listener.local_addr().expect("bound");
-    drop(listener);
-    addr
+    SocketAddr::from(([127, 0, 0, 1], 1))
 }

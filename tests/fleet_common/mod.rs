@@ -21,15 +21,24 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts one on a free loopback port and waits until it answers PING.
+    /// Starts one on a free loopback port and waits until it answers PING. A port is
+    /// free when the OS hands it out, not when redis-server binds it: another test may
+    /// take it meanwhile. So a server that exits at once (its port was taken) is started
+    /// again on another, and the one that answers must be this child (its pid), not a
+    /// server another test started on the same port.
     pub fn start() -> RedisServer {
-        let port = free_port();
-        let mut server = RedisServer { port, child: None };
-        server.spawn();
-        server
+        for _ in 0..20 {
+            let port = free_port();
+            let mut server = RedisServer { port, child: None };
+            if server.spawn() {
+                return server;
+            }
+        }
+        panic!("redis-server did not start on any of 20 free ports");
     }
 
-    fn spawn(&mut self) {
+    /// Starts the process on `self.port`; true once it answers PING as this child.
+    fn spawn(&mut self) -> bool {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
@@ -38,12 +47,37 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server is not on PATH: run scripts/test.sh, which installs it");
+        let pid = child.id();
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while self.try_cmd(&["PING"]).as_deref() != Some("+PONG") {
+        loop {
+            let exited = self
+                .child
+                .as_mut()
+                .is_some_and(|c| c.try_wait().ok().flatten().is_some());
+            if exited {
+                self.child = None;
+                return false;
+            }
+            if self.try_cmd(&["PING"]).as_deref() == Some("+PONG") {
+                if self.pid() == Some(pid) {
+                    return true;
+                }
+                // Another test's server holds the port: ours cannot bind it.
+                self.kill();
+                return false;
+            }
             assert!(Instant::now() < deadline, "redis-server did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The pid of the server answering on the port (`INFO server`'s `process_id`).
+    fn pid(&self) -> Option<u32> {
+        let info = self.bulk(&["INFO", "server"])?;
+        info.lines()
+            .find_map(|l| l.strip_prefix("process_id:"))
+            .and_then(|p| p.trim().parse().ok())
     }
 
     pub fn url(&self) -> String {
@@ -61,7 +95,11 @@ impl RedisServer {
     /// Starts it again on the same port, empty.
     pub fn restart(&mut self) {
         self.kill();
-        self.spawn();
+        assert!(
+            self.spawn(),
+            "redis-server did not start again on {}",
+            self.port
+        );
     }
 
     /// Sends a signal to the process (`STOP`, `CONT`).
@@ -79,14 +117,72 @@ impl RedisServer {
     pub fn try_cmd(&self, args: &[&str]) -> Option<String> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        let mut req = format!("*{}\r\n", args.len());
-        for a in args {
-            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-        }
-        stream.write_all(req.as_bytes()).ok()?;
+        stream.write_all(&request(args)).ok()?;
         let mut line = String::new();
         BufReader::new(stream).read_line(&mut line).ok()?;
         Some(line.trim_end().to_string())
+    }
+
+    /// One command whose reply is a bulk string (`INFO`, `HGET`), read whole; None if
+    /// unreachable or nil.
+    pub fn bulk(&self, args: &[&str]) -> Option<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        stream.write_all(&request(args)).ok()?;
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        let len: usize = line.trim_end().strip_prefix('$')?.parse().ok()?;
+        let mut body = vec![0u8; len];
+        reader.read_exact(&mut body).ok()?;
+        String::from_utf8(body).ok()
+    }
+
+    /// Sends a command and does not wait for its reply (`DEBUG SLEEP 5`): the connection
+    /// comes back, to be dropped when the caller is done with it.
+    pub fn send(&self, args: &[&str]) -> TcpStream {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        stream.write_all(&request(args)).expect("write");
+        stream
+    }
+
+    /// The keys that match `pattern` (`KEYS`), sorted.
+    pub fn keys(&self, pattern: &str) -> Vec<String> {
+        let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("a timeout");
+        (&stream)
+            .write_all(&request(&["KEYS", pattern]))
+            .expect("write");
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("read");
+        let n: usize = line
+            .trim_end()
+            .strip_prefix('*')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("KEYS replied {line}"));
+        let mut keys: Vec<String> = (0..n)
+            .map(|_| {
+                let mut len = String::new();
+                reader.read_line(&mut len).expect("read");
+                let mut key = String::new();
+                reader.read_line(&mut key).expect("read");
+                key.trim_end().to_string()
+            })
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// The integer a command replies (`:42`), e.g. `PTTL`, `EXISTS`.
+    pub fn int(&self, args: &[&str]) -> i64 {
+        let reply = self.cmd(args);
+        reply
+            .strip_prefix(':')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("redis {args:?}: {reply}"))
     }
 
     pub fn cmd(&self, args: &[&str]) -> String {
@@ -109,6 +205,15 @@ impl RedisServer {
     }
 }
 
+/// A command in RESP, as redis-cli sends it.
+fn request(args: &[&str]) -> Vec<u8> {
+    let mut req = format!("*{}\r\n", args.len());
+    for a in args {
+        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    req.into_bytes()
+}
+
 impl Drop for RedisServer {
     fn drop(&mut self) {
         if let Some(child) = &self.child {
@@ -121,8 +226,9 @@ impl Drop for RedisServer {
     }
 }
 
-/// A port nothing listens on now (the OS picks it; the listener is closed at once).
-pub fn free_port() -> u16 {
+/// A port nothing listens on now (the OS picks it; the listener is closed at once):
+/// something else may bind it before the caller does, which [`RedisServer::start`] checks.
+fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free loopback port")
@@ -130,21 +236,40 @@ pub fn free_port() -> u16 {
 }
 
 /// A stand-in for the budget's counters: `N` additive counters, the local counts since the
-/// last sync, and the last fleet view (None: local state only).
+/// last sync, and the last fleet view (None: local state only), with every view the
+/// exchange handed over (when it stood, the totals, how long it is good for).
 pub struct Tally {
     local: [AtomicU64; 2],
     pub view: Mutex<Option<[u64; 2]>>,
+    pub views: Mutex<Vec<View>>,
     pub fallbacks: AtomicU64,
     pub bucket: Duration,
+    pub window: u32,
+}
+
+/// One view the exchange handed to a [`Tally`].
+#[derive(Clone, Copy, Debug)]
+pub struct View {
+    pub at: Instant,
+    pub totals: [u64; 2],
+    pub fresh_for: Duration,
 }
 
 impl Tally {
+    /// Buckets of a second, summed over 30.
     pub fn new() -> Tally {
+        Tally::windowed(Duration::from_secs(1), 30)
+    }
+
+    /// Buckets of `bucket`, the fleet's totals summed over the latest `window` of them.
+    pub fn windowed(bucket: Duration, window: u32) -> Tally {
         Tally {
             local: Default::default(),
             view: Mutex::new(None),
+            views: Mutex::new(Vec::new()),
             fallbacks: AtomicU64::new(0),
-            bucket: Duration::from_secs(1),
+            bucket,
+            window,
         }
     }
 
@@ -154,6 +279,11 @@ impl Tally {
 
     pub fn view(&self) -> Option<[u64; 2]> {
         *self.view.lock().expect("not poisoned")
+    }
+
+    /// Every view handed over so far, in order.
+    pub fn views(&self) -> Vec<View> {
+        self.views.lock().expect("not poisoned").clone()
     }
 }
 
@@ -165,17 +295,22 @@ impl FleetCounters for Tally {
         self.bucket
     }
     fn window(&self) -> u32 {
-        30
+        self.window
     }
     fn take_local_deltas(&self, out: &mut [u64]) {
         for (o, c) in out.iter_mut().zip(&self.local) {
             *o = c.swap(0, Ordering::Relaxed);
         }
     }
-    fn set_fleet_view(&self, totals: &[u64], _latest: &[u64], _at: Instant, _fresh_for: Duration) {
+    fn set_fleet_view(&self, totals: &[u64], _latest: &[u64], at: Instant, fresh_for: Duration) {
         let mut v = [0; 2];
         v.copy_from_slice(&totals[..2]);
         *self.view.lock().expect("not poisoned") = Some(v);
+        self.views.lock().expect("not poisoned").push(View {
+            at,
+            totals: v,
+            fresh_for,
+        });
     }
     fn fall_back_to_local(&self) {
         self.fallbacks.fetch_add(1, Ordering::Relaxed);
