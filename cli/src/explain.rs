@@ -8,13 +8,13 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use redial::budget::rule;
 use redial::duration::Readable;
 use redial::gate::{Gate, GateConfig};
 use redial::hints::{self, HintSource, Parsed};
 use redial::{
-    Throttle,
     Action, Basis, BudgetConfig, BudgetKind, Cause, ErrorType, Jitter, NonIdempotent, Outcome,
-    Policy, RequestFacts, Retry, Rng, Rule, Stop, Transport, Verdict,
+    Policy, RequestFacts, Retry, Rng, Rule, Stop, Throttle, Transport, Verdict,
 };
 
 use redial_cli::common::{
@@ -425,12 +425,16 @@ fn throttle_rule(budget: &BudgetConfig) -> String {
         return String::new();
     }
     format!(
-        "; its throttle refuses a retry (budget_exhausted) when recent retries would pass \
-         {} per recent first attempt plus {} while the server is overloaded or failing, {} \
-         otherwise, over a {} window",
-        budget.overload_ratio,
-        budget.min_retries,
+        "; its throttle refuses a retry (budget_exhausted) when recent retries would pass {} \
+         per recent first attempt plus {} for failures that look like bad luck, {} down to {} \
+         as more of the attempts fail while the server sheds load, and {} once {} retries \
+         since the last success found nothing working, over a {} window",
         budget.retry_ratio,
+        budget.min_retries,
+        rule::SHED_MAX.min(budget.retry_ratio),
+        budget.overload_ratio,
+        budget.overload_ratio,
+        rule::RUN_CLEAN,
         Readable(budget.window)
     )
 }

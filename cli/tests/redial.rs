@@ -1492,8 +1492,10 @@ fn explain_a_later_attempt_gives_the_throttles_rule() {
         text.ends_with(
             "Note: the retry budget is left out: it depends on the whole process's traffic \
              (see redial simulate); its throttle refuses a retry (budget_exhausted) when recent \
-             retries would pass 0.1 per recent first attempt plus 0.5 while the server is \
-             overloaded or failing, 2 otherwise, over a 30s window.\n"
+             retries would pass 2 per recent first attempt plus 0.5 for failures that look like \
+             bad luck, 1 down to 0.1 as more of the attempts fail while the server sheds load, \
+             and 0.1 once 3 retries since the last success found nothing working, over a 30s \
+             window.\n"
         ),
         "{text}"
     );
@@ -1542,13 +1544,13 @@ fn decide_says_when_the_throttle_refuses_a_burst_of_503s() {
     assert_eq!(all[..5], vec![vec!["succeeded"]; 5]);
     assert_eq!(all[5..7], vec![vec!["retry", "succeeded"]; 2]);
     assert_eq!(all[7..], vec![vec!["budget_exhausted"]; 3]);
-    // The why is `Stop::Throttled`'s: retries against the allowance, under the overload
-    // ratio (a 503 says the server is overloaded).
+    // The why is `Stop::Throttled`'s: retries against the allowance, under the shed
+    // ratio (a 503 says the server sheds load).
     for line in &lines[7..] {
         assert_eq!(
             line["steps"][0]["why"],
-            "budget_exhausted: throttled: 2 recent retries already, at most 2 allowed while the server is \
-             overloaded or failing"
+            "budget_exhausted: throttled: 2 recent retries already, at most 2 allowed while the server \
+             sheds load"
         );
     }
     // The same burst in a fresh run of its own: its first 503 is retried.
@@ -1562,17 +1564,17 @@ fn decide_says_when_the_throttle_refuses_a_burst_of_503s() {
 
 #[test]
 fn explain_says_when_the_throttle_refuses_a_retry() {
-    // A throttle so strict that it allows no retry at all, even a fresh process's first.
+    // A throttle so strict that it allows no retry of bad luck at all, even a fresh
+    // process's first.
     let strict = temp_policy(
         "strict.toml",
-        "[budget]\nkind = \"adaptive\"\noverload_ratio = 0.01\nmin_retries = 0.1\n",
+        "[budget]\nkind = \"adaptive\"\nretry_ratio = 0.0\nmin_retries = 0.1\n",
     );
-    let out = redial(&["explain", "--policy", &strict, "--status", "503"], b"");
+    let out = redial(&["explain", "--policy", &strict, "--status", "500"], b"");
     assert_eq!(
         stdout(&out),
         "Do not retry (budget_exhausted): the throttle (the adaptive retry budget) refuses it: \
-         0 recent retries already, at most 0 allowed while the server is overloaded or failing \
-         (overload_ratio 0.01 per recent first attempt, plus min_retries 0.1, over a 30s \
-         window).\n"
+         0 recent retries already, at most 0 allowed for failures that look like bad luck \
+         (retry_ratio 0 per recent first attempt, plus min_retries 0.1, over a 30s window).\n"
     );
 }

@@ -51,7 +51,7 @@
 pub mod adaptive;
 pub mod aws;
 mod counts;
-mod rule;
+pub mod rule;
 
 use core::fmt;
 use core::str::FromStr;
@@ -62,8 +62,8 @@ use std::time::Instant;
 use crate::verdict::Cause;
 
 use adaptive::Adaptive;
-use rule::Params;
 use aws::TokenBucket;
+use rule::Params;
 
 pub use counts::Counts;
 

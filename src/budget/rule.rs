@@ -29,35 +29,35 @@ use super::Counts;
 
 /// Retries a process may make since its last success before every retry takes the failing
 /// lane: with 3 attempts per call, its first failed call in full and one more.
-pub(crate) const RUN_CLEAN: u64 = 3;
+pub const RUN_CLEAN: u64 = 3;
 /// The same, for a process that has recovered from failures lately (its memory holds
 /// [`FLAKY`] recoveries): a server that fails and recovers by turns fails by bad luck.
-pub(crate) const RUN_FLAKY: u64 = 6;
+pub const RUN_FLAKY: u64 = 6;
 /// Recoveries (successes that ended a run of failures, fading like the episode's counts)
 /// that make a process's server flaky rather than down.
-pub(crate) const FLAKY: f64 = 0.5;
+pub const FLAKY: f64 = 0.5;
 /// How much longer than the budget's window the episode's counts (since the failures began)
 /// and the recoveries are remembered: an incident's whole evidence, not the last window's.
-pub(crate) const EPISODE_WINDOWS: f64 = 4.0;
+pub const EPISODE_WINDOWS: f64 = 4.0;
 /// The episode's failed share starts as if this many attempts had failed this share.
-pub(crate) const SHED_PRIOR: (f64, f64) = (6.0, 0.48);
+pub const SHED_PRIOR: (f64, f64) = (6.0, 0.48);
 /// The shed ratio is [`SHED_MAX`] up to this failed share.
-pub(crate) const SHED_EASY: f64 = 0.57;
+pub const SHED_EASY: f64 = 0.57;
 /// The shed ratio is `overload_ratio` from this failed share.
-pub(crate) const SHED_HARD: f64 = 0.6;
+pub const SHED_HARD: f64 = 0.6;
 /// The most retries per first attempt for shed answers (never more than `retry_ratio`):
 /// enough for a brown-out of half the attempts (1 + ½ + ¼ attempts a call) with room.
-pub(crate) const SHED_MAX: f64 = 1.0;
+pub const SHED_MAX: f64 = 1.0;
 /// The shed ratio of a process that has seen too little to tell.
-pub(crate) const SHED_UNSURE: f64 = 0.42;
+pub const SHED_UNSURE: f64 = 0.42;
 /// Attempts since the failures began at which the measured ratio and [`SHED_UNSURE`]
 /// weigh the same.
-pub(crate) const SHED_EVIDENCE: f64 = 16.0;
+pub const SHED_EVIDENCE: f64 = 16.0;
 /// Shed retries a new budget may make before it knows anything (its credit, below, fades).
-pub(crate) const NEW_RETRIES: f64 = 2.0;
+pub const NEW_RETRIES: f64 = 3.0;
 /// The first attempts the counts from before the first decision weigh, fewer being made
 /// up as a new budget's credit: a process that has made this many calls is not new.
-pub(crate) const UNTIMED: f64 = 5.0;
+pub const UNTIMED: f64 = 5.0;
 
 /// The settings the rule reads, as the decision uses them.
 #[derive(Clone, Copy, Debug)]
@@ -105,7 +105,11 @@ impl View {
     /// failures begin here, so the successes are no part of the episode.
     pub(crate) fn first(delta: Counts, recoveries: f64) -> View {
         let first = delta.first_attempts as f64;
-        let weight = if first > UNTIMED { UNTIMED / first } else { 1.0 };
+        let weight = if first > UNTIMED {
+            UNTIMED / first
+        } else {
+            1.0
+        };
         let mut v = View::of(delta).scaled(weight);
         v.credit = (UNTIMED - v.first_attempts).max(0.0);
         v.first_attempts += v.credit;
@@ -137,8 +141,7 @@ impl View {
             overloaded: self.overloaded * keep + d.overloaded * weight,
             credit: self.credit * keep,
             recoveries: self.recoveries * keep_e + recoveries,
-            episode_failed: self.episode_failed * keep_e
-                + (d.failures + d.overloaded) * weight_e,
+            episode_failed: self.episode_failed * keep_e + (d.failures + d.overloaded) * weight_e,
             episode_succeeded: succeeded,
             fleet_failing: false,
         }
@@ -153,8 +156,8 @@ impl View {
         v.recoveries = self.recoveries;
         v.episode_failed = self.episode_failed;
         v.episode_succeeded = self.episode_succeeded;
-        v.fleet_failing = latest.successes == 0
-            && latest.failures.saturating_add(latest.overloaded) >= RUN_CLEAN;
+        v.fleet_failing =
+            latest.successes == 0 && latest.failures.saturating_add(latest.overloaded) >= RUN_CLEAN;
         v
     }
 
