@@ -159,10 +159,10 @@ use std::time::{Instant, SystemTime};
 
 use fastrand::Rng;
 
+use redial::fleet::FleetConfig;
 use redial::{Action, Counts, Machine, StopReason};
 use redial::{Outcome, Transport};
 use redial::{Policy, PolicyError};
-use redial::fleet::FleetConfig;
 
 pub use report::{Bucket, Latency, Recovery, Report, SeedTable, Table, RECOVERED};
 pub use scenario::{
@@ -724,8 +724,7 @@ impl<'p> Engine<'p> {
             .filter(|(at, _)| at.saturating_add(phase) / bucket == current)
             .fold(Counts::default(), |sum, (_, c)| sum.saturating_add(*c));
         let at = self.base + Duration::from_nanos(now);
-        let fresh_for = Duration::from_nanos(every)
-            .saturating_mul(FleetConfig::VIEW_FRESH_SYNCS);
+        let fresh_for = Duration::from_nanos(every).saturating_mul(FleetConfig::VIEW_FRESH_SYNCS);
         for b in budgets() {
             b.set_fleet_view(fleet, latest, at, fresh_for);
         }
