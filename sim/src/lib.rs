@@ -105,9 +105,10 @@
 //! [`Report`]: attempts per time bucket (first attempts and retries apart, counted when
 //! they reach the server) and answers per bucket; the server's success rate; attempts per
 //! call (amplification) overall and during the incident; the call success rate, overall
-//! and over the calls that started during the incident; call latency percentiles; how long after the incident the server's answers were healthy
-//! again ([`Recovery`]); and how calls stopped, budget denials included. [`Table`] sets
-//! runs side by side.
+//! and over the calls that started during the incident; call latency percentiles; how
+//! long after the incident the server's answers were healthy again ([`Recovery`]); and
+//! how calls stopped, budget denials included. [`Table`] sets runs side by side, and
+//! [`SeedTable`] the same runs on several seeds, by their worst seed and their median.
 //!
 //! # The design's table
 //!

@@ -422,6 +422,39 @@ impl Matrix {
         self.rows.iter().all(|r| r.holds)
     }
 
+    /// The row for this section, failure kind, fleet and measure, if the table has it.
+    ///
+    /// ```
+    /// use redial::Policy;
+    /// use redial_sim::matrix::{self, Measure, Section, Settings};
+    /// use redial_sim::Failure;
+    ///
+    /// let settings = Settings {
+    ///     seeds: 1..=1,
+    ///     fleets: vec![10],
+    ///     sections: vec![Section::Overload],
+    ///     ..Settings::default()
+    /// };
+    /// let m = matrix::run(&settings, Policy::preset)?;
+    /// let row = m.row(Section::Overload, Failure::Status(503), 10, Measure::Load).unwrap();
+    /// assert!(row.no_budget.is_some_and(|none| none > row.value));
+    /// # Ok::<(), redial_sim::SimulateError>(())
+    /// ```
+    pub fn row(
+        &self,
+        section: Section,
+        failure: Failure,
+        clients: u32,
+        measure: Measure,
+    ) -> Option<&Row> {
+        self.rows.iter().find(|r| {
+            r.section == section
+                && r.failure == failure
+                && r.clients == clients
+                && r.measure == measure
+        })
+    }
+
     /// The rows whose bound fails.
     ///
     /// ```
