@@ -178,10 +178,8 @@ impl View {
         let (weight, share) = SHED_PRIOR;
         let seen = self.episode_failed + self.episode_succeeded;
         let failed = (self.episode_failed + weight * share) / (seen + weight);
-        // `max` and `min` map NaN (nothing seen) to the easy end.
-        let hard = ((failed - SHED_EASY) / (SHED_HARD - SHED_EASY))
-            .max(0.0)
-            .min(1.0);
+        // The prior's weight keeps the share a number even before anything is seen.
+        let hard = ((failed - SHED_EASY) / (SHED_HARD - SHED_EASY)).clamp(0.0, 1.0);
         let measured = max + (p.overload_ratio - max) * hard;
         let unsure = SHED_UNSURE.min(max).max(p.overload_ratio);
         let trust = seen / (seen + SHED_EVIDENCE);
