@@ -142,7 +142,7 @@ fn a_success_ends_the_run_and_recoveries_lengthen_the_next() {
 fn a_new_process_retries_its_first_failures_of_every_kind() {
     // No call made yet: the first failed call is retried in full (for shed answers, on
     // the new process's credit of NEW_RETRIES).
-    assert!(NEW_RETRIES >= 2.0);
+    const { assert!(NEW_RETRIES >= 2.0) };
     for (name, verdict) in kinds() {
         let (retries, stop) = failing_call(&Policy::default(), &verdict, Instant::now());
         assert_eq!(retries, 2, "{name}: {stop}");
