@@ -154,8 +154,10 @@ impl View {
         v.first_attempts += self.credit;
         v.credit = self.credit;
         v.recoveries = self.recoveries;
-        v.episode_failed = self.episode_failed;
-        v.episode_succeeded = self.episode_succeeded;
+        // The fleet's last seconds say more of the failed share than this process's
+        // episode: hundreds of attempts, and none from before the failures began.
+        v.episode_failed = latest.failures.saturating_add(latest.overloaded) as f64;
+        v.episode_succeeded = latest.successes as f64;
         v.fleet_failing =
             latest.successes == 0 && latest.failures.saturating_add(latest.overloaded) >= RUN_CLEAN;
         v
