@@ -838,8 +838,14 @@ impl fmt::Display for Stop {
                 why,
             } => {
                 f.write_str("throttled: ")?;
-                if let Throttle::Failing { in_a_row } = why {
-                    write!(f, "{in_a_row} failed attempts in a row, ")?;
+                if let Throttle::Failing {
+                    retries_since_success,
+                } = why
+                {
+                    write!(
+                        f,
+                        "{retries_since_success} retries since the last success, "
+                    )?;
                 }
                 write!(
                     f,

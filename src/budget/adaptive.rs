@@ -1,23 +1,26 @@
-//! The `adaptive` budget kind: retries as a share of recent first attempts, strict while
-//! the server says it is overloaded, lenient while failures look like bad luck.
+//! The `adaptive` budget kind: retries as a share of recent first attempts, held by the
+//! process's own run of failures and, for answers that say the server is overloaded, by
+//! how much of the incident's attempts fail.
 //!
 //! # The rule
 //!
-//! The budget keeps [`Counts`] over a sliding `window` (30 s by default; older events fade
-//! out exponentially with that time constant). A retry is allowed when
+//! [`rule`](super::rule) has it whole, with its constants. In short, the budget keeps
+//! [`Counts`] over a sliding `window` (30 s by default; older events fade out exponentially
+//! with that time constant), and a retry is allowed when
 //!
 //! ```text
-//! recent retries + 1 <= ratio × recent first attempts + min_retries
+//! recent retries + 1 <= limit
 //! ```
 //!
-//! where `ratio` is `overload_ratio` (0.1) if the failure says the server is overloaded
-//! (503, 529, `overloaded_error`) or if recent attempts mostly fail (fewer than one in four
-//! succeeds), and `retry_ratio` (2.0, so as many as 3 attempts allow) otherwise. A 500 in a server that mostly works is bad
-//! luck, and a retry is the cure; a 503, or a server where nothing works, is a server that
-//! more load will not help. The bound holds per process whatever its call rate, so a fleet
-//! of a thousand processes adds at most `overload_ratio` to the load of an overloaded server,
-//! where a token bucket per process (the `aws` kind) only bites after a hundred retries in
-//! each. The measurements behind the numbers are in the repository's `docs/FLEET.md`.
+//! where the limit is `overload_ratio` (0.1) × recent first attempts once the process has
+//! made 3 retries since its last success (6 if it has recovered from failures lately), a
+//! shed ratio that falls from 1 to `overload_ratio` as more of the incident's attempts
+//! fail for a 503, 529 or `overloaded_error`, and `retry_ratio` (2.0) × recent first
+//! attempts + `min_retries` for any other failure. The run does not rest on the status, so
+//! a fleet of a thousand processes that each call every ten seconds stops retrying after
+//! its first failed calls whatever the server answers; a server that fails and recovers by
+//! turns keeps its retries. The measurements behind the numbers are in the repository's
+//! `docs/FLEET.md`.
 //!
 //! # Time and threads
 //!
@@ -39,15 +42,22 @@
 //! The first decision after a quiet stretch spreads the events counted since the last fold
 //! evenly over that stretch (it cannot know when they happened); events counted before the
 //! budget's first decision, for which no time is known at all, keep their ratios but weigh
-//! 20 first attempts, fewer being made up: so a new process, or one that has
-//! been quiet for hours, can retry its first 503 but not a burst of them.
+//! at most 5 first attempts, fewer being made up as a new process's credit: so a new
+//! process can retry its first failed call, but hours of quiet successes do not pay for a
+//! burst of retries.
+//!
+//! The run is two more counters, every thread's together: failures and retries since the
+//! last success. Only failures write them; a success loads one and stores only when it
+//! ends a run.
 //!
 //! # Fleet view
 //!
 //! With [`Budget::set_fleet_view`](crate::Budget::set_fleet_view) fresh, the decision reads
 //! the fleet's counts over the window plus the local counts not yet handed out by
 //! [`Budget::take_local_deltas`](crate::Budget::take_local_deltas), in place of the local
-//! window: a process that calls rarely then borrows the fleet's history.
+//! window: a process that calls rarely then borrows the fleet's history. The fleet's latest
+//! bucket of time holding failures and no success puts every failure in the strict lane at
+//! once, and its failed share stands for the incident's in the shed ratio.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -484,7 +494,7 @@ impl Adaptive {
                     Lane::BadLuck => Throttle::BadLuck,
                     Lane::Shed => Throttle::Shedding,
                     Lane::Failing => Throttle::Failing {
-                        in_a_row: u32::try_from(run).unwrap_or(u32::MAX),
+                        retries_since_success: u32::try_from(run).unwrap_or(u32::MAX),
                     },
                 },
             })

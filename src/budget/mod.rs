@@ -8,14 +8,15 @@
 //! one policy, which is one budget per process as services are deployed), and comes in two
 //! kinds ([`BudgetKind`]):
 //!
-//! - **`adaptive`** (the default): retries as a share of recent first attempts, strict
-//!   (`overload_ratio`, 10 %) after a failure that says the server is overloaded (503, 529,
-//!   `overloaded_error`) or while most attempts fail, lenient (`retry_ratio`, 200 %) after
-//!   failures that look like bad luck (a 500 in a server that mostly works). A share holds
-//!   whatever a process's call rate, so it protects a fleet of a thousand processes that
-//!   each call a few times a minute as well as one busy process. See [the kind's
-//!   docs](adaptive) for the rule, and the repository's `docs/FLEET.md` for the measurements
-//!   that chose it.
+//! - **`adaptive`** (the default): retries as a share of recent first attempts, lenient
+//!   (`retry_ratio`, 200 %) for failures that look like bad luck, strict (`overload_ratio`,
+//!   10 %) once the process has made a few retries since anything last succeeded, whatever
+//!   the status, and in between for answers that say the server sheds load (503, 529,
+//!   `overloaded_error`), by how much of the incident's attempts fail. A share holds
+//!   whatever a process's call rate, and the run of failures is what a process that calls a
+//!   few times a minute learns fast enough. See [the rule](rule) and [the kind's
+//!   docs](adaptive), and the repository's `docs/FLEET.md` for the measurements that chose
+//!   it.
 //! - **`aws`**: the AWS SDKs' retry quota, a token bucket of 500 (see [its docs](aws)), kept
 //!   exact for the `aws-standard` preset. It only bites after 100 failed retries in one
 //!   process.
@@ -78,8 +79,8 @@ pub use counts::Counts;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum BudgetKind {
-    /// Retries as a share of recent first attempts, strict while the server says it is
-    /// overloaded ([`adaptive`]).
+    /// Retries as a share of recent first attempts, held by the process's run of failures
+    /// and, for shed answers, by the share of attempts that fail ([`adaptive`], [`rule`]).
     #[default]
     Adaptive,
     /// The AWS SDKs' token bucket ([`aws`]).
@@ -164,10 +165,11 @@ pub struct BudgetConfig {
     /// `adaptive`: how far back the counts reach (older events fade out with this time
     /// constant; a fleet view covers this much time).
     pub window: Duration,
-    /// `adaptive`: retries per recent first attempt while the server says it is overloaded
-    /// or mostly fails.
+    /// `adaptive`: retries per recent first attempt once a run of failures says nothing
+    /// gets through, and for shed answers while most of the incident's attempts fail.
     pub overload_ratio: f64,
-    /// `adaptive`: retries per recent first attempt otherwise.
+    /// `adaptive`: retries per recent first attempt for failures that look like bad luck
+    /// (and, up to 1, for shed answers while few attempts fail).
     pub retry_ratio: f64,
     /// `adaptive`: retries allowed within the window on top of the ratio, so that a process
     /// with few calls can retry a rare failure.
@@ -291,10 +293,11 @@ pub enum Throttle {
     /// The failure said the server is overloaded, and recent attempts fail often enough
     /// that retries add to the overload (the shed curve, down to `overload_ratio`).
     Shedding,
-    /// Attempts failed this many times in a row with no success since (`overload_ratio`).
+    /// The process has made this many retries since anything last succeeded (or its
+    /// fleet's latest seconds hold failures and no success): `overload_ratio`.
     Failing {
-        /// The failed attempts in a row, this one included.
-        in_a_row: u32,
+        /// The retries made since the last success.
+        retries_since_success: u32,
     },
 }
 

@@ -29,7 +29,7 @@
 //! enabled = true
 //! kind = "adaptive"                   # adaptive | aws
 //! window = "30s"                      # adaptive: how far back the counts reach
-//! overload_ratio = 0.1                # adaptive: retries per first attempt after 503/529
+//! overload_ratio = 0.1                # adaptive: retries per first attempt once nothing works
 //! retry_ratio = 2.0                   # adaptive: retries per first attempt otherwise
 //! min_retries = 0.5                   # adaptive: on top of the ratios, per window
 //! # capacity = 500                    # aws: the token bucket (without a `kind`, these

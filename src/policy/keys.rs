@@ -484,7 +484,7 @@ const BUDGET: Section = Section {
         },
         Key {
             name: "overload_ratio",
-            doc: "adaptive: retries per first attempt while the server says it is overloaded (503, 529).",
+            doc: "adaptive: retries per first attempt once retries since the last success reach the run's allowance, and for 503/529 while most attempts fail.",
             value: Value::Number {
                 min: 0.0,
                 min_exclusive: false,
@@ -500,7 +500,7 @@ const BUDGET: Section = Section {
         },
         Key {
             name: "retry_ratio",
-            doc: "adaptive: retries per first attempt otherwise.",
+            doc: "adaptive: retries per first attempt for failures that look like bad luck.",
             value: Value::Number {
                 min: 0.0,
                 min_exclusive: false,
