@@ -302,9 +302,10 @@ pub(crate) struct Adaptive {
     run_allowed: AtomicU64,
     window_retries: AtomicU64,
     limit: [AtomicU64; 3],
-    /// Failed attempts since the last success, every thread's (see [`RUN_CLEAN`]).
+    /// Since the last success, every thread's: failed attempts (lower half; 2^32 failures
+    /// in a row would carry one into the upper half, one retry more), and retries allowed
+    /// (upper half, see [`RUN_CLEAN`](super::rule::RUN_CLEAN)).
     run: AtomicU64,
-    run_retries: AtomicU64,
     /// Successes that ended a run, since the budget was made.
     recovered: AtomicU64,
     /// Failures that were retried, all threads together (the retry path is the rare one),
@@ -323,6 +324,9 @@ pub(crate) struct Adaptive {
 
 const NEVER: u64 = u64::MAX;
 
+/// One retry in [`Adaptive::run`]'s upper half.
+const RUN_RETRY: u64 = 1 << 32;
+
 impl Adaptive {
     pub(crate) fn new(params: Params) -> Adaptive {
         Adaptive {
@@ -333,7 +337,6 @@ impl Adaptive {
             limit: Default::default(),
             run_allowed: AtomicU64::new(super::rule::RUN_CLEAN),
             run: AtomicU64::new(0),
-            run_retries: AtomicU64::new(0),
             recovered: AtomicU64::new(0),
             retried: Default::default(),
             folded_at: AtomicU64::new(NEVER),
@@ -371,8 +374,19 @@ impl Adaptive {
     #[inline(never)]
     fn recover(&self) {
         self.run.store(0, Ordering::Relaxed);
-        self.run_retries.store(0, Ordering::Relaxed);
         self.recovered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A refused retry is no part of the run: takes back what the decision added, unless a
+    /// success has ended the run since.
+    #[cold]
+    #[inline(never)]
+    fn take_back_retry(&self) {
+        let _ = self
+            .run
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| {
+                (r >= RUN_RETRY).then(|| r - RUN_RETRY)
+            });
     }
 
     /// An attempt failed; `first` when it was the call's first, `overload` when the failure
@@ -433,8 +447,9 @@ impl Adaptive {
         overload: bool,
         now: Instant,
     ) -> Result<(), Refusal> {
-        self.run.fetch_add(1, Ordering::Relaxed);
-        let run = self.run_retries.load(Ordering::Relaxed);
+        // Counts the failure and, ahead of the decision, the retry (one read-modify-write on
+        // the path of an allowed retry; a refusal takes the retry back).
+        let run = self.run.fetch_add(RUN_RETRY + 1, Ordering::Relaxed) >> 32;
         let base = *self.base.get_or_init(|| now);
         let last = self.folded_at.load(Ordering::Relaxed);
         let (t, recent) = if self.reuses_fold(base, last, now) {
@@ -475,9 +490,9 @@ impl Adaptive {
         if since < gate >> 32 {
             let word = if overload { overloaded } else { bad_luck };
             word.fetch_add(if first { UPPER + 1 } else { 1 }, Ordering::Relaxed);
-            self.run_retries.fetch_add(1, Ordering::Relaxed);
             Ok(())
         } else {
+            self.take_back_retry();
             self.count_failure(first, overload);
             let (retries, limit) = match &folded {
                 Some(g) => (g.retries, g.limit[lane as usize]),

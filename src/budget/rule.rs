@@ -22,8 +22,9 @@
 //! clients retry. So the ratio is [`SHED_MAX`] while fewer than [`SHED_EASY`] of the
 //! attempts since the failures began failed, `overload_ratio` from [`SHED_HARD`], and a
 //! straight line in between; the share starts from [`SHED_PRIOR`], and the ratio is blended
-//! toward [`SHED_UNSURE`] until [`SHED_EVIDENCE`] attempts say more (a process that calls
-//! rarely never learns enough to tell, and must not retry like one that knows).
+//! toward [`SHED_UNSURE`] (itself a gentle line in the share) until [`SHED_EVIDENCE`]
+//! attempts say more: a process that calls rarely never learns enough to tell, and must
+//! not retry like one that knows.
 
 use super::Counts;
 
@@ -48,11 +49,19 @@ pub const SHED_HARD: f64 = 0.6;
 /// The most retries per first attempt for shed answers (never more than `retry_ratio`):
 /// enough for a brown-out of half the attempts (1 + ½ + ¼ attempts a call) with room.
 pub const SHED_MAX: f64 = 1.0;
-/// The shed ratio of a process that has seen too little to tell.
+/// The shed ratio of a process that has seen too little to tell, when [`SHED_UNSURE_AT`]
+/// of its attempts failed.
 pub const SHED_UNSURE: f64 = 0.42;
-/// Attempts since the failures began at which the measured ratio and [`SHED_UNSURE`]
-/// weigh the same.
-pub const SHED_EVIDENCE: f64 = 16.0;
+/// The failed share at which a process that has seen too little retries at [`SHED_UNSURE`].
+pub const SHED_UNSURE_AT: f64 = 0.55;
+/// How much more (less) such a process retries per point of failed share below (above)
+/// [`SHED_UNSURE_AT`]: a straight line, so that the noise of a few attempts averages out
+/// over a fleet instead of tipping over a knee; the overloaded server's larger share
+/// still shows in the mean.
+pub const SHED_UNSURE_SLOPE: f64 = 3.0;
+/// Attempts since the failures began at which the measured ratio and the unsure one weigh
+/// the same.
+pub const SHED_EVIDENCE: f64 = 20.0;
 /// Shed retries a new budget may make before it knows anything (its credit, below, fades).
 pub const NEW_RETRIES: f64 = 3.0;
 /// The first attempts the counts from before the first decision weigh, fewer being made
@@ -183,7 +192,9 @@ impl View {
         // The prior's weight keeps the share a number even before anything is seen.
         let hard = ((failed - SHED_EASY) / (SHED_HARD - SHED_EASY)).clamp(0.0, 1.0);
         let measured = max + (p.overload_ratio - max) * hard;
-        let unsure = SHED_UNSURE.min(max).max(p.overload_ratio);
+        let unsure = (SHED_UNSURE + SHED_UNSURE_SLOPE * (SHED_UNSURE_AT - failed))
+            .min(max)
+            .max(p.overload_ratio);
         let trust = seen / (seen + SHED_EVIDENCE);
         trust * measured + (1.0 - trust) * unsure
     }
