@@ -220,7 +220,8 @@ fn a_429_that_says_how_long_never_spends_the_allowance() {
         let (retries, stop) = failing_call(&policy, &paced, t0 + Duration::from_secs(i));
         assert_eq!(retries, 2, "429 #{i}: {stop}");
     }
-    let down = Verdict::retryable(Cause::status(529));
+    // The 429s ended no run and began none: a failure after them starts afresh.
+    let down = Verdict::retryable(Cause::status(500));
     let (retries, stop) = failing_call(&policy, &down, t0 + Duration::from_secs(30));
     assert_eq!(retries, 2, "{stop}");
 }
