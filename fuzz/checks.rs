@@ -1246,7 +1246,7 @@ fn one_outcome(
 /// Feeds the adaptive budget's model what the machine fed its budget for one outcome of a
 /// running call (`first` when it was the call's first attempt), and checks the machine's
 /// answer where the budget decided it.
-fn adaptive_outcome(
+pub fn adaptive_outcome(
     m: &mut adaptive_model::Model,
     verdict: &Verdict,
     action: Action,

@@ -179,6 +179,9 @@ pub struct Model {
     run_retries: u64,
     /// Counts since the last [`Model::take`], to compare with `take_local_deltas`.
     taken: Counts,
+    /// Decisions that reused the last fold (callers that space their decisions expect
+    /// none).
+    pub reused: u64,
     /// Set when the run reached a case the docs leave open (see the module docs): from
     /// then on the model's numbers may differ from the implementation's, and callers stop
     /// comparing.
@@ -198,6 +201,7 @@ impl Model {
             window: None,
             fold: None,
             born: None,
+            reused: 0,
             failed_in_a_row: 0,
             run_retries: 0,
             taken: Counts::default(),
@@ -271,7 +275,9 @@ impl Model {
             }
             None => false,
         };
-        if !reuse {
+        if reuse {
+            self.reused += 1;
+        } else {
             self.fold_at(now);
         }
         let fold = self.fold.expect("folded above");
