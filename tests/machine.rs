@@ -632,6 +632,66 @@ proptest! {
     }
 }
 
+/// The `machine` fuzz target's checks (`fuzz/checks.rs`: the adaptive budget against its
+/// model among them) on generated scripts for adaptive policies, since cargo-fuzz does not
+/// run everywhere: a policy of 1 to 7 attempts with the default budget or other settings,
+/// then healthy, failing and mixed stretches of every step kind, on waits from nothing to
+/// minutes.
+#[test]
+fn the_fuzz_checks_hold_on_generated_adaptive_scripts() {
+    for seed in 0..2000u64 {
+        let mut rng = Rng::with_seed(seed);
+        // Flags 0x41: the adaptive budget, attempts in one byte. Exponential from 100 ms to
+        // 10 s, factor 2, full jitter, `max_hint` 60 s.
+        let mut data = vec![
+            0x41,
+            rng.u8(1..8),
+            0,
+            1,
+            100,
+            0,
+            1,
+            0x10,
+            0x27,
+            0,
+            1,
+            3,
+            60,
+            0,
+        ];
+        let settings = rng.u8(..);
+        data.push(settings);
+        if !settings.is_multiple_of(4) {
+            data.extend((0..4).map(|_| rng.u8(..)));
+        }
+        data.extend_from_slice(&rng.u64(..).to_le_bytes());
+        let healthy = rng.f64();
+        for _ in 0..rng.usize(10..250) {
+            let op = if rng.f64() < healthy { 0 } else { rng.u8(..) };
+            data.push(op);
+            match rng.u8(0..10) {
+                0 => data.push(0),
+                1..=7 => {
+                    data.push(1);
+                    data.extend_from_slice(&rng.u16(0..3000).to_le_bytes());
+                }
+                _ => {
+                    data.push(2);
+                    data.extend_from_slice(&rng.u16(0..200).to_le_bytes());
+                }
+            }
+            if op % 8 == 5 || op % 8 == 7 {
+                // A hint of a few seconds.
+                data.push(3);
+                data.extend_from_slice(&rng.u16(0..5).to_le_bytes());
+            }
+        }
+        if std::panic::catch_unwind(|| checks::machine(&data)).is_err() {
+            panic!("seed {seed}: {data:?}");
+        }
+    }
+}
+
 #[test]
 fn a_wait_may_end_exactly_at_max_elapsed_but_not_a_nanosecond_later() {
     let policy = Policy::builder()

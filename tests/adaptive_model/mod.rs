@@ -377,7 +377,10 @@ impl Model {
                 let (ke, se) = fade(x / EPISODE_WINDOWS);
                 // A window with (next to) no failure in it: the failures begin now.
                 let quiet = old.failures + old.overloaded;
-                if (quiet - 0.5).abs() <= HAIR {
+                // Exactly 0.5 is no doubt: both sides then computed it exactly (a new
+                // budget's untimed counts, scaled by 5/10, often are).
+                let off = (quiet - 0.5).abs();
+                if off > 0.0 && off <= HAIR {
                     self.lost
                         .get_or_insert("a window's failures at 0.5 within a hair");
                 }
