@@ -22,9 +22,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use redial::hints::{self, HintSource, Parsed};
 use redial::{
-    Action, Basis, BudgetConfig, Cause, Curve, ErrorType, Jitter, Machine, OnLongHint, Outcome,
-    Policy, Preset, RequestFacts, Stop, Transport, Verdict,
+    Action, Basis, BudgetConfig, BudgetKind, Cause, Curve, ErrorType, Jitter, Machine, OnLongHint,
+    Outcome, Policy, Preset, RequestFacts, Stop, Throttle, Transport, Verdict,
 };
+
+/// The adaptive budget's model, shared with `tests/machine.rs` (which reaches it through
+/// this module).
+#[path = "../tests/adaptive_model/mod.rs"]
+pub mod adaptive_model;
 
 // ---------------------------------------------------------------------------------------
 // Shared helpers and oracles
@@ -866,6 +871,8 @@ fn decode_policy(r: &mut Reader<'_>) -> Option<Policy> {
     }
     builder = if flags & 0b1_0000 != 0 {
         builder.no_budget()
+    } else if flags & 0b100_0000 != 0 {
+        builder.budget(decode_adaptive(r))
     } else {
         builder.budget(BudgetConfig::new(
             u32::from(r.u16()),
@@ -877,6 +884,20 @@ fn decode_policy(r: &mut Reader<'_>) -> Option<Policy> {
     builder.build().ok()
 }
 
+/// The `adaptive` kind: the default's numbers (`Policy::default()`'s budget) a quarter of
+/// the time, otherwise settings from a few each (windows of a second and more: the docs
+/// say nothing of shorter ones).
+fn decode_adaptive(r: &mut Reader<'_>) -> BudgetConfig {
+    let mut c = BudgetConfig::default();
+    if !r.u8().is_multiple_of(4) {
+        c.window = [30, 1, 10, 120].map(Duration::from_secs)[usize::from(r.u8() % 4)];
+        c.overload_ratio = [0.1, 0.0, 0.5, 1.0][usize::from(r.u8() % 4)];
+        c.retry_ratio = [2.0, 0.0, 0.3, 10.0][usize::from(r.u8() % 4)];
+        c.min_retries = [0.5, 0.0, 3.0, 100.0][usize::from(r.u8() % 4)];
+    }
+    c
+}
+
 /// One step of the script: start a new call, or feed one outcome after some time.
 #[derive(Clone, Copy, Debug)]
 enum Step {
@@ -884,8 +905,35 @@ enum Step {
     Outcome(Verdict),
 }
 
+/// A step for a policy with an adaptive budget: every kind of outcome the rule tells
+/// apart (an overload signal by status and by body, bad luck by status and by transport,
+/// a rate limit with and without a wait, an answer, a fatal failure). The other policies
+/// read steps as [`decode_step`] always has, so that their corpus files keep their meaning.
+fn decode_adaptive_step(r: &mut Reader<'_>) -> (Duration, Step) {
+    let op = r.u8();
+    let (after, step) = decode_step_with(r, op % 8);
+    let step = match op % 16 {
+        8 => Step::Outcome(Verdict::retryable(Cause::status(529))),
+        9 => Step::Outcome(Verdict::retryable(Cause::status(500))),
+        10 => Step::Outcome(Verdict::retryable(Cause::status(429))),
+        11 => Step::Outcome(Verdict::fatal(Cause::transport(Transport::Connect))),
+        12 => Step::Outcome(Verdict::retryable(
+            Cause::status(200).with_error_type(ErrorType::Overloaded),
+        )),
+        13 => Step::Outcome(Verdict::retryable(Cause::transport(Transport::Reset))),
+        14 => Step::Outcome(Verdict::fatal(Cause::status(503))),
+        15 => Step::Outcome(Verdict::fatal(Cause::status(404))),
+        _ => step,
+    };
+    (after, step)
+}
+
 fn decode_step(r: &mut Reader<'_>) -> (Duration, Step) {
     let op = r.u8();
+    decode_step_with(r, op)
+}
+
+fn decode_step_with(r: &mut Reader<'_>, op: u8) -> (Duration, Step) {
     // Mostly the waits a real call sees; sometimes any duration at all.
     let after = match r.u8() % 4 {
         0 => Duration::ZERO,
@@ -926,6 +974,9 @@ fn decode_step(r: &mut Reader<'_>) -> (Duration, Step) {
 ///   policy says clamp;
 /// - no retry's wait ends past `max_elapsed`;
 /// - the budget is exactly what the AWS rules leave in it, within `[0, capacity]`;
+/// - an adaptive budget (the default's, or other settings) allows and refuses exactly the
+///   retries its model ([`adaptive_model`]) does, in the lane the model says, with the
+///   numbers the refusal names, and counts what the model counts;
 /// - the same policy, seed and script give the same actions.
 pub fn machine(data: &[u8]) {
     let mut r = Reader(data);
@@ -933,9 +984,14 @@ pub fn machine(data: &[u8]) {
         return;
     };
     let seed = r.u64();
+    let adaptive = policy.rules().budget_config().kind == BudgetKind::Adaptive;
     let mut script = Vec::new();
     while !r.is_empty() && script.len() < 256 {
-        script.push(decode_step(&mut r));
+        script.push(if adaptive {
+            decode_adaptive_step(&mut r)
+        } else {
+            decode_step(&mut r)
+        });
     }
     let base = Instant::now();
     let first = run_script(&policy, seed, &script, base);
@@ -973,10 +1029,18 @@ fn run_script(
 ) -> Vec<Action> {
     let rules = policy.rules();
     let mut rng = fastrand::Rng::with_seed(seed);
-    let mut model = rules.budget().map(|b| Model {
-        tokens: b.available(),
-        capacity: b.config().capacity,
-    });
+    let kind = rules.budget_config().kind;
+    let mut model = rules
+        .budget()
+        .filter(|_| kind == BudgetKind::Aws)
+        .map(|b| Model {
+            tokens: b.available(),
+            capacity: b.config().capacity,
+        });
+    let mut adaptive = rules
+        .budget()
+        .filter(|_| kind == BudgetKind::Adaptive)
+        .map(|b| adaptive_model::Model::new(b.config()));
     if let (Some(m), Some(b)) = (&model, rules.budget()) {
         assert_eq!(m.tokens, m.capacity, "a new budget starts full");
         assert_eq!(b.config(), rules.budget_config());
@@ -999,9 +1063,20 @@ fn run_script(
         match step {
             Step::NewCall => call = new_call(now),
             Step::Outcome(verdict) => {
+                let stopped = call.machine.stopped().is_some();
                 let action = one_outcome(policy, &mut call, &mut model, verdict, now, &mut rng);
+                if let (Some(m), false) = (&mut adaptive, stopped) {
+                    adaptive_outcome(m, &verdict, action, call.machine.attempts() == 1, now);
+                }
                 actions.push(action);
             }
+        }
+        if let (Some(m), Some(b)) = (&mut adaptive, rules.budget()) {
+            assert_eq!(
+                b.take_local_deltas(),
+                m.take(),
+                "the adaptive budget counts what its model counts"
+            );
         }
         if let (Some(m), Some(b)) = (&model, rules.budget()) {
             assert_eq!(
@@ -1143,6 +1218,15 @@ fn one_outcome(
                     };
                     check_delay(policy, call.previous, call.retries + 1, hint, basis, wait);
                 }
+                // Checked against the adaptive model by `adaptive_outcome`.
+                Stop::Throttled { .. } => {
+                    assert_eq!(
+                        rules.budget_config().kind,
+                        BudgetKind::Adaptive,
+                        "{stop:?} from a budget that is not adaptive"
+                    );
+                    assert!(rules.budget_config().enabled);
+                }
                 Stop::BudgetExhausted { cost: c, available } => {
                     let Some(m) = model else {
                         panic!("budget_exhausted with the budget off");
@@ -1157,6 +1241,70 @@ fn one_outcome(
         (verdict, action) => panic!("{action:?} for {verdict:?}"),
     }
     action
+}
+
+/// Feeds the adaptive budget's model what the machine fed its budget for one outcome of a
+/// running call (`first` when it was the call's first attempt), and checks the machine's
+/// answer where the budget decided it.
+pub fn adaptive_outcome(
+    m: &mut adaptive_model::Model,
+    verdict: &Verdict,
+    action: Action,
+    first: bool,
+    now: Instant,
+) {
+    use adaptive_model::Lane;
+    // A status below 500 that is neither a rate limit nor an overload signal: the server
+    // answered on purpose.
+    let answered = |c: &Cause| {
+        c.status.is_some_and(|s| s < 500) && !c.is_rate_limit() && !c.signals_overload()
+    };
+    let (cause, hint) = match verdict {
+        Verdict::Success => return m.success(first),
+        Verdict::Fatal { cause } if answered(cause) => return m.success(first),
+        Verdict::Fatal { cause } => return m.failure(first, cause.signals_overload()),
+        Verdict::Retryable { cause, hint } => (cause, hint),
+    };
+    let overload = cause.signals_overload();
+    let paced = hint.is_some() && cause.is_rate_limit();
+    // The budget weighs a retry only once the rules before it allow one.
+    let refused = match action {
+        Action::Retry(_) => None,
+        Action::Stop(Stop::Throttled {
+            retries,
+            allowed,
+            why,
+        }) => Some((retries, allowed, why)),
+        Action::Stop(_) if paced => return m.paced_failure(first, overload),
+        Action::Stop(_) => return m.failure(first, overload),
+    };
+    if paced {
+        assert!(
+            refused.is_none(),
+            "a paced 429 spent the allowance: {action:?}"
+        );
+        return m.success(first);
+    }
+    let d = m.decide(overload, now);
+    if m.lost.is_none() {
+        let lane = refused.map(|(_, _, why)| match why {
+            Throttle::BadLuck => Lane::BadLuck,
+            Throttle::Shedding => Lane::Shed,
+            Throttle::Failing { .. } => Lane::Failing,
+            other => panic!("a refusal the model does not know: {other:?}"),
+        });
+        assert!(
+            d.admits(lane, refused.is_none()),
+            "the adaptive budget's answer {action:?} (lane {lane:?}) against its model's {d:?}"
+        );
+        if let (Some((retries, allowed, _)), Some(lane)) = (refused, lane) {
+            assert!(
+                d.names(lane, retries, allowed),
+                "the refusal's numbers {action:?} against the model's {d:?}"
+            );
+        }
+    }
+    m.decided(first, overload, refused.is_none());
 }
 
 /// The delay of retry `n` lies where the design puts it.

@@ -72,6 +72,33 @@ fn deep_policy() -> Policy {
         .expect("a valid policy")
 }
 
+/// The policies every decision is measured on: the AWS bucket, deep enough for every
+/// round, and `Policy::default()` (the adaptive budget, on by default).
+fn policies() -> [Policy; 2] {
+    [deep_policy(), Policy::default()]
+}
+
+/// A clock that moves: each reading `step` after the last, so that an adaptive budget
+/// folds its window (at most once per 1/1024 of it) as decisions come.
+struct Clock {
+    now: Instant,
+    step: Duration,
+}
+
+impl Clock {
+    fn new(step: Duration) -> Clock {
+        Clock {
+            now: Instant::now(),
+            step,
+        }
+    }
+
+    fn tick(&mut self) -> Instant {
+        self.now += self.step;
+        self.now
+    }
+}
+
 /// How many decisions each measured region makes: one could hide behind a lucky path.
 const ROUNDS: usize = 100;
 
@@ -113,20 +140,34 @@ fn headers(retry_after: Option<&'static str>) -> HeaderMap {
 }
 
 /// Makes `ROUNDS` full decisions for a POST that got `status` with `headers` (and the
-/// fixture's body when `with_body`), checks each with `expect`, and returns the
-/// allocations made.
+/// fixture's body when `with_body`), on each of [`policies`] with a moving clock, checks
+/// each with `expect`, and returns the allocations made.
 fn decisions(
     status: StatusCode,
     headers: &HeaderMap,
     with_body: bool,
     expect: impl Fn(&Action),
 ) -> u64 {
-    let policy = deep_policy();
+    policies()
+        .iter()
+        .map(|policy| decisions_on(policy, status, headers, with_body, &expect))
+        .sum()
+}
+
+fn decisions_on(
+    policy: &Policy,
+    status: StatusCode,
+    headers: &HeaderMap,
+    with_body: bool,
+    expect: impl Fn(&Action),
+) -> u64 {
     let post = RequestFacts::new(&Method::POST);
     let mut rng = fastrand::Rng::with_seed(5);
-    let now = Instant::now();
+    // 7 ms a decision: a few decisions share each fold of the default 30 s window.
+    let mut clock = Clock::new(Duration::from_millis(7));
     let wall = wall();
-    let decide = |rng: &mut fastrand::Rng| {
+    let mut decide = |rng: &mut fastrand::Rng| {
+        let now = clock.tick();
         let mut outcome = Outcome::response(status, headers);
         if with_body {
             if let Some(t) = redial::read_error_body(black_box(FIXTURE_429_BODY)).error_type {
@@ -287,6 +328,64 @@ fn a_whole_call_allocates_nothing() {
         policy.rules().budget().map(|b| b.available()),
         Some(10_000 - 10 * ROUNDS as u32),
         "each exhausted call kept its 10 tokens; each timeout retry gave its 10 back"
+    );
+}
+
+#[test]
+fn a_whole_call_on_the_default_budget_allocates_nothing() {
+    // `Policy::default()`'s adaptive budget on a clock that moves 50 ms an attempt, so that
+    // every decision folds the 30 s window: healthy calls, bad luck retried, a paced 429
+    // (its retry free), then an outage of 503s whose retries the budget first allows and
+    // then refuses. Every path of the budget's decision, on the stack.
+    let policy = Policy::default();
+    let mut rng = fastrand::Rng::with_seed(9);
+    let mut clock = Clock::new(Duration::from_millis(50));
+    let busy = Verdict::retryable(Cause::status(503));
+    let bad_luck = Verdict::retryable(Cause::status(500));
+    let paced = Verdict::Retryable {
+        cause: Cause::status(429),
+        hint: Some(redial::Hint {
+            wait: Duration::from_secs(1),
+            source: HintSource::RetryAfter,
+        }),
+    };
+    // Outside the region: the first decision claims this thread's stripe.
+    let mut call = policy.start(clock.tick());
+    assert!(call
+        .on_outcome(&bad_luck, clock.tick(), &mut rng)
+        .retry()
+        .is_some());
+    let (mut retried, mut refused) = (0u32, 0u32);
+    let n = allocations(|| {
+        for round in 0..ROUNDS {
+            if round < ROUNDS / 2 {
+                for verdict in [&Verdict::Success, &bad_luck, &paced] {
+                    let mut call = policy.start(clock.tick());
+                    let first = call.on_outcome(verdict, clock.tick(), &mut rng);
+                    let done = call.on_outcome(&Verdict::Success, clock.tick(), &mut rng);
+                    assert!(first.is_stop() || done.is_stop(), "{first:?} then {done:?}");
+                    retried += u32::from(first.retry().is_some());
+                }
+                continue;
+            }
+            let mut call = policy.start(clock.tick());
+            loop {
+                match call.on_outcome(&busy, clock.tick(), &mut rng) {
+                    Action::Retry(_) => retried += 1,
+                    Action::Stop(Stop::Throttled { .. }) => {
+                        refused += 1;
+                        break;
+                    }
+                    Action::Stop(_) => break,
+                }
+            }
+        }
+    });
+    assert_eq!(n, 0, "allocations in {ROUNDS} rounds");
+    assert!(retried > ROUNDS as u32, "retries allowed: {retried}");
+    assert!(
+        refused > 0,
+        "no retry refused: the outage never reached the limit"
     );
 }
 

@@ -7,14 +7,15 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::future::{Future, IntoFuture};
 use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::Canned;
 use http::{HeaderMap, StatusCode};
 use redial::Retryable;
-use redial::{Policy, StopReason, Transport};
+use redial::{Policy, Sleeper, StopReason, Transport};
 
 struct Counting;
 
@@ -55,9 +56,56 @@ impl Wake for NoopWake {
     fn wake(self: Arc<Self>) {}
 }
 
+/// A clock that moves: each attempt takes `latency`, each sleep its whole duration, and
+/// nothing waits for real. An adaptive budget folds its window as the decisions come.
+#[derive(Clone)]
+struct Virtual {
+    start: Instant,
+    nanos: Arc<AtomicU64>,
+    latency: Duration,
+}
+
+impl Virtual {
+    fn new(latency: Duration) -> Virtual {
+        Virtual {
+            start: Instant::now(),
+            nanos: Arc::new(AtomicU64::new(0)),
+            latency,
+        }
+    }
+
+    fn advance(&self, by: Duration) {
+        let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        self.nanos.fetch_add(by, Ordering::Relaxed);
+    }
+}
+
+impl Sleeper for Virtual {
+    type Sleep = std::future::Ready<()>;
+
+    fn sleep(&self, duration: Duration) -> Self::Sleep {
+        self.advance(duration);
+        std::future::ready(())
+    }
+
+    fn now(&self) -> Instant {
+        self.start + Duration::from_nanos(self.nanos.load(Ordering::Relaxed))
+    }
+}
+
 /// Builds and runs a call whose first `failures` attempts get a 503 with a hint and a
 /// request id; returns how it ended and the allocations counted.
 fn run(policy: &Policy, failures: u32, waker: &Waker) -> (Option<Result<(), StopReason>>, usize) {
+    run_on(policy, failures, waker, &Virtual::new(Duration::ZERO))
+}
+
+/// [`run`] on `clock`, which each attempt moves on by its latency.
+fn run_on(
+    policy: &Policy,
+    failures: u32,
+    waker: &Waker,
+    clock: &Virtual,
+) -> (Option<Result<(), StopReason>>, usize) {
     let mut busy = HeaderMap::new();
     busy.insert("retry-after-ms", "0".parse().expect("valid"));
     busy.insert(
@@ -69,6 +117,7 @@ fn run(policy: &Policy, failures: u32, waker: &Waker) -> (Option<Result<(), Stop
         let mut calls = 0;
         let future = (|| {
             calls += 1;
+            clock.advance(clock.latency);
             let canned = if calls <= failures {
                 Canned {
                     status: StatusCode::SERVICE_UNAVAILABLE,
@@ -84,7 +133,7 @@ fn run(policy: &Policy, failures: u32, waker: &Waker) -> (Option<Result<(), Stop
         })
         .retry(policy)
         .idempotent()
-        .sleeper(|_| std::future::ready(()))
+        .sleeper(clock.clone())
         .notify(|event| {
             let _ = event.request_id();
         })
@@ -133,4 +182,33 @@ fn a_retry_loop_allocates_nothing_per_attempt() {
     let (end, allocs_many) = run(&many, 100, &waker);
     assert_eq!(end, Some(Err(StopReason::AttemptsExhausted)));
     assert_eq!((allocs_few, allocs_many), (1, 1));
+}
+
+#[test]
+fn the_default_budget_allocates_nothing_per_attempt_on_a_moving_clock() {
+    // `Policy::default()`: the adaptive budget, 3 attempts. Each attempt takes 40 ms of a
+    // virtual clock (more than 1/1024 of the 30 s window), so that every decision folds.
+    let waker = Waker::from(Arc::new(NoopWake));
+    let policy = Policy::default();
+    let clock = Virtual::new(Duration::from_millis(40));
+    let _ = run_on(&policy, 1, &waker, &clock);
+    // A healthy stretch with a 503 now and then: successes at once and after a failure
+    // (the budget allows that retry), with nothing allocated.
+    for round in 0..60 {
+        let (end, allocs) = run_on(&policy, u32::from(round % 4 == 3), &waker, &clock);
+        assert_eq!((end, allocs), (Some(Ok(())), 0), "round {round}");
+    }
+    // An outage: every attempt fails. A failed call allocates one thing, the final
+    // error's box, whether its attempts ran out or the budget refused its retry.
+    let mut refused = 0;
+    for round in 0..60 {
+        let (end, allocs) = run_on(&policy, u32::MAX, &waker, &clock);
+        match end {
+            Some(Err(StopReason::BudgetExhausted)) => refused += 1,
+            Some(Err(StopReason::AttemptsExhausted)) => {}
+            other => panic!("round {round}: {other:?}"),
+        }
+        assert_eq!(allocs, 1, "round {round}");
+    }
+    assert!(refused > 0, "the budget never refused a retry");
 }

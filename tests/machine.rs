@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 use fastrand::Rng;
 use proptest::prelude::*;
 use redial::{
-    Action, Basis, BudgetConfig, Cause, Curve, Hint, HintSource, Jitter, Machine, OnLongHint,
-    Policy, PolicyBuilder, Preset, Stop, StopReason, Transport, Verdict,
+    Action, Basis, Budget, BudgetConfig, BudgetKind, Cause, Curve, ErrorType, Hint, HintSource,
+    Jitter, Machine, OnLongHint, Policy, PolicyBuilder, Preset, Stop, StopReason, Transport,
+    Verdict,
 };
 
 #[path = "../fuzz/checks.rs"]
@@ -26,6 +27,10 @@ enum Step {
     Retryable,
     Timeout,
     Hinted(Duration),
+    /// A 500: bad luck, for the adaptive budget.
+    ServerError,
+    /// A 429 without a wait: no pacing, so no free retry.
+    Unhinted429,
 }
 
 impl Step {
@@ -42,6 +47,8 @@ impl Step {
                     source: HintSource::RetryAfter,
                 }),
             },
+            Step::ServerError => Verdict::retryable(Cause::status(500)),
+            Step::Unhinted429 => Verdict::retryable(Cause::status(429)),
         }
     }
 }
@@ -53,6 +60,8 @@ fn step() -> impl Strategy<Value = Step> {
         4 => Just(Step::Retryable),
         2 => Just(Step::Timeout),
         2 => (0u64..200_000).prop_map(|m| Step::Hinted(ms(m))),
+        2 => Just(Step::ServerError),
+        1 => Just(Step::Unhinted429),
     ]
 }
 
@@ -82,7 +91,7 @@ fn policy() -> impl Strategy<Value = Policy> {
             jitter(),
         ),
         (0u64..90_000, any::<bool>()),
-        (any::<bool>(), 0u32..60, 0u32..12, 0u32..20, 0u32..5),
+        (any::<bool>(), budget_config()),
     )
         .prop_filter_map(
             "validation rejects it",
@@ -90,7 +99,7 @@ fn policy() -> impl Strategy<Value = Policy> {
                 (attempts, elapsed),
                 (curve, base, cap, factor, jitter),
                 (max_hint, clamp),
-                (on, cap_t, rc, tc, sr),
+                (on, budget),
             )| {
                 let mut b: PolicyBuilder = Policy::builder()
                     .max_attempts(attempts)
@@ -109,13 +118,38 @@ fn policy() -> impl Strategy<Value = Policy> {
                     Some(e) => b.max_elapsed(ms(e)),
                     None => b.no_max_elapsed(),
                 };
-                let mut budget = BudgetConfig::new(cap_t, rc, tc, sr);
+                let mut budget = budget;
                 if !on {
                     budget = budget.disabled();
                 }
                 b.budget(budget).build().ok()
             },
         )
+}
+
+/// A budget's settings: the AWS bucket with any numbers, the default (`adaptive`, as
+/// `Policy::default()` has it), or the adaptive kind with other settings (windows of a
+/// second and more).
+fn budget_config() -> impl Strategy<Value = BudgetConfig> {
+    prop_oneof![
+        (0u32..60, 0u32..12, 0u32..20, 0u32..5)
+            .prop_map(|(cap, rc, tc, sr)| BudgetConfig::new(cap, rc, tc, sr)),
+        Just(BudgetConfig::default()),
+        (
+            prop::sample::select(vec![1u64, 10, 30, 120]),
+            prop::sample::select(vec![0.0, 0.1, 0.5, 1.0]),
+            prop::sample::select(vec![0.0, 0.3, 2.0, 10.0]),
+            prop::sample::select(vec![0.0, 0.5, 3.0, 100.0]),
+        )
+            .prop_map(|(window, overload, retry, min)| {
+                let mut c = BudgetConfig::default();
+                c.window = Duration::from_secs(window);
+                c.overload_ratio = overload;
+                c.retry_ratio = retry;
+                c.min_retries = min;
+                c
+            }),
+    ]
 }
 
 /// Feeds `steps` (each with the virtual time that passes before its outcome) into a
@@ -156,8 +190,26 @@ fn backoff_bounds(policy: &Policy, n: u32, previous: Duration) -> (Duration, Dur
     )
 }
 
-/// A reference model of the design's rules. It keeps its own attempt count, budget level
-/// and decorrelated-jitter memory, and checks each of the machine's actions against them.
+/// The policy's budget when it is the AWS bucket.
+fn aws(policy: &Policy) -> Option<&Budget> {
+    let rules = policy.rules();
+    rules
+        .budget()
+        .filter(|_| rules.budget_config().kind == BudgetKind::Aws)
+}
+
+/// The policy's budget when it is the adaptive kind.
+fn adaptive(policy: &Policy) -> Option<&Budget> {
+    let rules = policy.rules();
+    rules
+        .budget()
+        .filter(|_| rules.budget_config().kind == BudgetKind::Adaptive)
+}
+
+/// A reference model of the design's rules. It keeps its own attempt count, budget (the
+/// AWS bucket's level, or the adaptive budget's model) and decorrelated-jitter memory, and
+/// checks each of the machine's actions against them. Its times are any (the adaptive
+/// model reuses a fold as the budget does for decisions within a thousandth of the window).
 struct Model<'a> {
     policy: &'a Policy,
     attempts: u32,
@@ -167,6 +219,8 @@ struct Model<'a> {
     previous: Duration,
     elapsed: Duration,
     stopped: Option<Stop>,
+    /// The adaptive budget's model, when the policy has one (`fuzz/checks.rs` feeds it).
+    adaptive: Option<checks::adaptive_model::Model>,
 }
 
 impl<'a> Model<'a> {
@@ -176,14 +230,21 @@ impl<'a> Model<'a> {
             attempts: 0,
             retries: 0,
             spent: 0,
-            tokens: policy.rules().budget().map(|b| b.available()),
+            tokens: aws(policy).map(|b| b.available()),
             previous: policy.rules().backoff().base(),
             elapsed: Duration::ZERO,
             stopped: None,
+            adaptive: adaptive(policy).map(|b| checks::adaptive_model::Model::new(b.config())),
         }
     }
 
-    fn check(&mut self, step: Step, busy: Duration, action: Action) -> Result<(), TestCaseError> {
+    fn check(
+        &mut self,
+        step: Step,
+        busy: Duration,
+        action: Action,
+        now: Instant,
+    ) -> Result<(), TestCaseError> {
         let rules = self.policy.rules();
         self.elapsed += busy;
         if let Some(stop) = self.stopped {
@@ -195,6 +256,9 @@ impl<'a> Model<'a> {
             return Ok(());
         }
         self.attempts += 1;
+        if let Some(m) = self.adaptive.as_mut() {
+            checks::adaptive_outcome(m, &step.verdict(), action, self.attempts == 1, now);
+        }
         let cfg = *rules.budget_config();
         let expected_reason = match step {
             Step::Success => Some(StopReason::Succeeded),
@@ -233,6 +297,13 @@ impl<'a> Model<'a> {
                             prop_assert!(elapsed + wait > limit);
                             self.check_delay(step, wait)?;
                         }
+                        // Checked against its model above.
+                        Stop::Throttled { .. } => {
+                            prop_assert!(
+                                self.adaptive.is_some(),
+                                "{stop:?} from no adaptive budget"
+                            );
+                        }
                         Stop::BudgetExhausted { cost, available } => {
                             let tokens = self.tokens.expect("a disabled budget never stops a call");
                             prop_assert_eq!(available, tokens);
@@ -270,8 +341,15 @@ impl<'a> Model<'a> {
                 self.elapsed += retry.delay;
             }
         }
-        let actual = self.policy.rules().budget().map(|b| b.available());
+        let actual = aws(self.policy).map(|b| b.available());
         prop_assert_eq!(actual, self.tokens, "budget level");
+        if let (Some(m), Some(b)) = (self.adaptive.as_mut(), adaptive(self.policy)) {
+            prop_assert_eq!(
+                b.take_local_deltas(),
+                m.take(),
+                "the adaptive budget's counts"
+            );
+        }
         Ok(())
     }
 
@@ -325,7 +403,7 @@ proptest! {
         for &(step, busy) in &steps {
             now += ms(busy);
             let action = call.on_outcome(&step.verdict(), now, &mut rng);
-            model.check(step, ms(busy), action)?;
+            model.check(step, ms(busy), action, now)?;
             if let Action::Retry(r) = action {
                 now += r.delay;
             }
@@ -429,6 +507,188 @@ proptest! {
         let left = if broke { 0 } else { 5 };
         let charged = if expected.is_none() { 5 } else { 0 };
         prop_assert_eq!(budget.available(), left - charged);
+    }
+}
+
+/// The failures a real incident produces, as the adaptive budget tells them apart: the
+/// statuses 500, 502, 503, 504 and 529, a 429 without and with a wait, an
+/// `overloaded_error` body, a timeout, a refused connection, a reset; and an answer that
+/// is no failure of the server (a 404) and a fatal failure that is one.
+fn incident_verdict() -> impl Strategy<Value = Verdict> {
+    let hinted = Verdict::Retryable {
+        cause: Cause::status(429),
+        hint: Some(Hint {
+            wait: Duration::from_secs(1),
+            source: HintSource::RetryAfter,
+        }),
+    };
+    prop::sample::select(vec![
+        Verdict::retryable(Cause::status(500)),
+        Verdict::retryable(Cause::status(502)),
+        Verdict::retryable(Cause::status(503)),
+        Verdict::retryable(Cause::status(504)),
+        Verdict::retryable(Cause::status(529)),
+        Verdict::retryable(Cause::status(429)),
+        hinted,
+        Verdict::retryable(Cause::status(200).with_error_type(ErrorType::Overloaded)),
+        Verdict::retryable(Cause::transport(Transport::Timeout)),
+        Verdict::retryable(Cause::transport(Transport::Connect)),
+        Verdict::retryable(Cause::transport(Transport::Reset)),
+        Verdict::fatal(Cause::status(404)),
+        Verdict::fatal(Cause::transport(Transport::Connect)),
+    ])
+}
+
+/// A stretch of a process's life: `calls` calls, `every` apart, each attempt of which
+/// fails with `failure` never (healthy: 1 in 10), always (an outage) or half the time (a
+/// brown-out), the coins drawn from `seed`.
+#[derive(Clone, Copy, Debug)]
+struct Stretch {
+    share: f64,
+    failure: Verdict,
+    calls: u32,
+    every: Duration,
+    seed: u64,
+}
+
+fn stretches() -> impl Strategy<Value = Vec<Stretch>> {
+    let stretch = (
+        prop::sample::select(vec![0.1, 1.0, 0.5]),
+        incident_verdict(),
+        1u32..25,
+        prop_oneof![0u64..2_000, 2_000u64..60_000, 60_000u64..600_000],
+        any::<u64>(),
+    )
+        .prop_map(|(share, failure, calls, every, seed)| Stretch {
+            share,
+            failure,
+            calls,
+            every: ms(every),
+            seed,
+        });
+    prop::collection::vec(stretch, 1..8)
+}
+
+/// `Policy::default()`, or a policy with the default's adaptive budget or another adaptive
+/// budget and any number of attempts.
+fn adaptive_policy() -> impl Strategy<Value = Policy> {
+    prop_oneof![
+        // Made anew for each case: clones of one policy share its budget.
+        Just(()).prop_map(|()| Policy::default()),
+        (1u32..7, budget_config()).prop_filter_map("not adaptive", |(attempts, budget)| {
+            (budget.kind == BudgetKind::Adaptive)
+                .then(|| {
+                    Policy::builder()
+                        .max_attempts(attempts)
+                        .budget(budget)
+                        .build()
+                        .ok()
+                })
+                .flatten()
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The default budget against its model (`tests/adaptive_model/`) over a process's
+    /// calls: healthy stretches, outages and brown-outs of every failure kind, callers
+    /// rare and busy. Every decision comes at least a thousandth of the window after the
+    /// previous one, so that every decision folds the window: the model's numbers are then
+    /// the rule's exactly (up to float rounding, allowed for within a hair of a boundary),
+    /// with no fold reused.
+    #[test]
+    fn prop_default_budget_matches_its_model(policy in adaptive_policy(), stretches in stretches(), seed: u64) {
+        let budget = adaptive(&policy).expect("an adaptive budget");
+        let spacing = budget.config().window / 1000;
+        let mut model = checks::adaptive_model::Model::new(budget.config());
+        let mut rng = Rng::with_seed(seed);
+        let mut now = Instant::now();
+        let mut decisions = 0u32;
+        for s in &stretches {
+            let mut coins = Rng::with_seed(s.seed);
+            for _ in 0..s.calls {
+                now += s.every.max(spacing);
+                let mut call = Machine::new(&policy, now);
+                let mut first = true;
+                loop {
+                    let verdict = if coins.f64() < s.share { s.failure } else { Verdict::Success };
+                    let action = call.on_outcome(&verdict, now, &mut rng);
+                    decisions += u32::from(verdict != Verdict::Success);
+                    checks::adaptive_outcome(&mut model, &verdict, action, first, now);
+                    prop_assert_eq!(budget.take_local_deltas(), model.take(), "counts");
+                    first = false;
+                    match action {
+                        Action::Retry(r) => now += r.delay.max(spacing),
+                        Action::Stop(_) => break,
+                    }
+                }
+            }
+        }
+        prop_assert_eq!(model.lost, None);
+        prop_assert_eq!(model.reused, 0, "every decision folds, as spaced");
+        let _ = decisions;
+    }
+}
+
+/// The `machine` fuzz target's checks (`fuzz/checks.rs`: the adaptive budget against its
+/// model among them) on generated scripts for adaptive policies, since cargo-fuzz does not
+/// run everywhere: a policy of 1 to 7 attempts with the default budget or other settings,
+/// then healthy, failing and mixed stretches of every step kind, on waits from nothing to
+/// minutes.
+#[test]
+fn the_fuzz_checks_hold_on_generated_adaptive_scripts() {
+    for seed in 0..2000u64 {
+        let mut rng = Rng::with_seed(seed);
+        // Flags 0x41: the adaptive budget, attempts in one byte. Exponential from 100 ms to
+        // 10 s, factor 2, full jitter, `max_hint` 60 s.
+        let mut data = vec![
+            0x41,
+            rng.u8(1..8),
+            0,
+            1,
+            100,
+            0,
+            1,
+            0x10,
+            0x27,
+            0,
+            1,
+            3,
+            60,
+            0,
+        ];
+        let settings = rng.u8(..);
+        data.push(settings);
+        if !settings.is_multiple_of(4) {
+            data.extend((0..4).map(|_| rng.u8(..)));
+        }
+        data.extend_from_slice(&rng.u64(..).to_le_bytes());
+        let healthy = rng.f64();
+        for _ in 0..rng.usize(10..250) {
+            let op = if rng.f64() < healthy { 0 } else { rng.u8(..) };
+            data.push(op);
+            match rng.u8(0..10) {
+                0 => data.push(0),
+                1..=7 => {
+                    data.push(1);
+                    data.extend_from_slice(&rng.u16(0..3000).to_le_bytes());
+                }
+                _ => {
+                    data.push(2);
+                    data.extend_from_slice(&rng.u16(0..200).to_le_bytes());
+                }
+            }
+            if op % 8 == 5 || op % 8 == 7 {
+                // A hint of a few seconds.
+                data.push(3);
+                data.extend_from_slice(&rng.u16(0..5).to_le_bytes());
+            }
+        }
+        if std::panic::catch_unwind(|| checks::machine(&data)).is_err() {
+            panic!("seed {seed}: {data:?}");
+        }
     }
 }
 
