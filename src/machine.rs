@@ -458,7 +458,7 @@ impl<R: AsRef<Rules>> Machine<R> {
     #[inline(always)]
     fn not_retryable(&self, cause: &Cause) -> Stop {
         if let Some(budget) = &self.rules.as_ref().budget {
-            budget.on_failure(cause, self.attempts == 1, true);
+            budget.on_failure(cause, self.attempts == 1, true, false);
         }
         Stop::NotRetryable { cause: *cause }
     }
@@ -484,19 +484,20 @@ impl<R: AsRef<Rules>> Machine<R> {
         };
         let first = self.attempts == 1;
         let retry = self.retries.saturating_add(1);
+        // A rate limit that says how long to wait: the server pacing, not failing.
+        let paced = hint.is_some() && cause.is_rate_limit();
         let (delay, basis) = match self.plan(cause, hint, retry, &mut now, rng) {
             Ok(planned) => planned,
             Err(stop) => {
                 // The budget counts a failure that is not retried here, and one that may be
                 // with the retry, in one step.
                 if let Some(budget) = &rules.budget {
-                    budget.on_failure(cause, first, false);
+                    budget.on_failure(cause, first, false, paced);
                 }
                 return Err(stop);
             }
         };
         if let Some(budget) = &rules.budget {
-            let paced = hint.is_some() && cause.is_rate_limit();
             match budget.allow_retry(cause, first, paced, now) {
                 Ok(cost) => self.spent = self.spent.saturating_add(cost),
                 Err(Refused::Tokens { cost, available }) => {

@@ -444,12 +444,14 @@ impl Budget {
         matches!(self.shared.state, State::Adaptive(_))
     }
 
-    /// An attempt failed (counted by the adaptive kind; `first` when it was the call's
-    /// first). A fatal answer below 500 counts as the server answering, not failing.
+    /// An attempt failed and is not retried (counted by the adaptive kind; `first` when it
+    /// was the call's first). A fatal answer below 500, or a rate limit that said how long
+    /// to wait (`paced`), counts as the server answering, not failing.
     #[inline]
-    pub(crate) fn on_failure(&self, cause: &Cause, first: bool, fatal: bool) {
+    pub(crate) fn on_failure(&self, cause: &Cause, first: bool, fatal: bool, paced: bool) {
         if let State::Adaptive(a) = &self.shared.state {
-            if fatal && cause.server_answered() {
+            // A server that answered on purpose, or paced its clients, is working.
+            if paced || (fatal && cause.server_answered()) {
                 a.on_success(first);
             } else {
                 a.on_failure(first, cause.signals_overload());

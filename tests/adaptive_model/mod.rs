@@ -55,12 +55,16 @@ pub const SHED_EASY: f64 = 0.57;
 pub const SHED_HARD: f64 = 0.6;
 /// The most retries per first attempt for shed answers (never above `retry_ratio`).
 pub const SHED_MAX: f64 = 1.0;
-/// The shed ratio of a process that has seen nothing.
+/// The shed ratio of a process that has seen too little, at [`SHED_UNSURE_AT`] failed.
 pub const SHED_UNSURE: f64 = 0.42;
+/// The failed share at which the unsure ratio is [`SHED_UNSURE`].
+pub const SHED_UNSURE_AT: f64 = 0.55;
+/// The unsure ratio's change per unit of failed share (down as the share rises).
+pub const SHED_UNSURE_SLOPE: f64 = 3.0;
 /// Attempts of the episode at which the measured shed ratio and the unsure one weigh alike.
-pub const SHED_EVIDENCE: f64 = 16.0;
+pub const SHED_EVIDENCE: f64 = 20.0;
 /// Shed retries a new budget's whole credit is worth.
-pub const NEW_RETRIES: f64 = 2.0;
+pub const NEW_RETRIES: f64 = 3.0;
 /// First attempts a new budget's untimed counts weigh at most; the rest is credit.
 pub const UNTIMED: f64 = 5.0;
 
@@ -317,12 +321,10 @@ impl Model {
     }
 
     /// A rate limit that carried a wait, not retried (it was the last attempt, or its wait
-    /// was too long). The docs say only that a paced 429's *retry* is free and counts as
-    /// the server answering; the implementation counts this one as a failure (reported to
-    /// the lead: the design calls such a 429 the server pacing, not failing). The model
-    /// counts it as the implementation does, so that the rest of a run stays comparable.
-    pub fn paced_failure(&mut self, first: bool, overload: bool) {
-        self.failure(first, overload);
+    /// was too long): the server pacing, not failing, so a success of the server like a
+    /// paced 429 that is retried (the design; first reported as counted a failure, mended).
+    pub fn paced_failure(&mut self, first: bool, _overload: bool) {
+        self.success(first);
     }
 
     /// The decision's answer: the retry made (counted as a retry) or refused.
@@ -435,7 +437,9 @@ impl Model {
             let t = (share - SHED_EASY) / (SHED_HARD - SHED_EASY);
             most - t * (most - p.overload_ratio)
         };
-        let unsure = SHED_UNSURE.clamp(p.overload_ratio, most);
+        let unsure = (SHED_UNSURE - SHED_UNSURE_SLOPE * (share - SHED_UNSURE_AT))
+            .min(most)
+            .max(p.overload_ratio);
         let trust = seen / (SHED_EVIDENCE + seen);
         measured * trust + unsure * (1.0 - trust)
     }
