@@ -52,7 +52,7 @@ fn the_budget_numbers_are_the_codes() {
         &doc,
         &format!("fading over {} windows", rule::EPISODE_WINDOWS),
     );
-    says(&doc, &format!("`min(1, retry_ratio)`"));
+    says(&doc, "`min(1, retry_ratio)`");
     assert_eq!(rule::SHED_MAX, 1.0, "the doc says min(1, retry_ratio)");
     says(
         &doc,
