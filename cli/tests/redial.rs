@@ -1522,7 +1522,7 @@ fn explain_a_later_attempt_gives_the_throttles_rule() {
 #[test]
 fn decide_says_when_the_throttle_refuses_a_burst_of_503s() {
     // Calls that succeed, then a burst of 503s: the default (adaptive) budget retries the
-    // first and throttles the rest, in the shared vocabulary.
+    // first three and throttles the rest, in the shared vocabulary.
     let mut input = String::new();
     for i in 0..5 {
         input.push_str(&format!(
@@ -1542,14 +1542,15 @@ fn decide_says_when_the_throttle_refuses_a_burst_of_503s() {
         .collect();
     let all: Vec<Vec<String>> = lines.iter().map(reasons).collect();
     assert_eq!(all[..5], vec![vec!["succeeded"]; 5]);
-    assert_eq!(all[5..7], vec![vec!["retry", "succeeded"]; 2]);
-    assert_eq!(all[7..], vec![vec!["budget_exhausted"]; 3]);
+    // A new process's credit: three shed retries.
+    assert_eq!(all[5..8], vec![vec!["retry", "succeeded"]; 3]);
+    assert_eq!(all[8..], vec![vec!["budget_exhausted"]; 2]);
     // The why is `Stop::Throttled`'s: retries against the allowance, under the shed
     // ratio (a 503 says the server sheds load).
-    for line in &lines[7..] {
+    for line in &lines[8..] {
         assert_eq!(
             line["steps"][0]["why"],
-            "budget_exhausted: throttled: 2 recent retries already, at most 2 allowed while the server \
+            "budget_exhausted: throttled: 3 recent retries already, at most 3 allowed while the server \
              sheds load"
         );
     }
