@@ -152,8 +152,6 @@ pub use adapters::with_error_type;
 pub use adapters::FuturesTimerSleeper;
 #[cfg(feature = "ureq")]
 pub use adapters::KeepStatus;
-#[cfg(feature = "reqwest-middleware")]
-pub use adapters::RetryMiddleware;
 #[cfg(feature = "tokio")]
 pub use adapters::TokioSleeper;
 pub use adapters::{
@@ -171,6 +169,8 @@ pub use adapters::{
     KeepInnerTypes, ReplayBody, RetryLayer, RetryService, RetryServiceFuture, TowerLayer,
     TowerMode, WrapInRetryError,
 };
+#[cfg(feature = "reqwest-middleware")]
+pub use adapters::{MiddlewareAttempts, RetryMiddleware};
 
 /// The random generator the machine takes, re-exported so callers need not name
 /// `fastrand` in their own `Cargo.toml`.

@@ -2,10 +2,9 @@
 //! service's own types, as tower's `Retry` does.
 
 use core::time::Duration;
-use std::time::Instant;
 
 use crate::adapters::driver::{Driver, End};
-use crate::adapters::options::AsPolicy;
+use crate::adapters::options::{AsPolicy, Options};
 use crate::adapters::retry_error::RetryError;
 
 /// How a [`RetryService`](crate::RetryService) ends a call. Implemented by
@@ -17,10 +16,10 @@ pub trait TowerMode<R, E> {
     /// The call's answer from its last result.
     #[doc(hidden)]
     fn answer<P: AsPolicy, C, N>(
-        driver: &mut Driver<P, C, N>,
+        driver: &mut Driver<P>,
+        options: &Options<P, C, N>,
         end: End,
         result: Result<R, E>,
-        now: impl FnOnce() -> Instant,
     ) -> Result<R, Self::Error>;
 }
 
@@ -40,12 +39,12 @@ impl<R, E> TowerMode<R, E> for WrapInRetryError {
 
     #[inline]
     fn answer<P: AsPolicy, C, N>(
-        driver: &mut Driver<P, C, N>,
+        driver: &mut Driver<P>,
+        options: &Options<P, C, N>,
         end: End,
         result: Result<R, E>,
-        now: impl FnOnce() -> Instant,
     ) -> Result<R, Self::Error> {
-        driver.finish(end, Some(result), Duration::ZERO, now)
+        driver.finish(options, end, Some(result), Duration::ZERO)
     }
 }
 
@@ -54,14 +53,14 @@ impl<R, E> TowerMode<R, E> for KeepInnerTypes {
 
     #[inline]
     fn answer<P: AsPolicy, C, N>(
-        driver: &mut Driver<P, C, N>,
+        driver: &mut Driver<P>,
+        options: &Options<P, C, N>,
         end: End,
         result: Result<R, E>,
-        _: impl FnOnce() -> Instant,
     ) -> Result<R, Self::Error> {
         // The machine hears of a success (the budget's refund) all the same.
-        if let End::Succeeded = end {
-            driver.succeeded();
+        if let End::Succeeded(_) = end {
+            driver.succeeded(options);
         }
         result
     }
