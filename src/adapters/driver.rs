@@ -129,31 +129,27 @@ impl Clocks {
     }
 }
 
-/// How a call ends.
+/// How a call ends, and how long it took. Small, so that a command is: the stop itself is
+/// the machine's, which keeps it.
 #[derive(Clone, Copy, Debug)]
 pub enum End {
     /// The last result is a success (for a stream: the open succeeded; the stream runs).
     /// The time it took is known only for a success that is an error all the same (a
     /// classifier said so), which ends in a [`RetryError`]; otherwise zero.
     Succeeded(Duration),
-    /// The machine stopped the call, `elapsed` after it began.
-    Stopped(Stop, Duration),
+    /// The machine stopped the call, this long after it began.
+    Stopped(Duration),
 }
 
 impl Command {
     /// The end of the call, for an adapter that cannot make the retry asked for. The
     /// driver refuses such retries itself (the adapter says why), so this is only a
     /// guard: nothing is ever sent twice.
-    #[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
+    #[inline(always)]
     pub(crate) fn end(self) -> End {
         match self {
             Command::Done(end) => end,
-            _ => End::Stopped(
-                Stop::NotRetryable {
-                    cause: Cause::caller(),
-                },
-                Duration::ZERO,
-            ),
+            _ => End::Stopped(Duration::ZERO),
         }
     }
 }
@@ -174,10 +170,20 @@ where
 {
     // Most events need no clock: this first pass, with none, is the whole of them.
     match driver.handle(options, event, Clocks::default()) {
-        Command::Read(need) => read_again(driver, options, event, need, now, wall),
+        Command::Read(need) => {
+            cold();
+            read_again(driver, options, event, need, now, wall)
+        }
         command => command,
     }
 }
+
+/// Marks the path that calls it as rarely taken, so that the hot path around it keeps its
+/// registers (a failure whose decision needs a clock is the only frequent caller, and a
+/// second pass costs little beside the clock read it is for).
+#[cold]
+#[inline(never)]
+fn cold() {}
 
 /// The event again, with the clocks the driver asked for read.
 #[inline(never)]
@@ -279,8 +285,8 @@ impl<P: AsPolicy> Driver<P> {
     /// starts the call's clock before it (a deadline is measured from there).
     #[inline(always)]
     fn due<C, N>(&mut self, options: &mut Options<P, C, N>, clocks: Clocks) -> Command {
-        let first = self.machine.as_ref().is_none_or(|m| m.attempts() == 0);
-        let gate = options.policy.borrow().gate().filter(|_| first);
+        let gate = options.policy.borrow().gate();
+        let gate = gate.filter(|_| self.machine.as_ref().is_none_or(|m| m.attempts() == 0));
         let need = Need {
             wall: gate.is_some(),
             now: options.policy.as_ref().max_elapsed().is_some()
@@ -367,12 +373,19 @@ impl<P: AsPolicy> Driver<P> {
         C: Classify<T, E>,
         N: Notify,
     {
-        if let Some(stop) = self.machine.as_ref().and_then(|m| m.stopped().copied()) {
-            // Sent again for the time the final error needs (below): nothing else happens.
-            return self.stopped(stop, clocks);
-        }
         // The gate learns from every response: a 429's reset, a spent quota's.
         let gate = options.policy.borrow().gate();
+        if let (None, Some(r)) = (gate, result) {
+            if options.classify.is_success(r) {
+                // A success needs no context, no time and no request id (ids are for
+                // errors): most calls end here.
+                return self.success(r.is_err(), clocks);
+            }
+        }
+        if self.machine.as_ref().is_some_and(|m| m.stopped().is_some()) {
+            // Sent again for the time the final error needs (below): nothing else happens.
+            return self.stopped(clocks);
+        }
         let response = match (gate, result) {
             (Some(_), Some(r)) => options.classify.response(r),
             _ => None,
@@ -381,7 +394,7 @@ impl<P: AsPolicy> Driver<P> {
             now: false,
             wall: response.is_some(),
         };
-        let success = result.is_some_and(|r| options.classify.is_success(r));
+        let success = gate.is_some() && result.is_some_and(|r| options.classify.is_success(r));
         if !success {
             need.wall |= result.is_some_and(|r| options.classify.reads_wall(r));
             need.now = options.policy.as_ref().decisions_need_time();
@@ -393,8 +406,6 @@ impl<P: AsPolicy> Driver<P> {
             gate.learn_from_response(status, headers, wall);
         }
         if success {
-            // A success needs no context, no time and no request id (ids are for errors):
-            // most calls end here.
             return self.success(result.is_some_and(Result::is_err), clocks);
         }
         let cx = ClassifyContext::new(
@@ -484,15 +495,15 @@ impl<P: AsPolicy> Driver<P> {
                     .notify(&Heard::new(attempt, &retry, &verdict, id));
                 Command::Sleep(retry.delay, Wait::Backoff)
             }
-            Action::Stop(stop) => self.stopped(stop, clocks),
+            Action::Stop(_) => self.stopped(clocks),
         }
     }
 
     /// The machine stopped the call: the final error says how long it took.
     #[inline(always)]
-    fn stopped(&self, stop: Stop, clocks: Clocks) -> Command {
+    fn stopped(&self, clocks: Clocks) -> Command {
         match clocks.now {
-            Some(now) => Command::Done(End::Stopped(stop, self.elapsed(now))),
+            Some(now) => Command::Done(End::Stopped(self.elapsed(now))),
             None => Command::Read(Need {
                 now: true,
                 wall: false,
@@ -525,7 +536,17 @@ impl<P: AsPolicy> Driver<P> {
     ) -> Result<T, RetryError<E, T>> {
         let (stop, elapsed) = match end {
             End::Succeeded(elapsed) => (self.succeeded(options), elapsed),
-            End::Stopped(stop, elapsed) => (stop, elapsed),
+            // The machine keeps why it stopped; a call the adapter ended itself (a guard
+            // that never fires) stops as not retryable.
+            End::Stopped(elapsed) => match self.machine.as_ref().and_then(Machine::stopped) {
+                Some(stop) => (*stop, elapsed),
+                None => (
+                    Stop::NotRetryable {
+                        cause: Cause::caller(),
+                    },
+                    elapsed,
+                ),
+            },
         };
         let last = match result {
             Some(Ok(t)) if matches!(end, End::Succeeded(_)) => return Ok(t),

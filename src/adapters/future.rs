@@ -470,47 +470,44 @@ where
             read(driver, options, $event, now, wall)
         };
     }
-    let mut command = match run.as_mut().project() {
-        RunProj::Idle { .. } => step!(Event::Due),
-        RunProj::Sleep { sleep, wait, .. } => match sleep.poll(cx) {
-            Poll::Ready(()) => step!(Event::Due),
-            Poll::Pending => step!(Event::Pending(Pending::Sleep(*wait))),
-        },
-        RunProj::Attempt { .. } => Command::Attempt,
-        RunProj::Done => return Poll::Pending,
-    };
+    // Each command is obeyed where it is given: a sleep is set and polled, an attempt made
+    // and polled, so that a retry is a few state changes.
     loop {
-        match command {
-            Command::Attempt => {}
-            Command::Sleep(delay, wait) => {
-                let context = match run.as_mut().project_replace(Run::Done) {
-                    RunReplace::Idle { context } | RunReplace::Sleep { context, .. } => context,
-                    _ => return Poll::Pending,
-                };
-                let sleep = sleeper.sleep(delay);
-                run.set(Run::Sleep {
-                    sleep,
-                    wait,
-                    context,
-                });
-                let RunProj::Sleep { sleep, .. } = run.as_mut().project() else {
+        match run.as_mut().project() {
+            RunProj::Idle { .. } => {}
+            RunProj::Sleep { sleep, wait, .. } => {
+                if sleep.poll(cx).is_pending() {
+                    let _ = step!(Event::Pending(Pending::Sleep(*wait)));
                     return Poll::Pending;
-                };
-                command = match sleep.poll(cx) {
-                    Poll::Ready(()) => step!(Event::Due),
-                    Poll::Pending => step!(Event::Pending(Pending::Sleep(wait))),
-                };
-                continue;
+                }
             }
-            Command::Read(_) | Command::Yield | Command::Done(_) => return Poll::Pending,
+            RunProj::Attempt { .. } => {}
+            RunProj::Done => return Poll::Pending,
         }
         if !matches!(*run, Run::Attempt { .. }) {
+            // The first attempt is due, or the wait before the next is over.
+            let command = step!(Event::Due);
             let context = match run.as_mut().project_replace(Run::Done) {
                 RunReplace::Idle { context } | RunReplace::Sleep { context, .. } => context,
                 _ => return Poll::Pending,
             };
-            let (fut, timer) = (attempt(context), timeout.map(|limit| sleeper.sleep(limit)));
-            run.set(Run::Attempt { fut, timer });
+            match command {
+                Command::Attempt => {
+                    let (fut, timer) = (attempt(context), timeout.map(|d| sleeper.sleep(d)));
+                    run.set(Run::Attempt { fut, timer });
+                }
+                Command::Sleep(delay, wait) => {
+                    let sleep = sleeper.sleep(delay);
+                    run.set(Run::Sleep {
+                        sleep,
+                        wait,
+                        context,
+                    });
+                    continue;
+                }
+                // Never: `Due` answers an attempt or a sleep.
+                _ => return Poll::Pending,
+            }
         }
         let RunProj::Attempt { fut, timer } = run.as_mut().project() else {
             return Poll::Pending;
@@ -533,17 +530,27 @@ where
                 }
             }
         };
-        command = step!(Event::Finished(result.as_ref(), None));
-        if let Command::Done(end) = command {
-            run.set(Run::Done);
-            let result = driver.finish(options, end, result, timeout.unwrap_or_default());
-            return Poll::Ready((context, result));
+        match step!(Event::Finished(result.as_ref(), None)) {
+            Command::Sleep(delay, wait) => {
+                // Let go of everything the failed attempt holds before the wait begins, in
+                // a fixed order: its result (a response holds a connection), then its
+                // future (a timed-out one is cancelled here) and timer.
+                drop(result);
+                run.set(Run::Done);
+                let sleep = sleeper.sleep(delay);
+                run.set(Run::Sleep {
+                    sleep,
+                    wait,
+                    context,
+                });
+            }
+            command => {
+                run.set(Run::Done);
+                let end = command.end();
+                let result = driver.finish(options, end, result, timeout.unwrap_or_default());
+                return Poll::Ready((context, result));
+            }
         }
-        // Let go of everything the failed attempt holds before the wait begins, in a fixed
-        // order: its result (a response holds a connection), then its future (a timed-out
-        // one is cancelled here) and timer.
-        drop(result);
-        run.set(Run::Idle { context });
     }
 }
 
