@@ -4,7 +4,7 @@ use core::time::Duration;
 use std::time::{Instant, SystemTime};
 
 use super::classify_result::{Classify, HttpClassify};
-use super::driver::{read, Command, Driver, Event, Pending};
+use super::driver::{finish, read, Command, Driver, Event, Pending};
 use super::notify::{NoNotify, Notify};
 use super::options::{AsPolicy, AttemptOutput, Retrying, WithSleeper};
 use super::retry_error::RetryError;
@@ -205,7 +205,7 @@ impl<Op, P, S, C, N> Retrying<BlockingAttempts<Op>, P, S, C, N> {
         loop {
             // The driver answers `Due` with an attempt, or first with a sleep (the gate
             // holding a first attempt), and a failed attempt with the sleep before the next.
-            while let Command::Sleep(delay, _) = command {
+            while let Command::Sleep(delay) = command {
                 sleeper.sleep(delay);
                 command = step!(Event::Due);
             }
@@ -214,7 +214,11 @@ impl<Op, P, S, C, N> Retrying<BlockingAttempts<Op>, P, S, C, N> {
             let result = op();
             command = step!(Event::Finished(Some(&result), None));
             if let Command::Done(end) = command {
-                return driver.finish(&options, end, Some(result), Duration::ZERO);
+                // A blocking call has no per-attempt timeout: no attempt is cut off.
+                let last = Some(result);
+                return finish(&mut driver, &options, end, last, Duration::ZERO, || {
+                    sleeper.now()
+                });
             }
             // Let go of the failed attempt (a response holds a connection) before the wait.
             drop(result);

@@ -75,8 +75,8 @@ impl<T, E> Copy for Event<'_, T, E> {}
 pub(crate) enum Pending {
     /// An attempt.
     Attempt,
-    /// A sleep the driver asked for.
-    Sleep(Wait),
+    /// The sleep the driver asked for (the driver knows why: [`Driver::wait`]).
+    Sleep,
 }
 
 /// What the adapter does next: the output of [`Driver::handle`].
@@ -85,8 +85,9 @@ pub(crate) enum Pending {
 pub(crate) enum Command {
     /// Make an attempt, then send [`Event::Finished`] (or [`Event::Pending`] first).
     Attempt,
-    /// Sleep this long, then send [`Event::Due`].
-    Sleep(Duration, Wait),
+    /// Sleep this long, then send [`Event::Due`]. Why is [`Driver::wait`]: the reason
+    /// stays out of the command, which is then two words, returned in registers.
+    Sleep(Duration),
     /// Read these clocks and send the same event again with their values.
     Read(Need),
     /// Nothing to do until the adapter is woken.
@@ -95,10 +96,13 @@ pub(crate) enum Command {
     Done(End),
 }
 
-/// Why the adapter sleeps. Every wait is a sleep; its reason is for the reader.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Why the adapter sleeps. Every wait is a sleep; its reason decides whether the call's
+/// clock starts with it, and names it for the reader (a wait for a rate pacer will be
+/// one more).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum Wait {
     /// The delay before a retry (backoff, or the server's hint).
+    #[default]
     Backoff,
     /// The rate-limit gate holds the first attempt until the quota resets. Not part of the
     /// call's elapsed time.
@@ -129,16 +133,14 @@ impl Clocks {
     }
 }
 
-/// How a call ends, and how long it took. Small, so that a command is: the stop itself is
-/// the machine's, which keeps it.
-#[derive(Clone, Copy, Debug)]
+/// How a call ends. The rest of it (why the machine stopped, how long the call took) the
+/// driver keeps for [`Driver::finish`], so that a command is two words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum End {
     /// The last result is a success (for a stream: the open succeeded; the stream runs).
-    /// The time it took is known only for a success that is an error all the same (a
-    /// classifier said so), which ends in a [`RetryError`]; otherwise zero.
-    Succeeded(Duration),
-    /// The machine stopped the call, this long after it began.
-    Stopped(Duration),
+    Succeeded,
+    /// The machine stopped the call.
+    Stopped,
 }
 
 impl Command {
@@ -149,7 +151,7 @@ impl Command {
     pub(crate) fn end(self) -> End {
         match self {
             Command::Done(end) => end,
-            _ => End::Stopped(Duration::ZERO),
+            _ => End::Stopped,
         }
     }
 }
@@ -178,14 +180,29 @@ where
     }
 }
 
-/// Marks the path that calls it as rarely taken, so that the hot path around it keeps its
-/// registers (a failure whose decision needs a clock is the only frequent caller, and a
-/// second pass costs little beside the clock read it is for).
-#[cold]
-#[inline(never)]
-fn cold() {}
+/// The call's result once the driver said [`Command::Done`]: the value of a success, or
+/// the final error, for which the monotonic clock is read (its elapsed time): at the
+/// call's last event boundary, and only for an error.
+#[inline(always)]
+pub(crate) fn finish<P: AsPolicy, C, N, T, E>(
+    driver: &mut Driver<P>,
+    options: &Options<P, C, N>,
+    end: End,
+    result: Option<Result<T, E>>,
+    timeout: Duration,
+    now: impl Fn() -> Instant,
+) -> Result<T, RetryError<E, T>> {
+    match (end, result) {
+        (End::Succeeded, Some(Ok(t))) => {
+            driver.succeeded(options);
+            Ok(t)
+        }
+        (end, result) => Err(driver.error(options, end, result, timeout, now())),
+    }
+}
 
-/// The event again, with the clocks the driver asked for read.
+/// The event, with the clocks `need` names read first, and again with any more the
+/// driver asks for.
 #[inline(never)]
 fn read_again<P: AsPolicy, C, N, T, E>(
     driver: &mut Driver<P>,
@@ -211,6 +228,13 @@ where
         }
     }
 }
+
+/// Marks the path that calls it as rarely taken, so that the hot path around it keeps its
+/// registers: an event that asks for a clock nobody read for it (a call's first wait, a
+/// deadline, a gate, an end in an error) is rare.
+#[cold]
+#[inline(never)]
+fn cold() {}
 
 /// A reset's low 32 bits, never 0 (0 stands for no ticket): a held call's ticket.
 fn ticket(reset_ms: u64) -> u32 {
@@ -240,6 +264,8 @@ pub struct Driver<P> {
     /// How long the gate held the first attempt, in tens of milliseconds (saturating at
     /// 10m55s), for the final error: two bytes, which fit where the call had padding.
     held_10ms: u16,
+    /// Why the adapter sleeps, while it does.
+    wait: Wait,
 }
 
 impl<P> Default for Driver<P> {
@@ -252,7 +278,16 @@ impl<P> Default for Driver<P> {
             trace: Trace::default(),
             held_for: 0,
             held_10ms: 0,
+            wait: Wait::Backoff,
         }
+    }
+}
+
+impl<P> Driver<P> {
+    /// Why the adapter sleeps, while it obeys a [`Command::Sleep`].
+    #[allow(dead_code)]
+    pub(crate) fn wait(&self) -> Wait {
+        self.wait
     }
 }
 
@@ -276,7 +311,7 @@ impl<P: AsPolicy> Driver<P> {
             Event::Finished(result, refuse) => self.finished(options, result, refuse, clocks),
             Event::Ended => {
                 self.succeeded(options);
-                Command::Done(End::Succeeded(Duration::ZERO))
+                Command::Done(End::Succeeded)
             }
         }
     }
@@ -286,11 +321,15 @@ impl<P: AsPolicy> Driver<P> {
     #[inline(always)]
     fn due<C, N>(&mut self, options: &mut Options<P, C, N>, clocks: Clocks) -> Command {
         let gate = options.policy.borrow().gate();
+        let deadline = options.policy.as_ref().max_elapsed().is_some();
+        if gate.is_none() && !deadline {
+            // Nothing to hold the attempt for, no clock to start: most calls.
+            return Command::Attempt;
+        }
         let gate = gate.filter(|_| self.machine.as_ref().is_none_or(|m| m.attempts() == 0));
         let need = Need {
             wall: gate.is_some(),
-            now: options.policy.as_ref().max_elapsed().is_some()
-                && self.machine.as_ref().is_none_or(|m| m.start().is_none()),
+            now: deadline && self.machine.as_ref().is_none_or(|m| m.start().is_none()),
         };
         if !clocks.cover(need) {
             return Command::Read(need);
@@ -308,7 +347,8 @@ impl<P: AsPolicy> Driver<P> {
                         let tens =
                             u16::try_from(held.delay.as_millis().div_ceil(10)).unwrap_or(u16::MAX);
                         self.held_10ms = self.held_10ms.saturating_add(tens);
-                        return Command::Sleep(held.delay, Wait::Gate);
+                        self.wait = Wait::Gate;
+                        return Command::Sleep(held.delay);
                     }
                 }
             }
@@ -332,10 +372,10 @@ impl<P: AsPolicy> Driver<P> {
     ) -> Command {
         let starts = match what {
             Pending::Attempt => self.machine.as_ref().is_none_or(|m| m.start().is_none()),
-            Pending::Sleep(Wait::Backoff) => {
-                self.machine.as_ref().is_some_and(|m| m.start().is_none())
-            }
-            Pending::Sleep(Wait::Gate) => false,
+            Pending::Sleep => match self.wait {
+                Wait::Backoff => self.machine.as_ref().is_some_and(|m| m.start().is_none()),
+                Wait::Gate => false,
+            },
         };
         if starts {
             match clocks.now {
@@ -373,23 +413,22 @@ impl<P: AsPolicy> Driver<P> {
         C: Classify<T, E>,
         N: Notify,
     {
-        // The gate learns from every response: a 429's reset, a spent quota's.
-        let gate = options.policy.borrow().gate();
-        if let (None, Some(r)) = (gate, result) {
+        if let (true, Some(r)) = (options.policy.borrow().gate().is_none(), result) {
             if options.classify.is_success(r) {
                 // A success needs no context, no time and no request id (ids are for
                 // errors): most calls end here.
-                return self.success(r.is_err(), clocks);
+                return Command::Done(End::Succeeded);
             }
         }
-        if self.machine.as_ref().is_some_and(|m| m.stopped().is_some()) {
-            // Sent again for the time the final error needs (below): nothing else happens.
-            return self.stopped(clocks);
-        }
+        // The gate learns from every response: a 429's reset, a spent quota's.
+        let gate = options.policy.borrow().gate();
         let response = match (gate, result) {
             (Some(_), Some(r)) => options.classify.response(r),
             _ => None,
         };
+        // The clocks it needs: the wall clock for a response the gate learns from and for
+        // a failure whose hints may be dates, the monotonic one for a decision that reads
+        // the time.
         let mut need = Need {
             now: false,
             wall: response.is_some(),
@@ -406,7 +445,7 @@ impl<P: AsPolicy> Driver<P> {
             gate.learn_from_response(status, headers, wall);
         }
         if success {
-            return self.success(result.is_some_and(Result::is_err), clocks);
+            return Command::Done(End::Succeeded);
         }
         let cx = ClassifyContext::new(
             options.policy.borrow().classifier(),
@@ -422,25 +461,9 @@ impl<P: AsPolicy> Driver<P> {
         };
         if let Verdict::Success = verdict {
             // A success needs no time and no request id (they are for errors).
-            return self.success(result.is_some_and(Result::is_err), clocks);
+            return Command::Done(End::Succeeded);
         }
         self.failed(options, verdict, id, refuse, clocks)
-    }
-
-    /// The call succeeded. A result that is an error all the same ends in a
-    /// [`RetryError`], whose elapsed time needs the clock.
-    #[inline(always)]
-    fn success(&self, is_err: bool, clocks: Clocks) -> Command {
-        if !is_err {
-            return Command::Done(End::Succeeded(Duration::ZERO));
-        }
-        match clocks.now {
-            Some(now) => Command::Done(End::Succeeded(self.elapsed(now))),
-            None => Command::Read(Need {
-                now: true,
-                wall: false,
-            }),
-        }
     }
 
     /// How long the call has taken at `now`. A call that never waited ran without
@@ -493,21 +516,10 @@ impl<P: AsPolicy> Driver<P> {
                 options
                     .notify
                     .notify(&Heard::new(attempt, &retry, &verdict, id));
-                Command::Sleep(retry.delay, Wait::Backoff)
+                self.wait = Wait::Backoff;
+                Command::Sleep(retry.delay)
             }
-            Action::Stop(_) => self.stopped(clocks),
-        }
-    }
-
-    /// The machine stopped the call: the final error says how long it took.
-    #[inline(always)]
-    fn stopped(&self, clocks: Clocks) -> Command {
-        match clocks.now {
-            Some(now) => Command::Done(End::Stopped(self.elapsed(now))),
-            None => Command::Read(Need {
-                now: true,
-                wall: false,
-            }),
+            Action::Stop(_) => Command::Done(End::Stopped),
         }
     }
 
@@ -524,42 +536,36 @@ impl<P: AsPolicy> Driver<P> {
         }
     }
 
-    /// The call's result: the value of a success, else the final error holding what the
-    /// last attempt produced (`None`: it timed out after `timeout`).
-    #[inline(always)]
-    pub(crate) fn finish<C, N, T, E>(
+    /// The final error of a call that stopped (or of a success that is an error all the
+    /// same), holding what the last attempt produced (`None`: it timed out after
+    /// `timeout`); `now` is when it ended, read for it.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn error<C, N, T, E>(
         &mut self,
         options: &Options<P, C, N>,
         end: End,
         result: Option<Result<T, E>>,
         timeout: Duration,
-    ) -> Result<T, RetryError<E, T>> {
-        let (stop, elapsed) = match end {
-            End::Succeeded(elapsed) => (self.succeeded(options), elapsed),
+        now: Instant,
+    ) -> RetryError<E, T> {
+        let stop = match end {
+            End::Succeeded => self.succeeded(options),
             // The machine keeps why it stopped; a call the adapter ended itself (a guard
             // that never fires) stops as not retryable.
-            End::Stopped(elapsed) => match self.machine.as_ref().and_then(Machine::stopped) {
-                Some(stop) => (*stop, elapsed),
-                None => (
-                    Stop::NotRetryable {
-                        cause: Cause::caller(),
-                    },
-                    elapsed,
-                ),
+            End::Stopped => match self.machine.as_ref().and_then(Machine::stopped) {
+                Some(stop) => *stop,
+                None => Stop::NotRetryable {
+                    cause: Cause::caller(),
+                },
             },
         };
         let last = match result {
-            Some(Ok(t)) if matches!(end, End::Succeeded(_)) => return Ok(t),
             Some(Ok(t)) => Last::Response(t),
             Some(Err(e)) => Last::Error(e),
             None => Last::TimedOut(timeout),
         };
-        Err(self.error(stop, elapsed, last))
-    }
-
-    /// The final error of a call that stopped.
-    #[cold]
-    fn error<E, T>(&mut self, stop: Stop, elapsed: Duration, last: Last<E, T>) -> RetryError<E, T> {
+        let elapsed = self.elapsed(now);
         let attempts = self.machine.as_ref().map_or(1, |m| m.attempts().max(1));
         let err = RetryError::new(
             stop,

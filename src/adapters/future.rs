@@ -9,7 +9,7 @@ use core::time::Duration;
 use pin_project_lite::pin_project;
 
 use super::classify_result::Classify;
-use super::driver::{read, Command, Driver, Event, Pending, Wait};
+use super::driver::{finish, read, Command, Driver, Event, Pending};
 use super::notify::Notify;
 use super::options::{AsPolicy, AttemptOutput, Fresh, Options, Retrying, WithSleeper};
 use super::retry_error::RetryError;
@@ -259,7 +259,6 @@ pin_project! {
         Sleep {
             #[pin]
             sleep: Sl,
-            wait: Wait,
             context: Ctx,
         },
         // The result was handed out (or, for an instant, the context is in flight).
@@ -475,9 +474,9 @@ where
     loop {
         match run.as_mut().project() {
             RunProj::Idle { .. } => {}
-            RunProj::Sleep { sleep, wait, .. } => {
+            RunProj::Sleep { sleep, .. } => {
                 if sleep.poll(cx).is_pending() {
-                    let _ = step!(Event::Pending(Pending::Sleep(*wait)));
+                    let _ = step!(Event::Pending(Pending::Sleep));
                     return Poll::Pending;
                 }
             }
@@ -496,13 +495,9 @@ where
                     let (fut, timer) = (attempt(context), timeout.map(|d| sleeper.sleep(d)));
                     run.set(Run::Attempt { fut, timer });
                 }
-                Command::Sleep(delay, wait) => {
+                Command::Sleep(delay) => {
                     let sleep = sleeper.sleep(delay);
-                    run.set(Run::Sleep {
-                        sleep,
-                        wait,
-                        context,
-                    });
+                    run.set(Run::Sleep { sleep, context });
                     continue;
                 }
                 // Never: `Due` answers an attempt or a sleep.
@@ -531,23 +526,20 @@ where
             }
         };
         match step!(Event::Finished(result.as_ref(), None)) {
-            Command::Sleep(delay, wait) => {
+            Command::Sleep(delay) => {
                 // Let go of everything the failed attempt holds before the wait begins, in
                 // a fixed order: its result (a response holds a connection), then its
                 // future (a timed-out one is cancelled here) and timer.
                 drop(result);
                 run.set(Run::Done);
                 let sleep = sleeper.sleep(delay);
-                run.set(Run::Sleep {
-                    sleep,
-                    wait,
-                    context,
-                });
+                run.set(Run::Sleep { sleep, context });
             }
             command => {
                 run.set(Run::Done);
                 let end = command.end();
-                let result = driver.finish(options, end, result, timeout.unwrap_or_default());
+                let timeout = timeout.unwrap_or_default();
+                let result = finish(driver, options, end, result, timeout, now);
                 return Poll::Ready((context, result));
             }
         }

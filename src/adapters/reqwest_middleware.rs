@@ -12,7 +12,7 @@ use crate::classify::{Outcome, RequestFacts};
 use crate::policy::Policy;
 
 use super::classify_result::{Classify, HttpClassify};
-use super::driver::{read, Command, Driver, Event, Pending};
+use super::driver::{finish, read, Command, Driver, Event, Pending};
 use super::http_outcome::{transport_kind, HttpOutcome};
 use super::notify::{NoNotify, Notify};
 use super::options::{AttemptOutput, Retrying, WithSleeper};
@@ -203,8 +203,8 @@ where
         }
         let (mut req, mut command) = (req, step!(Event::Due));
         let result = loop {
-            while let Command::Sleep(delay, wait) = command {
-                let _ = step!(Event::Pending(Pending::Sleep(wait)));
+            while let Command::Sleep(delay) = command {
+                let _ = step!(Event::Pending(Pending::Sleep));
                 self.sleeper.sleep(delay).await;
                 command = step!(Event::Due);
             }
@@ -215,13 +215,14 @@ where
             let result = send(next.clone(), req, extensions).await;
             let refuse = spare.is_none().then_some(Refusal::BodyNotReplayable);
             match (step!(Event::Finished(Some(&result), refuse)), spare) {
-                (Command::Sleep(delay, wait), Some(spare)) => {
+                (Command::Sleep(delay), Some(spare)) => {
                     // Let go of the failed response (it holds a connection) before the wait.
                     drop(result);
-                    (req, command) = (spare, Command::Sleep(delay, wait));
+                    (req, command) = (spare, Command::Sleep(delay));
                 }
                 (command, _) => {
-                    break driver.finish(&options, command.end(), Some(result), Duration::ZERO)
+                    let (end, last) = (command.end(), Some(result));
+                    break finish(&mut driver, &options, end, last, Duration::ZERO, now);
                 }
             }
         };

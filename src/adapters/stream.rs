@@ -10,7 +10,7 @@ use futures_core::Stream;
 use pin_project_lite::pin_project;
 
 use super::classify_result::Classify;
-use super::driver::{read, Command, Driver, End, Event, Pending, Wait};
+use super::driver::{finish, read, Command, Driver, End, Event, Pending};
 use super::future::DefaultSleep;
 use super::notify::Notify;
 use super::options::{AsPolicy, AttemptOutput, Fresh, Retrying, WithSleeper};
@@ -204,7 +204,7 @@ pin_project! {
         // Reading the stream; `committed` once committed output was yielded.
         Streaming { #[pin] stream: St, committed: bool },
         // Waiting before re-opening (a retry's delay, or the gate's hold).
-        Sleeping { #[pin] sleep: Sl, wait: Wait },
+        Sleeping { #[pin] sleep: Sl },
         // Ended (cleanly, or after yielding the final error).
         Done,
     }
@@ -311,9 +311,9 @@ where
                         state.set(StreamState::Opening { fut });
                         continue;
                     }
-                    Command::Sleep(delay, wait) => {
+                    Command::Sleep(delay) => {
                         let sleep = sleeper.sleep(delay);
-                        state.set(StreamState::Sleeping { sleep, wait });
+                        state.set(StreamState::Sleeping { sleep });
                         continue;
                     }
                     // Never: `Due` answers an attempt or a sleep.
@@ -344,13 +344,13 @@ where
                         Some(Err(e)) => (Err(e), *committed),
                     }
                 }
-                StreamProj::Sleeping { sleep, wait } => match sleep.poll(cx) {
+                StreamProj::Sleeping { sleep } => match sleep.poll(cx) {
                     Poll::Ready(()) => {
                         state.set(StreamState::Idle);
                         continue;
                     }
                     Poll::Pending => {
-                        let _ = step!(Event::Pending(Pending::Sleep(*wait)));
+                        let _ = step!(Event::Pending(Pending::Sleep));
                         return Poll::Pending;
                     }
                 },
@@ -359,14 +359,14 @@ where
             // After committed output a retry would repeat it: the driver refuses it.
             let refuse = committed.then_some(Refusal::AfterOutput);
             match step!(Event::Finished(Some(&result), refuse)) {
-                Command::Sleep(delay, wait) => {
+                Command::Sleep(delay) => {
                     drop(result);
                     let sleep = sleeper.sleep(delay);
-                    state.set(StreamState::Sleeping { sleep, wait });
+                    state.set(StreamState::Sleeping { sleep });
                 }
                 // An open that succeeded is not the end of the call: the driver hears of
                 // it when the stream ends or fails.
-                Command::Done(End::Succeeded(_)) if result.is_ok() && !committed => {
+                Command::Done(End::Succeeded) if result.is_ok() && !committed => {
                     if let Ok(response) = result {
                         let stream = (parts.into_stream)(response);
                         state.set(StreamState::Streaming {
@@ -377,7 +377,7 @@ where
                 }
                 Command::Done(end) => {
                     state.set(StreamState::Done);
-                    let result = driver.finish(options, end, Some(result), Duration::ZERO);
+                    let result = finish(driver, options, end, Some(result), Duration::ZERO, now);
                     return Poll::Ready(result.err().map(Err));
                 }
                 // Never: `Finished` answers a sleep or the end.

@@ -9,7 +9,7 @@ use core::task::{ready, Context, Poll};
 use pin_project_lite::pin_project;
 
 use crate::adapters::classify_result::Classify;
-use crate::adapters::driver::{read, Command, Driver, Event, Pending, Wait};
+use crate::adapters::driver::{read, Command, Driver, Event, Pending};
 use crate::adapters::notify::Notify;
 use crate::adapters::options::{AsPolicy, Options};
 use crate::adapters::retry_error::Refusal;
@@ -50,7 +50,7 @@ pin_project! {
         // An attempt is in flight; `spare` is the copy to send next, if the body replays.
         Calling { #[pin] fut: F, spare: Option<Req> },
         // Waiting before sending `request` (a retry's delay, or the gate's hold).
-        Sleeping { #[pin] sleep: Sl, wait: Wait, request: Req },
+        Sleeping { #[pin] sleep: Sl, request: Req },
         // The result was handed out.
         Done,
     }
@@ -110,13 +110,9 @@ where
                 TowerProj::Due { .. } => {
                     let request = take!(Due);
                     this.state.set(match step!(Event::Due) {
-                        Command::Sleep(delay, wait) => {
+                        Command::Sleep(delay) => {
                             let sleep = sleeper.sleep(delay);
-                            TowerState::Sleeping {
-                                sleep,
-                                wait,
-                                request,
-                            }
+                            TowerState::Sleeping { sleep, request }
                         }
                         _ => TowerState::Ready { request },
                     });
@@ -143,9 +139,9 @@ where
                         return Poll::Pending;
                     }
                 },
-                TowerProj::Sleeping { sleep, wait, .. } => {
+                TowerProj::Sleeping { sleep, .. } => {
                     if sleep.poll(cx).is_pending() {
-                        let _ = step!(Event::Pending(Pending::Sleep(*wait)));
+                        let _ = step!(Event::Pending(Pending::Sleep));
                         return Poll::Pending;
                     }
                     let request = take!(Sleeping);
@@ -157,18 +153,14 @@ where
             // Without a copy of the request, the body is gone: the driver refuses a retry.
             let refuse = next.is_none().then_some(Refusal::BodyNotReplayable);
             match (step!(Event::Finished(Some(&result), refuse)), next) {
-                (Command::Sleep(delay, wait), Some(request)) => {
+                (Command::Sleep(delay), Some(request)) => {
                     drop(result);
                     let sleep = sleeper.sleep(delay);
-                    this.state.set(TowerState::Sleeping {
-                        sleep,
-                        wait,
-                        request,
-                    });
+                    this.state.set(TowerState::Sleeping { sleep, request });
                 }
                 (command, _) => {
                     this.state.set(TowerState::Done);
-                    return Poll::Ready(M::answer(driver, options, command.end(), result));
+                    return Poll::Ready(M::answer(driver, options, command.end(), result, now));
                 }
             }
         }

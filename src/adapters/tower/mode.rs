@@ -2,8 +2,9 @@
 //! service's own types, as tower's `Retry` does.
 
 use core::time::Duration;
+use std::time::Instant;
 
-use crate::adapters::driver::{Driver, End};
+use crate::adapters::driver::{finish, Driver, End};
 use crate::adapters::options::{AsPolicy, Options};
 use crate::adapters::retry_error::RetryError;
 
@@ -20,6 +21,7 @@ pub trait TowerMode<R, E> {
         options: &Options<P, C, N>,
         end: End,
         result: Result<R, E>,
+        now: impl Fn() -> Instant,
     ) -> Result<R, Self::Error>;
 }
 
@@ -43,8 +45,9 @@ impl<R, E> TowerMode<R, E> for WrapInRetryError {
         options: &Options<P, C, N>,
         end: End,
         result: Result<R, E>,
+        now: impl Fn() -> Instant,
     ) -> Result<R, Self::Error> {
-        driver.finish(options, end, Some(result), Duration::ZERO)
+        finish(driver, options, end, Some(result), Duration::ZERO, now)
     }
 }
 
@@ -57,9 +60,10 @@ impl<R, E> TowerMode<R, E> for KeepInnerTypes {
         options: &Options<P, C, N>,
         end: End,
         result: Result<R, E>,
+        _: impl Fn() -> Instant,
     ) -> Result<R, Self::Error> {
         // The machine hears of a success (the budget's refund) all the same.
-        if let End::Succeeded(_) = end {
+        if let End::Succeeded = end {
             driver.succeeded(options);
         }
         result
