@@ -5,6 +5,7 @@
 //! [`Scenario`], names into policies ([`policy_named`], the one place that does), and
 //! reports into text and a picture ([`chart`]).
 
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -12,8 +13,8 @@ use std::time::{Duration, Instant};
 use clap::ValueEnum;
 use redial::{BudgetConfig, Policy, Preset, RequestFacts};
 use redial_sim::{
-    Arrivals, BudgetScope, HintHeader, Incident, IncidentKind, Scenario, ServerModel,
-    SimulateError, Table,
+    Arrivals, BudgetScope, Failure, HintHeader, Incident, IncidentKind, Report, Scenario,
+    SeedTable, ServerModel, SimulateError, Table,
 };
 
 mod chart;
@@ -47,6 +48,12 @@ pub struct SimulateArgs {
     /// Seed for arrivals, the server's coin flips and jitter; every policy gets the same.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+
+    /// Run every policy on each seed of A-B (at most 1,000 seeds) and print, per measure,
+    /// the worst seed (the highest load, the lowest success) and the median; the chart
+    /// shows seed A.
+    #[arg(long, value_name = "A-B", value_parser = parse_seeds, conflicts_with = "seed")]
+    pub seeds: Option<RangeInclusive<u64>>,
 
     /// Policies to run side by side, comma-separated: preset names (default, anthropic,
     /// openai, aws-standard) or policy files, each optionally followed by `@` and a budget
@@ -90,9 +97,14 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 20)]
     pub concurrency: u32,
 
-    /// Requests that may wait for a worker; more are shed with 529.
+    /// Requests that may wait for a worker; more are shed with --shed-status.
     #[arg(long, default_value_t = 200)]
     pub queue: u32,
+
+    /// The status of a shed request (a full queue, as in an overload): 529, or 503 for a
+    /// server that sheds with that.
+    #[arg(long, default_value_t = 529)]
+    pub shed_status: u16,
 
     /// When the incident begins.
     #[arg(long, default_value = "1m", value_parser = parse_duration)]
@@ -101,6 +113,17 @@ pub struct SimulateArgs {
     /// How long the incident lasts.
     #[arg(long, default_value = "2m", value_parser = parse_duration)]
     pub incident_for: Duration,
+
+    /// outage and brownout: how a failing request fails, in place of --outage-status or
+    /// --brownout-status: a status (e.g. 502), `refused` (a refused connection, at once)
+    /// or `timeout` (no answer: the client gives up after --timeout).
+    #[arg(long, value_name = "STATUS|refused|timeout", value_parser = parse_failure)]
+    pub failure: Option<Failure>,
+
+    /// How long a client waits for an answer before it gives up on the attempt (only
+    /// `--failure timeout` answers never come).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
 
     /// outage: the status every request gets.
     #[arg(long, default_value_t = 503)]
@@ -148,7 +171,7 @@ pub enum ScenarioKind {
     Brownout,
     /// A fixed-window quota answers the excess with 429 and a reset header.
     Ratelimit,
-    /// The server loses most of its capacity, fills its queue and sheds with 529.
+    /// The server loses most of its capacity, fills its queue and sheds with --shed-status.
     Overload,
 }
 
@@ -198,6 +221,33 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     redial::duration::parse(s).map_err(|e| e.to_string())
 }
 
+/// The most seeds `--seeds` may name.
+const MAX_SEEDS: u64 = 1000;
+
+/// `A-B`: seeds from A to B, A ≤ B, at most [`MAX_SEEDS`] of them.
+fn parse_seeds(s: &str) -> Result<RangeInclusive<u64>, String> {
+    let bad = || format!("expected A-B, two seeds with A ≤ B (e.g. 1-10), got {s:?}");
+    let (a, b) = s.split_once('-').ok_or_else(bad)?;
+    let number = |v: &str| {
+        let v = v.trim();
+        (!v.is_empty() && v.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| v.parse::<u64>().ok())
+            .flatten()
+    };
+    let (a, b) = (number(a).ok_or_else(bad)?, number(b).ok_or_else(bad)?);
+    if a > b {
+        return Err(bad());
+    }
+    if b - a >= MAX_SEEDS {
+        return Err(format!("at most {MAX_SEEDS} seeds, got {a}-{b}"));
+    }
+    Ok(a..=b)
+}
+
+fn parse_failure(s: &str) -> Result<Failure, String> {
+    s.parse::<Failure>().map_err(|e| e.to_string())
+}
+
 /// Runs `redial simulate`: prints the table to stdout and writes the chart. Errors go to
 /// stderr, with exit code 1.
 pub fn run(args: SimulateArgs) -> ExitCode {
@@ -222,29 +272,49 @@ fn simulate(args: &SimulateArgs) -> Result<(), String> {
     }
 
     let started = Instant::now();
-    let mut reports = Vec::with_capacity(runs.len());
+    let seeds = args.seeds.clone().unwrap_or(args.seed..=args.seed);
+    // One list of reports per policy, one report per seed.
+    let mut per_policy: Vec<Vec<Report>> = Vec::with_capacity(runs.len());
     for (label, policy, budget) in &runs {
-        let mut s = scenario.clone();
-        s.budget = *budget;
-        reports.push(redial_sim::run(&s, label, policy).map_err(|e| match e {
-            SimulateError::Invalid { field, rule, got } => {
-                format!("{}: must be {rule}, got {got}", flag_for(&field))
-            }
-            other => other.to_string(),
-        })?);
+        let mut reports = Vec::new();
+        for seed in seeds.clone() {
+            let mut s = scenario.clone();
+            s.budget = *budget;
+            s.seed = seed;
+            reports.push(redial_sim::run(&s, label, policy).map_err(|e| match e {
+                SimulateError::Invalid { field, rule, got } => {
+                    format!("{}: must be {rule}, got {got}", flag_for(args, &field))
+                }
+                other => other.to_string(),
+            })?);
+        }
+        per_policy.push(reports);
     }
     let elapsed = started.elapsed();
 
     println!("{}", describe(args, &scenario));
     println!();
-    print!("{}", Table::new(&reports));
-    let events: u64 = reports.iter().map(|r| r.events).sum();
+    if args.seeds.is_some() {
+        print!("{}", SeedTable::new(&per_policy));
+    } else {
+        let firsts: Vec<Report> = per_policy
+            .iter()
+            .filter_map(|r| r.first().cloned())
+            .collect();
+        print!("{}", Table::new(&firsts));
+    }
+    let events: u64 = per_policy.iter().flatten().map(|r| r.events).sum();
     eprintln!(
         "simulated {} run(s), {} events, in {:.3}s",
-        reports.len(),
+        per_policy.iter().map(Vec::len).sum::<usize>(),
         events,
         elapsed.as_secs_f64()
     );
+    // The chart shows the first seed.
+    let reports: Vec<Report> = per_policy
+        .into_iter()
+        .filter_map(|r| r.into_iter().next())
+        .collect();
     if !args.no_chart {
         let title = format!("redial simulate: {}", describe_short(args));
         chart::draw(&args.chart, &title, &scenario, &reports)
@@ -306,8 +376,13 @@ pub fn policy_named(name: &str) -> Result<Policy, String> {
 }
 
 /// The flag that sets a scenario field, so that an error names what the user typed.
-fn flag_for(field: &str) -> &str {
+fn flag_for<'a>(args: &SimulateArgs, field: &'a str) -> &'a str {
     match field {
+        "incidents.outage.status" | "incidents.brownout.status" if args.failure.is_some() => {
+            "--failure"
+        }
+        "timeout" => "--timeout",
+        "server.shed_status" => "--shed-status",
         "clients" => "--clients",
         "duration" => "--duration",
         "arrivals.rate" => "--rate",
@@ -329,11 +404,13 @@ fn flag_for(field: &str) -> &str {
 fn scenario(args: &SimulateArgs) -> Scenario {
     let kind = match args.scenario {
         ScenarioKind::Outage => IncidentKind::Outage {
-            status: args.outage_status,
+            failure: args.failure.unwrap_or(Failure::Status(args.outage_status)),
         },
         ScenarioKind::Brownout => IncidentKind::Brownout {
             fail_fraction: args.fail_fraction,
-            status: args.brownout_status,
+            failure: args
+                .failure
+                .unwrap_or(Failure::Status(args.brownout_status)),
         },
         ScenarioKind::Ratelimit => IncidentKind::RateLimit {
             limit: args.limit,
@@ -356,9 +433,11 @@ fn scenario(args: &SimulateArgs) -> Scenario {
     };
     s.duration = args.duration;
     s.server = ServerModel::new(args.capacity, args.concurrency, args.queue);
+    s.server.shed_status = args.shed_status;
     s.incidents = vec![Incident::new(args.incident_at, args.incident_for, kind)];
     s.request = RequestFacts::idempotent(args.method == MethodKind::Get);
     s.rtt = args.rtt;
+    s.timeout = args.timeout;
     s.bucket = args.bucket;
     s.budget = scope(args, args.budget);
     s.seed = args.seed;
@@ -395,16 +474,38 @@ fn describe_short(args: &SimulateArgs) -> String {
     )
 }
 
+/// How requests fail, after "every request" (`many` false) or "50% of requests".
+fn fails_with(failure: Failure, timeout: Duration, many: bool) -> String {
+    let (gets, is, fail) = if many {
+        ("get", "are", "fail")
+    } else {
+        ("gets", "is", "fails")
+    };
+    match failure {
+        Failure::Status(code) if many => format!("fail with {code}"),
+        Failure::Status(code) => format!("gets {code}"),
+        Failure::Refused => format!("{is} refused (a connect failure, at once)"),
+        Failure::Timeout => format!(
+            "{gets} no answer (the client times out after {})",
+            human(timeout)
+        ),
+        other => format!("{fail} with {other}"),
+    }
+}
+
 /// What was simulated, in a sentence or two above the table.
 fn describe(args: &SimulateArgs, s: &Scenario) -> String {
     let incident = match s.incidents.first().map(|i| i.kind) {
-        Some(IncidentKind::Outage { status }) => format!("every request gets {status}"),
+        Some(IncidentKind::Outage { failure }) => {
+            format!("every request {}", fails_with(failure, s.timeout, false))
+        }
         Some(IncidentKind::Brownout {
             fail_fraction,
-            status,
+            failure,
         }) => format!(
-            "{:.0}% of requests fail with {status}",
-            fail_fraction * 100.0
+            "{:.0}% of requests {}",
+            fail_fraction * 100.0,
+            fails_with(failure, s.timeout, true)
         ),
         Some(IncidentKind::RateLimit {
             limit,
@@ -416,8 +517,9 @@ fn describe(args: &SimulateArgs, s: &Scenario) -> String {
             header.name()
         ),
         Some(IncidentKind::Overload { capacity_factor }) => format!(
-            "the server keeps {:.0}% of its capacity and sheds with 529",
-            capacity_factor * 100.0
+            "the server keeps {:.0}% of its capacity and sheds with {}",
+            capacity_factor * 100.0,
+            s.server.shed_status
         ),
         _ => "nothing".to_owned(),
     };
@@ -438,13 +540,16 @@ fn describe(args: &SimulateArgs, s: &Scenario) -> String {
         MethodKind::Get => "idempotent",
         MethodKind::Post => "non-idempotent",
     };
+    let seeds = match &args.seeds {
+        Some(r) => format!("seeds {}-{}", r.start(), r.end()),
+        None => format!("seed {}", s.seed),
+    };
     format!(
-        "{} clients start {} calls/s ({arrivals}) for {}, {method} requests, {budget}, seed {}.\n\
+        "{} clients start {} calls/s ({arrivals}) for {}, {method} requests, {budget}, {seeds}.\n\
          Server: {} req/s, {} workers, queue {}. From {} for {}: {incident}.",
         s.clients,
         args.rate,
         human(s.duration),
-        s.seed,
         s.server.capacity,
         s.server.concurrency,
         s.server.queue,
@@ -501,6 +606,66 @@ mod tests {
                 header: HintHeader::RateLimit
             }
         );
+    }
+
+    #[test]
+    fn failure_timeout_and_shed_status_reach_the_scenario() {
+        let s = scenario(&parse(&[
+            "--failure",
+            "refused",
+            "--outage-status",
+            "502",
+            "--timeout",
+            "3s",
+            "--shed-status",
+            "503",
+        ]));
+        assert_eq!(
+            s.incidents[0].kind,
+            IncidentKind::Outage {
+                failure: Failure::Refused
+            }
+        );
+        assert_eq!(s.timeout, Duration::from_secs(3));
+        assert_eq!(s.server.shed_status, 503);
+        let s = scenario(&parse(&["--scenario", "brownout", "--failure", "timeout"]));
+        assert_eq!(
+            s.incidents[0].kind,
+            IncidentKind::Brownout {
+                fail_fraction: 0.5,
+                failure: Failure::Timeout
+            }
+        );
+        // Without --failure, the scenario's own status.
+        let s = scenario(&parse(&[
+            "--scenario",
+            "brownout",
+            "--brownout-status",
+            "504",
+        ]));
+        assert_eq!(
+            s.incidents[0].kind,
+            IncidentKind::Brownout {
+                fail_fraction: 0.5,
+                failure: Failure::Status(504)
+            }
+        );
+        assert_eq!(s.timeout, redial_sim::DEFAULT_TIMEOUT);
+        assert_eq!(s.server.shed_status, 529);
+    }
+
+    #[test]
+    fn seeds_are_a_range() {
+        assert_eq!(parse_seeds("1-10"), Ok(1..=10));
+        assert_eq!(parse_seeds("7-7"), Ok(7..=7));
+        for bad in [
+            "", "1", "-", "1-", "-3", "3-1", "a-b", "+1-2", "1-2-3", "0-1000",
+        ] {
+            assert!(parse_seeds(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_seeds("0-999"), Ok(0..=999));
+        let max = u64::MAX;
+        assert_eq!(parse_seeds(&format!("{max}-{max}")), Ok(max..=max));
     }
 
     #[test]

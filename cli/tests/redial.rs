@@ -361,6 +361,147 @@ fn simulate_compares_presets_and_policy_files() {
     );
 }
 
+/// Issue 17: `--seeds A-B` runs every policy on each seed and prints the worst seed and
+/// the median of each measure, and the single-seed table is unchanged.
+#[test]
+fn simulate_over_seeds_prints_the_worst_and_the_median() {
+    let small = [
+        "simulate",
+        "--no-chart",
+        "--scenario",
+        "brownout",
+        "--failure",
+        "503",
+        "--clients",
+        "10",
+        "--duration",
+        "2m",
+        "--incident-at",
+        "30s",
+        "--incident-for",
+        "1m",
+        "--compare",
+        "default,default@off",
+    ];
+    let out = redial(&[&small[..], &["--seeds", "1-3"]].concat(), b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("seeds 1-3."), "{text}");
+    assert!(text.contains("50% of requests fail with 503."), "{text}");
+    let header = text.lines().find(|l| l.starts_with("measure")).unwrap();
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        [
+            "measure",
+            "default",
+            "worst",
+            "default",
+            "median",
+            "default@off",
+            "worst",
+            "default@off",
+            "median"
+        ]
+    );
+    assert!(
+        stderr(&out).contains("simulated 6 run(s)"),
+        "{}",
+        stderr(&out)
+    );
+    // The worst is the worst of the seeds the single-seed table shows.
+    let during = |text: &str| -> Vec<f64> {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("call success during incident"))
+            .unwrap_or_else(|| panic!("{text}"));
+        line.split_whitespace()
+            .filter_map(|c| c.strip_suffix('%'))
+            .map(|c| c.parse().unwrap())
+            .collect()
+    };
+    let seeds: Vec<Vec<f64>> = (1..=3)
+        .map(|seed| {
+            let out = redial(&[&small[..], &["--seed", &seed.to_string()]].concat(), b"");
+            assert!(out.status.success(), "{}", stderr(&out));
+            during(&stdout(&out))
+        })
+        .collect();
+    let worst_default = seeds.iter().map(|v| v[0]).fold(f64::MAX, f64::min);
+    let cells = during(&text);
+    assert_eq!(cells.len(), 4, "{text}");
+    assert_eq!(cells[0], worst_default, "{text}");
+    let mut defaults: Vec<f64> = seeds.iter().map(|v| v[0]).collect();
+    defaults.sort_by(f64::total_cmp);
+    assert_eq!(cells[1], defaults[1], "{text}");
+}
+
+#[test]
+fn simulate_reads_failure_kinds_timeouts_and_the_shed_status() {
+    let run = |extra: &[&str]| {
+        let base = [
+            "simulate",
+            "--no-chart",
+            "--clients",
+            "10",
+            "--duration",
+            "1m",
+            "--incident-at",
+            "10s",
+            "--incident-for",
+            "20s",
+        ];
+        redial(&[&base[..], extra].concat(), b"")
+    };
+    let out = run(&["--failure", "refused"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("every request is refused (a connect failure, at once)."),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(&[
+        "--scenario",
+        "brownout",
+        "--failure",
+        "timeout",
+        "--timeout",
+        "3s",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("50% of requests get no answer (the client times out after 3s)."),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(&["--scenario", "overload", "--shed-status", "503"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("sheds with 503."), "{}", stdout(&out));
+
+    // Errors name the flag.
+    for (args, message) in [
+        (
+            &["--failure", "nope"][..],
+            "unknown failure \"nope\" (expected a status from 100 to 599, refused or timeout)",
+        ),
+        (&["--failure", "600"], "unknown failure \"600\""),
+        (
+            &["--timeout", "0s"],
+            "--timeout: must be more than 0s and at most 1h, got 0s",
+        ),
+        (
+            &["--shed-status", "99"],
+            "--shed-status: must be a status from 100 to 599, got 99",
+        ),
+        (&["--seeds", "3-1"], "expected A-B, two seeds with A ≤ B"),
+        (&["--seeds", "1-5000"], "at most 1000 seeds, got 1-5000"),
+        (&["--seeds", "1-3", "--seed", "2"], "cannot be used with"),
+    ] {
+        let out = run(args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
+    }
+}
+
 // ------------------------------------------------------------------------------- schedule
 
 #[test]

@@ -67,34 +67,55 @@
 //! a budget in use.
 //!
 //! **Network.** Every attempt takes half of [`Scenario::rtt`] to reach the server and
-//! half to come back. There are no transport failures and no client timeouts.
+//! half to come back. A refused connection comes back the same way: the client reads a
+//! connect failure ([`Transport::Connect`]) one round trip after it sent the attempt. An
+//! attempt that is never answered ends when its client gives up, [`Scenario::timeout`]
+//! (10 s) after sending it, with [`Transport::Timeout`]; the policy classifies both as it
+//! would in production (a timeout is retried only where a retry is safe).
 //!
 //! **Server.** [`ServerModel`]: `concurrency` workers of `concurrency / capacity` seconds
-//! each, a FIFO queue of `queue` requests, and a shed answer (529) when the queue is full.
-//! The [`IncidentKind`]s change that for a while: an outage answers every request at once
-//! with an error; a brown-out serves requests (they use capacity) but fails a fraction;
-//! a rate limit lets `limit` requests through per fixed window and answers the rest with
-//! 429 and a header saying when the window ends; an overload leaves the server a fraction
-//! of its capacity, so its queue fills and it sheds.
+//! each, a FIFO queue of `queue` requests, and a shed answer (`shed_status`, 529 by
+//! default) when the queue is full. The [`IncidentKind`]s change that for a while: an
+//! outage fails every request at once, using no capacity; a brown-out fails a fraction of
+//! them; a rate limit lets `limit` requests through per fixed window and answers the rest
+//! with 429 and a header saying when the window ends; an overload leaves the server a
+//! fraction of its capacity, so its queue fills and it sheds. How an outage or a brown-out
+//! fails is a [`Failure`]: a status (with no headers), a refused connection, or a timeout.
+//! In a brown-out a failing status or timeout is served first, using capacity as a
+//! success would (a timeout holds its worker for the service time, and its answer is
+//! lost); a refused connection uses none.
 //!
-//! **Randomness.** From [`Scenario::seed`]: the arrivals, the server's brown-out coin and
-//! the clients' jitter each have their own generator, so two policies run on the same seed
-//! see the same calls arrive at the same instants, and only their retries differ.
+//! **Randomness.** From [`Scenario::seed`]. The arrivals and the clients' jitter each have
+//! their own generator. The server has none: whether a brown-out fails attempt `k` of the
+//! fleet's call `i` (the `i`-th call to start, in arrival order) is a coin drawn from the
+//! seed, `i`, `k` and the incident alone. So two policies run on the same seed see the same
+//! calls arrive at the same instants and the same attempts fail, and the difference
+//! between two columns of a [`Table`] is the policies', not the dice's.
 //!
-//! **Left out.** Client timeouts and transport failures (an attempt always gets an
-//! answer), closed-loop clients that wait for one call before the next, retry-after on
-//! 503 and 529 answers, and randomness in service times. A server in this model is never
-//! kept down by its own retry storm (the "metastable" failure): its queue is bounded, so
-//! excess load is shed at once instead of timing out after using capacity.
+//! **Left out.** Closed-loop clients that wait for one call before the next, retry-after
+//! on 503 and 529 answers, connection resets, randomness in service times, and a client
+//! timeout on answers that do come: the model's answers come within a few seconds (a full
+//! queue is shed at once), so only a [`Failure::Timeout`] meets the timeout, and a slow
+//! answer is never cut off. A server in this model is never kept down by its own retry
+//! storm (the "metastable" failure): its queue is bounded, so excess load is shed at once
+//! instead of timing out after using capacity.
 //!
 //! # What is measured
 //!
 //! [`Report`]: attempts per time bucket (first attempts and retries apart, counted when
 //! they reach the server) and answers per bucket; the server's success rate; attempts per
-//! call (amplification) overall and during the incident; the call success rate; call
-//! latency percentiles; how long after the incident the server's answers were healthy
+//! call (amplification) overall and during the incident; the call success rate, overall
+//! and over the calls that started during the incident; call latency percentiles; how long after the incident the server's answers were healthy
 //! again ([`Recovery`]); and how calls stopped, budget denials included. [`Table`] sets
 //! runs side by side.
+//!
+//! # The design's table
+//!
+//! [`matrix`] computes the table of bounds the design sets for the default budget ("Retry
+//! storms at fleet scale"): every failure kind × fleets of 10, 100 and 1,000 clients ×
+//! outage, brown-out and overload, the lone script and the Redis-shared fleet, the worst
+//! (or median) of seeds 1–10, for any policy you pass, with whether each bound holds.
+//! `cargo run --release -p redial-sim --example fleet_matrix` prints it.
 //!
 //! # The contention experiment
 //!
@@ -115,15 +136,18 @@
 //! # Cost
 //!
 //! A run costs about 100 ns per event, and an attempt is one event (reach the server and
-//! be answered at once) or two (wait for a worker, be served), so the cost grows with
+//! be answered at once) or two (wait for a worker, be served; or be left unanswered, then
+//! time out), three for a served request whose answer is lost, so the cost grows with
 //! the number of attempts: linearly with the call rate and the duration, and not with
 //! the number of clients. Ten minutes of 1,000 clients at 100 calls a second in all
-//! (60,000 calls) take about 20 ms in a release build. Memory is bounded by the calls in
-//! flight and the number of buckets.
+//! (60,000 calls) take about 20 ms in a release build, and the design's whole table
+//! ([`matrix`], about 1,000 runs) about 6 s on two cores. Memory is bounded by the calls
+//! in flight and the number of buckets.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub mod matrix;
 mod queue;
 mod report;
 mod scenario;
@@ -135,17 +159,18 @@ use std::time::{Instant, SystemTime};
 
 use fastrand::Rng;
 
-use redial::Outcome;
 use redial::{Action, Counts, Machine, StopReason};
+use redial::{Outcome, Transport};
 use redial::{Policy, PolicyError};
 
-pub use report::{Bucket, Latency, Recovery, Report, Table, RECOVERED};
+pub use report::{Bucket, Latency, Recovery, Report, SeedTable, Table, RECOVERED};
 pub use scenario::{
-    Arrivals, BudgetScope, HintHeader, Incident, IncidentKind, Scenario, ServerModel,
+    Arrivals, BudgetScope, Failure, HintHeader, Incident, IncidentKind, Scenario, ServerModel,
+    UnknownFailure, DEFAULT_TIMEOUT,
 };
 
 use queue::EventQueue;
-use server::{Admit, Reply, Server};
+use server::{Admit, Attempt, Reply, Server};
 
 /// Why a run could not be made.
 ///
@@ -217,6 +242,13 @@ fn validate(s: &Scenario) -> Result<(), SimulateError> {
                 redial::duration::Human(sync),
             ));
         }
+    }
+    if s.timeout.is_zero() || s.timeout > Duration::from_secs(3600) {
+        return Err(SimulateError::invalid(
+            "timeout",
+            "more than 0s and at most 1h",
+            redial::duration::Human(s.timeout),
+        ));
     }
     if s.bucket.is_zero() {
         return Err(SimulateError::invalid("bucket", "more than 0s", "0s"));
@@ -293,8 +325,12 @@ enum Kind {
     Arrival { client: u32 },
     /// A retry reaches the server.
     Retry { call: u32 },
-    /// A worker finishes the request of `call`.
-    Served { call: u32 },
+    /// A worker finishes the request of `call`, which gets `reply` ([`Reply::Lost`]: a
+    /// request whose client times out, which only frees the worker).
+    Served { call: u32, reply: Reply },
+    /// The client of `call` gives up on an attempt that will never be answered, half a
+    /// round trip from now (the same shift as an answer's, see above).
+    TimedOut { call: u32 },
     /// Every client exchanges its budget's counts with the modelled store
     /// ([`BudgetScope::Redis`]).
     Sync,
@@ -306,6 +342,12 @@ struct Call<'p> {
     policy: &'p Policy,
     machine: Machine<&'p Policy>,
     start: u64,
+    /// The fleet's calls started before this one: its index for the server's coin.
+    index: u64,
+    /// Attempts that have reached the server so far.
+    attempts: u32,
+    /// Whether the call started during the incident.
+    in_incident: bool,
 }
 
 /// A duration in whole nanoseconds, saturating (about 584 years).
@@ -314,7 +356,7 @@ pub(crate) fn nanos(d: Duration) -> u64 {
 }
 
 /// splitmix64: seeds for independent generators from one seed.
-fn mix(seed: u64, stream: u64, index: u64) -> u64 {
+pub(crate) fn mix(seed: u64, stream: u64, index: u64) -> u64 {
     let mut z = seed
         .wrapping_add(stream.wrapping_mul(0x9E37_79B9_7F4A_7C15))
         .wrapping_add(index.wrapping_mul(0xBF58_476D_1CE4_E5B9));
@@ -436,6 +478,8 @@ struct Engine<'p> {
     base: Instant,
     duration: u64,
     half_rtt: u64,
+    /// How long after it sends an attempt a client gives up on an answer.
+    timeout: u64,
     bucket: u64,
     max_bucket: u64,
     incident: Option<(u64, u64)>,
@@ -499,10 +543,14 @@ impl<'p> Engine<'p> {
         let Some(policy) = self.policies.get(index) else {
             return Ok(());
         };
+        let in_incident = self.in_incident(start);
         let call = Call {
             policy,
             machine: Machine::new(policy, self.base + Duration::from_nanos(start)),
             start,
+            index: self.report.calls,
+            attempts: 0,
+            in_incident,
         };
         let id = match self.free.pop() {
             Some(id) => {
@@ -520,6 +568,7 @@ impl<'p> Engine<'p> {
             }
         };
         self.report.calls += 1;
+        self.report.incident_calls += u64::from(in_incident);
         self.at_server(id, true, now);
         Ok(())
     }
@@ -540,14 +589,40 @@ impl<'p> Engine<'p> {
                 b.retries += 1;
             }
         }
-        match self.server.arrive(call, now) {
+        let Some(Some(c)) = self.calls.get_mut(call as usize) else {
+            return;
+        };
+        let attempt = Attempt {
+            call: c.index,
+            attempt: c.attempts,
+        };
+        c.attempts = c.attempts.saturating_add(1);
+        let admit = self.server.arrive(call, attempt, now);
+        if let Admit::Reply(Reply::Lost)
+        | Admit::Serve {
+            reply: Reply::Lost, ..
+        }
+        | Admit::Queued(Reply::Lost) = admit
+        {
+            // The client gives up `timeout` after it sent the attempt, which is half a
+            // round trip ago; its event is half a round trip earlier still (see [`Kind`]).
+            let gives_up = now
+                .saturating_add(self.timeout)
+                .saturating_sub(self.half_rtt.saturating_mul(2))
+                .max(now);
+            self.push(gives_up, Kind::TimedOut { call });
+        }
+        match admit {
+            Admit::Reply(Reply::Lost) | Admit::Queued(_) => {}
             Admit::Reply(reply) => self.answer(call, reply, now),
-            Admit::Serve { done_at } => self.push_lane(SERVING, done_at, Kind::Served { call }),
-            Admit::Queued => {}
+            Admit::Serve { done_at, reply } => {
+                self.push_lane(SERVING, done_at, Kind::Served { call, reply })
+            }
         }
     }
 
-    /// The server answers `call` at `now`.
+    /// The server answers `call` at `now`, or ([`Reply::Lost`]) its client gives up on
+    /// the attempt half a round trip later: a failed answer all the same.
     fn answer(&mut self, call: u32, reply: Reply, now: u64) {
         let ok = reply.is_success();
         self.report.server_successes += u64::from(ok);
@@ -568,18 +643,21 @@ impl<'p> Engine<'p> {
         let Some(Some(c)) = self.calls.get_mut(call as usize) else {
             return;
         };
-        // Map 0 is the empty one, which every server has.
-        let Some(headers) = (self.server.headers.get(reply.headers as usize))
-            .or_else(|| self.server.headers.first())
-        else {
-            return;
+        let outcome = match reply {
+            Reply::Response { status, headers } => {
+                // Map 0 is the empty one, which every server has.
+                let Some(headers) = (self.server.headers.get(headers as usize))
+                    .or_else(|| self.server.headers.first())
+                else {
+                    return;
+                };
+                Outcome::response(status, headers)
+            }
+            Reply::Refused => Outcome::Transport(Transport::Connect),
+            Reply::Lost => Outcome::Transport(Transport::Timeout),
         };
         let wall = SystemTime::UNIX_EPOCH + WALL_BASE + Duration::from_nanos(now);
-        let verdict = c.policy.classify(
-            &self.scenario.request,
-            &Outcome::response(reply.status, headers),
-            wall,
-        );
+        let verdict = c.policy.classify(&self.scenario.request, &outcome, wall);
         let instant = self.base + Duration::from_nanos(now);
         match c.machine.on_outcome(&verdict, instant, &mut self.jitter) {
             Action::Retry(retry) => {
@@ -592,6 +670,9 @@ impl<'p> Engine<'p> {
                 let latency = Duration::from_nanos(now.saturating_sub(c.start));
                 self.report.latency.record(latency);
                 let reason = stop.reason();
+                if c.in_incident && reason == StopReason::Succeeded {
+                    self.report.incident_call_successes += 1;
+                }
                 if let Some(i) = StopReason::ALL.iter().position(|&r| r == reason) {
                     if let Some(n) = self.report.stops.get_mut(i) {
                         *n += 1;
@@ -666,14 +747,17 @@ impl<'p> Engine<'p> {
                         self.sync(now, nanos(sync).max(1));
                     }
                 }
-                Kind::Served { call } => {
+                Kind::Served { call, reply } => {
                     // The worker that served `call` takes the next waiting request, if any.
-                    let (reply, next) = self.server.complete(now);
-                    self.answer(call, reply, now);
-                    if let Some((next, done_at)) = next {
-                        self.push_lane(SERVING, done_at, Kind::Served { call: next });
+                    let next = self.server.complete(now);
+                    if reply != Reply::Lost {
+                        self.answer(call, reply, now);
+                    }
+                    if let Some((next, reply, done_at)) = next {
+                        self.push_lane(SERVING, done_at, Kind::Served { call: next, reply });
                     }
                 }
+                Kind::TimedOut { call } => self.answer(call, Reply::Lost, now),
             }
         }
         let mut report = self.report;
@@ -713,7 +797,7 @@ pub fn run(scenario: &Scenario, label: &str, policy: &Policy) -> Result<Report, 
         policies.push(policy.to_builder().build()?);
     }
     let seed = scenario.seed;
-    let server = Server::new(scenario, Rng::with_seed(mix(seed, 3, 0)))?;
+    let server = Server::new(scenario)?;
     let bucket = nanos(scenario.bucket).max(1);
     let duration = nanos(scenario.duration);
     let incident = scenario
@@ -736,6 +820,7 @@ pub fn run(scenario: &Scenario, label: &str, policy: &Policy) -> Result<Report, 
         base: Instant::now(),
         duration,
         half_rtt: nanos(scenario.rtt) / 2,
+        timeout: nanos(scenario.timeout),
         bucket,
         // Bounds the memory a long tail of retries after the arrivals can take.
         max_bucket: 2 * MAX_BUCKETS,
@@ -788,7 +873,9 @@ pub fn doc_report() -> Report {
     s.incidents = vec![Incident::new(
         Duration::from_secs(10),
         Duration::from_secs(10),
-        IncidentKind::Outage { status: 503 },
+        IncidentKind::Outage {
+            failure: Failure::Status(503),
+        },
     )];
     match run(&s, "default", &Policy::default()) {
         Ok(r) => r,

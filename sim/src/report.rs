@@ -23,7 +23,8 @@ use core::time::Duration;
 use redial::StopReason;
 
 /// Counts for one time bucket. Attempts are counted when they reach the server, answers
-/// when the server gives them.
+/// when the server gives them (an attempt that is never answered, as a failure, half a
+/// round trip before its client gives up on it).
 ///
 /// ```
 /// let b = redial_sim::Bucket::default();
@@ -39,7 +40,8 @@ pub struct Bucket {
     pub retries: u64,
     /// Answers that were successes.
     pub successes: u64,
-    /// Answers that were failures (errors, 429s, shed requests).
+    /// Answers that were failures (errors, 429s, shed requests, refused connections,
+    /// timeouts).
     pub failures: u64,
 }
 
@@ -301,6 +303,10 @@ pub struct Report {
     pub incident_first_attempts: u64,
     /// Retries that reached the server during the incident.
     pub incident_retries: u64,
+    /// Calls that started during the incident.
+    pub incident_calls: u64,
+    /// Calls that started during the incident and succeeded.
+    pub incident_call_successes: u64,
     /// How long the server took to be healthy after the incident.
     pub recovery: Recovery,
     /// Events the engine processed (a measure of the run's cost).
@@ -329,6 +335,8 @@ impl Report {
             incident: None,
             incident_first_attempts: 0,
             incident_retries: 0,
+            incident_calls: 0,
+            incident_call_successes: 0,
             recovery: Recovery::NoIncident,
             events: 0,
             end: Duration::ZERO,
@@ -390,6 +398,20 @@ impl Report {
     /// ```
     pub fn call_success_rate(&self) -> Option<f64> {
         ratio(self.stopped(StopReason::Succeeded), self.calls)
+    }
+
+    /// Calls that succeeded, per call, among the calls that started during the incident:
+    /// what the users of a service saw while it failed. `None` without an incident, or
+    /// when no call started during it.
+    ///
+    /// ```
+    /// # let r = redial_sim::doc_report();
+    /// let during = r.incident_call_success_rate().unwrap();
+    /// assert!(during < r.call_success_rate().unwrap(), "the healthy minutes hide it");
+    /// ```
+    pub fn incident_call_success_rate(&self) -> Option<f64> {
+        self.incident?;
+        ratio(self.incident_call_successes, self.incident_calls)
     }
 
     /// Calls that ended for this reason.
@@ -548,6 +570,10 @@ impl<'a> Table<'a> {
             ),
             ("server success", cells(&|r| pct(r.server_success_rate()))),
             ("call success", cells(&|r| pct(r.call_success_rate()))),
+            (
+                "call success during incident",
+                cells(&|r| pct(r.incident_call_success_rate())),
+            ),
             ("call latency p50", cells(&|r| dur(r.latency.p50()))),
             ("call latency p99", cells(&|r| dur(r.latency.p99()))),
             (
@@ -565,40 +591,229 @@ impl<'a> Table<'a> {
 
 impl fmt::Display for Table<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const HEAD: &str = "measure";
-        let rows = self.rows();
-        let width = |s: &str| s.chars().count();
-        let first = rows
-            .iter()
-            .map(|(name, _)| width(name))
-            .chain([width(HEAD)])
-            .max()
-            .unwrap_or(0);
-        let columns: Vec<usize> = self
-            .reports
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                rows.iter()
-                    .filter_map(|(_, cells)| cells.get(i).map(|c| width(c)))
-                    .chain([width(&r.label)])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        write!(f, "{HEAD:<first$}")?;
-        for (r, w) in self.reports.iter().zip(&columns) {
-            write!(f, "  {:>w$}", r.label)?;
+        let labels: Vec<&str> = self.reports.iter().map(|r| r.label.as_str()).collect();
+        layout(f, &labels, &self.rows())
+    }
+}
+
+/// Writes an aligned text table: a `measure` column, then one column per label.
+/// Measures are left-aligned, cells right-aligned, columns two spaces apart.
+fn layout(
+    f: &mut fmt::Formatter<'_>,
+    labels: &[&str],
+    rows: &[(&'static str, Vec<String>)],
+) -> fmt::Result {
+    const HEAD: &str = "measure";
+    let width = |s: &str| s.chars().count();
+    let first = rows
+        .iter()
+        .map(|(name, _)| width(name))
+        .chain([width(HEAD)])
+        .max()
+        .unwrap_or(0);
+    let columns: Vec<usize> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, label)| {
+            rows.iter()
+                .filter_map(|(_, cells)| cells.get(i).map(|c| width(c)))
+                .chain([width(label)])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    write!(f, "{HEAD:<first$}")?;
+    for (label, w) in labels.iter().zip(&columns) {
+        write!(f, "  {label:>w$}")?;
+    }
+    writeln!(f)?;
+    for (name, cells) in rows {
+        write!(f, "{name:<first$}")?;
+        for (cell, w) in cells.iter().zip(&columns) {
+            write!(f, "  {cell:>w$}")?;
         }
         writeln!(f)?;
-        for (name, cells) in &rows {
-            write!(f, "{name:<first$}")?;
-            for (cell, w) in cells.iter().zip(&columns) {
-                write!(f, "  {cell:>w$}")?;
-            }
-            writeln!(f)?;
+    }
+    Ok(())
+}
+
+/// The median of some figures (of an even number, the mean of the middle two), `None` of
+/// none.
+pub(crate) fn median(v: &[f64]) -> Option<f64> {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let (a, b) = (v.get(n.checked_sub(1)? / 2)?, v.get(n / 2)?);
+    Some((a + b) / 2.0)
+}
+
+/// Which way a measure gets worse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Worse {
+    /// A higher figure is worse (a load, a latency).
+    Higher,
+    /// A lower figure is worse (a success rate).
+    Lower,
+}
+
+/// The worst of some figures, `None` of none.
+pub(crate) fn worst(v: &[f64], worse: Worse) -> Option<f64> {
+    let it = v.iter().copied();
+    match worse {
+        Worse::Higher => it.max_by(f64::total_cmp),
+        Worse::Lower => it.min_by(f64::total_cmp),
+    }
+}
+
+/// One row of a [`SeedTable`]: a measure's name, which way it gets worse (`None`: it has
+/// no worse, only a median), its figure in a report and how a figure is written.
+type SeedRow = (
+    &'static str,
+    Option<Worse>,
+    fn(&Report) -> Option<f64>,
+    fn(f64) -> String,
+);
+
+/// The same policies run on several seeds, side by side: for each measure and policy,
+/// the worst seed's figure (the highest load or latency, the lowest success) and the
+/// median. Laid out as [`Table`] is, with two columns per policy.
+///
+/// ```
+/// use std::time::Duration;
+/// use redial_sim::{run, Arrivals, Scenario, SeedTable};
+///
+/// let mut runs = Vec::new();
+/// for seed in 1..=3 {
+///     let mut s = Scenario::brownout();
+///     s.clients = 10;
+///     s.arrivals = Arrivals::Poisson { rate: 20.0 };
+///     s.duration = Duration::from_secs(30);
+///     s.incidents[0].start = Duration::from_secs(5);
+///     s.incidents[0].duration = Duration::from_secs(10);
+///     s.seed = seed;
+///     runs.push(run(&s, "default", &redial::Policy::default())?);
+/// }
+/// let text = SeedTable::new(&[runs]).to_string();
+/// assert!(text.lines().next().unwrap().ends_with("default worst  default median"));
+/// # Ok::<(), redial_sim::SimulateError>(())
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct SeedTable<'a> {
+    runs: &'a [Vec<Report>],
+}
+
+impl<'a> SeedTable<'a> {
+    /// A table of these policies: each item holds one policy's reports, one per seed; the
+    /// first report's label names the policy.
+    ///
+    /// ```
+    /// let t = redial_sim::SeedTable::new(&[]);
+    /// assert!(t.to_string().starts_with("measure"));
+    /// ```
+    pub fn new(runs: &'a [Vec<Report>]) -> SeedTable<'a> {
+        SeedTable { runs }
+    }
+
+    fn rows(&self) -> Vec<(&'static str, Vec<String>)> {
+        let count = |v: f64| format!("{v:.0}");
+        let times = |v: f64| format!("{v:.2}x");
+        let pct = |v: f64| format!("{:.1}%", v * 100.0);
+        let secs = |v: f64| match Duration::try_from_secs_f64(v) {
+            Ok(d) => Short(d).to_string(),
+            Err(_) => "not in run".to_owned(),
+        };
+        fn n(v: u64) -> Option<f64> {
+            Some(v as f64)
         }
-        Ok(())
+        fn latency(r: &Report, q: f64) -> Option<f64> {
+            r.latency.quantile(q).map(|d| d.as_secs_f64())
+        }
+        use Worse::{Higher, Lower};
+        let measures: [SeedRow; 13] = [
+            ("calls", None, |r| n(r.calls), count),
+            ("attempts", Some(Higher), |r| n(r.attempts()), count),
+            (
+                "amplification (attempts/call)",
+                Some(Higher),
+                |r| Some(r.amplification()),
+                times,
+            ),
+            (
+                "load during incident",
+                Some(Higher),
+                Report::incident_amplification,
+                times,
+            ),
+            (
+                "peak load (attempts/s)",
+                Some(Higher),
+                |r| Some(r.peak_load()),
+                count,
+            ),
+            (
+                "server success",
+                Some(Lower),
+                Report::server_success_rate,
+                pct,
+            ),
+            ("call success", Some(Lower), Report::call_success_rate, pct),
+            (
+                "call success during incident",
+                Some(Lower),
+                Report::incident_call_success_rate,
+                pct,
+            ),
+            ("call latency p50", Some(Higher), |r| latency(r, 0.5), secs),
+            ("call latency p99", Some(Higher), |r| latency(r, 0.99), secs),
+            (
+                "recovery after incident",
+                Some(Higher),
+                |r| match r.recovery {
+                    Recovery::After(d) => Some(d.as_secs_f64()),
+                    Recovery::NotInRun => Some(f64::INFINITY),
+                    Recovery::NoIncident | Recovery::NoTraffic => None,
+                },
+                secs,
+            ),
+            (
+                "budget denials",
+                Some(Higher),
+                |r| n(r.budget_denials()),
+                count,
+            ),
+            (
+                "gave up (attempts_exhausted)",
+                Some(Higher),
+                |r| n(r.stopped(StopReason::AttemptsExhausted)),
+                count,
+            ),
+        ];
+        let cell = |v: Option<f64>, show: fn(f64) -> String| v.map_or("-".to_owned(), show);
+        measures
+            .iter()
+            .map(|&(name, worse, figure, show)| {
+                let mut cells = Vec::with_capacity(self.runs.len() * 2);
+                for reports in self.runs {
+                    let figures: Vec<f64> = reports.iter().filter_map(figure).collect();
+                    cells.push(cell(worse.and_then(|w| worst(&figures, w)), show));
+                    cells.push(cell(median(&figures), show));
+                }
+                (name, cells)
+            })
+            .collect()
+    }
+}
+
+impl fmt::Display for SeedTable<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut labels = Vec::with_capacity(self.runs.len() * 2);
+        for reports in self.runs {
+            let label = reports.first().map_or("", |r| r.label.as_str());
+            labels.push(format!("{label} worst"));
+            labels.push(format!("{label} median"));
+        }
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+        layout(f, &labels, &self.rows())
     }
 }
 

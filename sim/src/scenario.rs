@@ -16,6 +16,8 @@
 //! assert_eq!(s.incidents.len(), 1);
 //! ```
 
+use core::fmt;
+use core::str::FromStr;
 use core::time::Duration;
 
 use redial::RequestFacts;
@@ -183,12 +185,94 @@ impl HintHeader {
     }
 }
 
+/// How a failing request fails, as its client sees it: the failure kinds a real incident
+/// produces.
+///
+/// ```
+/// use redial_sim::Failure;
+/// assert_eq!("502".parse::<Failure>(), Ok(Failure::Status(502)));
+/// assert_eq!("refused".parse::<Failure>(), Ok(Failure::Refused));
+/// assert_eq!(Failure::Timeout.to_string(), "timeout");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Failure {
+    /// An answer with this status and no headers (so a 429 carries no hint).
+    Status(u16),
+    /// The connection is refused: the client reads a connect failure
+    /// ([`Transport::Connect`](redial::Transport::Connect)) one round trip after it sent
+    /// the attempt. The request never reaches a worker, so it uses no capacity.
+    Refused,
+    /// No answer ever comes: the client gives up [`Scenario::timeout`] after it sent the
+    /// attempt and reads [`Transport::Timeout`](redial::Transport::Timeout).
+    Timeout,
+}
+
+impl Failure {
+    /// The failure kinds of the design's fleet table, in its order: the statuses 500,
+    /// 502, 503, 504, 529 and a 429 without a hint, a refused connection, a timeout.
+    ///
+    /// ```
+    /// assert_eq!(redial_sim::Failure::ALL.len(), 8);
+    /// ```
+    pub const ALL: [Failure; 8] = [
+        Failure::Status(500),
+        Failure::Status(502),
+        Failure::Status(503),
+        Failure::Status(504),
+        Failure::Status(529),
+        Failure::Status(429),
+        Failure::Refused,
+        Failure::Timeout,
+    ];
+}
+
+impl fmt::Display for Failure {
+    /// The status number, `refused` or `timeout`: the command line's spelling.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Status(code) => write!(f, "{code}"),
+            Failure::Refused => f.write_str("refused"),
+            Failure::Timeout => f.write_str("timeout"),
+        }
+    }
+}
+
+/// A [`Failure`] could not be read from text.
+///
+/// ```
+/// let err = "nope".parse::<redial_sim::Failure>().unwrap_err();
+/// assert!(err.to_string().contains("refused"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown failure {0:?} (expected a status from 100 to 599, refused or timeout)")]
+pub struct UnknownFailure(pub String);
+
+impl FromStr for Failure {
+    type Err = UnknownFailure;
+
+    /// A status from 100 to 599 (ASCII digits), `refused` or `timeout`.
+    fn from_str(s: &str) -> Result<Failure, UnknownFailure> {
+        match s.trim() {
+            "refused" => Ok(Failure::Refused),
+            "timeout" => Ok(Failure::Timeout),
+            t if !t.is_empty() && t.len() <= 3 && t.bytes().all(|b| b.is_ascii_digit()) => {
+                match t.parse::<u16>() {
+                    Ok(code) if (100..600).contains(&code) => Ok(Failure::Status(code)),
+                    _ => Err(UnknownFailure(s.to_owned())),
+                }
+            }
+            _ => Err(UnknownFailure(s.to_owned())),
+        }
+    }
+}
+
 /// What goes wrong, and for how long.
 ///
 /// ```
 /// use std::time::Duration;
-/// use redial_sim::{Incident, IncidentKind};
-/// let i = Incident::new(Duration::from_secs(10), Duration::from_secs(30), IncidentKind::Outage { status: 503 });
+/// use redial_sim::{Failure, Incident, IncidentKind};
+/// let i = Incident::new(Duration::from_secs(10), Duration::from_secs(30), IncidentKind::Outage { failure: Failure::Status(503) });
 /// assert_eq!(i.end(), Duration::from_secs(40));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -223,8 +307,8 @@ impl Incident {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use redial_sim::{Incident, IncidentKind};
-    /// let i = Incident::new(Duration::from_secs(5), Duration::from_secs(5), IncidentKind::Outage { status: 503 });
+    /// use redial_sim::{Failure, Incident, IncidentKind};
+    /// let i = Incident::new(Duration::from_secs(5), Duration::from_secs(5), IncidentKind::Outage { failure: Failure::Status(503) });
     /// assert_eq!(i.end(), Duration::from_secs(10));
     /// ```
     pub fn end(&self) -> Duration {
@@ -235,25 +319,29 @@ impl Incident {
 /// The kinds of incident.
 ///
 /// ```
-/// use redial_sim::IncidentKind;
-/// assert_eq!(IncidentKind::Brownout { fail_fraction: 0.5, status: 500 }.name(), "brownout");
+/// use redial_sim::{Failure, IncidentKind};
+/// let kind = IncidentKind::Brownout { fail_fraction: 0.5, failure: Failure::Status(500) };
+/// assert_eq!(kind.name(), "brownout");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum IncidentKind {
-    /// Every request is answered at once with `status` (a load balancer with no healthy
-    /// backend). Uses no capacity.
+    /// Every request fails with `failure`, using no capacity: a status at once (a load
+    /// balancer with no healthy backend), a refused connection at once (nothing listens),
+    /// or no answer at all (a black hole: the client times out).
     Outage {
-        /// The status of every answer, 503 in the named scenario.
-        status: u16,
+        /// How every request fails, a 503 in the named scenario.
+        failure: Failure,
     },
-    /// Requests are served as usual, using capacity, but a fraction of them fail with
-    /// `status` (a bad deploy on some hosts, a sick dependency).
+    /// A fraction of the requests fail with `failure` (a bad deploy on some hosts, a sick
+    /// dependency), chosen by the server's coin for each attempt (see the crate docs).
+    /// A failing status or timeout is served as usual first, using capacity (a timeout's
+    /// answer never reaches its client); a refused connection fails at once, using none.
     Brownout {
         /// The fraction that fails, 0 to 1.
         fail_fraction: f64,
-        /// The status of a failed request.
-        status: u16,
+        /// How a failing request fails.
+        failure: Failure,
     },
     /// A fixed-window quota: at most `limit` requests are let through per `window` (the
     /// windows are aligned on the incident's start); the others get 429 at once, with a
@@ -267,7 +355,8 @@ pub enum IncidentKind {
         header: HintHeader,
     },
     /// The server keeps `capacity_factor` of its capacity (requests take longer), so its
-    /// queue fills and it sheds with its `shed_status` (529).
+    /// queue fills and it sheds with its [`shed_status`](ServerModel::shed_status) (529 by
+    /// default; 503 for a server that sheds with that).
     Overload {
         /// The capacity left, more than 0.
         capacity_factor: f64,
@@ -290,6 +379,13 @@ impl IncidentKind {
         }
     }
 }
+
+/// How long a client of the named scenarios waits for an answer: 10 s.
+///
+/// ```
+/// assert_eq!(redial_sim::Scenario::outage().timeout, redial_sim::DEFAULT_TIMEOUT);
+/// ```
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Everything one run needs, but the policy.
 ///
@@ -322,6 +418,11 @@ pub struct Scenario {
     pub request: RequestFacts,
     /// Network round trip, half each way, added to every attempt.
     pub rtt: Duration,
+    /// How long a client waits for an answer before it gives up on the attempt and reads
+    /// [`Transport::Timeout`](redial::Transport::Timeout): 10 s in the named scenarios.
+    /// Only an answer that never comes ([`Failure::Timeout`]) reaches it: every other
+    /// answer of the model comes back within a few seconds.
+    pub timeout: Duration,
     /// The width of the time buckets that load and successes are counted in.
     pub bucket: Duration,
     /// One budget for the fleet, or one per client.
@@ -344,8 +445,8 @@ impl Default for Scenario {
 impl Scenario {
     /// A healthy fleet with no incident: 1,000 clients start 100 calls per second in all
     /// (Poisson) for 10 minutes against the [default server](ServerModel::default)
-    /// (200 requests per second), idempotent requests, 20 ms round trip, 1 s buckets, a
-    /// shared budget, seed 1.
+    /// (200 requests per second), idempotent requests, 20 ms round trip, a 10 s attempt
+    /// timeout, 1 s buckets, a shared budget, seed 1.
     ///
     /// ```
     /// let s = redial_sim::Scenario::healthy();
@@ -361,6 +462,7 @@ impl Scenario {
             incidents: Vec::new(),
             request: RequestFacts::idempotent(true),
             rtt: Duration::from_millis(20),
+            timeout: DEFAULT_TIMEOUT,
             bucket: Duration::from_secs(1),
             budget: BudgetScope::Shared,
             seed: 1,
@@ -382,11 +484,13 @@ impl Scenario {
     /// The server is down from minute 1 to minute 3: every request gets 503 at once.
     ///
     /// ```
-    /// use redial_sim::{IncidentKind, Scenario};
-    /// assert_eq!(Scenario::outage().incidents[0].kind, IncidentKind::Outage { status: 503 });
+    /// use redial_sim::{Failure, IncidentKind, Scenario};
+    /// assert_eq!(Scenario::outage().incidents[0].kind, IncidentKind::Outage { failure: Failure::Status(503) });
     /// ```
     pub fn outage() -> Scenario {
-        Scenario::with_incident(IncidentKind::Outage { status: 503 })
+        Scenario::with_incident(IncidentKind::Outage {
+            failure: Failure::Status(503),
+        })
     }
 
     /// From minute 1 to minute 3, half the requests fail with 500 after being served.
@@ -398,7 +502,7 @@ impl Scenario {
     pub fn brownout() -> Scenario {
         Scenario::with_incident(IncidentKind::Brownout {
             fail_fraction: 0.5,
-            status: 500,
+            failure: Failure::Status(500),
         })
     }
 
@@ -451,6 +555,7 @@ impl Scenario {
             incidents: Vec::new(),
             request: RequestFacts::idempotent(true),
             rtt: Duration::ZERO,
+            timeout: DEFAULT_TIMEOUT,
             bucket: Duration::from_millis(10),
             budget: BudgetScope::Shared,
             seed: 1,

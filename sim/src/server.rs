@@ -6,44 +6,51 @@
 
 use std::collections::VecDeque;
 
-use fastrand::Rng;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
-use super::scenario::{HintHeader, IncidentKind, Scenario};
+use super::scenario::{Failure, HintHeader, IncidentKind, Scenario};
 use super::SimulateError;
-use crate::nanos;
+use crate::{mix, nanos};
 
 const SECOND: u64 = 1_000_000_000;
 
-/// What the server answers, as the client will read it: a status and one of the
-/// prebuilt header maps (so answering allocates nothing).
+/// What the server answers, as the client will read it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Reply {
-    pub(super) status: StatusCode,
-    /// Index into [`Server::headers`]; 0 is the empty map.
-    pub(super) headers: u32,
+pub(super) enum Reply {
+    /// A status and one of the prebuilt header maps (so answering allocates nothing).
+    Response {
+        status: StatusCode,
+        /// Index into [`Server::headers`]; 0 is the empty map.
+        headers: u32,
+    },
+    /// The connection was refused: the client reads a connect failure.
+    Refused,
+    /// No answer ever reaches the client: it times out.
+    Lost,
 }
 
 impl Reply {
-    pub(super) const OK: Reply = Reply {
-        status: StatusCode::OK,
-        headers: 0,
-    };
+    pub(super) const OK: Reply = Reply::status(StatusCode::OK);
+
+    /// A status with no headers.
+    const fn status(status: StatusCode) -> Reply {
+        Reply::Response { status, headers: 0 }
+    }
 
     pub(super) fn is_success(&self) -> bool {
-        self.status.is_success()
+        matches!(self, Reply::Response { status, .. } if status.is_success())
     }
 }
 
 /// What happens to a request that reaches the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Admit {
-    /// Answered at once, without using a worker.
+    /// Answered at once, without using a worker ([`Reply::Lost`]: never answered).
     Reply(Reply),
-    /// A worker took it; it completes at this time.
-    Serve { done_at: u64 },
-    /// Every worker is busy; it waits in the queue.
-    Queued,
+    /// A worker took it; it completes at `done_at` with `reply`.
+    Serve { done_at: u64, reply: Reply },
+    /// Every worker is busy; it waits in the queue, to be answered with `reply`.
+    Queued(Reply),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -67,7 +74,7 @@ enum Kind {
     },
     Brownout {
         fail_fraction: f64,
-        reply: StatusCode,
+        reply: Reply,
     },
     RateLimit {
         limit: u32,
@@ -84,6 +91,28 @@ enum Kind {
     },
 }
 
+/// Which attempt reaches the server: the fleet's call `call` (0 for the first call to
+/// start, in arrival order), its attempt `attempt` (0 for the first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Attempt {
+    pub(super) call: u64,
+    pub(super) attempt: u32,
+}
+
+/// The generator stream of the server's coin (see [`coin`]).
+const COIN: u64 = 3;
+
+/// The server's coin for `attempt` and incident `incident`: uniform in `[0, 1)`, drawn
+/// from the seed, the call's index, the attempt's number and the incident's alone, so that
+/// two policies run on the same seed see the same attempts fail, whatever else differs.
+pub(crate) fn coin(seed: u64, attempt: Attempt, incident: usize) -> f64 {
+    let call = mix(seed, COIN, attempt.call);
+    let stream = (incident as u64).saturating_add(1);
+    let x = mix(call, stream, u64::from(attempt.attempt));
+    // The top 53 bits, as fastrand's f64 does.
+    (x >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
 /// The server's state during a run.
 #[derive(Debug)]
 pub(super) struct Server {
@@ -92,12 +121,13 @@ pub(super) struct Server {
     queue_limit: usize,
     shed: Reply,
     busy: u32,
-    queue: VecDeque<u32>,
+    /// Waiting requests: their call and the answer they will get.
+    queue: VecDeque<(u32, Reply)>,
     incidents: Vec<Active>,
     windows: Vec<Window>,
     /// The header maps replies point into, built once before the run.
     pub(super) headers: Vec<HeaderMap>,
-    rng: Rng,
+    seed: u64,
 }
 
 fn status(code: u16, field: &'static str) -> Result<StatusCode, SimulateError> {
@@ -107,28 +137,34 @@ fn status(code: u16, field: &'static str) -> Result<StatusCode, SimulateError> {
         .ok_or_else(|| SimulateError::invalid(field, "a status from 100 to 599", code))
 }
 
+/// The reply of a failure; `field` names the incident's status for an error.
+fn failure(f: Failure, field: &'static str) -> Result<Reply, SimulateError> {
+    Ok(match f {
+        Failure::Status(code) => Reply::status(status(code, field)?),
+        Failure::Refused => Reply::Refused,
+        Failure::Timeout => Reply::Lost,
+    })
+}
+
 impl Server {
-    /// A healthy server with the scenario's incidents compiled in. `rng` decides which
-    /// requests fail in a brown-out.
-    pub(super) fn new(scenario: &Scenario, rng: Rng) -> Result<Server, SimulateError> {
+    /// A healthy server with the scenario's incidents compiled in. The scenario's seed
+    /// decides which requests fail in a brown-out (see [`coin`]).
+    pub(super) fn new(scenario: &Scenario) -> Result<Server, SimulateError> {
         let model = &scenario.server;
         let mut headers = vec![HeaderMap::new()];
         let mut incidents = Vec::with_capacity(scenario.incidents.len());
         let mut windows = Vec::new();
         for incident in &scenario.incidents {
             let kind = match incident.kind {
-                IncidentKind::Outage { status: code } => Kind::Outage {
-                    reply: Reply {
-                        status: status(code, "incidents.outage.status")?,
-                        headers: 0,
-                    },
+                IncidentKind::Outage { failure: f } => Kind::Outage {
+                    reply: failure(f, "incidents.outage.status")?,
                 },
                 IncidentKind::Brownout {
                     fail_fraction,
-                    status: code,
+                    failure: f,
                 } => Kind::Brownout {
                     fail_fraction,
-                    reply: status(code, "incidents.brownout.status")?,
+                    reply: failure(f, "incidents.brownout.status")?,
                 },
                 IncidentKind::RateLimit {
                     limit,
@@ -167,24 +203,23 @@ impl Server {
             service: nanos(model.service_time()).max(1),
             concurrency: model.concurrency,
             queue_limit: usize::try_from(model.queue).unwrap_or(usize::MAX),
-            shed: Reply {
-                status: status(model.shed_status, "server.shed_status")?,
-                headers: 0,
-            },
+            shed: Reply::status(status(model.shed_status, "server.shed_status")?),
             busy: 0,
             queue: VecDeque::new(),
             incidents,
             windows,
             headers,
-            rng,
+            seed: scenario.seed,
         })
     }
 
-    /// A request for `call` reaches the server at `now`.
-    pub(super) fn arrive(&mut self, call: u32, now: u64) -> Admit {
+    /// `attempt` of the engine's `call` reaches the server at `now`.
+    pub(super) fn arrive(&mut self, call: u32, attempt: Attempt, now: u64) -> Admit {
         // A request meets the incidents in the order a real stack would: a dead backend
         // answers before anything else, a quota is checked at the edge, then the request
-        // waits for a worker (and a brown-out decides its fate when it is served).
+        // waits for a worker. A brown-out decides its fate here, from the coin, and a
+        // refused connection fails at once.
+        let mut reply = Reply::OK;
         for i in 0..self.incidents.len() {
             let Some(active) = self.incidents.get(i).copied() else {
                 continue;
@@ -218,41 +253,51 @@ impl Server {
                             .div_ceil(SECOND)
                             .min(most_secs);
                         let offset = u32::try_from(secs).unwrap_or(u32::MAX);
-                        return Admit::Reply(Reply {
+                        return Admit::Reply(Reply::Response {
                             status: StatusCode::TOO_MANY_REQUESTS,
                             headers: first_header.saturating_add(offset),
                         });
                     }
                     w.count += 1;
                 }
-                Kind::Brownout { .. } | Kind::Overload { .. } => {}
+                Kind::Brownout {
+                    fail_fraction,
+                    reply: fail,
+                } => {
+                    if reply == Reply::OK && coin(self.seed, attempt, i) < fail_fraction {
+                        if fail == Reply::Refused {
+                            return Admit::Reply(fail);
+                        }
+                        reply = fail;
+                    }
+                }
+                Kind::Overload { .. } => {}
             }
         }
         if self.busy < self.concurrency {
             self.busy += 1;
             Admit::Serve {
                 done_at: now.saturating_add(self.service_time(now)),
+                reply,
             }
         } else if self.queue.len() < self.queue_limit {
-            self.queue.push_back(call);
-            Admit::Queued
+            self.queue.push_back((call, reply));
+            Admit::Queued(reply)
         } else {
             Admit::Reply(self.shed)
         }
     }
 
-    /// A worker finishes a request at `now`. Returns its answer and, if a request was
-    /// waiting, that request's call and when it will complete.
-    pub(super) fn complete(&mut self, now: u64) -> (Reply, Option<(u32, u64)>) {
-        let reply = self.served_reply(now);
-        let next = match self.queue.pop_front() {
-            Some(call) => Some((call, now.saturating_add(self.service_time(now)))),
+    /// A worker finishes a request at `now`. If a request was waiting, returns its call,
+    /// the answer it will get and when it will complete.
+    pub(super) fn complete(&mut self, now: u64) -> Option<(u32, Reply, u64)> {
+        match self.queue.pop_front() {
+            Some((call, reply)) => Some((call, reply, now.saturating_add(self.service_time(now)))),
             None => {
                 self.busy = self.busy.saturating_sub(1);
                 None
             }
-        };
-        (reply, next)
+        }
     }
 
     /// How long a request that starts being served at `now` takes: longer while an
@@ -272,28 +317,6 @@ impl Server {
         // `factor` is more than 0 (checked by validation), so this is finite; `as`
         // saturates at u64::MAX.
         (self.service as f64 / factor) as u64
-    }
-
-    /// The answer for a request that was served: a success, unless a brown-out fails it.
-    fn served_reply(&mut self, now: u64) -> Reply {
-        for active in &self.incidents {
-            if now < active.start || now >= active.end {
-                continue;
-            }
-            if let Kind::Brownout {
-                fail_fraction,
-                reply,
-            } = active.kind
-            {
-                if self.rng.f64() < fail_fraction {
-                    return Reply {
-                        status: reply,
-                        headers: 0,
-                    };
-                }
-            }
-        }
-        Reply::OK
     }
 }
 
@@ -320,6 +343,10 @@ mod tests {
     use crate::scenario::{Incident, ServerModel};
     use core::time::Duration;
 
+    fn at(call: u64) -> Attempt {
+        Attempt { call, attempt: 0 }
+    }
+
     fn scenario(server: ServerModel, incidents: Vec<Incident>) -> Scenario {
         let mut s = Scenario::healthy();
         s.server = server;
@@ -330,24 +357,26 @@ mod tests {
     #[test]
     fn workers_then_queue_then_shed() {
         let s = scenario(ServerModel::new(10.0, 1, 1), vec![]);
-        let mut server = Server::new(&s, Rng::with_seed(1)).unwrap();
+        let mut server = Server::new(&s).unwrap();
         assert_eq!(
-            server.arrive(0, 0),
+            server.arrive(0, at(0), 0),
             Admit::Serve {
-                done_at: SECOND / 10
+                done_at: SECOND / 10,
+                reply: Reply::OK,
             }
         );
-        assert_eq!(server.arrive(1, 0), Admit::Queued);
-        let Admit::Reply(shed) = server.arrive(2, 0) else {
+        assert_eq!(server.arrive(1, at(1), 0), Admit::Queued(Reply::OK));
+        let Admit::Reply(shed) = server.arrive(2, at(2), 0) else {
             panic!("a full queue sheds");
         };
-        assert_eq!(shed.status.as_u16(), 529);
-        let (reply, next) = server.complete(SECOND / 10);
-        assert_eq!(reply, Reply::OK);
-        assert_eq!(next, Some((1, 2 * SECOND / 10)));
-        let (_, next) = server.complete(2 * SECOND / 10);
-        assert_eq!(next, None);
-        assert!(matches!(server.arrive(3, SECOND), Admit::Serve { .. }));
+        assert_eq!(shed, Reply::status(StatusCode::from_u16(529).unwrap()));
+        let next = server.complete(SECOND / 10);
+        assert_eq!(next, Some((1, Reply::OK, 2 * SECOND / 10)));
+        assert_eq!(server.complete(2 * SECOND / 10), None);
+        assert!(matches!(
+            server.arrive(3, at(3), SECOND),
+            Admit::Serve { .. }
+        ));
     }
 
     #[test]
@@ -362,17 +391,23 @@ mod tests {
             },
         );
         let s = scenario(ServerModel::new(1000.0, 10, 10), vec![incident]);
-        let mut server = Server::new(&s, Rng::with_seed(1)).unwrap();
+        let mut server = Server::new(&s).unwrap();
         let t = 12 * SECOND + 1;
-        assert!(matches!(server.arrive(0, t), Admit::Serve { .. }));
-        let Admit::Reply(reply) = server.arrive(1, t) else {
+        assert!(matches!(server.arrive(0, at(0), t), Admit::Serve { .. }));
+        let Admit::Reply(reply) = server.arrive(1, at(1), t) else {
             panic!("over the limit");
         };
-        assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
-        let headers = &server.headers[reply.headers as usize];
+        let Reply::Response { status, headers } = reply else {
+            panic!("{reply:?}");
+        };
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        let headers = &server.headers[headers as usize];
         assert_eq!(headers["retry-after"], "8");
         // The next window lets one through again.
-        assert!(matches!(server.arrive(2, 20 * SECOND), Admit::Serve { .. }));
+        assert!(matches!(
+            server.arrive(2, at(2), 20 * SECOND),
+            Admit::Serve { .. }
+        ));
     }
 
     #[test]
@@ -388,20 +423,23 @@ mod tests {
             Incident::new(
                 Duration::from_secs(3),
                 Duration::from_secs(1),
-                IncidentKind::Outage { status: 503 },
+                IncidentKind::Outage {
+                    failure: Failure::Status(503),
+                },
             ),
         ];
         let s = scenario(ServerModel::new(10.0, 1, 0), incidents);
-        let mut server = Server::new(&s, Rng::with_seed(1)).unwrap();
+        let mut server = Server::new(&s).unwrap();
         assert_eq!(
-            server.arrive(0, SECOND),
+            server.arrive(0, at(0), SECOND),
             Admit::Serve {
-                done_at: SECOND + SECOND / 5
+                done_at: SECOND + SECOND / 5,
+                reply: Reply::OK,
             }
         );
-        let Admit::Reply(reply) = server.arrive(1, 3 * SECOND) else {
+        let Admit::Reply(reply) = server.arrive(1, at(1), 3 * SECOND) else {
             panic!("down");
         };
-        assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(reply, Reply::status(StatusCode::SERVICE_UNAVAILABLE));
     }
 }

@@ -370,14 +370,18 @@ fn invalid_scenarios_name_the_field() {
         (|s| s.server.concurrency = 0, "server.concurrency"),
         (|s| s.server.shed_status = 99, "server.shed_status"),
         (
-            |s| s.incidents[0].kind = IncidentKind::Outage { status: 600 },
+            |s| {
+                s.incidents[0].kind = IncidentKind::Outage {
+                    failure: Failure::Status(600),
+                }
+            },
             "incidents.outage.status",
         ),
         (
             |s| {
                 s.incidents[0].kind = IncidentKind::Brownout {
                     fail_fraction: 1.5,
-                    status: 500,
+                    failure: Failure::Status(500),
                 }
             },
             "incidents.brownout.fail_fraction",
@@ -459,6 +463,7 @@ load during incident             1.02x             -
 peak load (attempts/s)             120             0
 server success                   65.4%          0.0%
 call success                     66.7%          0.0%
+call success during incident         -             -
 call latency p50                  20ms             -
 call latency p99                 1.50s             -
 recovery after incident          2.50s    not in run
@@ -467,6 +472,464 @@ gave up (attempts_exhausted)        30             5
 ";
     assert_eq!(text, expected);
     // Every line is as wide as the header: the columns line up.
+    let widths: Vec<usize> = text.lines().map(|l| l.chars().count()).collect();
+    assert!(widths.iter().all(|&w| w == widths[0]), "{widths:?}");
+}
+
+/// A policy that never retries, with no budget: each call is its first attempt.
+fn one_attempt() -> Policy {
+    Policy::builder()
+        .max_attempts(1)
+        .no_budget()
+        .build()
+        .unwrap()
+}
+
+/// 10 clients, 10 calls a second (fixed), 30 s, an incident of `kind` from 10 s to 20 s.
+fn small(kind: IncidentKind) -> Scenario {
+    let mut s = Scenario::healthy();
+    s.clients = 10;
+    s.arrivals = Arrivals::Fixed { rate: 10.0 };
+    s.duration = Duration::from_secs(30);
+    s.budget = BudgetScope::PerClient;
+    s.incidents = vec![Incident::new(
+        Duration::from_secs(10),
+        Duration::from_secs(10),
+        kind,
+    )];
+    s
+}
+
+#[test]
+fn a_refused_connection_fails_after_the_round_trip() {
+    let mut s = small(IncidentKind::Outage {
+        failure: Failure::Refused,
+    });
+    s.incidents[0].start = Duration::ZERO;
+    s.incidents[0].duration = s.duration;
+    let r = run(&s, "x", &one_attempt()).unwrap();
+    assert_eq!(r.incident_calls, 300);
+    assert_eq!(r.incident_call_successes, 0);
+    // Nothing takes longer than the round trip: the failures come as fast as successes.
+    assert_eq!(r.latency.max(), s.rtt);
+    // A connect failure is retried, even for a POST under `when_safe`.
+    let mut post = s.clone();
+    post.request = redial::RequestFacts::idempotent(false);
+    let r = run(&post, "x", &Policy::builder().no_budget().build().unwrap()).unwrap();
+    assert_eq!(r.stopped(StopReason::NotRetryable), 0);
+    assert!(r.retries > 2 * 290, "{}", r.retries);
+}
+
+#[test]
+fn a_timeout_fails_after_its_time() {
+    let mut s = small(IncidentKind::Outage {
+        failure: Failure::Timeout,
+    });
+    s.timeout = Duration::from_secs(3);
+    let r = run(&s, "x", &one_attempt()).unwrap();
+    assert_eq!(r.incident_call_successes, 0);
+    assert_eq!(r.latency.max(), Duration::from_secs(3));
+    assert!(r.latency.p50().unwrap() < Duration::from_secs(1));
+    // Every attempt is answered once, the timeouts as failures.
+    let answers: u64 = r.buckets.iter().map(|b| b.successes + b.failures).sum();
+    assert_eq!(answers, r.attempts());
+    // A GET is retried after a timeout, a POST under `when_safe` is not (it may have been
+    // acted on).
+    let retrying = Policy::builder().no_budget().build().unwrap();
+    let get = run(&s, "x", &retrying).unwrap();
+    assert!(get.latency.max() > Duration::from_secs(9), "three timeouts");
+    assert!(get.retries > 100, "{}", get.retries);
+    s.request = redial::RequestFacts::idempotent(false);
+    let post = run(&s, "x", &retrying).unwrap();
+    assert_eq!(post.retries, 0);
+    assert_eq!(post.stopped(StopReason::NotRetryable), 100);
+}
+
+#[test]
+fn refused_and_timed_out_requests_in_a_brownout_use_capacity_as_modelled() {
+    // One worker, 10 s per request, no queue: a request that holds the worker makes the
+    // next one be shed. A brown-out fails every request from 0 to 1 s.
+    let mut s = Scenario::healthy();
+    s.server = ServerModel::new(0.1, 1, 0);
+    s.clients = 3;
+    s.arrivals = Arrivals::Burst { at: Duration::ZERO };
+    s.duration = Duration::from_millis(1);
+    s.budget = BudgetScope::PerClient;
+    s.timeout = Duration::from_secs(30);
+    for (failure, shed) in [(Failure::Refused, 0), (Failure::Timeout, 2)] {
+        s.incidents = vec![Incident::new(
+            Duration::ZERO,
+            Duration::from_secs(1),
+            IncidentKind::Brownout {
+                fail_fraction: 1.0,
+                failure,
+            },
+        )];
+        let r = run(&s, "x", &one_attempt()).unwrap();
+        assert_eq!(r.calls, 3);
+        assert_eq!(r.incident_call_successes, 0);
+        // A refused connection never reaches a worker; a request that times out holds
+        // one while its client waits, so the two after it are shed (at once).
+        let quick = r.latency.quantile(0.6).unwrap();
+        if shed == 0 {
+            assert_eq!(r.latency.max(), s.rtt, "{failure}");
+        } else {
+            assert_eq!(r.latency.max(), Duration::from_secs(30), "{failure}");
+            assert!(quick < Duration::from_millis(25), "{failure}: shed at once");
+        }
+    }
+}
+
+#[test]
+fn the_coin_is_the_same_for_two_policies() {
+    // Which attempts fail depends on the call and the attempt alone: a policy that retries
+    // once sees its first attempts fail exactly where a policy that never retries does,
+    // though its retries came between them.
+    let mut s = Scenario::brownout();
+    s.clients = 100;
+    s.duration = Duration::from_secs(120);
+    s.incidents[0].start = Duration::from_secs(10);
+    s.incidents[0].duration = Duration::from_secs(100);
+    s.budget = BudgetScope::PerClient;
+    let once = run(&s, "once", &one_attempt()).unwrap();
+    let twice = Policy::builder()
+        .max_attempts(2)
+        .no_budget()
+        .build()
+        .unwrap();
+    let twice = run(&s, "twice", &twice).unwrap();
+    let failed_first = once.calls - once.stopped(StopReason::Succeeded);
+    assert!(failed_first > 1000, "{failed_first}");
+    assert_eq!(twice.retries, failed_first);
+    // And a second attempt has a coin of its own: about half the retries fail too.
+    let failed_both = twice.calls - twice.stopped(StopReason::Succeeded);
+    let share = failed_both as f64 / twice.retries as f64;
+    assert!((0.45..0.55).contains(&share), "{share}");
+}
+
+#[test]
+fn incident_call_success_counts_the_calls_started_during_the_incident() {
+    let mut s = small(IncidentKind::Outage {
+        failure: Failure::Status(503),
+    });
+    // With no network delay a call's attempt reaches the server when the call starts.
+    s.rtt = Duration::ZERO;
+    let r = run(&s, "x", &one_attempt()).unwrap();
+    assert_eq!(r.calls, 300);
+    assert_eq!(r.incident_calls, 100);
+    assert_eq!(r.incident_call_success_rate(), Some(0.0));
+    assert_eq!(r.call_success_rate(), Some(200.0 / 300.0));
+    // Without an incident there is no such rate.
+    s.incidents.clear();
+    let r = run(&s, "x", &one_attempt()).unwrap();
+    assert_eq!(r.incident_call_success_rate(), None);
+}
+
+#[test]
+fn failures_read_and_print_as_the_command_line_spells_them() {
+    for f in Failure::ALL {
+        assert_eq!(f.to_string().parse::<Failure>(), Ok(f));
+    }
+    for bad in [
+        "", "99", "600", "0503", "+503", "Refused", "5 03", "timeout2",
+    ] {
+        assert!(bad.parse::<Failure>().is_err(), "{bad:?}");
+    }
+}
+
+mod matrix_table {
+    use super::*;
+    use crate::matrix::{self, Bound, Matrix, Measure, Row, Section, Settings, Statistic};
+
+    fn row(section: Section, failure: Failure, clients: u32, measure: Measure) -> Row {
+        let bound = matrix::bound(section, failure, clients, measure).unwrap();
+        Row {
+            section,
+            failure,
+            clients,
+            measure,
+            statistic: Statistic::Worst,
+            value: 0.0,
+            no_budget: None,
+            gap: None,
+            bound,
+            holds: false,
+        }
+    }
+
+    #[test]
+    fn markdown_golden_shape() {
+        let mut a = row(Section::Outage, Failure::Status(429), 1000, Measure::Load);
+        a.value = 1.914;
+        let mut b = row(
+            Section::Brownout,
+            Failure::Timeout,
+            10,
+            Measure::CallSuccess,
+        );
+        (b.value, b.no_budget, b.gap, b.holds) = (0.871, Some(0.872), Some(-0.0012), true);
+        let mut c = row(Section::Overload, Failure::Status(503), 100, Measure::Load);
+        (c.value, c.no_budget, c.holds) = (1.11, Some(2.38), true);
+        let mut d = row(
+            Section::LoneScript,
+            Failure::Status(529),
+            1,
+            Measure::CallSuccess,
+        );
+        (d.statistic, d.value, d.no_budget, d.gap) =
+            (Statistic::Median, 0.763, Some(0.976), Some(-0.232));
+        let m = Matrix {
+            seeds: 1..=10,
+            rows: vec![a, b, c, d],
+        };
+        let expected = "\
+| scenario | failure | clients | measure (seeds 1–10) | policy | no budget | worst gap | required | holds |
+|---|---|---:|---|---:|---:|---:|---|---|
+| outage | 429 (no hint) | 1000 | load during incident, worst | 1.91× |  |  | ≤ 1.30× | **no** |
+| brown-out 50 % | timeout | 10 | call success during incident, worst | 87.1 % | 87.2 % | -0.1 pts | ≥ no budget − 2 pts | yes |
+| overload 25 % | sheds 503 | 100 | load during incident, worst | 1.11× | 2.38× |  | ≤ 1.30× | yes |
+| one script | 529 | 1 | call success during incident, median | 76.3 % | 97.6 % | -23.2 pts | ≥ 96.5 % | **no** |
+";
+        assert_eq!(m.to_string(), expected);
+        assert!(!m.holds());
+        assert_eq!(m.failing().count(), 2);
+    }
+
+    #[test]
+    fn the_bounds_are_the_designs() {
+        use Bound::*;
+        let b = matrix::bound;
+        for f in Failure::ALL {
+            for clients in matrix::FLEETS {
+                assert_eq!(
+                    b(Section::Outage, f, clients, Measure::Load),
+                    Some(AtMost(1.3))
+                );
+            }
+            assert_eq!(
+                b(Section::Redis, f, 1000, Measure::Load),
+                Some(AtMost(1.15))
+            );
+            let shed = matches!(f, Failure::Status(503 | 529));
+            let brownout = |clients| b(Section::Brownout, f, clients, Measure::CallSuccess);
+            assert_eq!(brownout(10), Some(BelowNoBudget { points: 2.0 }));
+            for (clients, at_least) in [(100, 0.83), (1000, 0.65)] {
+                let want = if shed {
+                    AtLeast(at_least)
+                } else {
+                    BelowNoBudget { points: 2.0 }
+                };
+                assert_eq!(brownout(clients), Some(want), "{f} {clients}");
+            }
+        }
+        let overload = Failure::Status(529);
+        assert_eq!(
+            b(Section::Overload, overload, 10, Measure::Load),
+            Some(AtMost(1.3))
+        );
+        assert_eq!(
+            b(Section::Overload, overload, 10, Measure::CallSuccess),
+            Some(BelowNoBudget { points: 1.0 })
+        );
+        assert_eq!(
+            b(Section::LoneScript, overload, 1, Measure::CallSuccess),
+            Some(AtLeast(0.965))
+        );
+        assert_eq!(b(Section::Outage, overload, 10, Measure::CallSuccess), None);
+    }
+
+    #[test]
+    fn the_scenarios_are_the_designs() {
+        let s = matrix::scenario(Section::LoneScript, Failure::Status(500), 1000, 4);
+        assert_eq!(s.clients, 1);
+        assert_eq!(s.arrivals, Arrivals::Poisson { rate: 1.0 });
+        assert_eq!(s.incidents[0].duration, Duration::from_secs(1200));
+        assert_eq!(
+            s.incidents[0].kind,
+            IncidentKind::Brownout {
+                fail_fraction: 0.3,
+                failure: Failure::Status(529)
+            }
+        );
+        assert!(s.duration > s.incidents[0].end());
+        assert_eq!(matrix::preset(Section::LoneScript), Preset::Anthropic);
+        let s = matrix::scenario(Section::Redis, Failure::Refused, 1000, 2);
+        assert_eq!(
+            s.budget,
+            BudgetScope::Redis {
+                sync: Duration::from_millis(250)
+            }
+        );
+        assert_eq!(
+            s.incidents[0].kind,
+            IncidentKind::Outage {
+                failure: Failure::Refused
+            }
+        );
+        for section in [Section::Outage, Section::Brownout, Section::Overload] {
+            let s = matrix::scenario(section, Failure::Status(503), 100, 7);
+            assert_eq!((s.clients, s.seed), (100, 7));
+            assert_eq!(s.budget, BudgetScope::PerClient);
+            assert_eq!(s.duration, Duration::from_secs(300));
+            assert_eq!(s.arrivals, Arrivals::Poisson { rate: 100.0 });
+            assert_eq!(s.server.capacity, 200.0);
+            assert_eq!(s.incidents[0].start, Duration::from_secs(60));
+            assert_eq!(s.incidents[0].duration, Duration::from_secs(120));
+        }
+    }
+
+    fn small() -> Settings {
+        Settings {
+            seeds: 1..=3,
+            fleets: vec![10],
+            failures: vec![Failure::Status(503), Failure::Timeout],
+            shed: vec![503],
+            sections: vec![Section::Brownout, Section::Overload, Section::Outage],
+            threads: 1,
+        }
+    }
+
+    #[test]
+    fn rows_come_in_the_designs_order_whatever_the_threads() {
+        let one = matrix::run(&small(), Policy::preset).unwrap();
+        let two = matrix::run(
+            &Settings {
+                threads: 2,
+                ..small()
+            },
+            Policy::preset,
+        )
+        .unwrap();
+        assert_eq!(one, two);
+        let sections: Vec<Section> = one.rows.iter().map(|r| r.section).collect();
+        use Section::*;
+        assert_eq!(
+            sections,
+            [Outage, Outage, Brownout, Brownout, Overload, Overload]
+        );
+    }
+
+    #[test]
+    fn worst_is_the_worst_seed_and_gaps_are_paired() {
+        let m = matrix::run(&small(), Policy::preset).unwrap();
+        let none = Policy::builder().no_budget().build().unwrap();
+        for r in &m.rows {
+            let runs = |p: &Policy| -> Vec<Report> {
+                (1..=3)
+                    .map(|seed| {
+                        let s = matrix::scenario(r.section, r.failure, r.clients, seed);
+                        run(&s, "x", p).unwrap()
+                    })
+                    .collect()
+            };
+            let pick = |rep: &Report| match r.measure {
+                Measure::Load => rep.incident_amplification().unwrap(),
+                Measure::CallSuccess => rep.incident_call_success_rate().unwrap(),
+            };
+            let mine: Vec<f64> = runs(&Policy::default()).iter().map(pick).collect();
+            let worst = match r.measure {
+                Measure::Load => mine.iter().copied().fold(f64::MIN, f64::max),
+                Measure::CallSuccess => mine.iter().copied().fold(f64::MAX, f64::min),
+            };
+            assert_eq!(r.value, worst, "{r:?}");
+            if let Some(gap) = r.gap {
+                let theirs: Vec<f64> = runs(&none).iter().map(pick).collect();
+                let paired = mine
+                    .iter()
+                    .zip(&theirs)
+                    .map(|(a, b)| a - b)
+                    .fold(f64::MAX, f64::min);
+                assert_eq!(gap, paired, "{r:?}");
+                assert_eq!(r.holds, r.bound.holds(r.value, Some(gap)));
+            }
+        }
+    }
+
+    #[test]
+    fn an_empty_or_huge_seed_range_is_an_error_that_names_it() {
+        #[allow(clippy::reversed_empty_ranges)]
+        let settings = Settings {
+            seeds: 5..=4,
+            ..small()
+        };
+        match matrix::run(&settings, Policy::preset) {
+            Err(SimulateError::Invalid { field, .. }) => assert_eq!(field, "seeds"),
+            other => panic!("{other:?}"),
+        }
+        // A run's own error, from whichever thread met it.
+        let settings = Settings {
+            fleets: vec![10, 0],
+            threads: 2,
+            ..small()
+        };
+        match matrix::run(&settings, Policy::preset) {
+            Err(SimulateError::Invalid { field, .. }) => assert_eq!(field, "clients"),
+            other => panic!("{other:?}"),
+        }
+        let settings = Settings {
+            seeds: 0..=u64::MAX,
+            ..small()
+        };
+        match matrix::run(&settings, Policy::preset) {
+            Err(e) => assert_eq!(
+                e.to_string(),
+                format!(
+                    "seeds: must be a range of 1 to 1,000 seeds, got 0-{}",
+                    u64::MAX
+                )
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn seed_table_golden_shape() {
+    // Three seeds of one policy: the worst and the median of each measure.
+    let seed = |calls: u64, retries: u64, ok: u64, during: (u64, u64), recovery| {
+        let mut r = Report::new("default", Duration::from_secs(1));
+        r.calls = calls;
+        r.first_attempts = calls;
+        r.retries = retries;
+        r.server_successes = ok;
+        r.stops = [ok, 0, calls - ok, 0, 0, 0];
+        r.incident = Some((Duration::from_secs(60), Duration::from_secs(180)));
+        r.incident_first_attempts = calls;
+        r.incident_retries = retries;
+        (r.incident_calls, r.incident_call_successes) = during;
+        r.recovery = recovery;
+        r.latency.record(Duration::from_millis(20 * calls / 100));
+        r
+    };
+    let runs = vec![vec![
+        seed(100, 10, 90, (50, 40), Recovery::After(Duration::ZERO)),
+        seed(
+            200,
+            60,
+            150,
+            (50, 30),
+            Recovery::After(Duration::from_secs(2)),
+        ),
+        seed(300, 30, 290, (50, 45), Recovery::NotInRun),
+    ]];
+    let text = SeedTable::new(&runs).to_string();
+    let expected = "\
+measure                        default worst  default median
+calls                                      -             200
+attempts                                 330             260
+amplification (attempts/call)          1.30x           1.10x
+load during incident                   1.30x           1.10x
+peak load (attempts/s)                     0               0
+server success                         57.7%           81.8%
+call success                           75.0%           90.0%
+call success during incident           60.0%           80.0%
+call latency p50                        60ms            40ms
+call latency p99                        60ms            40ms
+recovery after incident           not in run           2.00s
+budget denials                             0               0
+gave up (attempts_exhausted)              50              10
+";
+    assert_eq!(text, expected);
     let widths: Vec<usize> = text.lines().map(|l| l.chars().count()).collect();
     assert!(widths.iter().all(|&w| w == widths[0]), "{widths:?}");
 }
