@@ -81,10 +81,12 @@
 //! | `tower/` (feature `tower`) | `tower` stacks | `RetryLayer` |
 //!
 //! Each returns a [`Retrying`]: the options every adapter shares (`options.rs`) and the
-//! adapter's own part. Each adapter hands every attempt's result to one driver
-//! (`driver.rs`), which classifies it, keeps its request id, refuses retries the adapter
-//! cannot make, asks the machine and builds the final result; the adapter only makes
-//! attempts and waits.
+//! adapter's own part. The retry loop itself is written once, as a sans-I/O step driver
+//! (`driver.rs`): events in (an attempt is due, an attempt finished with this result, a
+//! wait did not end at once), commands out (make an attempt, sleep this long, read these
+//! clocks, done). It classifies each result, keeps its request id, refuses retries the
+//! adapter cannot make, asks the machine and builds the final result; every adapter only
+//! obeys its commands, and reads a clock only when the driver asks for it.
 //!
 //! What an attempt produced is read through [`HttpOutcome`], implemented for
 //! `http::Response<B>`, transport errors, and (feature `reqwest`) reqwest's types; every
@@ -152,8 +154,6 @@ pub use adapters::with_error_type;
 pub use adapters::FuturesTimerSleeper;
 #[cfg(feature = "ureq")]
 pub use adapters::KeepStatus;
-#[cfg(feature = "reqwest-middleware")]
-pub use adapters::RetryMiddleware;
 #[cfg(feature = "tokio")]
 pub use adapters::TokioSleeper;
 pub use adapters::{
@@ -171,6 +171,8 @@ pub use adapters::{
     KeepInnerTypes, ReplayBody, RetryLayer, RetryService, RetryServiceFuture, TowerLayer,
     TowerMode, WrapInRetryError,
 };
+#[cfg(feature = "reqwest-middleware")]
+pub use adapters::{MiddlewareAttempts, RetryMiddleware};
 
 /// The random generator the machine takes, re-exported so callers need not name
 /// `fastrand` in their own `Cargo.toml`.

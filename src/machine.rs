@@ -382,6 +382,38 @@ impl<R: AsRef<Rules>> Machine<R> {
         now: impl FnOnce() -> Instant,
         rng: &mut Rng,
     ) -> Action {
+        // Read the clock at most once, and only if a rule needs it. (The reading is kept,
+        // so `now()` is never `None`.)
+        let (mut clock, mut read) = (Some(now), None);
+        let now = move || -> Option<Instant> {
+            if let Some(clock) = clock.take() {
+                read = Some(clock());
+            }
+            read
+        };
+        self.outcome(verdict, now, rng)
+    }
+
+    /// [`on_outcome`](Self::on_outcome) for the step driver, which reads the clock before
+    /// the decision only when [`Rules::decisions_need_time`] says a rule will need it:
+    /// `now` is that reading, or `None`, which no rule then asks for.
+    #[inline]
+    pub(crate) fn on_outcome_read(
+        &mut self,
+        verdict: &Verdict,
+        now: Option<Instant>,
+        rng: &mut Rng,
+    ) -> Action {
+        self.outcome(verdict, move || now, rng)
+    }
+
+    #[inline(always)]
+    fn outcome(
+        &mut self,
+        verdict: &Verdict,
+        now: impl FnMut() -> Option<Instant>,
+        rng: &mut Rng,
+    ) -> Action {
         if let Verdict::Success = verdict {
             // Nearly every call ends here, apart from the failure path below.
             return Action::Stop(self.on_success());
@@ -469,19 +501,10 @@ impl<R: AsRef<Rules>> Machine<R> {
         &mut self,
         cause: &Cause,
         hint: &Option<Hint>,
-        now: impl FnOnce() -> Instant,
+        mut now: impl FnMut() -> Option<Instant>,
         rng: &mut Rng,
     ) -> Result<Retry, Stop> {
         let rules = self.rules.as_ref();
-        // Read the clock at most once, and only if a rule below needs it. (The reading is
-        // kept, so `now()` is never `None`.)
-        let (mut clock, mut read) = (Some(now), None);
-        let mut now = move || -> Option<Instant> {
-            if let Some(clock) = clock.take() {
-                read = Some(clock());
-            }
-            read
-        };
         let first = self.attempts == 1;
         let retry = self.retries.saturating_add(1);
         // A rate limit that says how long to wait: the server pacing, not failing.

@@ -4,7 +4,7 @@ use core::time::Duration;
 use std::time::{Instant, SystemTime};
 
 use super::classify_result::{Classify, HttpClassify};
-use super::driver::Step;
+use super::driver::{finish, read, Command, Driver, Event, Pending};
 use super::notify::{NoNotify, Notify};
 use super::options::{AsPolicy, AttemptOutput, Retrying, WithSleeper};
 use super::retry_error::RetryError;
@@ -185,28 +185,43 @@ impl<Op, P, S, C, N> Retrying<BlockingAttempts<Op>, P, S, C, N> {
         N: Notify,
     {
         let Retrying {
-            mut driver,
+            mut options,
             mut sleeper,
             attempts: BlockingAttempts { mut op },
         } = self;
-        // A blocking attempt takes its time inside `op`: the clock starts before it.
-        driver.start(|| sleeper.now());
+        let mut driver = Driver::default();
+        macro_rules! step {
+            ($event:expr) => {
+                read(
+                    &mut driver,
+                    &mut options,
+                    $event,
+                    || sleeper.now(),
+                    || sleeper.wall(),
+                )
+            };
+        }
+        let mut command = step!(Event::Due);
         loop {
-            // The rate-limit gate may hold a first attempt: wait, then ask again.
-            while let Some(wait) = driver.hold(&|| sleeper.wall()) {
-                sleeper.sleep(wait);
+            // The driver answers `Due` with an attempt, or first with a sleep (the gate
+            // holding a first attempt), and a failed attempt with the sleep before the next.
+            while let Command::Sleep(delay) = command {
+                sleeper.sleep(delay);
+                command = step!(Event::Due);
             }
+            // A blocking attempt takes its time inside `op`: it never ends at once.
+            let _ = step!(Event::Pending(Pending::Attempt));
             let result = op();
-            match driver.on_result(Some(&result), None, || sleeper.now(), &|| sleeper.wall()) {
-                Step::Retry(delay) => {
-                    // Let go of the failed attempt (a response holds a connection) first.
-                    drop(result);
-                    sleeper.sleep(delay);
-                }
-                Step::End(end) => {
-                    return driver.finish(end, Some(result), Duration::ZERO, || sleeper.now())
-                }
+            command = step!(Event::Finished(Some(&result), None));
+            if let Command::Done(end) = command {
+                // A blocking call has no per-attempt timeout: no attempt is cut off.
+                let last = Some(result);
+                return finish(&mut driver, &options, end, last, Duration::ZERO, || {
+                    sleeper.now()
+                });
             }
+            // Let go of the failed attempt (a response holds a connection) before the wait.
+            drop(result);
         }
     }
 }

@@ -1,7 +1,6 @@
 //! How one attempt's result becomes a [`Verdict`]: the classify hook, the context it gets,
 //! and the default, which reads HTTP outcomes through the policy's table.
 
-use core::fmt;
 use std::time::SystemTime;
 
 use crate::classify::{Classifier, Outcome, RequestFacts};
@@ -79,6 +78,22 @@ pub trait Classify<T, E> {
         false
     }
 
+    /// Whether [`classify`](Self::classify) may read the wall clock
+    /// ([`ClassifyContext::wall`]) for this failed `result`: the driver reads the clock
+    /// for it only then. Defaults to yes; [`HttpClassify`] says yes for a response only
+    /// (its hints may be dates), a closure never.
+    ///
+    /// ```
+    /// use redial::{Classify, HttpClassify, Transport};
+    /// let refused: Result<http::Response<()>, Transport> = Err(Transport::Connect);
+    /// assert!(!HttpClassify.reads_wall(&refused));
+    /// ```
+    #[inline]
+    fn reads_wall(&self, result: &Result<T, E>) -> bool {
+        let _ = result;
+        true
+    }
+
     /// The status and headers of a response, which the policy's rate-limit
     /// [gate](crate::gate) learns from (a 429's reset, a spent quota's). Defaults to none:
     /// results that are not HTTP teach the gate nothing.
@@ -114,33 +129,7 @@ pub trait Classify<T, E> {
 pub struct ClassifyContext<'a> {
     classifier: &'a Classifier,
     request: RequestFacts,
-    wall: Wall<'a>,
-}
-
-/// The wall clock of a context: a given time, or the adapter's clock, read only when asked
-/// (most results are successes, which need no time).
-#[derive(Clone, Copy)]
-enum Wall<'a> {
-    At(SystemTime),
-    Clock(&'a dyn Fn() -> SystemTime),
-}
-
-impl Wall<'_> {
-    fn read(self) -> SystemTime {
-        match self {
-            Wall::At(at) => at,
-            Wall::Clock(clock) => clock(),
-        }
-    }
-}
-
-impl fmt::Debug for Wall<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Wall::At(at) => f.debug_tuple("At").field(at).finish(),
-            Wall::Clock(_) => f.write_str("Clock"),
-        }
-    }
+    wall: SystemTime,
 }
 
 impl<'a> ClassifyContext<'a> {
@@ -158,21 +147,7 @@ impl<'a> ClassifyContext<'a> {
         ClassifyContext {
             classifier,
             request,
-            wall: Wall::At(wall),
-        }
-    }
-
-    /// A context whose wall clock is read from `clock` when a classifier asks for it.
-    #[inline]
-    pub(crate) fn with_clock(
-        classifier: &'a Classifier,
-        request: RequestFacts,
-        clock: &'a dyn Fn() -> SystemTime,
-    ) -> Self {
-        ClassifyContext {
-            classifier,
-            request,
-            wall: Wall::Clock(clock),
+            wall,
         }
     }
 
@@ -205,7 +180,7 @@ impl<'a> ClassifyContext<'a> {
     }
 
     /// The wall clock, for HTTP dates and reset timestamps in the result. An adapter reads
-    /// its clock here, on each call, so a classifier that needs no time pays for none.
+    /// it before classifying a failure that [`Classify::reads_wall`] says may need it.
     ///
     /// ```
     /// # use std::time::SystemTime;
@@ -216,7 +191,7 @@ impl<'a> ClassifyContext<'a> {
     /// assert_eq!(cx.wall(), SystemTime::UNIX_EPOCH);
     /// ```
     pub fn wall(&self) -> SystemTime {
-        self.wall.read()
+        self.wall
     }
 
     /// The policy's verdict on an HTTP outcome.
@@ -232,11 +207,7 @@ impl<'a> ClassifyContext<'a> {
     /// ```
     #[inline]
     pub fn verdict(&self, outcome: &Outcome<'_>) -> Verdict {
-        // The clock is taken by value, not through `self`: a transport failure, which reads
-        // no time, then needs no context in memory.
-        let wall = self.wall;
-        self.classifier
-            .classify_at(self.request, outcome, move || wall.read())
+        self.classifier.classify(&self.request, outcome, self.wall)
     }
 }
 
@@ -264,6 +235,11 @@ impl<T: HttpOutcome, E: HttpOutcome> Classify<T, E> for HttpClassify {
 
     fn request_id<'r>(&self, result: &'r Result<T, E>) -> Option<&'r str> {
         result.request_id()
+    }
+
+    #[inline]
+    fn reads_wall(&self, result: &Result<T, E>) -> bool {
+        matches!(result.outcome(), Outcome::Response { .. })
     }
 
     #[inline]
@@ -306,5 +282,10 @@ where
 {
     fn classify(&mut self, _cx: &ClassifyContext<'_>, result: &Result<T, E>) -> Verdict {
         (self.0)(result)
+    }
+
+    #[inline]
+    fn reads_wall(&self, _: &Result<T, E>) -> bool {
+        false
     }
 }

@@ -1,10 +1,35 @@
-//! The one retry loop every adapter shares, minus the waiting: classify a result and keep
-//! its request id, refuse a retry the adapter cannot make, ask the machine, tell the hook,
-//! and build the call's result. Adapters only add how they make an attempt and how they
-//! wait, so none of them holds a policy rule or reads a clock of its own: they hand the
-//! driver their sleeper's clocks, which it reads only when a decision needs the time.
+//! The retry loop, written once: a sans-I/O step driver. It takes events (the call may
+//! make an attempt, an attempt ended with this result, something did not end at once) and
+//! answers with commands (make an attempt, sleep this long, read these clocks, done). Every
+//! adapter only interprets the commands, so none holds a policy rule, and a fix to the
+//! order of the steps is made here, once.
+//!
+//! # The protocol
+//!
+//! An adapter feeds the driver one [`Event`] at a time through [`Driver::handle`] and does
+//! what the [`Command`] says:
+//!
+//! 1. [`Event::Due`] when the call begins and after every wait the driver asked for: it
+//!    answers [`Command::Attempt`], or [`Command::Sleep`] while the rate-limit gate holds
+//!    the first attempt (then `Due` again once the sleep is over).
+//! 2. [`Event::Pending`] when an attempt or a sleep does not end at once: the call's clock
+//!    starts then (a slow first attempt counts in the elapsed time). It answers
+//!    [`Command::Yield`]: nothing to do until the adapter is woken.
+//! 3. [`Event::Finished`] when an attempt ends, with its result: the driver classifies it
+//!    once, keeps its request id, refuses a retry the adapter says it cannot make, asks
+//!    the machine and tells the notify hook. It answers [`Command::Sleep`] (then `Due`) or
+//!    [`Command::Done`]; hand `Done`'s end and the last result to [`Driver::finish`].
+//! 4. [`Event::Ended`] when a stream that opened ends cleanly: the call succeeded.
+//!
+//! The driver reads no clock. When an event needs the time it answers [`Command::Read`]
+//! with the clocks it needs ([`Need`]), and the adapter MUST then read them and send the
+//! same event again with their values ([`Clocks`]): nothing happened the first time. A
+//! call that succeeds at once is never asked for a clock. [`read`] is that loop, for every
+//! adapter.
+//!
+//! A command that is not obeyed is harmless to the driver, but the call then stalls: an
+//! adapter MUST NOT make an attempt it was not told to make.
 
-use core::task::Poll;
 use core::time::Duration;
 use std::time::{Instant, SystemTime};
 
@@ -16,59 +41,215 @@ use crate::machine::{Action, Machine, Stop};
 use crate::verdict::{Cause, Transport, Verdict};
 
 use super::classify_result::{Classify, ClassifyContext};
-use super::notify::{Event, Notify};
+use super::notify::{Event as Heard, Notify};
 use super::options::{AsPolicy, Options};
 use super::request_ids::RequestIds;
 use super::retry_error::{Last, Refusal, RetryError};
 use super::tracing::Trace;
+
+/// What happened to a call: the input of [`Driver::handle`].
+#[derive(Debug)]
+pub(crate) enum Event<'r, T, E> {
+    /// The call begins, or the wait the driver asked for is over: an attempt may be made.
+    Due,
+    /// What the adapter started did not end at once: the call yields.
+    Pending(Pending),
+    /// An attempt ended with this result (`None`: the per-attempt timeout cut it off, a
+    /// transport timeout), and why the adapter could not send it again, if it cannot.
+    Finished(Option<&'r Result<T, E>>, Option<Refusal>),
+    /// A stream that opened ended cleanly: the call succeeded.
+    Ended,
+}
+
+// By hand: the event holds the result by reference, whatever its types.
+impl<T, E> Clone for Event<'_, T, E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T, E> Copy for Event<'_, T, E> {}
+
+/// What did not end at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pending {
+    /// An attempt.
+    Attempt,
+    /// The sleep the driver asked for (the driver knows why: [`Driver::wait`]).
+    Sleep,
+}
+
+/// What the adapter does next: the output of [`Driver::handle`].
+#[derive(Clone, Copy, Debug)]
+#[must_use = "the driver's command is the adapter's next step"]
+pub(crate) enum Command {
+    /// Make an attempt, then send [`Event::Finished`] (or [`Event::Pending`] first).
+    Attempt,
+    /// Sleep this long, then send [`Event::Due`]. Why is [`Driver::wait`]: the reason
+    /// stays out of the command, which is then two words, returned in registers.
+    Sleep(Duration),
+    /// Read these clocks and send the same event again with their values.
+    Read(Need),
+    /// Nothing to do until the adapter is woken.
+    Yield,
+    /// No more attempts: hand this and the last result to [`Driver::finish`].
+    Done(End),
+}
+
+/// Why the adapter sleeps. Every wait is a sleep; its reason decides whether the call's
+/// clock starts with it, and names it for the reader (a wait for a rate pacer will be
+/// one more).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// The delay before a retry (backoff, or the server's hint).
+    #[default]
+    Backoff,
+    /// The rate-limit gate holds the first attempt until the quota resets. Not part of the
+    /// call's elapsed time.
+    Gate,
+}
+
+/// The clocks an event needs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Need {
+    /// The monotonic clock: limits and the elapsed time.
+    pub(crate) now: bool,
+    /// The wall clock: HTTP dates and reset timestamps.
+    pub(crate) wall: bool,
+}
+
+/// The clocks an adapter read for an event, as the driver asked ([`Command::Read`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Clocks {
+    pub(crate) now: Option<Instant>,
+    pub(crate) wall: Option<SystemTime>,
+}
+
+impl Clocks {
+    /// Whether these readings cover `need`.
+    #[inline(always)]
+    fn cover(&self, need: Need) -> bool {
+        (!need.now || self.now.is_some()) && (!need.wall || self.wall.is_some())
+    }
+}
+
+/// How a call ends. The rest of it (why the machine stopped, how long the call took) the
+/// driver keeps for [`Driver::finish`], so that a command is two words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// The last result is a success (for a stream: the open succeeded; the stream runs).
+    Succeeded,
+    /// The machine stopped the call.
+    Stopped,
+}
+
+impl Command {
+    /// The end of the call, for an adapter that cannot make the retry asked for. The
+    /// driver refuses such retries itself (the adapter says why), so this is only a
+    /// guard: nothing is ever sent twice.
+    #[inline(always)]
+    pub(crate) fn end(self) -> End {
+        match self {
+            Command::Done(end) => end,
+            _ => End::Stopped,
+        }
+    }
+}
+
+/// Feeds `event` to the driver, reading the clocks it asks for with `now` and `wall`:
+/// the one place an adapter reads a clock, at an event boundary, and only when asked.
+#[inline(always)]
+pub(crate) fn read<P: AsPolicy, C, N, T, E>(
+    driver: &mut Driver<P>,
+    options: &mut Options<P, C, N>,
+    event: Event<'_, T, E>,
+    now: impl Fn() -> Instant,
+    wall: impl Fn() -> SystemTime,
+) -> Command
+where
+    C: Classify<T, E>,
+    N: Notify,
+{
+    // Most events need no clock: this first pass, with none, is the whole of them.
+    match driver.handle(options, event, Clocks::default()) {
+        Command::Read(need) => {
+            cold();
+            read_again(driver, options, event, need, now, wall)
+        }
+        command => command,
+    }
+}
+
+/// The call's result once the driver said [`Command::Done`]: the value of a success, or
+/// the final error, for which the monotonic clock is read (its elapsed time): at the
+/// call's last event boundary, and only for an error.
+#[inline(always)]
+pub(crate) fn finish<P: AsPolicy, C, N, T, E>(
+    driver: &mut Driver<P>,
+    options: &Options<P, C, N>,
+    end: End,
+    result: Option<Result<T, E>>,
+    timeout: Duration,
+    now: impl Fn() -> Instant,
+) -> Result<T, RetryError<E, T>> {
+    match (end, result) {
+        (End::Succeeded, Some(Ok(t))) => {
+            driver.succeeded(options);
+            Ok(t)
+        }
+        (end, result) => Err(driver.error(options, end, result, timeout, now())),
+    }
+}
+
+/// The event, with the clocks `need` names read first, and again with any more the
+/// driver asks for.
+#[inline(never)]
+fn read_again<P: AsPolicy, C, N, T, E>(
+    driver: &mut Driver<P>,
+    options: &mut Options<P, C, N>,
+    event: Event<'_, T, E>,
+    mut need: Need,
+    now: impl Fn() -> Instant,
+    wall: impl Fn() -> SystemTime,
+) -> Command
+where
+    C: Classify<T, E>,
+    N: Notify,
+{
+    let mut clocks = Clocks::default();
+    loop {
+        clocks = Clocks {
+            now: clocks.now.or_else(|| need.now.then(&now)),
+            wall: clocks.wall.or_else(|| need.wall.then(&wall)),
+        };
+        match driver.handle(options, event, clocks) {
+            Command::Read(more) => need = more,
+            command => return command,
+        }
+    }
+}
+
+/// Marks the path that calls it as rarely taken, so that the hot path around it keeps its
+/// registers: an event that asks for a clock nobody read for it (a call's first wait, a
+/// deadline, a gate, an end in an error) is rare.
+#[cold]
+#[inline(never)]
+fn cold() {}
 
 /// A reset's low 32 bits, never 0 (0 stands for no ticket): a held call's ticket.
 fn ticket(reset_ms: u64) -> u32 {
     (reset_ms as u32).max(1)
 }
 
-/// What an adapter does after an attempt.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Step {
-    /// Wait this long, then make another attempt.
-    Retry(Duration),
-    /// No more attempts: hand the result to [`Driver::finish`].
-    End(End),
-}
-
-/// How a call ends.
-#[derive(Clone, Copy, Debug)]
-pub enum End {
-    /// The last result is a success (for a stream: the open succeeded; the stream runs).
-    Succeeded,
-    /// The machine stopped the call.
-    Stopped(Stop),
-}
-
-impl Step {
-    /// The end of the call, for an adapter that cannot make the retry asked for. The
-    /// driver refuses such retries itself (the adapter says why), so this is only a
-    /// guard: nothing is ever sent twice.
-    #[cfg(feature = "tower")]
-    pub(crate) fn end(self) -> End {
-        match self {
-            Step::End(end) => end,
-            Step::Retry(_) => End::Stopped(Stop::NotRetryable {
-                cause: Cause::caller(),
-            }),
-        }
-    }
-}
-
-/// One call's options and state, shared by every adapter.
+/// One call's state: what the driver remembers between events. Its options (policy,
+/// hooks, facts, generator) are the builder's, lent to each event.
 ///
 /// The machine is made at the call's first failure, or when its clock must start earlier
-/// ([`start`](Self::start)): a call that succeeds at once needs neither the machine nor
-/// the clock. Made at a failure whose decision needs no time, it has not started: the
-/// call's clock then starts when the call first waits ([`waited`](Self::waited)).
+/// (a deadline, an attempt that did not end at once): a call that succeeds at once needs
+/// neither the machine nor the clock. Made at a failure whose decision needs no time, it
+/// has not started: the call's clock then starts when the call first waits.
 #[derive(Debug)]
-pub struct Driver<P, C, N> {
-    pub(crate) options: Options<P, C, N>,
+pub struct Driver<P> {
     machine: Option<Machine<P>>,
     /// Made at the first id: a call that succeeds at once does not even zero the buffer.
     ids: Option<RequestIds>,
@@ -83,163 +264,227 @@ pub struct Driver<P, C, N> {
     /// How long the gate held the first attempt, in tens of milliseconds (saturating at
     /// 10m55s), for the final error: two bytes, which fit where the call had padding.
     held_10ms: u16,
+    /// Why the adapter sleeps, while it does.
+    wait: Wait,
 }
 
-impl<P, C, N> Driver<P, C, N> {
+impl<P> Default for Driver<P> {
     #[inline(always)]
-    pub(crate) fn new(options: Options<P, C, N>) -> Self {
+    fn default() -> Self {
         Driver {
-            options,
             machine: None,
             ids: None,
             refusal: None,
             trace: Trace::default(),
             held_for: 0,
             held_10ms: 0,
-        }
-    }
-
-    /// The same driver with other hooks.
-    #[inline(always)]
-    pub(crate) fn map<C2, N2>(self, f: impl FnOnce(C, N) -> (C2, N2)) -> Driver<P, C2, N2> {
-        Driver {
-            options: self.options.map(f),
-            machine: self.machine,
-            ids: self.ids,
-            refusal: self.refusal,
-            trace: self.trace,
-            held_for: self.held_for,
-            held_10ms: self.held_10ms,
+            wait: Wait::Backoff,
         }
     }
 }
 
-impl<P: AsPolicy, C, N> Driver<P, C, N> {
-    /// Starts the call's clock, reading `now`, unless it has started. Adapters call it
-    /// when an attempt first waits (so a slow first attempt counts in the elapsed time),
-    /// and before a blocking attempt.
+impl<P> Driver<P> {
+    /// Why the adapter sleeps, while it obeys a [`Command::Sleep`].
+    #[allow(dead_code)]
+    pub(crate) fn wait(&self) -> Wait {
+        self.wait
+    }
+}
+
+impl<P: AsPolicy> Driver<P> {
+    /// The driver's one input: what happened, with the clocks read for it so far (none at
+    /// first; see the [protocol](self)). Returns what the adapter does next.
     #[inline(always)]
-    pub(crate) fn start(&mut self, now: impl FnOnce() -> Instant) {
-        match &mut self.machine {
-            Some(machine) => machine.start_at(now),
-            None => self.machine = Some(Machine::new(self.options.policy.clone(), now())),
-        }
-    }
-
-    /// What an adapter's wait polled as (`poll`), passed on: a wait after a failure that
-    /// does not end at once starts the call's clock here, if nothing has started it (no
-    /// attempt has waited, and no rule needed the time at the failure). A wait the
-    /// rate-limit gate holds a first attempt for starts nothing: that is not part of the
-    /// call's elapsed time.
-    #[inline]
-    pub(crate) fn waited(&mut self, poll: Poll<()>, now: impl FnOnce() -> Instant) -> Poll<()> {
-        if let (Poll::Pending, Some(machine)) = (poll, &mut self.machine) {
-            machine.start_at(now);
-        }
-        poll
-    }
-
-    /// Asked before every attempt: how long the policy's rate-limit gate holds it, if at
-    /// all. Only a first attempt is held (a retry waits for its own hint); an adapter
-    /// sleeps the wait and asks again, and the gate lets the attempt go unless a later
-    /// reset was learned meanwhile. Without a gate: `None`, reading no clock.
-    #[inline]
-    pub(crate) fn hold(&mut self, wall: &dyn Fn() -> SystemTime) -> Option<Duration> {
-        let gate = self.options.policy.borrow().gate()?;
-        if self.machine.as_ref().is_some_and(|m| m.attempts() > 0) {
-            return None;
-        }
-        let rng = self.options.rng.get_or_insert_with(Rng::new);
-        // A waiter whose reset is still the gate's latest goes: it has waited for it.
-        if self.held_for != 0 && self.held_for == ticket(gate.reset_ms()) {
-            self.held_for = 0;
-            return None;
-        }
-        match gate.admit(wall(), None, rng) {
-            Admission::Go => {
-                self.held_for = 0;
-                None
-            }
-            Admission::Wait(held) => {
-                self.held_for = ticket(held.reset_ms);
-                let tens = u16::try_from(held.delay.as_millis().div_ceil(10)).unwrap_or(u16::MAX);
-                self.held_10ms = self.held_10ms.saturating_add(tens);
-                Some(held.delay)
-            }
-        }
-    }
-
-    /// Called before every attempt: the first attempt's one path. A deadline is measured
-    /// from before the first attempt, so it starts the clock; without one, a call that
-    /// succeeds at once never reads it.
-    #[inline]
-    pub(crate) fn before_attempt(&mut self, now: impl FnOnce() -> Instant) {
-        if self.options.policy.as_ref().max_elapsed().is_some() {
-            self.start(now);
-        }
-    }
-
-    /// The driver's one entry, once an attempt has ended: classifies `result` (`None`: the
-    /// attempt was cut off by the per-attempt timeout, a transport timeout), keeps its
-    /// request id, demotes a retryable failure to a final one when the adapter `refuse`s
-    /// to retry (and remembers why), asks the machine and tells the hook.
-    ///
-    /// The clocks are read only when needed: `wall` for a failed response's dates, `now`
-    /// for a decision that needs the time (a deadline, the adaptive budget), which also
-    /// starts the call's clock at its first failure.
-    #[inline]
-    pub(crate) fn on_result<T, E>(
+    pub(crate) fn handle<C, N, T, E>(
         &mut self,
-        result: Option<&Result<T, E>>,
-        refuse: Option<Refusal>,
-        now: impl Fn() -> Instant,
-        wall: &dyn Fn() -> SystemTime,
-    ) -> Step
+        options: &mut Options<P, C, N>,
+        event: Event<'_, T, E>,
+        clocks: Clocks,
+    ) -> Command
     where
         C: Classify<T, E>,
         N: Notify,
     {
-        let options = &mut self.options;
-        if let (Some(gate), Some(r)) = (options.policy.borrow().gate(), result) {
-            // The gate learns from every response: a 429's reset, a spent quota's.
-            if let Some((status, headers)) = options.classify.response(r) {
-                gate.learn_from_response(status, headers, wall());
+        match event {
+            Event::Due => self.due(options, clocks),
+            Event::Pending(what) => self.pending(options, what, clocks),
+            Event::Finished(result, refuse) => self.finished(options, result, refuse, clocks),
+            Event::Ended => {
+                self.succeeded(options);
+                Command::Done(End::Succeeded)
             }
         }
-        if let Some(r) = result {
+    }
+
+    /// An attempt may be made: the rate-limit gate may hold a first one, and a deadline
+    /// starts the call's clock before it (a deadline is measured from there).
+    #[inline(always)]
+    fn due<C, N>(&mut self, options: &mut Options<P, C, N>, clocks: Clocks) -> Command {
+        let gate = options.policy.borrow().gate();
+        let deadline = options.policy.as_ref().max_elapsed().is_some();
+        if gate.is_none() && !deadline {
+            // Nothing to hold the attempt for, no clock to start: most calls.
+            return Command::Attempt;
+        }
+        let gate = gate.filter(|_| self.machine.as_ref().is_none_or(|m| m.attempts() == 0));
+        let need = Need {
+            wall: gate.is_some(),
+            now: deadline && self.machine.as_ref().is_none_or(|m| m.start().is_none()),
+        };
+        if !clocks.cover(need) {
+            return Command::Read(need);
+        }
+        if let (Some(gate), Some(wall)) = (gate, clocks.wall) {
+            let rng = options.rng.get_or_insert_with(Rng::new);
+            // A waiter whose reset is still the gate's latest goes: it has waited for it.
+            if self.held_for != 0 && self.held_for == ticket(gate.reset_ms()) {
+                self.held_for = 0;
+            } else {
+                match gate.admit(wall, None, rng) {
+                    Admission::Go => self.held_for = 0,
+                    Admission::Wait(held) => {
+                        self.held_for = ticket(held.reset_ms);
+                        let tens =
+                            u16::try_from(held.delay.as_millis().div_ceil(10)).unwrap_or(u16::MAX);
+                        self.held_10ms = self.held_10ms.saturating_add(tens);
+                        self.wait = Wait::Gate;
+                        return Command::Sleep(held.delay);
+                    }
+                }
+            }
+        }
+        if let Some(now) = clocks.now.filter(|_| need.now) {
+            self.start(options, now);
+        }
+        Command::Attempt
+    }
+
+    /// An attempt, or a retry's wait, did not end at once: the call's clock starts, if
+    /// nothing has started it. A wait the gate holds a first attempt for starts nothing:
+    /// that is not part of the call's elapsed time, and a wait after a failure starts a
+    /// machine that exists.
+    #[inline(always)]
+    fn pending<C, N>(
+        &mut self,
+        options: &mut Options<P, C, N>,
+        what: Pending,
+        clocks: Clocks,
+    ) -> Command {
+        let starts = match what {
+            Pending::Attempt => self.machine.as_ref().is_none_or(|m| m.start().is_none()),
+            Pending::Sleep => match self.wait {
+                Wait::Backoff => self.machine.as_ref().is_some_and(|m| m.start().is_none()),
+                Wait::Gate => false,
+            },
+        };
+        if starts {
+            match clocks.now {
+                Some(now) => self.start(options, now),
+                None => {
+                    return Command::Read(Need {
+                        now: true,
+                        wall: false,
+                    })
+                }
+            }
+        }
+        Command::Yield
+    }
+
+    /// Starts the call's clock at `now`, unless it has started.
+    #[inline(always)]
+    fn start<C, N>(&mut self, options: &Options<P, C, N>, now: Instant) {
+        match &mut self.machine {
+            Some(machine) => machine.start_at(|| now),
+            None => self.machine = Some(Machine::new(options.policy.clone(), now)),
+        }
+    }
+
+    /// An attempt ended: classify it once, and decide.
+    #[inline(always)]
+    fn finished<C, N, T, E>(
+        &mut self,
+        options: &mut Options<P, C, N>,
+        result: Option<&Result<T, E>>,
+        refuse: Option<Refusal>,
+        clocks: Clocks,
+    ) -> Command
+    where
+        C: Classify<T, E>,
+        N: Notify,
+    {
+        if let (true, Some(r)) = (options.policy.borrow().gate().is_none(), result) {
             if options.classify.is_success(r) {
                 // A success needs no context, no time and no request id (ids are for
                 // errors): most calls end here.
-                return Step::End(End::Succeeded);
+                return Command::Done(End::Succeeded);
             }
         }
-        let cx =
-            ClassifyContext::with_clock(options.policy.borrow().classifier(), options.facts, wall);
+        // The gate learns from every response: a 429's reset, a spent quota's.
+        let gate = options.policy.borrow().gate();
+        let response = match (gate, result) {
+            (Some(_), Some(r)) => options.classify.response(r),
+            _ => None,
+        };
+        // The clocks it needs: the wall clock for a response the gate learns from and for
+        // a failure whose hints may be dates, the monotonic one for a decision that reads
+        // the time.
+        let mut need = Need {
+            now: false,
+            wall: response.is_some(),
+        };
+        let success = gate.is_some() && result.is_some_and(|r| options.classify.is_success(r));
+        if !success {
+            need.wall |= result.is_some_and(|r| options.classify.reads_wall(r));
+            need.now = options.policy.as_ref().decisions_need_time();
+        }
+        if !clocks.cover(need) {
+            return Command::Read(need);
+        }
+        if let (Some(gate), Some((status, headers)), Some(wall)) = (gate, response, clocks.wall) {
+            gate.learn_from_response(status, headers, wall);
+        }
+        if success {
+            return Command::Done(End::Succeeded);
+        }
+        let cx = ClassifyContext::new(
+            options.policy.borrow().classifier(),
+            options.facts,
+            clocks.wall.unwrap_or(SystemTime::UNIX_EPOCH),
+        );
         let (verdict, id) = match result {
-            Some(r) => (options.classify.classify(&cx, r), r),
-            None => {
-                let verdict = cx.verdict(&Outcome::Transport(Transport::Timeout));
-                return self.failed(verdict, None, refuse, now);
-            }
+            Some(r) => (
+                options.classify.classify(&cx, r),
+                options.classify.request_id(r),
+            ),
+            None => (cx.verdict(&Outcome::Transport(Transport::Timeout)), None),
         };
         if let Verdict::Success = verdict {
             // A success needs no time and no request id (they are for errors).
-            return Step::End(End::Succeeded);
+            return Command::Done(End::Succeeded);
         }
-        let id = options.classify.request_id(id);
-        self.failed(verdict, id, refuse, now)
+        self.failed(options, verdict, id, refuse, clocks)
     }
 
-    /// A failed attempt: the rest of [`on_result`](Self::on_result), after the success
-    /// test. Inlined with the machine's decision, so that a retry is one frame.
-    #[inline]
-    fn failed(
+    /// How long the call has taken at `now`. A call that never waited ran without
+    /// yielding: it took no time to speak of.
+    #[inline(always)]
+    fn elapsed(&self, now: Instant) -> Duration {
+        let start = self.machine.as_ref().and_then(Machine::start);
+        now.saturating_duration_since(start.unwrap_or(now))
+    }
+
+    /// A failed attempt: the rest of [`finished`](Self::finished). Inlined with the
+    /// machine's decision, so that a retry is one frame.
+    #[inline(always)]
+    fn failed<C, N>(
         &mut self,
+        options: &mut Options<P, C, N>,
         mut verdict: Verdict,
         id: Option<&str>,
         refuse: Option<Refusal>,
-        now: impl Fn() -> Instant,
-    ) -> Step
+        clocks: Clocks,
+    ) -> Command
     where
         N: Notify,
     {
@@ -252,89 +497,76 @@ impl<P: AsPolicy, C, N> Driver<P, C, N> {
             verdict = Verdict::fatal(verdict.cause().copied().unwrap_or_else(Cause::caller));
             self.refusal = Some(why);
         }
-        let rng = self.options.rng.get_or_insert_with(Rng::new);
+        let rng = options.rng.get_or_insert_with(Rng::new);
         // A machine made here starts now if its decision needs the time (the adaptive
-        // budget), and the decision happens at the same instant: one clock read serves
+        // budget), and the decision happens at the same instant: one reading serves
         // both. Otherwise nothing reads the clock until the call first waits.
-        let (machine, started) = match &mut self.machine {
-            Some(machine) => (machine, None),
-            machine => {
-                let policy = self.options.policy.clone();
-                if policy.as_ref().decisions_need_time() {
-                    let at = now();
-                    (machine.insert(Machine::new(policy, at)), Some(at))
-                } else {
-                    (machine.insert(Machine::unstarted(policy)), None)
-                }
+        let machine = self.machine.get_or_insert_with(|| {
+            let mut machine = Machine::unstarted(options.policy.clone());
+            if let Some(now) = clocks.now {
+                machine.start_at(|| now);
             }
-        };
-        let action = machine.on_outcome_at(&verdict, || started.unwrap_or_else(&now), rng);
+            machine
+        });
+        let action = machine.on_outcome_read(&verdict, clocks.now, rng);
         let attempt = machine.attempts();
         self.trace.failed(attempt, &action, &verdict, id);
         match action {
             Action::Retry(retry) => {
-                self.options
+                options
                     .notify
-                    .notify(&Event::new(attempt, &retry, &verdict, id));
-                Step::Retry(retry.delay)
+                    .notify(&Heard::new(attempt, &retry, &verdict, id));
+                self.wait = Wait::Backoff;
+                Command::Sleep(retry.delay)
             }
-            Action::Stop(stop) => Step::End(End::Stopped(stop)),
+            Action::Stop(_) => Command::Done(End::Stopped),
         }
     }
 
-    /// Tells the machine the call succeeded (a stream that ended cleanly): the budget
-    /// refunds its retries.
+    /// Tells the machine the call succeeded: the budget refunds its retries.
     #[inline(always)]
-    pub(crate) fn succeeded(&mut self) -> Stop {
+    pub(crate) fn succeeded<C, N>(&mut self, options: &Options<P, C, N>) -> Stop {
         match &mut self.machine {
             Some(machine) => {
                 let stop = machine.on_success();
                 self.trace.succeeded(machine.attempts());
                 stop
             }
-            None => Machine::<P>::first_success(self.options.policy.as_ref()),
+            None => Machine::<P>::first_success(options.policy.as_ref()),
         }
     }
 
-    /// The call's result: the value of a success, else the final error holding what the
-    /// last attempt produced (`None`: it timed out after `timeout`). `now` is read for an
-    /// error only.
-    #[inline]
-    pub(crate) fn finish<T, E>(
+    /// The final error of a call that stopped (or of a success that is an error all the
+    /// same), holding what the last attempt produced (`None`: it timed out after
+    /// `timeout`); `now` is when it ended, read for it.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn error<C, N, T, E>(
         &mut self,
+        options: &Options<P, C, N>,
         end: End,
         result: Option<Result<T, E>>,
         timeout: Duration,
-        now: impl FnOnce() -> Instant,
-    ) -> Result<T, RetryError<E, T>> {
+        now: Instant,
+    ) -> RetryError<E, T> {
         let stop = match end {
-            End::Succeeded => self.succeeded(),
-            End::Stopped(stop) => stop,
+            End::Succeeded => self.succeeded(options),
+            // The machine keeps why it stopped; a call the adapter ended itself (a guard
+            // that never fires) stops as not retryable.
+            End::Stopped => match self.machine.as_ref().and_then(Machine::stopped) {
+                Some(stop) => *stop,
+                None => Stop::NotRetryable {
+                    cause: Cause::caller(),
+                },
+            },
         };
         let last = match result {
-            Some(Ok(t)) if matches!(end, End::Succeeded) => return Ok(t),
             Some(Ok(t)) => Last::Response(t),
             Some(Err(e)) => Last::Error(e),
             None => Last::TimedOut(timeout),
         };
-        Err(self.error(stop, last, now))
-    }
-
-    /// The final error of a call that stopped.
-    #[cold]
-    fn error<E, T>(
-        &mut self,
-        stop: Stop,
-        last: Last<E, T>,
-        now: impl FnOnce() -> Instant,
-    ) -> RetryError<E, T> {
-        let now = now();
-        let (attempts, start) = self
-            .machine
-            .as_ref()
-            .map_or((1, None), |m| (m.attempts().max(1), m.start()));
-        // A call that never waited ran without yielding: it took no time to speak of.
-        let elapsed = now.saturating_duration_since(start.unwrap_or(now));
+        let elapsed = self.elapsed(now);
+        let attempts = self.machine.as_ref().map_or(1, |m| m.attempts().max(1));
         let err = RetryError::new(
             stop,
             attempts,

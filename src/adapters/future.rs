@@ -9,9 +9,9 @@ use core::time::Duration;
 use pin_project_lite::pin_project;
 
 use super::classify_result::Classify;
-use super::driver::{Driver, Step};
+use super::driver::{finish, read, Command, Driver, Event, Pending};
 use super::notify::Notify;
-use super::options::{AsPolicy, AttemptOutput, Fresh, Retrying, WithSleeper};
+use super::options::{AsPolicy, AttemptOutput, Fresh, Options, Retrying, WithSleeper};
 use super::retry_error::RetryError;
 use super::sleep::{DefaultSleeper, MaybeSleeper, Sleeper};
 #[cfg(doc)]
@@ -143,7 +143,7 @@ pub type DefaultSleep = <DefaultSleeper as MaybeSleeper>::Sleep;
 /// ```
 pub trait Retryable<T, E, Fut>: Sized {
     /// Starts building a retried call under `policy`.
-    fn retry<P: AsPolicy>(self, policy: P) -> Fresh<Attempts<Self, Fut, DefaultSleep>, P>;
+    fn retry<P: AsPolicy>(self, policy: P) -> Fresh<Attempts<Self, Fut, DefaultSleep, P>, P>;
 }
 
 impl<F, Fut, T, E> Retryable<T, E, Fut> for F
@@ -152,12 +152,13 @@ where
     Fut: Future<Output = Result<T, E>>,
 {
     #[inline(always)]
-    fn retry<P: AsPolicy>(self, policy: P) -> Fresh<Attempts<Self, Fut, DefaultSleep>, P> {
+    fn retry<P: AsPolicy>(self, policy: P) -> Fresh<Attempts<Self, Fut, DefaultSleep, P>, P> {
         Retrying::start(
             policy,
             Attempts {
                 op: self,
                 timeout: None,
+                driver: Driver::default(),
                 run: Run::Idle { context: () },
             },
         )
@@ -191,7 +192,7 @@ pub trait RetryableWithContext<Ctx, T, E, Fut>: Sized {
         self,
         policy: P,
         context: Ctx,
-    ) -> Fresh<AttemptsWithContext<Self, Ctx, Fut, DefaultSleep>, P>;
+    ) -> Fresh<AttemptsWithContext<Self, Ctx, Fut, DefaultSleep, P>, P>;
 }
 
 impl<F, Fut, Ctx, T, E> RetryableWithContext<Ctx, T, E, Fut> for F
@@ -204,11 +205,12 @@ where
         self,
         policy: P,
         context: Ctx,
-    ) -> Fresh<AttemptsWithContext<Self, Ctx, Fut, DefaultSleep>, P> {
+    ) -> Fresh<AttemptsWithContext<Self, Ctx, Fut, DefaultSleep, P>, P> {
         Retrying::start(
             policy,
             AttemptsWithContext {
                 op: self,
+                driver: Driver::default(),
                 run: Run::Idle { context },
             },
         )
@@ -217,10 +219,12 @@ where
 
 pin_project! {
     /// The async adapter's part of a [`Retrying`] call: the operation, the per-attempt
-    /// timeout, and where the call stands (about to attempt, attempting, waiting, done).
-    pub struct Attempts<Op, Fut, Sl> {
+    /// timeout, and where the call stands (the step driver's state, and about to attempt,
+    /// attempting, waiting, done).
+    pub struct Attempts<Op, Fut, Sl, P> {
         op: Op,
         timeout: Option<Duration>,
+        driver: Driver<P>,
         #[pin]
         run: Run<(), Fut, Sl>,
     }
@@ -228,8 +232,9 @@ pin_project! {
 
 pin_project! {
     /// As [`Attempts`], for an operation that takes a context and gives it back.
-    pub struct AttemptsWithContext<Op, Ctx, Fut, Sl> {
+    pub struct AttemptsWithContext<Op, Ctx, Fut, Sl, P> {
         op: Op,
+        driver: Driver<P>,
         #[pin]
         run: Run<Ctx, Fut, Sl>,
     }
@@ -250,7 +255,7 @@ pin_project! {
             #[pin]
             timer: Option<Sl>,
         },
-        // Waiting before the next attempt.
+        // Waiting before the next attempt (a retry's delay, or the gate's hold).
         Sleep {
             #[pin]
             sleep: Sl,
@@ -272,7 +277,7 @@ impl<Ctx, Fut, Sl> Run<Ctx, Fut, Sl> {
     }
 }
 
-impl<Op, Fut, Sl> fmt::Debug for Attempts<Op, Fut, Sl> {
+impl<Op, Fut, Sl, P> fmt::Debug for Attempts<Op, Fut, Sl, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Attempts")
             .field("state", &self.run.name())
@@ -281,7 +286,7 @@ impl<Op, Fut, Sl> fmt::Debug for Attempts<Op, Fut, Sl> {
     }
 }
 
-impl<Op, Ctx, Fut, Sl> fmt::Debug for AttemptsWithContext<Op, Ctx, Fut, Sl> {
+impl<Op, Ctx, Fut, Sl, P> fmt::Debug for AttemptsWithContext<Op, Ctx, Fut, Sl, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AttemptsWithContext")
             .field("state", &self.run.name())
@@ -289,7 +294,7 @@ impl<Op, Ctx, Fut, Sl> fmt::Debug for AttemptsWithContext<Op, Ctx, Fut, Sl> {
     }
 }
 
-impl<Op, Fut, Sl, T, E> AttemptOutput for Attempts<Op, Fut, Sl>
+impl<Op, Fut, Sl, P, T, E> AttemptOutput for Attempts<Op, Fut, Sl, P>
 where
     Fut: Future<Output = Result<T, E>>,
 {
@@ -297,7 +302,7 @@ where
     type Err = E;
 }
 
-impl<Op, Ctx, Fut, Sl, T, E> AttemptOutput for AttemptsWithContext<Op, Ctx, Fut, Sl>
+impl<Op, Ctx, Fut, Sl, P, T, E> AttemptOutput for AttemptsWithContext<Op, Ctx, Fut, Sl, P>
 where
     Fut: Future<Output = (Ctx, Result<T, E>)>,
 {
@@ -305,12 +310,17 @@ where
     type Err = E;
 }
 
-impl<Op, Fut, Sl, S2: MaybeSleeper> WithSleeper<S2> for Attempts<Op, Fut, Sl> {
-    type Output = Attempts<Op, Fut, S2::Sleep>;
+impl<Op, Fut, Sl, P, S2: MaybeSleeper> WithSleeper<S2> for Attempts<Op, Fut, Sl, P> {
+    type Output = Attempts<Op, Fut, S2::Sleep, P>;
 
     #[inline(always)]
     fn with_sleeper(self) -> Self::Output {
-        let Attempts { op, timeout, run } = self;
+        let Attempts {
+            op,
+            timeout,
+            driver,
+            run,
+        } = self;
         // A call is idle until first polled, and an idle `run` holds nothing: forgetting it
         // spares every call the drop of the old sleep type's states.
         if let Run::Idle { context: () } = run {
@@ -319,13 +329,16 @@ impl<Op, Fut, Sl, S2: MaybeSleeper> WithSleeper<S2> for Attempts<Op, Fut, Sl> {
         Attempts {
             op,
             timeout,
+            driver,
             run: Run::Idle { context: () },
         }
     }
 }
 
-impl<Op, Ctx, Fut, Sl, S2: MaybeSleeper> WithSleeper<S2> for AttemptsWithContext<Op, Ctx, Fut, Sl> {
-    type Output = AttemptsWithContext<Op, Ctx, Fut, S2::Sleep>;
+impl<Op, Ctx, Fut, Sl, P, S2: MaybeSleeper> WithSleeper<S2>
+    for AttemptsWithContext<Op, Ctx, Fut, Sl, P>
+{
+    type Output = AttemptsWithContext<Op, Ctx, Fut, S2::Sleep, P>;
 
     #[inline(always)]
     fn with_sleeper(self) -> Self::Output {
@@ -335,6 +348,7 @@ impl<Op, Ctx, Fut, Sl, S2: MaybeSleeper> WithSleeper<S2> for AttemptsWithContext
         };
         AttemptsWithContext {
             op: self.op,
+            driver: self.driver,
             run: match context {
                 Some(context) => Run::Idle { context },
                 None => Run::Done,
@@ -343,7 +357,7 @@ impl<Op, Ctx, Fut, Sl, S2: MaybeSleeper> WithSleeper<S2> for AttemptsWithContext
     }
 }
 
-impl<Op, Fut, Sl, P, S, C, N> Retrying<Attempts<Op, Fut, Sl>, P, S, C, N> {
+impl<Op, Fut, Sl, P, S, C, N> Retrying<Attempts<Op, Fut, Sl, P>, P, S, C, N> {
     /// Cuts off an attempt that takes longer than `limit`, on the same sleeper: it counts
     /// as a transport timeout ([`Transport::Timeout`](crate::Transport::Timeout)), retried
     /// where a timeout may be, and a last one ends the call with
@@ -363,7 +377,7 @@ impl<Op, Fut, Sl, P, S, C, N> Retrying<Attempts<Op, Fut, Sl>, P, S, C, N> {
     }
 }
 
-impl<Op, Fut, T, E, P, S, C, N> Future for Retrying<Attempts<Op, Fut, S::Sleep>, P, S, C, N>
+impl<Op, Fut, T, E, P, S, C, N> Future for Retrying<Attempts<Op, Fut, S::Sleep, P>, P, S, C, N>
 where
     Op: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -381,7 +395,8 @@ where
         let op = attempts.op;
         let (_, result) = ready!(poll_run(
             attempts.run,
-            this.driver,
+            attempts.driver,
+            this.options,
             this.sleeper,
             *attempts.timeout,
             cx,
@@ -394,7 +409,7 @@ where
 }
 
 impl<Op, Ctx, Fut, T, E, P, S, C, N> Future
-    for Retrying<AttemptsWithContext<Op, Ctx, Fut, S::Sleep>, P, S, C, N>
+    for Retrying<AttemptsWithContext<Op, Ctx, Fut, S::Sleep, P>, P, S, C, N>
 where
     Op: FnMut(Ctx) -> Fut,
     Fut: Future<Output = (Ctx, Result<T, E>)>,
@@ -411,7 +426,8 @@ where
         let op = attempts.op;
         poll_run(
             attempts.run,
-            this.driver,
+            attempts.driver,
+            this.options,
             this.sleeper,
             None,
             cx,
@@ -422,18 +438,17 @@ where
     }
 }
 
-/// The loop both async calls share: make an attempt, poll it (and its timer), hand its
-/// result to the driver, wait as it says, and again.
+/// The loop both async calls share: it does what the driver says (make an attempt, sleep,
+/// finish) and tells it what happened, nothing more.
 ///
-/// Where the call stands is read once, on entry; after that each step goes straight to the
-/// next (a wait that is over to the attempt it was for, a failed attempt to its wait),
-/// rather than through the dispatch at the top of a loop: a retry is a few state changes,
-/// and the dispatch was a good part of them.
+/// Where the call stands is read once, on entry; after that each command leads straight
+/// to the next.
 #[inline]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn poll_run<Ctx, Fut, T, E, P, S, C, N>(
     mut run: Pin<&mut Run<Ctx, Fut, S::Sleep>>,
-    driver: &mut Driver<P, C, N>,
+    driver: &mut Driver<P>,
+    options: &mut Options<P, C, N>,
     sleeper: &S,
     timeout: Option<Duration>,
     cx: &mut Context<'_>,
@@ -448,37 +463,46 @@ where
     C: Classify<T, E>,
     N: Notify,
 {
-    match run.as_mut().project() {
-        // The first attempt is due.
-        RunProj::Idle { .. } => {}
-        // Waiting before the next attempt; once over, it is due.
-        RunProj::Sleep { sleep, .. } => ready!(sleep.poll(cx)),
-        // An attempt is running: poll it below.
-        RunProj::Attempt { .. } => {}
-        RunProj::Done => return Poll::Pending,
+    let (now, wall) = (|| sleeper.now(), || sleeper.wall());
+    macro_rules! step {
+        ($event:expr) => {
+            read(driver, options, $event, now, wall)
+        };
     }
+    // Each command is obeyed where it is given: a sleep is set and polled, an attempt made
+    // and polled, so that a retry is a few state changes.
     loop {
+        match run.as_mut().project() {
+            RunProj::Idle { .. } => {}
+            RunProj::Sleep { sleep, .. } => {
+                if sleep.poll(cx).is_pending() {
+                    let _ = step!(Event::Pending(Pending::Sleep));
+                    return Poll::Pending;
+                }
+            }
+            RunProj::Attempt { .. } => {}
+            RunProj::Done => return Poll::Pending,
+        }
         if !matches!(*run, Run::Attempt { .. }) {
-            // An attempt is due: take the context back and make it, unless the rate-limit
-            // gate holds a first attempt (then wait, and it is due again).
+            // The first attempt is due, or the wait before the next is over.
+            let command = step!(Event::Due);
             let context = match run.as_mut().project_replace(Run::Done) {
                 RunReplace::Idle { context } | RunReplace::Sleep { context, .. } => context,
                 _ => return Poll::Pending,
             };
-            if let Some(wait) = driver.hold(&|| sleeper.wall()) {
-                run.set(Run::Sleep {
-                    sleep: sleeper.sleep(wait),
-                    context,
-                });
-                if let RunProj::Sleep { sleep, .. } = run.as_mut().project() {
-                    ready!(sleep.poll(cx));
+            match command {
+                Command::Attempt => {
+                    let (fut, timer) = (attempt(context), timeout.map(|d| sleeper.sleep(d)));
+                    run.set(Run::Attempt { fut, timer });
                 }
-                continue;
+                Command::Sleep(delay) => {
+                    let sleep = sleeper.sleep(delay);
+                    run.set(Run::Sleep { sleep, context });
+                    continue;
+                }
+                // Never: `Due` answers an attempt or a sleep.
+                _ => return Poll::Pending,
             }
-            driver.before_attempt(|| sleeper.now());
-            let fut = attempt(context);
-            let timer = timeout.map(|limit| sleeper.sleep(limit));
-            run.set(Run::Attempt { fut, timer });
         }
         let RunProj::Attempt { fut, timer } = run.as_mut().project() else {
             return Poll::Pending;
@@ -488,11 +512,11 @@ where
                 let (context, result) = split(output);
                 (context, Some(result))
             }
-            // The attempt is still running: has its time run out? Only a call without a
-            // context has a timer (its context is `()`).
+            // Still running: has its time run out? (Only a call without a context has a
+            // timer: its context is `()`.)
             Poll::Pending => {
-                driver.start(|| sleeper.now());
-                match timer.as_pin_mut().map(|t| t.poll(cx)) {
+                let _ = step!(Event::Pending(Pending::Attempt));
+                match timer.as_pin_mut().map(|timer| timer.poll(cx)) {
                     Some(Poll::Ready(())) => match timed_out() {
                         Some(context) => (context, None),
                         None => return Poll::Pending,
@@ -501,8 +525,8 @@ where
                 }
             }
         };
-        match driver.on_result(result.as_ref(), None, || sleeper.now(), &|| sleeper.wall()) {
-            Step::Retry(delay) => {
+        match step!(Event::Finished(result.as_ref(), None)) {
+            Command::Sleep(delay) => {
                 // Let go of everything the failed attempt holds before the wait begins, in
                 // a fixed order: its result (a response holds a connection), then its
                 // future (a timed-out one is cancelled here) and timer.
@@ -510,14 +534,12 @@ where
                 run.set(Run::Done);
                 let sleep = sleeper.sleep(delay);
                 run.set(Run::Sleep { sleep, context });
-                if let RunProj::Sleep { sleep, .. } = run.as_mut().project() {
-                    ready!(driver.waited(sleep.poll(cx), || sleeper.now()));
-                }
             }
-            Step::End(end) => {
+            command => {
                 run.set(Run::Done);
-                let limit = timeout.unwrap_or_default();
-                let result = driver.finish(end, result, limit, || sleeper.now());
+                let end = command.end();
+                let timeout = timeout.unwrap_or_default();
+                let result = finish(driver, options, end, result, timeout, now);
                 return Poll::Ready((context, result));
             }
         }

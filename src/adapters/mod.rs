@@ -37,7 +37,7 @@ pub use request_ids::RequestIds;
 #[cfg(feature = "json")]
 pub use reqwest::read_error_type;
 #[cfg(feature = "reqwest-middleware")]
-pub use reqwest_middleware::RetryMiddleware;
+pub use reqwest_middleware::{MiddlewareAttempts, RetryMiddleware};
 pub use retry_error::{Last, Refusal, RetryError};
 #[cfg(feature = "futures-timer")]
 pub use sleep::FuturesTimerSleeper;

@@ -17,7 +17,6 @@ use crate::policy::Policy;
 use crate::verdict::Verdict;
 
 use super::classify_result::{ClassifyFn, HttpClassify};
-use super::driver::Driver;
 use super::notify::{Event, NoNotify};
 
 /// What an adapter takes as its policy: a `&Policy`, or an owned [`Policy`] for a call or
@@ -37,7 +36,7 @@ impl<P: Borrow<Policy> + AsRef<Rules> + Clone> AsPolicy for P {}
 /// The settings of one retried call (or, in a tower layer, of every call through it),
 /// less the sleeper, which the adapter holds beside them to read its clocks.
 #[derive(Clone, Debug)]
-pub(crate) struct Options<P, C, N> {
+pub struct Options<P, C, N> {
     pub(crate) policy: P,
     pub(crate) classify: C,
     pub(crate) notify: N,
@@ -120,7 +119,7 @@ pin_project! {
     #[must_use = "a retried call does nothing until it is awaited, called or polled"]
     #[derive(Debug)]
     pub struct Retrying<A, P, S, C, N> {
-        pub(crate) driver: Driver<P, C, N>,
+        pub(crate) options: Options<P, C, N>,
         pub(crate) sleeper: S,
         #[pin]
         pub(crate) attempts: A,
@@ -153,7 +152,7 @@ impl<A, P> Retrying<A, P, super::DefaultSleeper, HttpClassify, NoNotify> {
     #[inline(always)]
     pub(crate) fn start(policy: P, attempts: A) -> Self {
         Retrying {
-            driver: Driver::new(Options::new(policy)),
+            options: Options::new(policy),
             sleeper: super::DefaultSleeper::default(),
             attempts,
         }
@@ -165,7 +164,7 @@ impl<A, P, S, C, N> Retrying<A, P, S, C, N> {
     #[inline(always)]
     fn map<C2, N2>(self, f: impl FnOnce(C, N) -> (C2, N2)) -> Retrying<A, P, S, C2, N2> {
         Retrying {
-            driver: self.driver.map(f),
+            options: self.options.map(f),
             sleeper: self.sleeper,
             attempts: self.attempts,
         }
@@ -189,7 +188,7 @@ impl<A, P, S, C, N> Retrying<A, P, S, C, N> {
         A: WithSleeper<S2>,
     {
         Retrying {
-            driver: self.driver,
+            options: self.options,
             sleeper,
             attempts: self.attempts.with_sleeper(),
         }
@@ -259,7 +258,7 @@ impl<A, P, S, C, N> Retrying<A, P, S, C, N> {
     /// ```
     #[inline(always)]
     pub fn facts(mut self, facts: RequestFacts) -> Self {
-        self.driver.options.facts = facts;
+        self.options.facts = facts;
         self
     }
 
@@ -290,7 +289,7 @@ impl<A, P, S, C, N> Retrying<A, P, S, C, N> {
     /// ```
     #[inline(always)]
     pub fn rng(mut self, rng: Rng) -> Self {
-        self.driver.options.rng = Some(rng);
+        self.options.rng = Some(rng);
         self
     }
 }

@@ -1,7 +1,9 @@
 //! reqwest-middleware (feature `reqwest-middleware`): the retry middleware.
 
-use core::fmt;
+use core::sync::atomic::{AtomicU64, Ordering};
+use core::time::Duration;
 
+use fastrand::Rng;
 use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
@@ -9,8 +11,12 @@ use reqwest_middleware::{Middleware, Next};
 use crate::classify::{Outcome, RequestFacts};
 use crate::policy::Policy;
 
-use super::future::RetryableWithContext;
+use super::classify_result::{Classify, HttpClassify};
+use super::driver::{finish, read, Command, Driver, Event, Pending};
 use super::http_outcome::{transport_kind, HttpOutcome};
+use super::notify::{NoNotify, Notify};
+use super::options::{AttemptOutput, Retrying, WithSleeper};
+use super::retry_error::Refusal;
 use super::sleep::{Sleeper, TokioSleeper};
 
 /// The largest error body read for its error type: an API's JSON error is a few hundred
@@ -59,9 +65,15 @@ const PEEK_LIMIT: u64 = 64 * 1024;
 ///   the [`Stop`](crate::Stop) (why no retry followed) and the
 ///   [`RequestIds`](crate::RequestIds) of every attempt.
 ///
-/// A request whose body cannot be cloned (a stream) is sent once and its result returned
-/// as it is: it cannot be sent again (with the `tracing` feature, a `DEBUG` event says
-/// so). reqwest-retry fails such a request before sending it.
+/// A request whose body cannot be cloned (a stream) is sent once: it cannot be sent again.
+/// A failure the policy would have retried then ends the call as the tower layer's does,
+/// with [`Refusal::BodyNotReplayable`](crate::Refusal::BodyNotReplayable) (in the
+/// [`RetryError`](crate::RetryError), or in a returned response's extensions).
+/// reqwest-retry fails such a request before sending it.
+///
+/// It is a [`Retrying`] like every other adapter, so it takes the same options
+/// (`.sleeper(..)`, `.notify(..)`, `.classify(..)`, `.rng(..)`, `.idempotent()`); each
+/// request gets its own copy of them.
 ///
 /// # Migrating from reqwest-retry
 ///
@@ -80,7 +92,7 @@ const PEEK_LIMIT: u64 = 64 * 1024;
 /// | `RetryError::WithRetries { retries, err }` | [`RetryError`](crate::RetryError): [`reason`](crate::RetryError::reason), [`attempts`](crate::RetryError::attempts), [`elapsed`](crate::RetryError::elapsed), [`request_ids`](crate::RetryError::request_ids), [`error`](crate::RetryError::error) |
 /// | `with_retry_log_level(level)` | the `tracing` feature: a span per call, an event per retry |
 /// | `Retry-After`: not read | read, with the rate-limit headers |
-/// | a streamed body: an error before sending | sent once |
+/// | a streamed body: an error before sending | sent once, and not retried ([`Refusal::BodyNotReplayable`](crate::Refusal::BodyNotReplayable)) |
 /// | the runtime: tokio | tokio by default; [`sleeper`](RetryMiddleware::sleeper) for another timer |
 ///
 /// Policies can also come from a file that platform teams check in CI (feature `serde`).
@@ -96,13 +108,30 @@ const PEEK_LIMIT: u64 = 64 * 1024;
 ///     .build();
 /// # drop(client);
 /// ```
-#[derive(Clone, Debug)]
-pub struct RetryMiddleware<S = TokioSleeper> {
-    policy: Policy,
-    sleeper: S,
+pub type RetryMiddleware<S = TokioSleeper, C = HttpClassify, N = NoNotify> =
+    Retrying<MiddlewareAttempts, Policy, S, C, N>;
+
+/// The reqwest-middleware adapter's part of a [`RetryMiddleware`]: each request brings
+/// the rest. It counts the requests, so that a seeded generator gives each its own draws.
+#[derive(Debug, Default)]
+pub struct MiddlewareAttempts {
+    requests: AtomicU64,
 }
 
-impl RetryMiddleware {
+impl AttemptOutput for MiddlewareAttempts {
+    type Ok = Response;
+    type Err = reqwest_middleware::Error;
+}
+
+impl<S> WithSleeper<S> for MiddlewareAttempts {
+    type Output = Self;
+
+    fn with_sleeper(self) -> Self {
+        self
+    }
+}
+
+impl Retrying<MiddlewareAttempts, Policy, TokioSleeper, HttpClassify, NoNotify> {
     /// Retries under `policy`, waiting on tokio's timer (reqwest runs on tokio). Clones of
     /// the policy share its budget, so one policy per service is the rule.
     ///
@@ -113,28 +142,11 @@ impl RetryMiddleware {
     /// # drop(retry);
     /// ```
     pub fn new(policy: Policy) -> Self {
-        RetryMiddleware {
-            policy,
-            sleeper: TokioSleeper,
-        }
+        Retrying::start(policy, MiddlewareAttempts::default()).sleeper(TokioSleeper)
     }
 }
 
-impl<S> RetryMiddleware<S> {
-    /// Waits between attempts with this sleeper (and reads its clock) instead of tokio's.
-    ///
-    /// ```
-    /// use redial::{RetryMiddleware, TokioSleeper};
-    /// let retry = RetryMiddleware::new(redial::Policy::default()).sleeper(TokioSleeper);
-    /// # drop(retry);
-    /// ```
-    pub fn sleeper<S2: Sleeper>(self, sleeper: S2) -> RetryMiddleware<S2> {
-        RetryMiddleware {
-            policy: self.policy,
-            sleeper,
-        }
-    }
-
+impl<S, C, N> Retrying<MiddlewareAttempts, Policy, S, C, N> {
     /// The policy it retries under.
     ///
     /// ```
@@ -143,15 +155,28 @@ impl<S> RetryMiddleware<S> {
     /// assert_eq!(retry.policy().rules().max_attempts(), 3);
     /// ```
     pub fn policy(&self) -> &Policy {
-        &self.policy
+        &self.options.policy
+    }
+}
+
+/// Each clone shares the policy's budget and starts from the same options.
+impl<S: Clone, C: Clone, N: Clone> Clone for Retrying<MiddlewareAttempts, Policy, S, C, N> {
+    fn clone(&self) -> Self {
+        Retrying {
+            options: self.options.clone(),
+            sleeper: self.sleeper.clone(),
+            attempts: MiddlewareAttempts::default(),
+        }
     }
 }
 
 #[async_trait::async_trait]
-impl<S> Middleware for RetryMiddleware<S>
+impl<S, C, N> Middleware for Retrying<MiddlewareAttempts, Policy, S, C, N>
 where
-    S: Sleeper + Clone + Send + Sync + 'static,
+    S: Sleeper + Send + Sync + 'static,
     S::Sleep: Send,
+    C: Classify<Response, reqwest_middleware::Error> + Clone + Send + Sync + 'static,
+    N: Notify + Clone + Send + Sync + 'static,
 {
     async fn handle(
         &self,
@@ -159,55 +184,59 @@ where
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        if req.try_clone().is_none() {
-            // A streamed body can be sent only once.
-            #[cfg(feature = "tracing")]
-            tracing::debug!(
-                http.request.method = %req.method(),
-                "redial: the request body cannot be replayed, so it is sent once and not retried"
-            );
-            return next.run(req, extensions).await;
+        let mut options = self.options.clone();
+        // The request says whether it is safe to retry; `.idempotent()` says so for all.
+        if !options.facts.is_idempotent() {
+            options.facts = RequestFacts::from_parts(req.method(), req.headers());
         }
-        self.retried(req, extensions, next).await
-    }
-}
-
-impl<S> RetryMiddleware<S>
-where
-    S: Sleeper + Clone,
-{
-    /// The retried call, its lifetimes named: the context each attempt borrows and gives
-    /// back (the extensions and the rest of the chain) lives as long as the call.
-    async fn retried<'a>(
-        &self,
-        req: Request,
-        extensions: &'a mut Extensions,
-        next: Next<'a>,
-    ) -> reqwest_middleware::Result<Response> {
-        let facts = RequestFacts::from_parts(req.method(), req.headers());
-        let attempt = |(extensions, next): (&'a mut Extensions, Next<'a>)| {
-            let copy = req.try_clone();
-            async move {
-                let result = match copy {
-                    Some(copy) => send(next.clone(), copy, extensions).await,
-                    None => Err(reqwest_middleware::Error::middleware(NotReplayable)),
-                };
-                ((extensions, next), result)
+        // A seeded generator gives each request its own draws, in the order they come.
+        if let Some(rng) = &mut options.rng {
+            let n = self.attempts.requests.fetch_add(1, Ordering::Relaxed);
+            *rng = Rng::with_seed(rng.get_seed() ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        }
+        let (now, wall) = (|| self.sleeper.now(), || self.sleeper.wall());
+        let mut driver = Driver::default();
+        macro_rules! step {
+            ($event:expr) => {
+                read(&mut driver, &mut options, $event, now, wall)
+            };
+        }
+        let (mut req, mut command) = (req, step!(Event::Due));
+        let result = loop {
+            while let Command::Sleep(delay) = command {
+                let _ = step!(Event::Pending(Pending::Sleep));
+                self.sleeper.sleep(delay).await;
+                command = step!(Event::Due);
+            }
+            // A copy for the next attempt, made before this one consumes the body; without
+            // one (a streamed body) the driver refuses a retry, as the tower layer's does.
+            let spare = req.try_clone();
+            let _ = step!(Event::Pending(Pending::Attempt));
+            let result = send(next.clone(), req, extensions).await;
+            let refuse = spare.is_none().then_some(Refusal::BodyNotReplayable);
+            match (step!(Event::Finished(Some(&result), refuse)), spare) {
+                (Command::Sleep(delay), Some(spare)) => {
+                    // Let go of the failed response (it holds a connection) before the wait.
+                    drop(result);
+                    (req, command) = (spare, Command::Sleep(delay));
+                }
+                (command, _) => {
+                    let (end, last) = (command.end(), Some(result));
+                    break finish(&mut driver, &options, end, last, Duration::ZERO, now);
+                }
             }
         };
-        let (_, result) = attempt
-            .retry_with(&self.policy, (extensions, next))
-            .facts(facts)
-            .sleeper(self.sleeper.clone())
-            .await;
         // A response goes back as reqwest-retry returns it, with why the retries stopped
         // and the request ids of every attempt in its extensions.
         result.or_else(|err| {
-            let (stop, ids) = (*err.stop(), err.request_ids().clone());
+            let (stop, ids, refusal) = (*err.stop(), err.request_ids().clone(), err.refusal());
             err.into_response()
                 .map(|mut response| {
                     response.extensions_mut().insert(stop);
                     response.extensions_mut().insert(ids);
+                    if let Some(refusal) = refusal {
+                        response.extensions_mut().insert(refusal);
+                    }
                     response
                 })
                 .map_err(reqwest_middleware::Error::middleware)
@@ -253,22 +282,23 @@ impl HttpOutcome for reqwest_middleware::Error {
     }
 }
 
-/// A request body that could be cloned once and then could not: it is not sent again.
-#[derive(Debug)]
-struct NotReplayable;
-
-impl fmt::Display for NotReplayable {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the request body cannot be replayed")
-    }
-}
-
-impl std::error::Error for NotReplayable {}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::verdict::Transport;
+    use core::fmt;
+
+    /// An error of another middleware, with no I/O error inside.
+    #[derive(Debug)]
+    struct NotReplayable;
+
+    impl fmt::Display for NotReplayable {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("the request body cannot be replayed")
+        }
+    }
+
+    impl std::error::Error for NotReplayable {}
 
     #[test]
     fn a_middleware_error_reads_by_the_io_error_inside() {

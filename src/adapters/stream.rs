@@ -10,7 +10,7 @@ use futures_core::Stream;
 use pin_project_lite::pin_project;
 
 use super::classify_result::Classify;
-use super::driver::{End, Step};
+use super::driver::{finish, read, Command, Driver, End, Event, Pending};
 use super::future::DefaultSleep;
 use super::notify::Notify;
 use super::options::{AsPolicy, AttemptOutput, Fresh, Retrying, WithSleeper};
@@ -162,7 +162,7 @@ pub fn retry_stream<P, Open, OpenFut, T, E, Into, St>(
     policy: P,
     open: Open,
     into_stream: Into,
-) -> Fresh<StreamAttempts<Open, OpenFut, Into, St, FirstItem, DefaultSleep>, P>
+) -> Fresh<StreamAttempts<Open, OpenFut, Into, St, FirstItem, DefaultSleep, P>, P>
 where
     P: AsPolicy,
     Open: FnMut() -> OpenFut,
@@ -175,6 +175,7 @@ where
             open,
             into_stream,
             commit: FirstItem,
+            driver: Driver::default(),
             state: StreamState::Idle,
         },
     )
@@ -183,10 +184,11 @@ where
 pin_project! {
     /// The stream adapter's part of a [`Retrying`] call: how to open the stream, how to
     /// read it, which item commits it, and where it stands.
-    pub struct StreamAttempts<Open, OpenFut, Into, St, K, Sl> {
+    pub struct StreamAttempts<Open, OpenFut, Into, St, K, Sl, P> {
         open: Open,
         into_stream: Into,
         commit: K,
+        driver: Driver<P>,
         #[pin]
         state: StreamState<OpenFut, St, Sl>,
     }
@@ -201,15 +203,15 @@ pin_project! {
         Opening { #[pin] fut: OpenFut },
         // Reading the stream; `committed` once committed output was yielded.
         Streaming { #[pin] stream: St, committed: bool },
-        // Waiting before re-opening.
+        // Waiting before re-opening (a retry's delay, or the gate's hold).
         Sleeping { #[pin] sleep: Sl },
         // Ended (cleanly, or after yielding the final error).
         Done,
     }
 }
 
-impl<Open, OpenFut, Into, St, K, Sl, T, E> AttemptOutput
-    for StreamAttempts<Open, OpenFut, Into, St, K, Sl>
+impl<Open, OpenFut, Into, St, K, Sl, P, T, E> AttemptOutput
+    for StreamAttempts<Open, OpenFut, Into, St, K, Sl, P>
 where
     OpenFut: Future<Output = Result<T, E>>,
 {
@@ -217,10 +219,10 @@ where
     type Err = E;
 }
 
-impl<Open, OpenFut, Into, St, K, Sl, S2: MaybeSleeper> WithSleeper<S2>
-    for StreamAttempts<Open, OpenFut, Into, St, K, Sl>
+impl<Open, OpenFut, Into, St, K, Sl, P, S2: MaybeSleeper> WithSleeper<S2>
+    for StreamAttempts<Open, OpenFut, Into, St, K, Sl, P>
 {
-    type Output = StreamAttempts<Open, OpenFut, Into, St, K, S2::Sleep>;
+    type Output = StreamAttempts<Open, OpenFut, Into, St, K, S2::Sleep, P>;
 
     #[inline(always)]
     fn with_sleeper(self) -> Self::Output {
@@ -228,13 +230,14 @@ impl<Open, OpenFut, Into, St, K, Sl, S2: MaybeSleeper> WithSleeper<S2>
             open: self.open,
             into_stream: self.into_stream,
             commit: self.commit,
+            driver: self.driver,
             state: StreamState::Idle,
         }
     }
 }
 
 impl<Open, OpenFut, Into, St, K, Sl, P, S, C, N>
-    Retrying<StreamAttempts<Open, OpenFut, Into, St, K, Sl>, P, S, C, N>
+    Retrying<StreamAttempts<Open, OpenFut, Into, St, K, Sl, P>, P, S, C, N>
 {
     /// The first item for which `commit` says yes is committed output: no re-open after
     /// it.
@@ -251,20 +254,22 @@ impl<Open, OpenFut, Into, St, K, Sl, P, S, C, N>
     pub fn commit_when<K2>(
         self,
         commit: K2,
-    ) -> Retrying<StreamAttempts<Open, OpenFut, Into, St, K2, Sl>, P, S, C, N> {
+    ) -> Retrying<StreamAttempts<Open, OpenFut, Into, St, K2, Sl, P>, P, S, C, N> {
         let StreamAttempts {
             open,
             into_stream,
+            driver,
             state,
             ..
         } = self.attempts;
         Retrying {
-            driver: self.driver,
+            options: self.options,
             sleeper: self.sleeper,
             attempts: StreamAttempts {
                 open,
                 into_stream,
                 commit,
+                driver,
                 state,
             },
         }
@@ -272,7 +277,7 @@ impl<Open, OpenFut, Into, St, K, Sl, P, S, C, N>
 }
 
 impl<Open, OpenFut, Into, T, E, St, I, K, P, S, C, N> Stream
-    for Retrying<StreamAttempts<Open, OpenFut, Into, St, K, S::Sleep>, P, S, C, N>
+    for Retrying<StreamAttempts<Open, OpenFut, Into, St, K, S::Sleep, P>, P, S, C, N>
 where
     P: AsPolicy,
     Open: FnMut() -> OpenFut,
@@ -288,30 +293,36 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.project();
-        let (driver, sleeper) = (this.driver, &*this.sleeper);
-        let now = || sleeper.now();
-        let wall = || sleeper.wall();
+        let (options, sleeper) = (this.options, &*this.sleeper);
+        let (now, wall) = (|| sleeper.now(), || sleeper.wall());
         let parts = this.attempts.project();
-        let mut state = parts.state;
+        let (driver, mut state) = (parts.driver, parts.state);
+        macro_rules! step {
+            ($event:expr) => {
+                read(driver, options, $event, now, wall)
+            };
+        }
         loop {
             // The result of an attempt that ended, and whether output was committed.
             let (result, committed) = match state.as_mut().project() {
-                StreamProj::Idle => {
-                    if let Some(wait) = driver.hold(&wall) {
-                        // The rate-limit gate holds the first open: wait, then ask again.
-                        let sleep = sleeper.sleep(wait);
+                StreamProj::Idle => match step!(Event::Due) {
+                    Command::Attempt => {
+                        let fut = (parts.open)();
+                        state.set(StreamState::Opening { fut });
+                        continue;
+                    }
+                    Command::Sleep(delay) => {
+                        let sleep = sleeper.sleep(delay);
                         state.set(StreamState::Sleeping { sleep });
                         continue;
                     }
-                    driver.before_attempt(now);
-                    let fut = (parts.open)();
-                    state.set(StreamState::Opening { fut });
-                    continue;
-                }
+                    // Never: `Due` answers an attempt or a sleep.
+                    _ => return Poll::Pending,
+                },
                 StreamProj::Opening { fut } => match fut.poll(cx) {
                     Poll::Ready(result) => (result, false),
                     Poll::Pending => {
-                        driver.start(now);
+                        let _ = step!(Event::Pending(Pending::Attempt));
                         return Poll::Pending;
                     }
                 },
@@ -324,33 +335,38 @@ where
                             return Poll::Ready(Some(Ok(item)));
                         }
                         None => {
-                            // The call is over and nothing failed: the machine hears of
-                            // the success (and the budget refunds the retries).
-                            driver.succeeded();
+                            // The call is over and nothing failed (the budget refunds the
+                            // retries).
+                            let _ = step!(Event::Ended);
                             state.set(StreamState::Done);
                             return Poll::Ready(None);
                         }
                         Some(Err(e)) => (Err(e), *committed),
                     }
                 }
-                StreamProj::Sleeping { sleep } => {
-                    ready!(driver.waited(sleep.poll(cx), now));
-                    state.set(StreamState::Idle);
-                    continue;
-                }
+                StreamProj::Sleeping { sleep } => match sleep.poll(cx) {
+                    Poll::Ready(()) => {
+                        state.set(StreamState::Idle);
+                        continue;
+                    }
+                    Poll::Pending => {
+                        let _ = step!(Event::Pending(Pending::Sleep));
+                        return Poll::Pending;
+                    }
+                },
                 StreamProj::Done => return Poll::Ready(None),
             };
             // After committed output a retry would repeat it: the driver refuses it.
             let refuse = committed.then_some(Refusal::AfterOutput);
-            match driver.on_result(Some(&result), refuse, now, &wall) {
-                Step::Retry(delay) => {
+            match step!(Event::Finished(Some(&result), refuse)) {
+                Command::Sleep(delay) => {
                     drop(result);
                     let sleep = sleeper.sleep(delay);
                     state.set(StreamState::Sleeping { sleep });
                 }
-                // An open that succeeded is not the end of the call: the machine hears of
+                // An open that succeeded is not the end of the call: the driver hears of
                 // it when the stream ends or fails.
-                Step::End(End::Succeeded) if result.is_ok() && !committed => {
+                Command::Done(End::Succeeded) if result.is_ok() && !committed => {
                     if let Ok(response) = result {
                         let stream = (parts.into_stream)(response);
                         state.set(StreamState::Streaming {
@@ -359,17 +375,21 @@ where
                         });
                     }
                 }
-                Step::End(end) => {
+                Command::Done(end) => {
                     state.set(StreamState::Done);
-                    let result = driver.finish(end, Some(result), Duration::ZERO, now);
+                    let result = finish(driver, options, end, Some(result), Duration::ZERO, now);
                     return Poll::Ready(result.err().map(Err));
                 }
+                // Never: `Finished` answers a sleep or the end.
+                _ => return Poll::Pending,
             }
         }
     }
 }
 
-impl<Open, OpenFut, Into, St, K, Sl> fmt::Debug for StreamAttempts<Open, OpenFut, Into, St, K, Sl> {
+impl<Open, OpenFut, Into, St, K, Sl, P> fmt::Debug
+    for StreamAttempts<Open, OpenFut, Into, St, K, Sl, P>
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             StreamState::Idle => "idle",

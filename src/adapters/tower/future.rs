@@ -9,9 +9,9 @@ use core::task::{ready, Context, Poll};
 use pin_project_lite::pin_project;
 
 use crate::adapters::classify_result::Classify;
-use crate::adapters::driver::{Driver, Step};
+use crate::adapters::driver::{read, Command, Driver, Event, Pending};
 use crate::adapters::notify::Notify;
-use crate::adapters::options::AsPolicy;
+use crate::adapters::options::{AsPolicy, Options};
 use crate::adapters::retry_error::Refusal;
 #[cfg(doc)]
 use crate::adapters::retry_error::RetryError;
@@ -31,7 +31,8 @@ pin_project! {
     {
         service: Svc,
         sleeper: S,
-        driver: Driver<P, C, N>,
+        options: Options<P, C, N>,
+        driver: Driver<P>,
         mode: PhantomData<M>,
         #[pin]
         state: TowerState<Svc::Future, S::Sleep, Req>,
@@ -42,11 +43,13 @@ pin_project! {
     #[project = TowerProj]
     #[project_replace = TowerReplace]
     enum TowerState<F, Sl, Req> {
+        // An attempt with `request` may be due: the driver says.
+        Due { request: Req },
         // Waiting for the service to be ready, to send `request`.
         Ready { request: Req },
         // An attempt is in flight; `spare` is the copy to send next, if the body replays.
         Calling { #[pin] fut: F, spare: Option<Req> },
-        // Waiting before sending `request`.
+        // Waiting before sending `request` (a retry's delay, or the gate's hold).
         Sleeping { #[pin] sleep: Sl, request: Req },
         // The result was handed out.
         Done,
@@ -58,13 +61,14 @@ where
     Svc: tower_service::Service<Req>,
     S: Sleeper,
 {
-    pub(crate) fn new(service: Svc, request: Req, sleeper: S, driver: Driver<P, C, N>) -> Self {
+    pub(crate) fn new(service: Svc, request: Req, sleeper: S, options: Options<P, C, N>) -> Self {
         RetryServiceFuture {
             service,
             sleeper,
-            driver,
+            options,
+            driver: Driver::default(),
             mode: PhantomData,
-            state: TowerState::Ready { request },
+            state: TowerState::Due { request },
         }
     }
 }
@@ -83,33 +87,42 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let (driver, sleeper) = (this.driver, &*this.sleeper);
-        let now = || sleeper.now();
+        let (driver, options, sleeper) = (this.driver, this.options, &*this.sleeper);
+        let (now, wall) = (|| sleeper.now(), || sleeper.wall());
+        macro_rules! step {
+            ($event:expr) => {
+                read(driver, options, $event, now, wall)
+            };
+        }
+        macro_rules! take {
+            ($state:ident) => {
+                match this.state.as_mut().project_replace(TowerState::Done) {
+                    TowerReplace::$state { request, .. } => request,
+                    _ => return Poll::Pending,
+                }
+            };
+        }
         loop {
             // The attempt's result and the request for the next one, once an attempt ends.
             let (result, next) = match this.state.as_mut().project() {
-                TowerProj::Ready { .. } => {
-                    if let Some(wait) = driver.hold(&|| sleeper.wall()) {
-                        // The rate-limit gate holds the first attempt: wait, then ask again
-                        // (before the service is polled ready, so that it reserves nothing
-                        // meanwhile).
-                        if let TowerReplace::Ready { request } =
-                            this.state.as_mut().project_replace(TowerState::Done)
-                        {
-                            let sleep = sleeper.sleep(wait);
-                            this.state.set(TowerState::Sleeping { sleep, request });
+                // Asked before the service is polled ready, so that a request the gate
+                // holds reserves nothing meanwhile.
+                TowerProj::Due { .. } => {
+                    let request = take!(Due);
+                    this.state.set(match step!(Event::Due) {
+                        Command::Sleep(delay) => {
+                            let sleep = sleeper.sleep(delay);
+                            TowerState::Sleeping { sleep, request }
                         }
-                        continue;
-                    }
+                        _ => TowerState::Ready { request },
+                    });
+                    continue;
+                }
+                TowerProj::Ready { .. } => {
                     let ready = ready!(this.service.poll_ready(cx));
-                    let TowerReplace::Ready { request } =
-                        this.state.as_mut().project_replace(TowerState::Done)
-                    else {
-                        continue;
-                    };
+                    let request = take!(Ready);
                     match ready {
                         Ok(()) => {
-                            driver.before_attempt(now);
                             let spare = replay(&request);
                             let fut = this.service.call(request);
                             this.state.set(TowerState::Calling { fut, spare });
@@ -122,35 +135,32 @@ where
                 TowerProj::Calling { fut, spare } => match fut.poll(cx) {
                     Poll::Ready(result) => (result, spare.take()),
                     Poll::Pending => {
-                        driver.start(now);
+                        let _ = step!(Event::Pending(Pending::Attempt));
                         return Poll::Pending;
                     }
                 },
                 TowerProj::Sleeping { sleep, .. } => {
-                    ready!(driver.waited(sleep.poll(cx), now));
-                    if let TowerReplace::Sleeping { request, .. } =
-                        this.state.as_mut().project_replace(TowerState::Done)
-                    {
-                        this.state.set(TowerState::Ready { request });
+                    if sleep.poll(cx).is_pending() {
+                        let _ = step!(Event::Pending(Pending::Sleep));
+                        return Poll::Pending;
                     }
+                    let request = take!(Sleeping);
+                    this.state.set(TowerState::Due { request });
                     continue;
                 }
                 TowerProj::Done => return Poll::Pending,
             };
             // Without a copy of the request, the body is gone: the driver refuses a retry.
             let refuse = next.is_none().then_some(Refusal::BodyNotReplayable);
-            match (
-                driver.on_result(Some(&result), refuse, now, &|| sleeper.wall()),
-                next,
-            ) {
-                (Step::Retry(delay), Some(request)) => {
+            match (step!(Event::Finished(Some(&result), refuse)), next) {
+                (Command::Sleep(delay), Some(request)) => {
                     drop(result);
                     let sleep = sleeper.sleep(delay);
                     this.state.set(TowerState::Sleeping { sleep, request });
                 }
-                (step, _) => {
+                (command, _) => {
                     this.state.set(TowerState::Done);
-                    return Poll::Ready(M::answer(driver, step.end(), result, now));
+                    return Poll::Ready(M::answer(driver, options, command.end(), result, now));
                 }
             }
         }
@@ -164,6 +174,7 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
+            TowerState::Due { .. } => "due",
             TowerState::Ready { .. } => "ready",
             TowerState::Calling { .. } => "calling",
             TowerState::Sleeping { .. } => "sleeping",

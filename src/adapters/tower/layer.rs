@@ -3,7 +3,6 @@
 use super::mode::{KeepInnerTypes, WrapInRetryError};
 use super::RetryService;
 use crate::adapters::classify_result::HttpClassify;
-use crate::adapters::driver::Driver;
 use crate::adapters::notify::NoNotify;
 use crate::adapters::options::{Retrying, WithSleeper};
 use crate::adapters::sleep::DefaultSleeper;
@@ -126,7 +125,7 @@ impl<P, S, C, N> Retrying<TowerLayer, P, S, C, N> {
     #[inline(always)]
     pub fn keep_inner_types(self) -> Retrying<TowerLayer<KeepInnerTypes>, P, S, C, N> {
         Retrying {
-            driver: self.driver,
+            options: self.options,
             sleeper: self.sleeper,
             attempts: TowerLayer(KeepInnerTypes),
         }
@@ -149,7 +148,7 @@ impl<P: Clone, S: Clone, C: Clone, N: Clone, M: Clone> Clone
 {
     fn clone(&self) -> Self {
         Retrying {
-            driver: Driver::new(self.driver.options.clone()),
+            options: self.options.clone(),
             sleeper: self.sleeper.clone(),
             attempts: self.attempts.clone(),
         }

@@ -15,7 +15,6 @@ use core::task::{Context, Poll};
 use crate::classify::RequestFacts;
 
 use super::classify_result::Classify;
-use super::driver::Driver;
 use super::notify::Notify;
 use super::options::{AsPolicy, Options, Retrying};
 #[cfg(doc)]
@@ -85,12 +84,7 @@ where
         if let Some(rng) = &mut self.options.rng {
             options.rng = Some(rng.fork());
         }
-        RetryServiceFuture::new(
-            self.inner.clone(),
-            request,
-            self.sleeper.clone(),
-            Driver::new(options),
-        )
+        RetryServiceFuture::new(self.inner.clone(), request, self.sleeper.clone(), options)
     }
 }
 
@@ -104,7 +98,7 @@ impl<Svc, P, S, C, N, M> RetryService<Svc, P, S, C, N, M> {
     {
         RetryService {
             inner,
-            options: layer.driver.options.clone(),
+            options: layer.options.clone(),
             sleeper: layer.sleeper.clone(),
             mode: core::marker::PhantomData,
         }

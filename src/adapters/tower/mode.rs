@@ -4,8 +4,8 @@
 use core::time::Duration;
 use std::time::Instant;
 
-use crate::adapters::driver::{Driver, End};
-use crate::adapters::options::AsPolicy;
+use crate::adapters::driver::{finish, Driver, End};
+use crate::adapters::options::{AsPolicy, Options};
 use crate::adapters::retry_error::RetryError;
 
 /// How a [`RetryService`](crate::RetryService) ends a call. Implemented by
@@ -17,10 +17,11 @@ pub trait TowerMode<R, E> {
     /// The call's answer from its last result.
     #[doc(hidden)]
     fn answer<P: AsPolicy, C, N>(
-        driver: &mut Driver<P, C, N>,
+        driver: &mut Driver<P>,
+        options: &Options<P, C, N>,
         end: End,
         result: Result<R, E>,
-        now: impl FnOnce() -> Instant,
+        now: impl Fn() -> Instant,
     ) -> Result<R, Self::Error>;
 }
 
@@ -40,12 +41,13 @@ impl<R, E> TowerMode<R, E> for WrapInRetryError {
 
     #[inline]
     fn answer<P: AsPolicy, C, N>(
-        driver: &mut Driver<P, C, N>,
+        driver: &mut Driver<P>,
+        options: &Options<P, C, N>,
         end: End,
         result: Result<R, E>,
-        now: impl FnOnce() -> Instant,
+        now: impl Fn() -> Instant,
     ) -> Result<R, Self::Error> {
-        driver.finish(end, Some(result), Duration::ZERO, now)
+        finish(driver, options, end, Some(result), Duration::ZERO, now)
     }
 }
 
@@ -54,14 +56,15 @@ impl<R, E> TowerMode<R, E> for KeepInnerTypes {
 
     #[inline]
     fn answer<P: AsPolicy, C, N>(
-        driver: &mut Driver<P, C, N>,
+        driver: &mut Driver<P>,
+        options: &Options<P, C, N>,
         end: End,
         result: Result<R, E>,
-        _: impl FnOnce() -> Instant,
+        _: impl Fn() -> Instant,
     ) -> Result<R, Self::Error> {
         // The machine hears of a success (the budget's refund) all the same.
         if let End::Succeeded = end {
-            driver.succeeded();
+            driver.succeeded(options);
         }
         result
     }

@@ -1,0 +1,64 @@
+//! docs/ARCHITECTURE.md stays true: every file it names exists, and every function the
+//! walk of one retried call names is defined in the file of its row.
+
+use std::path::Path;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn page() -> String {
+    std::fs::read_to_string(root().join("docs/ARCHITECTURE.md")).expect("docs/ARCHITECTURE.md")
+}
+
+/// The backticked spans of `text`.
+fn code_spans(text: &str) -> Vec<&str> {
+    text.split('`').skip(1).step_by(2).collect()
+}
+
+#[test]
+fn every_file_named_exists() {
+    let page = page();
+    let mut named = 0;
+    for span in code_spans(&page) {
+        if span.starts_with("src/") || span.starts_with("tests/") || span.starts_with("docs/") {
+            named += 1;
+            assert!(
+                root().join(span).exists(),
+                "docs/ARCHITECTURE.md names {span}, which does not exist"
+            );
+        }
+    }
+    assert!(named > 20, "the page names only {named} files");
+}
+
+#[test]
+fn every_function_of_the_walk_is_defined_in_its_file() {
+    let page = page();
+    let mut checked = 0;
+    // The walk's rows: `| # | step | file | functions |`.
+    for row in page
+        .lines()
+        .filter(|l| l.starts_with("| ") && l.matches('|').count() == 5)
+    {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let (file, functions) = (cells[3], cells[4]);
+        let Some(file) = code_spans(file).into_iter().find(|s| s.starts_with("src/")) else {
+            continue;
+        };
+        let source = std::fs::read_to_string(root().join(file))
+            .unwrap_or_else(|_| panic!("docs/ARCHITECTURE.md names {file}, which does not exist"));
+        for function in code_spans(functions) {
+            let name = function.rsplit("::").next().unwrap_or(function);
+            let defined = [format!("fn {name}("), format!("fn {name}<")]
+                .iter()
+                .any(|d| source.contains(d.as_str()));
+            assert!(
+                defined,
+                "docs/ARCHITECTURE.md: `{function}` is not defined in {file}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "the walk names only {checked} functions");
+}
