@@ -33,6 +33,19 @@
 //! implementation's answer. Callers that want every decision to fold space their
 //! decisions at least a thousandth of the window apart (`tests/machine.rs` does).
 //!
+//! Where the docs are silent or say less than the behaviour, the model takes these
+//! readings (each one a question for the docs, not a property the model vouches for):
+//! - the shed lane's "recent first attempts" leave out the credit, which gives
+//!   `NEW_RETRIES × credit / UNTIMED` instead;
+//! - "since the failures began": the episode's successes start over at every fold whose
+//!   window held fewer than 0.5 failures (its failures never start over; they only fade);
+//! - the shed curve runs from `overload_ratio` up to `min(SHED_MAX, retry_ratio)`, never
+//!   below `overload_ratio`, and [`SHED_UNSURE`] is held between the two;
+//! - the run's threshold is read at the fold (a recovery counts from the next fold), and
+//!   recoveries join the window undecayed;
+//! - a paced 429 that is not retried counts as a failure ([`Model::paced_failure`]);
+//! - windows under a millisecond are left out (the implementation counts them as one).
+//!
 //! Not modelled: the fleet view (`Budget::set_fleet_view`); the callers never set one.
 
 use std::time::{Duration, Instant};
