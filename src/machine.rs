@@ -800,8 +800,9 @@ pub enum Stop {
     Throttled {
         /// Retries in the budget's window (the fleet's, when it reads a fleet view).
         retries: u32,
-        /// Retries the window allows (the ratio times the first attempts, plus
-        /// `min_retries`), rounded down.
+        /// Retries the window allows under the lane that applied (its ratio times the
+        /// first attempts, plus what the lane adds: `min_retries`, a new process's credit),
+        /// rounded down.
         allowed: u32,
         /// Which limit applied.
         why: Throttle,

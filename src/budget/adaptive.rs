@@ -29,13 +29,13 @@
 //! the eighth share a ninth stripe, with `fetch_add`), so that threads do not bounce one
 //! cache line;
 //! a retry decision, which has the time, folds the counts into the window first (at most
-//! once per thousandth of the window). The fold also works the rule out for both kinds of
+//! once per 1/1024 of the window). The fold also works the rule out for both kinds of
 //! failure: how many more retries the window allows, so that the decisions that follow it
 //! closely compare the retries allowed since with that number (one load, a sum and an
 //! integer compare: no `f64` arithmetic between folds). The fold takes a lock with
 //! `try_lock` only: a decision that finds another thread folding decides from the last
 //! fold's numbers and never waits. A thread remembers the last fold it made, so that its
-//! next decisions on that budget tell they are within a thousandth of the window of it by
+//! next decisions on that budget tell they are within 1/1024 of the window of it by
 //! comparing instants, without the duration arithmetic. Nothing allocates after
 //! [`Budget::new`](crate::Budget::new).
 //!
@@ -317,7 +317,7 @@ pub(crate) struct Adaptive {
     folded_at: AtomicU64,
     /// The first instant a decision was given: the origin of `folded_at`.
     base: OnceLock<Instant>,
-    /// A thousandth of the window: the window barely moves in less.
+    /// 1/1024 of the window: the window barely moves in less.
     fold_every: u64,
     params: Params,
 }

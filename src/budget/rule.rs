@@ -25,6 +25,16 @@
 //! toward [`SHED_UNSURE`] (itself a gentle line in the share) until [`SHED_EVIDENCE`]
 //! attempts say more: a process that calls rarely never learns enough to tell, and must
 //! not retry like one that knows.
+//!
+//! The fine print, as the code has it:
+//! - "Since the failures began": a fold whose window holds fewer than half a failure
+//!   forgets the episode's successes (its failures fade with the episode's time constant,
+//!   so an incident's failures are remembered into the next one).
+//! - The shed lane's first attempts leave out a new budget's credit (the lane has
+//!   [`NEW_RETRIES`] for that); every ratio is floored at `overload_ratio`.
+//! - The run's allowance and the recoveries are read at a fold (at most every 1/1024 of
+//!   the window), so a recovery counts from the next fold on.
+//! - A window shorter than 1 ms decays as 1 ms.
 
 use super::Counts;
 
