@@ -29,8 +29,8 @@
 //! the eighth share a ninth stripe, with `fetch_add`), so that threads do not bounce one
 //! cache line;
 //! a retry decision, which has the time, folds the counts into the window first (at most
-//! once per 1/1024 of the window). The fold also works the rule out for both kinds of
-//! failure: how many more retries the window allows, so that the decisions that follow it
+//! once per 1/1024 of the window). The fold also works the rule out for each lane: how
+//! many more retries the window allows, so that the decisions that follow it
 //! closely compare the retries allowed since with that number (one load, a sum and an
 //! integer compare: no `f64` arithmetic between folds). The fold takes a lock with
 //! `try_lock` only: a decision that finds another thread folding decides from the last
