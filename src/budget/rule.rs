@@ -146,7 +146,11 @@ impl View {
         const _: () = assert!(EPISODE_WINDOWS == 4.0);
         let x_e = x / EPISODE_WINDOWS;
         let keep_e = keep.sqrt().sqrt();
-        let weight_e = if x_e < 1e-9 { 1.0 } else { (1.0 - keep_e) / x_e };
+        let weight_e = if x_e < 1e-9 {
+            1.0
+        } else {
+            (1.0 - keep_e) / x_e
+        };
         let d = View::of(delta);
         // A window with no failure in it: the failures begin now, and nothing that
         // succeeded before says anything of them.
