@@ -22,12 +22,17 @@
 //!
 //! # The bucket
 //!
-//! The bucket is GCRA (the "virtual scheduling" form of a token bucket): one word holds
-//! the time at which the next token falls due. [`Pacer::acquire`] takes the next slot
-//! with a compare-and-swap and answers how long until it, so calls are served in the
-//! order they asked (FIFO) and the wait is known at once. A call that gives up its slot
-//! (cancelled, or past its deadline) gives it back with [`Pacer::release`], and the next
-//! call to ask takes it.
+//! The bucket is GCRA (the "virtual scheduling" form of a token bucket) counted in
+//! places rather than times: one word holds the next free place in the queue, and an
+//! anchor (read without a lock) says which place is due when at the current rate.
+//! [`Pacer::acquire`] takes the next place with a compare-and-swap and answers how long
+//! until it, so calls are served in the order they asked (FIFO). Places, not times,
+//! because the rate changes while calls wait: a queue of times reserved at the old rate
+//! would go on sending at it for up to `max_wait` after a cut (measured: it collapses the
+//! rate, every reserved attempt drawing a 429 that cuts again). A waiting call asks
+//! [`Pacer::ready`] when it wakes, and its place is then due at the rate as it is. A call
+//! that gives up its place (cancelled, or past its deadline) gives a token back with
+//! [`Pacer::release`].
 //!
 //! # Why CUBIC rather than AIMD
 //!
@@ -47,10 +52,12 @@
 //! Time is an input: every method takes `now`, read by the caller. Per attempt:
 //!
 //! 1. [`Pacer::acquire`]`(now, deadline)`: [`Acquire::Go`] sends at once;
-//!    [`Acquire::Wait`]`(d)` sleeps `d` then sends (the slot is reserved: do not ask
-//!    again); [`Acquire::RateLimited`] stops the call with `rate_limited` (the wait would
-//!    pass `max_wait` or the deadline, and nothing was reserved).
-//! 2. If the call is dropped while it waits, [`Pacer::release`]`(now)`.
+//!    [`Acquire::Wait`]` { wait, ticket }` sleeps `wait`, then asks
+//!    [`Pacer::ready`]`(now, ticket, deadline)`, which answers `Go` or another `Wait`
+//!    (the rate was cut meanwhile); [`Acquire::RateLimited`] stops the call with
+//!    `rate_limited` (the wait would pass `max_wait` or the deadline).
+//! 2. If the call is dropped while it waits, or `ready` says `RateLimited`,
+//!    [`Pacer::release`]`(now)`.
 //! 3. On every answer, [`Pacer::on_response`]`(now, throttled, overload, quota)`:
 //!    `throttled` for a 429; `overload` for a 503 or 529 the budget reads as overload;
 //!    `quota` from [`Quota::from_headers`].
@@ -71,7 +78,8 @@
 //! assert!(rate > 5.0 && rate < 9.0, "cut to about 70 % of ten a second: {rate}");
 //! let now = t0 + Duration::from_secs(2);
 //! assert_eq!(pacer.acquire(now, None), Acquire::Go);
-//! assert!(matches!(pacer.acquire(now, None), Acquire::Wait(_)), "the next token is later");
+//! let Acquire::Wait { wait, ticket } = pacer.acquire(now, None) else { panic!() };
+//! assert_eq!(pacer.ready(now + wait, ticket, None), Acquire::Go, "its slot has come");
 //! ```
 //!
 //! # Scope
@@ -139,22 +147,30 @@ impl Default for PacerConfig {
     }
 }
 
-/// What an attempt does: go now, wait for its reserved slot, or stop.
+/// What an attempt does: go now, wait for its slot, or stop.
 ///
 /// ```
 /// use std::time::Duration;
 /// use redial::pacer::Acquire;
-/// assert_eq!(Acquire::Wait(Duration::from_millis(5)).wait(), Duration::from_millis(5));
 /// assert_eq!(Acquire::Go.wait(), Duration::ZERO);
+/// let stop = Acquire::RateLimited { wait: Duration::from_secs(30) };
+/// assert_eq!(stop.wait(), Duration::from_secs(30));
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Acquire {
     /// Send now.
     Go,
-    /// A slot is reserved this long from now: sleep, then send without asking again.
-    Wait(Duration),
-    /// The next slot is further away than `max_wait` or the deadline: nothing was
-    /// reserved, and the call stops with `rate_limited`.
+    /// A slot is reserved, about `wait` from now: sleep that long, then ask
+    /// [`Pacer::ready`] with the ticket (the slot moves later if the rate was cut while
+    /// waiting, and earlier if it grew).
+    Wait {
+        /// How long until the slot, at the rate as it is now.
+        wait: Duration,
+        /// The reserved slot.
+        ticket: Ticket,
+    },
+    /// The slot is further away than `max_wait` or the deadline: the call stops with
+    /// `rate_limited` (from [`Pacer::acquire`], nothing was reserved).
     RateLimited {
         /// How long the attempt would have waited.
         wait: Duration,
@@ -162,18 +178,52 @@ pub enum Acquire {
 }
 
 impl Acquire {
-    /// How long to wait before sending (zero for [`Acquire::Go`]).
+    /// How long to wait before sending or asking again (zero for [`Acquire::Go`]).
     ///
     /// ```
-    /// use std::time::Duration;
-    /// let a = redial::pacer::Acquire::RateLimited { wait: Duration::from_secs(30) };
-    /// assert_eq!(a.wait(), Duration::from_secs(30));
+    /// assert_eq!(redial::pacer::Acquire::Go.wait(), std::time::Duration::ZERO);
     /// ```
     pub fn wait(&self) -> Duration {
         match *self {
             Acquire::Go => Duration::ZERO,
-            Acquire::Wait(d) | Acquire::RateLimited { wait: d } => d,
+            Acquire::Wait { wait, .. } | Acquire::RateLimited { wait } => wait,
         }
+    }
+}
+
+/// A reserved slot: its place in the pacer's queue, in tokens.
+///
+/// Places, not times: when the rate changes, every waiting call's slot moves with it and
+/// the queue keeps its order. Tickets from one pacer only mean something to that pacer.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use redial::pacer::{Acquire, Pacer};
+/// let p = Pacer::default();
+/// let now = Instant::now();
+/// p.set_fleet_rate(1.0, now, Duration::from_secs(60));
+/// p.acquire(now, None);
+/// let Acquire::Wait { ticket, .. } = p.acquire(now, None) else { unreachable!() };
+/// assert!(ticket.place() >= 1.0);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ticket(f64);
+
+impl Ticket {
+    /// The place in the queue, in tokens since the pacer began.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use redial::pacer::{Acquire, Pacer};
+    /// # let p = Pacer::default();
+    /// # let now = Instant::now();
+    /// # p.set_fleet_rate(1.0, now, Duration::from_secs(60));
+    /// # p.acquire(now, None);
+    /// # let Acquire::Wait { ticket, .. } = p.acquire(now, None) else { unreachable!() };
+    /// let _ = ticket.place();
+    /// ```
+    pub fn place(&self) -> f64 {
+        self.0
     }
 }
 
@@ -181,32 +231,90 @@ impl Acquire {
 #[derive(Debug, Default)]
 struct Ceiling {
     /// Nanoseconds per token (0: none).
-    interval: AtomicU64,
+    interval: u64,
     /// Until when, on the pacer's clock.
-    until: AtomicU64,
+    until: u64,
 }
 
 impl Ceiling {
     fn at(&self, now: u64) -> u64 {
-        if now < self.until.load(Ordering::Acquire) {
-            self.interval.load(Ordering::Acquire)
+        if now < self.until {
+            self.interval
         } else {
             0
         }
     }
-
-    fn set(&self, interval: u64, until: u64) {
-        self.interval.store(interval, Ordering::Release);
-        self.until.store(until, Ordering::Release);
-    }
 }
 
-/// What only answers change, under a lock that [`Pacer::acquire`] never takes.
+/// What only answers and the fleet change, under a lock that [`Pacer::acquire`] never
+/// takes.
 #[derive(Debug)]
 struct Slow {
     cubic: Cubic,
+    /// Whether a throttle has been seen (the learned rate means something).
+    learned: bool,
     /// When the last cut was, on the pacer's clock.
     last_cut: Option<u64>,
+    quota: Ceiling,
+    fleet: Ceiling,
+}
+
+/// How places map to times: place `pos` is due at `at`, and one token follows another
+/// every `interval` nanoseconds (0: nothing paces). Written under the slow lock, read
+/// without one: a sequence number around the writes tells a reader that it raced one
+/// (a seqlock, on atomics only).
+#[derive(Debug, Default)]
+struct Anchor {
+    seq: AtomicU64,
+    at: AtomicU64,
+    pos: AtomicU64,
+    interval: AtomicU64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Map {
+    at: u64,
+    pos: f64,
+    interval: f64,
+}
+
+impl Map {
+    fn pos(&self, now: u64) -> f64 {
+        let dt = now as f64 - self.at as f64;
+        self.pos + dt / self.interval
+    }
+
+    fn time(&self, pos: f64) -> f64 {
+        self.at as f64 + (pos - self.pos) * self.interval
+    }
+}
+
+impl Anchor {
+    fn read(&self) -> Option<Map> {
+        loop {
+            let s1 = self.seq.load(Ordering::SeqCst);
+            if s1 % 2 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let at = self.at.load(Ordering::SeqCst);
+            let pos = f64::from_bits(self.pos.load(Ordering::SeqCst));
+            let interval = f64::from_bits(self.interval.load(Ordering::SeqCst));
+            if self.seq.load(Ordering::SeqCst) == s1 {
+                return (interval > 0.0).then_some(Map { at, pos, interval });
+            }
+        }
+    }
+
+    /// Only under the slow lock (one writer at a time).
+    fn write(&self, at: u64, pos: f64, interval: u64) {
+        self.seq.fetch_add(1, Ordering::SeqCst);
+        self.at.store(at, Ordering::SeqCst);
+        self.pos.store(pos.to_bits(), Ordering::SeqCst);
+        self.interval
+            .store((interval as f64).to_bits(), Ordering::SeqCst);
+        self.seq.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 /// A learned-rate token bucket for one scope (a host, or a key the caller names).
@@ -214,7 +322,7 @@ struct Slow {
 /// Methods by group, as in `quinn-proto`: getters ([`rate`](Pacer::rate),
 /// [`is_active`](Pacer::is_active), [`config`](Pacer::config)); inputs
 /// ([`on_response`](Pacer::on_response), [`set_fleet_rate`](Pacer::set_fleet_rate));
-/// and the per-attempt commands ([`acquire`](Pacer::acquire),
+/// and the per-attempt commands ([`acquire`](Pacer::acquire), [`ready`](Pacer::ready),
 /// [`release`](Pacer::release)). Shared by reference (`Sync`): put it in an `Arc`, or
 /// in [`Pacers`].
 ///
@@ -231,12 +339,13 @@ pub struct Pacer {
     active: AtomicBool,
     /// The pacer's clock starts at the first instant it is given.
     base: OnceLock<Instant>,
-    /// When the next token falls due (GCRA's theoretical arrival time), in nanoseconds.
+    anchor: Anchor,
+    /// The next free place (GCRA's theoretical arrival time, in tokens), as `f64` bits.
     tat: AtomicU64,
-    /// Nanoseconds per token at the learned rate (0: none learned).
-    learned: AtomicU64,
-    quota: Ceiling,
-    fleet: Ceiling,
+    /// The earliest time the next attempt may be sent, in nanoseconds: the bucket itself.
+    /// Places order the queue; this keeps what is sent to the rate when waiters whose
+    /// waits were reckoned at different rates wake together.
+    sent: AtomicU64,
     meter: Meter,
     slow: Mutex<Slow>,
 }
@@ -246,7 +355,7 @@ impl fmt::Debug for Pacer {
         f.debug_struct("Pacer")
             .field("config", &self.config)
             .field("active", &self.is_active())
-            .field("learned_interval_ns", &self.learned.load(Ordering::Relaxed))
+            .field("interval_ns", &self.anchor.read().map(|m| m.interval))
             .finish_non_exhaustive()
     }
 }
@@ -254,10 +363,27 @@ impl fmt::Debug for Pacer {
 /// Nanoseconds between tokens at `rate` per second; 0 for no rate.
 fn interval(rate: f64) -> u64 {
     if rate.is_finite() && rate > 0.0 {
-        // `as` saturates; a token per nanosecond at most.
-        ((1e9 / rate) as u64).max(1)
+        // Rounded up, so that the rate paced never exceeds the one asked for; `as`
+        // saturates; a token per nanosecond at most.
+        ((1e9 / rate).ceil() as u64).max(1)
     } else {
         0
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// A wait in nanoseconds (a float, maybe negative or huge) as a duration.
+fn wait_of(ns: f64) -> Duration {
+    if ns.is_finite() && ns > 0.0 {
+        // `as` saturates.
+        Duration::from_nanos(ns as u64)
+    } else if ns.is_nan() || ns <= 0.0 {
+        Duration::ZERO
+    } else {
+        Duration::MAX
     }
 }
 
@@ -279,14 +405,16 @@ impl Pacer {
             config,
             active: AtomicBool::new(false),
             base: OnceLock::new(),
-            tat: AtomicU64::new(0),
-            learned: AtomicU64::new(0),
-            quota: Ceiling::default(),
-            fleet: Ceiling::default(),
+            anchor: Anchor::default(),
+            tat: AtomicU64::new(0f64.to_bits()),
+            sent: AtomicU64::new(0),
             meter: Meter::new(),
             slow: Mutex::new(Slow {
                 cubic: Cubic::new(config.cubic),
+                learned: false,
                 last_cut: None,
+                quota: Ceiling::default(),
+                fleet: Ceiling::default(),
             }),
         }
     }
@@ -317,18 +445,12 @@ impl Pacer {
     /// first one given counts as 0).
     fn ns(&self, now: Instant) -> u64 {
         let base = *self.base.get_or_init(|| now);
-        u64::try_from(now.saturating_duration_since(base).as_nanos()).unwrap_or(u64::MAX)
+        nanos(now.saturating_duration_since(base))
     }
 
-    fn interval_at(&self, now: u64) -> u64 {
-        self.learned
-            .load(Ordering::Acquire)
-            .max(self.quota.at(now))
-            .max(self.fleet.at(now))
-    }
-
-    /// The rate paced to at `now`, in requests per second: the lowest of the learned rate,
-    /// a binding quota and the fleet's share. `None` while nothing paces.
+    /// The rate paced to, in requests per second: the lowest of the learned rate, a
+    /// binding quota and the fleet's share, as of the last answer or fleet update. `None`
+    /// while nothing paces.
     ///
     /// ```
     /// use std::time::{Duration, Instant};
@@ -336,22 +458,19 @@ impl Pacer {
     /// let now = Instant::now();
     /// p.set_fleet_rate(4.0, now, Duration::from_secs(1));
     /// assert_eq!(p.rate(now), Some(4.0));
-    /// assert_eq!(p.rate(now + Duration::from_secs(2)), None, "the fleet's share went stale");
     /// ```
     pub fn rate(&self, now: Instant) -> Option<f64> {
+        let _ = now;
         if !self.is_active() {
             return None;
         }
-        match self.interval_at(self.ns(now)) {
-            0 => None,
-            i => Some(1e9 / i as f64),
-        }
+        self.anchor.read().map(|m| 1e9 / m.interval)
     }
 
     /// Asks for the next slot at `now`. `deadline` is the call's, if it has one.
     ///
-    /// Takes no lock and allocates nothing: one atomic load while inactive, a
-    /// compare-and-swap loop on one word when active.
+    /// Takes no lock and allocates nothing: one atomic load while inactive; when active,
+    /// a few loads and a compare-and-swap on one word.
     ///
     /// ```
     /// use std::time::{Duration, Instant};
@@ -360,7 +479,7 @@ impl Pacer {
     /// let now = Instant::now();
     /// p.set_fleet_rate(2.0, now, Duration::from_secs(60));
     /// assert_eq!(p.acquire(now, None), Acquire::Go);
-    /// assert_eq!(p.acquire(now, None), Acquire::Wait(Duration::from_millis(500)));
+    /// assert_eq!(p.acquire(now, None).wait(), Duration::from_millis(500));
     /// assert_eq!(
     ///     p.acquire(now, Some(now + Duration::from_millis(800))),
     ///     Acquire::RateLimited { wait: Duration::from_secs(1) },
@@ -371,36 +490,111 @@ impl Pacer {
             return Acquire::Go;
         }
         let now_ns = self.ns(now);
-        let interval = self.interval_at(now_ns);
-        if interval == 0 {
+        let Some(map) = self.anchor.read() else {
             return Acquire::Go;
-        }
-        let tolerance = interval.saturating_mul(u64::from(self.config.burst.max(1) - 1));
-        let limit = deadline.map_or(self.config.max_wait, |d| {
-            self.config.max_wait.min(d.saturating_duration_since(now))
-        });
-        let mut tat = self.tat.load(Ordering::Acquire);
+        };
+        let limit = self.limit(now, deadline);
+        let now_pos = map.pos(now_ns);
+        let tolerance = f64::from(self.config.burst.max(1) - 1);
+        let mut bits = self.tat.load(Ordering::Acquire);
         loop {
-            let slot = tat.saturating_sub(tolerance).max(now_ns);
-            let wait = Duration::from_nanos(slot - now_ns);
+            let tat = f64::from_bits(bits);
+            let slot = (tat - tolerance).max(now_pos);
+            let wait = wait_of((slot - now_pos) * map.interval);
             if wait > limit {
                 return Acquire::RateLimited { wait };
             }
-            let next = tat.max(now_ns).saturating_add(interval);
-            match self
-                .tat
-                .compare_exchange_weak(tat, next, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) if wait.is_zero() => return Acquire::Go,
-                Ok(_) => return Acquire::Wait(wait),
-                Err(seen) => tat = seen,
+            let next = tat.max(now_pos) + 1.0;
+            match self.tat.compare_exchange_weak(
+                bits,
+                next.to_bits(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) if wait.is_zero() => {
+                    return match self.take(now_ns, &map) {
+                        Ok(()) => Acquire::Go,
+                        Err(wait) => Acquire::Wait {
+                            wait,
+                            ticket: Ticket(slot),
+                        },
+                    };
+                }
+                Ok(_) => {
+                    return Acquire::Wait {
+                        wait,
+                        ticket: Ticket(slot),
+                    }
+                }
+                Err(seen) => bits = seen,
             }
+        }
+    }
+
+    /// Takes the bucket's token at `now` if it has come; otherwise how long until it.
+    fn take(&self, now: u64, map: &Map) -> Result<(), Duration> {
+        let interval = map.interval as u64;
+        let tolerance = interval.saturating_mul(u64::from(self.config.burst.max(1) - 1));
+        let mut sent = self.sent.load(Ordering::Acquire);
+        loop {
+            let at = sent.saturating_sub(tolerance);
+            if at > now {
+                return Err(Duration::from_nanos(at - now));
+            }
+            let next = sent.max(now).saturating_add(interval);
+            match self
+                .sent
+                .compare_exchange_weak(sent, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Ok(()),
+                Err(seen) => sent = seen,
+            }
+        }
+    }
+
+    fn limit(&self, now: Instant, deadline: Option<Instant>) -> Duration {
+        deadline.map_or(self.config.max_wait, |d| {
+            self.config.max_wait.min(d.saturating_duration_since(now))
+        })
+    }
+
+    /// After a wait, whether the reserved slot has come at the rate as it is now:
+    /// [`Acquire::Go`], or [`Acquire::Wait`] again (the rate was cut meanwhile), or
+    /// [`Acquire::RateLimited`] when the slot has moved past `deadline` (the call then
+    /// stops and should [`release`](Pacer::release) it). Lock-free.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use redial::pacer::{Acquire, Pacer};
+    /// let p = Pacer::default();
+    /// let now = Instant::now();
+    /// p.set_fleet_rate(10.0, now, Duration::from_secs(60));
+    /// p.acquire(now, None);
+    /// let Acquire::Wait { wait, ticket } = p.acquire(now, None) else { unreachable!() };
+    /// assert_eq!(p.ready(now + wait, ticket, None), Acquire::Go);
+    /// ```
+    pub fn ready(&self, now: Instant, ticket: Ticket, deadline: Option<Instant>) -> Acquire {
+        let Some(map) = self.anchor.read() else {
+            return Acquire::Go;
+        };
+        let now_ns = self.ns(now);
+        let mut wait = wait_of(map.time(ticket.0) - now_ns as f64);
+        if wait.is_zero() {
+            match self.take(now_ns, &map) {
+                Ok(()) => return Acquire::Go,
+                Err(w) => wait = w,
+            }
+        }
+        if deadline.is_some_and(|d| wait > d.saturating_duration_since(now)) {
+            Acquire::RateLimited { wait }
+        } else {
+            Acquire::Wait { wait, ticket }
         }
     }
 
     /// Gives back a slot reserved by [`acquire`](Pacer::acquire) that will not be used
     /// (the call was dropped, or stopped before its wait ended): the next call to ask
-    /// takes it.
+    /// takes one token sooner.
     ///
     /// ```
     /// use std::time::{Duration, Instant};
@@ -414,20 +608,25 @@ impl Pacer {
     /// assert_eq!(p.acquire(now, None), first, "the same slot, reused");
     /// ```
     pub fn release(&self, now: Instant) {
-        if !self.is_active() {
+        let Some(map) = self.anchor.read() else {
             return;
-        }
-        let now_ns = self.ns(now);
-        let interval = self.interval_at(now_ns);
-        let mut tat = self.tat.load(Ordering::Acquire);
-        while tat > now_ns {
-            let back = tat.saturating_sub(interval).max(now_ns);
-            match self
-                .tat
-                .compare_exchange_weak(tat, back, Ordering::AcqRel, Ordering::Acquire)
-            {
+        };
+        let now_pos = map.pos(self.ns(now));
+        let mut bits = self.tat.load(Ordering::Acquire);
+        loop {
+            let tat = f64::from_bits(bits);
+            if tat <= now_pos {
+                return;
+            }
+            let back = (tat - 1.0).max(now_pos);
+            match self.tat.compare_exchange_weak(
+                bits,
+                back.to_bits(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
                 Ok(_) => return,
-                Err(seen) => tat = seen,
+                Err(seen) => bits = seen,
             }
         }
     }
@@ -439,7 +638,7 @@ impl Pacer {
     /// ([`Quota::from_headers`]).
     ///
     /// A throttle cuts the learned rate (once per `settle`); a success grows it back; while
-    /// inactive, a success costs one atomic update of the meter.
+    /// inactive, a success costs one atomic update of the meter and no lock.
     ///
     /// ```
     /// use std::time::{Duration, Instant};
@@ -453,63 +652,104 @@ impl Pacer {
     pub fn on_response(&self, now: Instant, throttled: bool, overload: bool, quota: Option<Quota>) {
         let now_ns = self.ns(now);
         self.meter.record(now_ns);
-        if let Some(q) = quota {
-            self.learn_quota(now_ns, q);
-        }
         let cut = throttled || overload;
-        if !cut && self.learned.load(Ordering::Acquire) == 0 {
+        if !cut && quota.is_none() && !self.is_active() {
             return;
         }
         let measured = self.meter.rate(now_ns);
         let secs = now_ns as f64 / 1e9;
         let mut slow = self.slow.lock().unwrap_or_else(|e| e.into_inner());
-        let rate = if cut {
-            let settle = u64::try_from(self.config.settle.as_nanos()).unwrap_or(u64::MAX);
-            if slow
+        let mut hold = None;
+        if let Some(q) = quota {
+            hold = self.learn_quota(&mut slow, now_ns, q, measured);
+        }
+        if cut {
+            let settle = nanos(self.config.settle);
+            let settling = slow
                 .last_cut
-                .is_some_and(|at| now_ns < at.saturating_add(settle))
-            {
-                return;
+                .is_some_and(|at| now_ns < at.saturating_add(settle));
+            if !settling {
+                slow.last_cut = Some(now_ns);
+                slow.learned = true;
+                slow.cubic.on_throttle(secs, measured);
             }
-            slow.last_cut = Some(now_ns);
-            slow.cubic.on_throttle(secs, measured)
+        } else if slow.learned {
+            slow.cubic.on_success(secs, measured);
+        }
+        self.apply(&slow, now_ns, hold);
+    }
+
+    /// Re-anchors the queue at `now` on the rate as it now is, and holds it until `hold`.
+    fn apply(&self, slow: &Slow, now: u64, hold: Option<u64>) {
+        let learned = if slow.learned {
+            interval(slow.cubic.rate())
         } else {
-            slow.cubic.on_success(secs, measured)
+            0
         };
-        self.learned.store(interval(rate), Ordering::Release);
+        let mut step = learned.max(slow.quota.at(now)).max(slow.fleet.at(now));
+        if step == 0 && hold.is_some() {
+            // Nothing learned, but a quota of 0: one token per second after the reset
+            // until an answer says more.
+            step = 1_000_000_000;
+        }
+        let old = self.anchor.read();
+        let same = old.is_some_and(|m| m.interval == step as f64);
+        if step == 0 {
+            if old.is_some() {
+                // Nothing paces any more: the queue's places keep counting from here.
+                self.anchor.write(now, old.map_or(0.0, |m| m.pos(now)), 0);
+            }
+            return;
+        }
+        if !same {
+            // The place due now stays due now; the places after it move with the rate.
+            let pos = match old {
+                Some(m) => m.pos(now),
+                None => f64::from_bits(self.tat.load(Ordering::Acquire)),
+            };
+            self.anchor.write(now, pos, step);
+        }
+        if let Some(until) = hold {
+            self.sent.fetch_max(until, Ordering::AcqRel);
+        }
+        if let (Some(until), Some(map)) = (hold, self.anchor.read()) {
+            let place = map.pos(until);
+            let _ = self
+                .tat
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |bits| {
+                    let tat = f64::from_bits(bits);
+                    (tat < place).then_some(place.to_bits())
+                });
+        }
         self.active.store(true, Ordering::Release);
     }
 
-    fn learn_quota(&self, now: u64, q: Quota) {
-        let reset = u64::try_from(q.reset.as_nanos()).unwrap_or(u64::MAX);
-        let until = now.saturating_add(reset);
+    /// Learns a stated quota; returns when to hold the queue until if none remains.
+    fn learn_quota(&self, slow: &mut Slow, now: u64, q: Quota, sending: f64) -> Option<u64> {
+        let until = now.saturating_add(nanos(q.reset));
         if q.remaining == 0 {
-            // Nothing left: the first slot is at the reset.
-            self.tat.fetch_max(until, Ordering::AcqRel);
-            self.quota.set(0, until);
-            self.active.store(true, Ordering::Release);
-            return;
+            slow.quota = Ceiling::default();
+            return Some(until);
         }
-        let Some(rate) = q.rate() else {
-            return;
-        };
-        let learned = self.learned.load(Ordering::Acquire);
-        let sending = self.meter.rate(now);
+        let rate = q.rate()?;
+        let learned = if slow.learned { slow.cubic.rate() } else { 0.0 };
         // Binding: at the rate sent, what remains would be spent before the reset; or the
         // learned rate is already above what the quota allows.
-        let binds = sending * q.reset.as_secs_f64() > q.remaining as f64
-            || (learned != 0 && learned < interval(rate));
-        if binds {
-            self.quota.set(interval(rate), until);
-            self.active.store(true, Ordering::Release);
+        let binds = sending * q.reset.as_secs_f64() > q.remaining as f64 || learned > rate;
+        slow.quota = if binds {
+            Ceiling {
+                interval: interval(rate),
+                until,
+            }
         } else {
-            self.quota.set(0, until);
-        }
+            Ceiling::default()
+        };
+        None
     }
 
     /// This process's share of the rate a fleet learned, valid from `at` for `fresh_for`:
-    /// a ceiling on the rate until then. A rate that is not a finite number above 0 is
-    /// ignored.
+    /// a ceiling on the rate until then (it lapses at the first answer after). A rate that
+    /// is not a finite number above 0 is ignored.
     ///
     /// ```
     /// use std::time::{Duration, Instant};
@@ -526,8 +766,11 @@ impl Pacer {
             return;
         }
         let at = self.ns(at);
-        let fresh = u64::try_from(fresh_for.as_nanos()).unwrap_or(u64::MAX);
-        self.fleet.set(i, at.saturating_add(fresh));
-        self.active.store(true, Ordering::Release);
+        let mut slow = self.slow.lock().unwrap_or_else(|e| e.into_inner());
+        slow.fleet = Ceiling {
+            interval: i,
+            until: at.saturating_add(nanos(fresh_for)),
+        };
+        self.apply(&slow, at, None);
     }
 }

@@ -351,7 +351,8 @@ fn the_pacer_allocates_nothing_per_attempt() {
         };
         for i in 100..200 {
             let now = t0 + Duration::from_millis(i);
-            if black_box(p.acquire(now, None)) != redial::pacer::Acquire::Go {
+            if let redial::pacer::Acquire::Wait { ticket, .. } = black_box(p.acquire(now, None)) {
+                black_box(p.ready(now, ticket, None));
                 p.release(now);
             }
             p.on_response(now, i % 50 == 0, false, Some(q));

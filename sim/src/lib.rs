@@ -160,7 +160,9 @@ use std::time::{Instant, SystemTime};
 
 use fastrand::Rng;
 
+use http::StatusCode;
 use redial::fleet::FleetConfig;
+use redial::pacer::{Acquire, Pacer, Quota, Ticket};
 use redial::{Action, Counts, Machine, StopReason};
 use redial::{Outcome, Transport};
 use redial::{Policy, PolicyError};
@@ -307,6 +309,31 @@ fn validate(s: &Scenario) -> Result<(), SimulateError> {
                     ));
                 }
             }
+            IncidentKind::LeakyBucket { rate, .. } => {
+                if !(rate.is_finite() && rate > 0.0) {
+                    return Err(SimulateError::invalid(
+                        "incidents.leaky-bucket.rate",
+                        "a finite number > 0",
+                        rate,
+                    ));
+                }
+            }
+            IncidentKind::Acceleration { floor, slope } => {
+                if !(floor.is_finite() && floor >= 1.0) {
+                    return Err(SimulateError::invalid(
+                        "incidents.acceleration.floor",
+                        "a finite number >= 1",
+                        floor,
+                    ));
+                }
+                if !(slope.is_finite() && slope >= 0.0) {
+                    return Err(SimulateError::invalid(
+                        "incidents.acceleration.slope",
+                        "a finite number >= 0",
+                        slope,
+                    ));
+                }
+            }
             IncidentKind::Outage { .. } => {}
         }
     }
@@ -325,8 +352,14 @@ fn validate(s: &Scenario) -> Result<(), SimulateError> {
 enum Kind {
     /// A client's call begins, and its first attempt reaches the server.
     Arrival { client: u32 },
-    /// A retry reaches the server.
+    /// A retry reaches the server (it asks the client's pacer first, if any).
     Retry { call: u32 },
+    /// An attempt that waited for its pacer's slot reaches the server.
+    Paced {
+        call: u32,
+        first: bool,
+        ticket: Ticket,
+    },
     /// A worker finishes the request of `call`, which gets `reply` ([`Reply::Lost`]: a
     /// request whose client times out, which only frees the worker).
     Served { call: u32, reply: Reply },
@@ -342,6 +375,8 @@ enum Kind {
 #[derive(Debug)]
 struct Call<'p> {
     policy: &'p Policy,
+    /// The client, for its pacer.
+    client: u32,
     machine: Machine<&'p Policy>,
     start: u64,
     /// The fleet's calls started before this one: its index for the server's coin.
@@ -488,6 +523,8 @@ struct Engine<'p> {
     /// The modelled store of [`BudgetScope::Redis`]: the fleet's deltas per sync, the last
     /// window's worth.
     store: std::collections::VecDeque<(u64, Counts)>,
+    /// One pacer per client ([`Scenario::pacer`]), or none.
+    pacers: Vec<Pacer>,
     report: Report,
 }
 
@@ -548,6 +585,7 @@ impl<'p> Engine<'p> {
         let in_incident = self.in_incident(start);
         let call = Call {
             policy,
+            client,
             machine: Machine::new(policy, self.base + Duration::from_nanos(start)),
             start,
             index: self.report.calls,
@@ -571,8 +609,71 @@ impl<'p> Engine<'p> {
         };
         self.report.calls += 1;
         self.report.incident_calls += u64::from(in_incident);
-        self.at_server(id, true, now);
+        self.send(id, true, now);
         Ok(())
+    }
+
+    /// An attempt of `call` would reach the server at `now`: it asks the client's pacer
+    /// first (if any), and goes, waits for its slot, or ends the call as rate limited.
+    fn send(&mut self, call: u32, first: bool, now: u64) {
+        let Some(Some(c)) = self.calls.get(call as usize) else {
+            return;
+        };
+        let Some(pacer) = self.pacers.get(c.client as usize) else {
+            return self.at_server(call, first, now);
+        };
+        match pacer.acquire(self.base + Duration::from_nanos(now), None) {
+            Acquire::Go => self.at_server(call, first, now),
+            Acquire::Wait { wait, ticket } => {
+                self.report.paced += 1;
+                self.push(
+                    now.saturating_add(nanos(wait)),
+                    Kind::Paced {
+                        call,
+                        first,
+                        ticket,
+                    },
+                );
+            }
+            Acquire::RateLimited { .. } => {
+                self.report.rate_limited += 1;
+                let start = c.start;
+                self.report
+                    .latency
+                    .record(Duration::from_nanos(now.saturating_sub(start)));
+                self.end_call(call, now);
+            }
+        }
+    }
+
+    /// A paced attempt wakes at `now`: its slot has come, or moved later (a cut).
+    fn paced(&mut self, call: u32, first: bool, ticket: Ticket, now: u64) {
+        let client = match self.calls.get(call as usize) {
+            Some(Some(c)) => c.client,
+            _ => return,
+        };
+        let Some(pacer) = self.pacers.get(client as usize) else {
+            return self.at_server(call, first, now);
+        };
+        match pacer.ready(self.base + Duration::from_nanos(now), ticket, None) {
+            Acquire::Wait { wait, ticket } => self.push(
+                now.saturating_add(nanos(wait).max(1)),
+                Kind::Paced {
+                    call,
+                    first,
+                    ticket,
+                },
+            ),
+            _ => self.at_server(call, first, now),
+        }
+    }
+
+    fn end_call(&mut self, call: u32, now: u64) {
+        if let Some(slot) = self.calls.get_mut(call as usize) {
+            *slot = None;
+        }
+        self.free.push(call);
+        self.report.end = self.report.end.max(Duration::from_nanos(now));
     }
 
     fn at_server(&mut self, call: u32, first: bool, now: u64) {
@@ -653,6 +754,16 @@ impl<'p> Engine<'p> {
                 else {
                     return;
                 };
+                let throttled = status == StatusCode::TOO_MANY_REQUESTS;
+                self.report.throttled += u64::from(throttled);
+                if let Some(pacer) = self.pacers.get(c.client as usize) {
+                    // The model says nothing of overload evidence: a 503 or 529 never
+                    // cuts the rate here, only a 429 does.
+                    let wall = SystemTime::UNIX_EPOCH + WALL_BASE + Duration::from_nanos(now);
+                    let quota = Quota::from_headers(headers, wall);
+                    let instant = self.base + Duration::from_nanos(now);
+                    pacer.on_response(instant, throttled, false, quota);
+                }
                 Outcome::response(status, headers)
             }
             Reply::Refused => Outcome::Transport(Transport::Connect),
@@ -680,11 +791,7 @@ impl<'p> Engine<'p> {
                         *n += 1;
                     }
                 }
-                if let Some(slot) = self.calls.get_mut(call as usize) {
-                    *slot = None;
-                }
-                self.free.push(call);
-                self.report.end = self.report.end.max(Duration::from_nanos(now));
+                self.end_call(call, now);
             }
         }
     }
@@ -753,7 +860,12 @@ impl<'p> Engine<'p> {
                     self.start_call(client, start, now)?;
                     self.schedule_arrival(start);
                 }
-                Kind::Retry { call } => self.at_server(call, false, now),
+                Kind::Retry { call } => self.send(call, false, now),
+                Kind::Paced {
+                    call,
+                    first,
+                    ticket,
+                } => self.paced(call, first, ticket, now),
                 Kind::Sync => {
                     if let BudgetScope::Redis { sync } = self.scenario.budget {
                         self.sync(now, nanos(sync).max(1));
@@ -838,6 +950,10 @@ pub fn run(scenario: &Scenario, label: &str, policy: &Policy) -> Result<Report, 
         max_bucket: 2 * MAX_BUCKETS,
         incident,
         store: std::collections::VecDeque::new(),
+        pacers: match scenario.pacer {
+            Some(config) => (0..scenario.clients).map(|_| Pacer::new(config)).collect(),
+            None => Vec::new(),
+        },
         report,
     };
     engine.run()

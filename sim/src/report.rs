@@ -313,6 +313,14 @@ pub struct Report {
     pub events: u64,
     /// When the last call ended, in virtual time.
     pub end: Duration,
+    /// Answers that were 429.
+    pub throttled: u64,
+    /// Attempts that waited for their pacer's slot ([`Scenario::pacer`](crate::Scenario::pacer)).
+    pub paced: u64,
+    /// Calls that the pacer stopped (`rate_limited`: the slot was further than its
+    /// `max_wait`); counted here and not in [`stops`](Report::stops), whose reasons are
+    /// the machine's.
+    pub rate_limited: u64,
 }
 
 fn ratio(a: u64, b: u64) -> Option<f64> {
@@ -340,6 +348,9 @@ impl Report {
             recovery: Recovery::NoIncident,
             events: 0,
             end: Duration::ZERO,
+            throttled: 0,
+            paced: 0,
+            rate_limited: 0,
         }
     }
 

@@ -92,6 +92,7 @@ fn a_binding_quota_paces_one_that_does_not_bind_is_ignored() {
     };
     p.on_response(at(t0, 2000), false, false, Some(scarce));
     assert_eq!(p.rate(at(t0, 2000)), Some(2.0));
+    p.on_response(at(t0, 12_001), false, false, None);
     assert_eq!(
         p.rate(at(t0, 12_001)),
         None,
@@ -325,6 +326,29 @@ proptest! {
     }
 
     #[test]
+    fn a_cut_moves_waiting_slots_later_in_order(rate in 1.0f64..1000.0, n in 2usize..50) {
+        let cfg = PacerConfig { max_wait: Duration::from_secs(3600), ..Default::default() };
+        let p = Pacer::new(cfg);
+        let t0 = Instant::now();
+        p.on_response(t0, true, false, None);
+        p.set_fleet_rate(rate, t0, Duration::from_secs(100_000));
+        let tickets: Vec<_> = (0..n)
+            .filter_map(|_| match p.acquire(t0, None) {
+                Acquire::Wait { wait, ticket } => Some((wait, ticket)),
+                _ => None,
+            })
+            .collect();
+        p.set_fleet_rate(rate / 2.0, t0, Duration::from_secs(100_000));
+        let mut last = Duration::ZERO;
+        for (before, ticket) in tickets {
+            let after = p.ready(t0, ticket, None).wait();
+            prop_assert!(after >= before, "a cut never brings a slot sooner");
+            prop_assert!(after >= last, "FIFO after the cut");
+            last = after;
+        }
+    }
+
+    #[test]
     fn a_released_slot_is_reused(rate in 0.5f64..1000.0, n in 2usize..50) {
         let p = Pacer::default();
         let t0 = Instant::now();
@@ -333,7 +357,7 @@ proptest! {
         for _ in 0..n {
             last = p.acquire(t0, None);
         }
-        if matches!(last, Acquire::Wait(_)) {
+        if matches!(last, Acquire::Wait { .. }) {
             p.release(t0);
             prop_assert_eq!(p.acquire(t0, None), last);
         }
