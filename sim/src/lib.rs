@@ -66,6 +66,14 @@
 //! the policy's settings, never from the caller's, so runs repeat exactly and never drain
 //! a budget in use.
 //!
+//! **Pacer.** With [`Scenario::pacer`] set, each client has a
+//! [`Pacer`](redial::pacer::Pacer) of its own (one host): every attempt, first or retry,
+//! asks it when it would reach the server, and goes, waits for its slot (an event when
+//! the wait ends, which asks [`ready`](redial::pacer::Pacer::ready) again), or ends the
+//! call as rate limited ([`Report::rate_limited`]); every answer tells it (a 429 as a
+//! throttle, the quota headers as read by [`Quota`](redial::pacer::Quota)). The model has
+//! no evidence of overload to give it, so a 503 or 529 never cuts its rate here.
+//!
 //! **Network.** Every attempt takes half of [`Scenario::rtt`] to reach the server and
 //! half to come back. A refused connection comes back the same way: the client reads a
 //! connect failure ([`Transport::Connect`]) one round trip after it sent the attempt. An
@@ -79,7 +87,10 @@
 //! outage fails every request at once, using no capacity; a brown-out fails a fraction of
 //! them; a rate limit lets `limit` requests through per fixed window and answers the rest
 //! with 429 and a header saying when the window ends; an overload leaves the server a
-//! fraction of its capacity, so its queue fills and it sheds. How an outage or a brown-out
+//! fraction of its capacity, so its queue fills and it sheds; a leaky bucket (nginx's
+//! `limit_req` with `nodelay`) lets `rate` requests a second through with a `burst`, and
+//! an acceleration limit lets the rate rise by at most `slope` per second, both answering
+//! the excess with 429 and `Retry-After: 1`. How an outage or a brown-out
 //! fails is a [`Failure`]: a status (with no headers), a refused connection, or a timeout.
 //! In a brown-out a failing status or timeout is served first, using capacity as a
 //! success would (a timeout holds its worker for the service time, and its answer is
@@ -635,18 +646,27 @@ impl<'p> Engine<'p> {
                     },
                 );
             }
-            Acquire::RateLimited { .. } => {
-                self.report.rate_limited += 1;
-                let start = c.start;
-                self.report
-                    .latency
-                    .record(Duration::from_nanos(now.saturating_sub(start)));
-                self.end_call(call, now);
-            }
+            Acquire::RateLimited { .. } => self.rate_limited(call, now),
         }
     }
 
+    /// The pacer stops `call` at `now`: its slot was further than `max_wait`.
+    fn rate_limited(&mut self, call: u32, now: u64) {
+        let Some(Some(c)) = self.calls.get(call as usize) else {
+            return;
+        };
+        self.report.rate_limited += 1;
+        let latency = Duration::from_nanos(now.saturating_sub(c.start));
+        self.report.latency.record(latency);
+        self.end_call(call, now);
+    }
+
     /// A paced attempt wakes at `now`: its slot has come, or moved later (a cut).
+    ///
+    /// The model's calls have no deadline, so a waiter is never stopped here: `max_wait`
+    /// bounds the wait as [`Pacer::acquire`] reckons it, and a cut meanwhile lengthens
+    /// it (measured: stopping waiters at `max_wait` from their first ask leaves their
+    /// places unused and serves 94 % of a leaky bucket's rate instead of 100 %).
     fn paced(&mut self, call: u32, first: bool, ticket: Ticket, now: u64) {
         let client = match self.calls.get(call as usize) {
             Some(Some(c)) => c.client,
@@ -655,7 +675,8 @@ impl<'p> Engine<'p> {
         let Some(pacer) = self.pacers.get(client as usize) else {
             return self.at_server(call, first, now);
         };
-        match pacer.ready(self.base + Duration::from_nanos(now), ticket, None) {
+        let at = self.base + Duration::from_nanos(now);
+        match pacer.ready(at, ticket, None) {
             Acquire::Wait { wait, ticket } => self.push(
                 now.saturating_add(nanos(wait).max(1)),
                 Kind::Paced {
@@ -664,7 +685,11 @@ impl<'p> Engine<'p> {
                     ticket,
                 },
             ),
-            _ => self.at_server(call, first, now),
+            Acquire::RateLimited { .. } => {
+                pacer.release(at);
+                self.rate_limited(call, now);
+            }
+            Acquire::Go => self.at_server(call, first, now),
         }
     }
 
