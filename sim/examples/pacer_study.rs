@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use redial::pacer::PacerConfig;
 use redial::{Policy, StopReason};
-use redial_sim::{run, Arrivals, IncidentKind, Report, Scenario};
+use redial_sim::matrix::{self, Section};
+use redial_sim::{run, Arrivals, Failure, IncidentKind, Report, Scenario};
 
 const FROM: usize = 20;
 const TO: usize = 140;
@@ -79,7 +80,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     {
         config.cubic.beta = v;
     }
+    if let Some(v) = std::env::var("PACER_SETTLE")
+        .ok()
+        .and_then(|v| redial::duration::parse(&v).ok())
+    {
+        config.settle = v;
+    }
     let only = std::env::var("ROWS").unwrap_or_default();
+    if args.iter().any(|a| a == "--fleet-table") {
+        return fleet_table(&seeds, &policy, config);
+    }
     // (name, limit in requests per second if any, clients, total demand, kind)
     let leaky = |rate, burst| IncidentKind::LeakyBucket { rate, burst };
     let accel = |floor, slope| IncidentKind::Acceleration { floor, slope };
@@ -142,6 +152,45 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ok * 100.0,
                 ok_w * 100.0,
             );
+        }
+    }
+    Ok(())
+}
+
+/// The design's fleet table rows where a pacer can change something: outages and
+/// brown-outs of hintless 429s (a 429 always cuts the rate), with 500 beside them as a
+/// control (it never does). Load during the incident and call success over the calls
+/// started in it, worst of the seeds, pacer off and on.
+fn fleet_table(
+    seeds: &[u64],
+    policy: &Policy,
+    config: PacerConfig,
+) -> Result<(), Box<dyn std::error::Error>> {
+    println!("| section | failure | clients | load off | load on | success off | success on |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    for section in [Section::Outage, Section::Brownout] {
+        for failure in [Failure::Status(429), Failure::Status(500)] {
+            for clients in [10, 100, 1000] {
+                let mut cells = Vec::new();
+                for pacer in [None, Some(config)] {
+                    let (mut load, mut success) = (0.0_f64, 1.0_f64);
+                    for &seed in seeds {
+                        let mut s = matrix::scenario(section, failure, clients, seed);
+                        s.pacer = pacer;
+                        let r = run(&s, "x", policy)?;
+                        load = load.max(r.incident_amplification().unwrap_or(0.0));
+                        success = success.min(r.incident_call_success_rate().unwrap_or(0.0));
+                    }
+                    cells.push((load, success));
+                }
+                println!(
+                    "| {section:?} | {failure} | {clients} | {:.2}x | {:.2}x | {:.1} % | {:.1} % |",
+                    cells[0].0,
+                    cells[1].0,
+                    cells[0].1 * 100.0,
+                    cells[1].1 * 100.0,
+                );
+            }
         }
     }
     Ok(())
