@@ -18,7 +18,8 @@
 //!   the reset.
 //! - **Inactive until needed.** A pacer that has seen no throttle and no binding quota
 //!   lets every attempt go at once: [`Pacer::acquire`] is then one atomic load. Once
-//!   active, it is a compare-and-swap on one word; never a lock or an allocation.
+//!   active, a compare-and-swap on the queue's word and, for a call that goes at once,
+//!   one on the bucket's; never a lock or an allocation.
 //!
 //! # The bucket
 //!
@@ -470,7 +471,8 @@ impl Pacer {
     /// Asks for the next slot at `now`. `deadline` is the call's, if it has one.
     ///
     /// Takes no lock and allocates nothing: one atomic load while inactive; when active,
-    /// a few loads and a compare-and-swap on one word.
+    /// a few loads and a compare-and-swap on the queue's word (and on the bucket's, when
+    /// the call goes at once).
     ///
     /// ```
     /// use std::time::{Duration, Instant};
