@@ -38,7 +38,7 @@ use http::{header, HeaderMap, HeaderName};
 pub(crate) mod number;
 mod rate_limit;
 mod retry_after;
-mod structured_field;
+pub(crate) mod structured_field;
 
 pub use rate_limit::{
     parse_ratelimit, parse_reset_duration, parse_rfc3339_reset, parse_x_ratelimit_reset,

@@ -126,6 +126,7 @@ pub mod gate;
 pub mod hints;
 pub mod machine;
 mod names;
+pub mod pacer;
 pub mod policy;
 mod verdict;
 

@@ -427,3 +427,40 @@ fn fixture_headers_match_the_shared_file() {
         response["body"].as_str().expect("a body").as_bytes()
     );
 }
+
+#[test]
+fn the_pacer_allocates_nothing_per_attempt() {
+    use redial::pacer::{PacerKey, Pacers, Quota};
+    let pacers = Pacers::default();
+    let key = PacerKey::host("api.example.com");
+    let t0 = Instant::now();
+    // Inactive (no throttle seen), then active, then the slot claimed for a new key.
+    let n = allocations(|| {
+        let p = pacers.get(key);
+        for i in 0..100 {
+            let now = t0 + Duration::from_millis(i);
+            black_box(p.acquire(now, None));
+            p.on_response(now, false, false, None);
+        }
+        p.on_response(t0 + Duration::from_millis(100), true, false, None);
+        let q = Quota {
+            remaining: 3,
+            reset: Duration::from_secs(1),
+            limit: None,
+        };
+        for i in 100..200 {
+            let now = t0 + Duration::from_millis(i);
+            if let redial::pacer::Acquire::Wait { ticket, .. } = black_box(p.acquire(now, None)) {
+                black_box(p.ready(now, ticket, None));
+                p.release(now);
+            }
+            p.on_response(now, i % 50 == 0, false, Some(q));
+        }
+        black_box(
+            pacers
+                .get(PacerKey::host("other.example.com"))
+                .acquire(t0, None),
+        );
+    });
+    assert_eq!(n, 0);
+}

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
+use redial::pacer::PacerConfig;
 use redial::{BudgetConfig, Policy, Preset, RequestFacts};
 use redial_sim::{
     Arrivals, BudgetScope, Failure, HintHeader, Incident, IncidentKind, Report, Scenario,
@@ -153,6 +154,28 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 0.25)]
     pub capacity_left: f64,
 
+    /// leaky-bucket: requests per second the bucket lets through (nginx `limit_req rate`).
+    #[arg(long, default_value_t = 10.0)]
+    pub limit_rate: f64,
+
+    /// leaky-bucket: requests let through at once beyond the rate (nginx `burst`).
+    #[arg(long, default_value_t = 10)]
+    pub burst: u32,
+
+    /// acceleration: requests per second always let through.
+    #[arg(long, default_value_t = 5.0)]
+    pub floor: f64,
+
+    /// acceleration: how much the rate let through may rise each second, in requests per
+    /// second.
+    #[arg(long, default_value_t = 1.0)]
+    pub slope: f64,
+
+    /// Give each client a pacer (a learned-rate token bucket in front of every attempt,
+    /// `redial::pacer`, default settings), which the library's adapters do not have yet.
+    #[arg(long)]
+    pub pacer: bool,
+
     /// Network round trip added to every attempt.
     #[arg(long, default_value = "20ms", value_parser = parse_duration)]
     pub rtt: Duration,
@@ -173,6 +196,12 @@ pub enum ScenarioKind {
     Ratelimit,
     /// The server loses most of its capacity, fills its queue and sheds with --shed-status.
     Overload,
+    /// A leaky bucket (nginx `limit_req` with `nodelay`) answers the excess with 429 and
+    /// `Retry-After: 1`.
+    LeakyBucket,
+    /// An acceleration limit answers a rise faster than --slope with 429 and
+    /// `Retry-After: 1`, even under any quota.
+    Acceleration,
 }
 
 /// How clients space their calls.
@@ -394,6 +423,9 @@ fn flag_for<'a>(args: &SimulateArgs, field: &'a str) -> &'a str {
         "incidents.brownout.fail_fraction" => "--fail-fraction",
         "incidents.overload.capacity_factor" => "--capacity-left",
         "incidents.ratelimit.window" => "--window",
+        "incidents.leaky-bucket.rate" => "--limit-rate",
+        "incidents.acceleration.floor" => "--floor",
+        "incidents.acceleration.slope" => "--slope",
         "budget.sync" => "--sync",
         other => other,
     }
@@ -424,6 +456,14 @@ fn scenario(args: &SimulateArgs) -> Scenario {
         ScenarioKind::Overload => IncidentKind::Overload {
             capacity_factor: args.capacity_left,
         },
+        ScenarioKind::LeakyBucket => IncidentKind::LeakyBucket {
+            rate: args.limit_rate,
+            burst: args.burst,
+        },
+        ScenarioKind::Acceleration => IncidentKind::Acceleration {
+            floor: args.floor,
+            slope: args.slope,
+        },
     };
     let mut s = Scenario::healthy();
     s.clients = args.clients;
@@ -441,6 +481,7 @@ fn scenario(args: &SimulateArgs) -> Scenario {
     s.bucket = args.bucket;
     s.budget = scope(args, args.budget);
     s.seed = args.seed;
+    s.pacer = args.pacer.then(PacerConfig::default);
     s
 }
 
@@ -520,6 +561,12 @@ fn describe(args: &SimulateArgs, s: &Scenario) -> String {
             "the server keeps {:.0}% of its capacity and sheds with {}",
             capacity_factor * 100.0,
             s.server.shed_status
+        ),
+        Some(IncidentKind::LeakyBucket { rate, burst }) => format!(
+            "a leaky bucket of {rate} requests/s with a burst of {burst}, 429 with retry-after: 1"
+        ),
+        Some(IncidentKind::Acceleration { floor, slope }) => format!(
+            "an acceleration limit ({floor} requests/s, rising by at most {slope} each second), 429 with retry-after: 1"
         ),
         _ => "nothing".to_owned(),
     };

@@ -1579,3 +1579,52 @@ fn explain_says_when_the_throttle_refuses_a_retry() {
          (retry_ratio 0 per recent first attempt, plus min_retries 0.1, over a 30s window).\n"
     );
 }
+
+/// Issue 18: the leaky-bucket and acceleration limiters as scenarios, and a pacer per
+/// client with `--pacer`, whose rows show only when it ran.
+#[test]
+fn simulate_paces_against_a_leaky_bucket() {
+    let args = [
+        "simulate",
+        "--no-chart",
+        "--scenario",
+        "leaky-bucket",
+        "--clients",
+        "1",
+        "--rate",
+        "30",
+        "--incident-at",
+        "0s",
+        "--incident-for",
+        "10m",
+        "--duration",
+        "40s",
+    ];
+    let off = redial(&args, b"");
+    assert!(off.status.success(), "{}", stderr(&off));
+    assert!(stdout(&off).contains("leaky bucket of 10 requests/s with a burst of 10"));
+    assert!(!stdout(&off).contains("rate_limited (pacer)"));
+    let on = redial(&[&args[..], &["--pacer"]].concat(), b"");
+    assert!(on.status.success(), "{}", stderr(&on));
+    assert!(
+        stdout(&on).contains("rate_limited (pacer)"),
+        "{}",
+        stdout(&on)
+    );
+    let bad = redial(&[&args[..], &["--limit-rate", "0"]].concat(), b"");
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("--limit-rate"), "{}", stderr(&bad));
+    let accel = redial(
+        &[
+            "simulate",
+            "--no-chart",
+            "--scenario",
+            "acceleration",
+            "--slope",
+            "2",
+        ],
+        b"",
+    );
+    assert!(accel.status.success(), "{}", stderr(&accel));
+    assert!(stdout(&accel).contains("rising by at most 2 each second"));
+}

@@ -66,6 +66,14 @@
 //! the policy's settings, never from the caller's, so runs repeat exactly and never drain
 //! a budget in use.
 //!
+//! **Pacer.** With [`Scenario::pacer`] set, each client has a
+//! [`Pacer`](redial::pacer::Pacer) of its own (one host): every attempt, first or retry,
+//! asks it when it would reach the server, and goes, waits for its slot (an event when
+//! the wait ends, which asks [`ready`](redial::pacer::Pacer::ready) again), or ends the
+//! call as rate limited ([`Report::rate_limited`]); every answer tells it (a 429 as a
+//! throttle, the quota headers as read by [`Quota`](redial::pacer::Quota)). The model has
+//! no evidence of overload to give it, so a 503 or 529 never cuts its rate here.
+//!
 //! **Network.** Every attempt takes half of [`Scenario::rtt`] to reach the server and
 //! half to come back. A refused connection comes back the same way: the client reads a
 //! connect failure ([`Transport::Connect`]) one round trip after it sent the attempt. An
@@ -79,7 +87,10 @@
 //! outage fails every request at once, using no capacity; a brown-out fails a fraction of
 //! them; a rate limit lets `limit` requests through per fixed window and answers the rest
 //! with 429 and a header saying when the window ends; an overload leaves the server a
-//! fraction of its capacity, so its queue fills and it sheds. How an outage or a brown-out
+//! fraction of its capacity, so its queue fills and it sheds; a leaky bucket (nginx's
+//! `limit_req` with `nodelay`) lets `rate` requests a second through with a `burst`, and
+//! an acceleration limit lets the rate rise by at most `slope` per second, both answering
+//! the excess with 429 and `Retry-After: 1`. How an outage or a brown-out
 //! fails is a [`Failure`]: a status (with no headers), a refused connection, or a timeout.
 //! In a brown-out a failing status or timeout is served first, using capacity as a
 //! success would (a timeout holds its worker for the service time, and its answer is
@@ -160,7 +171,9 @@ use std::time::{Instant, SystemTime};
 
 use fastrand::Rng;
 
+use http::StatusCode;
 use redial::fleet::FleetConfig;
+use redial::pacer::{Acquire, Pacer, Quota, Ticket};
 use redial::{Action, Counts, Machine, StopReason};
 use redial::{Outcome, Transport};
 use redial::{Policy, PolicyError};
@@ -307,6 +320,31 @@ fn validate(s: &Scenario) -> Result<(), SimulateError> {
                     ));
                 }
             }
+            IncidentKind::LeakyBucket { rate, .. } => {
+                if !(rate.is_finite() && rate > 0.0) {
+                    return Err(SimulateError::invalid(
+                        "incidents.leaky-bucket.rate",
+                        "a finite number > 0",
+                        rate,
+                    ));
+                }
+            }
+            IncidentKind::Acceleration { floor, slope } => {
+                if !(floor.is_finite() && floor >= 1.0) {
+                    return Err(SimulateError::invalid(
+                        "incidents.acceleration.floor",
+                        "a finite number >= 1",
+                        floor,
+                    ));
+                }
+                if !(slope.is_finite() && slope >= 0.0) {
+                    return Err(SimulateError::invalid(
+                        "incidents.acceleration.slope",
+                        "a finite number >= 0",
+                        slope,
+                    ));
+                }
+            }
             IncidentKind::Outage { .. } => {}
         }
     }
@@ -325,8 +363,14 @@ fn validate(s: &Scenario) -> Result<(), SimulateError> {
 enum Kind {
     /// A client's call begins, and its first attempt reaches the server.
     Arrival { client: u32 },
-    /// A retry reaches the server.
+    /// A retry reaches the server (it asks the client's pacer first, if any).
     Retry { call: u32 },
+    /// An attempt that waited for its pacer's slot reaches the server.
+    Paced {
+        call: u32,
+        first: bool,
+        ticket: Ticket,
+    },
     /// A worker finishes the request of `call`, which gets `reply` ([`Reply::Lost`]: a
     /// request whose client times out, which only frees the worker).
     Served { call: u32, reply: Reply },
@@ -342,6 +386,8 @@ enum Kind {
 #[derive(Debug)]
 struct Call<'p> {
     policy: &'p Policy,
+    /// The client, for its pacer.
+    client: u32,
     machine: Machine<&'p Policy>,
     start: u64,
     /// The fleet's calls started before this one: its index for the server's coin.
@@ -488,6 +534,8 @@ struct Engine<'p> {
     /// The modelled store of [`BudgetScope::Redis`]: the fleet's deltas per sync, the last
     /// window's worth.
     store: std::collections::VecDeque<(u64, Counts)>,
+    /// One pacer per client ([`Scenario::pacer`]), or none.
+    pacers: Vec<Pacer>,
     report: Report,
 }
 
@@ -548,6 +596,7 @@ impl<'p> Engine<'p> {
         let in_incident = self.in_incident(start);
         let call = Call {
             policy,
+            client,
             machine: Machine::new(policy, self.base + Duration::from_nanos(start)),
             start,
             index: self.report.calls,
@@ -571,8 +620,85 @@ impl<'p> Engine<'p> {
         };
         self.report.calls += 1;
         self.report.incident_calls += u64::from(in_incident);
-        self.at_server(id, true, now);
+        self.send(id, true, now);
         Ok(())
+    }
+
+    /// An attempt of `call` would reach the server at `now`: it asks the client's pacer
+    /// first (if any), and goes, waits for its slot, or ends the call as rate limited.
+    fn send(&mut self, call: u32, first: bool, now: u64) {
+        let Some(Some(c)) = self.calls.get(call as usize) else {
+            return;
+        };
+        let Some(pacer) = self.pacers.get(c.client as usize) else {
+            return self.at_server(call, first, now);
+        };
+        match pacer.acquire(self.base + Duration::from_nanos(now), None) {
+            Acquire::Go => self.at_server(call, first, now),
+            Acquire::Wait { wait, ticket } => {
+                self.report.paced += 1;
+                self.push(
+                    now.saturating_add(nanos(wait)),
+                    Kind::Paced {
+                        call,
+                        first,
+                        ticket,
+                    },
+                );
+            }
+            Acquire::RateLimited { .. } => self.rate_limited(call, now),
+        }
+    }
+
+    /// The pacer stops `call` at `now`: its slot was further than `max_wait`.
+    fn rate_limited(&mut self, call: u32, now: u64) {
+        let Some(Some(c)) = self.calls.get(call as usize) else {
+            return;
+        };
+        self.report.rate_limited += 1;
+        let latency = Duration::from_nanos(now.saturating_sub(c.start));
+        self.report.latency.record(latency);
+        self.end_call(call, now);
+    }
+
+    /// A paced attempt wakes at `now`: its slot has come, or moved later (a cut).
+    ///
+    /// The model's calls have no deadline, so a waiter is never stopped here: `max_wait`
+    /// bounds the wait as [`Pacer::acquire`] reckons it, and a cut meanwhile lengthens
+    /// it (measured: stopping waiters at `max_wait` from their first ask leaves their
+    /// places unused and serves 94 % of a leaky bucket's rate instead of 100 %).
+    fn paced(&mut self, call: u32, first: bool, ticket: Ticket, now: u64) {
+        let client = match self.calls.get(call as usize) {
+            Some(Some(c)) => c.client,
+            _ => return,
+        };
+        let Some(pacer) = self.pacers.get(client as usize) else {
+            return self.at_server(call, first, now);
+        };
+        let at = self.base + Duration::from_nanos(now);
+        match pacer.ready(at, ticket, None) {
+            Acquire::Wait { wait, ticket } => self.push(
+                now.saturating_add(nanos(wait).max(1)),
+                Kind::Paced {
+                    call,
+                    first,
+                    ticket,
+                },
+            ),
+            Acquire::RateLimited { .. } => {
+                pacer.release(at);
+                self.rate_limited(call, now);
+            }
+            Acquire::Go => self.at_server(call, first, now),
+        }
+    }
+
+    fn end_call(&mut self, call: u32, now: u64) {
+        if let Some(slot) = self.calls.get_mut(call as usize) {
+            *slot = None;
+        }
+        self.free.push(call);
+        self.report.end = self.report.end.max(Duration::from_nanos(now));
     }
 
     fn at_server(&mut self, call: u32, first: bool, now: u64) {
@@ -653,6 +779,16 @@ impl<'p> Engine<'p> {
                 else {
                     return;
                 };
+                let throttled = status == StatusCode::TOO_MANY_REQUESTS;
+                self.report.throttled += u64::from(throttled);
+                if let Some(pacer) = self.pacers.get(c.client as usize) {
+                    // The model says nothing of overload evidence: a 503 or 529 never
+                    // cuts the rate here, only a 429 does.
+                    let wall = SystemTime::UNIX_EPOCH + WALL_BASE + Duration::from_nanos(now);
+                    let quota = Quota::from_headers(headers, wall);
+                    let instant = self.base + Duration::from_nanos(now);
+                    pacer.on_response(instant, throttled, false, quota);
+                }
                 Outcome::response(status, headers)
             }
             Reply::Refused => Outcome::Transport(Transport::Connect),
@@ -680,11 +816,7 @@ impl<'p> Engine<'p> {
                         *n += 1;
                     }
                 }
-                if let Some(slot) = self.calls.get_mut(call as usize) {
-                    *slot = None;
-                }
-                self.free.push(call);
-                self.report.end = self.report.end.max(Duration::from_nanos(now));
+                self.end_call(call, now);
             }
         }
     }
@@ -753,7 +885,12 @@ impl<'p> Engine<'p> {
                     self.start_call(client, start, now)?;
                     self.schedule_arrival(start);
                 }
-                Kind::Retry { call } => self.at_server(call, false, now),
+                Kind::Retry { call } => self.send(call, false, now),
+                Kind::Paced {
+                    call,
+                    first,
+                    ticket,
+                } => self.paced(call, first, ticket, now),
                 Kind::Sync => {
                     if let BudgetScope::Redis { sync } = self.scenario.budget {
                         self.sync(now, nanos(sync).max(1));
@@ -838,6 +975,10 @@ pub fn run(scenario: &Scenario, label: &str, policy: &Policy) -> Result<Report, 
         max_bucket: 2 * MAX_BUCKETS,
         incident,
         store: std::collections::VecDeque::new(),
+        pacers: match scenario.pacer {
+            Some(config) => (0..scenario.clients).map(|_| Pacer::new(config)).collect(),
+            None => Vec::new(),
+        },
         report,
     };
     engine.run()

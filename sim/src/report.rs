@@ -313,6 +313,14 @@ pub struct Report {
     pub events: u64,
     /// When the last call ended, in virtual time.
     pub end: Duration,
+    /// Answers that were 429.
+    pub throttled: u64,
+    /// Attempts that waited for their pacer's slot ([`Scenario::pacer`](crate::Scenario::pacer)).
+    pub paced: u64,
+    /// Calls that the pacer stopped (`rate_limited`: the slot was further than its
+    /// `max_wait`); counted here and not in [`stops`](Report::stops), whose reasons are
+    /// the machine's.
+    pub rate_limited: u64,
 }
 
 fn ratio(a: u64, b: u64) -> Option<f64> {
@@ -340,6 +348,9 @@ impl Report {
             recovery: Recovery::NoIncident,
             events: 0,
             end: Duration::ZERO,
+            throttled: 0,
+            paced: 0,
+            rate_limited: 0,
         }
     }
 
@@ -553,7 +564,7 @@ impl<'a> Table<'a> {
         let times = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2}x"));
         let dur = |v: Option<Duration>| v.map_or("-".to_owned(), |d| Short(d).to_string());
         let cells = |f: &dyn Fn(&Report) -> String| self.reports.iter().map(f).collect();
-        vec![
+        let mut rows = vec![
             ("calls", cells(&|r| r.calls.to_string())),
             ("attempts", cells(&|r| r.attempts().to_string())),
             (
@@ -585,7 +596,29 @@ impl<'a> Table<'a> {
                 "gave up (attempts_exhausted)",
                 cells(&|r| r.stopped(StopReason::AttemptsExhausted).to_string()),
             ),
-        ]
+        ];
+        // Only where a pacer ran (`--pacer`), so that the other tables read as before.
+        if self
+            .reports
+            .iter()
+            .any(|r| r.paced > 0 || r.rate_limited > 0)
+        {
+            rows.push(("429 answers", cells(&|r| r.throttled.to_string())));
+            rows.push((
+                "429s per success",
+                cells(&|r| {
+                    format!(
+                        "{:.3}",
+                        r.throttled as f64 / r.server_successes.max(1) as f64
+                    )
+                }),
+            ));
+            rows.push((
+                "rate_limited (pacer)",
+                cells(&|r| r.rate_limited.to_string()),
+            ));
+        }
+        rows
     }
 }
 

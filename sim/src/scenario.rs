@@ -20,6 +20,7 @@ use core::fmt;
 use core::str::FromStr;
 use core::time::Duration;
 
+use redial::pacer::PacerConfig;
 use redial::RequestFacts;
 
 /// How the clients start their calls. Rates are for the whole fleet: each of the `N`
@@ -361,6 +362,29 @@ pub enum IncidentKind {
         /// The capacity left, more than 0.
         capacity_factor: f64,
     },
+    /// A leaky bucket, as nginx's `limit_req` with `nodelay` enforces one: it drains at
+    /// `rate` requests per second and holds `burst` requests beyond the one being let
+    /// through; a request that would overflow it gets 429 at once with `Retry-After: 1`
+    /// (and does not fill it). The bucket refills continuously, so a client that waits out
+    /// a 429 and resends at full speed meets it again a second later.
+    LeakyBucket {
+        /// Requests per second let through in the long run.
+        rate: f64,
+        /// Requests let through at once beyond the rate (nginx's `burst`).
+        burst: u32,
+    },
+    /// An acceleration limit: the rate let through may rise by at most `slope` requests
+    /// per second in each second. Counted in one-second windows from the incident's start,
+    /// window `k` lets through `max(floor, let_through(k − 1) + slope)` requests; the
+    /// others get 429 with `Retry-After: 1`, even when well under any quota. A client that
+    /// jumps from nothing to its full rate is throttled until the allowance has climbed.
+    Acceleration {
+        /// Requests per second always let through.
+        floor: f64,
+        /// How much the allowance may grow from one second to the next, in requests per
+        /// second.
+        slope: f64,
+    },
 }
 
 impl IncidentKind {
@@ -376,6 +400,8 @@ impl IncidentKind {
             IncidentKind::Brownout { .. } => "brownout",
             IncidentKind::RateLimit { .. } => "ratelimit",
             IncidentKind::Overload { .. } => "overload",
+            IncidentKind::LeakyBucket { .. } => "leaky-bucket",
+            IncidentKind::Acceleration { .. } => "acceleration",
         }
     }
 }
@@ -429,6 +455,10 @@ pub struct Scenario {
     pub budget: BudgetScope,
     /// The seed for arrivals, the server's coin flips and the clients' jitter.
     pub seed: u64,
+    /// A [`Pacer`](redial::pacer::Pacer) per client, with these settings, that every
+    /// attempt asks before it goes and every answer is told (`None`, the default: no
+    /// pacer, as the library's adapters are today).
+    pub pacer: Option<PacerConfig>,
     /// The most events a run may process before it gives up with
     /// [`SimulateError::TooManyEvents`](super::SimulateError::TooManyEvents): a bug
     /// fails fast instead of hanging.
@@ -466,6 +496,7 @@ impl Scenario {
             bucket: Duration::from_secs(1),
             budget: BudgetScope::Shared,
             seed: 1,
+            pacer: None,
             max_events: 2_000_000_000,
         }
     }
@@ -534,6 +565,52 @@ impl Scenario {
         })
     }
 
+    /// A leaky-bucket limiter (nginx `limit_req rate=10r/s burst=10`, 429 with
+    /// `Retry-After: 1`) for the whole run, and one client that wants 30 calls a second
+    /// (Poisson) for 140 s: three times the limit.
+    ///
+    /// ```
+    /// let s = redial_sim::Scenario::leaky_bucket();
+    /// assert_eq!(s.incidents[0].kind.name(), "leaky-bucket");
+    /// ```
+    pub fn leaky_bucket() -> Scenario {
+        Scenario::whole_run(IncidentKind::LeakyBucket {
+            rate: 10.0,
+            burst: 10,
+        })
+    }
+
+    /// An acceleration-limited server (5 requests per second at first, the allowance
+    /// growing by 1 request per second each second) for the whole run, and one client
+    /// that wants 30 calls a second (Poisson) for 140 s.
+    ///
+    /// ```
+    /// let s = redial_sim::Scenario::acceleration();
+    /// assert_eq!(s.incidents[0].kind.name(), "acceleration");
+    /// ```
+    pub fn acceleration() -> Scenario {
+        Scenario::whole_run(IncidentKind::Acceleration {
+            floor: 5.0,
+            slope: 1.0,
+        })
+    }
+
+    /// One client, 30 calls a second for 140 s, and `kind` for the whole run.
+    fn whole_run(kind: IncidentKind) -> Scenario {
+        let mut s = Scenario::healthy();
+        s.clients = 1;
+        s.arrivals = Arrivals::Poisson { rate: 30.0 };
+        s.duration = Duration::from_secs(140);
+        s.budget = BudgetScope::PerClient;
+        // Until the last retry has ended, so that no call is cut off.
+        s.incidents.push(Incident::new(
+            Duration::ZERO,
+            Duration::from_secs(3600),
+            kind,
+        ));
+        s
+    }
+
     /// The AWS Architecture Blog's contention experiment ("Exponential Backoff and
     /// Jitter"): `clients` clients each make one call at the same instant against a
     /// resource that admits one request at a time (one worker, no queue, 10 ms per
@@ -559,6 +636,7 @@ impl Scenario {
             bucket: Duration::from_millis(10),
             budget: BudgetScope::Shared,
             seed: 1,
+            pacer: None,
             max_events: 100_000_000,
         }
     }

@@ -89,6 +89,31 @@ enum Kind {
     Overload {
         factor: f64,
     },
+    LeakyBucket {
+        /// Requests drained per nanosecond.
+        per_ns: f64,
+        /// The most the bucket holds before the request being let through.
+        burst: f64,
+        /// The map with `Retry-After: 1`.
+        header: u32,
+        /// Index into `Server::levels`.
+        slot: usize,
+    },
+    Acceleration {
+        floor: f64,
+        slope: f64,
+        /// The map with `Retry-After: 1`.
+        header: u32,
+        /// Index into `Server::windows` (this window) and `Server::previous`.
+        slot: usize,
+    },
+}
+
+/// A leaky bucket's level (requests) when it was last filled, and when.
+#[derive(Clone, Copy, Debug, Default)]
+struct Level {
+    level: f64,
+    at: u64,
 }
 
 /// Which attempt reaches the server: the fleet's call `call` (0 for the first call to
@@ -125,6 +150,10 @@ pub(super) struct Server {
     queue: VecDeque<(u32, Reply)>,
     incidents: Vec<Active>,
     windows: Vec<Window>,
+    /// What the previous window let through, per acceleration limit (by `slot`, as
+    /// `windows`).
+    previous: Vec<u32>,
+    levels: Vec<Level>,
     /// The header maps replies point into, built once before the run.
     pub(super) headers: Vec<HeaderMap>,
     seed: u64,
@@ -154,6 +183,19 @@ impl Server {
         let mut headers = vec![HeaderMap::new()];
         let mut incidents = Vec::with_capacity(scenario.incidents.len());
         let mut windows = Vec::new();
+        let mut previous = Vec::new();
+        let mut levels = Vec::new();
+        // `Retry-After: 1`, for the limiters that say it, built once.
+        let mut one_second = None;
+        let mut retry_in_one = |headers: &mut Vec<HeaderMap>| -> Result<u32, SimulateError> {
+            if let Some(i) = one_second {
+                return Ok(i);
+            }
+            headers.push(hint_headers(HintHeader::RetryAfter, 1)?);
+            let i = u32::try_from(headers.len() - 1).unwrap_or(u32::MAX);
+            one_second = Some(i);
+            Ok(i)
+        };
         for incident in &scenario.incidents {
             let kind = match incident.kind {
                 IncidentKind::Outage { failure: f } => Kind::Outage {
@@ -192,6 +234,25 @@ impl Server {
                 IncidentKind::Overload { capacity_factor } => Kind::Overload {
                     factor: capacity_factor,
                 },
+                IncidentKind::LeakyBucket { rate, burst } => {
+                    levels.push(Level::default());
+                    Kind::LeakyBucket {
+                        per_ns: rate / 1e9,
+                        burst: f64::from(burst),
+                        header: retry_in_one(&mut headers)?,
+                        slot: levels.len() - 1,
+                    }
+                }
+                IncidentKind::Acceleration { floor, slope } => {
+                    windows.push(Window { index: 0, count: 0 });
+                    previous.push(0);
+                    Kind::Acceleration {
+                        floor,
+                        slope,
+                        header: retry_in_one(&mut headers)?,
+                        slot: windows.len() - 1,
+                    }
+                }
             };
             incidents.push(Active {
                 start: nanos(incident.start),
@@ -208,6 +269,8 @@ impl Server {
             queue: VecDeque::new(),
             incidents,
             windows,
+            previous,
+            levels,
             headers,
             seed: scenario.seed,
         })
@@ -272,6 +335,55 @@ impl Server {
                     }
                 }
                 Kind::Overload { .. } => {}
+                Kind::LeakyBucket {
+                    per_ns,
+                    burst,
+                    header,
+                    slot,
+                } => {
+                    let Some(l) = self.levels.get_mut(slot) else {
+                        continue;
+                    };
+                    // As nginx: drain since the last request let through; a request that
+                    // finds more than `burst` waiting is refused and leaves no trace.
+                    let drained = (l.level - per_ns * now.saturating_sub(l.at) as f64).max(0.0);
+                    if drained > burst {
+                        return Admit::Reply(Reply::Response {
+                            status: StatusCode::TOO_MANY_REQUESTS,
+                            headers: header,
+                        });
+                    }
+                    *l = Level {
+                        level: drained + 1.0,
+                        at: now,
+                    };
+                }
+                Kind::Acceleration {
+                    floor,
+                    slope,
+                    header,
+                    slot,
+                } => {
+                    let index = (now - active.start) / SECOND;
+                    let (Some(w), Some(prev)) =
+                        (self.windows.get_mut(slot), self.previous.get_mut(slot))
+                    else {
+                        continue;
+                    };
+                    if w.index != index {
+                        // An idle second in between lets nothing through.
+                        *prev = if index == w.index + 1 { w.count } else { 0 };
+                        *w = Window { index, count: 0 };
+                    }
+                    let allowed = floor.max(f64::from(*prev) + slope);
+                    if f64::from(w.count) + 1.0 > allowed {
+                        return Admit::Reply(Reply::Response {
+                            status: StatusCode::TOO_MANY_REQUESTS,
+                            headers: header,
+                        });
+                    }
+                    w.count += 1;
+                }
             }
         }
         if self.busy < self.concurrency {
@@ -408,6 +520,70 @@ mod tests {
             server.arrive(2, at(2), 20 * SECOND),
             Admit::Serve { .. }
         ));
+    }
+
+    fn is_429(admit: Admit) -> bool {
+        matches!(
+            admit,
+            Admit::Reply(Reply::Response { status, .. }) if status == StatusCode::TOO_MANY_REQUESTS
+        )
+    }
+
+    #[test]
+    fn leaky_bucket_lets_the_rate_and_the_burst_through() {
+        let incident = Incident::new(
+            Duration::ZERO,
+            Duration::from_secs(100),
+            IncidentKind::LeakyBucket {
+                rate: 10.0,
+                burst: 2,
+            },
+        );
+        let s = scenario(ServerModel::new(1000.0, 100, 100), vec![incident]);
+        let mut server = Server::new(&s).unwrap();
+        // One plus the burst at once, then the fourth is refused.
+        for i in 0..3 {
+            assert!(!is_429(server.arrive(i, at(u64::from(i)), SECOND)));
+        }
+        let refused = server.arrive(3, at(3), SECOND);
+        assert!(is_429(refused));
+        let Admit::Reply(Reply::Response { headers, .. }) = refused else {
+            unreachable!()
+        };
+        assert_eq!(server.headers[headers as usize]["retry-after"], "1");
+        // A tenth of a second drains one.
+        assert!(!is_429(server.arrive(4, at(4), SECOND + SECOND / 10)));
+        assert!(is_429(server.arrive(5, at(5), SECOND + SECOND / 10)));
+        // Ten a second, evenly, go through forever.
+        for i in 0..100u64 {
+            let t = 3 * SECOND + i * SECOND / 10;
+            assert!(!is_429(server.arrive(6, at(6 + i), t)), "{i}");
+        }
+    }
+
+    #[test]
+    fn acceleration_limits_the_rise_not_the_rate() {
+        let incident = Incident::new(
+            Duration::ZERO,
+            Duration::from_secs(100),
+            IncidentKind::Acceleration {
+                floor: 2.0,
+                slope: 1.0,
+            },
+        );
+        let s = scenario(ServerModel::new(1000.0, 100, 100), vec![incident]);
+        let mut server = Server::new(&s).unwrap();
+        let mut let_through = |second: u64, n: u64| {
+            (0..n)
+                .filter(|&i| !is_429(server.arrive(0, at(i), second * SECOND + i)))
+                .count()
+        };
+        assert_eq!(let_through(0, 10), 2, "the floor");
+        assert_eq!(let_through(1, 10), 3, "the floor plus the slope");
+        assert_eq!(let_through(2, 10), 4);
+        assert_eq!(let_through(3, 4), 4, "a steady rate is never throttled");
+        assert_eq!(let_through(4, 4), 4);
+        assert_eq!(let_through(6, 10), 2, "an idle second resets it");
     }
 
     #[test]

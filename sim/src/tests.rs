@@ -881,3 +881,20 @@ gave up (attempts_exhausted)              50              10
     let widths: Vec<usize> = text.lines().map(|l| l.chars().count()).collect();
     assert!(widths.iter().all(|&w| w == widths[0]), "{widths:?}");
 }
+
+/// The pacer against nginx's `limit_req` (issue 18): a client that paces draws far fewer
+/// 429s than one that waits out each, and is served as much.
+#[test]
+fn a_pacer_stops_the_leaky_bucket_from_answering_429() {
+    let mut s = Scenario::leaky_bucket();
+    s.duration = Duration::from_secs(40);
+    let policy = Policy::default();
+    let off = run(&s, "off", &policy).unwrap();
+    s.pacer = Some(redial::pacer::PacerConfig::default());
+    let on = run(&s, "on", &policy).unwrap();
+    let per_served = |r: &Report| r.throttled as f64 / r.server_successes.max(1) as f64;
+    assert!(per_served(&off) > 3.0, "{}", per_served(&off));
+    assert!(per_served(&on) < 0.2, "{}", per_served(&on));
+    assert!(on.server_successes as f64 >= 0.95 * off.server_successes as f64);
+    assert!(on.rate_limited > 0 && off.rate_limited == 0);
+}

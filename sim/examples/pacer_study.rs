@@ -1,0 +1,197 @@
+//! The pacer's study (issue 18): today's default (no pacer) against a pacer per client,
+//! on the leaky-bucket and acceleration-limited servers. `docs/PACER.md` holds the figures.
+//!
+//! ```sh
+//! cargo run --release -p redial-sim --example pacer_study
+//! cargo run --release -p redial-sim --example pacer_study -- --seeds 1-10
+//! ```
+//!
+//! Every row is one scenario and fleet, run on each seed; a cell is the median of the
+//! seeds, with the worst in brackets. Measured over the run's steady part, from 20 s to
+//! 140 s (the issue's "first 20 s left out"; the acceleration limits from 0 s, as they
+//! bite while the rate rises), from the report's one-second buckets: every
+//! failure in these scenarios is a 429 (the server's 200 requests per second are never
+//! short), so a bucket's failures are its 429s.
+
+use std::time::Duration;
+
+use redial::pacer::PacerConfig;
+use redial::{Policy, StopReason};
+use redial_sim::matrix::{self, Section};
+use redial_sim::{run, Arrivals, Failure, IncidentKind, Report, Scenario};
+
+const FROM: usize = 20;
+const TO: usize = 140;
+
+struct Row {
+    per_served: f64,
+    served: f64,
+    succeeded: f64,
+    rate_limited: u64,
+    p99: Duration,
+}
+
+fn measure(r: &Report, from: usize) -> Row {
+    let window = r.buckets.get(from..TO.min(r.buckets.len())).unwrap_or(&[]);
+    let served: u64 = window.iter().map(|b| b.successes).sum();
+    let throttled: u64 = window.iter().map(|b| b.failures).sum();
+    Row {
+        per_served: throttled as f64 / served.max(1) as f64,
+        served: served as f64 / (TO - from) as f64,
+        succeeded: r.stopped(StopReason::Succeeded) as f64 / r.calls.max(1) as f64,
+        rate_limited: r.rate_limited,
+        p99: r.latency.p99().unwrap_or_default(),
+    }
+}
+
+fn median_worst(mut v: Vec<f64>, higher_is_worse: bool) -> (f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let median = v[v.len() / 2];
+    let worst = if higher_is_worse {
+        v[v.len() - 1]
+    } else {
+        v[0]
+    };
+    (median, worst)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let seeds: Vec<u64> = match args.iter().position(|a| a == "--seeds") {
+        Some(i) => {
+            let spec = args.get(i + 1).ok_or("--seeds A-B")?;
+            let (a, b) = spec.split_once('-').ok_or("--seeds A-B")?;
+            (a.parse()?..=b.parse()?).collect()
+        }
+        None => (1..=5).collect(),
+    };
+    let policy = Policy::default();
+    // Overrides for a study of the pacer's settings.
+    let mut config = PacerConfig::default();
+    if let Some(v) = std::env::var("PACER_GROWTH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config.cubic.max_growth = v;
+    }
+    if let Some(v) = std::env::var("PACER_BETA")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config.cubic.beta = v;
+    }
+    if let Some(v) = std::env::var("PACER_SETTLE")
+        .ok()
+        .and_then(|v| redial::duration::parse(&v).ok())
+    {
+        config.settle = v;
+    }
+    let only = std::env::var("ROWS").unwrap_or_default();
+    if args.iter().any(|a| a == "--fleet-table") {
+        return fleet_table(&seeds, &policy, config);
+    }
+    // (name, limit in requests per second if any, clients, total demand, kind)
+    let leaky = |rate, burst| IncidentKind::LeakyBucket { rate, burst };
+    let accel = |floor, slope| IncidentKind::Acceleration { floor, slope };
+    let rows: [(&str, Option<f64>, u32, f64, IncidentKind); 8] = [
+        ("leaky 10r/s burst=10", Some(10.0), 1, 30.0, leaky(10.0, 10)),
+        ("leaky 10r/s burst=20", Some(10.0), 4, 40.0, leaky(10.0, 20)),
+        (
+            "leaky 10r/s burst=20",
+            Some(10.0),
+            16,
+            40.0,
+            leaky(10.0, 20),
+        ),
+        ("leaky 1r/s burst=0", Some(1.0), 1, 3.0, leaky(1.0, 0)),
+        ("leaky 1r/s burst=0", Some(1.0), 4, 8.0, leaky(1.0, 0)),
+        ("accel 5r/s +1/s", None, 1, 30.0, accel(5.0, 1.0)),
+        ("accel 5r/s +1/s", None, 4, 30.0, accel(5.0, 1.0)),
+        ("accel 5r/s +5/s", None, 1, 30.0, accel(5.0, 5.0)),
+    ];
+    println!(
+        "| server | clients | demand | pacer | 429s per served call | served/s | of the limit | calls succeeded | rate_limited | p99 latency |"
+    );
+    println!("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|");
+    for (name, limit, clients, demand, kind) in rows {
+        if !only.is_empty() && !name.starts_with(only.as_str()) {
+            continue;
+        }
+        for pacer in [None, Some(config)] {
+            let mut measured = Vec::new();
+            for &seed in &seeds {
+                let mut s = if matches!(kind, IncidentKind::Acceleration { .. }) {
+                    Scenario::acceleration()
+                } else {
+                    Scenario::leaky_bucket()
+                };
+                s.incidents[0].kind = kind;
+                s.clients = clients;
+                s.arrivals = Arrivals::Poisson { rate: demand };
+                s.seed = seed;
+                s.pacer = pacer;
+                // An acceleration limit bites when the rate rises: from the start.
+                let from = if limit.is_some() { FROM } else { 0 };
+                measured.push(measure(&run(&s, "x", &policy)?, from));
+            }
+            let (ps, ps_w) = median_worst(measured.iter().map(|m| m.per_served).collect(), true);
+            let (sv, sv_w) = median_worst(measured.iter().map(|m| m.served).collect(), false);
+            let (ok, ok_w) = median_worst(measured.iter().map(|m| m.succeeded).collect(), false);
+            let (rl, _) = median_worst(
+                measured.iter().map(|m| m.rate_limited as f64).collect(),
+                true,
+            );
+            let (p99, p99_w) =
+                median_worst(measured.iter().map(|m| m.p99.as_secs_f64()).collect(), true);
+            let of_limit = limit.map_or("-".to_owned(), |l| {
+                format!("{:.0} % [{:.0} %]", sv / l * 100.0, sv_w / l * 100.0)
+            });
+            println!(
+                "| {name} | {clients} | {demand}/s | {} | {ps:.3} [{ps_w:.3}] | {sv:.2} [{sv_w:.2}] | {of_limit} | {:.1} % [{:.1} %] | {rl:.0} | {p99:.2}s [{p99_w:.2}s] |",
+                if pacer.is_some() { "on" } else { "off" },
+                ok * 100.0,
+                ok_w * 100.0,
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The design's fleet table rows where a pacer can change something: outages and
+/// brown-outs of hintless 429s (a 429 always cuts the rate), with 500 beside them as a
+/// control (it never does). Load during the incident and call success over the calls
+/// started in it, worst of the seeds, pacer off and on.
+fn fleet_table(
+    seeds: &[u64],
+    policy: &Policy,
+    config: PacerConfig,
+) -> Result<(), Box<dyn std::error::Error>> {
+    println!("| section | failure | clients | load off | load on | success off | success on |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    for section in [Section::Outage, Section::Brownout] {
+        for failure in [Failure::Status(429), Failure::Status(500)] {
+            for clients in [10, 100, 1000] {
+                let mut cells = Vec::new();
+                for pacer in [None, Some(config)] {
+                    let (mut load, mut success) = (0.0_f64, 1.0_f64);
+                    for &seed in seeds {
+                        let mut s = matrix::scenario(section, failure, clients, seed);
+                        s.pacer = pacer;
+                        let r = run(&s, "x", policy)?;
+                        load = load.max(r.incident_amplification().unwrap_or(0.0));
+                        success = success.min(r.incident_call_success_rate().unwrap_or(0.0));
+                    }
+                    cells.push((load, success));
+                }
+                println!(
+                    "| {section:?} | {failure} | {clients} | {:.2}x | {:.2}x | {:.1} % | {:.1} % |",
+                    cells[0].0,
+                    cells[1].0,
+                    cells[0].1 * 100.0,
+                    cells[1].1 * 100.0,
+                );
+            }
+        }
+    }
+    Ok(())
+}

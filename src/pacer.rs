@@ -1,0 +1,778 @@
+//! Rate pacing: a token bucket in front of every attempt, whose rate is learned from what
+//! the server answers.
+//!
+//! Most limiters in front of real APIs are leaky or token buckets that refill continuously
+//! (nginx's `limit_req`, Envoy's local rate limit, API gateways), and some add
+//! acceleration limits that answer a sudden rise with 429 even under quota. Waiting out
+//! each 429 and then sending again at full speed collides with them again a second later;
+//! sending at the rate they allow does not. This is the AWS SDKs' `adaptive` retry mode,
+//! with what redial knows on top (DESIGN.md, "Rate pacing"):
+//!
+//! - **The rate is learned.** A 429 cuts it, and a 503 or 529 too when the caller says
+//!   the budget's evidence shows overload ([`Pacer::on_response`]); successes grow it
+//!   back along the CUBIC curve ([`Cubic`]), never faster than `max_growth` per second.
+//! - **A stated quota is obeyed, not guessed at.** Where the server says how many requests
+//!   remain until when ([`Quota`]), the pacer sends no faster than that spends them by
+//!   the reset, once that binds: when the rate the client sends at would spend them
+//!   sooner, or when the learned rate is higher. A quota of 0 holds every attempt until
+//!   the reset.
+//! - **Inactive until needed.** A pacer that has seen no throttle and no binding quota
+//!   lets every attempt go at once: [`Pacer::acquire`] is then one atomic load. Once
+//!   active, a compare-and-swap on the queue's word and, for a call that goes at once,
+//!   one on the bucket's; never a lock or an allocation.
+//!
+//! # The bucket
+//!
+//! The bucket is GCRA (the "virtual scheduling" form of a token bucket) counted in
+//! places rather than times: one word holds the next free place in the queue, and an
+//! anchor (read without a lock) says which place is due when at the current rate.
+//! [`Pacer::acquire`] takes the next place with a compare-and-swap and answers how long
+//! until it, so calls are served in the order they asked (FIFO). Places, not times,
+//! because the rate changes while calls wait: a queue of times reserved at the old rate
+//! would go on sending at it for up to `max_wait` after a cut (measured: it collapses the
+//! rate, every reserved attempt drawing a 429 that cuts again). A waiting call asks
+//! [`Pacer::ready`] when it wakes, and its place is then due at the rate as it is. A call
+//! that gives up its place (cancelled, or past its deadline) gives a token back with
+//! [`Pacer::release`].
+//!
+//! # Why CUBIC rather than AIMD
+//!
+//! AIMD (add a constant per round, halve on loss) climbs at the same slow pace whatever
+//! the rate was: from 5 to 10 requests a second it takes as many steps at 10 r/s as at
+//! 1,000 r/s, so the constant is right for one scale only, and a client far below its
+//! limit after a cut (the cut is 30 %) wastes capacity for long. CUBIC remembers the rate
+//! it was throttled at (`W_max`): it climbs fast while far below it, flattens near it (the
+//! rate a leaky bucket enforces sits there, so the client lingers just below it and is
+//! rarely throttled again), and probes beyond it slowly at first, in time rather than in
+//! answers, so a client that sends rarely does not grow slower. It is also what the AWS
+//! SDKs ship, so its behaviour against real services is known. Against acceleration
+//! limits, its concave climb is capped by `max_growth`.
+//!
+//! # Protocol (for a driver)
+//!
+//! Time is an input: every method takes `now`, read by the caller. Per attempt:
+//!
+//! 1. [`Pacer::acquire`]`(now, deadline)`: [`Acquire::Go`] sends at once;
+//!    [`Acquire::Wait`]` { wait, ticket }` sleeps `wait`, then asks
+//!    [`Pacer::ready`]`(now, ticket, deadline)`, which answers `Go` or another `Wait`
+//!    (the rate was cut meanwhile); [`Acquire::RateLimited`] stops the call with
+//!    `rate_limited` (the wait would pass `max_wait` or the deadline).
+//! 2. If the call is dropped while it waits, or `ready` says `RateLimited`,
+//!    [`Pacer::release`]`(now)`.
+//! 3. On every answer, [`Pacer::on_response`]`(now, throttled, overload, quota)`:
+//!    `throttled` for a 429; `overload` for a 503 or 529 the budget reads as overload;
+//!    `quota` from [`Quota::from_headers`].
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use redial::pacer::{Acquire, Pacer, PacerConfig};
+//!
+//! let pacer = Pacer::new(PacerConfig::default());
+//! let t0 = Instant::now();
+//! assert_eq!(pacer.acquire(t0, None), Acquire::Go, "no throttle seen: no pacing");
+//! // Ten answers a second for two seconds, then a 429.
+//! for i in 0..20 {
+//!     pacer.on_response(t0 + Duration::from_millis(100 * i), false, false, None);
+//! }
+//! pacer.on_response(t0 + Duration::from_secs(2), true, false, None);
+//! let rate = pacer.rate(t0 + Duration::from_secs(2)).unwrap();
+//! assert!(rate > 5.0 && rate < 9.0, "cut to about 70 % of ten a second: {rate}");
+//! let now = t0 + Duration::from_secs(2);
+//! assert_eq!(pacer.acquire(now, None), Acquire::Go);
+//! let Acquire::Wait { wait, ticket } = pacer.acquire(now, None) else { panic!() };
+//! assert_eq!(pacer.ready(now + wait, ticket, None), Acquire::Go, "its slot has come");
+//! ```
+//!
+//! # Scope
+//!
+//! One pacer per host by default: a throttle on one host must not slow calls to another.
+//! [`Pacers`] holds them, keyed by [`PacerKey`].
+//!
+//! # Fleet
+//!
+//! [`Pacer::rate`] is the learned rate as a number, and [`Pacer::set_fleet_rate`] takes
+//! back this process's share of what a fleet learned, for a while: an exchange (the
+//! `redis` feature) merges them; nothing here does I/O.
+
+use core::fmt;
+use core::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+mod cubic;
+mod meter;
+mod pacers;
+mod quota;
+#[cfg(test)]
+mod tests;
+
+pub use cubic::{Cubic, CubicConfig};
+pub use meter::Meter;
+pub use pacers::{PacerKey, Pacers};
+pub use quota::Quota;
+
+/// The settings of a [`Pacer`].
+///
+/// ```
+/// use std::time::Duration;
+/// let c = redial::pacer::PacerConfig::default();
+/// assert_eq!(c.max_wait, Duration::from_secs(10));
+/// assert_eq!(c.burst, 1);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct PacerConfig {
+    /// The longest an attempt waits for its token; past it the call stops with
+    /// `rate_limited` (10 s).
+    pub max_wait: Duration,
+    /// Tokens that may be taken at once after a quiet spell (1: evenly spaced, which no
+    /// bucket-shaped limiter can object to).
+    pub burst: u32,
+    /// Throttles within this long of a cut do not cut again (250 ms): they answer
+    /// attempts sent before the cut, at the old rate, and cutting for each would collapse
+    /// the rate by 0.7ⁿ for one overshoot.
+    pub settle: Duration,
+    /// The CUBIC settings.
+    pub cubic: CubicConfig,
+}
+
+impl Default for PacerConfig {
+    fn default() -> Self {
+        PacerConfig {
+            max_wait: Duration::from_secs(10),
+            burst: 1,
+            settle: Duration::from_millis(250),
+            cubic: CubicConfig::default(),
+        }
+    }
+}
+
+/// What an attempt does: go now, wait for its slot, or stop.
+///
+/// ```
+/// use std::time::Duration;
+/// use redial::pacer::Acquire;
+/// assert_eq!(Acquire::Go.wait(), Duration::ZERO);
+/// let stop = Acquire::RateLimited { wait: Duration::from_secs(30) };
+/// assert_eq!(stop.wait(), Duration::from_secs(30));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Acquire {
+    /// Send now.
+    Go,
+    /// A slot is reserved, about `wait` from now: sleep that long, then ask
+    /// [`Pacer::ready`] with the ticket (the slot moves later if the rate was cut while
+    /// waiting, and earlier if it grew).
+    Wait {
+        /// How long until the slot, at the rate as it is now.
+        wait: Duration,
+        /// The reserved slot.
+        ticket: Ticket,
+    },
+    /// The slot is further away than `max_wait` or the deadline: the call stops with
+    /// `rate_limited` (from [`Pacer::acquire`], nothing was reserved).
+    RateLimited {
+        /// How long the attempt would have waited.
+        wait: Duration,
+    },
+}
+
+impl Acquire {
+    /// How long to wait before sending or asking again (zero for [`Acquire::Go`]).
+    ///
+    /// ```
+    /// assert_eq!(redial::pacer::Acquire::Go.wait(), std::time::Duration::ZERO);
+    /// ```
+    pub fn wait(&self) -> Duration {
+        match *self {
+            Acquire::Go => Duration::ZERO,
+            Acquire::Wait { wait, .. } | Acquire::RateLimited { wait } => wait,
+        }
+    }
+}
+
+/// A reserved slot: its place in the pacer's queue, in tokens.
+///
+/// Places, not times: when the rate changes, every waiting call's slot moves with it and
+/// the queue keeps its order. Tickets from one pacer only mean something to that pacer.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use redial::pacer::{Acquire, Pacer};
+/// let p = Pacer::default();
+/// let now = Instant::now();
+/// p.set_fleet_rate(1.0, now, Duration::from_secs(60));
+/// p.acquire(now, None);
+/// let Acquire::Wait { ticket, .. } = p.acquire(now, None) else { unreachable!() };
+/// assert!(ticket.place() >= 1.0);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ticket(f64);
+
+impl Ticket {
+    /// The place in the queue, in tokens since the pacer began.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use redial::pacer::{Acquire, Pacer};
+    /// # let p = Pacer::default();
+    /// # let now = Instant::now();
+    /// # p.set_fleet_rate(1.0, now, Duration::from_secs(60));
+    /// # p.acquire(now, None);
+    /// # let Acquire::Wait { ticket, .. } = p.acquire(now, None) else { unreachable!() };
+    /// let _ = ticket.place();
+    /// ```
+    pub fn place(&self) -> f64 {
+        self.0
+    }
+}
+
+/// A limit on the rate until a time: a stated quota, or the fleet's share.
+#[derive(Debug, Default)]
+struct Ceiling {
+    /// Nanoseconds per token (0: none).
+    interval: u64,
+    /// Until when, on the pacer's clock.
+    until: u64,
+}
+
+impl Ceiling {
+    fn at(&self, now: u64) -> u64 {
+        if now < self.until {
+            self.interval
+        } else {
+            0
+        }
+    }
+}
+
+/// What only answers and the fleet change, under a lock that [`Pacer::acquire`] never
+/// takes.
+#[derive(Debug)]
+struct Slow {
+    cubic: Cubic,
+    /// Whether a throttle has been seen (the learned rate means something).
+    learned: bool,
+    /// When the last cut was, on the pacer's clock.
+    last_cut: Option<u64>,
+    quota: Ceiling,
+    fleet: Ceiling,
+}
+
+/// How places map to times: place `pos` is due at `at`, and one token follows another
+/// every `interval` nanoseconds (0: nothing paces). Written under the slow lock, read
+/// without one: a sequence number around the writes tells a reader that it raced one
+/// (a seqlock, on atomics only).
+#[derive(Debug, Default)]
+struct Anchor {
+    seq: AtomicU64,
+    at: AtomicU64,
+    pos: AtomicU64,
+    interval: AtomicU64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Map {
+    at: u64,
+    pos: f64,
+    interval: f64,
+}
+
+impl Map {
+    fn pos(&self, now: u64) -> f64 {
+        let dt = now as f64 - self.at as f64;
+        self.pos + dt / self.interval
+    }
+
+    fn time(&self, pos: f64) -> f64 {
+        self.at as f64 + (pos - self.pos) * self.interval
+    }
+}
+
+impl Anchor {
+    fn read(&self) -> Option<Map> {
+        loop {
+            let s1 = self.seq.load(Ordering::SeqCst);
+            if s1 % 2 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let at = self.at.load(Ordering::SeqCst);
+            let pos = f64::from_bits(self.pos.load(Ordering::SeqCst));
+            let interval = f64::from_bits(self.interval.load(Ordering::SeqCst));
+            if self.seq.load(Ordering::SeqCst) == s1 {
+                return (interval > 0.0).then_some(Map { at, pos, interval });
+            }
+        }
+    }
+
+    /// Only under the slow lock (one writer at a time).
+    fn write(&self, at: u64, pos: f64, interval: u64) {
+        self.seq.fetch_add(1, Ordering::SeqCst);
+        self.at.store(at, Ordering::SeqCst);
+        self.pos.store(pos.to_bits(), Ordering::SeqCst);
+        self.interval
+            .store((interval as f64).to_bits(), Ordering::SeqCst);
+        self.seq.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A learned-rate token bucket for one scope (a host, or a key the caller names).
+///
+/// Methods by group, as in `quinn-proto`: getters ([`rate`](Pacer::rate),
+/// [`is_active`](Pacer::is_active), [`config`](Pacer::config)); inputs
+/// ([`on_response`](Pacer::on_response), [`set_fleet_rate`](Pacer::set_fleet_rate));
+/// and the per-attempt commands ([`acquire`](Pacer::acquire), [`ready`](Pacer::ready),
+/// [`release`](Pacer::release)). Shared by reference (`Sync`): put it in an `Arc`, or
+/// in [`Pacers`].
+///
+/// ```
+/// use std::time::Instant;
+/// use redial::pacer::{Acquire, Pacer};
+/// let pacer = Pacer::new(Default::default());
+/// assert!(!pacer.is_active());
+/// assert_eq!(pacer.acquire(Instant::now(), None), Acquire::Go);
+/// ```
+pub struct Pacer {
+    config: PacerConfig,
+    /// Whether anything paces: false until a throttle, a binding quota or a fleet rate.
+    active: AtomicBool,
+    /// The pacer's clock starts at the first instant it is given.
+    base: OnceLock<Instant>,
+    anchor: Anchor,
+    /// The next free place (GCRA's theoretical arrival time, in tokens), as `f64` bits.
+    tat: AtomicU64,
+    /// The earliest time the next attempt may be sent, in nanoseconds: the bucket itself.
+    /// Places order the queue; this keeps what is sent to the rate when waiters whose
+    /// waits were reckoned at different rates wake together.
+    sent: AtomicU64,
+    meter: Meter,
+    slow: Mutex<Slow>,
+}
+
+impl fmt::Debug for Pacer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pacer")
+            .field("config", &self.config)
+            .field("active", &self.is_active())
+            .field("interval_ns", &self.anchor.read().map(|m| m.interval))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Nanoseconds between tokens at `rate` per second; 0 for no rate.
+fn interval(rate: f64) -> u64 {
+    if rate.is_finite() && rate > 0.0 {
+        // Rounded up, so that the rate paced never exceeds the one asked for; `as`
+        // saturates; a token per nanosecond at most.
+        ((1e9 / rate).ceil() as u64).max(1)
+    } else {
+        0
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// A wait in nanoseconds (a float, maybe negative or huge) as a duration.
+fn wait_of(ns: f64) -> Duration {
+    if ns.is_finite() && ns > 0.0 {
+        // `as` saturates.
+        Duration::from_nanos(ns as u64)
+    } else if ns.is_nan() || ns <= 0.0 {
+        Duration::ZERO
+    } else {
+        Duration::MAX
+    }
+}
+
+impl Default for Pacer {
+    fn default() -> Self {
+        Pacer::new(PacerConfig::default())
+    }
+}
+
+impl Pacer {
+    /// An inactive pacer.
+    ///
+    /// ```
+    /// let p = redial::pacer::Pacer::new(Default::default());
+    /// assert_eq!(p.rate(std::time::Instant::now()), None);
+    /// ```
+    pub fn new(config: PacerConfig) -> Pacer {
+        Pacer {
+            config,
+            active: AtomicBool::new(false),
+            base: OnceLock::new(),
+            anchor: Anchor::default(),
+            tat: AtomicU64::new(0f64.to_bits()),
+            sent: AtomicU64::new(0),
+            meter: Meter::new(),
+            slow: Mutex::new(Slow {
+                cubic: Cubic::new(config.cubic),
+                learned: false,
+                last_cut: None,
+                quota: Ceiling::default(),
+                fleet: Ceiling::default(),
+            }),
+        }
+    }
+
+    /// The settings.
+    ///
+    /// ```
+    /// let p = redial::pacer::Pacer::default();
+    /// assert_eq!(p.config().burst, 1);
+    /// ```
+    pub fn config(&self) -> &PacerConfig {
+        &self.config
+    }
+
+    /// Whether the pacer paces at all (a throttle, a binding quota or a fleet rate seen).
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// let p = redial::pacer::Pacer::default();
+    /// p.on_response(Instant::now(), true, false, None);
+    /// assert!(p.is_active());
+    /// ```
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Acquire)
+    }
+
+    /// `now` on the pacer's clock, in nanoseconds (saturating; an instant before the
+    /// first one given counts as 0).
+    fn ns(&self, now: Instant) -> u64 {
+        let base = *self.base.get_or_init(|| now);
+        nanos(now.saturating_duration_since(base))
+    }
+
+    /// The rate paced to, in requests per second: the lowest of the learned rate, a
+    /// binding quota and the fleet's share, as of the last answer or fleet update. `None`
+    /// while nothing paces.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let p = redial::pacer::Pacer::default();
+    /// let now = Instant::now();
+    /// p.set_fleet_rate(4.0, now, Duration::from_secs(1));
+    /// assert_eq!(p.rate(now), Some(4.0));
+    /// ```
+    pub fn rate(&self, now: Instant) -> Option<f64> {
+        let _ = now;
+        if !self.is_active() {
+            return None;
+        }
+        self.anchor.read().map(|m| 1e9 / m.interval)
+    }
+
+    /// Asks for the next slot at `now`. `deadline` is the call's, if it has one.
+    ///
+    /// Takes no lock and allocates nothing: one atomic load while inactive; when active,
+    /// a few loads and a compare-and-swap on the queue's word (and on the bucket's, when
+    /// the call goes at once).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use redial::pacer::{Acquire, Pacer};
+    /// let p = Pacer::default();
+    /// let now = Instant::now();
+    /// p.set_fleet_rate(2.0, now, Duration::from_secs(60));
+    /// assert_eq!(p.acquire(now, None), Acquire::Go);
+    /// assert_eq!(p.acquire(now, None).wait(), Duration::from_millis(500));
+    /// assert_eq!(
+    ///     p.acquire(now, Some(now + Duration::from_millis(800))),
+    ///     Acquire::RateLimited { wait: Duration::from_secs(1) },
+    /// );
+    /// ```
+    pub fn acquire(&self, now: Instant, deadline: Option<Instant>) -> Acquire {
+        if !self.active.load(Ordering::Acquire) {
+            return Acquire::Go;
+        }
+        let now_ns = self.ns(now);
+        let Some(map) = self.anchor.read() else {
+            return Acquire::Go;
+        };
+        let limit = self.limit(now, deadline);
+        let now_pos = map.pos(now_ns);
+        let tolerance = f64::from(self.config.burst.max(1) - 1);
+        let mut bits = self.tat.load(Ordering::Acquire);
+        loop {
+            let tat = f64::from_bits(bits);
+            let slot = (tat - tolerance).max(now_pos);
+            let wait = wait_of((slot - now_pos) * map.interval);
+            if wait > limit {
+                return Acquire::RateLimited { wait };
+            }
+            let next = tat.max(now_pos) + 1.0;
+            match self.tat.compare_exchange_weak(
+                bits,
+                next.to_bits(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) if wait.is_zero() => {
+                    return match self.take(now_ns, &map) {
+                        Ok(()) => Acquire::Go,
+                        Err(wait) => Acquire::Wait {
+                            wait,
+                            ticket: Ticket(slot),
+                        },
+                    };
+                }
+                Ok(_) => {
+                    return Acquire::Wait {
+                        wait,
+                        ticket: Ticket(slot),
+                    }
+                }
+                Err(seen) => bits = seen,
+            }
+        }
+    }
+
+    /// Takes the bucket's token at `now` if it has come; otherwise how long until it.
+    fn take(&self, now: u64, map: &Map) -> Result<(), Duration> {
+        let interval = map.interval as u64;
+        let tolerance = interval.saturating_mul(u64::from(self.config.burst.max(1) - 1));
+        let mut sent = self.sent.load(Ordering::Acquire);
+        loop {
+            let at = sent.saturating_sub(tolerance);
+            if at > now {
+                return Err(Duration::from_nanos(at - now));
+            }
+            let next = sent.max(now).saturating_add(interval);
+            match self
+                .sent
+                .compare_exchange_weak(sent, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Ok(()),
+                Err(seen) => sent = seen,
+            }
+        }
+    }
+
+    fn limit(&self, now: Instant, deadline: Option<Instant>) -> Duration {
+        deadline.map_or(self.config.max_wait, |d| {
+            self.config.max_wait.min(d.saturating_duration_since(now))
+        })
+    }
+
+    /// After a wait, whether the reserved slot has come at the rate as it is now:
+    /// [`Acquire::Go`], or [`Acquire::Wait`] again (the rate was cut meanwhile), or
+    /// [`Acquire::RateLimited`] when the slot has moved past `deadline` (the call then
+    /// stops and should [`release`](Pacer::release) it). Lock-free.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use redial::pacer::{Acquire, Pacer};
+    /// let p = Pacer::default();
+    /// let now = Instant::now();
+    /// p.set_fleet_rate(10.0, now, Duration::from_secs(60));
+    /// p.acquire(now, None);
+    /// let Acquire::Wait { wait, ticket } = p.acquire(now, None) else { unreachable!() };
+    /// assert_eq!(p.ready(now + wait, ticket, None), Acquire::Go);
+    /// ```
+    pub fn ready(&self, now: Instant, ticket: Ticket, deadline: Option<Instant>) -> Acquire {
+        let Some(map) = self.anchor.read() else {
+            return Acquire::Go;
+        };
+        let now_ns = self.ns(now);
+        let mut wait = wait_of(map.time(ticket.0) - now_ns as f64);
+        if wait.is_zero() {
+            match self.take(now_ns, &map) {
+                Ok(()) => return Acquire::Go,
+                Err(w) => wait = w,
+            }
+        }
+        if deadline.is_some_and(|d| wait > d.saturating_duration_since(now)) {
+            Acquire::RateLimited { wait }
+        } else {
+            Acquire::Wait { wait, ticket }
+        }
+    }
+
+    /// Gives back a slot reserved by [`acquire`](Pacer::acquire) that will not be used
+    /// (the call was dropped, or stopped before its wait ended): the next call to ask
+    /// takes one token sooner.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use redial::pacer::{Acquire, Pacer};
+    /// let p = Pacer::default();
+    /// let now = Instant::now();
+    /// p.set_fleet_rate(1.0, now, Duration::from_secs(60));
+    /// p.acquire(now, None);
+    /// let first = p.acquire(now, None);
+    /// p.release(now);
+    /// assert_eq!(p.acquire(now, None), first, "the same slot, reused");
+    /// ```
+    pub fn release(&self, now: Instant) {
+        let Some(map) = self.anchor.read() else {
+            return;
+        };
+        let now_pos = map.pos(self.ns(now));
+        let mut bits = self.tat.load(Ordering::Acquire);
+        loop {
+            let tat = f64::from_bits(bits);
+            if tat <= now_pos {
+                return;
+            }
+            let back = (tat - 1.0).max(now_pos);
+            match self.tat.compare_exchange_weak(
+                bits,
+                back.to_bits(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(seen) => bits = seen,
+            }
+        }
+    }
+
+    /// An answer arrived at `now`. `throttled`: a 429 (or another status the caller reads
+    /// as "too many requests"). `overload`: a 503 or 529 that the budget's evidence reads
+    /// as overload; a 503 or 529 alone is not, so that a brown-out's random failures do
+    /// not slow a lone script. `quota`: what the server stated, if anything
+    /// ([`Quota::from_headers`]).
+    ///
+    /// A throttle cuts the learned rate (once per `settle`); a success grows it back; while
+    /// inactive, a success costs one atomic update of the meter and no lock.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use redial::pacer::{Pacer, Quota};
+    /// let p = Pacer::default();
+    /// let now = Instant::now();
+    /// let q = Quota { remaining: 0, reset: Duration::from_secs(3), limit: Some(100) };
+    /// p.on_response(now, true, false, Some(q));
+    /// assert!(p.acquire(now, None).wait() >= Duration::from_secs(3), "held until the reset");
+    /// ```
+    pub fn on_response(&self, now: Instant, throttled: bool, overload: bool, quota: Option<Quota>) {
+        let now_ns = self.ns(now);
+        self.meter.record(now_ns);
+        let cut = throttled || overload;
+        if !cut && quota.is_none() && !self.is_active() {
+            return;
+        }
+        let measured = self.meter.rate(now_ns);
+        let secs = now_ns as f64 / 1e9;
+        let mut slow = self.slow.lock().unwrap_or_else(|e| e.into_inner());
+        let mut hold = None;
+        if let Some(q) = quota {
+            hold = self.learn_quota(&mut slow, now_ns, q, measured);
+        }
+        if cut {
+            let settle = nanos(self.config.settle);
+            let settling = slow
+                .last_cut
+                .is_some_and(|at| now_ns < at.saturating_add(settle));
+            if !settling {
+                slow.last_cut = Some(now_ns);
+                slow.learned = true;
+                slow.cubic.on_throttle(secs, measured);
+            }
+        } else if slow.learned {
+            slow.cubic.on_success(secs, measured);
+        }
+        self.apply(&slow, now_ns, hold);
+    }
+
+    /// Re-anchors the queue at `now` on the rate as it now is, and holds it until `hold`.
+    fn apply(&self, slow: &Slow, now: u64, hold: Option<u64>) {
+        let learned = if slow.learned {
+            interval(slow.cubic.rate())
+        } else {
+            0
+        };
+        let mut step = learned.max(slow.quota.at(now)).max(slow.fleet.at(now));
+        if step == 0 && hold.is_some() {
+            // Nothing learned, but a quota of 0: one token per second after the reset
+            // until an answer says more.
+            step = 1_000_000_000;
+        }
+        let old = self.anchor.read();
+        let same = old.is_some_and(|m| m.interval == step as f64);
+        if step == 0 {
+            if old.is_some() {
+                // Nothing paces any more: the queue's places keep counting from here.
+                self.anchor.write(now, old.map_or(0.0, |m| m.pos(now)), 0);
+            }
+            return;
+        }
+        if !same {
+            // The place due now stays due now; the places after it move with the rate.
+            let pos = match old {
+                Some(m) => m.pos(now),
+                None => f64::from_bits(self.tat.load(Ordering::Acquire)),
+            };
+            self.anchor.write(now, pos, step);
+        }
+        if let Some(until) = hold {
+            self.sent.fetch_max(until, Ordering::AcqRel);
+        }
+        if let (Some(until), Some(map)) = (hold, self.anchor.read()) {
+            let place = map.pos(until);
+            let _ = self
+                .tat
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |bits| {
+                    let tat = f64::from_bits(bits);
+                    (tat < place).then_some(place.to_bits())
+                });
+        }
+        self.active.store(true, Ordering::Release);
+    }
+
+    /// Learns a stated quota; returns when to hold the queue until if none remains.
+    fn learn_quota(&self, slow: &mut Slow, now: u64, q: Quota, sending: f64) -> Option<u64> {
+        let until = now.saturating_add(nanos(q.reset));
+        if q.remaining == 0 {
+            slow.quota = Ceiling::default();
+            return Some(until);
+        }
+        let rate = q.rate()?;
+        let learned = if slow.learned { slow.cubic.rate() } else { 0.0 };
+        // Binding: at the rate sent, what remains would be spent before the reset; or the
+        // learned rate is already above what the quota allows.
+        let binds = sending * q.reset.as_secs_f64() > q.remaining as f64 || learned > rate;
+        slow.quota = if binds {
+            Ceiling {
+                interval: interval(rate),
+                until,
+            }
+        } else {
+            Ceiling::default()
+        };
+        None
+    }
+
+    /// This process's share of the rate a fleet learned, valid from `at` for `fresh_for`:
+    /// a ceiling on the rate until then (it lapses at the first answer after). A rate that
+    /// is not a finite number above 0 is ignored.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let p = redial::pacer::Pacer::default();
+    /// let now = Instant::now();
+    /// p.set_fleet_rate(f64::NAN, now, Duration::from_secs(1));
+    /// assert!(!p.is_active());
+    /// p.set_fleet_rate(2.5, now, Duration::from_secs(1));
+    /// assert_eq!(p.rate(now), Some(2.5));
+    /// ```
+    pub fn set_fleet_rate(&self, rate: f64, at: Instant, fresh_for: Duration) {
+        let i = interval(rate);
+        if i == 0 {
+            return;
+        }
+        let at = self.ns(at);
+        let mut slow = self.slow.lock().unwrap_or_else(|e| e.into_inner());
+        slow.fleet = Ceiling {
+            interval: i,
+            until: at.saturating_add(nanos(fresh_for)),
+        };
+        self.apply(&slow, at, None);
+    }
+}

@@ -1,0 +1,383 @@
+use core::time::Duration;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use http::HeaderMap;
+use proptest::prelude::*;
+
+use super::*;
+
+fn at(t0: Instant, ms: u64) -> Instant {
+    t0 + Duration::from_millis(ms)
+}
+
+/// A pacer that has seen `rate` answers a second for two seconds, then a 429.
+fn throttled(rate: u64) -> (Pacer, Instant) {
+    let p = Pacer::default();
+    let t0 = Instant::now();
+    let gap = 1000 / rate.max(1);
+    let mut t = 0;
+    while t < 2000 {
+        p.on_response(at(t0, t), false, false, None);
+        t += gap;
+    }
+    p.on_response(at(t0, 2000), true, false, None);
+    (p, t0)
+}
+
+#[test]
+fn inactive_until_a_throttle() {
+    let p = Pacer::default();
+    let t0 = Instant::now();
+    for i in 0..1000 {
+        p.on_response(at(t0, i), false, false, None);
+        assert_eq!(p.acquire(at(t0, i), None), Acquire::Go);
+    }
+    assert!(!p.is_active());
+    assert_eq!(p.rate(t0), None);
+}
+
+#[test]
+fn a_503_alone_does_not_cut_but_overload_does() {
+    let p = Pacer::default();
+    let t0 = Instant::now();
+    p.on_response(t0, false, false, None);
+    assert!(!p.is_active());
+    p.on_response(t0, false, true, None);
+    assert!(p.is_active());
+}
+
+#[test]
+fn throttles_within_settle_cut_once() {
+    let (p, t0) = throttled(10);
+    let r = p.rate(at(t0, 2000)).unwrap();
+    p.on_response(at(t0, 2100), true, false, None);
+    assert_eq!(p.rate(at(t0, 2100)), Some(r));
+    p.on_response(at(t0, 2400), true, false, None);
+    assert!(p.rate(at(t0, 2400)).unwrap() < r);
+}
+
+#[test]
+fn the_learned_rate_persists_across_calls_and_stays_in_scope() {
+    let pacers = Pacers::new(PacerConfig::default(), 4);
+    let (a, b) = (PacerKey::host("a.test"), PacerKey::host("b.test"));
+    let t0 = Instant::now();
+    pacers.get(a).on_response(t0, true, false, None);
+    assert!(
+        pacers.get(a).is_active(),
+        "a later call finds what an earlier one learned"
+    );
+    assert!(!pacers.get(b).is_active(), "another host is not slowed");
+    assert_eq!(pacers.get(b).acquire(t0, None), Acquire::Go);
+}
+
+#[test]
+fn a_binding_quota_paces_one_that_does_not_bind_is_ignored() {
+    let p = Pacer::default();
+    let t0 = Instant::now();
+    let plenty = Quota {
+        remaining: 1000,
+        reset: Duration::from_secs(10),
+        limit: Some(1000),
+    };
+    p.on_response(t0, false, false, Some(plenty));
+    assert!(!p.is_active(), "1,000 left for 10 s at one call: no pacing");
+    // Fifty answers a second, and 20 left for 10 s: would run out in under a second.
+    for i in 0..100 {
+        p.on_response(at(t0, i * 20), false, false, None);
+    }
+    let scarce = Quota {
+        remaining: 20,
+        reset: Duration::from_secs(10),
+        limit: Some(1000),
+    };
+    p.on_response(at(t0, 2000), false, false, Some(scarce));
+    assert_eq!(p.rate(at(t0, 2000)), Some(2.0));
+    p.on_response(at(t0, 12_001), false, false, None);
+    assert_eq!(
+        p.rate(at(t0, 12_001)),
+        None,
+        "after the reset the quota says nothing"
+    );
+}
+
+#[test]
+fn fifo_waits_and_release_reuse() {
+    let p = Pacer::default();
+    let t0 = Instant::now();
+    p.set_fleet_rate(10.0, t0, Duration::from_secs(600));
+    let waits: Vec<_> = (0..20).map(|_| p.acquire(t0, None).wait()).collect();
+    assert!(waits.windows(2).all(|w| w[0] < w[1]), "{waits:?}");
+    p.release(t0);
+    assert_eq!(p.acquire(t0, None).wait(), waits[19]);
+}
+
+#[test]
+fn max_wait_stops_without_reserving() {
+    let p = Pacer::default();
+    let t0 = Instant::now();
+    p.set_fleet_rate(1.0, t0, Duration::from_secs(600));
+    for _ in 0..11 {
+        assert!(!matches!(p.acquire(t0, None), Acquire::RateLimited { .. }));
+    }
+    let stop = p.acquire(t0, None);
+    assert_eq!(
+        stop,
+        Acquire::RateLimited {
+            wait: Duration::from_secs(11)
+        }
+    );
+    assert_eq!(p.acquire(t0, None), stop, "nothing was reserved");
+}
+
+/// Quota header tables: (headers, expected).
+#[test]
+fn quota_headers() {
+    let wall = UNIX_EPOCH + Duration::from_secs(1_795_428_000); // 2026-11-23T10:00:00Z
+    let q = |r, s, l| {
+        Some(Quota {
+            remaining: r,
+            reset: Duration::from_secs(s),
+            limit: l,
+        })
+    };
+    type Case<'a> = (&'a [(&'a str, &'a str)], Option<Quota>);
+    let cases: &[Case<'_>] = &[
+        (&[], None),
+        (&[("ratelimit", r#""default";r=5;t=10"#)], q(5, 10, None)),
+        (
+            &[("ratelimit", r#""a";r=50;t=10, "b";r=10;t=100"#)],
+            q(10, 100, None),
+        ),
+        (&[("ratelimit", r#""a";r=5;t=10,"#)], None),
+        (&[("ratelimit", r#""a";r=-1;t=10"#)], None),
+        (
+            &[
+                ("ratelimit-limit", "100"),
+                ("ratelimit-remaining", "7"),
+                ("ratelimit-reset", "30"),
+            ],
+            q(7, 30, Some(100)),
+        ),
+        (
+            &[
+                ("anthropic-ratelimit-requests-limit", "50"),
+                ("anthropic-ratelimit-requests-remaining", "0"),
+                ("anthropic-ratelimit-requests-reset", "2026-11-23T10:00:17Z"),
+            ],
+            q(0, 17, Some(50)),
+        ),
+        (
+            &[
+                ("anthropic-ratelimit-tokens-remaining", "0"),
+                ("anthropic-ratelimit-tokens-reset", "2026-11-23T10:00:17Z"),
+            ],
+            None,
+        ),
+        (
+            &[
+                ("x-ratelimit-limit-requests", "60"),
+                ("x-ratelimit-remaining-requests", "59"),
+                ("x-ratelimit-reset-requests", "1s"),
+            ],
+            q(59, 1, Some(60)),
+        ),
+        (
+            &[
+                ("x-ratelimit-limit", "5000"),
+                ("x-ratelimit-remaining", "4999"),
+                ("x-ratelimit-reset", "1795428045"),
+            ],
+            q(4999, 45, Some(5000)),
+        ),
+        (
+            &[("x-ratelimit-remaining", "abc"), ("x-ratelimit-reset", "3")],
+            None,
+        ),
+        (
+            &[
+                ("x-ratelimit-remaining", " 3 "),
+                ("x-ratelimit-reset", "soon"),
+            ],
+            None,
+        ),
+        (
+            &[
+                ("x-ratelimit-remaining", "99999999999999999999999"),
+                ("x-ratelimit-reset", "3"),
+            ],
+            None,
+        ),
+    ];
+    for (headers, want) in cases {
+        let mut map = HeaderMap::new();
+        for (k, v) in *headers {
+            map.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        assert_eq!(Quota::from_headers(&map, wall), *want, "{headers:?}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn never_above_a_binding_quota(
+        remaining in 1u64..10_000,
+        reset_ms in 1u64..600_000,
+        answers in 0u64..200,
+        throttle in any::<bool>(),
+    ) {
+        let p = Pacer::default();
+        let t0 = Instant::now();
+        for i in 0..answers {
+            p.on_response(at(t0, i * 5), false, false, None);
+        }
+        let now = at(t0, answers * 5);
+        p.on_response(now, throttle, false, None);
+        let q = Quota { remaining, reset: Duration::from_millis(reset_ms), limit: None };
+        p.on_response(now, false, false, Some(q));
+        if let Some(r) = p.rate(now) {
+            prop_assert!(r <= q.rate().unwrap() * 1.000_001, "{r} > {:?}", q.rate());
+        }
+    }
+
+    #[test]
+    fn a_throttle_leaves_the_rate_below_where_it_was(
+        rate in 1u64..500,
+        successes in 0u64..100,
+    ) {
+        let (p, t0) = throttled(rate);
+        for i in 0..successes {
+            p.on_response(at(t0, 2000 + 10 * i), false, false, None);
+        }
+        let now = at(t0, 3000 + 10 * successes);
+        let before = p.rate(now).unwrap();
+        p.on_response(now, true, false, None);
+        prop_assert!(p.rate(now).unwrap() < before || before <= 0.5 / 0.7);
+    }
+
+    #[test]
+    fn growth_is_monotone_and_under_the_curve(
+        w in 0.5f64..10_000.0,
+        steps in proptest::collection::vec((0.0f64..2.0, 0.0f64..20_000.0), 1..50),
+    ) {
+        let mut c = Cubic::new(CubicConfig::default());
+        let mut t = 1.0;
+        let cut = c.on_throttle(t, w);
+        let mut last = cut;
+        for (dt, measured) in steps {
+            t += dt;
+            let r = c.on_success(t, measured);
+            prop_assert!(r >= last, "monotone: {r} < {last}");
+            prop_assert!(r <= c.curve(t).max(cut) * 1.000_001, "under the curve");
+            last = r;
+        }
+    }
+
+    #[test]
+    fn cubic_takes_any_input(a in any::<f64>(), b in any::<f64>(), c in any::<f64>(), d in any::<f64>()) {
+        let cfg = CubicConfig { beta: a, scale: b, min_rate: c, max_growth: d };
+        let mut x = Cubic::new(cfg);
+        for r in [x.on_throttle(a, b), x.on_success(c, d), x.on_success(b, a), x.curve(d)] {
+            prop_assert!(r.is_finite() && r > 0.0);
+        }
+    }
+
+    #[test]
+    fn no_panic_on_any_input(
+        ops in proptest::collection::vec((0u8..5, any::<u64>(), any::<u64>(), any::<f64>()), 0..60),
+        burst in any::<u32>(),
+        max_wait in any::<u64>(),
+    ) {
+        let cfg = PacerConfig { burst, max_wait: Duration::from_nanos(max_wait), ..Default::default() };
+        let p = Pacer::new(cfg);
+        let t0 = Instant::now();
+        for (op, a, b, f) in ops {
+            let now = t0.checked_add(Duration::from_nanos(a >> 8)).unwrap_or(t0);
+            match op {
+                0 => { let _ = p.acquire(now, now.checked_add(Duration::from_nanos(b))); }
+                1 => p.release(now),
+                2 => p.on_response(now, a % 2 == 0, b % 3 == 0, None),
+                3 => p.on_response(now, false, false, Some(Quota {
+                    remaining: b, reset: Duration::from_nanos(a), limit: None,
+                })),
+                _ => p.set_fleet_rate(f, now, Duration::from_nanos(b)),
+            }
+            if let Some(r) = p.rate(now) {
+                prop_assert!(r.is_finite() && r > 0.0);
+            }
+        }
+    }
+
+    #[test]
+    fn waits_are_served_in_arrival_order(rate in 0.5f64..1000.0, n in 1usize..200, burst in 1u32..20) {
+        let cfg = PacerConfig { burst, max_wait: Duration::from_secs(3600), ..Default::default() };
+        let p = Pacer::new(cfg);
+        let t0 = Instant::now();
+        p.set_fleet_rate(rate, t0, Duration::from_secs(100_000));
+        let mut last = Duration::ZERO;
+        for i in 0..n {
+            let now = at(t0, i as u64);
+            let due = (now - t0) + p.acquire(now, None).wait();
+            prop_assert!(due >= last, "FIFO: slot {due:?} before {last:?}");
+            last = due;
+        }
+    }
+
+    #[test]
+    fn a_cut_moves_waiting_slots_later_in_order(rate in 1.0f64..1000.0, n in 2usize..50) {
+        let cfg = PacerConfig { max_wait: Duration::from_secs(3600), ..Default::default() };
+        let p = Pacer::new(cfg);
+        let t0 = Instant::now();
+        p.on_response(t0, true, false, None);
+        p.set_fleet_rate(rate, t0, Duration::from_secs(100_000));
+        let tickets: Vec<_> = (0..n)
+            .filter_map(|_| match p.acquire(t0, None) {
+                Acquire::Wait { wait, ticket } => Some((wait, ticket)),
+                _ => None,
+            })
+            .collect();
+        p.set_fleet_rate(rate / 2.0, t0, Duration::from_secs(100_000));
+        let mut last = Duration::ZERO;
+        for (before, ticket) in tickets {
+            let after = p.ready(t0, ticket, None).wait();
+            prop_assert!(after >= before, "a cut never brings a slot sooner");
+            prop_assert!(after >= last, "FIFO after the cut");
+            last = after;
+        }
+    }
+
+    #[test]
+    fn a_released_slot_is_reused(rate in 0.5f64..1000.0, n in 2usize..50) {
+        let p = Pacer::default();
+        let t0 = Instant::now();
+        p.set_fleet_rate(rate, t0, Duration::from_secs(100_000));
+        let mut last = Acquire::Go;
+        for _ in 0..n {
+            last = p.acquire(t0, None);
+        }
+        if matches!(last, Acquire::Wait { .. }) {
+            p.release(t0);
+            prop_assert_eq!(p.acquire(t0, None), last);
+        }
+    }
+
+    #[test]
+    fn quota_headers_never_panic(name in 0usize..13, value in ".*") {
+        const NAMES: [&str; 13] = [
+            "ratelimit", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset",
+            "anthropic-ratelimit-requests-limit", "anthropic-ratelimit-requests-remaining",
+            "anthropic-ratelimit-requests-reset", "x-ratelimit-limit-requests",
+            "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
+            "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset",
+        ];
+        let mut map = HeaderMap::new();
+        if let Ok(v) = http::HeaderValue::from_str(&value) {
+            map.insert(NAMES[name], v.clone());
+            map.insert("x-ratelimit-remaining", "0".parse().unwrap());
+            map.insert("x-ratelimit-reset", v);
+            let _ = Quota::from_headers(&map, SystemTime::now());
+        }
+    }
+}
