@@ -78,10 +78,10 @@ An attempt has "status" (with optional "headers", "error_type"), "stream_error" 
 event after a 200) or "transport" (connect | timeout | reset | other). A missing "at_ms"
 is when the previous retry's delay ended.
 
-Output, one line per input line, in order:
+Output, one line per input line, in order (here with --seed 7):
   {"id": "a", "steps": [
-     {"action": "retry", "delay_ms": 2043, "why": "529 overloaded_error; server asked 2s (retry-after)"},
-     {"action": "retry", "delay_ms": 713, "why": "timeout; backoff 2 of 2"},
+     {"action": "retry", "delay_ms": 2154, "why": "529 overloaded_error; server asked 2s (retry-after)"},
+     {"action": "retry", "delay_ms": 222, "why": "timeout; backoff 2 of 2"},
      {"action": "stop", "reason": "succeeded", "why": "succeeded: after 3 attempt(s)"}]}
 Processing of a call ends at its first stop; steps that end with a retry mean the call
 was still going. A malformed line gets {"id": ..., "error": "..."} and the run goes on.

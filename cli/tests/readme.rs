@@ -215,3 +215,21 @@ fn elisions_match_what_they_stand_for_and_nothing_else() {
     assert!(!line_matches("a … c", "a b d"));
     assert!(!line_matches("exact", "exact but more"));
 }
+
+#[test]
+fn the_root_readmes_explain_sentence_is_what_explain_prints() {
+    let out = Command::new(env!("CARGO_BIN_EXE_redial"))
+        .args(["explain", "--preset", "anthropic", "--status", "429"])
+        .args(["--header", "retry-after: 30", "--method", "POST"])
+        .output()
+        .expect("redial runs");
+    let sentence = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .expect("the root README");
+    let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat(&readme).contains(&format!("*{}*", flat(&sentence))),
+        "README.md does not quote what explain prints:\n{sentence}"
+    );
+}

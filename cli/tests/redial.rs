@@ -1628,3 +1628,24 @@ fn simulate_paces_against_a_leaky_bucket() {
     assert!(accel.status.success(), "{}", stderr(&accel));
     assert!(stdout(&accel).contains("rising by at most 2 each second"));
 }
+
+#[test]
+fn decide_help_shows_what_its_own_input_prints() {
+    // The help's sample input, run as the help says (--seed 7): the help's sample output.
+    let help = stdout(&redial(&["decide", "--help"], b""));
+    let input = help
+        .split("Input, one call per line:")
+        .nth(1)
+        .and_then(|rest| rest.split("An attempt has").next())
+        .expect("the sample input");
+    let line: String = input.split_whitespace().collect::<Vec<_>>().join(" ");
+    let out = redial(&["decide", "--seed", "7"], line.as_bytes());
+    let printed: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let sample = help
+        .split("Output, one line per input line, in order (here with --seed 7):")
+        .nth(1)
+        .and_then(|rest| rest.split("Processing of a call").next())
+        .expect("the sample output");
+    let shown: Value = serde_json::from_str(sample.trim()).expect("the sample is JSON");
+    assert_eq!(shown, printed, "the help's sample output");
+}
