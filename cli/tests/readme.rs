@@ -233,3 +233,41 @@ fn the_root_readmes_explain_sentence_is_what_explain_prints() {
         "README.md does not quote what explain prints:\n{sentence}"
     );
 }
+
+#[test]
+fn the_root_readmes_fleet_table_is_the_simulators_run() {
+    // The command the README gives, without the chart: its "load during incident" row,
+    // one figure per budget, is the README's table.
+    let out = Command::new(env!("CARGO_BIN_EXE_redial"))
+        .args(["simulate", "--scenario", "outage", "--no-chart"])
+        .args(["--compare", "default@off,default@aws,default,default@redis"])
+        .output()
+        .expect("redial runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let loads: Vec<String> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("load during incident"))
+        .expect("the load row")
+        .split_whitespace()
+        .map(|x| x.replace('x', "×"))
+        .collect();
+    assert_eq!(loads.len(), 4, "{text}");
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .expect("the root README");
+    let rows = [
+        format!("| none (`@off`) | {} |", loads[0]),
+        format!(
+            "| the AWS SDKs' token bucket (`@aws`, the `aws-standard` preset) | {} |",
+            loads[1]
+        ),
+        format!("| **the default, `adaptive`** | **{}** |", loads[2]),
+        format!(
+            "| the default, shared through Redis every 250ms (`@redis`) | {} |",
+            loads[3]
+        ),
+    ];
+    for row in rows {
+        assert!(readme.contains(&row), "README.md lacks `{row}`:\n{text}");
+    }
+}
