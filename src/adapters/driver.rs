@@ -395,7 +395,7 @@ impl<P: AsPolicy> Driver<P> {
     #[inline(always)]
     fn start<C, N>(&mut self, options: &Options<P, C, N>, now: Instant) {
         match &mut self.machine {
-            Some(machine) => machine.start_at(|| now),
+            Some(machine) => machine.start_at(now),
             None => self.machine = Some(Machine::new(options.policy.clone(), now)),
         }
     }
@@ -504,7 +504,7 @@ impl<P: AsPolicy> Driver<P> {
         let machine = self.machine.get_or_insert_with(|| {
             let mut machine = Machine::unstarted(options.policy.clone());
             if let Some(now) = clocks.now {
-                machine.start_at(|| now);
+                machine.start_at(now);
             }
             machine
         });
