@@ -481,18 +481,7 @@ impl Classifier {
         outcome: &Outcome<'_>,
         wall: SystemTime,
     ) -> Verdict {
-        self.classify_at(*request, outcome, || wall)
-    }
-
-    /// [`classify`](Self::classify) for a caller whose wall clock costs a read: `wall` is
-    /// called only for a failed response, whose hints may be dates.
-    #[inline]
-    pub(crate) fn classify_at(
-        &self,
-        request: RequestFacts,
-        outcome: &Outcome<'_>,
-        wall: impl FnOnce() -> SystemTime,
-    ) -> Verdict {
+        let request = *request;
         // Most attempts succeed: answer them here, inlined into the caller, before the
         // call into the whole table (which reads no header for them either).
         if outcome.is_success() {
@@ -501,11 +490,12 @@ impl Classifier {
         self.classify_failure(request, outcome, wall)
     }
 
+    #[inline]
     fn classify_failure(
         &self,
         request: RequestFacts,
         outcome: &Outcome<'_>,
-        wall: impl FnOnce() -> SystemTime,
+        wall: SystemTime,
     ) -> Verdict {
         match *outcome {
             Outcome::Transport(kind) => {
@@ -517,7 +507,7 @@ impl Classifier {
                 status,
                 headers,
                 error_type,
-            } => self.response(request, status.as_u16(), headers, error_type, wall()),
+            } => self.response(request, status.as_u16(), headers, error_type, wall),
         }
     }
 

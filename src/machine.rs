@@ -279,11 +279,11 @@ impl<R: AsRef<Rules>> Machine<R> {
         }
     }
 
-    /// Starts the clock of a machine made [`unstarted`](Self::unstarted), reading `now`; a
-    /// started one keeps its start and reads nothing.
+    /// Starts the clock of a machine made [`unstarted`](Self::unstarted) at `now`; a
+    /// started one keeps its start.
     #[inline]
-    pub(crate) fn start_at(&mut self, now: impl FnOnce() -> Instant) {
-        self.start.get_or_insert_with(now);
+    pub(crate) fn start_at(&mut self, now: Instant) {
+        self.start.get_or_insert(now);
     }
 
     /// The rules this call obeys.
@@ -358,40 +358,7 @@ impl<R: AsRef<Rules>> Machine<R> {
     /// ```
     #[inline]
     pub fn on_outcome(&mut self, verdict: &Verdict, now: Instant, rng: &mut Rng) -> Action {
-        self.on_outcome_at(verdict, || now, rng)
-    }
-
-    /// [`on_outcome`](Self::on_outcome) for a caller whose clock costs a read: `now` is
-    /// called at most once, and only if the decision needs the time: for a failure under a
-    /// `max_elapsed` deadline, or for a retry that an `adaptive` budget must weigh.
-    ///
-    /// ```
-    /// use std::time::Instant;
-    /// use redial::{Cause, Machine, Policy, Preset, Verdict};
-    ///
-    /// let policy = Policy::preset(Preset::AwsStandard); // no deadline, a token bucket
-    /// let mut call = Machine::new(&policy, Instant::now());
-    /// let busy = Verdict::retryable(Cause::status(503));
-    /// let action = call.on_outcome_at(&busy, || unreachable!("no deadline, no clock"), &mut fastrand::Rng::new());
-    /// assert!(action.retry().is_some());
-    /// ```
-    #[inline]
-    pub fn on_outcome_at(
-        &mut self,
-        verdict: &Verdict,
-        now: impl FnOnce() -> Instant,
-        rng: &mut Rng,
-    ) -> Action {
-        // Read the clock at most once, and only if a rule needs it. (The reading is kept,
-        // so `now()` is never `None`.)
-        let (mut clock, mut read) = (Some(now), None);
-        let now = move || -> Option<Instant> {
-            if let Some(clock) = clock.take() {
-                read = Some(clock());
-            }
-            read
-        };
-        self.outcome(verdict, now, rng)
+        self.outcome(verdict, move || Some(now), rng)
     }
 
     /// [`on_outcome`](Self::on_outcome) for the step driver, which reads the clock before

@@ -174,7 +174,14 @@ where
     match driver.handle(options, event, Clocks::default()) {
         Command::Read(need) => {
             cold();
-            read_again(driver, options, event, need, now, wall)
+            match event {
+                Event::Finished(result, refuse) => read_again(need, now, wall, |clocks| {
+                    driver.finished(options, result, refuse, clocks)
+                }),
+                _ => read_again(need, now, wall, |clocks| {
+                    driver.handle(options, event, clocks)
+                }),
+            }
         }
         command => command,
     }
@@ -201,28 +208,23 @@ pub(crate) fn finish<P: AsPolicy, C, N, T, E>(
     }
 }
 
-/// The event, with the clocks `need` names read first, and again with any more the
-/// driver asks for.
+/// Reads the clocks `need` names and hands them to `handle` (the event again), as long
+/// as it asks for more. Out of line: each event it is made for (an attempt's end is the
+/// one that often needs a clock) gets its own copy, compiled for that event alone.
 #[inline(never)]
-fn read_again<P: AsPolicy, C, N, T, E>(
-    driver: &mut Driver<P>,
-    options: &mut Options<P, C, N>,
-    event: Event<'_, T, E>,
+fn read_again(
     mut need: Need,
     now: impl Fn() -> Instant,
     wall: impl Fn() -> SystemTime,
-) -> Command
-where
-    C: Classify<T, E>,
-    N: Notify,
-{
+    mut handle: impl FnMut(Clocks) -> Command,
+) -> Command {
     let mut clocks = Clocks::default();
     loop {
         clocks = Clocks {
             now: clocks.now.or_else(|| need.now.then(&now)),
             wall: clocks.wall.or_else(|| need.wall.then(&wall)),
         };
-        match driver.handle(options, event, clocks) {
+        match handle(clocks) {
             Command::Read(more) => need = more,
             command => return command,
         }
@@ -395,7 +397,7 @@ impl<P: AsPolicy> Driver<P> {
     #[inline(always)]
     fn start<C, N>(&mut self, options: &Options<P, C, N>, now: Instant) {
         match &mut self.machine {
-            Some(machine) => machine.start_at(|| now),
+            Some(machine) => machine.start_at(now),
             None => self.machine = Some(Machine::new(options.policy.clone(), now)),
         }
     }
@@ -504,7 +506,7 @@ impl<P: AsPolicy> Driver<P> {
         let machine = self.machine.get_or_insert_with(|| {
             let mut machine = Machine::unstarted(options.policy.clone());
             if let Some(now) = clocks.now {
-                machine.start_at(|| now);
+                machine.start_at(now);
             }
             machine
         });

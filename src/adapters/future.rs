@@ -267,6 +267,16 @@ pin_project! {
 }
 
 impl<Ctx, Fut, Sl> Run<Ctx, Fut, Sl> {
+    /// The context of a call that is idle or sleeping, which is then done (until the
+    /// attempt or the sleep that takes it is set).
+    #[inline(always)]
+    fn take_context(self: Pin<&mut Self>) -> Option<Ctx> {
+        match self.project_replace(Run::Done) {
+            RunReplace::Idle { context } | RunReplace::Sleep { context, .. } => Some(context),
+            _ => None,
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self {
             Run::Idle { .. } => "idle",
@@ -401,7 +411,7 @@ where
             *attempts.timeout,
             cx,
             |()| op(),
-            |result| ((), result),
+            |result| ((), Some(result)),
             || Some(()),
         ));
         Poll::Ready(result)
@@ -432,7 +442,7 @@ where
             None,
             cx,
             op,
-            |output| output,
+            |(context, result)| (context, Some(result)),
             || None,
         )
     }
@@ -442,7 +452,9 @@ where
 /// finish) and tells it what happened, nothing more.
 ///
 /// Where the call stands is read once, on entry; after that each command leads straight
-/// to the next.
+/// to the next. A failed attempt is let go of before its wait begins, in a fixed order:
+/// its result (a response holds a connection), then its future (a timed-out one is
+/// cancelled then) and timer.
 #[inline]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn poll_run<Ctx, Fut, T, E, P, S, C, N>(
@@ -453,7 +465,7 @@ fn poll_run<Ctx, Fut, T, E, P, S, C, N>(
     timeout: Option<Duration>,
     cx: &mut Context<'_>,
     mut attempt: impl FnMut(Ctx) -> Fut,
-    split: impl Fn(Fut::Output) -> (Ctx, Result<T, E>),
+    split: impl Fn(Fut::Output) -> (Ctx, Option<Result<T, E>>),
     timed_out: impl Fn() -> Option<Ctx>,
 ) -> Poll<(Ctx, Result<T, RetryError<E, T>>)>
 where
@@ -473,22 +485,19 @@ where
     // and polled, so that a retry is a few state changes.
     loop {
         match run.as_mut().project() {
-            RunProj::Idle { .. } => {}
+            RunProj::Idle { .. } | RunProj::Attempt { .. } => {}
             RunProj::Sleep { sleep, .. } => {
                 if sleep.poll(cx).is_pending() {
                     let _ = step!(Event::Pending(Pending::Sleep));
                     return Poll::Pending;
                 }
             }
-            RunProj::Attempt { .. } => {}
             RunProj::Done => return Poll::Pending,
         }
         if !matches!(*run, Run::Attempt { .. }) {
-            // The first attempt is due, or the wait before the next is over.
-            let command = step!(Event::Due);
-            let context = match run.as_mut().project_replace(Run::Done) {
-                RunReplace::Idle { context } | RunReplace::Sleep { context, .. } => context,
-                _ => return Poll::Pending,
+            let command = step!(Event::Due); // the first attempt, or the wait is over
+            let Some(context) = run.as_mut().take_context() else {
+                return Poll::Pending;
             };
             match command {
                 Command::Attempt => {
@@ -500,45 +509,36 @@ where
                     run.set(Run::Sleep { sleep, context });
                     continue;
                 }
-                // Never: `Due` answers an attempt or a sleep.
-                _ => return Poll::Pending,
+                _ => return Poll::Pending, // never: `Due` answers an attempt or a sleep
             }
         }
         let RunProj::Attempt { fut, timer } = run.as_mut().project() else {
             return Poll::Pending;
         };
         let (context, result) = match fut.poll(cx) {
-            Poll::Ready(output) => {
-                let (context, result) = split(output);
-                (context, Some(result))
-            }
-            // Still running: has its time run out? (Only a call without a context has a
-            // timer: its context is `()`.)
+            Poll::Ready(output) => split(output),
+            // Still running: has its time run out? (Only a call without a context has one.)
             Poll::Pending => {
                 let _ = step!(Event::Pending(Pending::Attempt));
-                match timer.as_pin_mut().map(|timer| timer.poll(cx)) {
-                    Some(Poll::Ready(())) => match timed_out() {
-                        Some(context) => (context, None),
-                        None => return Poll::Pending,
-                    },
-                    _ => return Poll::Pending,
+                let Some(Poll::Ready(())) = timer.as_pin_mut().map(|t| t.poll(cx)) else {
+                    return Poll::Pending;
+                };
+                match timed_out() {
+                    Some(context) => (context, None),
+                    None => return Poll::Pending,
                 }
             }
         };
         match step!(Event::Finished(result.as_ref(), None)) {
             Command::Sleep(delay) => {
-                // Let go of everything the failed attempt holds before the wait begins, in
-                // a fixed order: its result (a response holds a connection), then its
-                // future (a timed-out one is cancelled here) and timer.
-                drop(result);
+                drop(result); // first: a response holds a connection; then the future
                 run.set(Run::Done);
                 let sleep = sleeper.sleep(delay);
                 run.set(Run::Sleep { sleep, context });
             }
             command => {
                 run.set(Run::Done);
-                let end = command.end();
-                let timeout = timeout.unwrap_or_default();
+                let (end, timeout) = (command.end(), timeout.unwrap_or_default());
                 let result = finish(driver, options, end, result, timeout, now);
                 return Poll::Ready((context, result));
             }

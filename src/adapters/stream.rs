@@ -305,20 +305,18 @@ where
         loop {
             // The result of an attempt that ended, and whether output was committed.
             let (result, committed) = match state.as_mut().project() {
-                StreamProj::Idle => match step!(Event::Due) {
-                    Command::Attempt => {
-                        let fut = (parts.open)();
-                        state.set(StreamState::Opening { fut });
-                        continue;
-                    }
-                    Command::Sleep(delay) => {
-                        let sleep = sleeper.sleep(delay);
-                        state.set(StreamState::Sleeping { sleep });
-                        continue;
-                    }
-                    // Never: `Due` answers an attempt or a sleep.
-                    _ => return Poll::Pending,
-                },
+                // `Due` answers an attempt, or a sleep first (the gate holds a first one).
+                StreamProj::Idle => {
+                    state.set(match step!(Event::Due) {
+                        Command::Sleep(delay) => StreamState::Sleeping {
+                            sleep: sleeper.sleep(delay),
+                        },
+                        _ => StreamState::Opening {
+                            fut: (parts.open)(),
+                        },
+                    });
+                    continue;
+                }
                 StreamProj::Opening { fut } => match fut.poll(cx) {
                     Poll::Ready(result) => (result, false),
                     Poll::Pending => {
@@ -329,14 +327,11 @@ where
                 StreamProj::Streaming { stream, committed } => {
                     match ready!(stream.poll_next(cx)) {
                         Some(Ok(item)) => {
-                            if !*committed && parts.commit.is_committed(&item) {
-                                *committed = true;
-                            }
+                            *committed = *committed || parts.commit.is_committed(&item);
                             return Poll::Ready(Some(Ok(item)));
                         }
                         None => {
-                            // The call is over and nothing failed (the budget refunds the
-                            // retries).
+                            // Over, and nothing failed: the budget refunds the retries.
                             let _ = step!(Event::Ended);
                             state.set(StreamState::Done);
                             return Poll::Ready(None);
@@ -344,44 +339,38 @@ where
                         Some(Err(e)) => (Err(e), *committed),
                     }
                 }
-                StreamProj::Sleeping { sleep } => match sleep.poll(cx) {
-                    Poll::Ready(()) => {
-                        state.set(StreamState::Idle);
-                        continue;
-                    }
-                    Poll::Pending => {
+                StreamProj::Sleeping { sleep } => {
+                    if sleep.poll(cx).is_pending() {
                         let _ = step!(Event::Pending(Pending::Sleep));
                         return Poll::Pending;
                     }
-                },
+                    state.set(StreamState::Idle);
+                    continue;
+                }
                 StreamProj::Done => return Poll::Ready(None),
             };
             // After committed output a retry would repeat it: the driver refuses it.
             let refuse = committed.then_some(Refusal::AfterOutput);
-            match step!(Event::Finished(Some(&result), refuse)) {
-                Command::Sleep(delay) => {
+            match (step!(Event::Finished(Some(&result), refuse)), result) {
+                (Command::Sleep(delay), result) => {
                     drop(result);
                     let sleep = sleeper.sleep(delay);
                     state.set(StreamState::Sleeping { sleep });
                 }
                 // An open that succeeded is not the end of the call: the driver hears of
                 // it when the stream ends or fails.
-                Command::Done(End::Succeeded) if result.is_ok() && !committed => {
-                    if let Ok(response) = result {
-                        let stream = (parts.into_stream)(response);
-                        state.set(StreamState::Streaming {
-                            stream,
-                            committed: false,
-                        });
-                    }
+                (Command::Done(End::Succeeded), Ok(response)) if !committed => {
+                    let stream = (parts.into_stream)(response);
+                    let committed = false;
+                    state.set(StreamState::Streaming { stream, committed });
                 }
-                Command::Done(end) => {
+                // `Finished` answers a sleep or the end (the guard: nothing else).
+                (command, result) => {
                     state.set(StreamState::Done);
-                    let result = finish(driver, options, end, Some(result), Duration::ZERO, now);
+                    let (end, last) = (command.end(), Some(result));
+                    let result = finish(driver, options, end, last, Duration::ZERO, now);
                     return Poll::Ready(result.err().map(Err));
                 }
-                // Never: `Finished` answers a sleep or the end.
-                _ => return Poll::Pending,
             }
         }
     }
