@@ -67,11 +67,11 @@
 //! a budget in use.
 //!
 //! **Pacer.** With [`Scenario::pacer`] set, each client has a
-//! [`Pacer`](redial::pacer::Pacer) of its own (one host): every attempt, first or retry,
+//! [`Pacer`] of its own (one host): every attempt, first or retry,
 //! asks it when it would reach the server, and goes, waits for its slot (an event when
 //! the wait ends, which asks [`ready`](redial::pacer::Pacer::ready) again), or ends the
 //! call as rate limited ([`Report::rate_limited`]); every answer tells it (a 429 as a
-//! throttle, the quota headers as read by [`Quota`](redial::pacer::Quota)). The model has
+//! throttle, the quota headers as read by [`Quota`]). The model has
 //! no evidence of overload to give it, so a 503 or 529 never cuts its rate here.
 //!
 //! **Network.** Every attempt takes half of [`Scenario::rtt`] to reach the server and
