@@ -425,6 +425,68 @@ mod tests {
         )
     }
 
+    /// `Debug` shows the settings as a person wrote them, not the caches derived from them.
+    #[test]
+    fn debug_shows_the_settings_only() {
+        let b = backoff(Curve::Exponential, Jitter::Full);
+        assert_eq!(
+            format!("{b:?}"),
+            "Backoff { curve: Exponential, base: 500ms, cap: 8s, factor: 2.0, jitter: Full }"
+        );
+    }
+
+    /// A zero base stays zero at every retry, however late: past retry 1,025 (factor 2)
+    /// `base × factor^(n−1)` is 0 × ∞, a NaN, which must not read as "reached the cap".
+    #[test]
+    fn a_zero_base_is_zero_at_every_retry() {
+        let b = Backoff::new(
+            Curve::Exponential,
+            Duration::ZERO,
+            Duration::from_secs(8),
+            2.0,
+            Jitter::None,
+        );
+        for n in [
+            1,
+            2,
+            16,
+            17,
+            1_024,
+            1_025,
+            1_026,
+            2_000,
+            1_000_000,
+            u32::MAX,
+        ] {
+            assert_eq!(b.raw(n), Duration::ZERO, "retry {n}");
+        }
+    }
+
+    /// A cap past 2^53 ns (104 days; nothing bounds it) is not exact as an `f64`: a delay
+    /// that reaches it in floating point is the cap itself, to the nanosecond.
+    #[test]
+    fn a_cap_reached_in_floating_point_is_the_exact_cap() {
+        let cap = (1u64 << 53) + 1;
+        let b = Backoff::new(
+            Curve::Exponential,
+            Duration::from_nanos(1 << 52),
+            Duration::from_nanos(cap),
+            2.0,
+            Jitter::None,
+        );
+        assert_eq!(b.formula(2), cap);
+        assert_eq!(b.raw(2), Duration::from_nanos(cap));
+    }
+
+    /// `raw` is the curve as a `Duration`, nanosecond for nanosecond.
+    #[test]
+    fn raw_is_the_curve_as_a_duration() {
+        let b = backoff(Curve::Linear, Jitter::Full);
+        let got: Vec<Duration> = [1, 2, 16, 17, 100].map(|n| b.raw(n)).to_vec();
+        let ms = Duration::from_millis;
+        assert_eq!(got, [ms(500), ms(1_000), ms(8_000), ms(8_000), ms(8_000)]);
+    }
+
     #[test]
     fn exponential_doubles_to_the_cap() {
         let b = backoff(Curve::Exponential, Jitter::None);

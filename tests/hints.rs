@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use proptest::prelude::*;
-use redial::hints::{inspect, parse_ratelimit, read, server_wait, HintSource, Parsed};
+use redial::hints::{inspect, parse_ratelimit, read, server_wait, Hint, HintSource, Parsed};
 
 /// 2026-11-23T10:00:00Z, the fixtures' day.
 fn wall() -> SystemTime {
@@ -476,6 +476,33 @@ fn a_wall_clock_before_the_epoch_does_not_panic() {
         let _ = read(source, &m, 429, before);
     }
     assert!(server_wait(&m, 429, before).is_some());
+}
+
+/// What `explain` and the errors print: a hint names its wait and its header family, and
+/// each family the header it reads, in the design's order.
+#[test]
+fn a_hint_and_each_family_print_the_header_they_come_from() {
+    let hint = Hint {
+        wait: Duration::from_secs(2),
+        source: HintSource::RetryAfterMs,
+    };
+    assert_eq!(hint.to_string(), "server asked 2s (retry-after-ms)");
+    let headers = HintSource::ALL.map(|s| s.header());
+    assert_eq!(
+        headers,
+        [
+            "retry-after-ms",
+            "retry-after",
+            "ratelimit",
+            "ratelimit-reset",
+            "anthropic-ratelimit-*-reset",
+            "x-ratelimit-reset-{requests,tokens}",
+            "x-ratelimit-reset",
+        ]
+    );
+    for source in HintSource::ALL {
+        assert_eq!(source.to_string(), source.header());
+    }
 }
 
 /// A header's value: arbitrary bytes, or something close to what a family accepts (so that
