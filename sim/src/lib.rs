@@ -59,8 +59,9 @@
 //! modelled store through the budget's own API
 //! ([`take_local_deltas`](redial::Budget::take_local_deltas), then
 //! [`set_fleet_view`](redial::Budget::set_fleet_view) with the fleet's counts over the
-//! budget's window, fresh for four sync intervals), so each client decides from the fleet's
-//! totals as they were at the last sync: what sharing through Redis can do at best, with
+//! budget's window and over its latest bucket, fresh for
+//! `FleetConfig::VIEW_FRESH_SYNCS` sync intervals as in the library), so each client
+//! decides from the fleet's totals as they were at the last sync: what sharing through Redis can do at best, with
 //! no network delay beyond the interval. With [`BudgetScope::Shared`] the whole fleet draws
 //! on one budget object (one policy, cloned into every call). Either way a run starts from fresh buckets built from
 //! the policy's settings, never from the caller's, so runs repeat exactly and never drain
