@@ -405,7 +405,25 @@ pub fn header_map(data: &[u8]) {
         }
 
         check_classification(&headers, status, wall, hint);
+        check_quota(&headers, wall);
     }
+}
+
+/// The pacer's quota reader, on the same headers: never a panic, and a quota it reads is
+/// one a pacer can use (a finite, non-negative rate; a reset no longer than any header
+/// could mean).
+fn check_quota(headers: &HeaderMap, wall: SystemTime) {
+    let Some(q) = redial::pacer::Quota::from_headers(headers, wall) else {
+        return;
+    };
+    if let Some(rate) = q.rate() {
+        assert!(rate.is_finite() && rate >= 0.0, "{q:?}: rate {rate}");
+    }
+    let longest = longest_meaning(headers, wall);
+    assert!(
+        longest.is_some_and(|l| q.reset <= l) || q.reset == Duration::ZERO,
+        "{q:?}: a reset longer than any header could mean ({longest:?})"
+    );
 }
 
 /// The design's order of the hint families ("Server hints"), written out by hand: the
