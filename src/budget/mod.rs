@@ -171,8 +171,10 @@ pub struct BudgetConfig {
     /// `adaptive`: retries per recent first attempt for failures that look like bad luck
     /// (and, up to 1, for shed answers while few attempts fail).
     pub retry_ratio: f64,
-    /// `adaptive`: retries allowed within the window on top of the ratio, so that a process
-    /// with few calls can retry a rare failure.
+    /// `adaptive`: retries allowed within the window on top of `retry_ratio`, for failures
+    /// that look like bad luck, so that a process with few calls can retry a rare one (the
+    /// strict lanes add none: a thousand rare callers would spend it in every window of an
+    /// outage).
     pub min_retries: f64,
 }
 

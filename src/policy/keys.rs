@@ -516,7 +516,7 @@ const BUDGET: Section = Section {
         },
         Key {
             name: "min_retries",
-            doc: "adaptive: retries allowed per window on top of the ratios.",
+            doc: "adaptive: retries allowed per window on top of retry_ratio, for failures that look like bad luck.",
             value: Value::Number {
                 min: 0.0,
                 min_exclusive: false,
