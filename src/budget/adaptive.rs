@@ -46,9 +46,9 @@
 //! process can retry its first failed call, but hours of quiet successes do not pay for a
 //! burst of retries.
 //!
-//! The run is two more counters, every thread's together: failures and retries since the
-//! last success. Only failures write them; a success loads one and stores only when it
-//! ends a run.
+//! The run is one more counter, every thread's together: failures and retries since the
+//! last success, packed in one word. Only failures write it; a success loads it and
+//! stores only when it ends a run.
 //!
 //! # Fleet view
 //!
@@ -296,8 +296,8 @@ pub(crate) struct Adaptive {
     stripes: [Stripe; STRIPES],
     slow: Mutex<Slow>,
     /// The last fold's [`Gates`], for a decision that finds `slow` busy or comes within
-    /// `fold_every` of the last fold: `gate` as is, the rest as `f64` bits and a flag (read
-    /// only when a retry is refused).
+    /// `fold_every` of the last fold: `gate` and the run's allowance as they are, the rest
+    /// as `f64` bits (read only when a retry is refused).
     gate: [AtomicU64; 3],
     run_allowed: AtomicU64,
     window_retries: AtomicU64,

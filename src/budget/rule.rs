@@ -92,9 +92,9 @@ pub(crate) struct Params {
 pub(crate) struct View {
     pub(crate) first_attempts: f64,
     pub(crate) retries: f64,
-    pub(crate) successes: f64,
-    pub(crate) failures: f64,
-    pub(crate) overloaded: f64,
+    /// Failed attempts, whatever the failure said (only a window with none of them is told
+    /// apart: the failures begin after it).
+    pub(crate) failed: f64,
     /// Of `first_attempts`, what is left of a new budget's credit (see [`UNTIMED`]).
     pub(crate) credit: f64,
     /// Successes that ended a run of failures: this process's own, never the fleet's.
@@ -112,9 +112,7 @@ impl View {
         View {
             first_attempts: c.first_attempts as f64,
             retries: c.retries as f64,
-            successes: c.successes as f64,
-            failures: c.failures as f64,
-            overloaded: c.overloaded as f64,
+            failed: c.failures.saturating_add(c.overloaded) as f64,
             ..View::default()
         }
     }
@@ -133,7 +131,7 @@ impl View {
         v.credit = (UNTIMED - v.first_attempts).max(0.0);
         v.first_attempts += v.credit;
         v.recoveries = recoveries;
-        v.episode_failed = v.failures + v.overloaded;
+        v.episode_failed = v.failed;
         v
     }
 
@@ -141,34 +139,28 @@ impl View {
     /// known): each count keeps `e^−x` and gains `(1 − e^−x) / x` of the delta's, the
     /// episode's and the recoveries with [`EPISODE_WINDOWS`] times the window.
     pub(crate) fn folded(self, delta: Counts, recoveries: f64, x: f64) -> View {
-        let (keep, weight) = decay(x);
+        let keep = (-x).exp();
+        let weight = spread(keep, x);
         // e^(−x/4) from e^−x with two square roots, not a second `exp`.
         const _: () = assert!(EPISODE_WINDOWS == 4.0);
-        let x_e = x / EPISODE_WINDOWS;
         let keep_e = keep.sqrt().sqrt();
-        let weight_e = if x_e < 1e-9 {
-            1.0
-        } else {
-            (1.0 - keep_e) / x_e
-        };
+        let weight_e = spread(keep_e, x / EPISODE_WINDOWS);
         let d = View::of(delta);
         // A window with no failure in it: the failures begin now, and nothing that
         // succeeded before says anything of them.
-        let quiet = self.failures + self.overloaded < 0.5;
+        let quiet = self.failed < 0.5;
         let succeeded = if quiet {
             0.0
         } else {
-            self.episode_succeeded * keep_e + d.successes * weight_e
+            self.episode_succeeded * keep_e + delta.successes as f64 * weight_e
         };
         View {
             first_attempts: self.first_attempts * keep + d.first_attempts * weight,
             retries: self.retries * keep + d.retries * weight,
-            successes: self.successes * keep + d.successes * weight,
-            failures: self.failures * keep + d.failures * weight,
-            overloaded: self.overloaded * keep + d.overloaded * weight,
+            failed: self.failed * keep + d.failed * weight,
             credit: self.credit * keep,
             recoveries: self.recoveries * keep_e + recoveries,
-            episode_failed: self.episode_failed * keep_e + (d.failures + d.overloaded) * weight_e,
+            episode_failed: self.episode_failed * keep_e + d.failed * weight_e,
             episode_succeeded: succeeded,
             fleet_failing: false,
         }
@@ -183,10 +175,11 @@ impl View {
         v.recoveries = self.recoveries;
         // The fleet's last seconds say more of the failed share than this process's
         // episode: hundreds of attempts, and none from before the failures began.
-        v.episode_failed = latest.failures.saturating_add(latest.overloaded) as f64;
+        v.episode_failed = View::of(latest).failed;
         v.episode_succeeded = latest.successes as f64;
-        v.fleet_failing =
-            latest.successes == 0 && latest.failures.saturating_add(latest.overloaded) >= RUN_CLEAN;
+        // As many failures with no success as a process's own run allows retries: the
+        // fleet's run, seen at once.
+        v.fleet_failing = latest.successes == 0 && v.episode_failed >= RUN_CLEAN as f64;
         v
     }
 
@@ -194,9 +187,7 @@ impl View {
         View {
             first_attempts: self.first_attempts * w,
             retries: self.retries * w,
-            successes: self.successes * w,
-            failures: self.failures * w,
-            overloaded: self.overloaded * w,
+            failed: self.failed * w,
             ..self
         }
     }
@@ -218,12 +209,14 @@ impl View {
     }
 }
 
-/// What `x` windows do to a decayed count: what it keeps, and the weight of events spread
-/// evenly over them.
-fn decay(x: f64) -> (f64, f64) {
-    let keep = (-x).exp();
-    let weight = if x < 1e-9 { 1.0 } else { (1.0 - keep) / x };
-    (keep, weight)
+/// The weight, after `x` time constants that keep `keep = e^−x` of a count, of events
+/// spread evenly over them: the mean of `e^−t` over `[0, x]`.
+fn spread(keep: f64, x: f64) -> f64 {
+    if x < 1e-9 {
+        1.0
+    } else {
+        (1.0 - keep) / x
+    }
 }
 
 /// Which limit a decision reads (see the [module docs](self)).
