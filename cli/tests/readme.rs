@@ -122,6 +122,11 @@ fn check(file: &str) -> Vec<String> {
     // block serves the blocks after it.
     let dir = Scratch::new(file);
     let blocks = blocks(&markdown);
+    // A README whose examples stopped being console blocks would pass with none checked.
+    assert!(
+        blocks.iter().any(|(_, steps)| !steps.is_empty()),
+        "{file} has no console example to check"
+    );
     for step in blocks.iter().flat_map(|(_, steps)| steps) {
         if let Some(name) = step.command.strip_prefix("cat ") {
             let mut text = step.expected.join("\n");
