@@ -64,11 +64,20 @@ use crate::verdict::Verdict;
 
 #[cfg(feature = "serde")]
 pub mod check;
+// Text into nodes, where in it an error is, and nodes into a policy: only the loaders
+// (feature `serde`) read a policy file.
+#[cfg(feature = "serde")]
+mod decode;
 pub mod file;
 mod keys;
 pub mod lint;
 mod node;
+#[cfg(feature = "serde")]
+mod position;
+#[cfg(feature = "serde")]
+mod read;
 pub mod schema;
+mod write;
 
 /// A validated retry policy. See the [module docs](self).
 ///

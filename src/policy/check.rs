@@ -14,8 +14,11 @@
 
 use std::collections::HashMap;
 
-use super::file::{self, line_column, Format, TomlKey};
+use super::decode::{decode, text_of};
+use super::file::Format;
 use super::lint::{self, Finding, Severity};
+use super::position::{line_column, Located};
+use super::read::{resolve, TomlKey};
 use super::Policy;
 
 /// What `check` found in one file.
@@ -39,7 +42,7 @@ pub struct Report {
 
 impl Report {
     /// The report on a text that does not parse: its one error, where it is.
-    fn unreadable(located: file::Located) -> Report {
+    fn unreadable(located: Located) -> Report {
         let mut finding = Finding::error(&located.error);
         finding.rule = located.bare;
         finding.line = located.line;
@@ -74,7 +77,8 @@ impl Report {
     }
 }
 
-/// Checks a policy text of a format. Texts over [`file::MAX_BYTES`] get one error.
+/// Checks a policy text of a format. Texts over [`MAX_BYTES`](super::file::MAX_BYTES) get
+/// one error.
 ///
 /// ```
 /// use redial::policy::{check::check, file::Format};
@@ -84,11 +88,11 @@ impl Report {
 /// assert_eq!(report.findings[0].column, Some(13));
 /// ```
 pub fn check(text: &str, format: Format) -> Report {
-    let root = match file::parse(text, format) {
+    let root = match decode(text, format) {
         Ok(root) => root,
         Err(located) => return Report::unreadable(*located),
     };
-    let resolved = file::resolve(root);
+    let resolved = resolve(root);
     let mut findings: Vec<Finding> = resolved.errors.iter().map(Finding::error).collect();
     // The lint too, but not on a key that already has an error.
     for f in lint::lint(&resolved.builder, resolved.empty) {
@@ -127,7 +131,7 @@ pub fn check(text: &str, format: Format) -> Report {
 /// assert_eq!(report.findings[0].line, Some(2));
 /// ```
 pub fn check_bytes(bytes: Vec<u8>, format: Format) -> Report {
-    match file::text_of(bytes) {
+    match text_of(bytes) {
         Ok(text) => check(&text, format),
         Err(located) => Report::unreadable(*located),
     }

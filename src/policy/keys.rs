@@ -1,4 +1,4 @@
-//! The policy file's keys: one table per section. The reader ([`load`](super::file)), the
+//! The policy file's keys: one table per section. The reader ([`read`](super::read)), the
 //! writer (`Display for Policy`), the "expected one of" list of an unknown key and the JSON
 //! Schema ([`schema`](super::schema)) all read these tables, so a key is added in one place.
 //!
