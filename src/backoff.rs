@@ -409,7 +409,7 @@ pub(crate) fn nanos(d: Duration) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -549,7 +549,8 @@ mod tests {
         assert_eq!(seen, [true; 5]);
     }
 
-    fn jitter_strategy() -> impl Strategy<Value = Jitter> {
+    /// Every jitter, for other modules' generators too (the driver's property tests).
+    pub(crate) fn jitter_strategy() -> impl Strategy<Value = Jitter> {
         prop_oneof![
             Just(Jitter::None),
             Just(Jitter::Full),

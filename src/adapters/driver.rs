@@ -583,3 +583,6 @@ impl<P: AsPolicy> Driver<P> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
