@@ -82,6 +82,7 @@ pub(crate) enum Pending {
 /// What the adapter does next: the output of [`Driver::handle`].
 #[derive(Clone, Copy, Debug)]
 #[must_use = "the driver's command is the adapter's next step"]
+#[repr(u8)]
 pub(crate) enum Command {
     /// Make an attempt, then send [`Event::Finished`] (or [`Event::Pending`] first).
     Attempt,
@@ -116,6 +117,17 @@ pub(crate) struct Need {
     pub(crate) now: bool,
     /// The wall clock: HTTP dates and reset timestamps.
     pub(crate) wall: bool,
+}
+
+/// What the driver sees of an attempt's end before it decides, in one pass over the
+/// result and with no clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Look {
+    /// A success, and nothing to learn from it: the call is done.
+    Succeeded,
+    /// Whether it is a success (one a gate learns from), and the clocks the decision
+    /// needs.
+    Decide { success: bool, need: Need },
 }
 
 /// The clocks an adapter read for an event, as the driver asked ([`Command::Read`]).
@@ -158,6 +170,11 @@ impl Command {
 
 /// Feeds `event` to the driver, reading the clocks it asks for with `now` and `wall`:
 /// the one place an adapter reads a clock, at an event boundary, and only when asked.
+///
+/// An attempt's end is the driver's [`handle`](Driver::handle) in its two halves: the
+/// look (is it a success, which clocks would a decision need), then the decision with
+/// those clocks read. The same steps as a `Read` and the event sent again, without
+/// looking at the result twice.
 #[inline(always)]
 pub(crate) fn read<P: AsPolicy, C, N, T, E>(
     driver: &mut Driver<P>,
@@ -170,18 +187,23 @@ where
     C: Classify<T, E>,
     N: Notify,
 {
-    // Most events need no clock: this first pass, with none, is the whole of them.
+    if let Event::Finished(result, refuse) = event {
+        let Look::Decide { success, need } = driver.look(options, result) else {
+            return Command::Done(End::Succeeded); // most calls
+        };
+        let clocks = Clocks {
+            now: need.now.then(&now),
+            wall: need.wall.then(&wall),
+        };
+        return driver.decide(options, result, refuse, success, clocks);
+    }
+    // Most other events need no clock: this first pass, with none, is the whole of them.
     match driver.handle(options, event, Clocks::default()) {
         Command::Read(need) => {
             cold();
-            match event {
-                Event::Finished(result, refuse) => read_again(need, now, wall, |clocks| {
-                    driver.finished(options, result, refuse, clocks)
-                }),
-                _ => read_again(need, now, wall, |clocks| {
-                    driver.handle(options, event, clocks)
-                }),
-            }
+            read_again(need, now, wall, |clocks| {
+                driver.handle(options, event, clocks)
+            })
         }
         command => command,
     }
@@ -209,8 +231,7 @@ pub(crate) fn finish<P: AsPolicy, C, N, T, E>(
 }
 
 /// Reads the clocks `need` names and hands them to `handle` (the event again), as long
-/// as it asks for more. Out of line: each event it is made for (an attempt's end is the
-/// one that often needs a clock) gets its own copy, compiled for that event alone.
+/// as it asks for more. Out of line: a call's first wait, a deadline or a gate are rare.
 #[inline(never)]
 fn read_again(
     mut need: Need,
@@ -402,7 +423,7 @@ impl<P: AsPolicy> Driver<P> {
         }
     }
 
-    /// An attempt ended: classify it once, and decide.
+    /// An attempt ended: look at it, read what the decision needs, decide.
     #[inline(always)]
     fn finished<C, N, T, E>(
         &mut self,
@@ -415,36 +436,74 @@ impl<P: AsPolicy> Driver<P> {
         C: Classify<T, E>,
         N: Notify,
     {
-        if let (true, Some(r)) = (options.policy.borrow().gate().is_none(), result) {
-            if options.classify.is_success(r) {
-                // A success needs no context, no time and no request id (ids are for
-                // errors): most calls end here.
-                return Command::Done(End::Succeeded);
-            }
-        }
-        // The gate learns from every response: a 429's reset, a spent quota's.
-        let gate = options.policy.borrow().gate();
-        let response = match (gate, result) {
-            (Some(_), Some(r)) => options.classify.response(r),
-            _ => None,
+        let Look::Decide { success, need } = self.look(options, result) else {
+            return Command::Done(End::Succeeded);
         };
-        // The clocks it needs: the wall clock for a response the gate learns from and for
-        // a failure whose hints may be dates, the monotonic one for a decision that reads
-        // the time.
-        let mut need = Need {
-            now: false,
-            wall: response.is_some(),
-        };
-        let success = gate.is_some() && result.is_some_and(|r| options.classify.is_success(r));
-        if !success {
-            need.wall |= result.is_some_and(|r| options.classify.reads_wall(r));
-            need.now = options.policy.as_ref().decisions_need_time();
-        }
         if !clocks.cover(need) {
             return Command::Read(need);
         }
-        if let (Some(gate), Some((status, headers)), Some(wall)) = (gate, response, clocks.wall) {
-            gate.learn_from_response(status, headers, wall);
+        self.decide(options, result, refuse, success, clocks)
+    }
+
+    /// The first half of an attempt's end: is it a success, and which clocks does what
+    /// follows need? The wall clock for a response the gate learns from and for a failure
+    /// whose hints may be dates, the monotonic one for a decision that reads the time. A
+    /// success with no gate needs nothing: most calls end here.
+    #[inline(always)]
+    fn look<C, N, T, E>(
+        &self,
+        options: &mut Options<P, C, N>,
+        result: Option<&Result<T, E>>,
+    ) -> Look
+    where
+        C: Classify<T, E>,
+    {
+        let gate = options.policy.borrow().gate().is_some();
+        let Some(r) = result else {
+            // Cut off by the per-attempt timeout: a failure with no response.
+            let now = options.policy.as_ref().decisions_need_time();
+            return Look::Decide {
+                success: false,
+                need: Need { now, wall: false },
+            };
+        };
+        let success = options.classify.is_success(r);
+        if success && !gate {
+            return Look::Succeeded;
+        }
+        let learns = gate && options.classify.response(r).is_some();
+        Look::Decide {
+            success,
+            need: Need {
+                now: !success && options.policy.as_ref().decisions_need_time(),
+                wall: learns || (!success && options.classify.reads_wall(r)),
+            },
+        }
+    }
+
+    /// The second half of an attempt's end, with the clocks its [`Look`] asked for: the
+    /// gate learns from the response, a failure is classified once and decided.
+    /// `success`: the look found one (that the gate learns from).
+    #[inline(always)]
+    fn decide<C, N, T, E>(
+        &mut self,
+        options: &mut Options<P, C, N>,
+        result: Option<&Result<T, E>>,
+        refuse: Option<Refusal>,
+        success: bool,
+        clocks: Clocks,
+    ) -> Command
+    where
+        C: Classify<T, E>,
+        N: Notify,
+    {
+        // The gate learns from every response: a 429's reset, a spent quota's.
+        if let (Some(gate), Some(r), Some(wall)) =
+            (options.policy.borrow().gate(), result, clocks.wall)
+        {
+            if let Some((status, headers)) = options.classify.response(r) {
+                gate.learn_from_response(status, headers, wall);
+            }
         }
         if success {
             return Command::Done(End::Succeeded);
