@@ -481,20 +481,23 @@ where
             read(driver, options, $event, now, wall)
         };
     }
-    // Each command is obeyed where it is given: a sleep is set and polled, an attempt made
-    // and polled, so that a retry is a few state changes.
-    loop {
-        match run.as_mut().project() {
-            RunProj::Idle { .. } | RunProj::Attempt { .. } => {}
-            RunProj::Sleep { sleep, .. } => {
-                if sleep.poll(cx).is_pending() {
-                    let _ = step!(Event::Pending(Pending::Sleep));
-                    return Poll::Pending;
-                }
+    // Where the call stands is read once, on entry; after that each command is obeyed
+    // where it is given (a sleep set and polled, an attempt made and polled), so that a
+    // retry is a few state changes and never a second look at the state just set.
+    let mut due = match run.as_mut().project() {
+        RunProj::Idle { .. } => true,
+        RunProj::Attempt { .. } => false,
+        RunProj::Sleep { sleep, .. } => {
+            if sleep.poll(cx).is_pending() {
+                let _ = step!(Event::Pending(Pending::Sleep));
+                return Poll::Pending;
             }
-            RunProj::Done => return Poll::Pending,
+            true
         }
-        if !matches!(*run, Run::Attempt { .. }) {
+        RunProj::Done => return Poll::Pending,
+    };
+    loop {
+        if due {
             let command = step!(Event::Due); // the first attempt, or the wait is over
             let Some(context) = run.as_mut().take_context() else {
                 return Poll::Pending;
@@ -505,9 +508,15 @@ where
                     run.set(Run::Attempt { fut, timer });
                 }
                 Command::Sleep(delay) => {
-                    let sleep = sleeper.sleep(delay);
-                    run.set(Run::Sleep { sleep, context });
-                    continue;
+                    run.set(Run::Sleep {
+                        sleep: sleeper.sleep(delay),
+                        context,
+                    });
+                    if !poll_sleep(run.as_mut(), cx) {
+                        let _ = step!(Event::Pending(Pending::Sleep));
+                        return Poll::Pending;
+                    }
+                    continue; // still due
                 }
                 _ => return Poll::Pending, // never: `Due` answers an attempt or a sleep
             }
@@ -535,6 +544,11 @@ where
                 run.set(Run::Done);
                 let sleep = sleeper.sleep(delay);
                 run.set(Run::Sleep { sleep, context });
+                if !poll_sleep(run.as_mut(), cx) {
+                    let _ = step!(Event::Pending(Pending::Sleep));
+                    return Poll::Pending;
+                }
+                due = true;
             }
             command => {
                 run.set(Run::Done);
@@ -543,6 +557,18 @@ where
                 return Poll::Ready((context, result));
             }
         }
+    }
+}
+
+/// Polls the sleep just set; whether it is over.
+#[inline(always)]
+fn poll_sleep<Ctx, Fut, Sl: Future<Output = ()>>(
+    run: Pin<&mut Run<Ctx, Fut, Sl>>,
+    cx: &mut Context<'_>,
+) -> bool {
+    match run.project() {
+        RunProj::Sleep { sleep, .. } => sleep.poll(cx).is_ready(),
+        _ => true, // never: the sleep was just set
     }
 }
 
