@@ -7,7 +7,7 @@
 //! threads. With more threads than cores it is what one operation costs while every core
 //! is busy with the same budget; the `1 thread` case is the same work with no contention.
 //!
-//! - `aws`: [`redial::Budget`] of the `aws` kind, one atomic integer: a retry's tokens
+//! - `aws`: [`redial::budget::Budget`] of the `aws` kind, one atomic integer: a retry's tokens
 //!   taken (`try_withdraw`) and given back (`deposit`), as a retry that then succeeded;
 //! - `adaptive success`: a call that succeeds at once under the default (`adaptive`)
 //!   budget: `Machine::first_success`, one `fetch_add` on the thread's stripe;
@@ -26,7 +26,9 @@ use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use redial::{Budget, BudgetConfig, Cause, Machine, Policy, Verdict};
+use redial::budget::{Budget, BudgetConfig};
+use redial::machine::Machine;
+use redial::{Cause, Policy, Verdict};
 use tower::retry::budget::Budget as _;
 
 /// Runs `op` `iters` times on each of `threads` threads, all started together, and returns

@@ -38,8 +38,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use redial::budget::BudgetConfig;
+use redial::classify::{Outcome, RequestFacts};
 use redial::hints::HintSource;
-use redial::{Action, Basis, BudgetConfig, Outcome, Policy, RequestFacts, StopReason};
+use redial::machine::{Action, Basis};
+use redial::{Policy, StopReason};
 
 /// The fixtures' day, 2026-11-23T10:00:00Z: the wall clock the 429 was sent at.
 fn wall() -> SystemTime {
@@ -299,7 +302,7 @@ fn decision(c: &mut Criterion) {
     let p = policy();
     g.bench_function("429 delay-seconds + body/redial", |b| {
         b.iter(|| {
-            let read = redial::read_error_body(black_box(&body));
+            let read = redial::classify::read_error_body(black_box(&body));
             let mut outcome = Outcome::response(StatusCode::TOO_MANY_REQUESTS, &seconds);
             if let Some(t) = read.error_type {
                 outcome = outcome.with_error_type(t);

@@ -26,7 +26,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use common::{calls, Canned};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use redial::{BudgetConfig, ErrorType, Outcome, Policy, RequestFacts, Transport};
+use redial::budget::BudgetConfig;
+use redial::classify::{Outcome, RequestFacts};
+use redial::{ErrorType, Policy, Transport};
 
 /// The default (adaptive) budget's policy, made once: `redial_adaptive` shows what that
 /// budget adds to `redial_http`, which runs with the AWS bucket.

@@ -25,7 +25,8 @@ use backoff::backoff::Backoff as _;
 use backon::BackoffBuilder as _;
 use common::{backoff_state, backon_builder, tokio_retry_strategy, BASE, CAP, FACTOR, RETRIES};
 use criterion::{criterion_group, criterion_main, Criterion};
-use redial::{Cause, Machine, Policy, Verdict};
+use redial::machine::Machine;
+use redial::{Cause, Policy, Verdict};
 use retry_policies::RetryPolicy as _;
 
 /// The baseline: what a person writes for full jitter with no library.

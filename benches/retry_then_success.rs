@@ -23,7 +23,8 @@ use std::hint::black_box;
 use common::{calls, Canned};
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::HeaderMap;
-use redial::{Retryable as _, TokioSleeper};
+use redial::sleep::TokioSleeper;
+use redial::Retryable as _;
 use tower::ServiceExt as _;
 
 fn no_op_sleeper(c: &mut Criterion) {

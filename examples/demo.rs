@@ -24,10 +24,13 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use redial::read_error_type;
-use redial::{retry_stream, StreamError};
-use redial::{ErrorEvent, Policy, Preset};
-use redial::{Event, Last, RetryError, Retryable, TokioSleeper};
+use redial::reqwest::read_error_type;
+use redial::retry_stream;
+use redial::sleep::TokioSleeper;
+use redial::stream::ErrorEvent;
+use redial::stream::StreamError;
+use redial::{Event, Last, RetryError, Retryable};
+use redial::{Policy, Preset};
 use tokio::net::TcpListener;
 
 #[tokio::main(flavor = "current_thread")]

@@ -20,11 +20,12 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use redial::backoff::{Curve, Jitter};
+use redial::budget::{BudgetConfig, BudgetKind, Throttle};
+use redial::classify::{Outcome, RequestFacts};
 use redial::hints::{self, HintSource, Parsed};
-use redial::{
-    Action, Basis, BudgetConfig, BudgetKind, Cause, Curve, ErrorType, Jitter, Machine, OnLongHint,
-    Outcome, Policy, Preset, RequestFacts, Stop, Throttle, Transport, Verdict,
-};
+use redial::machine::{Action, Basis, Machine, OnLongHint};
+use redial::{Cause, ErrorType, Policy, Preset, Stop, Transport, Verdict};
 
 /// The adaptive budget's model, shared with `tests/machine.rs` (which reaches it through
 /// this module).
@@ -229,7 +230,7 @@ fn http_date_forms(at: SystemTime) -> Vec<String> {
 /// - RFC 3339 resets: exactly the time until the instant, zero once past, the same when
 ///   the instant is written back in canonical UTC form;
 /// - Go durations: the sum of their parts (to the nanosecond), and they survive a round
-///   trip through `redial::duration::Human`;
+///   trip through `redial::duration::Exact`;
 /// - `x-ratelimit-reset`: exactly its number of seconds, or the time until that Unix
 ///   timestamp from 1,000,000,000 on.
 pub fn rate_limit(data: &[u8]) {
@@ -253,7 +254,7 @@ pub fn rate_limit(data: &[u8]) {
                 diff <= Duration::from_nanos(parts),
                 "Go duration {value:?}: {got:?}, expected {expected:?}"
             );
-            let written = redial::duration::Human(got).to_string();
+            let written = redial::duration::Exact(got).to_string();
             assert_eq!(
                 redial::duration::parse(&written),
                 Ok(got),
@@ -721,15 +722,15 @@ fn classification_policies() -> &'static [Policy; 3] {
 ///   its type and request id; one without that shape reads as empty;
 /// - without the `json` feature, every body reads as empty.
 pub fn error_body(data: &[u8]) {
-    let read = redial::read_error_body(data);
+    let read = redial::classify::read_error_body(data);
     #[cfg(not(feature = "json"))]
-    assert_eq!(read, redial::ErrorBody::default());
+    assert_eq!(read, redial::classify::ErrorBody::default());
     #[cfg(feature = "json")]
     json_envelope(data, &read);
 }
 
 #[cfg(feature = "json")]
-fn json_envelope(data: &[u8], read: &redial::ErrorBody<'_>) {
+fn json_envelope(data: &[u8], read: &redial::classify::ErrorBody<'_>) {
     use serde_json::Value;
 
     /// What an envelope-shaped object says, `None` when the object is not of that shape.
@@ -778,13 +779,13 @@ fn json_envelope(data: &[u8], read: &redial::ErrorBody<'_>) {
             Ok(bytes) => bytes,
             Err(e) => panic!("a parsed document writes back: {e}"),
         };
-        let again = redial::read_error_body(&canonical);
+        let again = redial::classify::read_error_body(&canonical);
         match envelope(obj) {
             Some((error_type, request_id)) => {
                 assert_eq!(again.error_type, error_type, "{obj:?}");
                 assert_eq!(again.request_id.as_deref(), request_id, "{obj:?}");
             }
-            None => assert_eq!(again, redial::ErrorBody::default(), "{obj:?}"),
+            None => assert_eq!(again, redial::classify::ErrorBody::default(), "{obj:?}"),
         }
     }
 }

@@ -12,10 +12,12 @@
 
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use redial::backoff::{Curve, Jitter};
+use redial::budget::BudgetConfig;
+use redial::classify::NonIdempotent;
 use redial::duration;
-use redial::{
-    BudgetConfig, Curve, Jitter, NonIdempotent, OnLongHint, Policy, Preset, Rng, StopReason,
-};
+use redial::machine::OnLongHint;
+use redial::{Policy, Preset, Rng, StopReason};
 use redial_cli::decide::Session;
 use serde_json::{Map, Value};
 
@@ -339,7 +341,7 @@ fn check_retry(policy: &Policy, step: &Map<String, Value>, retry: u32, context: 
     let Some((asked, _source)) = asked.split_once(" (") else {
         panic!("{context}: the hint {asked:?} names no header");
     };
-    // People read the wait rounded to its size (`1.2s` for 1234.5 ms: `duration::Readable`
+    // People read the wait rounded to its size (`1.2s` for 1234.5 ms: `duration::Rounded`
     // rounds to the nearest whole unit of what it writes), so the true value lies within
     // half that unit of the written one, and no further.
     let asked = duration::parse(asked)

@@ -15,7 +15,11 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use redial::{BudgetKind, Curve, Jitter, NonIdempotent, OnLongHint, Policy, PolicyError, Preset};
+use redial::backoff::{Curve, Jitter};
+use redial::budget::BudgetKind;
+use redial::classify::NonIdempotent;
+use redial::machine::OnLongHint;
+use redial::{Policy, PolicyError, Preset};
 use serde_json::{Map, Value};
 
 /// The keys of each table, as the design lists them; `""` is the top level.
@@ -752,7 +756,7 @@ fn check_rules(policy: &Policy) {
     // Only the aws kind holds tokens; the adaptive kind starts having seen nothing.
     if let Some(budget) = rules
         .budget()
-        .filter(|_| rules.budget_config().kind == redial::BudgetKind::Aws)
+        .filter(|_| rules.budget_config().kind == redial::budget::BudgetKind::Aws)
     {
         assert_eq!(
             budget.available(),

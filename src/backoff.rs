@@ -14,7 +14,8 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use redial::{Curve, Jitter, Policy};
+//! use redial::Policy;
+//! use redial::backoff::{Curve, Jitter};
 //!
 //! let policy = Policy::builder()
 //!     .curve(Curve::Exponential)
@@ -38,8 +39,8 @@ use fastrand::Rng;
 /// The shape of the raw delays.
 ///
 /// ```
-/// assert_eq!("linear".parse::<redial::Curve>()?, redial::Curve::Linear);
-/// # Ok::<(), redial::UnknownCurve>(())
+/// assert_eq!("linear".parse::<redial::backoff::Curve>()?, redial::backoff::Curve::Linear);
+/// # Ok::<(), redial::UnknownName>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -56,14 +57,14 @@ impl Curve {
     /// Every curve, in the order the docs list them.
     ///
     /// ```
-    /// assert_eq!(redial::Curve::ALL.len(), 3);
+    /// assert_eq!(redial::backoff::Curve::ALL.len(), 3);
     /// ```
     pub const ALL: [Curve; 3] = [Curve::Exponential, Curve::Constant, Curve::Linear];
 
     /// The name used in policy files.
     ///
     /// ```
-    /// assert_eq!(redial::Curve::Exponential.as_str(), "exponential");
+    /// assert_eq!(redial::backoff::Curve::Exponential.as_str(), "exponential");
     /// ```
     pub const fn as_str(&self) -> &'static str {
         match self {
@@ -80,28 +81,20 @@ impl fmt::Display for Curve {
     }
 }
 
-/// The error for a curve name that is none of [`Curve::ALL`]'s. It names no policy key:
-/// the policy file layer adds the key path (`backoff.kind`).
-///
-/// ```
-/// let err = "fibonacci".parse::<redial::Curve>().unwrap_err();
-/// assert_eq!(err.to_string(), "expected one of exponential, constant, linear");
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("expected one of {}", crate::names::one_of(&Curve::ALL.map(|c| c.as_str())))]
-pub struct UnknownCurve;
-
 impl core::str::FromStr for Curve {
-    type Err = UnknownCurve;
-    fn from_str(s: &str) -> Result<Curve, UnknownCurve> {
-        crate::names::find(Curve::ALL, s, Curve::as_str).ok_or(UnknownCurve)
+    type Err = crate::UnknownName;
+    fn from_str(s: &str) -> Result<Curve, crate::UnknownName> {
+        crate::names::find(Curve::ALL, s, Curve::as_str).ok_or(crate::UnknownName::new(
+            "curve",
+            crate::names::names_of!(Curve),
+        ))
     }
 }
 
 /// How a raw delay `d` is spread.
 ///
 /// ```
-/// use redial::Jitter;
+/// use redial::backoff::Jitter;
 /// assert_eq!(Jitter::Proportional(0.25).name(), "proportional");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -125,7 +118,7 @@ impl Jitter {
     /// The name used in policy files.
     ///
     /// ```
-    /// assert_eq!(redial::Jitter::Full.name(), "full");
+    /// assert_eq!(redial::backoff::Jitter::Full.name(), "full");
     /// ```
     pub const fn name(&self) -> &'static str {
         match self {
@@ -139,7 +132,7 @@ impl Jitter {
 }
 
 /// A validated backoff: curve, base, cap, factor and jitter. Built by the
-/// [`PolicyBuilder`](crate::PolicyBuilder), read through [`Rules::backoff`](crate::Rules::backoff).
+/// [`PolicyBuilder`](crate::PolicyBuilder), read through [`Rules::backoff`](crate::machine::Rules::backoff).
 ///
 /// Delays are held in whole nanoseconds (up to about 584 years); longer settings saturate.
 ///
@@ -252,7 +245,7 @@ impl Backoff {
     /// The curve.
     ///
     /// ```
-    /// assert_eq!(redial::Policy::default().rules().backoff().curve(), redial::Curve::Exponential);
+    /// assert_eq!(redial::Policy::default().rules().backoff().curve(), redial::backoff::Curve::Exponential);
     /// ```
     pub fn curve(&self) -> Curve {
         self.curve
@@ -290,7 +283,7 @@ impl Backoff {
     /// The jitter.
     ///
     /// ```
-    /// assert_eq!(redial::Policy::default().rules().backoff().jitter(), redial::Jitter::Full);
+    /// assert_eq!(redial::Policy::default().rules().backoff().jitter(), redial::backoff::Jitter::Full);
     /// ```
     pub fn jitter(&self) -> Jitter {
         self.jitter

@@ -31,7 +31,8 @@
 //! ```
 //! use std::time::SystemTime;
 //! use http::{HeaderMap, Method, StatusCode};
-//! use redial::{Classifier, Outcome, RequestFacts, Verdict};
+//! use redial::Verdict;
+//! use redial::classify::{Classifier, Outcome, RequestFacts};
 //!
 //! let classifier = Classifier::default();
 //! let post = RequestFacts::new(&Method::POST);
@@ -49,13 +50,25 @@ use std::time::SystemTime;
 use http::{HeaderMap, HeaderName, Method, StatusCode};
 
 use crate::hints;
-use crate::verdict::{Cause, ErrorType, Rule, Transport, Verdict};
+use crate::verdict::{Cause, ErrorType, Transport, Verdict};
+
+// The readers that turn what a client returned into this table's inputs live beside it,
+// whichever file defines them: the rule a cause names, the error body, and (adapter side)
+// the transport kind behind an error, an error type read into a response, and the
+// adapters' default `Classify`, which reads an attempt through this table.
+pub use crate::adapters::classify::HttpClassify;
+pub use crate::adapters::http_outcome::transport_kind;
+#[cfg(feature = "json")]
+pub use crate::adapters::http_outcome::with_error_type;
+pub use crate::error_body::{read_error_body, ErrorBody};
+pub use crate::verdict::Rule;
 
 /// What one attempt produced, in the terms classification needs.
 ///
 /// ```
 /// use http::{HeaderMap, StatusCode};
-/// use redial::{ErrorType, Outcome, Transport};
+/// use redial::{ErrorType, Transport};
+/// use redial::classify::Outcome;
 ///
 /// let headers = HeaderMap::new();
 /// let overloaded = Outcome::response(StatusCode::from_u16(529)?, &headers)
@@ -88,7 +101,7 @@ impl<'a> Outcome<'a> {
     ///
     /// ```
     /// let headers = http::HeaderMap::new();
-    /// let _ = redial::Outcome::response(http::StatusCode::OK, &headers);
+    /// let _ = redial::classify::Outcome::response(http::StatusCode::OK, &headers);
     /// ```
     #[inline]
     pub fn response(status: StatusCode, headers: &'a HeaderMap) -> Outcome<'a> {
@@ -103,7 +116,7 @@ impl<'a> Outcome<'a> {
     ///
     /// ```
     /// let headers = http::HeaderMap::new();
-    /// let _ = redial::Outcome::stream_error(&headers, redial::ErrorType::Overloaded);
+    /// let _ = redial::classify::Outcome::stream_error(&headers, redial::ErrorType::Overloaded);
     /// ```
     pub fn stream_error(headers: &'a HeaderMap, error_type: ErrorType) -> Outcome<'a> {
         Outcome::Response {
@@ -118,8 +131,8 @@ impl<'a> Outcome<'a> {
     ///
     /// ```
     /// let headers = http::HeaderMap::new();
-    /// assert!(redial::Outcome::response(http::StatusCode::OK, &headers).is_success());
-    /// assert!(!redial::Outcome::stream_error(&headers, redial::ErrorType::Overloaded).is_success());
+    /// assert!(redial::classify::Outcome::response(http::StatusCode::OK, &headers).is_success());
+    /// assert!(!redial::classify::Outcome::stream_error(&headers, redial::ErrorType::Overloaded).is_success());
     /// ```
     #[inline]
     pub fn is_success(&self) -> bool {
@@ -131,7 +144,7 @@ impl<'a> Outcome<'a> {
     ///
     /// ```
     /// let headers = http::HeaderMap::new();
-    /// let _ = redial::Outcome::response(http::StatusCode::TOO_MANY_REQUESTS, &headers)
+    /// let _ = redial::classify::Outcome::response(http::StatusCode::TOO_MANY_REQUESTS, &headers)
     ///     .with_error_type(redial::ErrorType::RateLimit);
     /// ```
     pub fn with_error_type(self, error_type: ErrorType) -> Outcome<'a> {
@@ -152,7 +165,7 @@ impl<'a> Outcome<'a> {
 ///
 /// ```
 /// use http::{HeaderMap, Method};
-/// use redial::RequestFacts;
+/// use redial::classify::RequestFacts;
 ///
 /// assert!(RequestFacts::new(&Method::PUT).is_idempotent());
 /// assert!(!RequestFacts::new(&Method::POST).is_idempotent());
@@ -172,7 +185,7 @@ impl RequestFacts {
     /// (RFC 9110 §9.2.2).
     ///
     /// ```
-    /// assert!(redial::RequestFacts::new(&http::Method::DELETE).is_idempotent());
+    /// assert!(redial::classify::RequestFacts::new(&http::Method::DELETE).is_idempotent());
     /// ```
     pub fn new(method: &Method) -> RequestFacts {
         let idempotent = matches!(
@@ -192,7 +205,7 @@ impl RequestFacts {
     ///
     /// ```
     /// let headers = http::HeaderMap::new();
-    /// assert!(!redial::RequestFacts::from_parts(&http::Method::PATCH, &headers).is_idempotent());
+    /// assert!(!redial::classify::RequestFacts::from_parts(&http::Method::PATCH, &headers).is_idempotent());
     /// ```
     pub fn from_parts(method: &Method, headers: &HeaderMap) -> RequestFacts {
         let facts = RequestFacts::new(method);
@@ -207,7 +220,7 @@ impl RequestFacts {
     /// Facts for a request the caller knows to be idempotent (or not).
     ///
     /// ```
-    /// assert!(redial::RequestFacts::idempotent(true).is_idempotent());
+    /// assert!(redial::classify::RequestFacts::idempotent(true).is_idempotent());
     /// ```
     pub fn idempotent(idempotent: bool) -> RequestFacts {
         RequestFacts { idempotent }
@@ -216,7 +229,7 @@ impl RequestFacts {
     /// Whether the request may always be retried.
     ///
     /// ```
-    /// assert!(!redial::RequestFacts::new(&http::Method::POST).is_idempotent());
+    /// assert!(!redial::classify::RequestFacts::new(&http::Method::POST).is_idempotent());
     /// ```
     pub fn is_idempotent(&self) -> bool {
         self.idempotent
@@ -226,10 +239,10 @@ impl RequestFacts {
 /// When a request that is not idempotent (POST, PATCH, …) may be retried.
 ///
 /// ```
-/// use redial::NonIdempotent;
+/// use redial::classify::NonIdempotent;
 /// assert_eq!("always".parse::<NonIdempotent>()?, NonIdempotent::Always);
 /// assert_eq!(NonIdempotent::default(), NonIdempotent::WhenSafe);
-/// # Ok::<(), redial::UnknownNonIdempotent>(())
+/// # Ok::<(), redial::UnknownName>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -248,7 +261,7 @@ impl NonIdempotent {
     /// Every choice, in the order the docs list them.
     ///
     /// ```
-    /// assert_eq!(redial::NonIdempotent::ALL[0], redial::NonIdempotent::WhenSafe);
+    /// assert_eq!(redial::classify::NonIdempotent::ALL[0], redial::classify::NonIdempotent::WhenSafe);
     /// ```
     pub const ALL: [NonIdempotent; 3] = [
         NonIdempotent::WhenSafe,
@@ -259,7 +272,7 @@ impl NonIdempotent {
     /// The name used in policy files.
     ///
     /// ```
-    /// assert_eq!(redial::NonIdempotent::WhenSafe.as_str(), "when_safe");
+    /// assert_eq!(redial::classify::NonIdempotent::WhenSafe.as_str(), "when_safe");
     /// ```
     pub const fn as_str(&self) -> &'static str {
         match self {
@@ -276,21 +289,15 @@ impl fmt::Display for NonIdempotent {
     }
 }
 
-/// The error for a name that is none of [`NonIdempotent::ALL`]'s. It names no policy key:
-/// the policy file layer adds the key path (`non_idempotent`).
-///
-/// ```
-/// let err = "sometimes".parse::<redial::NonIdempotent>().unwrap_err();
-/// assert_eq!(err.to_string(), "expected one of when_safe, always, never");
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("expected one of {}", crate::names::one_of(&NonIdempotent::ALL.map(|c| c.as_str())))]
-pub struct UnknownNonIdempotent;
-
 impl core::str::FromStr for NonIdempotent {
-    type Err = UnknownNonIdempotent;
-    fn from_str(s: &str) -> Result<NonIdempotent, UnknownNonIdempotent> {
-        crate::names::find(NonIdempotent::ALL, s, NonIdempotent::as_str).ok_or(UnknownNonIdempotent)
+    type Err = crate::UnknownName;
+    fn from_str(s: &str) -> Result<NonIdempotent, crate::UnknownName> {
+        crate::names::find(NonIdempotent::ALL, s, NonIdempotent::as_str).ok_or(
+            crate::UnknownName::new(
+                "non-idempotent rule",
+                crate::names::names_of!(NonIdempotent),
+            ),
+        )
     }
 }
 
@@ -298,7 +305,7 @@ impl core::str::FromStr for NonIdempotent {
 /// be copied freely.
 ///
 /// ```
-/// use redial::StatusSet;
+/// use redial::classify::StatusSet;
 /// let table = StatusSet::DEFAULT_RETRYABLE;
 /// assert!(table.contains(529) && !table.contains(501));
 /// assert_eq!(table.iter().collect::<Vec<_>>(), [408, 425, 429, 500, 502, 503, 504, 529]);
@@ -319,7 +326,7 @@ impl StatusSet {
     /// The set with these codes added; codes outside 100 to 599 are ignored.
     ///
     /// ```
-    /// let s = redial::StatusSet::EMPTY.with_all(&[409, 700]);
+    /// let s = redial::classify::StatusSet::EMPTY.with_all(&[409, 700]);
     /// assert_eq!(s.iter().collect::<Vec<_>>(), [409]);
     /// ```
     pub const fn with_all(mut self, codes: &[u16]) -> StatusSet {
@@ -334,7 +341,7 @@ impl StatusSet {
     /// The set with `code` added; a code outside 100 to 599 is ignored.
     ///
     /// ```
-    /// assert!(redial::StatusSet::EMPTY.with(418).contains(418));
+    /// assert!(redial::classify::StatusSet::EMPTY.with(418).contains(418));
     /// ```
     pub const fn with(mut self, code: u16) -> StatusSet {
         if Self::in_range(code) {
@@ -346,7 +353,7 @@ impl StatusSet {
     /// The set with every code from `low` to `high` (inclusive) added.
     ///
     /// ```
-    /// let five_xx = redial::StatusSet::EMPTY.with_range(500, 599);
+    /// let five_xx = redial::classify::StatusSet::EMPTY.with_range(500, 599);
     /// assert!(five_xx.contains(501) && !five_xx.contains(499));
     /// ```
     pub const fn with_range(mut self, low: u16, high: u16) -> StatusSet {
@@ -361,7 +368,7 @@ impl StatusSet {
     /// Whether `code` is in the set.
     ///
     /// ```
-    /// assert!(!redial::StatusSet::EMPTY.contains(500));
+    /// assert!(!redial::classify::StatusSet::EMPTY.contains(500));
     /// ```
     pub const fn contains(&self, code: u16) -> bool {
         Self::in_range(code) && self.bits[(code / 64) as usize] & (1 << (code % 64)) != 0
@@ -370,7 +377,7 @@ impl StatusSet {
     /// The codes, in increasing order.
     ///
     /// ```
-    /// assert_eq!(redial::StatusSet::EMPTY.with(503).iter().count(), 1);
+    /// assert_eq!(redial::classify::StatusSet::EMPTY.with(503).iter().count(), 1);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
         (100..600).filter(|&c| self.contains(c))
@@ -379,7 +386,7 @@ impl StatusSet {
     /// Whether `code` can be held: 100 to 599.
     ///
     /// ```
-    /// assert!(redial::StatusSet::in_range(599) && !redial::StatusSet::in_range(600));
+    /// assert!(redial::classify::StatusSet::in_range(599) && !redial::classify::StatusSet::in_range(600));
     /// ```
     pub const fn in_range(code: u16) -> bool {
         100 <= code && code < 600
@@ -403,7 +410,7 @@ impl FromIterator<u16> for StatusSet {
 /// ```
 /// use std::time::SystemTime;
 /// use http::{HeaderMap, Method, StatusCode};
-/// use redial::{Classifier, Outcome, RequestFacts};
+/// use redial::classify::{Classifier, Outcome, RequestFacts};
 ///
 /// let c = Classifier::default();
 /// let get = RequestFacts::new(&Method::GET);
@@ -432,7 +439,7 @@ impl Classifier {
     /// The statuses retried by the status rule.
     ///
     /// ```
-    /// assert!(redial::Classifier::default().retry_status().contains(429));
+    /// assert!(redial::classify::Classifier::default().retry_status().contains(429));
     /// ```
     pub fn retry_status(&self) -> &StatusSet {
         &self.retry_status
@@ -441,7 +448,7 @@ impl Classifier {
     /// When non-idempotent requests are retried.
     ///
     /// ```
-    /// assert_eq!(redial::Classifier::default().non_idempotent(), redial::NonIdempotent::WhenSafe);
+    /// assert_eq!(redial::classify::Classifier::default().non_idempotent(), redial::classify::NonIdempotent::WhenSafe);
     /// ```
     pub fn non_idempotent(&self) -> NonIdempotent {
         self.non_idempotent
@@ -450,7 +457,7 @@ impl Classifier {
     /// Whether server hints are read.
     ///
     /// ```
-    /// assert!(redial::Classifier::default().honor_hints());
+    /// assert!(redial::classify::Classifier::default().honor_hints());
     /// ```
     pub fn honor_hints(&self) -> bool {
         self.honor_hints
@@ -462,7 +469,7 @@ impl Classifier {
     /// ```
     /// use std::time::{Duration, SystemTime};
     /// use http::{HeaderMap, Method, StatusCode};
-    /// use redial::{Classifier, Outcome, RequestFacts};
+    /// use redial::classify::{Classifier, Outcome, RequestFacts};
     ///
     /// let mut headers = HeaderMap::new();
     /// headers.insert("retry-after", "17".parse()?);
@@ -501,7 +508,7 @@ impl Classifier {
             Outcome::Transport(kind) => {
                 let cause = Cause::transport(kind);
                 // A connect failure never reached the server; anything later may have.
-                self.gate(request, cause, kind == Transport::Connect, None)
+                self.if_safe(request, cause, kind == Transport::Connect, None)
             }
             Outcome::Response {
                 status,
@@ -557,12 +564,12 @@ impl Classifier {
         } else {
             None
         };
-        self.gate(request, cause, safe, hint)
+        self.if_safe(request, cause, safe, hint)
     }
 
     /// Applies the safety rule to a retryable failure, then reads its hint.
     #[inline]
-    fn gate(
+    fn if_safe(
         &self,
         request: RequestFacts,
         cause: Cause,
@@ -620,7 +627,7 @@ fn rate_limited_403(headers: &HeaderMap) -> bool {
 /// ```
 /// let mut headers = http::HeaderMap::new();
 /// headers.insert("request-id", "req_011CSHoEeqs5C35K2UUqR7F8".parse()?);
-/// assert_eq!(redial::request_id(&headers), Some("req_011CSHoEeqs5C35K2UUqR7F8"));
+/// assert_eq!(redial::classify::request_id(&headers), Some("req_011CSHoEeqs5C35K2UUqR7F8"));
 /// # Ok::<(), http::header::InvalidHeaderValue>(())
 /// ```
 pub fn request_id(headers: &HeaderMap) -> Option<&str> {

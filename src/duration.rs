@@ -1,4 +1,6 @@
-//! Human durations: `500ms`, `8s`, `2m`, `6m0s`, `1.5s`.
+//! Durations as people write them: `500ms`, `8s`, `2m`, `6m0s`, `1.5s`. [`parse`] reads
+//! one; [`Exact`] writes one back to the value (for policy files), [`Rounded`] to what
+//! matters at its size (for messages).
 //!
 //! One grammar serves the policy file (`base = "200ms"`) and the
 //! `x-ratelimit-reset-requests` / `x-ratelimit-reset-tokens` headers, which carry Go-style
@@ -19,7 +21,7 @@
 //!
 //! assert_eq!(duration::parse("6m0s")?, Duration::from_secs(360));
 //! assert_eq!(duration::parse("1.5s")?, Duration::from_millis(1500));
-//! assert_eq!(duration::Human(Duration::from_millis(500)).to_string(), "500ms");
+//! assert_eq!(duration::Exact(Duration::from_millis(500)).to_string(), "500ms");
 //! # Ok::<(), redial::duration::DurationError>(())
 //! ```
 
@@ -90,22 +92,23 @@ pub(crate) fn parse_opt(s: &str) -> Option<Duration> {
     Some(total)
 }
 
-/// Writes a duration in the compact form [`parse`] reads back: `500ms`, `8s`, `2m`,
-/// `1h30m`, `1.5s`, `0s`.
+/// Writes a duration exactly, in the compact form [`parse`] reads back to the same value:
+/// `500ms`, `8s`, `2m`, `1h30m`, `1.5s`, `0s`. For policy files; a message wants
+/// [`Rounded`].
 ///
 /// ```
 /// use std::time::Duration;
-/// use redial::duration::{parse, Human};
+/// use redial::duration::{parse, Exact};
 ///
 /// let d = Duration::new(90, 250_000_000);
-/// assert_eq!(Human(d).to_string(), "1m30.25s");
-/// assert_eq!(parse(&Human(d).to_string())?, d);
+/// assert_eq!(Exact(d).to_string(), "1m30.25s");
+/// assert_eq!(parse(&Exact(d).to_string())?, d);
 /// # Ok::<(), redial::duration::DurationError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Human(pub Duration);
+pub struct Exact(pub Duration);
 
-impl fmt::Display for Human {
+impl fmt::Display for Exact {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = self.0;
         let secs = d.as_secs();
@@ -142,23 +145,23 @@ impl fmt::Display for Human {
     }
 }
 
-/// Writes a duration the way a person reads it in a message, rounded to what matters at
+/// Writes a duration rounded, the way a person reads it in a message: to what matters at
 /// its size: `750us`, `485ms`, `2.1s`, `1m30s`, `2h5m`, never raw nanoseconds (below a
 /// microsecond, nanoseconds are all there is). For errors, events and logs; a policy file
-/// wants [`Human`], which writes the exact value back.
+/// wants [`Exact`], which writes the exact value back.
 ///
 /// ```
 /// use std::time::Duration;
-/// use redial::duration::Readable;
+/// use redial::duration::Rounded;
 ///
-/// assert_eq!(Readable(Duration::from_nanos(484_905_666)).to_string(), "485ms");
-/// assert_eq!(Readable(Duration::from_millis(2_104)).to_string(), "2.1s");
-/// assert_eq!(Readable(Duration::from_secs(90)).to_string(), "1m30s");
+/// assert_eq!(Rounded(Duration::from_nanos(484_905_666)).to_string(), "485ms");
+/// assert_eq!(Rounded(Duration::from_millis(2_104)).to_string(), "2.1s");
+/// assert_eq!(Rounded(Duration::from_secs(90)).to_string(), "1m30s");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Readable(pub Duration);
+pub struct Rounded(pub Duration);
 
-impl fmt::Display for Readable {
+impl fmt::Display for Rounded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const US: u128 = 1_000;
         const MS: u128 = 1_000_000;
@@ -264,7 +267,7 @@ mod tests {
             (Duration::MAX, "5124095576030431h"),
         ];
         for (d, want) in cases {
-            assert_eq!(Readable(d).to_string(), want, "{d:?}");
+            assert_eq!(Rounded(d).to_string(), want, "{d:?}");
         }
     }
 
@@ -278,7 +281,7 @@ mod tests {
             nanos in (10u32..63).prop_flat_map(|b| (1u64 << b)..(1u64 << (b + 1)))
         ) {
             let d = Duration::from_nanos(nanos);
-            let text = Readable(d).to_string();
+            let text = Rounded(d).to_string();
             let back = parse(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
             let half_unit = match back.as_nanos() {
                 n if n < 1_000_000 => Duration::from_nanos(500),
@@ -295,7 +298,7 @@ mod tests {
         #[test]
         fn prop_human_round_trips(secs in 0u64..10_000_000, nanos in 0u32..1_000_000_000) {
             let d = Duration::new(secs, nanos);
-            prop_assert_eq!(parse(&Human(d).to_string()), Ok(d));
+            prop_assert_eq!(parse(&Exact(d).to_string()), Ok(d));
         }
 
         #[test]

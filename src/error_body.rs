@@ -8,7 +8,8 @@
 //! never an error: it reads as "no error type", and the status decides.
 //!
 //! ```
-//! use redial::{read_error_body, ErrorType};
+//! use redial::ErrorType;
+//! use redial::classify::read_error_body;
 //!
 //! let body = br#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"},"request_id":"req_1"}"#;
 //! let read = read_error_body(body);
@@ -27,7 +28,7 @@ use crate::verdict::ErrorType;
 /// The request id borrows from the body unless it held escapes.
 ///
 /// ```
-/// let read = redial::read_error_body(br#"{"error":{"type":"api_error"},"request_id":"req_9"}"#);
+/// let read = redial::classify::read_error_body(br#"{"error":{"type":"api_error"},"request_id":"req_9"}"#);
 /// assert_eq!(read.request_id.as_deref(), Some("req_9"));
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -43,7 +44,8 @@ pub struct ErrorBody<'a> {
 /// anything that is not the envelope reads as empty.
 ///
 /// ```
-/// use redial::{read_error_body, ErrorType};
+/// use redial::ErrorType;
+/// use redial::classify::read_error_body;
 /// let event = br#"{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}"#;
 /// assert_eq!(read_error_body(event).error_type, Some(ErrorType::Overloaded));
 /// assert_eq!(read_error_body(b"").error_type, None);

@@ -146,7 +146,7 @@ impl fmt::Display for Held {
         write!(
             f,
             "held {} by the rate-limit gate",
-            crate::duration::Human(self.delay)
+            crate::duration::Exact(self.delay)
         )
     }
 }

@@ -66,7 +66,7 @@ impl fmt::Display for Hint {
         write!(
             f,
             "server asked {} ({})",
-            crate::duration::Readable(self.wait),
+            crate::duration::Rounded(self.wait),
             self.source
         )
     }

@@ -29,7 +29,8 @@
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use redial::{Action, Cause, Machine, Policy, StopReason, Verdict};
+//! use redial::{Cause, Policy, StopReason, Verdict};
+//! use redial::machine::{Action, Machine};
 //!
 //! let policy = Policy::default(); // 3 attempts
 //! let mut rng = fastrand::Rng::with_seed(42);
@@ -53,16 +54,17 @@ use std::time::Instant;
 use fastrand::Rng;
 
 use crate::backoff::{nanos, Backoff};
-use crate::budget::{Budget, BudgetConfig, Refused, Throttle};
-use crate::duration::Readable;
+use crate::budget::{Budget, BudgetConfig, Refused};
+use crate::duration::Rounded;
 use crate::hints::Hint;
+use crate::stop::Stop;
 use crate::verdict::{Cause, Verdict};
 
 /// What to do with a long server hint.
 ///
 /// ```
-/// assert_eq!("clamp".parse::<redial::OnLongHint>()?, redial::OnLongHint::Clamp);
-/// # Ok::<(), redial::UnknownOnLongHint>(())
+/// assert_eq!("clamp".parse::<redial::machine::OnLongHint>()?, redial::machine::OnLongHint::Clamp);
+/// # Ok::<(), redial::UnknownName>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -77,14 +79,14 @@ impl OnLongHint {
     /// Both choices.
     ///
     /// ```
-    /// assert_eq!(redial::OnLongHint::ALL[1].as_str(), "clamp");
+    /// assert_eq!(redial::machine::OnLongHint::ALL[1].as_str(), "clamp");
     /// ```
     pub const ALL: [OnLongHint; 2] = [OnLongHint::Stop, OnLongHint::Clamp];
 
     /// The name used in policy files.
     ///
     /// ```
-    /// assert_eq!(redial::OnLongHint::Stop.as_str(), "stop");
+    /// assert_eq!(redial::machine::OnLongHint::Stop.as_str(), "stop");
     /// ```
     pub const fn as_str(&self) -> &'static str {
         match self {
@@ -94,21 +96,13 @@ impl OnLongHint {
     }
 }
 
-/// The error for a name that is none of [`OnLongHint::ALL`]'s. It names no policy key: the
-/// policy file layer adds the key path (`hints.on_long_hint`).
-///
-/// ```
-/// let err = "wait".parse::<redial::OnLongHint>().unwrap_err();
-/// assert_eq!(err.to_string(), "expected one of stop, clamp");
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("expected one of {}", crate::names::one_of(&OnLongHint::ALL.map(|c| c.as_str())))]
-pub struct UnknownOnLongHint;
-
 impl core::str::FromStr for OnLongHint {
-    type Err = UnknownOnLongHint;
-    fn from_str(s: &str) -> Result<OnLongHint, UnknownOnLongHint> {
-        crate::names::find(OnLongHint::ALL, s, OnLongHint::as_str).ok_or(UnknownOnLongHint)
+    type Err = crate::UnknownName;
+    fn from_str(s: &str) -> Result<OnLongHint, crate::UnknownName> {
+        crate::names::find(OnLongHint::ALL, s, OnLongHint::as_str).ok_or(crate::UnknownName::new(
+            "long-hint rule",
+            crate::names::names_of!(OnLongHint),
+        ))
     }
 }
 
@@ -175,7 +169,7 @@ impl Rules {
     /// What happens to a longer hint.
     ///
     /// ```
-    /// assert_eq!(redial::Policy::default().rules().on_long_hint(), redial::OnLongHint::Stop);
+    /// assert_eq!(redial::Policy::default().rules().on_long_hint(), redial::machine::OnLongHint::Stop);
     /// ```
     pub fn on_long_hint(&self) -> OnLongHint {
         self.on_long_hint
@@ -222,7 +216,8 @@ impl AsRef<Rules> for Rules {
 ///
 /// ```
 /// use std::time::Instant;
-/// use redial::{Machine, Policy, Verdict};
+/// use redial::{Policy, Verdict};
+/// use redial::machine::Machine;
 ///
 /// let policy = Policy::default();
 /// let mut call = Machine::new(policy.clone(), Instant::now());
@@ -251,7 +246,7 @@ impl<R: AsRef<Rules>> Machine<R> {
     ///
     /// ```
     /// let policy = redial::Policy::default();
-    /// let call = redial::Machine::new(&policy, std::time::Instant::now());
+    /// let call = redial::machine::Machine::new(&policy, std::time::Instant::now());
     /// assert_eq!(call.attempts(), 0);
     /// ```
     #[inline]
@@ -290,7 +285,7 @@ impl<R: AsRef<Rules>> Machine<R> {
     ///
     /// ```
     /// let policy = redial::Policy::default();
-    /// let call = redial::Machine::new(&policy, std::time::Instant::now());
+    /// let call = redial::machine::Machine::new(&policy, std::time::Instant::now());
     /// assert_eq!(call.rules().max_attempts(), 3);
     /// ```
     pub fn rules(&self) -> &Rules {
@@ -301,7 +296,7 @@ impl<R: AsRef<Rules>> Machine<R> {
     ///
     /// ```
     /// let policy = redial::Policy::default();
-    /// assert_eq!(redial::Machine::new(&policy, std::time::Instant::now()).attempts(), 0);
+    /// assert_eq!(redial::machine::Machine::new(&policy, std::time::Instant::now()).attempts(), 0);
     /// ```
     pub fn attempts(&self) -> u32 {
         self.attempts
@@ -314,7 +309,7 @@ impl<R: AsRef<Rules>> Machine<R> {
     /// ```
     /// let now = std::time::Instant::now();
     /// let policy = redial::Policy::default();
-    /// assert_eq!(redial::Machine::new(&policy, now).start(), Some(now));
+    /// assert_eq!(redial::machine::Machine::new(&policy, now).start(), Some(now));
     /// ```
     pub fn start(&self) -> Option<Instant> {
         self.start
@@ -325,7 +320,7 @@ impl<R: AsRef<Rules>> Machine<R> {
     ///
     /// ```
     /// let policy = redial::Policy::default();
-    /// assert_eq!(redial::Machine::new(&policy, std::time::Instant::now()).deadline(), None);
+    /// assert_eq!(redial::machine::Machine::new(&policy, std::time::Instant::now()).deadline(), None);
     /// ```
     pub fn deadline(&self) -> Option<Instant> {
         self.rules()
@@ -337,7 +332,7 @@ impl<R: AsRef<Rules>> Machine<R> {
     ///
     /// ```
     /// let policy = redial::Policy::default();
-    /// assert!(redial::Machine::new(&policy, std::time::Instant::now()).stopped().is_none());
+    /// assert!(redial::machine::Machine::new(&policy, std::time::Instant::now()).stopped().is_none());
     /// ```
     pub fn stopped(&self) -> Option<&Stop> {
         self.stopped.as_ref()
@@ -348,7 +343,8 @@ impl<R: AsRef<Rules>> Machine<R> {
     ///
     /// ```
     /// use std::time::Instant;
-    /// use redial::{Action, Cause, Machine, Policy, StopReason, Verdict};
+    /// use redial::{Cause, Policy, StopReason, Verdict};
+    /// use redial::machine::{Action, Machine};
     ///
     /// let policy = Policy::default();
     /// let now = Instant::now();
@@ -413,7 +409,8 @@ impl<R: AsRef<Rules>> Machine<R> {
     /// read the clock, since a success needs no time.
     ///
     /// ```
-    /// use redial::{Machine, Policy, Stop};
+    /// use redial::{Policy, Stop};
+    /// use redial::machine::Machine;
     ///
     /// let policy = Policy::default();
     /// let mut call = Machine::new(&policy, std::time::Instant::now());
@@ -441,7 +438,8 @@ impl<R: AsRef<Rules>> Machine<R> {
     /// succeeds at once need not read the clock to start a machine.
     ///
     /// ```
-    /// use redial::{Machine, Policy, Stop};
+    /// use redial::{Policy, Stop};
+    /// use redial::machine::Machine;
     ///
     /// let policy = Policy::default();
     /// let stop = Machine::<&Policy>::first_success(policy.rules());
@@ -582,7 +580,8 @@ fn spread(hint: Duration, rng: &mut Rng) -> Duration {
 /// What the caller should do after an attempt.
 ///
 /// ```
-/// use redial::{Action, Stop};
+/// use redial::Stop;
+/// use redial::machine::Action;
 /// let a = Action::Stop(Stop::Succeeded { attempts: 1 });
 /// assert!(a.is_stop() && a.retry().is_none());
 /// ```
@@ -599,7 +598,7 @@ impl Action {
     /// The retry, if this is one.
     ///
     /// ```
-    /// assert!(redial::Action::Stop(redial::Stop::Succeeded { attempts: 1 }).retry().is_none());
+    /// assert!(redial::machine::Action::Stop(redial::Stop::Succeeded { attempts: 1 }).retry().is_none());
     /// ```
     pub fn retry(&self) -> Option<&Retry> {
         match self {
@@ -611,7 +610,7 @@ impl Action {
     /// The stop, if this is one.
     ///
     /// ```
-    /// let a = redial::Action::Stop(redial::Stop::Succeeded { attempts: 2 });
+    /// let a = redial::machine::Action::Stop(redial::Stop::Succeeded { attempts: 2 });
     /// assert_eq!(a.stop().map(|s| s.reason().as_str()), Some("succeeded"));
     /// ```
     pub fn stop(&self) -> Option<&Stop> {
@@ -624,7 +623,7 @@ impl Action {
     /// Whether the call is over.
     ///
     /// ```
-    /// assert!(redial::Action::Stop(redial::Stop::Succeeded { attempts: 1 }).is_stop());
+    /// assert!(redial::machine::Action::Stop(redial::Stop::Succeeded { attempts: 1 }).is_stop());
     /// ```
     pub fn is_stop(&self) -> bool {
         matches!(self, Action::Stop(_))
@@ -638,7 +637,8 @@ impl Action {
 ///
 /// ```
 /// use std::time::Instant;
-/// use redial::{Action, Cause, Machine, Policy, Transport, Verdict};
+/// use redial::{Cause, Policy, Transport, Verdict};
+/// use redial::machine::{Action, Machine};
 ///
 /// let policy = Policy::default();
 /// let mut call = Machine::new(&policy, Instant::now());
@@ -674,7 +674,7 @@ impl fmt::Display for Retry {
                 f,
                 "{}; {hint}, clamped to max_hint {}",
                 self.cause,
-                Readable(max)
+                Rounded(max)
             ),
         }
     }
@@ -684,7 +684,8 @@ impl fmt::Display for Retry {
 ///
 /// ```
 /// use std::time::Instant;
-/// use redial::{Basis, Cause, Policy, Verdict};
+/// use redial::{Cause, Policy, Verdict};
+/// use redial::machine::Basis;
 ///
 /// let policy = Policy::default();
 /// let mut call = policy.start(Instant::now());
@@ -708,207 +709,6 @@ pub enum Basis {
         /// The policy's `max_hint`, waited instead.
         max: Duration,
     },
-}
-
-/// Why a call stopped, with the numbers that explain it. Its `Display` starts with the
-/// reason's name from the shared vocabulary ([`StopReason`]).
-///
-/// ```
-/// use std::time::Duration;
-/// use redial::Stop;
-/// let s = Stop::HintTooLong { asked: Duration::from_secs(3600), max: Duration::from_secs(60) };
-/// assert_eq!(s.to_string(), "hint_too_long: server asked 1h, more than max_hint 1m");
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Stop {
-    /// The last attempt succeeded.
-    Succeeded {
-        /// Attempts made, the successful one included.
-        attempts: u32,
-    },
-    /// The last attempt failed in a way no retry can fix.
-    NotRetryable {
-        /// Why.
-        cause: Cause,
-    },
-    /// The last attempt failed and was the last one allowed.
-    AttemptsExhausted {
-        /// Attempts made.
-        attempts: u32,
-        /// Why the last one failed.
-        cause: Cause,
-    },
-    /// The server asked for a longer wait than `max_hint`.
-    HintTooLong {
-        /// The wait the server asked for.
-        asked: Duration,
-        /// The policy's `max_hint`.
-        max: Duration,
-    },
-    /// The wait would end past `max_elapsed`.
-    DeadlineExceeded {
-        /// Time since the call began, when the last attempt ended.
-        elapsed: Duration,
-        /// The wait the retry would have needed.
-        wait: Duration,
-        /// The policy's `max_elapsed`.
-        limit: Duration,
-    },
-    /// The `aws` budget's bucket could not pay for the retry (`budget_exhausted`).
-    BudgetExhausted {
-        /// What the retry would have cost.
-        cost: u32,
-        /// What the bucket held.
-        available: u32,
-    },
-    /// The `adaptive` budget refused the retry: recent retries already reach the share of
-    /// recent first attempts it allows (`budget_exhausted`).
-    Throttled {
-        /// Retries in the budget's window (the fleet's, when it reads a fleet view).
-        retries: u32,
-        /// Retries the window allows under the lane that applied (its ratio times the
-        /// first attempts, plus what the lane adds: `min_retries`, a new process's credit),
-        /// rounded down.
-        allowed: u32,
-        /// Which limit applied.
-        why: Throttle,
-    },
-}
-
-impl Stop {
-    /// The reason, without its numbers.
-    ///
-    /// ```
-    /// let s = redial::Stop::Succeeded { attempts: 1 };
-    /// assert_eq!(s.reason(), redial::StopReason::Succeeded);
-    /// ```
-    pub fn reason(&self) -> StopReason {
-        match self {
-            Stop::Succeeded { .. } => StopReason::Succeeded,
-            Stop::NotRetryable { .. } => StopReason::NotRetryable,
-            Stop::AttemptsExhausted { .. } => StopReason::AttemptsExhausted,
-            Stop::HintTooLong { .. } => StopReason::HintTooLong,
-            Stop::DeadlineExceeded { .. } => StopReason::DeadlineExceeded,
-            Stop::BudgetExhausted { .. } | Stop::Throttled { .. } => StopReason::BudgetExhausted,
-        }
-    }
-}
-
-impl fmt::Display for Stop {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: ", self.reason())?;
-        match *self {
-            Stop::Succeeded { attempts } => write!(f, "after {attempts} attempt(s)"),
-            Stop::NotRetryable { cause } => write!(f, "{cause} ({})", cause.rule),
-            Stop::AttemptsExhausted { attempts, cause } => {
-                write!(f, "{cause} on the last of {attempts} attempt(s)")
-            }
-            Stop::HintTooLong { asked, max } => write!(
-                f,
-                "server asked {}, more than max_hint {}",
-                Readable(asked),
-                Readable(max)
-            ),
-            Stop::DeadlineExceeded {
-                elapsed,
-                wait,
-                limit,
-            } => write!(
-                f,
-                "{} elapsed + {} wait would pass max_elapsed {}",
-                Readable(elapsed),
-                Readable(wait),
-                Readable(limit)
-            ),
-            Stop::BudgetExhausted { cost, available } => {
-                write!(f, "retry costs {cost} tokens, budget holds {available}")
-            }
-            Stop::Throttled {
-                retries,
-                allowed,
-                why,
-            } => {
-                f.write_str("throttled: ")?;
-                if let Throttle::Failing {
-                    retries_since_success,
-                } = why
-                {
-                    write!(
-                        f,
-                        "{retries_since_success} retries since the last success, "
-                    )?;
-                }
-                write!(
-                    f,
-                    "{retries} recent retries already, at most {allowed} allowed {}",
-                    match why {
-                        Throttle::BadLuck => "for failures that look like bad luck",
-                        Throttle::Shedding => "while the server sheds load",
-                        Throttle::Failing { .. } => "until an attempt succeeds",
-                    }
-                )
-            }
-        }
-    }
-}
-
-/// The stop reasons, in the vocabulary shared by errors, the command line and logs.
-///
-/// ```
-/// use redial::StopReason;
-/// assert_eq!(StopReason::BudgetExhausted.as_str(), "budget_exhausted");
-/// assert_eq!(StopReason::ALL.len(), 6);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum StopReason {
-    /// `succeeded`.
-    Succeeded,
-    /// `not_retryable`.
-    NotRetryable,
-    /// `attempts_exhausted`.
-    AttemptsExhausted,
-    /// `hint_too_long`.
-    HintTooLong,
-    /// `deadline_exceeded`.
-    DeadlineExceeded,
-    /// `budget_exhausted`.
-    BudgetExhausted,
-}
-
-impl StopReason {
-    /// Every reason; for a failed attempt, in the order of priority.
-    pub const ALL: [StopReason; 6] = [
-        StopReason::Succeeded,
-        StopReason::NotRetryable,
-        StopReason::AttemptsExhausted,
-        StopReason::HintTooLong,
-        StopReason::DeadlineExceeded,
-        StopReason::BudgetExhausted,
-    ];
-
-    /// The reason's name.
-    ///
-    /// ```
-    /// assert_eq!(redial::StopReason::NotRetryable.as_str(), "not_retryable");
-    /// ```
-    pub const fn as_str(&self) -> &'static str {
-        match self {
-            StopReason::Succeeded => "succeeded",
-            StopReason::NotRetryable => "not_retryable",
-            StopReason::AttemptsExhausted => "attempts_exhausted",
-            StopReason::HintTooLong => "hint_too_long",
-            StopReason::DeadlineExceeded => "deadline_exceeded",
-            StopReason::BudgetExhausted => "budget_exhausted",
-        }
-    }
-}
-
-impl fmt::Display for StopReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// A call succeeded after `retries` retries that took `spent` tokens: settle with the

@@ -117,7 +117,8 @@ impl Verdict {
 /// errors and the command line (`529 overloaded_error`, `timeout`).
 ///
 /// ```
-/// use redial::{Cause, ErrorType, Rule};
+/// use redial::{Cause, ErrorType};
+/// use redial::classify::Rule;
 /// let c = Cause::status(529).with_error_type(ErrorType::Overloaded).with_rule(Rule::ErrorType);
 /// assert_eq!(c.to_string(), "529 overloaded_error");
 /// ```
@@ -193,7 +194,8 @@ impl Cause {
     /// The same cause, decided by another rule.
     ///
     /// ```
-    /// use redial::{Cause, Rule};
+    /// use redial::Cause;
+    /// use redial::classify::Rule;
     /// assert_eq!(Cause::status(429).with_rule(Rule::ShouldRetryHeader).rule, Rule::ShouldRetryHeader);
     /// ```
     pub const fn with_rule(mut self, rule: Rule) -> Cause {
@@ -290,7 +292,7 @@ impl fmt::Display for Cause {
 /// Which rule of the classification table decided a verdict.
 ///
 /// ```
-/// assert_eq!(redial::Rule::ShouldRetryHeader.to_string(), "x-should-retry header");
+/// assert_eq!(redial::classify::Rule::ShouldRetryHeader.to_string(), "x-should-retry header");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -316,7 +318,7 @@ impl Rule {
     /// A short phrase for logs and the command line.
     ///
     /// ```
-    /// assert_eq!(redial::Rule::Status.as_str(), "status");
+    /// assert_eq!(redial::classify::Rule::Status.as_str(), "status");
     /// ```
     pub const fn as_str(&self) -> &'static str {
         match self {
@@ -517,25 +519,18 @@ impl fmt::Display for Transport {
     }
 }
 
-/// The error for a transport kind name that is not one of `connect`, `timeout`, `reset`,
-/// `other`.
-///
-/// ```
-/// assert!("teleport".parse::<redial::Transport>().is_err());
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("expected one of connect, timeout, reset, other")]
-pub struct UnknownTransport;
-
 impl core::str::FromStr for Transport {
-    type Err = UnknownTransport;
-    fn from_str(s: &str) -> Result<Transport, UnknownTransport> {
+    type Err = crate::UnknownName;
+    fn from_str(s: &str) -> Result<Transport, crate::UnknownName> {
         match s {
             "connect" => Ok(Transport::Connect),
             "timeout" => Ok(Transport::Timeout),
             "reset" => Ok(Transport::Reset),
             "other" => Ok(Transport::Other),
-            _ => Err(UnknownTransport),
+            _ => Err(crate::UnknownName::new(
+                "transport kind",
+                &["connect", "timeout", "reset", "other"],
+            )),
         }
     }
 }

@@ -11,10 +11,10 @@
 
 use std::time::{Duration, Instant};
 
-use redial::{
-    Action, Cause, Counts, ErrorType, Hint, HintSource, Machine, Policy, Stop, Throttle, Transport,
-    Verdict,
-};
+use redial::budget::{Counts, Throttle};
+use redial::hints::{Hint, HintSource};
+use redial::machine::{Action, Machine};
+use redial::{Cause, ErrorType, Policy, Stop, Transport, Verdict};
 
 /// Every failure kind a real incident produces that does not say the server is overloaded.
 fn bad_luck_kinds() -> [Verdict; 7] {

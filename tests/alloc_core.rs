@@ -12,11 +12,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use redial::budget::BudgetConfig;
+use redial::classify::{Outcome, RequestFacts};
 use redial::hints::HintSource;
-use redial::{
-    Action, Basis, BudgetConfig, Cause, ErrorType, Outcome, Policy, RequestFacts, Stop, Transport,
-    Verdict,
-};
+use redial::machine::{Action, Basis};
+use redial::{Cause, ErrorType, Policy, Stop, Transport, Verdict};
 
 struct Counting;
 
@@ -170,7 +170,9 @@ fn decisions_on(
         let now = clock.tick();
         let mut outcome = Outcome::response(status, headers);
         if with_body {
-            if let Some(t) = redial::read_error_body(black_box(FIXTURE_429_BODY)).error_type {
+            if let Some(t) =
+                redial::classify::read_error_body(black_box(FIXTURE_429_BODY)).error_type
+            {
                 outcome = outcome.with_error_type(t);
             }
         } else if !status.is_success() {
@@ -344,7 +346,7 @@ fn a_whole_call_on_the_default_budget_allocates_nothing() {
     let bad_luck = Verdict::retryable(Cause::status(500));
     let paced = Verdict::Retryable {
         cause: Cause::status(429),
-        hint: Some(redial::Hint {
+        hint: Some(redial::hints::Hint {
             wait: Duration::from_secs(1),
             source: HintSource::RetryAfter,
         }),

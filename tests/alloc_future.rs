@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use common::Canned;
 use http::{HeaderMap, StatusCode};
+use redial::sleep::Sleeper;
 use redial::Retryable;
-use redial::{Policy, Sleeper, StopReason, Transport};
+use redial::{Policy, StopReason, Transport};
 
 struct Counting;
 
@@ -158,7 +159,7 @@ fn a_retry_loop_allocates_nothing_per_attempt() {
         Policy::builder()
             .max_attempts(attempts)
             .base(Duration::ZERO)
-            .budget(redial::BudgetConfig::new(10_000, 5, 10, 1))
+            .budget(redial::budget::BudgetConfig::new(10_000, 5, 10, 1))
             .build()
             .expect("valid policy")
     };

@@ -2,7 +2,7 @@
 
 mod common;
 
-use redial::AsyncIoSleeper;
+use redial::sleep::AsyncIoSleeper;
 
 #[test]
 fn shared_scenarios_reach_the_cores_decisions() {

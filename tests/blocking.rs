@@ -4,8 +4,9 @@ mod common;
 
 use std::time::Duration;
 
+use redial::sleep::{BlockingSleeper, ThreadSleeper};
+use redial::BlockingRetryable;
 use redial::Transport;
-use redial::{BlockingRetryable, BlockingSleeper, ThreadSleeper};
 
 #[test]
 fn shared_scenarios_reach_the_cores_decisions() {

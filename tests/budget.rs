@@ -5,9 +5,10 @@
 use std::time::{Duration, Instant};
 
 use redial::budget::rule::{NEW_RETRIES, RUN_CLEAN, RUN_FLAKY};
-use redial::{
-    Action, Cause, Counts, Hint, HintSource, Machine, Policy, Stop, Throttle, Transport, Verdict,
-};
+use redial::budget::{Counts, Throttle};
+use redial::hints::{Hint, HintSource};
+use redial::machine::{Action, Machine};
+use redial::{Cause, Policy, Stop, Transport, Verdict};
 
 /// Every failure kind a real incident produces, as the classifier gives it.
 fn kinds() -> Vec<(&'static str, Verdict)> {

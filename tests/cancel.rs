@@ -8,8 +8,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use redial::{FuturesTimerSleeper, Retryable, Sleeper, TokioSleeper};
-use redial::{Jitter, Policy, Transport};
+use redial::backoff::Jitter;
+use redial::sleep::{FuturesTimerSleeper, Sleeper, TokioSleeper};
+use redial::Retryable;
+use redial::{Policy, Transport};
 
 /// Counts live sleeps: each one made adds one, each one dropped takes it back.
 #[derive(Clone, Default)]
@@ -191,8 +193,8 @@ fn a_failed_attempt_is_let_go_before_the_wait_begins() {
         }
     }
     impl redial::HttpOutcome for Logged {
-        fn outcome(&self) -> redial::Outcome<'_> {
-            redial::Outcome::response(http::StatusCode::SERVICE_UNAVAILABLE, &self.1)
+        fn outcome(&self) -> redial::classify::Outcome<'_> {
+            redial::classify::Outcome::response(http::StatusCode::SERVICE_UNAVAILABLE, &self.1)
         }
     }
     /// An attempt's future that logs its drop.
@@ -255,7 +257,8 @@ async fn next_within_a_second<St: futures_core::Stream + Unpin>(
 
 #[tokio::test(start_paused = true)]
 async fn dropping_the_stream_mid_sleep_stops_everything_and_leaks_nothing() {
-    use redial::{retry_stream, StreamError};
+    use redial::retry_stream;
+    use redial::stream::StreamError;
     struct Failing(Option<Arc<()>>);
     impl futures_core::Stream for Failing {
         type Item = Result<(), StreamError<std::io::Error>>;
@@ -301,7 +304,7 @@ async fn dropping_the_stream_mid_sleep_stops_everything_and_leaks_nothing() {
 
 #[tokio::test(start_paused = true)]
 async fn dropping_the_tower_future_mid_sleep_stops_everything_and_leaks_nothing() {
-    use redial::RetryLayer;
+    use redial::tower::RetryLayer;
     use tower::{Layer, Service, ServiceExt};
     let calls = Arc::new(AtomicUsize::new(0));
     let held = Arc::new(());

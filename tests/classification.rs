@@ -4,10 +4,8 @@
 use std::time::SystemTime;
 
 use http::{HeaderMap, Method, StatusCode};
-use redial::{
-    Classifier, ErrorType, NonIdempotent, Outcome, Policy, Preset, RequestFacts, Rule, Transport,
-    Verdict,
-};
+use redial::classify::{Classifier, NonIdempotent, Outcome, RequestFacts, Rule};
+use redial::{ErrorType, Policy, Preset, Transport, Verdict};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Want {
@@ -293,9 +291,9 @@ fn fixtures_classify_as_documented() {
                 val.as_str().unwrap().parse().unwrap(),
             );
         }
-        let body = redial::read_error_body(v["body"].as_str().unwrap().as_bytes());
+        let body = redial::classify::read_error_body(v["body"].as_str().unwrap().as_bytes());
         let body_id = body.request_id.as_deref().map(str::to_owned);
-        if let Some(id) = redial::request_id(&headers) {
+        if let Some(id) = redial::classify::request_id(&headers) {
             assert_eq!(body_id.as_deref(), Some(id), "header and body ids agree");
         }
         let mut outcome = Outcome::response(StatusCode::from_u16(status).unwrap(), &headers);
@@ -317,7 +315,7 @@ fn fixtures_classify_as_documented() {
             // retry-after (17 s) wins over the anthropic reset (also 17 s away here).
             let hint = by_default.hint().unwrap();
             assert_eq!(hint.wait.as_secs(), 17);
-            assert_eq!(hint.source, redial::HintSource::RetryAfter);
+            assert_eq!(hint.source, redial::hints::HintSource::RetryAfter);
         }
         seen += 1;
     }

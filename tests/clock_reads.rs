@@ -14,8 +14,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::Canned;
 use http::{HeaderMap, StatusCode};
-use redial::{BudgetConfig, Policy, StopReason, Transport};
-use redial::{RetryError, Retryable, Sleeper, TokioSleeper};
+use redial::budget::BudgetConfig;
+use redial::sleep::{Sleeper, TokioSleeper};
+use redial::{Policy, StopReason, Transport};
+use redial::{RetryError, Retryable};
 
 /// Tokio's paused timer, counting how often each clock is read.
 #[derive(Default)]
@@ -317,7 +319,7 @@ async fn the_stream_and_the_tower_layer_read_no_clock_on_a_success() {
     assert_eq!(items, [Ok(1), Ok(2)]);
     assert_eq!(reads.counts(), (0, 0), "the stream");
 
-    let service = redial::RetryLayer::new(policy.clone())
+    let service = redial::tower::RetryLayer::new(policy.clone())
         .sleeper(&reads)
         .layer(tower::service_fn(|_: http::Request<String>| {
             std::future::ready(Ok::<_, Transport>(http::Response::new(())))
@@ -351,7 +353,7 @@ async fn the_stream_and_the_tower_layer_start_the_clock_at_their_first_wait() {
     assert_eq!(reads.counts(), (1, 0), "the stream");
 
     let mut calls = 0;
-    let service = redial::RetryLayer::new(policy.clone())
+    let service = redial::tower::RetryLayer::new(policy.clone())
         .sleeper(&reads)
         .layer(tower::service_fn(move |_: http::Request<String>| {
             calls += 1;

@@ -4,10 +4,12 @@
 
 use std::time::Duration;
 
+use redial::backoff::Jitter;
 use redial::budget::rule;
+use redial::budget::BudgetConfig;
 use redial::fleet::FleetConfig;
 use redial::gate::GateConfig;
-use redial::{BudgetConfig, Jitter, Policy, Preset};
+use redial::{Policy, Preset};
 
 fn design() -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/DESIGN.md");

@@ -16,7 +16,8 @@ use common::server::{Canned, Server};
 use fleet_common::{env, eventually, finish_worker, spawn_worker, RedisServer, Tally, WORKER};
 use redial::fleet::{Fleet, FleetConfig, FleetEvent};
 use redial::gate::{Admission, GateConfig};
-use redial::{BlockingRetryable, KeepStatus, Policy, StopReason};
+use redial::ureq::KeepStatus;
+use redial::{BlockingRetryable, Policy, StopReason};
 
 const SYNC: Duration = Duration::from_millis(50);
 
@@ -591,12 +592,12 @@ fn settings_are_checked_and_errors_name_the_key() {
 fn overloaded_retries(policy: &redial::Policy) -> u32 {
     let busy = redial::Verdict::retryable(redial::Cause::status(503));
     let mut rng = redial::Rng::with_seed(5);
-    let mut call = redial::Machine::new(policy, Instant::now());
+    let mut call = redial::machine::Machine::new(policy, Instant::now());
     let mut retries = 0;
     while retries < 1_000 {
         match call.on_outcome(&busy, Instant::now(), &mut rng) {
-            redial::Action::Retry(_) => retries += 1,
-            redial::Action::Stop(_) => break,
+            redial::machine::Action::Retry(_) => retries += 1,
+            redial::machine::Action::Stop(_) => break,
         }
     }
     retries
@@ -620,7 +621,7 @@ fn a_policy_in_a_fleet_shares_its_budget() {
     let pc = many.to_builder().build().expect("valid").with_fleet(&c);
     // Process A: a thousand calls that succeed at once.
     for _ in 0..1_000 {
-        let _ = redial::Machine::new(&pa, Instant::now()).on_success();
+        let _ = redial::machine::Machine::new(&pa, Instant::now()).on_success();
     }
     // A sync of A that began after the calls (the second to end from now), then one of
     // B after that.

@@ -28,8 +28,9 @@ use tokio::net::TcpListener;
 use fleet_common::{env, finish_worker, spawn_worker, RedisServer, WORKER};
 use redial::fleet::FleetConfig;
 use redial::gate::{Gate, GateConfig};
+use redial::sleep::TokioSleeper;
 use redial::Policy;
-use redial::{Retryable, TokioSleeper};
+use redial::Retryable;
 
 /// The wall clock in milliseconds since the Unix epoch (the server's windows are aligned
 /// on it).

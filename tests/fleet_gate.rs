@@ -10,7 +10,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
 use redial::gate::{Gate, GateConfig};
-use redial::{BlockingRetryable, BlockingSleeper, Policy, Retryable, Sleeper, Transport};
+use redial::sleep::{BlockingSleeper, Sleeper};
+use redial::{BlockingRetryable, Policy, Retryable, Transport};
 
 /// A clock that moves only when slept on, and records every sleep.
 #[derive(Clone)]
@@ -223,7 +224,7 @@ fn tower_a_first_attempt_waits_for_the_reset_before_the_service_is_polled() {
         *seen.borrow_mut() = Some(at.elapsed());
         core::future::ready(response(200, &[]))
     });
-    let service = redial::RetryLayer::new(policy)
+    let service = redial::tower::RetryLayer::new(policy)
         .sleeper(clock.clone())
         .layer(inner);
     let result = futures_executor::block_on(service.oneshot(http::Request::new(String::new())));
@@ -233,10 +234,10 @@ fn tower_a_first_attempt_waits_for_the_reset_before_the_service_is_polled() {
 }
 
 /// A stream of these items, all ready.
-struct Items(std::vec::IntoIter<Result<&'static str, redial::StreamError<std::io::Error>>>);
+struct Items(std::vec::IntoIter<Result<&'static str, redial::stream::StreamError<std::io::Error>>>);
 
 impl futures_core::Stream for Items {
-    type Item = Result<&'static str, redial::StreamError<std::io::Error>>;
+    type Item = Result<&'static str, redial::stream::StreamError<std::io::Error>>;
     fn poll_next(
         mut self: std::pin::Pin<&mut Self>,
         _: &mut std::task::Context<'_>,
@@ -253,7 +254,7 @@ fn stream_a_first_open_waits_for_the_reset() {
         &policy,
         || {
             opened_at = Some(clock.elapsed());
-            core::future::ready(Ok::<_, redial::StreamError<std::io::Error>>(
+            core::future::ready(Ok::<_, redial::stream::StreamError<std::io::Error>>(
                 http::Response::new(()),
             ))
         },

@@ -3,7 +3,7 @@
 
 mod common;
 
-use redial::FuturesTimerSleeper;
+use redial::sleep::FuturesTimerSleeper;
 
 #[test]
 fn shared_scenarios_reach_the_cores_decisions() {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::server::{closed_port, Canned, Server};
 use common::Recording;
-use redial::read_error_type;
+use redial::reqwest::read_error_type;
 use redial::Retryable;
 use redial::{Policy, Preset, StopReason};
 
@@ -138,7 +138,7 @@ async fn a_get_500_is_retried_once_the_request_is_known_to_be_idempotent() {
     let policy = Policy::default();
     let response = (|| client.get(server.url("/v1/models")).send())
         .retry(&policy)
-        .facts(redial::RequestFacts::new(&http::Method::GET))
+        .facts(redial::classify::RequestFacts::new(&http::Method::GET))
         .sleeper(instant())
         .await
         .expect("a GET may be retried after a 5xx");

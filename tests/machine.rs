@@ -5,10 +5,12 @@ use std::time::{Duration, Instant};
 
 use fastrand::Rng;
 use proptest::prelude::*;
+use redial::backoff::{Curve, Jitter};
+use redial::budget::{Budget, BudgetConfig, BudgetKind};
+use redial::hints::{Hint, HintSource};
+use redial::machine::{Action, Basis, Machine, OnLongHint};
 use redial::{
-    Action, Basis, Budget, BudgetConfig, BudgetKind, Cause, Curve, ErrorType, Hint, HintSource,
-    Jitter, Machine, OnLongHint, Policy, PolicyBuilder, Preset, Stop, StopReason, Transport,
-    Verdict,
+    Cause, ErrorType, Policy, PolicyBuilder, Preset, Stop, StopReason, Transport, Verdict,
 };
 
 #[path = "../fuzz/checks.rs"]
@@ -1211,7 +1213,8 @@ fn validation_names_the_key_and_the_rule() {
 /// clock) must leave the budget as a machine would have.
 #[test]
 fn first_success_settles_like_a_machine() {
-    use redial::{Machine, Stop};
+    use redial::machine::Machine;
+    use redial::Stop;
     let policy = aws_bucket();
     let budget = policy.rules().budget().expect("the policy has a budget");
     assert!(budget.try_withdraw(20));

@@ -12,9 +12,9 @@ use std::time::Duration;
 use common::server::{Canned, Server};
 use common::Recording;
 use http::Extensions;
-use redial::{
-    BudgetConfig, Policy, Preset, RequestIds, RetryError, RetryMiddleware, Stop, StopReason,
-};
+use redial::budget::BudgetConfig;
+use redial::reqwest_middleware::RetryMiddleware;
+use redial::{Policy, Preset, RequestIds, RetryError, Stop, StopReason};
 use reqwest::{Request, Response};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Next};
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 use common::server::{Canned, Server};
 use common::sse::{collect, Sse, SseEvent};
 use common::Recording;
-use redial::{retry_stream, StreamError};
+use redial::retry_stream;
+use redial::stream::StreamError;
 use redial::{ErrorType, Policy, Preset, StopReason};
 use redial::{Last, Refusal};
 

@@ -6,8 +6,9 @@ mod common;
 use std::future::IntoFuture;
 use std::time::Duration;
 
+use redial::sleep::TokioSleeper;
+use redial::Retryable;
 use redial::{Policy, StopReason, Transport};
-use redial::{Retryable, TokioSleeper};
 
 #[tokio::test(start_paused = true)]
 async fn shared_scenarios_reach_the_cores_decisions() {
@@ -61,7 +62,7 @@ async fn attempt_timeout_cuts_off_a_hung_attempt_as_a_transport_timeout() {
     // which the budget charges `timeout_cost` (10), not `retry_cost` (5), and which the
     // final error names. The `aws` bucket, whose level shows each charge.
     let policy = Policy::builder()
-        .budget(redial::BudgetConfig::new(500, 5, 10, 1))
+        .budget(redial::budget::BudgetConfig::new(500, 5, 10, 1))
         .build()
         .expect("a valid policy");
     let budget = policy
@@ -112,7 +113,7 @@ async fn a_bodys_request_id_reaches_the_final_error() {
                 .status(529)
                 .body(body)
                 .map_err(|_| Transport::Other)?;
-            Ok::<_, Transport>(redial::with_error_type(response))
+            Ok::<_, Transport>(redial::classify::with_error_type(response))
         }
     })
     .retry(&policy)

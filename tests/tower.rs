@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use common::server::{Canned, Server};
 use common::Recording;
+use redial::tower::{ReplayBody, RetryLayer};
 use redial::{Last, Refusal};
 use redial::{Policy, Preset, StopReason};
-use redial::{ReplayBody, RetryLayer};
 use tower::{Layer, ServiceExt};
 
 fn instant() -> Recording<fn(Duration) -> std::future::Ready<()>> {

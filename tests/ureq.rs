@@ -8,7 +8,7 @@ use std::io::Read;
 use std::time::Duration;
 
 use common::server::{Canned, Server};
-use redial::KeepStatus;
+use redial::ureq::KeepStatus;
 use redial::{BlockingRetryable, Last, RetryError};
 use redial::{Policy, Preset, StopReason};
 use ureq::http::Response;

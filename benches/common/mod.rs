@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use criterion::Criterion;
-use redial::Action;
+use redial::machine::Action;
 
 /// The first retry's delay.
 pub const BASE: Duration = Duration::from_millis(500);
@@ -55,7 +55,7 @@ pub fn policy_builder() -> redial::PolicyBuilder {
         .base(BASE)
         .cap(CAP)
         .factor(f64::from(FACTOR))
-        .jitter(redial::Jitter::Full)
+        .jitter(redial::backoff::Jitter::Full)
 }
 
 /// Builds a bench policy, which is valid.
@@ -104,7 +104,7 @@ pub fn adapter_policy() -> redial::Policy {
     build(
         policy_builder()
             .max_attempts(RETRIES + 1)
-            .budget(redial::BudgetConfig::aws()),
+            .budget(redial::budget::BudgetConfig::aws()),
     )
 }
 
@@ -114,7 +114,7 @@ pub fn adapter_policy() -> redial::Policy {
 /// the AWS rows do: at the default ratios the budget rightly throttles such a stream of
 /// calls, and the rows timed refusals and the errors they end in, not the same call.
 pub fn adaptive_policy() -> redial::Policy {
-    let mut budget = redial::BudgetConfig::adaptive();
+    let mut budget = redial::budget::BudgetConfig::adaptive();
     budget.overload_ratio = 10.0;
     budget.retry_ratio = 10.0;
     build(policy_builder().max_attempts(RETRIES + 1).budget(budget))
@@ -159,8 +159,8 @@ pub fn flaky<'a>(
 }
 
 impl redial::HttpOutcome for Canned<'_> {
-    fn outcome(&self) -> redial::Outcome<'_> {
-        redial::Outcome::response(self.status, self.headers)
+    fn outcome(&self) -> redial::classify::Outcome<'_> {
+        redial::classify::Outcome::response(self.status, self.headers)
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::builder::PossibleValuesParser;
 use http::{HeaderName, HeaderValue};
-use redial::duration::Readable;
+use redial::duration::Rounded;
 use redial::policy::check::{check_bytes, Report};
 use redial::policy::file::{read_file, read_limited, Format};
 use redial::policy::lint::{Finding, Severity};
@@ -169,9 +169,9 @@ pub fn parse_method(s: &str) -> Result<http::Method, String> {
 }
 
 /// A duration for people, rounded to what matters at its size (`312ms`, `1.2s`): see
-/// `redial::duration::Readable`.
+/// `redial::duration::Rounded`.
 pub fn show(d: Duration) -> String {
-    Readable(d).to_string()
+    Rounded(d).to_string()
 }
 
 /// Prints rows under a header, every column right-aligned to its widest cell.

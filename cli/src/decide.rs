@@ -53,7 +53,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderMap, Method, StatusCode};
-use redial::{Action, ErrorType, Outcome, Policy, RequestFacts, Rng, Transport};
+use redial::classify::{Outcome, RequestFacts};
+use redial::machine::Action;
+use redial::{ErrorType, Policy, Rng, Transport};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -600,7 +602,7 @@ mod tests {
         // it only if at_ms follows the delays.
         let policy = Policy::builder()
             .max_attempts(5)
-            .jitter(redial::Jitter::None)
+            .jitter(redial::backoff::Jitter::None)
             .base(Duration::from_millis(400))
             .max_elapsed(Duration::from_millis(1500))
             .build()

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use redial::{Action, ErrorType, Outcome, Policy, Preset, RequestFacts, Rng, Transport};
+use redial::classify::{Outcome, RequestFacts};
+use redial::machine::Action;
+use redial::{ErrorType, Policy, Preset, Rng, Transport};
 
 use crate::schedule::run_once;
 use redial_cli::common::{fail, load_file, show, table_left as table};

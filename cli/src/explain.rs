@@ -8,14 +8,15 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use redial::backoff::Jitter;
 use redial::budget::rule;
-use redial::duration::Readable;
+use redial::budget::{BudgetConfig, BudgetKind, Throttle};
+use redial::classify::{NonIdempotent, Outcome, RequestFacts, Rule};
+use redial::duration::Rounded;
 use redial::gate::{Gate, GateConfig};
 use redial::hints::{self, HintSource, Parsed};
-use redial::{
-    Action, Basis, BudgetConfig, BudgetKind, Cause, ErrorType, Jitter, NonIdempotent, Outcome,
-    Policy, RequestFacts, Retry, Rng, Rule, Stop, Throttle, Transport, Verdict,
-};
+use redial::machine::{Action, Basis, Retry};
+use redial::{Cause, ErrorType, Policy, Rng, Stop, Transport, Verdict};
 
 use redial_cli::common::{
     fail, header_map, parse_header, parse_method, parse_wall_clock, show, PolicyArgs,
@@ -156,7 +157,7 @@ pub fn run(args: ExplainArgs) -> ExitCode {
             "Attempt {} of at most {}, {} into the call:",
             args.attempt,
             policy.rules().max_attempts(),
-            Readable(args.elapsed.unwrap_or_default())
+            Rounded(args.elapsed.unwrap_or_default())
         );
     }
     println!("{}", explain(&input, &verdict, &action));
@@ -209,10 +210,10 @@ fn retry_sentence(input: &Input<'_>, retry: &Retry) -> String {
                 format!(
                     "the server asked for {} in {}, more than max_hint {}, so the wait is \
                      clamped to {} (on_long_hint = \"clamp\")",
-                    Readable(hint.wait),
+                    Rounded(hint.wait),
                     hint.source,
-                    Readable(rules.max_hint()),
-                    Readable(rules.max_hint())
+                    Rounded(rules.max_hint()),
+                    Rounded(rules.max_hint())
                 )
             } else if hint.wait.is_zero() && gave_a_date(input.headers, hint.source) {
                 format!(
@@ -315,9 +316,9 @@ fn stop_sentence(input: &Input<'_>, verdict: &Verdict, stop: &Stop) -> String {
                 "Do not retry ({reason}): the server asked for {} in {source}, more than \
                  max_hint {}, so the call fails now rather than hold its caller that long \
                  (on_long_hint = \"clamp\" would wait {} instead).",
-                Readable(asked),
-                Readable(max),
-                Readable(max)
+                Rounded(asked),
+                Rounded(max),
+                Rounded(max)
             )
         }
         Stop::DeadlineExceeded { wait, limit, .. } => format!(
@@ -329,7 +330,7 @@ fn stop_sentence(input: &Input<'_>, verdict: &Verdict, stop: &Stop) -> String {
                 .cause()
                 .map_or_else(String::new, |c| why_safe(input, c)),
             show(wait),
-            Readable(limit)
+            Rounded(limit)
         ),
         Stop::BudgetExhausted { cost, available } => format!(
             "Do not retry ({reason}): the retry budget holds {available} tokens and a retry \
@@ -341,7 +342,7 @@ fn stop_sentence(input: &Input<'_>, verdict: &Verdict, stop: &Stop) -> String {
                 .strip_prefix(&format!("{reason}: throttled: "))
                 .unwrap_or(&display);
             let budget = rules.budget_config();
-            let window = Readable(budget.window);
+            let window = Rounded(budget.window);
             let rule = match why {
                 Throttle::Failing { .. } => format!(
                     "overload_ratio {} per recent first attempt over a {window} window, while \
@@ -398,7 +399,7 @@ fn gate_sentence(input: &Input<'_>, (config, who): &(GateConfig, String)) -> Opt
     let clamped = if hold >= config.max_hold {
         format!(
             " (max_hold {}: the server's reset is later)",
-            Readable(config.max_hold)
+            Rounded(config.max_hold)
         )
     } else {
         String::new()
@@ -410,12 +411,12 @@ fn gate_sentence(input: &Input<'_>, (config, who): &(GateConfig, String)) -> Opt
             show((hold / 10).min(Duration::from_secs(1)))
         )
     } else {
-        format!("then ramp back up over {}", Readable(ramp))
+        format!("then ramp back up over {}", Rounded(ramp))
     };
     Some(format!(
         "The rate-limit gate learns that the quota is spent: first attempts {who} are held \
          {}{clamped} until it resets, {after}.",
-        Readable(hold)
+        Rounded(hold)
     ))
 }
 
@@ -435,7 +436,7 @@ fn throttle_rule(budget: &BudgetConfig) -> String {
         budget.overload_ratio,
         budget.overload_ratio,
         rule::RUN_CLEAN,
-        Readable(budget.window)
+        Rounded(budget.window)
     )
 }
 
@@ -560,7 +561,7 @@ fn notes(input: &Input<'_>, verdict: &Verdict) -> Vec<String> {
                     notes.push(format!(
                         "{} asks for {}, but {} comes first.",
                         source.header(),
-                        Readable(wait),
+                        Rounded(wait),
                         by.header()
                     ));
                 }
@@ -571,7 +572,7 @@ fn notes(input: &Input<'_>, verdict: &Verdict) -> Vec<String> {
                 notes.push(format!(
                     "{} asks for {}, but the policy does not read hints (hints.honor = false).",
                     source.header(),
-                    Readable(wait)
+                    Rounded(wait)
                 ));
             }
             _ => {}

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use redial::{Action, Cause, Jitter, Policy, Rng, Stop, StopReason, Verdict};
+use redial::backoff::Jitter;
+use redial::machine::Action;
+use redial::{Cause, Policy, Rng, Stop, StopReason, Verdict};
 
 use redial_cli::common::{fail, show, table, PolicyArgs};
 

@@ -11,8 +11,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
+use redial::budget::BudgetConfig;
+use redial::classify::RequestFacts;
 use redial::pacer::PacerConfig;
-use redial::{BudgetConfig, Policy, Preset, RequestFacts};
+use redial::{Policy, Preset};
 use redial_sim::{
     Arrivals, BudgetScope, Failure, HintHeader, Incident, IncidentKind, Report, Scenario,
     SeedTable, ServerModel, SimulateError, Table,
@@ -495,7 +497,7 @@ fn scope(args: &SimulateArgs, kind: BudgetKind) -> BudgetScope {
 }
 
 fn human(d: Duration) -> String {
-    redial::duration::Human(d).to_string()
+    redial::duration::Exact(d).to_string()
 }
 
 /// One line for a chart title.

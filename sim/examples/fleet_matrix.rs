@@ -25,7 +25,8 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use redial::{BudgetConfig, Policy, Preset};
+use redial::budget::BudgetConfig;
+use redial::{Policy, Preset};
 use redial_sim::matrix::{self, Section, Settings};
 use redial_sim::{run, BudgetScope, Failure, Scenario};
 

@@ -27,7 +27,7 @@
 //! one event to the next, no sleeping and no thread per client, so ten minutes of a
 //! thousand clients take a fraction of a second. Each call is driven by its own copy of
 //! the real [`Machine`] (not a model of it), classified by the policy's real
-//! [`Classifier`](redial::Classifier) from the modelled server's status and headers, so a
+//! [`Classifier`](redial::classify::Classifier) from the modelled server's status and headers, so a
 //! run shows what the library would do: the presets' retryable statuses, hint reading,
 //! spread, jitter, limits and budget all come from the same code as in production.
 //! Classifying costs a little more than building verdicts by hand, but it is what lets a
@@ -57,8 +57,8 @@
 //! a budget, of its own, as a fleet of processes is deployed. With [`BudgetScope::Redis`]
 //! each client also exchanges its budget's [`Counts`] every `sync` with a
 //! modelled store through the budget's own API
-//! ([`take_local_deltas`](redial::Budget::take_local_deltas), then
-//! [`set_fleet_view`](redial::Budget::set_fleet_view) with the fleet's counts over the
+//! ([`take_local_deltas`](redial::budget::Budget::take_local_deltas), then
+//! [`set_fleet_view`](redial::budget::Budget::set_fleet_view) with the fleet's counts over the
 //! budget's window and over its latest bucket, fresh for
 //! `FleetConfig::VIEW_FRESH_SYNCS` sync intervals as in the library), so each client
 //! decides from the fleet's totals as they were at the last sync: what sharing through Redis can do at best, with
@@ -173,10 +173,13 @@ use std::time::{Instant, SystemTime};
 use fastrand::Rng;
 
 use http::StatusCode;
+use redial::budget::Counts;
+use redial::classify::Outcome;
 use redial::fleet::FleetConfig;
+use redial::machine::{Action, Machine};
 use redial::pacer::{Acquire, Pacer, Quota, Ticket};
-use redial::{Action, Counts, Machine, StopReason};
-use redial::{Outcome, Transport};
+use redial::StopReason;
+use redial::Transport;
 use redial::{Policy, PolicyError};
 
 pub use report::{Bucket, Latency, Recovery, Report, SeedTable, Table, RECOVERED};
@@ -255,7 +258,7 @@ fn validate(s: &Scenario) -> Result<(), SimulateError> {
             return Err(SimulateError::invalid(
                 "budget.sync",
                 "from 1ms to 1h",
-                redial::duration::Human(sync),
+                redial::duration::Exact(sync),
             ));
         }
     }
@@ -263,7 +266,7 @@ fn validate(s: &Scenario) -> Result<(), SimulateError> {
         return Err(SimulateError::invalid(
             "timeout",
             "more than 0s and at most 1h",
-            redial::duration::Human(s.timeout),
+            redial::duration::Exact(s.timeout),
         ));
     }
     if s.bucket.is_zero() {
@@ -317,7 +320,7 @@ fn validate(s: &Scenario) -> Result<(), SimulateError> {
                     return Err(SimulateError::invalid(
                         "incidents.ratelimit.window",
                         "more than 0s and at most 1h",
-                        redial::duration::Human(window),
+                        redial::duration::Exact(window),
                     ));
                 }
             }

@@ -646,7 +646,8 @@ fn pair(policy: Policy) -> Result<[Policy; 2], SimulateError> {
 /// many.
 ///
 /// ```
-/// use redial::{BudgetConfig, Preset};
+/// use redial::Preset;
+/// use redial::budget::BudgetConfig;
 /// use redial_sim::matrix::{self, Section, Settings};
 ///
 /// // A candidate: the AWS bucket in place of the default budget.

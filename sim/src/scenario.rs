@@ -20,8 +20,8 @@ use core::fmt;
 use core::str::FromStr;
 use core::time::Duration;
 
+use redial::classify::RequestFacts;
 use redial::pacer::PacerConfig;
-use redial::RequestFacts;
 
 /// How the clients start their calls. Rates are for the whole fleet: each of the `N`
 /// clients starts calls at `rate / N`.

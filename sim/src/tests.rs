@@ -2,7 +2,8 @@
 //! bookkeeping. Every run here is sized to finish in well under a second in debug builds.
 
 use super::*;
-use redial::{Curve, Jitter, Preset};
+use redial::backoff::{Curve, Jitter};
+use redial::Preset;
 
 /// The blog's clients: they retry until they succeed, with no budget to stop them.
 fn contention_policy(jitter: Jitter) -> Policy {
@@ -235,7 +236,7 @@ fn a_post_is_not_retried_after_a_500_unless_the_policy_says_always() {
     s.clients = 20;
     s.duration = Duration::from_secs(20);
     s.incidents[0].start = Duration::ZERO;
-    s.request = redial::RequestFacts::idempotent(false);
+    s.request = redial::classify::RequestFacts::idempotent(false);
     let default = run(&s, "default", &Policy::default()).unwrap();
     let anthropic = run(&s, "anthropic", &Policy::preset(Preset::Anthropic)).unwrap();
     assert_eq!(default.retries, 0);
@@ -462,7 +463,7 @@ fn a_refused_connection_fails_after_the_round_trip() {
     assert_eq!(r.latency.max(), s.rtt);
     // A connect failure is retried, even for a POST under `when_safe`.
     let mut post = s.clone();
-    post.request = redial::RequestFacts::idempotent(false);
+    post.request = redial::classify::RequestFacts::idempotent(false);
     let r = run(&post, "x", &Policy::builder().no_budget().build().unwrap()).unwrap();
     assert_eq!(r.stopped(StopReason::NotRetryable), 0);
     assert!(r.retries > 2 * 290, "{}", r.retries);
@@ -487,7 +488,7 @@ fn a_timeout_fails_after_its_time() {
     let get = run(&s, "x", &retrying).unwrap();
     assert!(get.latency.max() > Duration::from_secs(9), "three timeouts");
     assert!(get.retries > 100, "{}", get.retries);
-    s.request = redial::RequestFacts::idempotent(false);
+    s.request = redial::classify::RequestFacts::idempotent(false);
     let post = run(&s, "x", &retrying).unwrap();
     assert_eq!(post.retries, 0);
     assert_eq!(post.stopped(StopReason::NotRetryable), 100);

@@ -3,18 +3,19 @@
 use core::time::Duration;
 use std::time::{Instant, SystemTime};
 
-use super::classify_result::{Classify, HttpClassify};
+use super::classify::{Classify, HttpClassify};
 use super::driver::{finish, read, Command, Driver, Event, Pending};
 use super::notify::{NoNotify, Notify};
-use super::options::{AsPolicy, AttemptOutput, Retrying, WithSleeper};
+use super::options::{AsPolicy, AttemptOutput, WithSleeper};
 use super::retry_error::RetryError;
+use super::retrying::Retrying;
 
 /// How a blocking retry waits and tells the time. [`ThreadSleeper`] is the default; any
 /// `FnMut(Duration)` is one too (a test can record the waits instead of sleeping).
 ///
 /// ```
 /// use std::time::Duration;
-/// use redial::BlockingSleeper;
+/// use redial::sleep::BlockingSleeper;
 ///
 /// let mut waits = Vec::new();
 /// let mut record = |d: Duration| waits.push(d);
@@ -25,7 +26,7 @@ pub trait BlockingSleeper {
     /// Blocks for `duration`.
     ///
     /// ```
-    /// use redial::{BlockingSleeper, ThreadSleeper};
+    /// use redial::sleep::{BlockingSleeper, ThreadSleeper};
     /// ThreadSleeper.sleep(std::time::Duration::ZERO);
     /// ```
     fn sleep(&mut self, duration: Duration);
@@ -33,7 +34,7 @@ pub trait BlockingSleeper {
     /// The monotonic clock. Defaults to [`Instant::now`].
     ///
     /// ```
-    /// use redial::{BlockingSleeper, ThreadSleeper};
+    /// use redial::sleep::{BlockingSleeper, ThreadSleeper};
     /// assert!(ThreadSleeper.now() <= std::time::Instant::now());
     /// ```
     fn now(&self) -> Instant {
@@ -43,7 +44,7 @@ pub trait BlockingSleeper {
     /// The wall clock, for HTTP dates. Defaults to [`SystemTime::now`].
     ///
     /// ```
-    /// use redial::{BlockingSleeper, ThreadSleeper};
+    /// use redial::sleep::{BlockingSleeper, ThreadSleeper};
     /// assert!(ThreadSleeper.wall() > std::time::SystemTime::UNIX_EPOCH);
     /// ```
     fn wall(&self) -> SystemTime {
@@ -60,7 +61,7 @@ impl<F: FnMut(Duration)> BlockingSleeper for F {
 /// Sleeps the current thread with [`std::thread::sleep`].
 ///
 /// ```
-/// use redial::{BlockingSleeper, ThreadSleeper};
+/// use redial::sleep::{BlockingSleeper, ThreadSleeper};
 /// ThreadSleeper.sleep(std::time::Duration::from_millis(1));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

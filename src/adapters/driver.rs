@@ -37,10 +37,11 @@ use fastrand::Rng;
 
 use crate::classify::Outcome;
 use crate::gate::Admission;
-use crate::machine::{Action, Machine, Stop};
+use crate::machine::{Action, Machine};
 use crate::verdict::{Cause, Transport, Verdict};
+use crate::Stop;
 
-use super::classify_result::{Classify, ClassifyContext};
+use super::classify::{Classify, ClassifyContext};
 use super::notify::{Event as Heard, Notify};
 use super::options::{AsPolicy, Options};
 use super::request_ids::RequestIds;

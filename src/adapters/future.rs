@@ -8,11 +8,12 @@ use core::time::Duration;
 
 use pin_project_lite::pin_project;
 
-use super::classify_result::Classify;
+use super::classify::Classify;
 use super::driver::{finish, read, Command, Driver, Event, Pending};
 use super::notify::Notify;
-use super::options::{AsPolicy, AttemptOutput, Fresh, Options, Retrying, WithSleeper};
+use super::options::{AsPolicy, AttemptOutput, Options, WithSleeper};
 use super::retry_error::RetryError;
+use super::retrying::{Fresh, Retrying};
 use super::sleep::{DefaultSleeper, MaybeSleeper, Sleeper};
 #[cfg(doc)]
 use crate::classify::RequestFacts;
@@ -27,7 +28,8 @@ pub type DefaultSleep = <DefaultSleeper as MaybeSleeper>::Sleep;
 ///
 /// ```
 /// use std::time::Duration;
-/// use redial::{Retryable, TokioSleeper};
+/// use redial::Retryable;
+/// use redial::sleep::TokioSleeper;
 /// use redial::{Policy, Transport};
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -575,8 +577,8 @@ fn poll_sleep<Ctx, Fut, Sl: Future<Output = ()>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::Policy;
     use crate::verdict::Transport;
+    use crate::Policy;
 
     #[test]
     fn a_call_is_small() {

@@ -15,7 +15,8 @@ use crate::verdict::{ErrorType, Transport};
 ///
 /// ```
 /// use redial::HttpOutcome;
-/// use redial::{Outcome, Transport};
+/// use redial::Transport;
+/// use redial::classify::Outcome;
 ///
 /// enum MyClientError { Refused, TimedOut, Broken }
 ///
@@ -54,8 +55,10 @@ use crate::verdict::{ErrorType, Transport};
 ///
 /// ```
 /// use bytes::Bytes;
-/// use redial::{with_error_type, HttpOutcome};
-/// use redial::{ErrorType, Outcome};
+/// use redial::HttpOutcome;
+/// use redial::classify::with_error_type;
+/// use redial::ErrorType;
+/// use redial::classify::Outcome;
 ///
 /// let body = Bytes::from_static(br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#);
 /// let response = http::Response::builder().status(529).body(body)?;
@@ -81,7 +84,7 @@ pub trait HttpOutcome {
     ///
     /// ```
     /// use redial::HttpOutcome;
-    /// use redial::Outcome;
+    /// use redial::classify::Outcome;
     /// let response = http::Response::builder().status(503).body(())?;
     /// assert!(matches!(response.outcome(), Outcome::Response { status, .. } if status == 503));
     /// # Ok::<(), http::Error>(())
@@ -130,7 +133,8 @@ impl<B> HttpOutcome for http::Response<B> {
 ///
 /// ```
 /// use redial::HttpOutcome;
-/// use redial::{Outcome, Transport};
+/// use redial::Transport;
+/// use redial::classify::Outcome;
 /// assert!(matches!(Transport::Timeout.outcome(), Outcome::Transport(Transport::Timeout)));
 /// ```
 impl HttpOutcome for Transport {
@@ -144,7 +148,8 @@ impl HttpOutcome for Transport {
 /// ```
 /// use std::io;
 /// use redial::HttpOutcome;
-/// use redial::{Outcome, Transport};
+/// use redial::Transport;
+/// use redial::classify::Outcome;
 /// let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
 /// assert!(matches!(refused.outcome(), Outcome::Transport(Transport::Connect)));
 /// ```
@@ -163,7 +168,8 @@ impl HttpOutcome for std::io::Error {
 ///
 /// ```
 /// use redial::HttpOutcome;
-/// use redial::{ErrorType, Outcome};
+/// use redial::ErrorType;
+/// use redial::classify::Outcome;
 /// let event = ErrorType::Overloaded;
 /// assert!(matches!(event.outcome(), Outcome::Response { error_type: Some(ErrorType::Overloaded), .. }));
 /// ```
@@ -177,7 +183,8 @@ impl HttpOutcome for ErrorType {
 ///
 /// ```
 /// use redial::HttpOutcome;
-/// use redial::{Outcome, Transport};
+/// use redial::Transport;
+/// use redial::classify::Outcome;
 /// let result: Result<http::Response<()>, Transport> = Err(Transport::Connect);
 /// assert!(matches!(result.outcome(), Outcome::Transport(Transport::Connect)));
 /// ```
@@ -202,7 +209,8 @@ impl<T: HttpOutcome, E: HttpOutcome> HttpOutcome for Result<T, E> {
 ///
 /// ```
 /// use redial::HttpOutcome;
-/// use redial::{Outcome, Transport};
+/// use redial::Transport;
+/// use redial::classify::Outcome;
 /// assert!(matches!(Box::new(Transport::Reset).outcome(), Outcome::Transport(Transport::Reset)));
 /// ```
 impl<T: HttpOutcome + ?Sized> HttpOutcome for Box<T> {
@@ -223,7 +231,7 @@ impl<T: HttpOutcome + ?Sized> HttpOutcome for Box<T> {
 /// compile and never find an error type.
 ///
 /// ```
-/// use redial::with_error_type;
+/// use redial::classify::with_error_type;
 /// use redial::ErrorType;
 ///
 /// let body = r#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#;
@@ -277,7 +285,7 @@ pub(crate) fn body_request_id(extensions: &http::Extensions) -> Option<&str> {
 ///
 /// ```
 /// use std::io;
-/// use redial::transport_kind;
+/// use redial::classify::transport_kind;
 /// use redial::Transport;
 ///
 /// let err = io::Error::new(io::ErrorKind::Other, io::Error::from(io::ErrorKind::ConnectionReset));

@@ -1,57 +1,28 @@
-//! The adapters: the retry core run on real I/O. Private modules, each re-exported flat
-//! from the crate root (one path per type); the crate docs' "Adapters" section is their
-//! user guide, and docs/ARCHITECTURE.md walks a call through these files.
+//! The adapters: the retry core run on real I/O. Private modules: the crate root's one
+//! re-export list gives each public item its one path (the entry points and the hooks at
+//! the root, timers under `redial::sleep`, each integration under its own module); the
+//! crate docs' "Adapters" section is their user guide, and docs/ARCHITECTURE.md walks a
+//! call through these files.
 
-mod blocking;
-mod classify_result;
+pub(crate) mod blocking;
+pub(crate) mod classify;
 mod driver;
-mod future;
-mod http_outcome;
-mod notify;
-mod options;
-mod request_ids;
+pub(crate) mod future;
+pub(crate) mod http_outcome;
+pub(crate) mod notify;
+pub(crate) mod options;
+pub(crate) mod request_ids;
 #[cfg(feature = "reqwest")]
-mod reqwest;
+pub(crate) mod reqwest;
 #[cfg(feature = "reqwest-middleware")]
-mod reqwest_middleware;
-mod retry_error;
-mod sleep;
-mod stream;
-mod stream_error;
+pub(crate) mod reqwest_middleware;
+pub(crate) mod retry_error;
+pub(crate) mod retrying;
+pub(crate) mod sleep;
+pub(crate) mod stream;
+pub(crate) mod stream_error;
 #[cfg(feature = "tower")]
-mod tower;
+pub(crate) mod tower;
 mod tracing;
 #[cfg(feature = "ureq")]
-mod ureq;
-
-pub use blocking::{BlockingAttempts, BlockingRetryable, BlockingSleeper, ThreadSleeper};
-pub use classify_result::{Classify, ClassifyContext, ClassifyFn, HttpClassify};
-pub use future::{Attempts, AttemptsWithContext, DefaultSleep, Retryable, RetryableWithContext};
-#[cfg(feature = "json")]
-pub use http_outcome::with_error_type;
-pub use http_outcome::{transport_kind, HttpOutcome};
-pub use notify::{Event, NoNotify, Notify};
-pub use options::{AsPolicy, AttemptOutput, Retrying, WithSleeper};
-pub use request_ids::RequestIds;
-#[cfg(feature = "reqwest")]
-#[cfg(feature = "json")]
-pub use reqwest::read_error_type;
-#[cfg(feature = "reqwest-middleware")]
-pub use reqwest_middleware::{MiddlewareAttempts, RetryMiddleware};
-pub use retry_error::{Last, Refusal, RetryError};
-#[cfg(feature = "futures-timer")]
-pub use sleep::FuturesTimerSleeper;
-#[cfg(feature = "tokio")]
-pub use sleep::TokioSleeper;
-#[cfg(feature = "async-io")]
-pub use sleep::{AsyncIoSleep, AsyncIoSleeper};
-pub use sleep::{DefaultSleeper, MaybeSleeper, NoSleeperChosen, Sleeper};
-pub use stream::{retry_stream, Commit, FirstItem, StreamAttempts};
-pub use stream_error::{ErrorEvent, StreamError};
-#[cfg(feature = "tower")]
-pub use tower::{
-    KeepInnerTypes, ReplayBody, RetryLayer, RetryService, RetryServiceFuture, TowerLayer,
-    TowerMode, WrapInRetryError,
-};
-#[cfg(feature = "ureq")]
-pub use ureq::KeepStatus;
+pub(crate) mod ureq;

@@ -3,7 +3,7 @@
 use core::fmt;
 use core::time::Duration;
 
-use crate::duration::Readable;
+use crate::duration::Rounded;
 use crate::machine::Retry;
 use crate::verdict::Verdict;
 
@@ -45,11 +45,8 @@ impl<F: FnMut(&Event<'_>)> Notify for F {
 
 /// The hook that does nothing: the default.
 ///
-/// ```
-/// use redial::{NoNotify, Notify};
-/// # fn takes(_: impl Notify) {}
-/// takes(NoNotify);
-/// ```
+/// Sealed on purpose: the default hook, public only because a call's type
+/// names it; in a private module, so no user can name it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoNotify;
 
@@ -182,7 +179,7 @@ impl fmt::Display for Event<'_> {
             "attempt {} failed: {}; retrying in {}",
             self.attempt,
             self.retry,
-            Readable(self.retry.delay)
+            Rounded(self.retry.delay)
         )?;
         if let Some(id) = self.request_id {
             write!(f, " (request id {id})")?;

@@ -43,7 +43,8 @@ impl HttpOutcome for reqwest::Error {
 /// call retries with no glue code.
 ///
 /// ```no_run
-/// use redial::{Retryable, TokioSleeper};
+/// use redial::Retryable;
+/// use redial::sleep::TokioSleeper;
 /// use redial::{Policy, Preset};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -75,7 +76,9 @@ impl HttpOutcome for reqwest::Error {
 /// read every error body and never find an error type.
 ///
 /// ```no_run
-/// use redial::{read_error_type, Retryable, TokioSleeper};
+/// use redial::Retryable;
+/// use redial::reqwest::read_error_type;
+/// use redial::sleep::TokioSleeper;
 ///
 /// # async fn run(client: reqwest::Client, policy: redial::Policy) -> Result<(), Box<dyn std::error::Error>> {
 /// let response = (|| async {

@@ -9,14 +9,15 @@ use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
 use crate::classify::{Outcome, RequestFacts};
-use crate::policy::Policy;
+use crate::Policy;
 
-use super::classify_result::{Classify, HttpClassify};
+use super::classify::{Classify, HttpClassify};
 use super::driver::{finish, read, Command, Driver, Event, Pending};
 use super::http_outcome::{transport_kind, HttpOutcome};
 use super::notify::{NoNotify, Notify};
-use super::options::{AttemptOutput, Retrying, WithSleeper};
+use super::options::{AttemptOutput, WithSleeper};
 use super::retry_error::Refusal;
+use super::retrying::Retrying;
 use super::sleep::{Sleeper, TokioSleeper};
 
 /// The largest error body read for its error type: an API's JSON error is a few hundred
@@ -27,7 +28,7 @@ const PEEK_LIMIT: u64 = 64 * 1024;
 /// replaces reqwest-retry's `RetryTransientMiddleware` in one line.
 ///
 /// ```no_run
-/// use redial::RetryMiddleware;
+/// use redial::reqwest_middleware::RetryMiddleware;
 /// use redial::{Policy, Preset};
 /// use reqwest_middleware::ClientBuilder;
 ///
@@ -100,7 +101,7 @@ const PEEK_LIMIT: u64 = 64 * 1024;
 /// In a client of its own:
 ///
 /// ```
-/// use redial::RetryMiddleware;
+/// use redial::reqwest_middleware::RetryMiddleware;
 /// use redial::Policy;
 ///
 /// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
@@ -136,7 +137,7 @@ impl Retrying<MiddlewareAttempts, Policy, TokioSleeper, HttpClassify, NoNotify> 
     /// the policy share its budget, so one policy per service is the rule.
     ///
     /// ```
-    /// use redial::RetryMiddleware;
+    /// use redial::reqwest_middleware::RetryMiddleware;
     /// use redial::{Policy, Preset};
     /// let retry = RetryMiddleware::new(Policy::preset(Preset::OpenAi));
     /// # drop(retry);
@@ -150,7 +151,7 @@ impl<S, C, N> Retrying<MiddlewareAttempts, Policy, S, C, N> {
     /// The policy it retries under.
     ///
     /// ```
-    /// use redial::RetryMiddleware;
+    /// use redial::reqwest_middleware::RetryMiddleware;
     /// let retry = RetryMiddleware::new(redial::Policy::default());
     /// assert_eq!(retry.policy().rules().max_attempts(), 3);
     /// ```
@@ -267,7 +268,8 @@ async fn send(
 ///
 /// ```
 /// use redial::HttpOutcome;
-/// use redial::{Outcome, Transport};
+/// use redial::Transport;
+/// use redial::classify::Outcome;
 /// let err = reqwest_middleware::Error::middleware(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
 /// assert!(matches!(err.outcome(), Outcome::Transport(Transport::Reset)));
 /// ```

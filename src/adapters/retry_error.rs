@@ -3,8 +3,8 @@
 use core::fmt;
 use core::time::Duration;
 
-use crate::duration::Readable;
-use crate::machine::{Stop, StopReason};
+use crate::duration::Rounded;
+use crate::{Stop, StopReason};
 
 use super::request_ids::RequestIds;
 
@@ -427,13 +427,13 @@ impl<E, T> fmt::Display for RetryError<E, T> {
             "{}; {} attempt(s) in {}",
             inner.stop,
             inner.attempts,
-            Readable(inner.elapsed)
+            Rounded(inner.elapsed)
         )?;
         if let Some(refusal) = inner.refusal {
             write!(f, "; not retried: {refusal}")?;
         }
         if let Last::TimedOut(limit) = inner.last {
-            write!(f, "; the last attempt timed out after {}", Readable(limit))?;
+            write!(f, "; the last attempt timed out after {}", Rounded(limit))?;
         }
         if !inner.ids.is_empty() {
             f.write_str("; request ids: ")?;
@@ -451,7 +451,7 @@ impl<E, T> fmt::Display for RetryError<E, T> {
             write!(
                 f,
                 "; the first attempt was held {} by the rate-limit gate",
-                Readable(inner.held)
+                Rounded(inner.held)
             )?;
         }
         Ok(())

@@ -30,7 +30,7 @@ pub use tokio_sleeper::TokioSleeper;
 ///
 /// ```
 /// use std::time::Duration;
-/// use redial::Sleeper;
+/// use redial::sleep::Sleeper;
 ///
 /// // A closure is a sleeper: here, one that never waits.
 /// let sleeper = |_: Duration| std::future::ready(());
@@ -59,7 +59,7 @@ pub use tokio_sleeper::TokioSleeper;
 /// use std::pin::Pin;
 /// use std::task::{Context, Poll};
 /// use std::time::Duration;
-/// use redial::Sleeper;
+/// use redial::sleep::Sleeper;
 ///
 /// /// A sleeper for tests: it records each wait and completes at once.
 /// #[derive(Clone, Default)]
@@ -88,7 +88,7 @@ pub use tokio_sleeper::TokioSleeper;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a `Sleeper`: the retried call has no timer to wait between attempts",
     label = "no sleeper chosen for this call",
-    note = "choose one with `.sleeper(redial::TokioSleeper)` (feature `tokio`), `.sleeper(redial::AsyncIoSleeper)` (feature `async-io`), `.sleeper(redial::FuturesTimerSleeper)` (feature `futures-timer`), or `.sleeper(|d| a_future_that_waits(d))`",
+    note = "choose one with `.sleeper(redial::sleep::TokioSleeper)` (feature `tokio`), `.sleeper(redial::sleep::AsyncIoSleeper)` (feature `async-io`), `.sleeper(redial::sleep::FuturesTimerSleeper)` (feature `futures-timer`), or `.sleeper(|d| a_future_that_waits(d))`",
     note = "or enable one of those features of redial: its sleeper becomes the default"
 )]
 pub trait Sleeper {
@@ -99,7 +99,7 @@ pub trait Sleeper {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use redial::{FuturesTimerSleeper, Sleeper};
+    /// use redial::sleep::{FuturesTimerSleeper, Sleeper};
     /// futures_executor::block_on(FuturesTimerSleeper.sleep(Duration::from_millis(1)));
     /// ```
     fn sleep(&self, duration: Duration) -> Self::Sleep;
@@ -107,7 +107,7 @@ pub trait Sleeper {
     /// The monotonic clock this timer runs on. Defaults to [`Instant::now`].
     ///
     /// ```
-    /// use redial::{FuturesTimerSleeper, Sleeper};
+    /// use redial::sleep::{FuturesTimerSleeper, Sleeper};
     /// assert!(FuturesTimerSleeper.now() <= std::time::Instant::now());
     /// ```
     fn now(&self) -> Instant {
@@ -118,7 +118,7 @@ pub trait Sleeper {
     /// [`SystemTime::now`].
     ///
     /// ```
-    /// use redial::{FuturesTimerSleeper, Sleeper};
+    /// use redial::sleep::{FuturesTimerSleeper, Sleeper};
     /// assert!(FuturesTimerSleeper.wall() > std::time::SystemTime::UNIX_EPOCH);
     /// ```
     fn wall(&self) -> SystemTime {
@@ -166,7 +166,8 @@ pub type DefaultSleeper = NoSleeperChosen;
 /// do: choose a sleeper, or enable a sleeper feature.
 ///
 /// ```compile_fail,E0277
-/// use redial::{NoSleeperChosen, Policy, Retryable};
+/// use redial::sleep::NoSleeperChosen;
+/// use redial::{Policy, Retryable};
 /// let policy = Policy::default();
 /// let call = (|| async { Ok::<_, std::io::Error>(http::Response::new(())) })
 ///     .retry(&policy)
@@ -185,6 +186,10 @@ impl Default for NoSleeperChosen {
 /// Never implemented: the bound that keeps [`NoSleeperChosen`] from being a [`Sleeper`]
 /// while letting the compiler say so with `Sleeper`'s own message (what to do), rather
 /// than one about closures.
+#[cfg_attr(
+    any(feature = "tokio", feature = "async-io", feature = "futures-timer"),
+    allow(dead_code)
+)]
 pub trait SleeperChosen {}
 
 impl<T: SleeperChosen> Sleeper for NoSleeperChosen<T> {
@@ -199,11 +204,8 @@ impl<T: SleeperChosen> Sleeper for NoSleeperChosen<T> {
 /// a call that has not been given `.sleeper(..)` holds. Nothing to implement: every
 /// `Sleeper` is one.
 ///
-/// ```
-/// fn waits_with<S: redial::MaybeSleeper>() {}
-/// waits_with::<redial::FuturesTimerSleeper>();
-/// waits_with::<redial::NoSleeperChosen>();
-/// ```
+/// Sealed on purpose: a bound of the adapters' types, in a private module, so
+/// no user can name or implement it.
 pub trait MaybeSleeper {
     /// The wait the sleeper makes.
     type Sleep;

@@ -9,12 +9,13 @@ use core::time::Duration;
 use futures_core::Stream;
 use pin_project_lite::pin_project;
 
-use super::classify_result::Classify;
+use super::classify::Classify;
 use super::driver::{finish, read, Command, Driver, End, Event, Pending};
 use super::future::DefaultSleep;
 use super::notify::Notify;
-use super::options::{AsPolicy, AttemptOutput, Fresh, Retrying, WithSleeper};
+use super::options::{AsPolicy, AttemptOutput, WithSleeper};
 use super::retry_error::{Refusal, RetryError};
+use super::retrying::{Fresh, Retrying};
 use super::sleep::{MaybeSleeper, Sleeper};
 
 /// Decides which item is the first committed output.
@@ -22,7 +23,7 @@ use super::sleep::{MaybeSleeper, Sleeper};
 /// [`FirstItem`] (the default) commits on any item; any `FnMut(&I) -> bool` is one too.
 ///
 /// ```
-/// use redial::{Commit, FirstItem};
+/// use redial::stream::{Commit, FirstItem};
 /// assert!(Commit::<&str>::is_committed(&mut FirstItem, &"ping"));
 /// let mut on_delta = |event: &&str| *event == "content_block_delta";
 /// assert!(!on_delta.is_committed(&"ping"));
@@ -31,7 +32,7 @@ pub trait Commit<I> {
     /// Whether yielding `item` commits the stream: no re-open after it.
     ///
     /// ```
-    /// use redial::Commit;
+    /// use redial::stream::Commit;
     /// let mut on_text = |event: &&str| event.starts_with("content");
     /// assert!(on_text.is_committed(&"content_block_delta"));
     /// ```
@@ -47,7 +48,7 @@ impl<I, F: FnMut(&I) -> bool> Commit<I> for F {
 /// Commits on the first item: the default.
 ///
 /// ```
-/// use redial::{Commit, FirstItem};
+/// use redial::stream::{Commit, FirstItem};
 /// assert!(Commit::<u8>::is_committed(&mut FirstItem, &0));
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
@@ -78,7 +79,8 @@ impl<I> Commit<I> for FirstItem {
 ///
 /// ```
 /// use futures_core::Stream;
-/// use redial::{retry_stream, StreamError};
+/// use redial::retry_stream;
+/// use redial::stream::StreamError;
 /// use redial::{ErrorType, Policy, Preset};
 ///
 /// // Stands in for an SSE connection: the first one is overloaded after a ping.
@@ -125,7 +127,7 @@ impl<I> Commit<I> for FirstItem {
 /// machine as not retryable, and ends the stream with a [`RetryError`] that holds it.
 ///
 /// Classification reads the opening result and every stream error as one attempt's
-/// result, by default as an [`HttpOutcome`](crate::HttpOutcome). [`StreamError`](crate::StreamError) joins a client's error and
+/// result, by default as an [`HttpOutcome`](crate::HttpOutcome). [`StreamError`](crate::stream::StreamError) joins a client's error and
 /// in-band error events into one such type. The options are [`Retrying`]'s, shared by
 /// every adapter; which item commits is this adapter's own.
 ///

@@ -15,7 +15,9 @@ const MESSAGE_LEN: usize = 512;
 /// `event: error`), or the stream's parser failing on what it read.
 ///
 /// ```
-/// use redial::{ErrorEvent, ErrorType, HttpOutcome, Outcome, StreamError};
+/// use redial::{ErrorType, HttpOutcome};
+/// use redial::classify::Outcome;
+/// use redial::stream::{ErrorEvent, StreamError};
 ///
 /// let data = br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req_7"}"#;
 /// let event: StreamError<std::io::Error> = StreamError::Event(ErrorEvent::read(data));
@@ -45,7 +47,7 @@ impl<E> StreamError<E> {
     /// A parser's error, as [`StreamError::Parse`].
     ///
     /// ```
-    /// let err: redial::StreamError<std::io::Error> = redial::StreamError::parse("no data line");
+    /// let err: redial::stream::StreamError<std::io::Error> = redial::stream::StreamError::parse("no data line");
     /// assert_eq!(err.to_string(), "the stream could not be parsed: no data line");
     /// ```
     pub fn parse(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
@@ -75,7 +77,8 @@ impl<E: HttpOutcome> HttpOutcome for StreamError<E> {
 /// request id it carried, which the final error keeps.
 ///
 /// ```
-/// use redial::{ErrorEvent, ErrorType};
+/// use redial::ErrorType;
+/// use redial::stream::ErrorEvent;
 /// let event = ErrorEvent::new(ErrorType::RateLimit).with_message("slow down").with_request_id("req_1");
 /// assert_eq!(event.to_string(), "rate_limit_error: slow down (request id req_1)");
 /// ```
@@ -94,7 +97,7 @@ impl ErrorEvent {
     /// An event of this type, with no message or request id.
     ///
     /// ```
-    /// assert_eq!(redial::ErrorEvent::new(redial::ErrorType::Overloaded).to_string(), "overloaded_error");
+    /// assert_eq!(redial::stream::ErrorEvent::new(redial::ErrorType::Overloaded).to_string(), "overloaded_error");
     /// ```
     pub fn new(error_type: ErrorType) -> Self {
         ErrorEvent {
@@ -109,13 +112,14 @@ impl ErrorEvent {
     /// of unknown type.
     ///
     /// ```
-    /// use redial::{ErrorEvent, ErrorType};
+    /// use redial::ErrorType;
+    /// use redial::stream::ErrorEvent;
     /// let event = ErrorEvent::read(br#"{"type":"error","error":{"type":"api_error","message":"Internal"}}"#);
     /// assert_eq!((event.error_type, event.message.as_deref()), (ErrorType::Api, Some("Internal")));
     /// assert_eq!(ErrorEvent::read(b"<html>").error_type, ErrorType::Unknown);
     /// ```
     pub fn read(data: &[u8]) -> Self {
-        let body = crate::read_error_body(data);
+        let body = crate::error_body::read_error_body(data);
         ErrorEvent {
             error_type: body.error_type.unwrap_or(ErrorType::Unknown),
             message: message(data),
@@ -126,7 +130,7 @@ impl ErrorEvent {
     /// The same event with this message (cut at 512 bytes).
     ///
     /// ```
-    /// let event = redial::ErrorEvent::new(redial::ErrorType::Api).with_message("x".repeat(600));
+    /// let event = redial::stream::ErrorEvent::new(redial::ErrorType::Api).with_message("x".repeat(600));
     /// assert_eq!(event.message.map(|m| m.len()), Some(512));
     /// ```
     #[must_use]
@@ -138,7 +142,7 @@ impl ErrorEvent {
     /// The same event with this request id (cut at 512 bytes).
     ///
     /// ```
-    /// let event = redial::ErrorEvent::new(redial::ErrorType::Api).with_request_id("req_2");
+    /// let event = redial::stream::ErrorEvent::new(redial::ErrorType::Api).with_request_id("req_2");
     /// assert_eq!(event.request_id.as_deref(), Some("req_2"));
     /// ```
     #[must_use]
@@ -210,7 +214,7 @@ fn message(_: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
     use crate::classify::RequestFacts;
-    use crate::policy::Policy;
+    use crate::Policy;
     use std::time::SystemTime;
 
     fn verdict(event: &ErrorEvent) -> crate::verdict::Verdict {

@@ -38,10 +38,10 @@
 
 use crate::machine::Action;
 #[cfg(feature = "tracing")]
-use crate::machine::Stop;
-#[cfg(feature = "tracing")]
 use crate::verdict::Cause;
 use crate::verdict::Verdict;
+#[cfg(feature = "tracing")]
+use crate::Stop;
 
 #[cfg(feature = "tracing")]
 use super::notify::Event;
@@ -156,7 +156,7 @@ fn retry_event(span: &tracing::Span, event: &Event<'_>) {
         http.request.resend_count = event.attempt(),
         http.response.status_code = cause.status,
         "error.type" = %ErrorTypeField(&cause),
-        redial.wait = %crate::duration::Readable(wait),
+        redial.wait = %crate::duration::Rounded(wait),
         redial.wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
         redial.request_id = event.request_id(),
         "{event}",

@@ -12,7 +12,8 @@ use super::http_outcome::{empty_headers, transport_kind, HttpOutcome};
 ///
 /// ```
 /// use redial::HttpOutcome;
-/// use redial::{Outcome, Transport};
+/// use redial::Transport;
+/// use redial::classify::Outcome;
 ///
 /// assert!(matches!(ureq::Error::StatusCode(400).outcome(), Outcome::Response { status, .. } if status == 400));
 /// assert!(matches!(ureq::Error::HostNotFound.outcome(), Outcome::Transport(Transport::Connect)));
@@ -76,7 +77,7 @@ impl core::fmt::Display for StatusAsError {
             f,
             "redial: ureq returned status {} as an error, without its headers, so \
              Retry-After and the rate-limit headers cannot be read; call \
-             `.keep_status()` on the request (redial::KeepStatus), or build \
+             `.keep_status()` on the request (redial::ureq::KeepStatus), or build \
              the agent with `.http_status_as_error(false)`",
             self.0
         )
@@ -93,7 +94,8 @@ impl core::fmt::Display for StatusAsError {
 /// intact:
 ///
 /// ```no_run
-/// use redial::{BlockingRetryable, KeepStatus};
+/// use redial::BlockingRetryable;
+/// use redial::ureq::KeepStatus;
 /// use redial::{Policy, Preset};
 ///
 /// let agent = ureq::Agent::new_with_defaults();
@@ -124,7 +126,7 @@ impl core::fmt::Display for StatusAsError {
 /// Adds [`keep_status`](Self::keep_status) to ureq's request builders.
 ///
 /// ```
-/// use redial::KeepStatus;
+/// use redial::ureq::KeepStatus;
 /// let request = ureq::get("http://localhost:8080/").keep_status();
 /// # drop(request);
 /// ```
@@ -134,7 +136,7 @@ pub trait KeepStatus: Sized {
     /// (ureq's `http_status_as_error(false)`, for this request only).
     ///
     /// ```
-    /// use redial::KeepStatus;
+    /// use redial::ureq::KeepStatus;
     /// let agent = ureq::Agent::new_with_defaults();
     /// let request = agent.post("http://localhost:8080/v1/messages").keep_status();
     /// # drop(request);

@@ -37,7 +37,7 @@
 //! fold's numbers and never waits. A thread remembers the last fold it made, so that its
 //! next decisions on that budget tell they are within 1/1024 of the window of it by
 //! comparing instants, without the duration arithmetic. Nothing allocates after
-//! [`Budget::new`](crate::Budget::new).
+//! [`Budget::new`](crate::budget::Budget::new).
 //!
 //! The first decision after a quiet stretch spreads the events counted since the last fold
 //! evenly over that stretch (it cannot know when they happened); events counted before the
@@ -52,9 +52,9 @@
 //!
 //! # Fleet view
 //!
-//! With [`Budget::set_fleet_view`](crate::Budget::set_fleet_view) fresh, the decision reads
+//! With [`Budget::set_fleet_view`](crate::budget::Budget::set_fleet_view) fresh, the decision reads
 //! the fleet's counts over the window plus the local counts not yet handed out by
-//! [`Budget::take_local_deltas`](crate::Budget::take_local_deltas), in place of the local
+//! [`Budget::take_local_deltas`](crate::budget::Budget::take_local_deltas), in place of the local
 //! window: a process that calls rarely then borrows the fleet's history. The fleet's latest
 //! bucket of time holding failures and no success puts every failure in the strict lane at
 //! once, and its failed share stands for the incident's in the shed ratio.
@@ -64,7 +64,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::rule::{Gates, Lane, Params, View};
+use super::rule::{Allowances, Lane, Params, View};
 use super::{Counts, Throttle};
 
 /// Stripes that one thread each owns (and counts on without an atomic read-modify-write);
@@ -284,7 +284,7 @@ fn round_u32(x: f64) -> u32 {
 
 /// Why the throttle refused a retry, for [`Stop::Throttled`](crate::Stop::Throttled).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Refusal {
+pub(crate) struct Throttled {
     pub(crate) retries: u32,
     pub(crate) allowed: u32,
     pub(crate) why: Throttle,
@@ -295,10 +295,10 @@ pub(crate) struct Refusal {
 pub(crate) struct Adaptive {
     stripes: [Stripe; STRIPES],
     slow: Mutex<Slow>,
-    /// The last fold's [`Gates`], for a decision that finds `slow` busy or comes within
-    /// `fold_every` of the last fold: `gate` and the run's allowance as they are, the rest
-    /// as `f64` bits (read only when a retry is refused).
-    gate: [AtomicU64; 3],
+    /// The last fold's [`Allowances`], for a decision that finds `slow` busy or comes
+    /// within `fold_every` of the last fold: each lane's allowance and the run's as they
+    /// are, the rest as `f64` bits (read only when a retry is refused).
+    allowance: [AtomicU64; 3],
     run_allowed: AtomicU64,
     window_retries: AtomicU64,
     limit: [AtomicU64; 3],
@@ -332,7 +332,7 @@ impl Adaptive {
         Adaptive {
             stripes: Default::default(),
             slow: Mutex::new(Slow::default()),
-            gate: Default::default(),
+            allowance: Default::default(),
             window_retries: Default::default(),
             limit: Default::default(),
             run_allowed: AtomicU64::new(super::rule::RUN_CLEAN),
@@ -446,7 +446,7 @@ impl Adaptive {
         first: bool,
         overload: bool,
         now: Instant,
-    ) -> Result<(), Refusal> {
+    ) -> Result<(), Throttled> {
         // Counts the failure and, ahead of the decision, the retry (one read-modify-write on
         // the path of an allowed retry; a refusal takes the retry back).
         let run = self.run.fetch_add(RUN_RETRY + 1, Ordering::Relaxed) >> 32;
@@ -477,17 +477,17 @@ impl Adaptive {
         } else {
             Lane::BadLuck
         };
-        let gate = match &folded {
-            Some(g) => g.gate[lane as usize],
-            None => self.gate[lane as usize].load(Ordering::Relaxed),
+        let allowance = match &folded {
+            Some(g) => g.allowance[lane as usize],
+            None => self.allowance[lane as usize].load(Ordering::Relaxed),
         };
         let [bad_luck, overloaded] = &self.retried;
         let since = bad_luck
             .load(Ordering::Relaxed)
             .wrapping_add(overloaded.load(Ordering::Relaxed))
-            .wrapping_sub(gate)
+            .wrapping_sub(allowance)
             & LOWER;
-        if since < gate >> 32 {
+        if since < allowance >> 32 {
             let word = if overload { overloaded } else { bad_luck };
             word.fetch_add(if first { UPPER + 1 } else { 1 }, Ordering::Relaxed);
             Ok(())
@@ -502,7 +502,7 @@ impl Adaptive {
                 }
             };
             // `as` saturates: these are for the message only.
-            Err(Refusal {
+            Err(Throttled {
                 retries: round_u32(retries + since as f64),
                 allowed: limit.max(0.0) as u32,
                 why: match lane {
@@ -516,19 +516,19 @@ impl Adaptive {
         }
     }
 
-    /// Folds the counts into the window at `now` (tick `t`) and publishes the gates, unless
+    /// Folds the counts into the window at `now` (tick `t`) and publishes the allowances, unless
     /// another thread is folding. Out of line: the decisions between folds stay small.
     #[cold]
     #[inline(never)]
-    fn fold(&self, base: Instant, t: u64, now: Instant) -> Option<Gates> {
+    fn fold(&self, base: Instant, t: u64, now: Instant) -> Option<Allowances> {
         let mut slow = self.slow.try_lock().ok()?;
         let raw = self.raw();
         let view = slow.view(raw, self.recovered(), now, self.params.window);
-        let gates = Gates::of(&view, &self.params, raw.retried_total(), LOWER);
-        self.publish(&gates);
+        let allowances = Allowances::of(&view, &self.params, raw.retried_total(), LOWER);
+        self.publish(&allowances);
         self.folded_at.store(t, Ordering::Relaxed);
         self.remember_fold(base, t, now);
-        Some(gates)
+        Some(allowances)
     }
 
     /// Whether this thread's last fold is this budget's latest (`last`) and `now` is within
@@ -572,8 +572,8 @@ impl Adaptive {
         let _ = LAST_FOLD.try_with(|f| f.set(fold));
     }
 
-    fn publish(&self, g: &Gates) {
-        for (slot, v) in self.gate.iter().zip(g.gate) {
+    fn publish(&self, g: &Allowances) {
+        for (slot, v) in self.allowance.iter().zip(g.allowance) {
             slot.store(v, Ordering::Relaxed);
         }
         self.window_retries
@@ -584,7 +584,7 @@ impl Adaptive {
         self.run_allowed.store(g.run, Ordering::Relaxed);
     }
 
-    /// The counts since the last take (see [`Budget::take_local_deltas`](crate::Budget::take_local_deltas)).
+    /// The counts since the last take (see [`Budget::take_local_deltas`](crate::budget::Budget::take_local_deltas)).
     pub(crate) fn take_local_deltas(&self) -> Counts {
         let raw = self.raw();
         let mut slow = match self.slow.lock() {
@@ -596,7 +596,7 @@ impl Adaptive {
         delta
     }
 
-    /// See [`Budget::set_fleet_view`](crate::Budget::set_fleet_view).
+    /// See [`Budget::set_fleet_view`](crate::budget::Budget::set_fleet_view).
     pub(crate) fn set_fleet_view(
         &self,
         counts: Counts,

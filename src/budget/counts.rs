@@ -3,11 +3,11 @@
 
 /// Attempt outcomes and retries, as plain counters that add up across processes and time.
 ///
-/// This is the currency between a [`Budget`](crate::Budget) and whatever shares its state
-/// with a fleet: [`Budget::take_local_deltas`](crate::Budget::take_local_deltas) hands out
+/// This is the currency between a [`Budget`](crate::budget::Budget) and whatever shares its state
+/// with a fleet: [`Budget::take_local_deltas`](crate::budget::Budget::take_local_deltas) hands out
 /// what this process saw since the last take, the exchange adds those deltas to the fleet's
-/// totals per time bucket, and [`Budget::set_fleet_view`](crate::Budget::set_fleet_view)
-/// hands the fleet's totals over the budget's [`window`](crate::BudgetConfig::window)
+/// totals per time bucket, and [`Budget::set_fleet_view`](crate::budget::Budget::set_fleet_view)
+/// hands the fleet's totals over the budget's [`window`](crate::budget::BudgetConfig::window)
 /// back. Every field counts events; adding two `Counts` (field by field, saturating) is the
 /// only arithmetic the exchange needs.
 ///
@@ -16,7 +16,7 @@
 /// counted when its outcome is known, each retry when the budget allows it).
 ///
 /// ```
-/// use redial::Counts;
+/// use redial::budget::Counts;
 ///
 /// let a = Counts { first_attempts: 10, successes: 9, overloaded: 1, ..Counts::default() };
 /// let b = Counts { first_attempts: 5, retries: 1, successes: 5, failures: 1, ..Counts::default() };
@@ -44,7 +44,7 @@ impl Counts {
     /// Attempt outcomes in all: `successes + failures + overloaded`.
     ///
     /// ```
-    /// let c = redial::Counts { successes: 2, failures: 1, overloaded: 3, ..Default::default() };
+    /// let c = redial::budget::Counts { successes: 2, failures: 1, overloaded: 3, ..Default::default() };
     /// assert_eq!(c.attempts(), 6);
     /// ```
     pub const fn attempts(&self) -> u64 {
@@ -56,7 +56,7 @@ impl Counts {
     /// Field by field, saturating.
     ///
     /// ```
-    /// let max = redial::Counts { retries: u64::MAX, ..Default::default() };
+    /// let max = redial::budget::Counts { retries: u64::MAX, ..Default::default() };
     /// assert_eq!(max.saturating_add(max).retries, u64::MAX);
     /// ```
     pub const fn saturating_add(self, other: Counts) -> Counts {

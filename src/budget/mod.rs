@@ -14,12 +14,14 @@
 //!   the status, and in between for answers that say the server sheds load (503, 529,
 //!   `overloaded_error`), by how much of the incident's attempts fail. A share holds
 //!   whatever a process's call rate, and the run of failures is what a process that calls a
-//!   few times a minute learns fast enough. See [the rule](rule) and [the kind's
-//!   docs](adaptive), and the repository's `docs/FLEET.md` for the measurements that chose
-//!   it.
-//! - **`aws`**: the AWS SDKs' retry quota, a token bucket of 500 (see [its docs](aws)), kept
-//!   exact for the `aws-standard` preset. It only bites after 100 failed retries in one
-//!   process.
+//!   few times a minute learns fast enough. See [the rule](rule), and the repository's
+//!   `docs/FLEET.md` for the measurements that chose it.
+//! - **`aws`**: the AWS SDKs' retry quota, a token bucket of 500, kept exact for the
+//!   `aws-standard` preset. It starts full, at `capacity` (500); a retry takes
+//!   `retry_cost` (5), or `timeout_cost` (10) after a transport timeout; a call that
+//!   succeeds on its first attempt puts back `success_refund` (1), and one that succeeds
+//!   after retries puts back what its retries took, never above `capacity`. It only bites
+//!   after 100 failed retries in one process.
 //!
 //! A budget that refuses a retry stops the call with `budget_exhausted`; it never blocks a
 //! first attempt. The decision is lock-free and allocates nothing, and time is an input:
@@ -27,7 +29,7 @@
 //!
 //! ```
 //! use std::time::Instant;
-//! use redial::{Budget, BudgetConfig, BudgetKind};
+//! use redial::budget::{Budget, BudgetConfig, BudgetKind};
 //!
 //! let budget = Budget::new(BudgetConfig::default());
 //! assert_eq!(budget.config().kind, BudgetKind::Adaptive);
@@ -49,8 +51,8 @@
 //! view is fresh, decisions read it (plus what this process has counted since); otherwise
 //! they read the local window. A decision never waits for the exchange.
 
-pub mod adaptive;
-pub mod aws;
+mod adaptive;
+mod aws;
 mod counts;
 pub mod rule;
 
@@ -71,19 +73,19 @@ pub use counts::Counts;
 /// Which algorithm a budget runs (`kind` in the `[budget]` table of a policy file).
 ///
 /// ```
-/// use redial::BudgetKind;
+/// use redial::budget::BudgetKind;
 /// assert_eq!("aws".parse::<BudgetKind>()?, BudgetKind::Aws);
 /// assert_eq!(BudgetKind::default().as_str(), "adaptive");
-/// # Ok::<(), redial::UnknownBudgetKind>(())
+/// # Ok::<(), redial::UnknownName>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum BudgetKind {
     /// Retries as a share of recent first attempts, held by the process's run of failures
-    /// and, for shed answers, by the share of attempts that fail ([`adaptive`], [`rule`]).
+    /// and, for shed answers, by the share of attempts that fail ([`rule`]).
     #[default]
     Adaptive,
-    /// The AWS SDKs' token bucket ([`aws`]).
+    /// The AWS SDKs' token bucket (see the [module docs](self)).
     Aws,
 }
 
@@ -91,14 +93,14 @@ impl BudgetKind {
     /// Both kinds, in the order the docs list them.
     ///
     /// ```
-    /// assert_eq!(redial::BudgetKind::ALL[1], redial::BudgetKind::Aws);
+    /// assert_eq!(redial::budget::BudgetKind::ALL[1], redial::budget::BudgetKind::Aws);
     /// ```
     pub const ALL: [BudgetKind; 2] = [BudgetKind::Adaptive, BudgetKind::Aws];
 
     /// The name used in policy files.
     ///
     /// ```
-    /// assert_eq!(redial::BudgetKind::Aws.as_str(), "aws");
+    /// assert_eq!(redial::budget::BudgetKind::Aws.as_str(), "aws");
     /// ```
     pub const fn as_str(&self) -> &'static str {
         match self {
@@ -114,21 +116,13 @@ impl fmt::Display for BudgetKind {
     }
 }
 
-/// The error for a name that is none of [`BudgetKind::ALL`]'s. It names no policy key: the
-/// policy file layer adds the key path (`budget.kind`).
-///
-/// ```
-/// let err = "lifo".parse::<redial::BudgetKind>().unwrap_err();
-/// assert_eq!(err.to_string(), "expected one of adaptive, aws");
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("expected one of {}", crate::names::one_of(&BudgetKind::ALL.map(|k| k.as_str())))]
-pub struct UnknownBudgetKind;
-
 impl FromStr for BudgetKind {
-    type Err = UnknownBudgetKind;
-    fn from_str(s: &str) -> Result<BudgetKind, UnknownBudgetKind> {
-        crate::names::find(BudgetKind::ALL, s, BudgetKind::as_str).ok_or(UnknownBudgetKind)
+    type Err = crate::UnknownName;
+    fn from_str(s: &str) -> Result<BudgetKind, crate::UnknownName> {
+        crate::names::find(BudgetKind::ALL, s, BudgetKind::as_str).ok_or(crate::UnknownName::new(
+            "budget kind",
+            crate::names::names_of!(BudgetKind),
+        ))
     }
 }
 
@@ -140,7 +134,7 @@ impl FromStr for BudgetKind {
 ///
 /// ```
 /// use std::time::Duration;
-/// use redial::{BudgetConfig, BudgetKind};
+/// use redial::budget::{BudgetConfig, BudgetKind};
 ///
 /// let c = BudgetConfig::default();
 /// assert_eq!((c.kind, c.window, c.overload_ratio), (BudgetKind::Adaptive, Duration::from_secs(30), 0.1));
@@ -182,9 +176,9 @@ impl BudgetConfig {
     /// An `aws` bucket with these numbers, enabled.
     ///
     /// ```
-    /// let c = redial::BudgetConfig::new(100, 10, 20, 1);
+    /// let c = redial::budget::BudgetConfig::new(100, 10, 20, 1);
     /// assert!(c.enabled);
-    /// assert_eq!(c.kind, redial::BudgetKind::Aws);
+    /// assert_eq!(c.kind, redial::budget::BudgetKind::Aws);
     /// ```
     pub const fn new(
         capacity: u32,
@@ -205,7 +199,7 @@ impl BudgetConfig {
     /// `NO_RETRY_INCREMENT` 1, `INITIAL_RETRY_TOKENS` 500.
     ///
     /// ```
-    /// assert_eq!(redial::BudgetConfig::aws(), redial::BudgetConfig::new(500, 5, 10, 1));
+    /// assert_eq!(redial::budget::BudgetConfig::aws(), redial::budget::BudgetConfig::new(500, 5, 10, 1));
     /// ```
     pub const fn aws() -> Self {
         BudgetConfig::new(500, 5, 10, 1)
@@ -215,7 +209,7 @@ impl BudgetConfig {
     /// repository's `docs/FLEET.md`).
     ///
     /// ```
-    /// assert_eq!(redial::BudgetConfig::adaptive(), redial::BudgetConfig::default());
+    /// assert_eq!(redial::budget::BudgetConfig::adaptive(), redial::budget::BudgetConfig::default());
     /// ```
     pub const fn adaptive() -> Self {
         BudgetConfig {
@@ -235,7 +229,7 @@ impl BudgetConfig {
     /// The same numbers, switched off.
     ///
     /// ```
-    /// assert!(!redial::BudgetConfig::default().disabled().enabled);
+    /// assert!(!redial::budget::BudgetConfig::default().disabled().enabled);
     /// ```
     pub const fn disabled(mut self) -> Self {
         self.enabled = false;
@@ -252,7 +246,7 @@ impl Default for BudgetConfig {
 /// A retry budget, shared by every clone (see the [module docs](self)).
 ///
 /// ```
-/// let budget = redial::Budget::new(redial::BudgetConfig::new(10, 5, 10, 1));
+/// let budget = redial::budget::Budget::new(redial::budget::BudgetConfig::new(10, 5, 10, 1));
 /// assert!(budget.try_withdraw(10));
 /// assert!(!budget.try_withdraw(5), "an empty bucket refuses, and takes nothing");
 /// assert_eq!(budget.available(), 0);
@@ -280,7 +274,8 @@ enum State {
 /// Which of the `adaptive` budget's limits refused a retry (see [`Stop::Throttled`](crate::Stop::Throttled)).
 ///
 /// ```
-/// use redial::{Stop, Throttle};
+/// use redial::Stop;
+/// use redial::budget::Throttle;
 /// let stop = Stop::Throttled { retries: 3, allowed: 2, why: Throttle::Shedding };
 /// assert_eq!(
 ///     stop.to_string(),
@@ -307,14 +302,14 @@ pub enum Throttle {
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Refused {
     Tokens { cost: u32, available: u32 },
-    Throttled(adaptive::Refusal),
+    Throttled(adaptive::Throttled),
 }
 
 impl Budget {
     /// A fresh budget: a full bucket, or an adaptive budget that has seen nothing.
     ///
     /// ```
-    /// assert_eq!(redial::Budget::new(redial::BudgetConfig::aws()).available(), 500);
+    /// assert_eq!(redial::budget::Budget::new(redial::budget::BudgetConfig::aws()).available(), 500);
     /// ```
     pub fn new(config: BudgetConfig) -> Budget {
         let state = match config.kind {
@@ -334,7 +329,7 @@ impl Budget {
     /// The settings.
     ///
     /// ```
-    /// let b = redial::Budget::new(Default::default());
+    /// let b = redial::budget::Budget::new(Default::default());
     /// assert_eq!(b.config().retry_ratio, 2.0);
     /// ```
     pub fn config(&self) -> &BudgetConfig {
@@ -345,7 +340,7 @@ impl Budget {
     /// [`take_local_deltas`](Self::take_local_deltas) for what it counts).
     ///
     /// ```
-    /// assert_eq!(redial::Budget::new(redial::BudgetConfig::aws()).available(), 500);
+    /// assert_eq!(redial::budget::Budget::new(redial::budget::BudgetConfig::aws()).available(), 500);
     /// ```
     #[inline]
     pub fn available(&self) -> u32 {
@@ -359,7 +354,7 @@ impl Budget {
     /// returns false. `adaptive`: takes nothing and returns true.
     ///
     /// ```
-    /// let b = redial::Budget::new(redial::BudgetConfig::new(7, 5, 10, 1));
+    /// let b = redial::budget::Budget::new(redial::budget::BudgetConfig::new(7, 5, 10, 1));
     /// assert!(b.try_withdraw(5));
     /// assert!(!b.try_withdraw(5));
     /// ```
@@ -374,7 +369,7 @@ impl Budget {
     /// `aws`: puts back `amount` tokens, never above capacity. `adaptive`: does nothing.
     ///
     /// ```
-    /// let b = redial::Budget::new(redial::BudgetConfig::new(10, 5, 10, 1));
+    /// let b = redial::budget::Budget::new(redial::budget::BudgetConfig::new(10, 5, 10, 1));
     /// assert!(b.try_withdraw(5));
     /// b.deposit(u32::MAX);
     /// assert_eq!(b.available(), 10);
@@ -395,7 +390,8 @@ impl Budget {
     ///
     /// ```
     /// use std::time::Instant;
-    /// use redial::{Action, Cause, Machine, Policy, Verdict};
+    /// use redial::{Cause, Policy, Verdict};
+    /// use redial::machine::{Action, Machine};
     ///
     /// let policy = Policy::default();
     /// let budget = policy.rules().budget().unwrap();
@@ -405,7 +401,7 @@ impl Budget {
     /// let _ = call.on_success();
     /// let d = budget.take_local_deltas();
     /// assert_eq!((d.first_attempts, d.overloaded, d.retries, d.successes), (1, 1, 1, 1));
-    /// assert_eq!(budget.take_local_deltas(), redial::Counts::default());
+    /// assert_eq!(budget.take_local_deltas(), redial::budget::Counts::default());
     /// ```
     pub fn take_local_deltas(&self) -> Counts {
         match &self.shared.state {
@@ -426,7 +422,7 @@ impl Budget {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// use redial::{Budget, BudgetConfig, Counts};
+    /// use redial::budget::{Budget, BudgetConfig, Counts};
     ///
     /// let budget = Budget::new(BudgetConfig::default());
     /// let fleet = Counts { first_attempts: 3_000, retries: 100, successes: 3_000, ..Counts::default() };

@@ -1,6 +1,6 @@
 //! The `adaptive` budget's rule: from what a process has seen (its decayed counts, its run
 //! of failures, the fleet's view) to how many retries each kind of failure may still make.
-//! The counting around it, lock-free and allocation-free, is in [`adaptive`](super::adaptive);
+//! The counting around it, lock-free and allocation-free, is in `src/budget/adaptive.rs`;
 //! the measurements behind every number here are in the repository's `docs/FLEET.md`.
 //!
 //! A failure takes one of three lanes, and each lane allows retries while
@@ -230,11 +230,11 @@ pub(crate) enum Lane {
 /// What a decision needs of a fold, worked out once per fold so that the decisions in
 /// between do integer work only: one load, a sum of the two retried words and a compare.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub(crate) struct Gates {
+pub(crate) struct Allowances {
     /// Per [`Lane`]: `(n << 32) | base`, where `base` is the lower half of the retried
     /// words' sum at the fold and `n` how many retries the rule still allows after it: a
     /// retry is allowed while fewer than `n` were counted since.
-    pub(crate) gate: [u64; 3],
+    pub(crate) allowance: [u64; 3],
     /// Retries since the last success from which a failure takes the failing lane.
     pub(crate) run: u64,
     /// For a refusal's message: the window's retries at the fold, and each lane's limit.
@@ -242,10 +242,10 @@ pub(crate) struct Gates {
     pub(crate) limit: [f64; 3],
 }
 
-impl Gates {
+impl Allowances {
     /// The rule applied to `view`, whose retried words summed to `retried` (the lower half
     /// of the sum is what a decision compares against).
-    pub(crate) fn of(v: &View, p: &Params, retried: u64, lower: u64) -> Gates {
+    pub(crate) fn of(v: &View, p: &Params, retried: u64, lower: u64) -> Allowances {
         let bad_luck = p.retry_ratio * v.first_attempts + p.min_retries;
         let shed = v.shed_ratio(p) * (v.first_attempts - v.credit).max(0.0)
             + NEW_RETRIES * v.credit / UNTIMED;
@@ -253,7 +253,7 @@ impl Gates {
         // window of an outage, and a thousand of them add up.
         let failing = p.overload_ratio * v.first_attempts;
         let limit = [bad_luck, shed, failing];
-        let gate =
+        let allowance =
             limit.map(|l| (allowed_below(v.retries, l).min(lower) << 32) | (retried & lower));
         let run = if v.fleet_failing {
             0
@@ -262,8 +262,8 @@ impl Gates {
         } else {
             RUN_CLEAN
         };
-        Gates {
-            gate,
+        Allowances {
+            allowance,
             run,
             retries: v.retries,
             limit,

@@ -5,9 +5,9 @@ use core::fmt;
 use core::time::Duration;
 use std::sync::Arc;
 
-use crate::duration::Human;
+use crate::duration::Exact;
 use crate::gate::GateConfig;
-use crate::policy::PolicyError;
+use crate::PolicyError;
 
 use super::FleetEvent;
 
@@ -201,21 +201,21 @@ impl FleetConfig {
             return Err(PolicyError::invalid(
                 "fleet.sync",
                 "from 10ms to 1m",
-                Human(self.sync).to_string(),
+                Exact(self.sync).to_string(),
             ));
         }
         if self.gate.ramp > MAX_RAMP {
             return Err(PolicyError::invalid(
                 "fleet.ramp",
                 "at most 10m",
-                Human(self.gate.ramp).to_string(),
+                Exact(self.gate.ramp).to_string(),
             ));
         }
         if !(Duration::from_secs(1)..=Duration::from_secs(3_600)).contains(&self.gate.max_hold) {
             return Err(PolicyError::invalid(
                 "fleet.max_hold",
                 "from 1s to 1h",
-                Human(self.gate.max_hold).to_string(),
+                Exact(self.gate.max_hold).to_string(),
             ));
         }
         // The URL is never echoed: it may hold a password. Its length is taken as it is

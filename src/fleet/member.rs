@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::Thread;
 
 use crate::gate::Gate;
-use crate::policy::{Policy, PolicyError};
+use crate::{Policy, PolicyError};
 
 use super::{exchange, FleetConfig, FleetCounters, FleetError};
 

@@ -48,8 +48,8 @@ use core::fmt;
 use core::time::Duration;
 use std::time::Instant;
 
-use crate::duration::Human;
-use crate::policy::PolicyError;
+use crate::duration::Exact;
+use crate::PolicyError;
 
 #[cfg(feature = "redis")]
 mod budget;
@@ -70,8 +70,8 @@ pub use member::{Fleet, FleetStatus};
 /// The exchange calls these from its thread, once per sync. A fixed number of `u64`
 /// counters, each a count added since the last sync (`take_local_deltas`); the fleet's
 /// totals over the last `window` buckets of `bucket` each, this process's included, come
-/// back as the view the budget decides from (`set_fleet_view`). [`Budget`](crate::Budget)
-/// implements it with its [`Counts`](crate::Counts); `Policy::with_fleet` (feature `redis`) shares the
+/// back as the view the budget decides from (`set_fleet_view`). [`Budget`](crate::budget::Budget)
+/// implements it with its [`Counts`](crate::budget::Counts); `Policy::with_fleet` (feature `redis`) shares the
 /// policy's budget.
 ///
 /// ```
@@ -167,7 +167,7 @@ impl fmt::Display for FleetEvent<'_> {
             } => write!(
                 f,
                 "fleet key {key:?}: Redis is back after {failures} failed syncs ({}); sharing again",
-                Human(*after)
+                Exact(*after)
             ),
         }
     }

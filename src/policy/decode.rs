@@ -92,7 +92,7 @@ pub(crate) fn decode(text: &str, format: Format) -> Result<Node, Box<Located>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::Policy;
+    use crate::Policy;
 
     #[test]
     fn json_errors_name_the_key_path_or_the_line() {

@@ -16,7 +16,7 @@ use super::{PolicyBuilder, PolicyError, Preset};
 use crate::backoff::{Curve, Jitter};
 use crate::budget::BudgetKind;
 use crate::classify::{NonIdempotent, StatusSet};
-use crate::duration::{self, Human};
+use crate::duration::{self, Exact};
 use crate::fleet::FleetConfig;
 use crate::machine::OnLongHint;
 
@@ -236,7 +236,7 @@ const TOP: Section = Section {
                 d.b.max_elapsed = Some(duration(p, n)?);
                 Ok(())
             },
-            write: |b| b.max_elapsed.and_then(|d| quoted(Human(d))),
+            write: |b| b.max_elapsed.and_then(|d| quoted(Exact(d))),
             absent: "none (no limit)",
         },
         Key {
@@ -276,7 +276,7 @@ const BACKOFF: Section = Section {
                 d.b.base = duration(p, n)?;
                 Ok(())
             },
-            write: |b| quoted(Human(b.base)),
+            write: |b| quoted(Exact(b.base)),
             absent: "",
         },
         Key {
@@ -287,7 +287,7 @@ const BACKOFF: Section = Section {
                 d.b.cap = duration(p, n)?;
                 Ok(())
             },
-            write: |b| quoted(Human(b.cap)),
+            write: |b| quoted(Exact(b.cap)),
             absent: "",
         },
         Key {
@@ -362,7 +362,7 @@ const HINTS: Section = Section {
                 d.b.max_hint = duration(p, n)?;
                 Ok(())
             },
-            write: |b| quoted(Human(b.max_hint)),
+            write: |b| quoted(Exact(b.max_hint)),
             absent: "",
         },
         Key {
@@ -479,7 +479,7 @@ const BUDGET: Section = Section {
                 d.b.budget.window = duration(p, n)?;
                 Ok(())
             },
-            write: |b| (!aws(b)).then(|| format!("\"{}\"", Human(b.budget.window))),
+            write: |b| (!aws(b)).then(|| format!("\"{}\"", Exact(b.budget.window))),
             absent: "",
         },
         Key {
@@ -567,7 +567,7 @@ const FLEET: Section = Section {
                 fleet(d).sync = duration(p, n)?;
                 Ok(())
             },
-            write: |b| b.fleet.as_ref().and_then(|f| quoted(Human(f.sync))),
+            write: |b| b.fleet.as_ref().and_then(|f| quoted(Exact(f.sync))),
             absent: "",
         },
         Key {
@@ -578,7 +578,7 @@ const FLEET: Section = Section {
                 fleet(d).gate.ramp = duration(p, n)?;
                 Ok(())
             },
-            write: |b| b.fleet.as_ref().and_then(|f| quoted(Human(f.gate.ramp))),
+            write: |b| b.fleet.as_ref().and_then(|f| quoted(Exact(f.gate.ramp))),
             absent: "",
         },
         Key {
@@ -589,7 +589,7 @@ const FLEET: Section = Section {
                 fleet(d).gate.max_hold = duration(p, n)?;
                 Ok(())
             },
-            write: |b| b.fleet.as_ref().and_then(|f| quoted(Human(f.gate.max_hold))),
+            write: |b| b.fleet.as_ref().and_then(|f| quoted(Exact(f.gate.max_hold))),
             absent: "",
         },
     ],

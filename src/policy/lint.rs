@@ -22,7 +22,7 @@ use core::time::Duration;
 
 use super::{Policy, PolicyBuilder};
 use crate::backoff::Curve;
-use crate::duration::Human;
+use crate::duration::Exact;
 use crate::machine::OnLongHint;
 
 /// The longest duration a setting may hold: a retry wait of more than a day cannot be meant.
@@ -167,8 +167,8 @@ pub(crate) fn lint(b: &PolicyBuilder, empty: bool) -> Vec<Finding> {
                 key,
                 format!(
                     "must be at most {}: a wait longer than a day cannot be meant, got {}",
-                    Human(MAX_DURATION),
-                    Human(d)
+                    Exact(MAX_DURATION),
+                    Exact(d)
                 ),
             );
         }
@@ -239,8 +239,8 @@ pub(crate) fn lint(b: &PolicyBuilder, empty: bool) -> Vec<Finding> {
             format!(
                 "{} is shorter than the first retry's backoff ({}): most retries will not be \
                  made",
-                Human(limit),
-                Human(first)
+                Exact(limit),
+                Exact(first)
             ),
         );
     }

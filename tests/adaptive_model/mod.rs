@@ -50,7 +50,7 @@
 
 use std::time::{Duration, Instant};
 
-use redial::{BudgetConfig, Counts};
+use redial::budget::{BudgetConfig, Counts};
 
 /// Retries since the last success from which every failure takes the failing lane.
 pub const RUN_CLEAN: u64 = 3;

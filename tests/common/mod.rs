@@ -9,8 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderMap, Method, Response};
-use redial::{Action, Outcome, Policy, Preset, RequestFacts, StopReason, Transport};
-use redial::{HttpOutcome, Last, RetryError, Retryable, Sleeper};
+use redial::classify::{Outcome, RequestFacts};
+use redial::machine::Action;
+use redial::sleep::Sleeper;
+use redial::{HttpOutcome, Last, RetryError, Retryable};
+use redial::{Policy, Preset, StopReason, Transport};
 
 /// A response that borrows headers built beforehand, so making one allocates nothing and
 /// costs nothing to speak of: what the allocation and clock tests return from attempts.
@@ -25,7 +28,7 @@ impl HttpOutcome for Canned<'_> {
         Outcome::response(self.status, self.headers)
     }
     fn request_id(&self) -> Option<&str> {
-        redial::request_id(self.headers)
+        redial::classify::request_id(self.headers)
     }
 }
 

@@ -6,7 +6,7 @@ use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use futures_core::Stream;
-use redial::{ErrorEvent, StreamError};
+use redial::stream::{ErrorEvent, StreamError};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SseEvent {

@@ -6,6 +6,6 @@
 
 fn main() {
     let response = http::Response::builder().status(429).body("{}").unwrap();
-    let _ = redial::with_error_type(response);
-    let _ = redial::read_error_type;
+    let _ = redial::classify::with_error_type(response);
+    let _ = redial::reqwest::read_error_type;
 }

@@ -16,7 +16,7 @@ use proptest::prelude::*;
 
 use super::{finish, Clocks, Command, Driver, End, Event, Pending, Wait};
 use crate::adapters::blocking::{BlockingRetryable, BlockingSleeper};
-use crate::adapters::classify_result::{Classify, ClassifyContext, HttpClassify};
+use crate::adapters::classify::{Classify, ClassifyContext, HttpClassify};
 use crate::adapters::future::Retryable;
 use crate::adapters::notify::NoNotify;
 use crate::adapters::options::Options;
@@ -27,8 +27,9 @@ use crate::backoff::Curve;
 use crate::budget::BudgetConfig;
 use crate::classify::{Outcome, RequestFacts};
 use crate::gate::{Gate, GateConfig};
-use crate::machine::{Action, Machine, OnLongHint, Stop, StopReason};
-use crate::policy::{Policy, PolicyBuilder};
+use crate::machine::{Action, Machine, OnLongHint};
+use crate::policy::builder::{Policy, PolicyBuilder};
+use crate::stop::{Stop, StopReason};
 use crate::verdict::{Transport, Verdict};
 
 /// The wall clock when a call begins: 2026-11-23T10:00:00Z.

@@ -12,7 +12,7 @@ use super::Sleeper;
 ///
 /// ```
 /// use std::time::Duration;
-/// use redial::{AsyncIoSleeper, Sleeper};
+/// use redial::sleep::{AsyncIoSleeper, Sleeper};
 ///
 /// smol::block_on(AsyncIoSleeper.sleep(Duration::from_millis(1)));
 /// ```

@@ -9,7 +9,7 @@ use super::Sleeper;
 ///
 /// ```
 /// use std::time::Duration;
-/// use redial::{FuturesTimerSleeper, Sleeper};
+/// use redial::sleep::{FuturesTimerSleeper, Sleeper};
 ///
 /// futures_executor::block_on(FuturesTimerSleeper.sleep(Duration::from_millis(1)));
 /// ```

@@ -13,7 +13,7 @@ use super::Sleeper;
 ///
 /// ```
 /// use std::time::Duration;
-/// use redial::{Sleeper, TokioSleeper};
+/// use redial::sleep::{Sleeper, TokioSleeper};
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build()?.block_on(async {
 /// let before = TokioSleeper.now();

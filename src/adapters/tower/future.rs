@@ -8,7 +8,7 @@ use core::task::{ready, Context, Poll};
 
 use pin_project_lite::pin_project;
 
-use crate::adapters::classify_result::Classify;
+use crate::adapters::classify::Classify;
 use crate::adapters::driver::{read, Command, Driver, Event, Pending};
 use crate::adapters::notify::Notify;
 use crate::adapters::options::{AsPolicy, Options};

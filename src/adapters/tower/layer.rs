@@ -2,9 +2,10 @@
 
 use super::mode::{KeepInnerTypes, WrapInRetryError};
 use super::RetryService;
-use crate::adapters::classify_result::HttpClassify;
+use crate::adapters::classify::HttpClassify;
 use crate::adapters::notify::NoNotify;
-use crate::adapters::options::{Retrying, WithSleeper};
+use crate::adapters::options::WithSleeper;
+use crate::adapters::retrying::Retrying;
 use crate::adapters::sleep::DefaultSleeper;
 
 /// A tower [`Layer`](tower_layer::Layer) (feature `tower`) that retries `http::Request`s
@@ -14,7 +15,7 @@ use crate::adapters::sleep::DefaultSleeper;
 /// use std::convert::Infallible;
 /// use http_body_util::Full;
 /// use bytes::Bytes;
-/// use redial::RetryLayer;
+/// use redial::tower::RetryLayer;
 /// use redial::Policy;
 /// use tower::{Layer, ServiceExt};
 ///
@@ -45,7 +46,7 @@ use crate::adapters::sleep::DefaultSleeper;
 ///
 /// # Replaying the body
 ///
-/// A retry sends the request again, so its body must be replayable ([`ReplayBody`](crate::ReplayBody)): full
+/// A retry sends the request again, so its body must be replayable ([`ReplayBody`](crate::tower::ReplayBody)): full
 /// bodies (`Full`, `Bytes`, `String`, `Vec<u8>`, `()`, `Empty`) are; a streaming body is
 /// not. When the body cannot be replayed the request is sent once and that first
 /// attempt's result is returned: a success as it is, a failure as a [`RetryError`](crate::RetryError) whose
@@ -69,7 +70,9 @@ use crate::adapters::sleep::DefaultSleeper;
 /// takes.
 ///
 /// ```
-/// use redial::{Policy, Preset, RetryLayer, TokioSleeper};
+/// use redial::{Policy, Preset};
+/// use redial::sleep::TokioSleeper;
+/// use redial::tower::RetryLayer;
 ///
 /// let layer = RetryLayer::new(Policy::preset(Preset::Anthropic))
 ///     .sleeper(TokioSleeper)
@@ -98,7 +101,7 @@ impl<P> Retrying<TowerLayer, P, DefaultSleeper, HttpClassify, NoNotify> {
     /// default sleeper and no hook.
     ///
     /// ```
-    /// let layer = redial::RetryLayer::new(redial::Policy::default());
+    /// let layer = redial::tower::RetryLayer::new(redial::Policy::default());
     /// # drop(layer);
     /// ```
     #[inline(always)]
@@ -115,7 +118,7 @@ impl<P, S, C, N> Retrying<TowerLayer, P, S, C, N> {
     ///
     /// ```
     /// use tower::Layer;
-    /// let service = redial::RetryLayer::new(redial::Policy::default())
+    /// let service = redial::tower::RetryLayer::new(redial::Policy::default())
     ///     .keep_inner_types()
     ///     .layer(tower::service_fn(|_req: http::Request<String>| async {
     ///         Ok::<_, std::io::Error>(http::Response::new(()))

@@ -1,32 +1,34 @@
 //! tower (feature `tower`): the retry layer, its service and its future.
 
-mod future;
-mod layer;
-mod mode;
-mod replay;
+pub(crate) mod future;
+pub(crate) mod layer;
+pub(crate) mod mode;
+pub(crate) mod replay;
 
-pub use future::RetryServiceFuture;
-pub use layer::{RetryLayer, TowerLayer};
-pub use mode::{KeepInnerTypes, TowerMode, WrapInRetryError};
-pub use replay::ReplayBody;
+use future::RetryServiceFuture;
+use layer::TowerLayer;
+use mode::{TowerMode, WrapInRetryError};
+use replay::ReplayBody;
 
 use core::task::{Context, Poll};
 
 use crate::classify::RequestFacts;
 
-use super::classify_result::Classify;
+use super::classify::Classify;
 use super::notify::Notify;
-use super::options::{AsPolicy, Options, Retrying};
+use super::options::{AsPolicy, Options};
 #[cfg(doc)]
 use super::retry_error::{Refusal, RetryError};
+use super::retrying::Retrying;
 use super::sleep::Sleeper;
 
-/// A service that retries requests under a policy. Made by [`RetryLayer`]'s
+/// A service that retries requests under a policy. Made by
+/// [`RetryLayer`](crate::tower::RetryLayer)'s
 /// [`layer`](tower_layer::Layer::layer), which gives it the layer's options.
 ///
 /// ```
 /// use tower::Layer;
-/// let service = redial::RetryLayer::new(redial::Policy::default()).layer(tower::service_fn(
+/// let service = redial::tower::RetryLayer::new(redial::Policy::default()).layer(tower::service_fn(
 ///     |_req: http::Request<String>| async { Ok::<_, std::io::Error>(http::Response::new(())) },
 /// ));
 /// # drop(service);
@@ -44,7 +46,7 @@ impl<Svc, P, S, C, N, M> RetryService<Svc, P, S, C, N, M> {
     ///
     /// ```
     /// # use tower::Layer;
-    /// let service = redial::RetryLayer::new(redial::Policy::default()).layer(());
+    /// let service = redial::tower::RetryLayer::new(redial::Policy::default()).layer(());
     /// let _inner: &() = service.get_ref();
     /// ```
     pub fn get_ref(&self) -> &Svc {

@@ -8,7 +8,7 @@ use crate::adapters::driver::{finish, Driver, End};
 use crate::adapters::options::{AsPolicy, Options};
 use crate::adapters::retry_error::RetryError;
 
-/// How a [`RetryService`](crate::RetryService) ends a call. Implemented by
+/// How a [`RetryService`](crate::tower::RetryService) ends a call. Implemented by
 /// [`WrapInRetryError`] (the default) and [`KeepInnerTypes`].
 pub trait TowerMode<R, E> {
     /// The service's error type.
@@ -32,7 +32,7 @@ pub struct WrapInRetryError;
 
 /// The inner service's types, unchanged: the last response comes back `Ok` whatever its
 /// status, and the last error as it is, so the layer drops into a hyper-util or axum stack
-/// without changing its types. See [`RetryLayer::keep_inner_types`](crate::RetryLayer).
+/// without changing its types. See [`RetryLayer::keep_inner_types`](crate::tower::RetryLayer).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct KeepInnerTypes;
 

@@ -6,14 +6,14 @@ use bytes::Bytes;
 /// stream that can be read only once.
 ///
 /// ```
-/// use redial::ReplayBody;
+/// use redial::tower::ReplayBody;
 /// assert_eq!(String::from("{}").try_replay().as_deref(), Some("{}"));
 /// ```
 pub trait ReplayBody: Sized {
     /// A copy of the body to send again, if it can be had.
     ///
     /// ```
-    /// use redial::ReplayBody;
+    /// use redial::tower::ReplayBody;
     /// assert_eq!(bytes::Bytes::from_static(b"{}").try_replay().as_deref(), Some(&b"{}"[..]));
     /// ```
     fn try_replay(&self) -> Option<Self>;

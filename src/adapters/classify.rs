@@ -12,7 +12,7 @@ use super::http_outcome::HttpOutcome;
 ///
 /// You rarely implement this: the default, [`HttpClassify`], reads HTTP outcomes through
 /// [`HttpOutcome`] with the policy's table, and `.classify(|result| ..)` takes a closure
-/// for everything else (a gRPC status, a database error), wrapped in [`ClassifyFn`].
+/// for everything else (a gRPC status, a database error).
 ///
 /// ```
 /// use redial::{Classify, ClassifyContext};
@@ -39,8 +39,10 @@ pub trait Classify<T, E> {
     ///
     /// ```
     /// use std::time::SystemTime;
-    /// use redial::{Classify, ClassifyContext, HttpClassify};
-    /// use redial::{Policy, RequestFacts};
+    /// use redial::{Classify, ClassifyContext};
+    /// use redial::classify::HttpClassify;
+    /// use redial::Policy;
+    /// use redial::classify::RequestFacts;
     /// let policy = Policy::default();
     /// let cx = ClassifyContext::new(policy.classifier(), RequestFacts::idempotent(true), SystemTime::now());
     /// let ok: Result<http::Response<()>, std::io::Error> = Ok(http::Response::new(()));
@@ -52,7 +54,8 @@ pub trait Classify<T, E> {
     /// none.
     ///
     /// ```
-    /// use redial::{Classify, HttpClassify};
+    /// use redial::Classify;
+    /// use redial::classify::HttpClassify;
     /// let response = http::Response::builder().header("request-id", "req_1").body(())?;
     /// let result: Result<_, std::io::Error> = Ok(response);
     /// assert_eq!(HttpClassify.request_id(&result), Some("req_1"));
@@ -68,7 +71,8 @@ pub trait Classify<T, E> {
     /// means "ask `classify`", and is the default.
     ///
     /// ```
-    /// use redial::{Classify, HttpClassify};
+    /// use redial::Classify;
+    /// use redial::classify::HttpClassify;
     /// let ok: Result<http::Response<()>, std::io::Error> = Ok(http::Response::new(()));
     /// assert!(HttpClassify.is_success(&ok));
     /// ```
@@ -84,7 +88,8 @@ pub trait Classify<T, E> {
     /// (its hints may be dates), a closure never.
     ///
     /// ```
-    /// use redial::{Classify, HttpClassify, Transport};
+    /// use redial::{Classify, Transport};
+    /// use redial::classify::HttpClassify;
     /// let refused: Result<http::Response<()>, Transport> = Err(Transport::Connect);
     /// assert!(!HttpClassify.reads_wall(&refused));
     /// ```
@@ -99,7 +104,8 @@ pub trait Classify<T, E> {
     /// results that are not HTTP teach the gate nothing.
     ///
     /// ```
-    /// use redial::{Classify, HttpClassify};
+    /// use redial::Classify;
+    /// use redial::classify::HttpClassify;
     /// let limited = http::Response::builder().status(429).header("retry-after", "2").body(())?;
     /// let result: Result<_, std::io::Error> = Ok(limited);
     /// assert_eq!(HttpClassify.response(&result).map(|(status, _)| status), Some(429));
@@ -119,7 +125,8 @@ pub trait Classify<T, E> {
 /// use std::time::SystemTime;
 /// use http::Method;
 /// use redial::ClassifyContext;
-/// use redial::{Outcome, Policy, RequestFacts, Transport};
+/// use redial::{Policy, Transport};
+/// use redial::classify::{Outcome, RequestFacts};
 ///
 /// let policy = Policy::default();
 /// let cx = ClassifyContext::new(policy.classifier(), RequestFacts::new(&Method::GET), SystemTime::now());
@@ -138,7 +145,8 @@ impl<'a> ClassifyContext<'a> {
     /// ```
     /// # use std::time::SystemTime;
     /// # use redial::ClassifyContext;
-    /// # use redial::{Policy, RequestFacts};
+    /// # use redial::Policy;
+    /// # use redial::classify::RequestFacts;
     /// let policy = Policy::default();
     /// let cx = ClassifyContext::new(policy.classifier(), RequestFacts::idempotent(true), SystemTime::now());
     /// assert!(cx.request().is_idempotent());
@@ -156,7 +164,8 @@ impl<'a> ClassifyContext<'a> {
     /// ```
     /// # use std::time::SystemTime;
     /// # use redial::ClassifyContext;
-    /// # use redial::{Policy, RequestFacts};
+    /// # use redial::Policy;
+    /// # use redial::classify::RequestFacts;
     /// let policy = Policy::default();
     /// let cx = ClassifyContext::new(policy.classifier(), RequestFacts::idempotent(true), SystemTime::now());
     /// assert!(cx.classifier().honor_hints());
@@ -170,7 +179,8 @@ impl<'a> ClassifyContext<'a> {
     /// ```
     /// # use std::time::SystemTime;
     /// # use redial::ClassifyContext;
-    /// # use redial::{Policy, RequestFacts};
+    /// # use redial::Policy;
+    /// # use redial::classify::RequestFacts;
     /// let policy = Policy::default();
     /// let cx = ClassifyContext::new(policy.classifier(), RequestFacts::idempotent(false), SystemTime::now());
     /// assert!(!cx.request().is_idempotent());
@@ -185,7 +195,8 @@ impl<'a> ClassifyContext<'a> {
     /// ```
     /// # use std::time::SystemTime;
     /// # use redial::ClassifyContext;
-    /// # use redial::{Policy, RequestFacts};
+    /// # use redial::Policy;
+    /// # use redial::classify::RequestFacts;
     /// let policy = Policy::default();
     /// let cx = ClassifyContext::new(policy.classifier(), RequestFacts::idempotent(true), SystemTime::UNIX_EPOCH);
     /// assert_eq!(cx.wall(), SystemTime::UNIX_EPOCH);
@@ -199,7 +210,8 @@ impl<'a> ClassifyContext<'a> {
     /// ```
     /// # use std::time::SystemTime;
     /// # use redial::ClassifyContext;
-    /// # use redial::{Outcome, Policy, RequestFacts};
+    /// # use redial::Policy;
+    /// # use redial::classify::{Outcome, RequestFacts};
     /// let policy = Policy::default();
     /// let cx = ClassifyContext::new(policy.classifier(), RequestFacts::idempotent(true), SystemTime::now());
     /// let headers = http::HeaderMap::new();
@@ -216,8 +228,10 @@ impl<'a> ClassifyContext<'a> {
 ///
 /// ```
 /// use std::time::SystemTime;
-/// use redial::{Classify, ClassifyContext, HttpClassify};
-/// use redial::{Policy, RequestFacts, Transport};
+/// use redial::{Classify, ClassifyContext};
+/// use redial::classify::HttpClassify;
+/// use redial::{Policy, Transport};
+/// use redial::classify::RequestFacts;
 ///
 /// let policy = Policy::default();
 /// let cx = ClassifyContext::new(policy.classifier(), RequestFacts::idempotent(false), SystemTime::now());
@@ -260,19 +274,8 @@ impl<T: HttpOutcome, E: HttpOutcome> Classify<T, E> for HttpClassify {
 
 /// A closure that decides each result, for results that are not HTTP.
 ///
-/// ```
-/// use std::time::SystemTime;
-/// use redial::{Classify, ClassifyContext, ClassifyFn};
-/// use redial::{Cause, Policy, RequestFacts, Verdict};
-///
-/// let mut c = ClassifyFn(|r: &Result<u32, String>| match r {
-///     Ok(_) => Verdict::Success,
-///     Err(_) => Verdict::retryable(Cause::caller()),
-/// });
-/// let policy = Policy::default();
-/// let cx = ClassifyContext::new(policy.classifier(), RequestFacts::idempotent(true), SystemTime::now());
-/// assert!(c.classify(&cx, &Err("busy".to_string())).is_retryable());
-/// ```
+/// Sealed on purpose: what `.classify(..)` wraps a closure in, public only
+/// because the call's type names it; in a private module, so no user can name it.
 #[derive(Clone, Copy, Debug)]
 pub struct ClassifyFn<F>(pub F);
 
@@ -287,5 +290,29 @@ where
     #[inline]
     fn reads_wall(&self, _: &Result<T, E>) -> bool {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::{Classify, ClassifyContext, ClassifyFn};
+    use crate::classify::RequestFacts;
+    use crate::{Cause, Policy, Verdict};
+
+    #[test]
+    fn a_closure_decides_each_result() {
+        let mut c = ClassifyFn(|r: &Result<u32, String>| match r {
+            Ok(_) => Verdict::Success,
+            Err(_) => Verdict::retryable(Cause::caller()),
+        });
+        let policy = Policy::default();
+        let cx = ClassifyContext::new(
+            policy.classifier(),
+            RequestFacts::idempotent(true),
+            SystemTime::now(),
+        );
+        assert!(c.classify(&cx, &Err("busy".to_string())).is_retryable());
     }
 }
