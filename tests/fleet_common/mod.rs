@@ -5,13 +5,19 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use redial::fleet::FleetCounters;
+
+#[path = "../process_common/mod.rs"]
+mod process_common;
+
+pub use process_common::{env, finish_worker, spawn_worker, WORKER};
+use process_common::{on_a_free_port, spawn_server};
 
 /// A `redis-server` started by the test, killed when dropped. No config file, no
 /// persistence: `--save '' --appendonly no`.
@@ -21,55 +27,41 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts one on a free loopback port and waits until it answers PING. A port is
-    /// free when the OS hands it out, not when redis-server binds it: another test may
-    /// take it meanwhile. So a server that exits at once (its port was taken) is started
-    /// again on another, and the one that answers must be this child (its pid), not a
-    /// server another test started on the same port.
+    /// Starts one on a free loopback port and waits until it answers PING as this child
+    /// (see `process_common::spawn_server`).
     pub fn start() -> RedisServer {
-        for _ in 0..20 {
-            let port = free_port();
+        on_a_free_port("redis-server", |port| {
             let mut server = RedisServer { port, child: None };
-            if server.spawn() {
-                return server;
-            }
-        }
-        panic!("redis-server did not start on any of 20 free ports");
+            server.spawn().then_some(server)
+        })
     }
 
     /// Starts the process on `self.port`; true once it answers PING as this child.
     fn spawn(&mut self) -> bool {
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        command
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(["--enable-debug-command", "local"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server is not on PATH: run scripts/test.sh, which installs it");
-        let pid = child.id();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let exited = self
-                .child
-                .as_mut()
-                .is_some_and(|c| c.try_wait().ok().flatten().is_some());
-            if exited {
-                self.child = None;
-                return false;
-            }
-            if self.try_cmd(&["PING"]).as_deref() == Some("+PONG") {
-                if self.pid() == Some(pid) {
-                    return true;
-                }
-                // Another test's server holds the port: ours cannot bind it.
-                self.kill();
-                return false;
-            }
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
+            .args(["--enable-debug-command", "local"]);
+        let probe = RedisServer {
+            port: self.port,
+            child: None,
+        };
+        self.child = spawn_server(
+            command,
+            "redis-server",
+            "redis-server is not on PATH: run scripts/test.sh, which installs it",
+            || probe.answering_pid(),
+        );
+        self.child.is_some()
+    }
+
+    /// The pid of the server answering PING on the port, if one does.
+    fn answering_pid(&self) -> Option<u32> {
+        if self.try_cmd(&["PING"]).as_deref() != Some("+PONG") {
+            return None;
         }
+        self.pid()
     }
 
     /// The pid of the server answering on the port (`INFO server`'s `process_id`).
@@ -226,15 +218,6 @@ impl Drop for RedisServer {
     }
 }
 
-/// A port nothing listens on now (the OS picks it; the listener is closed at once):
-/// something else may bind it before the caller does, which [`RedisServer::start`] checks.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
 /// A stand-in for the budget's counters: `N` additive counters, the local counts since the
 /// last sync, and the last fleet view (None: local state only), with every view the
 /// exchange handed over (when it stood, the totals, how long it is good for).
@@ -330,58 +313,4 @@ pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-/// The environment variable that makes a test binary's `worker` test act as a worker.
-pub const WORKER: &str = "REDIAL_FLEET_WORKER";
-
-/// Runs the ignored test `name` of this test binary in a process of its own, with `env`.
-pub fn spawn_worker(name: &str, env: &[(&str, String)]) -> Child {
-    let exe = std::env::current_exe().expect("the test binary");
-    let mut cmd = Command::new(exe);
-    cmd.args([
-        name,
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(WORKER, "1")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.spawn().expect("spawn a worker")
-}
-
-/// Waits for a worker (killing it past `limit`) and returns what follows `result ` on the
-/// lines it printed (libtest may print its own words before it). Panics if it failed.
-pub fn finish_worker(mut child: Child, limit: Duration) -> Vec<String> {
-    let deadline = Instant::now() + limit;
-    loop {
-        match child.try_wait().expect("wait on a worker") {
-            Some(_) => break,
-            None if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("a worker ran past {limit:?}");
-            }
-            None => std::thread::sleep(Duration::from_millis(20)),
-        }
-    }
-    let mut out = String::new();
-    if let Some(mut stdout) = child.stdout.take() {
-        let _ = stdout.read_to_string(&mut out);
-    }
-    let status = child.wait().expect("status");
-    assert!(status.success(), "a worker failed:\n{out}");
-    out.lines()
-        .filter_map(|l| l.find("result ").map(|at| l[at + 7..].to_string()))
-        .collect()
-}
-
-/// An environment variable a worker needs.
-pub fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("worker: {name} is not set"))
 }

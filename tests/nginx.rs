@@ -1,0 +1,116 @@
+//! Against a real nginx `limit_req` on loopback (issue 18's rig): the rig answers as
+//! documented, and today's default policy measured against it as issue 18's table has it
+//! (`docs/PACER.md`, "Against a real nginx"). The figures are printed, not bounded: the
+//! pacer's bounds are for when it is on. Run with `scripts/test.sh --test nginx -- --nocapture`
+//! to see them.
+
+mod nginx_common;
+
+use std::sync::Barrier;
+use std::time::Duration;
+
+use nginx_common::{Figures, Nginx, Policy};
+
+#[test]
+#[ignore = "a worker process of Nginx::measure, which runs it"]
+fn nginx_worker() {
+    nginx_common::worker();
+}
+
+/// One GET: the status, the `Retry-After` header if any, the body.
+fn get(agent: &ureq::Agent, url: &str) -> (u16, Option<String>, String) {
+    let mut response = agent.get(url).call().expect("nginx answers");
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().expect("ASCII").to_string());
+    let body = response.body_mut().read_to_string().expect("a body");
+    (response.status().as_u16(), retry_after, body)
+}
+
+#[test]
+fn at_1_per_second_without_burst_two_at_once_get_one_200_and_one_429() {
+    let nginx = Nginx::start(1.0, 0);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = nginx.url();
+    let both = Barrier::new(2);
+    let mut answers: Vec<_> = std::thread::scope(|s| {
+        let ask = || {
+            both.wait();
+            get(&agent, &url)
+        };
+        let (a, b) = (s.spawn(ask), s.spawn(ask));
+        [a, b].map(|t| t.join().expect("no panic")).to_vec()
+    });
+    answers.sort();
+    assert_eq!(answers[0], (200, None, "ok\n".to_string()), "{answers:?}");
+    let (status, retry_after, _) = &answers[1];
+    assert_eq!(
+        (*status, retry_after.as_deref()),
+        (429, Some("1")),
+        "{answers:?}"
+    );
+    // The excess the 200 added has drained a second later; the 429 added none.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(get(&agent, &url), (200, None, "ok\n".to_string()));
+}
+
+/// What holds of any run with the default policy, today and with a pacer: every call
+/// ended (the run joined them, none panicked), a 200 ends its call and every served call
+/// got one, nginx served no more than its rate and burst allow, and demand far over the
+/// limit drew 429s, counted (a pacer learns the rate from them).
+fn check(figures: &Figures, nginx: &Nginx) {
+    eprintln!("nginx baseline: {figures}");
+    let ok: u64 = figures.ok_by_second.iter().sum();
+    assert_eq!(ok, figures.served, "{figures:?}");
+    assert!(figures.served <= figures.calls, "{figures:?}");
+    let answered_for = figures.ok_by_second.len() as f64;
+    assert!(
+        ok as f64 <= nginx.rate_per_s * answered_for + f64::from(nginx.burst) + 1.0,
+        "more 200s than nginx lets through: {figures:?}"
+    );
+    assert!(figures.throttled() > 0, "{figures:?}");
+    assert_eq!(figures.other, 0, "only 200s and 429s: {figures:?}");
+}
+
+/// How long each run starts calls for: 4 s, so the file runs in about fifteen seconds
+/// (two runs at a time, each against its own nginx); `NGINX_BASELINE_SECONDS` sets another (issue
+/// 18's runs are 120 s).
+fn seconds() -> u32 {
+    std::env::var("NGINX_BASELINE_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4)
+}
+
+/// One row of issue 18's table: today's default policy, `processes` sharing
+/// `demand_per_s` against `limit_req rate=10r/s` with `burst`.
+fn baseline(processes: usize, demand_per_s: u32, burst: u32) {
+    let nginx = Nginx::start(10.0, burst);
+    let figures = nginx.measure(
+        processes,
+        f64::from(demand_per_s),
+        seconds(),
+        &Policy::default(),
+    );
+    assert_eq!(figures.calls, u64::from(demand_per_s * seconds()));
+    check(&figures, &nginx);
+}
+
+#[test]
+fn baseline_one_process_demand_3x_the_limit() {
+    baseline(1, 30, 10);
+}
+
+#[test]
+fn baseline_4_processes_demand_4x_the_limit() {
+    baseline(4, 40, 20);
+}
+
+#[test]
+fn baseline_16_processes_demand_4x_the_limit() {
+    baseline(16, 40, 20);
+}
