@@ -62,3 +62,38 @@ fn every_function_of_the_walk_is_defined_in_its_file() {
     }
     assert!(checked >= 40, "the walk names only {checked} functions");
 }
+
+/// Issue 19's bound on the walk: a retried call enters at most 40 functions in at most
+/// 10 files, and the page's own count of them is the table's.
+#[test]
+fn the_walk_stays_within_40_functions_in_10_files() {
+    let page = page();
+    let mut functions = std::collections::BTreeSet::new();
+    let mut files = std::collections::BTreeSet::new();
+    for row in page
+        .lines()
+        .filter(|l| l.starts_with("| ") && l.matches('|').count() == 5)
+    {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let Some(file) = code_spans(cells[3])
+            .into_iter()
+            .find(|s| s.starts_with("src/"))
+        else {
+            continue;
+        };
+        files.insert(file);
+        for function in code_spans(cells[4]) {
+            functions.insert((file, function));
+        }
+    }
+    let (f, n) = (functions.len(), files.len());
+    assert!(
+        f <= 40 && n <= 10,
+        "the walk enters {f} functions in {n} files"
+    );
+    let said = format!("The table names {f} functions in {n} files.");
+    assert!(
+        page.contains(&said),
+        "docs/ARCHITECTURE.md should say: {said}"
+    );
+}

@@ -9,9 +9,6 @@ use crate::classify::RequestFacts;
 use crate::machine::Rules;
 use crate::Policy;
 
-use super::classify::HttpClassify;
-use super::notify::NoNotify;
-
 /// What an adapter takes as its policy: a `&Policy`, or an owned [`Policy`] for a call or
 /// a service that must be `'static`. A clone shares the budget, so both draw on the same
 /// bucket. Every type that lends a policy and its rules is one; nothing to implement.
@@ -32,21 +29,6 @@ pub struct Options<P, C, N> {
     pub(crate) facts: RequestFacts,
     /// The caller's seeded generator; without one, a fresh one at the first retry.
     pub(crate) rng: Option<Rng>,
-}
-
-impl<P> Options<P, HttpClassify, NoNotify> {
-    /// The defaults: HTTP outcomes through the policy's table, no hook, and a request that
-    /// is assumed not idempotent (a closure hides the request: assume the worst).
-    #[inline(always)]
-    pub(crate) fn new(policy: P) -> Self {
-        Options {
-            policy,
-            classify: HttpClassify,
-            notify: NoNotify,
-            facts: RequestFacts::idempotent(false),
-            rng: None,
-        }
-    }
 }
 
 impl<P, C, N> Options<P, C, N> {

@@ -71,11 +71,18 @@ pin_project! {
 pub(crate) type Fresh<A, P> = Retrying<A, P, super::sleep::DefaultSleeper, HttpClassify, NoNotify>;
 
 impl<A, P> Retrying<A, P, super::sleep::DefaultSleeper, HttpClassify, NoNotify> {
-    /// A call with the default options.
+    /// A call with the default options: the HTTP classifier, no notify hook, a request
+    /// not known to be idempotent, a generator made at the first draw.
     #[inline(always)]
     pub(crate) fn start(policy: P, attempts: A) -> Self {
         Retrying {
-            options: Options::new(policy),
+            options: Options {
+                policy,
+                classify: HttpClassify,
+                notify: NoNotify,
+                facts: RequestFacts::idempotent(false),
+                rng: None,
+            },
             sleeper: super::sleep::DefaultSleeper::default(),
             attempts,
         }
