@@ -499,8 +499,9 @@ where
         RunProj::Done => return Poll::Pending,
     };
     loop {
-        if due {
-            let command = step!(Event::Due); // the first attempt, or the wait is over
+        // An attempt is due: make it, or sleep first (the gate holds a first attempt).
+        let sleeping = due && {
+            let command = step!(Event::Due);
             let Some(context) = run.as_mut().take_context() else {
                 return Poll::Pending;
             };
@@ -508,57 +509,52 @@ where
                 Command::Attempt => {
                     let (fut, timer) = (attempt(context), timeout.map(|d| sleeper.sleep(d)));
                     run.set(Run::Attempt { fut, timer });
+                    false
                 }
                 Command::Sleep(delay) => {
-                    run.set(Run::Sleep {
-                        sleep: sleeper.sleep(delay),
-                        context,
-                    });
-                    if !poll_sleep(run.as_mut(), cx) {
-                        let _ = step!(Event::Pending(Pending::Sleep));
-                        return Poll::Pending;
-                    }
-                    continue; // still due
+                    let sleep = sleeper.sleep(delay);
+                    run.set(Run::Sleep { sleep, context });
+                    true
                 }
                 _ => return Poll::Pending, // never: `Due` answers an attempt or a sleep
             }
-        }
-        let RunProj::Attempt { fut, timer } = run.as_mut().project() else {
-            return Poll::Pending;
         };
-        let (context, result) = match fut.poll(cx) {
-            Poll::Ready(output) => split(output),
-            // Still running: has its time run out? (Only a call without a context has one.)
-            Poll::Pending => {
-                let _ = step!(Event::Pending(Pending::Attempt));
-                let Some(Poll::Ready(())) = timer.as_pin_mut().map(|t| t.poll(cx)) else {
-                    return Poll::Pending;
-                };
-                match timed_out() {
-                    Some(context) => (context, None),
-                    None => return Poll::Pending,
+        if !sleeping {
+            let RunProj::Attempt { fut, timer } = run.as_mut().project() else {
+                return Poll::Pending;
+            };
+            let (context, result) = match fut.poll(cx) {
+                Poll::Ready(output) => split(output),
+                // Still running: has its time run out? (Only a call without a context has one.)
+                Poll::Pending => {
+                    let _ = step!(Event::Pending(Pending::Attempt));
+                    let Some(Poll::Ready(())) = timer.as_pin_mut().map(|t| t.poll(cx)) else {
+                        return Poll::Pending;
+                    };
+                    match timed_out() {
+                        Some(context) => (context, None),
+                        None => return Poll::Pending,
+                    }
                 }
-            }
-        };
-        match step!(Event::Finished(result.as_ref(), None)) {
-            Command::Sleep(delay) => {
-                drop(result); // first: a response holds a connection; then the future
-                run.set(Run::Done);
-                let sleep = sleeper.sleep(delay);
-                run.set(Run::Sleep { sleep, context });
-                if !poll_sleep(run.as_mut(), cx) {
-                    let _ = step!(Event::Pending(Pending::Sleep));
-                    return Poll::Pending;
-                }
-                due = true;
-            }
-            command => {
+            };
+            let command = step!(Event::Finished(result.as_ref(), None));
+            let Command::Sleep(delay) = command else {
                 run.set(Run::Done);
                 let (end, timeout) = (command.end(), timeout.unwrap_or_default());
                 let result = finish(driver, options, end, result, timeout, now);
                 return Poll::Ready((context, result));
-            }
+            };
+            drop(result); // first: a response holds a connection; then the future
+            run.set(Run::Done);
+            let sleep = sleeper.sleep(delay);
+            run.set(Run::Sleep { sleep, context });
         }
+        // A sleep was just set: once it is over, the next attempt is due.
+        if !poll_sleep(run.as_mut(), cx) {
+            let _ = step!(Event::Pending(Pending::Sleep));
+            return Poll::Pending;
+        }
+        due = true;
     }
 }
 
