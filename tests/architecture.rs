@@ -97,3 +97,37 @@ fn the_walk_stays_within_40_functions_in_10_files() {
         "docs/ARCHITECTURE.md should say: {said}"
     );
 }
+
+/// Issue 19: every adapter only interprets the driver's commands, in at most 60 lines of
+/// loop. The loop is the first `loop {` in the file, to its closing brace.
+#[test]
+fn every_adapter_loop_is_at_most_60_lines() {
+    let adapters = [
+        "src/adapters/future.rs",
+        "src/adapters/blocking.rs",
+        "src/adapters/stream.rs",
+        "src/adapters/tower/future.rs",
+        "src/adapters/reqwest_middleware.rs",
+    ];
+    for file in adapters {
+        let source = std::fs::read_to_string(root().join(file)).expect(file);
+        let lines: Vec<&str> = source.lines().collect();
+        let start = lines
+            .iter()
+            .position(|l| l.trim_end().ends_with("loop {"))
+            .unwrap_or_else(|| panic!("{file} has no loop"));
+        let mut depth = 0i32;
+        let mut end = None;
+        for (i, line) in lines.iter().enumerate().skip(start) {
+            let code = line.split("//").next().unwrap_or("");
+            depth += code.matches('{').count() as i32 - code.matches('}').count() as i32;
+            if depth == 0 {
+                end = Some(i);
+                break;
+            }
+        }
+        let end = end.unwrap_or_else(|| panic!("{file}: the loop never closes"));
+        let length = end - start + 1;
+        assert!(length <= 60, "{file}: the loop is {length} lines");
+    }
+}

@@ -157,6 +157,13 @@ pub enum End {
 }
 
 impl Command {
+    /// What a poll returns once the driver has heard that something did not end at once
+    /// ([`Event::Pending`], always answered [`Command::Yield`]): pending, until woken.
+    #[inline(always)]
+    pub(crate) fn yielded<T>(self) -> core::task::Poll<T> {
+        core::task::Poll::Pending
+    }
+
     /// The end of the call, for an adapter that cannot make the retry asked for. The
     /// driver refuses such retries itself (the adapter says why), so this is only a
     /// guard: nothing is ever sent twice.

@@ -491,8 +491,7 @@ where
         RunProj::Attempt { .. } => false,
         RunProj::Sleep { sleep, .. } => {
             if sleep.poll(cx).is_pending() {
-                let _ = step!(Event::Pending(Pending::Sleep));
-                return Poll::Pending;
+                return step!(Event::Pending(Pending::Sleep)).yielded();
             }
             true
         }
@@ -551,8 +550,7 @@ where
         }
         // A sleep was just set: once it is over, the next attempt is due.
         if !poll_sleep(run.as_mut(), cx) {
-            let _ = step!(Event::Pending(Pending::Sleep));
-            return Poll::Pending;
+            return step!(Event::Pending(Pending::Sleep)).yielded();
         }
         due = true;
     }

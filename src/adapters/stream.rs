@@ -305,14 +305,11 @@ where
             };
         }
         loop {
-            // The result of an attempt that ended, and whether output was committed.
             let (result, committed) = match state.as_mut().project() {
                 // `Due` answers an attempt, or a sleep first (the gate holds a first one).
                 StreamProj::Idle => {
                     state.set(match step!(Event::Due) {
-                        Command::Sleep(delay) => StreamState::Sleeping {
-                            sleep: sleeper.sleep(delay),
-                        },
+                        Command::Sleep(delay) => sleeping(sleeper, delay),
                         _ => StreamState::Opening {
                             fut: (parts.open)(),
                         },
@@ -321,46 +318,38 @@ where
                 }
                 StreamProj::Opening { fut } => match fut.poll(cx) {
                     Poll::Ready(result) => (result, false),
-                    Poll::Pending => {
-                        let _ = step!(Event::Pending(Pending::Attempt));
-                        return Poll::Pending;
-                    }
+                    Poll::Pending => return step!(Event::Pending(Pending::Attempt)).yielded(),
                 },
-                StreamProj::Streaming { stream, committed } => {
-                    match ready!(stream.poll_next(cx)) {
-                        Some(Ok(item)) => {
-                            *committed = *committed || parts.commit.is_committed(&item);
-                            return Poll::Ready(Some(Ok(item)));
-                        }
-                        None => {
-                            // Over, and nothing failed: the budget refunds the retries.
-                            let _ = step!(Event::Ended);
-                            state.set(StreamState::Done);
-                            return Poll::Ready(None);
-                        }
-                        Some(Err(e)) => (Err(e), *committed),
+                StreamProj::Streaming { stream, committed } => match ready!(stream.poll_next(cx)) {
+                    Some(Ok(item)) => {
+                        *committed = *committed || parts.commit.is_committed(&item);
+                        return Poll::Ready(Some(Ok(item)));
                     }
-                }
-                StreamProj::Sleeping { sleep } => {
-                    if sleep.poll(cx).is_pending() {
-                        let _ = step!(Event::Pending(Pending::Sleep));
-                        return Poll::Pending;
+                    None => {
+                        // Over, and nothing failed: the budget refunds the retries.
+                        let _ = step!(Event::Ended);
+                        state.set(StreamState::Done);
+                        return Poll::Ready(None);
                     }
-                    state.set(StreamState::Idle);
-                    continue;
-                }
+                    Some(Err(e)) => (Err(e), *committed),
+                },
+                StreamProj::Sleeping { sleep } => match sleep.poll(cx) {
+                    Poll::Ready(()) => {
+                        state.set(StreamState::Idle);
+                        continue;
+                    }
+                    Poll::Pending => return step!(Event::Pending(Pending::Sleep)).yielded(),
+                },
                 StreamProj::Done => return Poll::Ready(None),
             };
             // After committed output a retry would repeat it: the driver refuses it.
             let refuse = committed.then_some(Refusal::AfterOutput);
             match (step!(Event::Finished(Some(&result), refuse)), result) {
                 (Command::Sleep(delay), result) => {
-                    drop(result);
-                    let sleep = sleeper.sleep(delay);
-                    state.set(StreamState::Sleeping { sleep });
+                    drop(result); // first: a response holds a connection
+                    state.set(sleeping(sleeper, delay));
                 }
-                // An open that succeeded is not the end of the call: the driver hears of
-                // it when the stream ends or fails.
+                // An open that succeeded does not end the call: its stream's end will.
                 (Command::Done(End::Succeeded), Ok(response)) if !committed => {
                     let stream = (parts.into_stream)(response);
                     let committed = false;
@@ -375,6 +364,17 @@ where
                 }
             }
         }
+    }
+}
+
+/// The wait before re-opening: `delay` on the sleeper's timer.
+#[inline(always)]
+fn sleeping<OpenFut, St, S: Sleeper>(
+    sleeper: &S,
+    delay: Duration,
+) -> StreamState<OpenFut, St, S::Sleep> {
+    StreamState::Sleeping {
+        sleep: sleeper.sleep(delay),
     }
 }
 

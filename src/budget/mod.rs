@@ -464,8 +464,9 @@ impl Budget {
     /// long to wait: the adaptive kind counts it as the server answering, and the retry as
     /// free, so that a server pacing its clients never spends what overload decisions read.
     ///
-    /// Inlined: the AWS bucket's retry is a few instructions, and the adaptive kind's
-    /// decision, which is not, is one call out of line.
+    /// Inlined, both kinds, so that an adapter's failure path is one frame: left to the
+    /// optimiser, the whole of it went out of line (two retries: 715 instructions against
+    /// 647 with the AWS bucket, 917 against 879 with the adaptive budget).
     #[inline(always)]
     pub(crate) fn allow_retry(
         &self,
@@ -491,7 +492,19 @@ impl Budget {
                     })
                 }
             }
-            State::Adaptive(a) => adaptive_retry(a, cause, first, paced, now),
+            // The machine always has the time for it (`now` is `None` only for a clock
+            // that could not be called); without it the retry is not weighed, nor counted.
+            State::Adaptive(a) if paced => {
+                a.on_success(first);
+                Ok(0)
+            }
+            State::Adaptive(a) => match now() {
+                Some(now) => a
+                    .allow_retry(first, cause.signals_overload(), now)
+                    .map(|()| 0)
+                    .map_err(Refused::Throttled),
+                None => Ok(0),
+            },
         }
     }
 
@@ -508,30 +521,5 @@ impl Budget {
             }),
             State::Adaptive(a) => a.on_success(retries == 0),
         }
-    }
-}
-
-/// The adaptive kind's retry decision ([`Budget::allow_retry`]), out of line: the fold
-/// behind it is long, and a bucket's retry should not carry it. The machine always has
-/// the time for it (`now` is `None` only for a clock that could not be called); without
-/// it the retry is not weighed, nor counted.
-#[inline(never)]
-fn adaptive_retry(
-    a: &Adaptive,
-    cause: &Cause,
-    first: bool,
-    paced: bool,
-    now: impl FnOnce() -> Option<Instant>,
-) -> Result<u32, Refused> {
-    if paced {
-        a.on_success(first);
-        return Ok(0);
-    }
-    match now() {
-        Some(now) => a
-            .allow_retry(first, cause.signals_overload(), now)
-            .map(|()| 0)
-            .map_err(Refused::Throttled),
-        None => Ok(0),
     }
 }

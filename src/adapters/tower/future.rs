@@ -134,15 +134,11 @@ where
                 }
                 TowerProj::Calling { fut, spare } => match fut.poll(cx) {
                     Poll::Ready(result) => (result, spare.take()),
-                    Poll::Pending => {
-                        let _ = step!(Event::Pending(Pending::Attempt));
-                        return Poll::Pending;
-                    }
+                    Poll::Pending => return step!(Event::Pending(Pending::Attempt)).yielded(),
                 },
                 TowerProj::Sleeping { sleep, .. } => {
                     if sleep.poll(cx).is_pending() {
-                        let _ = step!(Event::Pending(Pending::Sleep));
-                        return Poll::Pending;
+                        return step!(Event::Pending(Pending::Sleep)).yielded();
                     }
                     let request = take!(Sleeping);
                     this.state.set(TowerState::Due { request });
