@@ -338,6 +338,13 @@ impl<R: AsRef<Rules>> Machine<R> {
         self.stopped.as_ref()
     }
 
+    /// Stops the machine with a stop decided outside it, before an attempt: the rate
+    /// pacer's `rate_limited` (its slot would come after `max_wait` or the deadline). A
+    /// stopped machine stays stopped; a stop already made is kept.
+    pub(crate) fn stop_with(&mut self, stop: Stop) {
+        self.stopped.get_or_insert(stop);
+    }
+
     /// Feeds in the outcome of the attempt that just ended, which arrived at `now`, and says
     /// what to do next. See the [module docs](self) for the order of the decisions.
     ///

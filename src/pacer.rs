@@ -207,8 +207,8 @@ impl Acquire {
 /// let Acquire::Wait { ticket, .. } = p.acquire(now, None) else { unreachable!() };
 /// assert!(ticket.place() >= 1.0);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Ticket(f64);
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ticket(core::num::NonZeroU64);
 
 impl Ticket {
     /// The place in the queue, in tokens since the pacer began.
@@ -224,7 +224,15 @@ impl Ticket {
     /// let _ = ticket.place();
     /// ```
     pub fn place(&self) -> f64 {
-        self.0
+        f64::from_bits(!self.0.get())
+    }
+
+    /// The ticket for `place`, in eight bytes that are never all zero (the bits of a
+    /// place, which is never negative, inverted), so that an `Option<Ticket>` is eight
+    /// bytes too: every call that may wait for one carries it.
+    fn new(place: f64) -> Ticket {
+        let bits = !place.max(0.0).to_bits();
+        Ticket(core::num::NonZeroU64::new(bits).unwrap_or(core::num::NonZeroU64::MAX))
     }
 }
 
@@ -518,14 +526,14 @@ impl Pacer {
                         Ok(()) => Acquire::Go,
                         Err(wait) => Acquire::Wait {
                             wait,
-                            ticket: Ticket(slot),
+                            ticket: Ticket::new(slot),
                         },
                     };
                 }
                 Ok(_) => {
                     return Acquire::Wait {
                         wait,
-                        ticket: Ticket(slot),
+                        ticket: Ticket::new(slot),
                     }
                 }
                 Err(seen) => bits = seen,
@@ -580,7 +588,7 @@ impl Pacer {
             return Acquire::Go;
         };
         let now_ns = self.ns(now);
-        let mut wait = wait_of(map.time(ticket.0) - now_ns as f64);
+        let mut wait = wait_of(map.time(ticket.place()) - now_ns as f64);
         if wait.is_zero() {
             match self.take(now_ns, &map) {
                 Ok(()) => return Acquire::Go,

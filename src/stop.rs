@@ -73,6 +73,14 @@ pub enum Stop {
         /// Which limit applied.
         why: Throttle,
     },
+    /// The rate pacer's next slot for the attempt is further away than its `max_wait` or
+    /// the call's deadline (`rate_limited`).
+    RateLimited {
+        /// How long the attempt would have waited for its slot.
+        wait: Duration,
+        /// The rate the pacer paces to, in requests per 1,000 seconds (0: unknown).
+        per_1000s: u32,
+    },
 }
 
 impl Stop {
@@ -90,6 +98,7 @@ impl Stop {
             Stop::HintTooLong { .. } => StopReason::HintTooLong,
             Stop::DeadlineExceeded { .. } => StopReason::DeadlineExceeded,
             Stop::BudgetExhausted { .. } | Stop::Throttled { .. } => StopReason::BudgetExhausted,
+            Stop::RateLimited { .. } => StopReason::RateLimited,
         }
     }
 }
@@ -148,6 +157,14 @@ impl fmt::Display for Stop {
                     }
                 )
             }
+            Stop::RateLimited { wait, per_1000s } => {
+                write!(f, "the pacer's next slot is {} away", Rounded(wait))?;
+                if per_1000s > 0 {
+                    let rate = f64::from(per_1000s) / 1000.0;
+                    write!(f, ": the server allows about {rate:.1} requests/s")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -157,7 +174,7 @@ impl fmt::Display for Stop {
 /// ```
 /// use redial::StopReason;
 /// assert_eq!(StopReason::BudgetExhausted.as_str(), "budget_exhausted");
-/// assert_eq!(StopReason::ALL.len(), 6);
+/// assert_eq!(StopReason::ALL.len(), 7);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -174,17 +191,21 @@ pub enum StopReason {
     DeadlineExceeded,
     /// `budget_exhausted`.
     BudgetExhausted,
+    /// `rate_limited`: the rate pacer would hold the attempt past its `max_wait` or the
+    /// call's deadline.
+    RateLimited,
 }
 
 impl StopReason {
     /// Every reason; for a failed attempt, in the order of priority.
-    pub const ALL: [StopReason; 6] = [
+    pub const ALL: [StopReason; 7] = [
         StopReason::Succeeded,
         StopReason::NotRetryable,
         StopReason::AttemptsExhausted,
         StopReason::HintTooLong,
         StopReason::DeadlineExceeded,
         StopReason::BudgetExhausted,
+        StopReason::RateLimited,
     ];
 
     /// The reason's name.
@@ -200,6 +221,7 @@ impl StopReason {
             StopReason::HintTooLong => "hint_too_long",
             StopReason::DeadlineExceeded => "deadline_exceeded",
             StopReason::BudgetExhausted => "budget_exhausted",
+            StopReason::RateLimited => "rate_limited",
         }
     }
 }

@@ -10,6 +10,7 @@ use std::sync::Barrier;
 use std::time::Duration;
 
 use nginx_common::{Figures, Nginx, Policy};
+use redial::pacer::PacerConfig;
 
 #[test]
 #[ignore = "a worker process of Nginx::measure, which runs it"]
@@ -76,6 +77,16 @@ fn check(figures: &Figures, nginx: &Nginx) {
     assert_eq!(figures.other, 0, "only 200s and 429s: {figures:?}");
 }
 
+/// One measurement at a time: a run's threads wake on time only on a machine the other
+/// runs (16 worker processes among them) do not crowd; a late wake-up reads as the
+/// client's pause.
+fn measuring() -> std::sync::MutexGuard<'static, ()> {
+    static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ALONE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// How long each run starts calls for: 4 s, so the file runs in about fifteen seconds
 /// (two runs at a time, each against its own nginx); `NGINX_BASELINE_SECONDS` sets another (issue
 /// 18's runs are 120 s).
@@ -89,6 +100,7 @@ fn seconds() -> u32 {
 /// One row of issue 18's table: today's default policy, `processes` sharing
 /// `demand_per_s` against `limit_req rate=10r/s` with `burst`.
 fn baseline(processes: usize, demand_per_s: u32, burst: u32) {
+    let _alone = measuring();
     let nginx = Nginx::start(10.0, burst);
     let figures = nginx.measure(
         processes,
@@ -113,4 +125,38 @@ fn baseline_4_processes_demand_4x_the_limit() {
 #[test]
 fn baseline_16_processes_demand_4x_the_limit() {
     baseline(16, 40, 20);
+}
+
+/// Issue 18, one process: with the pacer on, demand 3× what `limit_req` allows draws at
+/// most 0.1 429 per served call, the server is kept at 90 % of its limit or more, and no
+/// call takes longer than its deadline (the pacer stops a call whose slot would come
+/// after it, or after `max_wait`, with `rate_limited`). The deadline is longer than
+/// `max_wait` (10 s) here; with one shorter (8 s), 88 % of the limit was served.
+#[test]
+fn paced_one_process_demand_3x_the_limit() {
+    let _alone = measuring();
+    let deadline = Duration::from_secs(15);
+    let policy = Policy::builder()
+        .pace(PacerConfig::default())
+        .max_elapsed(deadline)
+        .build()
+        .expect("a valid policy");
+    let nginx = Nginx::start(10.0, 10);
+    let seconds = seconds().max(20);
+    let figures = nginx.measure(1, 30.0, seconds, &policy);
+    eprintln!("nginx paced: {figures}");
+    check(&figures, &nginx);
+    let per_served = figures.throttled_per_served();
+    assert!(
+        per_served <= 0.1,
+        "429s per served call {per_served:.3}: {figures:?}"
+    );
+    let share = figures.share_of_limit_from(figures.steady_from());
+    assert!(share >= 0.9, "served {share:.2} of the limit: {figures:?}");
+    // A call's last attempt may start just before the deadline and take a moment.
+    assert!(
+        figures.slowest <= deadline + Duration::from_millis(500),
+        "slowest call {:?}: {figures:?}",
+        figures.slowest
+    );
 }

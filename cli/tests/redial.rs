@@ -159,7 +159,7 @@ const INVALID: &[(&str, &str)] = &[
     ),
     (
         "unknown-key.toml",
-        "2:1: retries: unknown key (expected one of preset, max_attempts, max_elapsed, non_idempotent, backoff, hints, classify, budget, fleet)",
+        "2:1: retries: unknown key (expected one of preset, max_attempts, max_elapsed, non_idempotent, backoff, hints, classify, budget, fleet, rate)",
     ),
     (
         "unknown-key-in-table.toml",

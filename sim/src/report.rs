@@ -294,7 +294,7 @@ pub struct Report {
     /// Answers that were successes.
     pub server_successes: u64,
     /// How calls ended, in the order of [`StopReason::ALL`].
-    pub stops: [u64; 6],
+    pub stops: [u64; StopReason::ALL.len()],
     /// Call latencies.
     pub latency: Latency,
     /// The span from the first incident's start to the last one's end.
@@ -338,7 +338,7 @@ impl Report {
             first_attempts: 0,
             retries: 0,
             server_successes: 0,
-            stops: [0; 6],
+            stops: [0; StopReason::ALL.len()],
             latency: Latency::default(),
             incident: None,
             incident_first_attempts: 0,

@@ -382,7 +382,7 @@ fn table_golden_shape() {
     a.first_attempts = 12000;
     a.retries = 240;
     a.server_successes = 8000;
-    a.stops = [8000, 0, 30, 0, 0, 3970];
+    a.stops = [8000, 0, 30, 0, 0, 3970, 0];
     a.buckets = vec![Bucket {
         first_attempts: 100,
         retries: 20,
@@ -400,7 +400,7 @@ fn table_golden_shape() {
     b.first_attempts = 5;
     b.retries = 10;
     b.server_successes = 0;
-    b.stops = [0, 0, 5, 0, 0, 0];
+    b.stops = [0, 0, 5, 0, 0, 0, 0];
     b.recovery = Recovery::NotInRun;
     let text = Table::new(&[a, b]).to_string();
     let expected = "\
@@ -841,7 +841,7 @@ fn seed_table_golden_shape() {
         r.first_attempts = calls;
         r.retries = retries;
         r.server_successes = ok;
-        r.stops = [ok, 0, calls - ok, 0, 0, 0];
+        r.stops = [ok, 0, calls - ok, 0, 0, 0, 0];
         r.incident = Some((Duration::from_secs(60), Duration::from_secs(180)));
         r.incident_first_attempts = calls;
         r.incident_retries = retries;

@@ -210,6 +210,12 @@ impl<Op, P, S, C, N> Retrying<BlockingAttempts<Op>, P, S, C, N> {
                 sleeper.sleep(delay);
                 command = step!(Event::Due);
             }
+            if let Command::Done(end) = command {
+                // The rate pacer stopped the call before this attempt.
+                return finish(&mut driver, &options, end, None, Duration::ZERO, || {
+                    sleeper.now()
+                });
+            }
             // A blocking attempt takes its time inside `op`: it never ends at once.
             let _ = step!(Event::Pending(Pending::Attempt));
             let result = op();

@@ -38,6 +38,7 @@ use fastrand::Rng;
 use crate::classify::Outcome;
 use crate::gate::Admission;
 use crate::machine::{Action, Machine};
+use crate::pacer::{Acquire, Quota, Ticket};
 use crate::verdict::{Cause, Transport, Verdict};
 use crate::Stop;
 
@@ -109,6 +110,9 @@ pub(crate) enum Wait {
     /// The rate-limit gate holds the first attempt until the quota resets. Not part of the
     /// call's elapsed time.
     Gate,
+    /// The rate pacer holds an attempt until its slot. Not part of the call's elapsed
+    /// time either (a deadline is still kept: the slot must come before it).
+    Pacer,
 }
 
 /// The clocks an event needs.
@@ -297,6 +301,8 @@ pub struct Driver<P> {
     held_10ms: u16,
     /// Why the adapter sleeps, while it does.
     wait: Wait,
+    /// The pacer's slot an attempt waits for (the rate pacer's ticket).
+    slot: Option<Ticket>,
 }
 
 impl<P> Default for Driver<P> {
@@ -310,6 +316,7 @@ impl<P> Default for Driver<P> {
             held_for: 0,
             held_10ms: 0,
             wait: Wait::Backoff,
+            slot: None,
         }
     }
 }
@@ -347,20 +354,25 @@ impl<P: AsPolicy> Driver<P> {
         }
     }
 
-    /// An attempt may be made: the rate-limit gate may hold a first one, and a deadline
-    /// starts the call's clock before it (a deadline is measured from there).
+    /// An attempt may be made: the rate-limit gate may hold a first one, a deadline
+    /// starts the call's clock before it (a deadline is measured from there), and the rate
+    /// pacer, once it paces, holds every attempt until its slot.
     #[inline(always)]
     fn due<C, N>(&mut self, options: &mut Options<P, C, N>, clocks: Clocks) -> Command {
-        let gate = options.policy.borrow().gate();
-        let deadline = options.policy.as_ref().max_elapsed().is_some();
-        if gate.is_none() && !deadline {
+        let policy = options.policy.borrow();
+        if !policy.checks_due() {
             // Nothing to hold the attempt for, no clock to start: most calls.
             return Command::Attempt;
         }
+        let deadline = options.policy.as_ref().max_elapsed();
+        // A pacer that has never been throttled lets every attempt go: one load.
+        let pacer = (policy.pacer()).filter(|p| self.slot.is_some() || p.is_active());
+        let gate = policy.gate();
         let gate = gate.filter(|_| self.machine.as_ref().is_none_or(|m| m.attempts() == 0));
+        let unstarted = self.machine.as_ref().is_none_or(|m| m.start().is_none());
         let need = Need {
             wall: gate.is_some(),
-            now: deadline && self.machine.as_ref().is_none_or(|m| m.start().is_none()),
+            now: (deadline.is_some() && unstarted) || pacer.is_some(),
         };
         if !clocks.cover(need) {
             return Command::Read(need);
@@ -384,8 +396,44 @@ impl<P: AsPolicy> Driver<P> {
                 }
             }
         }
-        if let Some(now) = clocks.now.filter(|_| need.now) {
+        let Some(now) = clocks.now else {
+            return Command::Attempt;
+        };
+        if deadline.is_some() && unstarted {
             self.start(options, now);
+        }
+        if let Some(pacer) = pacer {
+            // The slot must come before the deadline, measured from the call's start.
+            let start = self.machine.as_ref().and_then(Machine::start);
+            let limit = deadline.zip(start).and_then(|(d, s)| s.checked_add(d));
+            let waited = self.slot.take();
+            let answer = match waited {
+                Some(slot) => pacer.ready(now, slot, limit),
+                None => pacer.acquire(now, limit),
+            };
+            match answer {
+                Acquire::Go => {}
+                Acquire::Wait { wait, ticket } => {
+                    self.slot = Some(ticket);
+                    self.wait = Wait::Pacer;
+                    return Command::Sleep(wait);
+                }
+                Acquire::RateLimited { wait } => {
+                    if waited.is_some() {
+                        pacer.release(now); // the place it held goes to the next caller
+                    }
+                    let rate = pacer.rate(now).unwrap_or(0.0);
+                    let policy = options.policy.clone();
+                    let machine = self
+                        .machine
+                        .get_or_insert_with(|| Machine::unstarted(policy));
+                    machine.stop_with(Stop::RateLimited {
+                        wait,
+                        per_1000s: (rate * 1000.0) as u32,
+                    });
+                    return Command::Done(End::Stopped);
+                }
+            }
         }
         Command::Attempt
     }
@@ -405,7 +453,7 @@ impl<P: AsPolicy> Driver<P> {
             Pending::Attempt => self.machine.as_ref().is_none_or(|m| m.start().is_none()),
             Pending::Sleep => match self.wait {
                 Wait::Backoff => self.machine.as_ref().is_some_and(|m| m.start().is_none()),
-                Wait::Gate => false,
+                Wait::Gate | Wait::Pacer => false,
             },
         };
         if starts {
@@ -466,7 +514,8 @@ impl<P: AsPolicy> Driver<P> {
     where
         C: Classify<T, E>,
     {
-        let gate = options.policy.borrow().gate().is_some();
+        let policy = options.policy.borrow();
+        let holds = policy.holds_attempts();
         let Some(r) = result else {
             // Cut off by the per-attempt timeout: a failure with no response.
             let now = options.policy.as_ref().decisions_need_time();
@@ -476,14 +525,17 @@ impl<P: AsPolicy> Driver<P> {
             };
         };
         let success = options.classify.is_success(r);
-        if success && !gate {
+        if success && !holds {
             return Look::Succeeded;
         }
-        let learns = gate && options.classify.response(r).is_some();
+        // The gate and the pacer learn from every response: the wall clock for its
+        // dates, and the pacer the time it came.
+        let learns = holds && options.classify.response(r).is_some();
+        let paced = learns && options.policy.borrow().pacer().is_some();
         Look::Decide {
             success,
             need: Need {
-                now: !success && options.policy.as_ref().decisions_need_time(),
+                now: paced || (!success && options.policy.as_ref().decisions_need_time()),
                 wall: learns || (!success && options.classify.reads_wall(r)),
             },
         }
@@ -505,12 +557,17 @@ impl<P: AsPolicy> Driver<P> {
         C: Classify<T, E>,
         N: Notify,
     {
-        // The gate learns from every response: a 429's reset, a spent quota's.
-        if let (Some(gate), Some(r), Some(wall)) =
-            (options.policy.borrow().gate(), result, clocks.wall)
-        {
-            if let Some((status, headers)) = options.classify.response(r) {
+        // The gate and the pacer learn from every response: a 429's reset, a spent
+        // quota's, a throttle that cuts the rate.
+        let response = result.and_then(|r| options.classify.response(r));
+        if let (Some((status, headers)), Some(wall)) = (response, clocks.wall) {
+            let policy = options.policy.borrow();
+            if let Some(gate) = policy.gate() {
                 gate.learn_from_response(status, headers, wall);
+            }
+            if let (Some(pacer), Some(now)) = (policy.pacer(), clocks.now) {
+                let quota = Quota::from_headers(headers, wall);
+                pacer.on_response(now, status == 429, false, quota);
             }
         }
         if success {
@@ -632,10 +689,13 @@ impl<P: AsPolicy> Driver<P> {
         let last = match result {
             Some(Ok(t)) => Last::Response(t),
             Some(Err(e)) => Last::Error(e),
+            None if matches!(stop, Stop::RateLimited { .. }) => Last::NotSent,
             None => Last::TimedOut(timeout),
         };
         let elapsed = self.elapsed(now);
-        let attempts = self.machine.as_ref().map_or(1, |m| m.attempts().max(1));
+        // A call the pacer stopped before its first attempt made none.
+        let least = u32::from(!matches!(stop, Stop::RateLimited { .. }));
+        let attempts = self.machine.as_ref().map_or(1, |m| m.attempts().max(least));
         let err = RetryError::new(
             stop,
             attempts,

@@ -2,6 +2,7 @@
 
 use core::fmt;
 use core::future::Future;
+use core::num::NonZeroU64;
 use core::pin::Pin;
 use core::task::{ready, Context, Poll};
 use core::time::Duration;
@@ -225,7 +226,7 @@ pin_project! {
     /// attempting, waiting, done).
     pub struct Attempts<Op, Fut, Sl, P> {
         op: Op,
-        timeout: Option<Duration>,
+        timeout: Option<NonZeroU64>,
         driver: Driver<P>,
         #[pin]
         run: Run<(), Fut, Sl>,
@@ -293,7 +294,10 @@ impl<Op, Fut, Sl, P> fmt::Debug for Attempts<Op, Fut, Sl, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Attempts")
             .field("state", &self.run.name())
-            .field("attempt_timeout", &self.timeout)
+            .field(
+                "attempt_timeout",
+                &self.timeout.map(|n| Duration::from_nanos(n.get())),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -384,7 +388,10 @@ impl<Op, Fut, Sl, P, S, C, N> Retrying<Attempts<Op, Fut, Sl, P>, P, S, C, N> {
     /// ```
     #[inline(always)]
     pub fn attempt_timeout(mut self, limit: Duration) -> Self {
-        self.attempts.timeout = Some(limit);
+        // Kept in nanoseconds, eight bytes (every call carries it); a zero limit, which
+        // cuts every attempt off at once, as one nanosecond.
+        let nanos = u64::try_from(limit.as_nanos()).unwrap_or(u64::MAX);
+        self.attempts.timeout = Some(NonZeroU64::new(nanos).unwrap_or(NonZeroU64::MIN));
         self
     }
 }
@@ -464,7 +471,7 @@ fn poll_run<Ctx, Fut, T, E, P, S, C, N>(
     driver: &mut Driver<P>,
     options: &mut Options<P, C, N>,
     sleeper: &S,
-    timeout: Option<Duration>,
+    timeout: Option<NonZeroU64>,
     cx: &mut Context<'_>,
     mut attempt: impl FnMut(Ctx) -> Fut,
     split: impl Fn(Fut::Output) -> (Ctx, Option<Result<T, E>>),
@@ -498,7 +505,7 @@ where
         RunProj::Done => return Poll::Pending,
     };
     loop {
-        // An attempt is due: make it, or sleep first (the gate holds a first attempt).
+        // Due: an attempt, a sleep first (the gate's hold, the pacer's slot), or the pacer's stop.
         let sleeping = due && {
             let command = step!(Event::Due);
             let Some(context) = run.as_mut().take_context() else {
@@ -506,7 +513,7 @@ where
             };
             match command {
                 Command::Attempt => {
-                    let (fut, timer) = (attempt(context), timeout.map(|d| sleeper.sleep(d)));
+                    let (fut, timer) = (attempt(context), timeout.map(|n| sleeper.sleep(ns(n))));
                     run.set(Run::Attempt { fut, timer });
                     false
                 }
@@ -515,7 +522,10 @@ where
                     run.set(Run::Sleep { sleep, context });
                     true
                 }
-                _ => return Poll::Pending, // never: `Due` answers an attempt or a sleep
+                command => {
+                    let result = finish(driver, options, command.end(), None, Duration::ZERO, now);
+                    return Poll::Ready((context, result));
+                }
             }
         };
         if !sleeping {
@@ -539,7 +549,7 @@ where
             let command = step!(Event::Finished(result.as_ref(), None));
             let Command::Sleep(delay) = command else {
                 run.set(Run::Done);
-                let (end, timeout) = (command.end(), timeout.unwrap_or_default());
+                let (end, timeout) = (command.end(), timeout.map_or(Duration::ZERO, ns));
                 let result = finish(driver, options, end, result, timeout, now);
                 return Poll::Ready((context, result));
             };
@@ -554,6 +564,12 @@ where
         }
         due = true;
     }
+}
+
+/// A per-attempt timeout, kept in nanoseconds.
+#[inline(always)]
+fn ns(limit: NonZeroU64) -> Duration {
+    Duration::from_nanos(limit.get())
 }
 
 /// Polls the sleep just set; whether it is over.

@@ -209,6 +209,10 @@ where
                 self.sleeper.sleep(delay).await;
                 command = step!(Event::Due);
             }
+            if let Command::Done(end) = command {
+                // The rate pacer stopped the call before this attempt.
+                break finish(&mut driver, &options, end, None, Duration::ZERO, now);
+            }
             // A copy for the next attempt, made before this one consumes the body; without
             // one (a streamed body) the driver refuses a retry, as the tower layer's does.
             let spare = req.try_clone();

@@ -79,6 +79,10 @@ pub enum Last<E, T> {
     Response(T),
     /// The attempt did not finish within the per-attempt timeout, and was dropped.
     TimedOut(Duration),
+    /// The rate pacer stopped the call before this attempt was sent
+    /// ([`StopReason::RateLimited`]); an earlier attempt's result, if any, was let go
+    /// before the wait (a response holds a connection).
+    NotSent,
 }
 
 /// Why an adapter did not make a retry that the policy would have allowed. The verdict it
@@ -432,8 +436,12 @@ impl<E, T> fmt::Display for RetryError<E, T> {
         if let Some(refusal) = inner.refusal {
             write!(f, "; not retried: {refusal}")?;
         }
-        if let Last::TimedOut(limit) = inner.last {
-            write!(f, "; the last attempt timed out after {}", Rounded(limit))?;
+        match inner.last {
+            Last::TimedOut(limit) => {
+                write!(f, "; the last attempt timed out after {}", Rounded(limit))?
+            }
+            Last::NotSent => f.write_str("; the next attempt was not sent")?,
+            Last::Error(_) | Last::Response(_) => {}
         }
         if !inner.ids.is_empty() {
             f.write_str("; request ids: ")?;

@@ -304,16 +304,26 @@ where
                 read(driver, options, $event, now, wall)
             };
         }
+        // The call is over: its final error, if it failed, is the stream's last item.
+        macro_rules! end {
+            ($end:expr, $last:expr) => {{
+                state.set(StreamState::Done);
+                let result = finish(driver, options, $end, $last, Duration::ZERO, now);
+                return Poll::Ready(result.err().map(Err));
+            }};
+        }
         loop {
             let (result, committed) = match state.as_mut().project() {
-                // `Due` answers an attempt, or a sleep first (the gate holds a first one).
+                // `Due` answers an attempt, or a sleep first (the gate's hold, the pacer's slot).
                 StreamProj::Idle => {
-                    state.set(match step!(Event::Due) {
+                    let next = match step!(Event::Due) {
                         Command::Sleep(delay) => sleeping(sleeper, delay),
-                        _ => StreamState::Opening {
+                        Command::Attempt => StreamState::Opening {
                             fut: (parts.open)(),
                         },
-                    });
+                        command => end!(command.end(), None), // the rate pacer stopped it
+                    };
+                    state.set(next);
                     continue;
                 }
                 StreamProj::Opening { fut } => match fut.poll(cx) {
@@ -356,12 +366,7 @@ where
                     state.set(StreamState::Streaming { stream, committed });
                 }
                 // `Finished` answers a sleep or the end (the guard: nothing else).
-                (command, result) => {
-                    state.set(StreamState::Done);
-                    let (end, last) = (command.end(), Some(result));
-                    let result = finish(driver, options, end, last, Duration::ZERO, now);
-                    return Poll::Ready(result.err().map(Err));
-                }
+                (command, result) => end!(command.end(), Some(result)),
             }
         }
     }

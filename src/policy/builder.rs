@@ -5,6 +5,7 @@
 use core::fmt;
 use core::str::FromStr;
 use core::time::Duration;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use crate::backoff::{Backoff, Curve, Jitter};
@@ -14,6 +15,7 @@ use crate::duration::Exact;
 use crate::fleet::FleetConfig;
 use crate::gate::Gate;
 use crate::machine::{Machine, OnLongHint, Rules};
+use crate::pacer::{Pacer, PacerConfig};
 use crate::verdict::Verdict;
 
 /// A policy: everything that decides whether and when a call is tried again.
@@ -97,6 +99,14 @@ pub struct Policy {
     /// Keeps the fleet's exchange running as long as a policy uses its gate.
     #[cfg(feature = "redis")]
     pub(crate) fleet: Option<crate::fleet::Fleet>,
+    /// The rate pacer every attempt asks for a slot (the `[rate]` table), shared by every
+    /// clone; `None` when pacing is off.
+    pub(super) pacer: Option<Arc<Pacer>>,
+    /// Whether a gate or a pacer may hold an attempt, and whether an attempt is due only
+    /// after a look at either or at the clock (a deadline): what a call that succeeds at
+    /// once asks, in one load each.
+    pub(super) holds: bool,
+    pub(super) checks_due: bool,
 }
 
 impl Policy {
@@ -147,6 +157,7 @@ impl Policy {
             bad_status: None,
             budget: self.rules.budget_config,
             fleet: self.fleet_config.clone(),
+            rate: self.pacer.as_deref().map(|p| *p.config()),
         }
     }
 
@@ -214,6 +225,8 @@ impl Policy {
     /// ```
     pub fn with_gate(mut self, gate: Gate) -> Policy {
         self.gate = Some(gate);
+        self.holds = true;
+        self.checks_due = true;
         self
     }
 
@@ -239,6 +252,34 @@ impl Policy {
     #[inline]
     pub fn gate(&self) -> Option<&Gate> {
         self.gate.as_ref()
+    }
+
+    /// The rate pacer, if pacing is on (a policy file's `[rate]` table, or
+    /// [`PolicyBuilder::pace`]): one per policy, shared by its clones.
+    ///
+    /// ```
+    /// use redial::pacer::PacerConfig;
+    /// assert!(redial::Policy::default().pacer().is_none());
+    /// let paced = redial::Policy::builder().pace(PacerConfig::default()).build()?;
+    /// assert!(paced.pacer().is_some_and(|p| !p.is_active()), "nothing learned yet");
+    /// # Ok::<(), redial::PolicyError>(())
+    /// ```
+    #[inline]
+    pub fn pacer(&self) -> Option<&Pacer> {
+        self.pacer.as_deref()
+    }
+
+    /// Whether a gate or a pacer may hold an attempt.
+    #[inline(always)]
+    pub(crate) fn holds_attempts(&self) -> bool {
+        self.holds
+    }
+
+    /// Whether an attempt that is due needs a look first: a gate or a pacer may hold it,
+    /// or a deadline starts the call's clock.
+    #[inline(always)]
+    pub(crate) fn checks_due(&self) -> bool {
+        self.checks_due
     }
 }
 
@@ -331,6 +372,7 @@ impl Preset {
             bad_status: None,
             budget: BudgetConfig::default(),
             fleet: None,
+            rate: None,
         };
         match self {
             Preset::Default => {}
@@ -426,6 +468,7 @@ pub struct PolicyBuilder {
     pub(super) bad_status: Option<u16>,
     pub(super) budget: BudgetConfig,
     pub(crate) fleet: Option<FleetConfig>,
+    pub(crate) rate: Option<PacerConfig>,
 }
 
 impl PolicyBuilder {
@@ -647,6 +690,39 @@ impl PolicyBuilder {
         self
     }
 
+    /// Paces every attempt, first ones included, to the rate the server allows (the
+    /// `[rate]` table of a policy file): a token bucket whose rate a 429 cuts and
+    /// successes grow back, or a quota the server states (`redial::pacer`). Off by default:
+    /// a pacer that has seen no throttle lets every attempt go at once, but one that
+    /// learns from a brown-out's 429s without a hint would slow the whole process.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use redial::pacer::PacerConfig;
+    /// let mut rate = PacerConfig::default();
+    /// rate.max_wait = Duration::from_secs(2);
+    /// let policy = redial::Policy::builder().pace(rate).build()?;
+    /// assert_eq!(policy.pacer().map(|p| p.config().max_wait), Some(Duration::from_secs(2)));
+    /// # Ok::<(), redial::PolicyError>(())
+    /// ```
+    pub fn pace(mut self, rate: PacerConfig) -> Self {
+        self.rate = Some(rate);
+        self
+    }
+
+    /// No rate pacing (the default).
+    ///
+    /// ```
+    /// use redial::pacer::PacerConfig;
+    /// let p = redial::Policy::builder().pace(PacerConfig::default()).no_pacing().build()?;
+    /// assert!(p.pacer().is_none());
+    /// # Ok::<(), redial::PolicyError>(())
+    /// ```
+    pub fn no_pacing(mut self) -> Self {
+        self.rate = None;
+        self
+    }
+
     /// Checks every rule and builds the policy with a fresh budget.
     ///
     /// ```
@@ -686,6 +762,9 @@ impl PolicyBuilder {
             fleet_config: self.fleet,
             #[cfg(feature = "redis")]
             fleet: None,
+            pacer: self.rate.map(|c| Arc::new(Pacer::new(c))),
+            holds: self.rate.is_some(),
+            checks_due: self.rate.is_some() || self.max_elapsed.is_some(),
         }
     }
 
@@ -776,6 +855,30 @@ impl PolicyBuilder {
                         value.to_string(),
                     );
                 }
+            }
+        }
+        if let Some(rate) = &self.rate {
+            let ms = Duration::from_millis;
+            if !(ms(1)..=ms(3_600_000)).contains(&rate.max_wait) {
+                bad(
+                    "rate.max_wait",
+                    "from 1ms to 1h".into(),
+                    Exact(rate.max_wait).to_string(),
+                );
+            }
+            if !(1..=10_000).contains(&rate.burst) {
+                bad(
+                    "rate.burst",
+                    "from 1 to 10000".into(),
+                    rate.burst.to_string(),
+                );
+            }
+            if rate.settle > ms(60_000) {
+                bad(
+                    "rate.settle",
+                    "at most 1m".into(),
+                    Exact(rate.settle).to_string(),
+                );
             }
         }
         if let Some(Err(e)) = self.fleet.as_ref().map(FleetConfig::validate) {

@@ -19,6 +19,7 @@ use crate::classify::{NonIdempotent, StatusSet};
 use crate::duration::{self, Exact};
 use crate::fleet::FleetConfig;
 use crate::machine::OnLongHint;
+use crate::pacer::PacerConfig;
 
 /// One table of the file (`""` is the top level).
 #[derive(Debug)]
@@ -86,6 +87,8 @@ pub(crate) struct Draft {
     /// kind would be silently ignored.
     pub aws_key: Option<String>,
     pub adaptive_key: Option<String>,
+    /// `rate.enabled = false` was given: no pacing, whatever else the table says.
+    pub rate_off: bool,
 }
 
 /// The ratio `jitter = "proportional"` takes when neither the file nor the preset gives one:
@@ -104,6 +107,7 @@ impl Draft {
             kind_set: false,
             aws_key: None,
             adaptive_key: None,
+            rate_off: false,
         }
     }
 
@@ -111,6 +115,9 @@ impl Draft {
     /// `kind` with the keys of each kind (see the module docs of `policy::file`).
     pub fn finish(mut self) -> (PolicyBuilder, Vec<PolicyError>) {
         let mut errors = Vec::new();
+        if self.rate_off {
+            self.b.rate = None;
+        }
         // Files written before there were kinds set the bucket's numbers and mean the bucket.
         let budget = &mut self.b.budget;
         if !self.kind_set {
@@ -156,7 +163,8 @@ impl Draft {
 }
 
 /// Every section, the top level first, in the order the writer writes them.
-pub(crate) const SECTIONS: [&Section; 6] = [&TOP, &BACKOFF, &HINTS, &CLASSIFY, &BUDGET, &FLEET];
+pub(crate) const SECTIONS: [&Section; 7] =
+    [&TOP, &BACKOFF, &HINTS, &CLASSIFY, &BUDGET, &FLEET, &RATE];
 
 impl Section {
     /// The key of that name.
@@ -595,6 +603,64 @@ const FLEET: Section = Section {
     ],
 };
 
+const RATE: Section = Section {
+    name: "rate",
+    doc: "Rate pacing: every attempt waits for the slot a learned-rate token bucket gives it (a 429 cuts the rate, successes grow it back, a stated quota is paced to); off unless this table is given.",
+    keys: &[
+        Key {
+            name: "enabled",
+            doc: "Pacing on (true, what any key of this table means) or off (false).",
+            value: Value::Bool,
+            read: |d, n, p| {
+                let on = boolean(p, n)?;
+                d.rate_off = !on;
+                rate(d);
+                Ok(())
+            },
+            write: |b| b.rate.map(|_| "true".into()),
+            absent: "",
+        },
+        Key {
+            name: "max_wait",
+            doc: "The longest an attempt waits for its slot; past it (or past max_elapsed) the call stops with rate_limited (1ms to 1h; default 10s).",
+            value: Value::Duration,
+            read: |d, n, p| {
+                rate(d).max_wait = duration(p, n)?;
+                Ok(())
+            },
+            write: |b| b.rate.and_then(|r| quoted(Exact(r.max_wait))),
+            absent: "",
+        },
+        Key {
+            name: "burst",
+            doc: "Attempts that may go at once after a quiet spell (1 to 10000; default 1: evenly spaced).",
+            value: Value::Count { min: 1 },
+            read: |d, n, p| {
+                rate(d).burst = uint(p, n)?;
+                Ok(())
+            },
+            write: |b| b.rate.map(|r| r.burst.to_string()),
+            absent: "",
+        },
+        Key {
+            name: "settle",
+            doc: "Throttles this soon after a cut do not cut again: they answer attempts sent at the old rate (at most 1m; default 250ms).",
+            value: Value::Duration,
+            read: |d, n, p| {
+                rate(d).settle = duration(p, n)?;
+                Ok(())
+            },
+            write: |b| b.rate.and_then(|r| quoted(Exact(r.settle))),
+            absent: "",
+        },
+    ],
+};
+
+/// The pacing the draft sets, on with the defaults at its first key.
+fn rate(d: &mut Draft) -> &mut PacerConfig {
+    d.b.rate.get_or_insert_with(PacerConfig::default)
+}
+
 /// The fleet the draft names, made empty at its first key (an empty `url` or `key` is
 /// then reported by the builder's checks).
 fn fleet(d: &mut Draft) -> &mut FleetConfig {
@@ -800,7 +866,7 @@ mod tests {
     fn the_top_level_expects_its_keys_then_its_tables() {
         assert_eq!(
             TOP.expected(),
-            "preset, max_attempts, max_elapsed, non_idempotent, backoff, hints, classify, budget, fleet"
+            "preset, max_attempts, max_elapsed, non_idempotent, backoff, hints, classify, budget, fleet, rate"
         );
     }
 }

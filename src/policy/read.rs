@@ -347,7 +347,7 @@ success_refund = 3
             ("[budget]\noverload_ratio = -0.5", "budget.overload_ratio: must be a number from 0 to 10, got -0.5"),
             ("[budget]\nretry_ratio = 11", "budget.retry_ratio: must be a number from 0 to 10, got 11.0"),
             ("[budget]\ncost = 1", "budget.cost: unknown key (expected one of enabled, kind, capacity, retry_cost, timeout_cost, success_refund, window, overload_ratio, retry_ratio, min_retries)"),
-            ("retries = 3", "retries: unknown key (expected one of preset, max_attempts, max_elapsed, non_idempotent, backoff, hints, classify, budget, fleet)"),
+            ("retries = 3", "retries: unknown key (expected one of preset, max_attempts, max_elapsed, non_idempotent, backoff, hints, classify, budget, fleet, rate)"),
             ("backoff = 3", "backoff: expected a table, found the integer 3"),
             ("max_attempts = 3\nmax_attempts = 4", "line 2: duplicate key `max_attempts` (column 1)"),
             ("[backoff]\ncap = \"1s\"\n cap = \"2s\"", "line 3: duplicate key `cap` (column 2)"),

@@ -5,6 +5,7 @@ use core::future::Future;
 use core::marker::PhantomData;
 use core::pin::Pin;
 use core::task::{ready, Context, Poll};
+use core::time::Duration;
 
 use pin_project_lite::pin_project;
 
@@ -49,7 +50,8 @@ pin_project! {
         Ready { request: Req },
         // An attempt is in flight; `spare` is the copy to send next, if the body replays.
         Calling { #[pin] fut: F, spare: Option<Req> },
-        // Waiting before sending `request` (a retry's delay, or the gate's hold).
+        // Waiting before sending `request` (a retry's delay, the gate's hold, the pacer's
+        // slot).
         Sleeping { #[pin] sleep: Sl, request: Req },
         // The result was handed out.
         Done,
@@ -103,17 +105,18 @@ where
             };
         }
         loop {
-            // The attempt's result and the request for the next one, once an attempt ends.
             let (result, next) = match this.state.as_mut().project() {
-                // Asked before the service is polled ready, so that a request the gate
-                // holds reserves nothing meanwhile.
+                // Asked before the service is polled ready, so that a request the gate or
+                // the pacer holds reserves nothing meanwhile.
                 TowerProj::Due { .. } => {
                     let request = take!(Due);
-                    this.state.set(match step!(Event::Due) {
-                        Command::Sleep(delay) => {
-                            let sleep = sleeper.sleep(delay);
-                            TowerState::Sleeping { sleep, request }
-                        }
+                    let command = step!(Event::Due);
+                    let done = matches!(command, Command::Done(_)); // the rate pacer stopped it
+                    if let Some(e) = done.then(|| M::not_sent(driver, options, now)).flatten() {
+                        return Poll::Ready(Err(e));
+                    }
+                    this.state.set(match command {
+                        Command::Sleep(delay) => sleeping(sleeper, delay, request),
                         _ => TowerState::Ready { request },
                     });
                     continue;
@@ -150,9 +153,8 @@ where
             let refuse = next.is_none().then_some(Refusal::BodyNotReplayable);
             match (step!(Event::Finished(Some(&result), refuse)), next) {
                 (Command::Sleep(delay), Some(request)) => {
-                    drop(result);
-                    let sleep = sleeper.sleep(delay);
-                    this.state.set(TowerState::Sleeping { sleep, request });
+                    drop(result); // first: a response holds a connection
+                    this.state.set(sleeping(sleeper, delay, request));
                 }
                 (command, _) => {
                     this.state.set(TowerState::Done);
@@ -179,5 +181,18 @@ where
         f.debug_struct("RetryServiceFuture")
             .field("state", &state)
             .finish_non_exhaustive()
+    }
+}
+
+/// The wait before sending `request`: `delay` on the sleeper's timer.
+#[inline(always)]
+fn sleeping<F, S: Sleeper, Req>(
+    sleeper: &S,
+    delay: Duration,
+    request: Req,
+) -> TowerState<F, S::Sleep, Req> {
+    TowerState::Sleeping {
+        sleep: sleeper.sleep(delay),
+        request,
     }
 }

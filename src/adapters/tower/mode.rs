@@ -23,6 +23,16 @@ pub trait TowerMode<R, E> {
         result: Result<R, E>,
         now: impl Fn() -> Instant,
     ) -> Result<R, Self::Error>;
+
+    /// The call's answer when the rate pacer stopped it before an attempt was sent, if
+    /// this mode can say so: the inner service's own error type cannot, so with
+    /// [`KeepInnerTypes`] the pacer paces but never stops a request.
+    #[doc(hidden)]
+    fn not_sent<P: AsPolicy, C, N>(
+        driver: &mut Driver<P>,
+        options: &Options<P, C, N>,
+        now: impl Fn() -> Instant,
+    ) -> Option<Self::Error>;
 }
 
 /// The default: `Ok` is a response the policy calls a success, anything else a
@@ -49,6 +59,15 @@ impl<R, E> TowerMode<R, E> for WrapInRetryError {
     ) -> Result<R, Self::Error> {
         finish(driver, options, end, Some(result), Duration::ZERO, now)
     }
+
+    #[inline]
+    fn not_sent<P: AsPolicy, C, N>(
+        driver: &mut Driver<P>,
+        options: &Options<P, C, N>,
+        now: impl Fn() -> Instant,
+    ) -> Option<Self::Error> {
+        finish::<P, C, N, R, E>(driver, options, End::Stopped, None, Duration::ZERO, now).err()
+    }
 }
 
 impl<R, E> TowerMode<R, E> for KeepInnerTypes {
@@ -67,5 +86,14 @@ impl<R, E> TowerMode<R, E> for KeepInnerTypes {
             driver.succeeded(options);
         }
         result
+    }
+
+    #[inline]
+    fn not_sent<P: AsPolicy, C, N>(
+        _: &mut Driver<P>,
+        _: &Options<P, C, N>,
+        _: impl Fn() -> Instant,
+    ) -> Option<Self::Error> {
+        None
     }
 }

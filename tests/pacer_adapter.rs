@@ -1,0 +1,179 @@
+//! The rate pacer through an adapter (issue 18), in virtual time: a process that never
+//! sees a throttle is not paced at all; after a 429, attempts wait for their slots; a
+//! slot further than `max_wait` stops the call with `rate_limited`, before the attempt is
+//! sent, and says so in the error.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime};
+
+use redial::pacer::PacerConfig;
+use redial::sleep::BlockingSleeper;
+use redial::{BlockingRetryable, Last, Policy, StopReason};
+
+/// A clock that moves only when the call sleeps, recording each sleep.
+#[derive(Clone)]
+struct Virtual {
+    now: Rc<Cell<Instant>>,
+    slept: Rc<std::cell::RefCell<Vec<Duration>>>,
+}
+
+impl Virtual {
+    fn new() -> Virtual {
+        Virtual {
+            now: Rc::new(Cell::new(Instant::now())),
+            slept: Rc::default(),
+        }
+    }
+
+    fn advance(&self, by: Duration) {
+        self.now.set(self.now.get() + by);
+    }
+
+    fn slept(&self) -> Vec<Duration> {
+        self.slept.borrow().clone()
+    }
+}
+
+impl BlockingSleeper for Virtual {
+    fn sleep(&mut self, duration: Duration) {
+        self.slept.borrow_mut().push(duration);
+        self.advance(duration);
+    }
+
+    fn now(&self) -> Instant {
+        self.now.get()
+    }
+
+    fn wall(&self) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+    }
+}
+
+/// A response of `status` with no headers.
+fn answer(status: u16) -> Result<http::Response<()>, std::io::Error> {
+    let mut r = http::Response::new(());
+    *r.status_mut() = http::StatusCode::from_u16(status).expect("a status");
+    Ok(r)
+}
+
+fn paced(max_wait: Duration) -> Policy {
+    let mut rate = PacerConfig::default();
+    rate.max_wait = max_wait;
+    Policy::builder()
+        .pace(rate)
+        .max_attempts(1)
+        .build()
+        .expect("a valid policy")
+}
+
+#[test]
+fn a_process_never_throttled_is_never_paced() {
+    let policy = paced(Duration::from_secs(10));
+    let clock = Virtual::new();
+    for _ in 0..100 {
+        let result = (|| answer(200))
+            .retry(&policy)
+            .sleeper(clock.clone())
+            .call();
+        assert!(result.is_ok());
+        clock.advance(Duration::from_millis(1));
+    }
+    assert!(clock.slept().is_empty(), "{:?}", clock.slept());
+    assert!(!policy.pacer().expect("on").is_active());
+}
+
+#[test]
+fn after_a_429_attempts_wait_for_their_slots() {
+    let policy = paced(Duration::from_secs(10));
+    let clock = Virtual::new();
+    // Twenty calls a second for a second, then a 429: the rate is cut below twenty.
+    for _ in 0..20 {
+        let _ = (|| answer(200))
+            .retry(&policy)
+            .sleeper(clock.clone())
+            .call();
+        clock.advance(Duration::from_millis(50));
+    }
+    let throttled = (|| answer(429))
+        .retry(&policy)
+        .sleeper(clock.clone())
+        .call();
+    assert!(throttled.is_err());
+    let pacer = policy.pacer().expect("on");
+    assert!(pacer.is_active());
+    let rate = pacer.rate(clock.now.get()).expect("pacing");
+    assert!(rate < 20.0, "cut: {rate}");
+    // Ten calls at once: the first goes, the others wait for slots 1/rate apart.
+    for _ in 0..10 {
+        let result = (|| answer(200))
+            .retry(&policy)
+            .sleeper(clock.clone())
+            .call();
+        assert!(result.is_ok());
+    }
+    let slept = clock.slept();
+    assert!(!slept.is_empty(), "paced calls waited");
+    let gap = Duration::from_secs_f64(1.0 / rate);
+    let total: Duration = slept.iter().sum();
+    assert!(
+        total + gap * 2 >= gap * 9,
+        "ten calls at once spread over about nine slots: {slept:?} at {rate}/s"
+    );
+}
+
+#[test]
+fn a_slot_past_max_wait_stops_the_call_before_it_is_sent() {
+    let policy = paced(Duration::from_millis(1));
+    let clock = Virtual::new();
+    let _ = (|| answer(429))
+        .retry(&policy)
+        .sleeper(clock.clone())
+        .call();
+    let sent = Cell::new(0);
+    let mut stopped = None;
+    for _ in 0..10 {
+        let result = (|| {
+            sent.set(sent.get() + 1);
+            answer(200)
+        })
+        .retry(&policy)
+        .sleeper(clock.clone())
+        .call();
+        if let Err(e) = result {
+            stopped = Some(e);
+            break;
+        }
+    }
+    let err = stopped.expect("a call was rate limited");
+    assert_eq!(err.reason(), StopReason::RateLimited);
+    assert_eq!(err.attempts(), 0, "{err}");
+    assert!(matches!(err.last(), Last::NotSent), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("rate_limited: the pacer's next slot is") && text.contains("not sent"),
+        "{text}"
+    );
+    assert!(sent.get() < 10, "the stopped call sent nothing");
+}
+
+#[test]
+fn the_async_adapter_ends_a_rate_limited_call_too() {
+    use redial::Retryable;
+    let policy = paced(Duration::from_millis(1));
+    let call = || async { answer(429) };
+    let _ = futures_executor::block_on(call.retry(&policy).sleeper(|_| std::future::ready(())));
+    let mut stopped = None;
+    for _ in 0..10 {
+        let ok = || async { answer(200) };
+        let result =
+            futures_executor::block_on(ok.retry(&policy).sleeper(|_| std::future::ready(())));
+        if let Err(e) = result {
+            stopped = Some(e);
+            break;
+        }
+    }
+    let err = stopped.expect("a call was rate limited, and the future ended");
+    assert_eq!(err.reason(), StopReason::RateLimited);
+    assert!(matches!(err.last(), Last::NotSent), "{err}");
+}
