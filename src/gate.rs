@@ -455,6 +455,13 @@ mod tests {
         ))
     }
 
+    /// A gate with a 1 s ramp that learned at `T0` a reset 2 s later, and that reset.
+    fn ramped() -> (Gate, u64) {
+        let g = gate(1_000);
+        g.learn(Duration::from_millis(2_000), at(T0));
+        (g, T0 + 2_000)
+    }
+
     proptest! {
         #[test]
         fn prop_gate_holds_until_the_reset(
@@ -565,9 +572,7 @@ mod tests {
     /// Oracle: the design's rule (probability f), counted over many seeds.
     #[test]
     fn ramp_admits_the_elapsed_fraction() {
-        let g = gate(1_000);
-        g.learn(Duration::from_millis(2_000), at(T0));
-        let reset = T0 + 2_000;
+        let (g, reset) = ramped();
         let mut rng = Rng::with_seed(11);
         for tenths in [0u64, 2, 5, 8] {
             let n = 20_000;
@@ -584,9 +589,7 @@ mod tests {
     /// over the ramp: P(release ≤ reset + f × ramp) = f².
     #[test]
     fn held_attempts_ramp_back_linearly() {
-        let g = gate(1_000);
-        g.learn(Duration::from_millis(2_000), at(T0));
-        let reset = T0 + 2_000;
+        let (g, reset) = ramped();
         let mut rng = Rng::with_seed(3);
         let releases: Vec<u64> = (0..20_000)
             .map(|_| match g.admit(at(T0), None, &mut rng) {
@@ -639,6 +642,8 @@ mod tests {
         assert_eq!(learned(429, &headers(&[("retry-after", "0")])), None);
     }
 
+    /// The hook fires on the learn that moves the reset later, and on no other: not for
+    /// an earlier reset, nor for the same one learned again, nor for a merge.
     #[test]
     fn learning_a_later_reset_calls_the_hook_once_per_change() {
         let g = gate(0);
@@ -647,9 +652,146 @@ mod tests {
         assert!(g.on_learn(move || {
             c.fetch_add(1, Ordering::Relaxed);
         }));
-        g.learn(Duration::from_secs(2), at(T0));
-        g.learn(Duration::from_secs(1), at(T0));
+        let after = |wait_ms| {
+            g.learn(Duration::from_millis(wait_ms), at(T0));
+            calls.load(Ordering::Relaxed)
+        };
+        assert_eq!(after(2_000), 1, "the first reset");
+        assert_eq!(after(1_000), 1, "an earlier reset");
+        assert_eq!(after(2_000), 1, "the same reset again");
+        assert_eq!(after(3_000), 2, "a later reset");
         g.merge(T0 + 10_000, 0);
-        assert_eq!(calls.load(Ordering::Relaxed), 1);
+        assert_eq!(calls.load(Ordering::Relaxed), 2, "a merge");
+    }
+
+    #[test]
+    fn merge_returns_the_reset_known_before() {
+        let g = gate(0);
+        assert_eq!(g.merge(T0 + 5_000, 700), 0, "none yet");
+        assert_eq!(g.merge(T0 + 1_000, 0), T0 + 5_000, "an earlier one");
+        assert_eq!(g.merge(T0 + 9_000, 0), T0 + 5_000, "a later one");
+        assert_eq!((g.reset_ms(), g.ramp_ms()), (T0 + 9_000, 0));
+    }
+
+    /// The word holds resets up to the year 2527: a later one is kept as the latest it
+    /// can hold, never wrapped round to an early (long past) one that would open the gate.
+    #[test]
+    fn a_reset_past_the_words_range_is_held_at_the_latest_it_can_hold() {
+        let g = gate(0);
+        g.learn(Duration::from_secs(1), at(RESET_MAX));
+        assert_eq!(g.reset_ms(), RESET_MAX);
+        let held = g.admit(at(RESET_MAX - 1_000), None, &mut Rng::with_seed(1));
+        assert!(!held.is_go(), "{held:?}");
+    }
+
+    #[test]
+    fn reset_is_the_learned_instant_or_none() {
+        let g = gate(0);
+        assert_eq!(g.reset(), None);
+        g.learn(Duration::from_millis(3_000), at(T0));
+        assert_eq!(g.reset(), Some(at(T0 + 3_000)));
+    }
+
+    #[test]
+    fn config_is_the_one_the_gate_was_made_with() {
+        // Not the default (whose ramp is 10 s).
+        let config = GateConfig::new(Duration::from_millis(250), Duration::from_secs(5));
+        assert_eq!(Gate::new(config).config(), &config);
+    }
+
+    #[test]
+    fn same_is_true_for_clones_only() {
+        let g = gate(0);
+        assert!(g.same(&g.clone()));
+        assert!(!g.same(&gate(0)), "another gate with the same settings");
+    }
+
+    #[test]
+    fn held_displays_its_delay() {
+        let held = Held {
+            delay: Duration::from_millis(1_500),
+            reset_ms: T0,
+        };
+        assert_eq!(held.to_string(), "held 1.5s by the rate-limit gate");
+    }
+
+    #[test]
+    fn gate_debug_shows_its_config_and_reset() {
+        let (g, _) = ramped();
+        assert_eq!(
+            format!("{g:?}"),
+            "Gate { config: GateConfig { ramp: 1s, max_hold: 60s }, reset_ms: 1800000002000 }"
+        );
+    }
+
+    /// With no ramp, held attempts are released over the reset plus min(wait / 10, 1s).
+    /// Oracle: the spread an honoured hint gets, over many seeds (the widest release lies
+    /// within 5 % of the bound).
+    #[test]
+    fn without_a_ramp_the_spread_is_a_tenth_of_the_wait_up_to_a_second() {
+        for (wait, spread) in [(2_000u64, 200u64), (30_000, 1_000)] {
+            let g = gate(0);
+            g.learn(Duration::from_millis(wait), at(T0));
+            let mut rng = Rng::with_seed(5);
+            let past: Vec<u64> = (0..2_000)
+                .map(|_| match g.admit(at(T0), None, &mut rng) {
+                    Admission::Wait(h) => h.delay.as_millis() as u64 - wait,
+                    Admission::Go => panic!("admitted before the reset"),
+                })
+                .collect();
+            let widest = past.iter().copied().max().unwrap_or(0);
+            assert!(
+                widest <= spread && widest >= spread * 95 / 100,
+                "{wait}: {widest}"
+            );
+        }
+    }
+
+    /// An attempt held in the ramp at fraction f is released on [f, 1] with a density that
+    /// grows linearly: P(release ≤ reset + y × ramp) = (y² − f²) / (1 − f²).
+    #[test]
+    fn attempts_held_in_the_ramp_come_back_linearly_over_the_rest_of_it() {
+        let (g, reset) = ramped();
+        let mut rng = Rng::with_seed(13);
+        for (into, ys) in [(200u64, [0.4f64, 0.6, 0.8]), (600, [0.7, 0.8, 0.9])] {
+            let (now, f) = (reset + into, into as f64 / 1_000.0);
+            let releases: Vec<u64> = (0..20_000)
+                .filter_map(|_| match g.admit(at(now), None, &mut rng) {
+                    Admission::Wait(h) => Some(now + h.delay.as_millis() as u64 - reset),
+                    Admission::Go => None,
+                })
+                .collect();
+            for y in ys {
+                let share = releases
+                    .iter()
+                    .filter(|&&r| (r as f64) <= y * 1_000.0)
+                    .count() as f64
+                    / releases.len() as f64;
+                let want = (y * y - f * f) / (1.0 - f * f);
+                assert!((share - want).abs() < 0.02, "f {f}, at {y}: {share}");
+            }
+        }
+    }
+
+    /// In the ramp an attempt goes when the draw is below f, the elapsed fraction: a draw
+    /// of exactly f holds it (the share that goes is f, not more). The seed and the ramp
+    /// were searched for a first draw that equals a fraction `into / ramp` exactly.
+    #[test]
+    fn in_the_ramp_a_draw_of_exactly_f_is_held() {
+        const SEED: u64 = 306_213;
+        let (into, ramp) = (258_795u64, 463_604u64);
+        let f = into as f64 / ramp as f64;
+        assert_eq!(
+            Rng::with_seed(SEED).f64(),
+            f,
+            "the generator changed: search again"
+        );
+        let span = Duration::from_millis(ramp);
+        let g = Gate::new(GateConfig::new(span, span));
+        g.learn(span, at(T0));
+        assert_eq!(g.ramp_ms(), ramp);
+        let now = T0 + ramp + into;
+        let held = g.admit(at(now), None, &mut Rng::with_seed(SEED));
+        assert!(!held.is_go(), "{held:?}");
     }
 }
