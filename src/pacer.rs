@@ -510,7 +510,11 @@ impl Pacer {
         loop {
             let tat = f64::from_bits(bits);
             let slot = (tat - tolerance).max(now_pos);
-            let wait = wait_of((slot - now_pos) * map.interval);
+            // The later of the place's time and the bucket's: after the rate grew, the
+            // bucket still spaces the next send by the interval of the last one (found by
+            // a property test: the place came at once, the bucket then held it past
+            // max_wait).
+            let wait = wait_of((slot - now_pos) * map.interval).max(self.bucket_wait(now_ns, &map));
             if wait > limit {
                 return Acquire::RateLimited { wait };
             }
@@ -524,6 +528,12 @@ impl Pacer {
                 Ok(_) if wait.is_zero() => {
                     return match self.take(now_ns, &map) {
                         Ok(()) => Acquire::Go,
+                        // The bucket's own wait is bound by the same limit (found by a
+                        // property test: a place due at once could wait past max_wait).
+                        Err(wait) if wait > limit => {
+                            self.release(now);
+                            Acquire::RateLimited { wait }
+                        }
                         Err(wait) => Acquire::Wait {
                             wait,
                             ticket: Ticket::new(slot),
@@ -542,6 +552,14 @@ impl Pacer {
     }
 
     /// Takes the bucket's token at `now` if it has come; otherwise how long until it.
+    /// How long until the bucket lets the next send go, as it stands.
+    fn bucket_wait(&self, now: u64, map: &Map) -> Duration {
+        let interval = map.interval as u64;
+        let tolerance = interval.saturating_mul(u64::from(self.config.burst.max(1) - 1));
+        let at = self.sent.load(Ordering::Acquire).saturating_sub(tolerance);
+        Duration::from_nanos(at.saturating_sub(now))
+    }
+
     fn take(&self, now: u64, map: &Map) -> Result<(), Duration> {
         let interval = map.interval as u64;
         let tolerance = interval.saturating_mul(u64::from(self.config.burst.max(1) - 1));

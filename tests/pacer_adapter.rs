@@ -177,3 +177,62 @@ fn the_async_adapter_ends_a_rate_limited_call_too() {
     assert_eq!(err.reason(), StopReason::RateLimited);
     assert!(matches!(err.last(), Last::NotSent), "{err}");
 }
+
+/// One call of a random script: the time since the last, and what the server answers.
+#[derive(Clone, Copy, Debug)]
+struct Scripted {
+    gap_ms: u64,
+    throttled: bool,
+}
+
+fn script() -> impl proptest::strategy::Strategy<Value = Vec<Scripted>> {
+    use proptest::prelude::*;
+    proptest::collection::vec(
+        (0u64..300, proptest::bool::weighted(0.2))
+            .prop_map(|(gap_ms, throttled)| Scripted { gap_ms, throttled }),
+        1..60,
+    )
+}
+
+proptest::proptest! {
+    /// Whatever the server answers and whenever calls come: no call waits for the pacer
+    /// before the first 429; no call waits longer than `max_wait` in all; a call the pacer
+    /// stops sent nothing and says `rate_limited`; every other call sent exactly once.
+    #[test]
+    fn prop_the_pacer_holds_within_max_wait_and_stops_before_sending(
+        calls in script(),
+        max_wait_ms in 1u64..2_000,
+    ) {
+        let max_wait = Duration::from_millis(max_wait_ms);
+        let policy = paced(max_wait);
+        let clock = Virtual::new();
+        let mut throttled_yet = false;
+        for call in calls {
+            clock.advance(Duration::from_millis(call.gap_ms));
+            let before = clock.slept().len();
+            let sent = Cell::new(0);
+            let result = (|| {
+                sent.set(sent.get() + 1);
+                answer(if call.throttled { 429 } else { 200 })
+            })
+            .retry(&policy)
+            .sleeper(clock.clone())
+            .call();
+            let waited: Duration = clock.slept()[before..].iter().sum();
+            if !throttled_yet {
+                proptest::prop_assert_eq!(waited, Duration::ZERO, "paced before any 429");
+            }
+            proptest::prop_assert!(waited <= max_wait, "waited {:?} past max_wait {:?}", waited, max_wait);
+            match result.as_ref().err().map(|e| e.reason()) {
+                Some(StopReason::RateLimited) => {
+                    proptest::prop_assert_eq!(sent.get(), 0, "a stopped call sent");
+                    proptest::prop_assert!(matches!(result.as_ref().err().map(|e| e.last()), Some(Last::NotSent)));
+                }
+                _ => {
+                    proptest::prop_assert_eq!(sent.get(), 1);
+                    throttled_yet |= call.throttled;
+                }
+            }
+        }
+    }
+}
