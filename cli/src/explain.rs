@@ -16,6 +16,7 @@ use redial::duration::Rounded;
 use redial::gate::{Gate, GateConfig};
 use redial::hints::{self, HintSource, Parsed};
 use redial::machine::{Action, Basis, Retry};
+use redial::pacer::Quota;
 use redial::{Cause, ErrorType, Policy, Rng, Stop, Transport, Verdict};
 
 use redial_cli::common::{
@@ -162,6 +163,9 @@ pub fn run(args: ExplainArgs) -> ExitCode {
     }
     println!("{}", explain(&input, &verdict, &action));
     if let Some(sentence) = gate.and_then(|g| gate_sentence(&input, &g)) {
+        println!("{sentence}");
+    }
+    if let Some(sentence) = pacer_sentence(&input) {
         println!("{sentence}");
     }
     for note in notes(&input, &verdict) {
@@ -380,6 +384,36 @@ fn gate_of(policy: &Policy) -> Option<(GateConfig, String)> {
         (None, Some(gate)) => Some((*gate.config(), "through this policy".to_string())),
         (None, None) => None,
     }
+}
+
+/// What the rate pacer (a policy's `[rate]` table) learns from this response, if anything:
+/// a 429 cuts its rate, a stated quota is paced to. Only the wording is here; the quota's
+/// numbers are the library's (`Quota::from_headers`).
+fn pacer_sentence(input: &Input<'_>) -> Option<String> {
+    let config = input.policy.pacer()?.config();
+    let limit = format!(
+        "a slot further than max_wait {} (or the call's deadline) stops the call with \
+         rate_limited, before it is sent",
+        Rounded(config.max_wait)
+    );
+    let quota = Quota::from_headers(input.headers, input.wall);
+    if input.status == Some(429) {
+        return Some(format!(
+            "The rate pacer learns a throttle: its rate is cut to 70 % of what the calls were \
+             sending, then grows back on successes, and every attempt of this policy's calls \
+             waits for its slot; {limit}."
+        ));
+    }
+    let quota = quota?;
+    let rate = quota
+        .rate()
+        .map_or(String::new(), |r| format!(", about {r:.1} requests/s"));
+    Some(format!(
+        "The rate pacer reads the quota: {} requests remain for {}{rate}; once spending them \
+         at the rate sent would run out before the reset, attempts are paced to it; {limit}.",
+        quota.remaining,
+        Rounded(quota.reset)
+    ))
 }
 
 /// What the rate-limit gate learns from this response, if anything: the reset it holds

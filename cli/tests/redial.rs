@@ -657,6 +657,42 @@ fn explain_a_429_with_retry_after_30() {
 }
 
 #[test]
+fn explain_says_what_the_rate_pacer_learns_when_the_policy_paces() {
+    let paced = policy("paced.toml");
+    let out = redial(&["explain", "--policy", &paced, "--status", "429"], b"");
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.lines().nth(1).is_some_and(|l| l.starts_with(
+            "The rate pacer learns a throttle: its rate is cut to 70 % of what the calls were sending"
+        ) && l.ends_with("max_wait 5s (or the call's deadline) stops the call with rate_limited, before it is sent.")),
+        "{text}"
+    );
+    let quota = redial(
+        &[
+            "explain",
+            "--policy",
+            &paced,
+            "--status",
+            "200",
+            "-H",
+            "ratelimit: \"default\";r=5;t=10",
+        ],
+        b"",
+    );
+    assert!(
+        stdout(&quota).contains(
+            "The rate pacer reads the quota: 5 requests remain for 10s, about 0.5 requests/s;"
+        ),
+        "{}",
+        stdout(&quota)
+    );
+    // Without a [rate] table, nothing is said of a pacer.
+    let unpaced = redial(&["explain", "--status", "429"], b"");
+    assert!(!stdout(&unpaced).contains("pacer"), "{}", stdout(&unpaced));
+}
+
+#[test]
 fn explain_a_post_502() {
     let out = redial(&["explain", "--status", "502", "--method", "POST"], b"");
     assert!(out.status.success());
