@@ -384,3 +384,47 @@ fn json_prints_the_span_fields_with_their_final_values() {
     assert_eq!(span["redial.attempts"], 3, "{last}");
     assert_eq!(span["redial.stop_reason"], "attempts_exhausted", "{last}");
 }
+
+#[test]
+fn a_call_the_pacer_stops_closes_its_span_as_rate_limited() {
+    let mut rate = redial::pacer::PacerConfig::default();
+    rate.max_wait = Duration::from_millis(1);
+    let policy = Policy::builder()
+        .pace(rate)
+        .max_attempts(1)
+        .build()
+        .expect("valid");
+    // A 429 teaches the pacer; the calls after it, at once, find their slot too far.
+    let _ = (|| response(429, &[], None))
+        .retry(&policy)
+        .sleeper(|_: Duration| {})
+        .call();
+    let collect = Collect::default();
+    let reasons: Vec<StopReason> = tracing::subscriber::with_default(collect.clone(), || {
+        (0..10)
+            .filter_map(|_| {
+                (|| response(200, &[], None))
+                    .retry(&policy)
+                    .sleeper(|_: Duration| {})
+                    .call()
+                    .err()
+                    .map(|e| e.reason())
+            })
+            .collect()
+    });
+    assert!(reasons.contains(&StopReason::RateLimited), "{reasons:?}");
+    let spans = collect.spans.lock().unwrap().clone();
+    let limited: Vec<_> = spans
+        .values()
+        .filter(|s| s.get("redial.stop_reason") == Some("rate_limited"))
+        .collect();
+    assert!(!limited.is_empty(), "{spans:#?}");
+    assert_eq!(limited[0].get("redial.attempts"), Some("0"));
+    let events = collect.events.lock().unwrap().clone();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.get("redial.stop_reason") == Some("rate_limited")),
+        "{events:#?}"
+    );
+}

@@ -427,10 +427,12 @@ impl<P: AsPolicy> Driver<P> {
                     let machine = self
                         .machine
                         .get_or_insert_with(|| Machine::unstarted(policy));
-                    machine.stop_with(Stop::RateLimited {
+                    let stop = Stop::RateLimited {
                         wait,
                         per_1000s: (rate * 1000.0) as u32,
-                    });
+                    };
+                    machine.stop_with(stop);
+                    self.trace.limited(machine.attempts(), &stop);
                     return Command::Done(End::Stopped);
                 }
             }

@@ -40,7 +40,6 @@ use crate::machine::Action;
 #[cfg(feature = "tracing")]
 use crate::verdict::Cause;
 use crate::verdict::Verdict;
-#[cfg(feature = "tracing")]
 use crate::Stop;
 
 #[cfg(feature = "tracing")]
@@ -113,6 +112,28 @@ impl Trace {
                 Action::Stop(stop) => stop_event(span, attempt, stop, verdict, request_id),
             }
         }
+    }
+
+    /// The rate pacer stopped the call before attempt number `attempts + 1` was sent
+    /// (`rate_limited`): the closing event, in a span opened for it if no failure had.
+    #[cold]
+    pub(crate) fn limited(&mut self, attempts: u32, stop: &Stop) {
+        #[cfg(feature = "tracing")]
+        {
+            if let CallSpan::Unopened = self.span {
+                self.span = match tracing::dispatcher::has_been_set() {
+                    false => CallSpan::Silent,
+                    true => CallSpan::Open(Box::new(open())),
+                };
+            }
+            if let CallSpan::Open(span) = &self.span {
+                let reason = stop.reason().as_str();
+                ended(span, attempts, reason);
+                tracing::info!(parent: &**span, redial.stop_reason = reason, "{stop}");
+            }
+        }
+        #[cfg(not(feature = "tracing"))]
+        let _ = (attempts, stop);
     }
 
     /// The call succeeded at attempt number `attempts`: closes the span, if a failure
