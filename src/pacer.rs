@@ -528,8 +528,8 @@ impl Pacer {
                 Ok(_) if wait.is_zero() => {
                     return match self.take(now_ns, &map) {
                         Ok(()) => Acquire::Go,
-                        // The bucket's own wait is bound by the same limit (found by a
-                        // property test: a place due at once could wait past max_wait).
+                        // Another call took the bucket between the look above and now:
+                        // its wait is bound by the same limit.
                         Err(wait) if wait > limit => {
                             self.release(now);
                             Acquire::RateLimited { wait }
@@ -554,18 +554,22 @@ impl Pacer {
     /// Takes the bucket's token at `now` if it has come; otherwise how long until it.
     /// How long until the bucket lets the next send go, as it stands.
     fn bucket_wait(&self, now: u64, map: &Map) -> Duration {
-        let interval = map.interval as u64;
-        let tolerance = interval.saturating_mul(u64::from(self.config.burst.max(1) - 1));
-        let at = self.sent.load(Ordering::Acquire).saturating_sub(tolerance);
+        let at = self.bucket_at(self.sent.load(Ordering::Acquire), map);
         Duration::from_nanos(at.saturating_sub(now))
+    }
+
+    /// When the bucket whose last send is `sent` lets the next one go: `burst - 1`
+    /// intervals early.
+    fn bucket_at(&self, sent: u64, map: &Map) -> u64 {
+        let interval = map.interval as u64;
+        sent.saturating_sub(interval.saturating_mul(u64::from(self.config.burst.max(1) - 1)))
     }
 
     fn take(&self, now: u64, map: &Map) -> Result<(), Duration> {
         let interval = map.interval as u64;
-        let tolerance = interval.saturating_mul(u64::from(self.config.burst.max(1) - 1));
         let mut sent = self.sent.load(Ordering::Acquire);
         loop {
-            let at = sent.saturating_sub(tolerance);
+            let at = self.bucket_at(sent, map);
             if at > now {
                 return Err(Duration::from_nanos(at - now));
             }

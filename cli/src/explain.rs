@@ -387,8 +387,8 @@ fn gate_of(policy: &Policy) -> Option<(GateConfig, String)> {
 }
 
 /// What the rate pacer (a policy's `[rate]` table) learns from this response, if anything:
-/// a 429 cuts its rate, a stated quota is paced to. Only the wording is here; the quota's
-/// numbers are the library's (`Quota::from_headers`).
+/// a 429 cuts its rate, a stated quota is paced to. Only the wording is here; the numbers
+/// are the library's (the policy's CUBIC cut, `Quota::from_headers`).
 fn pacer_sentence(input: &Input<'_>) -> Option<String> {
     let config = input.policy.pacer()?.config();
     let limit = format!(
@@ -396,15 +396,15 @@ fn pacer_sentence(input: &Input<'_>) -> Option<String> {
          rate_limited, before it is sent",
         Rounded(config.max_wait)
     );
-    let quota = Quota::from_headers(input.headers, input.wall);
     if input.status == Some(429) {
         return Some(format!(
-            "The rate pacer learns a throttle: its rate is cut to 70 % of what the calls were \
-             sending, then grows back on successes, and every attempt of this policy's calls \
-             waits for its slot; {limit}."
+            "The rate pacer learns a throttle: its rate is cut to {:.0} % of what the calls \
+             were sending, then grows back on successes, and every attempt of this policy's \
+             calls waits for its slot; {limit}.",
+            config.cubic.beta * 100.0
         ));
     }
-    let quota = quota?;
+    let quota = Quota::from_headers(input.headers, input.wall)?;
     let rate = quota
         .rate()
         .map_or(String::new(), |r| format!(", about {r:.1} requests/s"));

@@ -366,7 +366,9 @@ impl<P: AsPolicy> Driver<P> {
         }
         let deadline = options.policy.as_ref().max_elapsed();
         // A pacer that has never been throttled lets every attempt go: one load.
-        let pacer = (policy.pacer()).filter(|p| self.slot.is_some() || p.is_active());
+        let pacer = policy
+            .pacer()
+            .filter(|p| self.slot.is_some() || p.is_active());
         let gate = policy.gate();
         let gate = gate.filter(|_| self.machine.as_ref().is_none_or(|m| m.attempts() == 0));
         let unstarted = self.machine.as_ref().is_none_or(|m| m.start().is_none());

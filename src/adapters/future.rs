@@ -294,10 +294,7 @@ impl<Op, Fut, Sl, P> fmt::Debug for Attempts<Op, Fut, Sl, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Attempts")
             .field("state", &self.run.name())
-            .field(
-                "attempt_timeout",
-                &self.timeout.map(|n| Duration::from_nanos(n.get())),
-            )
+            .field("attempt_timeout", &self.timeout.map(ns))
             .finish_non_exhaustive()
     }
 }
