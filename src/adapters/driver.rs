@@ -77,7 +77,7 @@ impl<T, E> Copy for Event<'_, T, E> {}
 pub(crate) enum Pending {
     /// An attempt.
     Attempt,
-    /// The sleep the driver asked for (the driver knows why: [`Driver::wait`]).
+    /// The sleep the driver asked for (the driver keeps why).
     Sleep,
 }
 
@@ -88,7 +88,7 @@ pub(crate) enum Pending {
 pub(crate) enum Command {
     /// Make an attempt, then send [`Event::Finished`] (or [`Event::Pending`] first).
     Attempt,
-    /// Sleep this long, then send [`Event::Due`]. Why is [`Driver::wait`]: the reason
+    /// Sleep this long, then send [`Event::Due`]. The driver keeps why: the reason
     /// stays out of the command, which is then two words, returned in registers.
     Sleep(Duration),
     /// Read these clocks and send the same event again with their values.
@@ -322,8 +322,9 @@ impl<P> Default for Driver<P> {
 }
 
 impl<P> Driver<P> {
-    /// Why the adapter sleeps, while it obeys a [`Command::Sleep`].
-    #[allow(dead_code)]
+    /// Why the adapter sleeps, while it obeys a [`Command::Sleep`] (the property tests
+    /// read it; the adapters need not know).
+    #[cfg(test)]
     pub(crate) fn wait(&self) -> Wait {
         self.wait
     }
