@@ -104,6 +104,7 @@ mod cubic;
 mod meter;
 mod pacers;
 mod quota;
+mod share;
 #[cfg(test)]
 mod tests;
 
@@ -111,6 +112,7 @@ pub use cubic::{Cubic, CubicConfig};
 pub use meter::Meter;
 pub use pacers::{PacerKey, Pacers};
 pub use quota::Quota;
+pub use share::{FleetCut, FleetReport, FleetView};
 
 /// The settings of a [`Pacer`].
 ///
@@ -266,6 +268,13 @@ struct Slow {
     last_cut: Option<u64>,
     quota: Ceiling,
     fleet: Ceiling,
+    /// This process's share of the fleet's rate (1: alone). The learned rate is the
+    /// fleet's; the pacer paces to this share of it.
+    share: f64,
+    /// How long a cut takes to reach every process of the fleet (0: alone): throttles
+    /// within `settle` plus this of a cut answer attempts sent before it was known.
+    lag: u64,
+    demand: share::Demand,
 }
 
 /// How places map to times: place `pos` is due at `at`, and one token follows another
@@ -356,6 +365,12 @@ pub struct Pacer {
     /// waits were reckoned at different rates wake together.
     sent: AtomicU64,
     meter: Meter,
+    /// Attempts that asked for a slot: the demand a fleet shares its rate by.
+    asked: AtomicU64,
+    /// Cuts made here (not learned from the fleet), for the exchange to see one is new.
+    cuts: AtomicU64,
+    /// Wakes the fleet's exchange when this pacer cuts, so the cut is shared at once.
+    on_cut: OnceLock<Box<dyn Fn() + Send + Sync>>,
     slow: Mutex<Slow>,
 }
 
@@ -418,12 +433,18 @@ impl Pacer {
             tat: AtomicU64::new(0f64.to_bits()),
             sent: AtomicU64::new(0),
             meter: Meter::new(),
+            asked: AtomicU64::new(0),
+            cuts: AtomicU64::new(0),
+            on_cut: OnceLock::new(),
             slow: Mutex::new(Slow {
                 cubic: Cubic::new(config.cubic),
                 learned: false,
                 last_cut: None,
                 quota: Ceiling::default(),
                 fleet: Ceiling::default(),
+                share: 1.0,
+                lag: 0,
+                demand: share::Demand::default(),
             }),
         }
     }
@@ -496,6 +517,7 @@ impl Pacer {
     /// );
     /// ```
     pub fn acquire(&self, now: Instant, deadline: Option<Instant>) -> Acquire {
+        self.asked.fetch_add(1, Ordering::Relaxed);
         if !self.active.load(Ordering::Acquire) {
             return Acquire::Go;
         }
@@ -691,30 +713,43 @@ impl Pacer {
         let measured = self.meter.rate(now_ns);
         let secs = now_ns as f64 / 1e9;
         let mut slow = self.slow.lock().unwrap_or_else(|e| e.into_inner());
+        // The learned rate is the fleet's (all of it when alone): what this process
+        // measures, scaled up by its share. A stated quota is the fleet's too, when the
+        // fleet shares one API key.
+        let fleet_measured = measured / slow.share;
         let mut hold = None;
         if let Some(q) = quota {
-            hold = self.learn_quota(&mut slow, now_ns, q, measured);
+            hold = self.learn_quota(&mut slow, now_ns, q, fleet_measured);
         }
+        let mut cut_here = false;
         if cut {
-            let settle = nanos(self.config.settle);
+            let settle = nanos(self.config.settle).saturating_add(slow.lag);
             let settling = slow
                 .last_cut
                 .is_some_and(|at| now_ns < at.saturating_add(settle));
             if !settling {
                 slow.last_cut = Some(now_ns);
                 slow.learned = true;
-                slow.cubic.on_throttle(secs, measured);
+                slow.cubic.on_throttle(secs, fleet_measured);
+                cut_here = true;
             }
         } else if slow.learned {
-            slow.cubic.on_success(secs, measured);
+            slow.cubic.on_success(secs, fleet_measured);
         }
         self.apply(&slow, now_ns, hold);
+        drop(slow);
+        if cut_here {
+            self.cuts.fetch_add(1, Ordering::Release);
+            if let Some(wake) = self.on_cut.get() {
+                wake();
+            }
+        }
     }
 
     /// Re-anchors the queue at `now` on the rate as it now is, and holds it until `hold`.
     fn apply(&self, slow: &Slow, now: u64, hold: Option<u64>) {
         let learned = if slow.learned {
-            interval(slow.cubic.rate())
+            interval(slow.cubic.rate() * slow.share)
         } else {
             0
         };
@@ -770,7 +805,7 @@ impl Pacer {
         let binds = sending * q.reset.as_secs_f64() > q.remaining as f64 || learned > rate;
         slow.quota = if binds {
             Ceiling {
-                interval: interval(rate),
+                interval: interval(rate * slow.share),
                 until,
             }
         } else {

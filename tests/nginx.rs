@@ -5,6 +5,11 @@
 //! to see them.
 
 mod nginx_common;
+// The redis-server for the fleet's run; the rest of the fleet rig is for other tests. It
+// brings its own copy of the process rig, as nginx_common does: two copies, no conflict.
+#[cfg(feature = "redis")]
+#[allow(clippy::duplicate_mod)]
+mod fleet_common;
 
 use std::sync::Barrier;
 use std::time::Duration;
@@ -178,5 +183,39 @@ fn paced_fleet_of_4_and_16_processes_each_alone() {
         let figures = nginx.measure(processes, 40.0, seconds().max(20), &policy);
         eprintln!("nginx paced, each process alone: {figures}");
         check(&figures, &nginx);
+    }
+}
+
+/// Issue 18, the fleet: 4 and 16 processes on one fleet key (a real redis-server), 40
+/// calls a second in all against `limit_req rate=10r/s burst=20`, each process with the
+/// pacer on. Together they learn one rate and each paces to its share: at most 0.2 429s
+/// per served call, and the server kept at 90 % of its limit or more.
+#[cfg(feature = "redis")]
+#[test]
+fn paced_fleet_of_4_and_16_processes_on_one_key() {
+    let _alone = measuring();
+    let redis = fleet_common::RedisServer::start();
+    let deadline = Duration::from_secs(15);
+    for (processes, key) in [(4, "nginx-4"), (16, "nginx-16")] {
+        let policy = Policy::builder()
+            .pace(PacerConfig::default())
+            .max_elapsed(deadline)
+            .fleet(redial::fleet::FleetConfig::new(redis.url(), key))
+            .build()
+            .expect("a valid policy");
+        let nginx = Nginx::start(10.0, 20);
+        let figures = nginx.measure(processes, 40.0, seconds().max(20), &policy);
+        eprintln!("nginx paced, one fleet key: {figures}");
+        check(&figures, &nginx);
+        let per_served = figures.throttled_per_served();
+        assert!(
+            per_served <= 0.2,
+            "{processes} processes: 429s per served call {per_served:.3}: {figures:?}"
+        );
+        let share = figures.share_of_limit_from(figures.steady_from());
+        assert!(
+            share >= 0.9,
+            "{processes} processes: served {share:.2} of the limit: {figures:?}"
+        );
     }
 }

@@ -1,10 +1,11 @@
 //! The exchange's thread: one sync per interval (four while the gate ramps back up, and
-//! one at once when this process learns a new reset), each one round trip through
-//! `sync.lua`, with a timeout of one interval.
+//! one at once when this process learns a new reset or its pacer cuts the rate), each one
+//! round trip through `sync.lua`, with a timeout of one interval.
 //!
 //! It is a plain thread with the blocking Redis client, so it needs no async runtime and
-//! runs the same under tokio, smol or none. It holds no policy: it moves counts and the
-//! reset between the local state and Redis, and nothing else.
+//! runs the same under tokio, smol or none. It holds no policy: it moves counts, the
+//! reset and the pacer's cut and demand between the local state and Redis, and nothing
+//! else.
 
 use core::fmt;
 use std::sync::atomic::Ordering;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::gate::millis;
+use crate::pacer::{FleetCut, FleetView};
 
 use super::{FleetConfig, FleetEvent, Shared};
 
@@ -22,6 +24,10 @@ const MAX_DELTA: u64 = 1 << 50;
 /// At most this many buckets are summed, whatever the counters ask: a round trip stays
 /// small.
 const MAX_WINDOW: u64 = 600;
+
+fn millis_of(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
 
 /// Runs syncs until the last [`Fleet`](super::Fleet) handle is dropped.
 pub(super) fn run(shared: &Arc<Shared>) {
@@ -40,13 +46,18 @@ pub(super) fn run(shared: &Arc<Shared>) {
     // The reset the gate held after the last sync: a later one was learned here since, and
     // is shared before the next tick.
     let mut known = 0u64;
+    // Likewise the pacer's cuts made here.
+    let mut known_cuts = 0u64;
     let mut outage: Option<(Instant, u64)> = None;
     loop {
         if shared.stopped.load(Ordering::Relaxed) {
             return;
         }
+        let cuts = shared.pacer().map_or(0, |p| p.cuts());
         let due = match last {
-            Some(last) if shared.gate.reset_ms() > known => next.min(last + min_gap),
+            Some(last) if shared.gate.reset_ms() > known || cuts > known_cuts => {
+                next.min(last + min_gap)
+            }
             _ => next,
         };
         let now = Instant::now();
@@ -67,6 +78,7 @@ pub(super) fn run(shared: &Arc<Shared>) {
         next = now + if ramping { interval / 4 } else { interval };
         let result = link.sync(shared, &script, interval);
         known = shared.gate.reset_ms();
+        known_cuts = cuts;
         match result {
             Ok(()) => {
                 shared.syncs.fetch_add(1, Ordering::Relaxed);
@@ -155,8 +167,10 @@ impl Link {
             _ => (0, 0),
         };
         let counters = shared.counters();
+        let pacer = shared.pacer();
         let mut call = script.prepare_invoke();
         call.key(format!("{}gate", self.prefix));
+        call.key(format!("{}rate", self.prefix));
         let mut ttl = 0u64;
         self.deltas.clear();
         if let Some(c) = counters.as_ref().filter(|c| !c.is_empty()) {
@@ -174,13 +188,54 @@ impl Link {
             c.take_local_deltas(&mut self.deltas);
         }
         call.arg(reset).arg(ramp).arg(now).arg(ttl);
+        // The pacer's cut and demand, rates in thousandths.
+        let milli = |rate: f64| ((rate * 1000.0).max(0.0) as u64).min(MAX_DELTA);
+        let to_ms =
+            |then: Instant| now.saturating_sub(millis_of(at.saturating_duration_since(then)));
+        match &pacer {
+            Some(p) => {
+                let report = p.fleet_report(at);
+                let (cut, w_max) = report
+                    .cut
+                    .map_or((0, 0), |c| (to_ms(c.at).max(1), milli(c.w_max)));
+                call.arg(cut)
+                    .arg(w_max)
+                    .arg(shared.id)
+                    .arg(milli(report.demand))
+                    .arg(millis_of(
+                        timeout.saturating_mul(FleetConfig::VIEW_FRESH_SYNCS * 2),
+                    ));
+            }
+            None => {
+                call.arg(0).arg(0).arg("").arg(0).arg(0);
+            }
+        }
         for d in &self.deltas {
             call.arg((*d).min(MAX_DELTA));
         }
         let reply: Vec<i64> = call.invoke(conn)?;
-        let [fleet, fleet_ramp, totals @ ..] = reply.as_slice() else {
+        let [fleet, fleet_ramp, cut, w_max, demand, members, totals @ ..] = reply.as_slice() else {
             return Err(SyncError::Reply("a reply too short"));
         };
+        if let Some(p) = &pacer {
+            // A cut in the future is a clock that disagrees: taken as now.
+            let cut = u64::try_from(*cut).unwrap_or(0);
+            let cut = (cut > 0).then(|| FleetCut {
+                at: at
+                    .checked_sub(Duration::from_millis(now.saturating_sub(cut)))
+                    .unwrap_or(at),
+                w_max: *w_max as f64 / 1000.0,
+            });
+            p.set_fleet_view(
+                at,
+                FleetView {
+                    cut,
+                    demand: *demand as f64 / 1000.0,
+                    members: u32::try_from(*members).unwrap_or(u32::MAX),
+                    lag: timeout,
+                },
+            );
+        }
         // A reset further than the gate would hold is held no longer: garbage in Redis
         // cannot park the fleet.
         let config = shared.gate.config();

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::Thread;
 
 use crate::gate::Gate;
+use crate::pacer::Pacer;
 use crate::{Policy, PolicyError};
 
 use super::{exchange, FleetConfig, FleetCounters, FleetError};
@@ -36,6 +37,10 @@ impl FleetConfig {
             gate: Gate::new(self.gate),
             client,
             counters: Mutex::new(None),
+            pacer: Mutex::new(None),
+            // Names this process's demand in the fleet's hash; a collision between two
+            // processes of one fleet (one in 2^64) would count one demand for both.
+            id: fastrand::u64(..),
             stopped: AtomicBool::new(false),
             connected: AtomicBool::new(false),
             syncs: AtomicU64::new(0),
@@ -81,6 +86,8 @@ pub(super) struct Shared {
     pub(super) client: redis::Client,
     pub(super) gate: Gate,
     pub(super) counters: Mutex<Option<Arc<dyn FleetCounters>>>,
+    pub(super) pacer: Mutex<Option<Arc<Pacer>>>,
+    pub(super) id: u64,
     pub(super) stopped: AtomicBool,
     pub(super) connected: AtomicBool,
     pub(super) syncs: AtomicU64,
@@ -91,6 +98,11 @@ impl Shared {
     /// The budget counters the exchange shares, once a budget has joined.
     pub(super) fn counters(&self) -> Option<Arc<dyn FleetCounters>> {
         self.counters.lock().ok().and_then(|c| c.clone())
+    }
+
+    /// The pacer whose rate the fleet shares, once one has joined.
+    pub(super) fn pacer(&self) -> Option<Arc<Pacer>> {
+        self.pacer.lock().ok().and_then(|p| p.clone())
     }
 }
 
@@ -177,6 +189,25 @@ impl Fleet {
         }
     }
 
+    /// Shares this pacer's rate with the fleet from the next sync on (replacing any
+    /// shared before): every process paces to its share of one rate, learned together
+    /// ([`FleetView`](crate::pacer::FleetView)), and a cut here is shared at once.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use redial::pacer::Pacer;
+    /// # let fleet = redial::fleet::Fleet::connect("redis://127.0.0.1:1", "svc", std::time::Duration::from_millis(250))?;
+    /// fleet.pace(Arc::new(Pacer::default()));
+    /// # Ok::<(), redial::fleet::FleetError>(())
+    /// ```
+    pub fn pace(&self, pacer: Arc<Pacer>) {
+        let wake = self.stopper.thread.clone();
+        pacer.on_cut(move || wake.unpark());
+        if let Ok(mut slot) = self.shared.pacer.lock() {
+            *slot = Some(pacer);
+        }
+    }
+
     /// How the exchange is doing.
     ///
     /// ```
@@ -246,7 +277,8 @@ impl Policy {
 
     /// The same policy, in the fleet: its first attempts consult the fleet's shared gate,
     /// its budget's counts are shared with the fleet (replacing a budget shared before;
-    /// the `aws` kind has none to share), and the policy keeps the fleet's exchange
+    /// the `aws` kind has none to share), its pacer, if pacing is on, learns one rate with
+    /// the fleet's ([`Fleet::pace`]), and the policy keeps the fleet's exchange
     /// running while any clone of it lives.
     ///
     /// ```
@@ -260,6 +292,9 @@ impl Policy {
     pub fn with_fleet(self, fleet: &Fleet) -> Policy {
         if let Some(budget) = self.rules().budget() {
             fleet.share(Arc::new(budget.clone()));
+        }
+        if let Some(pacer) = self.shared_pacer() {
+            fleet.pace(pacer);
         }
         let mut policy = self.with_gate(fleet.gate().clone());
         policy.fleet = Some(fleet.clone());

@@ -165,8 +165,22 @@ impl Cubic {
         } else {
             measured
         };
+        self.cut_from(now, sending)
+    }
+
+    /// A cut at `now` from `w_max` requests per second, learned elsewhere (another process
+    /// of a fleet was throttled): the curve restarts from it, as if this controller had
+    /// been throttled there. Returns the new rate, `β · w_max`.
+    ///
+    /// ```
+    /// let mut c = redial::pacer::Cubic::new(Default::default());
+    /// assert!((c.cut_from(2.0, 10.0) - 7.0).abs() < 1e-9);
+    /// assert_eq!(c.w_max(), 10.0);
+    /// ```
+    pub fn cut_from(&mut self, now: f64, w_max: f64) -> f64 {
+        let now = clean(now);
         self.throttled = true;
-        self.w_max = sending.max(self.config.min_rate);
+        self.w_max = clean(w_max).clamp(self.config.min_rate, MAX_RATE);
         self.k = (self.w_max * (1.0 - self.config.beta) / self.config.scale).cbrt();
         self.last_cut = now;
         self.last_update = now;

@@ -286,7 +286,7 @@ proptest! {
 
     #[test]
     fn no_panic_on_any_input(
-        ops in proptest::collection::vec((0u8..5, any::<u64>(), any::<u64>(), any::<f64>()), 0..60),
+        ops in proptest::collection::vec((0u8..7, any::<u64>(), any::<u64>(), any::<f64>()), 0..60),
         burst in any::<u32>(),
         max_wait in any::<u64>(),
     ) {
@@ -302,7 +302,23 @@ proptest! {
                 3 => p.on_response(now, false, false, Some(Quota {
                     remaining: b, reset: Duration::from_nanos(a), limit: None,
                 })),
-                _ => p.set_fleet_rate(f, now, Duration::from_nanos(b)),
+                4 => p.set_fleet_rate(f, now, Duration::from_nanos(b)),
+                5 => {
+                    let _ = p.fleet_report(now);
+                }
+                _ => {
+                    let cut = (a % 3 != 0).then(|| FleetCut {
+                        at: t0.checked_add(Duration::from_nanos(b >> 8)).unwrap_or(t0),
+                        w_max: f,
+                    });
+                    let view = FleetView {
+                        cut,
+                        demand: f64::from_bits(b),
+                        members: a as u32,
+                        lag: Duration::from_nanos(b),
+                    };
+                    p.set_fleet_view(now, view);
+                }
             }
             if let Some(r) = p.rate(now) {
                 prop_assert!(r.is_finite() && r > 0.0);
@@ -380,4 +396,164 @@ proptest! {
             let _ = Quota::from_headers(&map, SystemTime::now());
         }
     }
+}
+
+/// A fleet of `members` equal processes, as one of them sees it.
+fn view(cut: Option<FleetCut>, demand: f64, members: u32) -> FleetView {
+    FleetView {
+        cut,
+        demand,
+        members,
+        lag: Duration::from_millis(250),
+    }
+}
+
+/// A pacer that asked for `per_s` attempts a second for two seconds, and reported it.
+fn asking(per_s: u64) -> (Pacer, Instant, f64) {
+    let p = Pacer::default();
+    let t0 = Instant::now();
+    p.fleet_report(t0);
+    for i in 0..2 * per_s {
+        p.acquire(at(t0, i * 1000 / per_s), None);
+    }
+    let demand = p.fleet_report(at(t0, 2000)).demand;
+    (p, t0, demand)
+}
+
+#[test]
+fn demand_is_the_attempts_asked_a_second() {
+    let (p, t0, demand) = asking(10);
+    // Smoothed from 0 over about two seconds: half-way after two.
+    assert!((demand - 5.0).abs() < 0.01, "{demand}");
+    for i in 0..40 {
+        p.acquire(at(t0, 2000 + i * 100), None);
+    }
+    let later = p.fleet_report(at(t0, 6000)).demand;
+    // Four seconds at ten a second: two thirds of the way from 5 to 10.
+    assert!(
+        (later - 25.0 / 3.0).abs() < 0.01,
+        "moving to ten a second: {later}"
+    );
+}
+
+#[test]
+fn a_fleet_without_a_cut_leaves_the_pacer_inactive() {
+    let (p, t0, demand) = asking(10);
+    p.set_fleet_view(at(t0, 2000), view(None, 4.0 * demand, 4));
+    assert!(!p.is_active());
+    assert_eq!(p.acquire(at(t0, 2000), None), Acquire::Go);
+}
+
+#[test]
+fn a_fleet_cut_paces_to_this_process_share_of_it() {
+    let (p, t0, demand) = asking(10);
+    let now = at(t0, 2000);
+    let cut = FleetCut {
+        at: now,
+        w_max: 40.0,
+    };
+    p.set_fleet_view(now, view(Some(cut), 4.0 * demand, 4));
+    let rate = p.rate(now).expect("paced");
+    assert!((rate - 40.0 * 0.7 / 4.0).abs() < 0.01, "{rate}");
+    // Twice the others' demand: twice the share.
+    p.set_fleet_view(now, view(Some(cut), 1.5 * demand, 4));
+    let rate = p.rate(now).expect("paced");
+    assert!((rate - 40.0 * 0.7 / 1.5).abs() < 0.01, "{rate}");
+}
+
+#[test]
+fn the_share_is_bounded() {
+    let (p, t0, demand) = asking(10);
+    let now = at(t0, 2000);
+    let cut = FleetCut {
+        at: now,
+        w_max: 100.0,
+    };
+    // Asking for nothing still leaves a quarter of an equal share.
+    p.set_fleet_view(now, view(Some(cut), 1_000.0 * demand, 10));
+    assert!((p.rate(now).unwrap() - 70.0 / 40.0).abs() < 0.01);
+    // More than the fleet's demand (the others' reports lapsed): all of it.
+    p.set_fleet_view(now, view(Some(cut), demand / 2.0, 1));
+    assert!((p.rate(now).unwrap() - 70.0).abs() < 0.01);
+    // Nothing known of the demand: an equal share.
+    for total in [0.0, f64::NAN, f64::INFINITY, -3.0] {
+        p.set_fleet_view(now, view(Some(cut), total, 5));
+        assert!((p.rate(now).unwrap() - 14.0).abs() < 0.01, "{total}");
+    }
+}
+
+#[test]
+fn a_fleet_cut_is_taken_once_and_only_if_newer() {
+    let (p, t0, demand) = asking(10);
+    let cut = FleetCut {
+        at: at(t0, 2000),
+        w_max: 40.0,
+    };
+    p.set_fleet_view(at(t0, 2000), view(Some(cut), 4.0 * demand, 4));
+    for i in 1..=20 {
+        p.on_response(at(t0, 2000 + 100 * i), false, false, None);
+    }
+    let grown = p.rate(at(t0, 4000)).unwrap();
+    assert!(grown > 7.0, "grew back after the cut: {grown}");
+    // The same cut again, within the millisecond an exchange rounds to: no new cut.
+    let again = FleetCut {
+        at: at(t0, 2000) + Duration::from_micros(900),
+        ..cut
+    };
+    p.set_fleet_view(at(t0, 4000), view(Some(again), 4.0 * demand, 4));
+    assert_eq!(p.rate(at(t0, 4000)), Some(grown));
+    // A later one restarts the curve from it.
+    let later = FleetCut {
+        at: at(t0, 4000),
+        w_max: 20.0,
+    };
+    p.set_fleet_view(at(t0, 4000), view(Some(later), 4.0 * demand, 4));
+    assert!((p.rate(at(t0, 4000)).unwrap() - 20.0 * 0.7 / 4.0).abs() < 0.01);
+    // An older one does not.
+    p.set_fleet_view(at(t0, 4000), view(Some(cut), 4.0 * demand, 4));
+    assert!((p.rate(at(t0, 4000)).unwrap() - 20.0 * 0.7 / 4.0).abs() < 0.01);
+    assert_eq!(p.cuts(), 0, "none of them was cut here");
+}
+
+#[test]
+fn a_throttle_soon_after_a_fleet_cut_does_not_cut_again() {
+    let (p, t0, demand) = asking(10);
+    let cut = FleetCut {
+        at: at(t0, 2000),
+        w_max: 40.0,
+    };
+    p.set_fleet_view(at(t0, 2000), view(Some(cut), 4.0 * demand, 4));
+    let rate = p.rate(at(t0, 2000)).unwrap();
+    // Within settle (250 ms) plus the fleet's lag (250 ms): an answer to an attempt sent
+    // before the cut reached this process.
+    p.on_response(at(t0, 2450), true, false, None);
+    assert_eq!(p.rate(at(t0, 2450)), Some(rate));
+    assert_eq!(p.cuts(), 0);
+    p.on_response(at(t0, 2550), true, false, None);
+    assert!(p.rate(at(t0, 2550)).unwrap() < rate);
+    assert_eq!(p.cuts(), 1);
+}
+
+#[test]
+fn a_cut_here_is_reported_in_the_fleet_units_and_wakes_the_exchange() {
+    let (p, t0, demand) = asking(10);
+    let woken = std::sync::Arc::new(AtomicU64::new(0));
+    let seen = woken.clone();
+    assert!(p.on_cut(move || {
+        seen.fetch_add(1, Ordering::Relaxed);
+    }));
+    // One of four equal processes: its share is a quarter.
+    p.set_fleet_view(at(t0, 2000), view(None, 4.0 * demand, 4));
+    for i in 0..20 {
+        p.on_response(at(t0, 2000 + 100 * i), false, false, None);
+    }
+    p.on_response(at(t0, 4000), true, false, None);
+    assert_eq!(woken.load(Ordering::Relaxed), 1);
+    let report = p.fleet_report(at(t0, 4000));
+    let cut = report.cut.expect("cut here");
+    assert_eq!(cut.at, at(t0, 4000));
+    // This process measured about ten answers a second: the fleet, about forty.
+    assert!((cut.w_max - 40.0).abs() < 8.0, "{}", cut.w_max);
+    let rate = p.rate(at(t0, 4000)).unwrap();
+    assert!((rate - cut.w_max * 0.7 / 4.0).abs() < 0.01, "{rate}");
 }

@@ -269,6 +269,12 @@ impl Policy {
         self.pacer.as_deref()
     }
 
+    /// The pacer itself, for a fleet to share.
+    #[cfg(feature = "redis")]
+    pub(crate) fn shared_pacer(&self) -> Option<Arc<Pacer>> {
+        self.pacer.clone()
+    }
+
     /// Whether a gate or a pacer may hold an attempt.
     #[inline(always)]
     pub(crate) fn holds_attempts(&self) -> bool {

@@ -16,6 +16,8 @@ use redial::fleet::FleetCounters;
 #[path = "../process_common/mod.rs"]
 mod process_common;
 
+// For the tests that run workers; not every test binary that starts a Redis does.
+#[allow(unused_imports)]
 pub use process_common::{env, finish_worker, spawn_worker, WORKER};
 use process_common::{on_a_free_port, spawn_server};
 

@@ -201,6 +201,13 @@ fn drive(
     policy: &Policy,
     epoch: SystemTime,
 ) -> Figures {
+    // A policy that names a fleet (`[fleet]`) joins it: its pacer then learns one rate
+    // with every process of the fleet.
+    #[cfg(feature = "redis")]
+    let policy = &policy
+        .clone()
+        .join_fleet()
+        .expect("the fleet's settings are valid");
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(10)))
