@@ -309,16 +309,44 @@ impl Gate {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn learn_from_response(&self, status: u16, headers: &HeaderMap, wall: SystemTime) {
-        let wait = if status == 429 {
-            hints::server_wait(headers, status, wall).map(|h| h.wait)
+        if status == 429 {
+            if let Some(hint) = hints::server_wait(headers, status, wall) {
+                self.learn(hint.wait, wall);
+            }
         } else {
             // Off a 429, only a spent quota's reset holds the fleet: a retry-after on a
             // 503 is about one server's health, not the key's quota.
-            HintSource::ALL
-                .into_iter()
-                .filter(HintSource::is_rate_limit_reset)
-                .find_map(|source| hints::read(source, headers, status, wall).valid())
-        };
+            self.learn_spent_quota(status, headers, wall);
+        }
+    }
+
+    /// Learns from a response only a spent quota's reset: rate-limit headers that say 0
+    /// are left and when they come back, whatever the status. What a policy with a rate
+    /// pacer asks of the gate: the pacer learns from a 429 itself (a leaky bucket's
+    /// `Retry-After: 1` means "this one came too soon", and holding every first attempt
+    /// for it stalls the fleet), but a spent quota holds every process until its reset.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use http::HeaderMap;
+    ///
+    /// let gate = redial::gate::Gate::new(Default::default());
+    /// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("retry-after", "1".parse()?);
+    /// gate.learn_spent_quota(429, &headers, now);
+    /// assert_eq!(gate.reset(), None, "a retry hint alone is no spent quota");
+    /// headers.insert("x-ratelimit-remaining", "0".parse()?);
+    /// headers.insert("x-ratelimit-reset", "2".parse()?);
+    /// gate.learn_spent_quota(429, &headers, now);
+    /// assert_eq!(gate.reset(), Some(now + Duration::from_secs(2)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn learn_spent_quota(&self, status: u16, headers: &HeaderMap, wall: SystemTime) {
+        let wait = HintSource::ALL
+            .into_iter()
+            .filter(HintSource::is_rate_limit_reset)
+            .find_map(|source| hints::read(source, headers, status, wall).valid());
         if let Some(wait) = wait {
             self.learn(wait, wall);
         }

@@ -274,6 +274,9 @@ struct Slow {
     /// How long a cut takes to reach every process of the fleet (0: alone): throttles
     /// within `settle` plus this of a cut answer attempts sent before it was known.
     lag: u64,
+    /// The fleet's answers per second as the fleet measured them, and until when that
+    /// holds (on the pacer's clock).
+    fleet_answered: Option<(f64, u64)>,
     demand: share::Demand,
 }
 
@@ -376,11 +379,17 @@ pub struct Pacer {
 
 impl fmt::Debug for Pacer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pacer")
-            .field("config", &self.config)
+        let mut d = f.debug_struct("Pacer");
+        d.field("config", &self.config)
             .field("active", &self.is_active())
-            .field("interval_ns", &self.anchor.read().map(|m| m.interval))
-            .finish_non_exhaustive()
+            .field("interval_ns", &self.anchor.read().map(|m| m.interval));
+        // What answers taught it, unless an answer is being learned from right now.
+        if let Ok(slow) = self.slow.try_lock() {
+            d.field("learned", &slow.learned.then(|| slow.cubic.rate()))
+                .field("w_max", &slow.cubic.w_max())
+                .field("share", &slow.share);
+        }
+        d.finish_non_exhaustive()
     }
 }
 
@@ -444,6 +453,7 @@ impl Pacer {
                 fleet: Ceiling::default(),
                 share: 1.0,
                 lag: 0,
+                fleet_answered: None,
                 demand: share::Demand::default(),
             }),
         }
@@ -713,10 +723,13 @@ impl Pacer {
         let measured = self.meter.rate(now_ns);
         let secs = now_ns as f64 / 1e9;
         let mut slow = self.slow.lock().unwrap_or_else(|e| e.into_inner());
-        // The learned rate is the fleet's (all of it when alone): what this process
-        // measures, scaled up by its share. A stated quota is the fleet's too, when the
-        // fleet shares one API key.
-        let fleet_measured = measured / slow.share;
+        // The learned rate is the fleet's (all of it when alone): as the fleet measured
+        // it at the last sync, or else what this process measures scaled up by its share.
+        // A stated quota is the fleet's too, when the fleet shares one API key.
+        let fleet_measured = match slow.fleet_answered {
+            Some((rate, until)) if now_ns < until => rate,
+            _ => measured / slow.share,
+        };
         let mut hold = None;
         if let Some(q) = quota {
             hold = self.learn_quota(&mut slow, now_ns, q, fleet_measured);

@@ -179,3 +179,27 @@ fn a_policy_in_a_fleet_shares_its_pacer() {
     throttle(policy.pacer().expect("pacing is on"));
     assert!(eventually(LONG, || b.is_active()));
 }
+
+#[test]
+fn a_fleet_cut_is_taken_once_and_every_process_grows_back_from_it() {
+    let server = RedisServer::start();
+    let (_a, a) = member(&server, "svc", 10);
+    let (_b, b) = member(&server, "svc", 10);
+    throttle(&a);
+    assert!(eventually(LONG, || b.is_active()));
+    let after_cut = b.rate(Instant::now()).expect("paced");
+    // Successes for two seconds while the exchange syncs every 50 ms: the rate climbs
+    // along the curve; a cut taken again at a sync would put it back each time.
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(2) {
+        a.on_response(Instant::now(), false, false, None);
+        b.on_response(Instant::now(), false, false, None);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let grown = b.rate(Instant::now()).expect("paced");
+    assert!(
+        grown > after_cut * 1.2,
+        "grew from {after_cut} to {grown} only"
+    );
+    assert_eq!(a.cuts() + b.cuts(), 1, "one cut in all");
+}

@@ -189,14 +189,23 @@ fn paced_fleet_of_4_and_16_processes_each_alone() {
 /// Issue 18, the fleet: 4 and 16 processes on one fleet key (a real redis-server), 40
 /// calls a second in all against `limit_req rate=10r/s burst=20`, each process with the
 /// pacer on. Together they learn one rate and each paces to its share: at most 0.2 429s
-/// per served call, and the server kept at 90 % of its limit or more.
+/// per served call, and the server kept at 90 % of its limit or more, over the steady
+/// part of a 30 s run (the design leaves out the first 20 s of 120: the first sixth,
+/// where the burst is spent and the fleet learns the rate; the whole run is printed).
 #[cfg(feature = "redis")]
 #[test]
 fn paced_fleet_of_4_and_16_processes_on_one_key() {
     let _alone = measuring();
     let redis = fleet_common::RedisServer::start();
     let deadline = Duration::from_secs(15);
+    // `NGINX_FLEET=16` runs one size alone.
+    let only: Option<usize> = std::env::var("NGINX_FLEET")
+        .ok()
+        .and_then(|s| s.parse().ok());
     for (processes, key) in [(4, "nginx-4"), (16, "nginx-16")] {
+        if only.is_some_and(|n| n != processes) {
+            continue;
+        }
         let policy = Policy::builder()
             .pace(PacerConfig::default())
             .max_elapsed(deadline)
@@ -204,18 +213,24 @@ fn paced_fleet_of_4_and_16_processes_on_one_key() {
             .build()
             .expect("a valid policy");
         let nginx = Nginx::start(10.0, 20);
-        let figures = nginx.measure(processes, 40.0, seconds().max(20), &policy);
+        let figures = nginx.measure(processes, 40.0, seconds().max(30), &policy);
         eprintln!("nginx paced, one fleet key: {figures}");
         check(&figures, &nginx);
-        let per_served = figures.throttled_per_served();
+        let steady = figures.steady_from();
+        let per_served = figures.throttled_per_served_from(steady);
         assert!(
             per_served <= 0.2,
             "{processes} processes: 429s per served call {per_served:.3}: {figures:?}"
         );
-        let share = figures.share_of_limit_from(figures.steady_from());
+        let share = figures.share_of_limit_from(steady);
         assert!(
             share >= 0.9,
             "{processes} processes: served {share:.2} of the limit: {figures:?}"
+        );
+        assert!(
+            figures.slowest <= deadline + Duration::from_millis(500),
+            "{processes} processes: slowest call {:?}: {figures:?}",
+            figures.slowest
         );
     }
 }

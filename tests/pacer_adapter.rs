@@ -236,3 +236,48 @@ proptest::proptest! {
         }
     }
 }
+
+/// A 429 with `Retry-After: 1` and, if `spent`, a quota of 0 left that resets in 5 s.
+fn throttled(spent: bool) -> Result<http::Response<()>, std::io::Error> {
+    let mut r = answer(429)?;
+    let headers = r.headers_mut();
+    headers.insert("retry-after", http::HeaderValue::from_static("1"));
+    if spent {
+        headers.insert("x-ratelimit-remaining", http::HeaderValue::from_static("0"));
+        headers.insert("x-ratelimit-reset", http::HeaderValue::from_static("5"));
+    }
+    Ok(r)
+}
+
+#[test]
+fn with_a_pacer_a_429_teaches_the_pacer_and_only_a_spent_quota_the_gate() {
+    let gate = redial::gate::Gate::new(Default::default());
+    let policy = paced(Duration::from_secs(10)).with_gate(gate.clone());
+    let clock = Virtual::new();
+    let _ = (|| throttled(false))
+        .retry(&policy)
+        .sleeper(clock.clone())
+        .call();
+    assert!(policy.pacer().expect("on").is_active(), "the pacer cut");
+    assert_eq!(
+        gate.reset(),
+        None,
+        "a leaky bucket's Retry-After holds no one"
+    );
+    let _ = (|| throttled(true))
+        .retry(&policy)
+        .sleeper(clock.clone())
+        .call();
+    assert!(gate.reset().is_some(), "a spent quota holds the fleet");
+    // Without a pacer, the gate learns from the 429's hint, as before.
+    let plain = Policy::builder()
+        .max_attempts(1)
+        .build()
+        .expect("valid")
+        .with_gate(redial::gate::Gate::new(Default::default()));
+    let _ = (|| throttled(false))
+        .retry(&plain)
+        .sleeper(clock.clone())
+        .call();
+    assert!(plain.gate().expect("set").reset().is_some());
+}

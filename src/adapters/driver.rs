@@ -567,8 +567,11 @@ impl<P: AsPolicy> Driver<P> {
         let response = result.and_then(|r| options.classify.response(r));
         if let (Some((status, headers)), Some(wall)) = (response, clocks.wall) {
             let policy = options.policy.borrow();
-            if let Some(gate) = policy.gate() {
-                gate.learn_from_response(status, headers, wall);
+            match (policy.gate(), policy.pacer()) {
+                // With a pacer, a 429 teaches the pacer, and the gate only a spent quota.
+                (Some(gate), Some(_)) => gate.learn_spent_quota(status, headers, wall),
+                (Some(gate), None) => gate.learn_from_response(status, headers, wall),
+                (None, _) => {}
             }
             if let (Some(pacer), Some(now)) = (policy.pacer(), clocks.now) {
                 let quota = Quota::from_headers(headers, wall);

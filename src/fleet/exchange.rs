@@ -40,6 +40,7 @@ pub(super) fn run(shared: &Arc<Shared>) {
         conn: None,
         deltas: Vec::new(),
         prefix,
+        cuts: Cuts::default(),
     };
     let mut next = Instant::now();
     let mut last: Option<Instant> = None;
@@ -142,6 +143,22 @@ struct Link {
     conn: Option<redis::Connection>,
     deltas: Vec<u64>,
     prefix: String,
+    cuts: Cuts,
+}
+
+/// The pacer's cuts as the fleet names them: wall-clock milliseconds, reckoned once per
+/// cut. Reckoned again at each sync, one cut would come out a millisecond or more apart
+/// (two clocks read one after the other, on a busy machine several apart) and read as a
+/// new cut, restarting every process's curve at each sync (seen against nginx: sixteen
+/// processes held at the cut rate for the whole run).
+#[derive(Default)]
+struct Cuts {
+    /// `Pacer::cuts` when this process's cut was last named.
+    made: u64,
+    /// This process's latest cut (0: none).
+    mine: u64,
+    /// The latest cut of the fleet handed to the pacer.
+    taken: u64,
 }
 
 impl Link {
@@ -194,33 +211,44 @@ impl Link {
             |then: Instant| now.saturating_sub(millis_of(at.saturating_duration_since(then)));
         match &pacer {
             Some(p) => {
+                let made = p.cuts();
                 let report = p.fleet_report(at);
-                let (cut, w_max) = report
-                    .cut
-                    .map_or((0, 0), |c| (to_ms(c.at).max(1), milli(c.w_max)));
-                call.arg(cut)
+                if made != self.cuts.made {
+                    self.cuts.made = made;
+                    self.cuts.mine = report.cut.map_or(0, |c| to_ms(c.at).max(1));
+                }
+                let w_max = report.cut.map_or(0, |c| milli(c.w_max));
+                call.arg(self.cuts.mine)
                     .arg(w_max)
                     .arg(shared.id)
                     .arg(milli(report.demand))
+                    .arg(milli(report.answered))
                     .arg(millis_of(
                         timeout.saturating_mul(FleetConfig::VIEW_FRESH_SYNCS * 2),
                     ));
             }
             None => {
-                call.arg(0).arg(0).arg("").arg(0).arg(0);
+                call.arg(0).arg(0).arg("").arg(0).arg(0).arg(0);
             }
         }
         for d in &self.deltas {
             call.arg((*d).min(MAX_DELTA));
         }
         let reply: Vec<i64> = call.invoke(conn)?;
-        let [fleet, fleet_ramp, cut, w_max, demand, members, totals @ ..] = reply.as_slice() else {
+        let [fleet, fleet_ramp, cut, w_max, demand, answered, members, totals @ ..] =
+            reply.as_slice()
+        else {
             return Err(SyncError::Reply("a reply too short"));
         };
         if let Some(p) = &pacer {
-            // A cut in the future is a clock that disagrees: taken as now.
+            // Only a cut not seen before, and not this process's own. One in the future
+            // is a clock that disagrees: taken as now.
             let cut = u64::try_from(*cut).unwrap_or(0);
-            let cut = (cut > 0).then(|| FleetCut {
+            let new = cut > self.cuts.taken.max(self.cuts.mine);
+            if new {
+                self.cuts.taken = cut;
+            }
+            let cut = new.then(|| FleetCut {
                 at: at
                     .checked_sub(Duration::from_millis(now.saturating_sub(cut)))
                     .unwrap_or(at),
@@ -231,6 +259,7 @@ impl Link {
                 FleetView {
                     cut,
                     demand: *demand as f64 / 1000.0,
+                    answered: *answered as f64 / 1000.0,
                     members: u32::try_from(*members).unwrap_or(u32::MAX),
                     lag: timeout,
                 },

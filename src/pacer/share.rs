@@ -24,7 +24,8 @@
 //! let mine = p.fleet_report(t0 + Duration::from_secs(2)).demand;
 //! // Another process of four equal ones was throttled at 20 requests a second.
 //! let cut = FleetCut { at: t0 + Duration::from_secs(2), w_max: 20.0 };
-//! let view = FleetView { cut: Some(cut), demand: 4.0 * mine, members: 4, lag: Duration::from_millis(250) };
+//! let lag = Duration::from_millis(250);
+//! let view = FleetView { cut: Some(cut), demand: 4.0 * mine, answered: 20.0, members: 4, lag };
 //! p.set_fleet_view(t0 + Duration::from_secs(2), view);
 //! let rate = p.rate(t0 + Duration::from_secs(2)).unwrap();
 //! assert!((rate - 20.0 * 0.7 / 4.0).abs() < 0.01, "a quarter of the fleet's cut rate: {rate}");
@@ -55,7 +56,7 @@ pub struct FleetCut {
 ///
 /// ```
 /// let r = redial::pacer::Pacer::default().fleet_report(std::time::Instant::now());
-/// assert_eq!((r.cut, r.demand), (None, 0.0));
+/// assert_eq!((r.cut, r.demand, r.answered), (None, 0.0, 0.0));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
@@ -64,12 +65,15 @@ pub struct FleetReport {
     pub cut: Option<FleetCut>,
     /// Attempts this process asks for, per second (smoothed over about two seconds).
     pub demand: f64,
+    /// Answers this process receives, per second (as the pacer measures them).
+    pub answered: f64,
 }
 
 /// What a fleet tells a pacer after a sync: [`Pacer::set_fleet_view`].
 ///
 /// ```
-/// let v = redial::pacer::FleetView { cut: None, demand: 8.0, members: 4, lag: std::time::Duration::from_millis(250) };
+/// let lag = std::time::Duration::from_millis(250);
+/// let v = redial::pacer::FleetView { cut: None, demand: 8.0, answered: 8.0, members: 4, lag };
 /// assert_eq!(v.members, 4);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -79,6 +83,10 @@ pub struct FleetView {
     /// The demand of every process of the fleet that reported lately, this one's included,
     /// in attempts per second.
     pub demand: f64,
+    /// The answers those processes receive, per second in all: the fleet's rate as
+    /// measured, which CUBIC's rules read instead of this process's share of it (one
+    /// process of sixteen sees too few answers to measure the fleet's rate by itself).
+    pub answered: f64,
     /// How many processes reported lately.
     pub members: u32,
     /// How long a cut takes to reach every process (the sync interval): throttles that
@@ -143,7 +151,12 @@ impl Pacer {
             }),
             _ => None,
         };
-        FleetReport { cut, demand }
+        let answered = self.meter.rate(now_ns);
+        FleetReport {
+            cut,
+            demand,
+            answered,
+        }
     }
 
     /// What the fleet knows, as of `now`: this process paces to its share of the fleet's
@@ -157,7 +170,8 @@ impl Pacer {
     /// use redial::pacer::{FleetCut, FleetView, Pacer};
     /// let p = Pacer::default();
     /// let now = Instant::now();
-    /// let view = FleetView { cut: None, demand: 40.0, members: 16, lag: Duration::from_millis(250) };
+    /// let lag = Duration::from_millis(250);
+    /// let view = FleetView { cut: None, demand: 40.0, answered: 10.0, members: 16, lag };
     /// p.set_fleet_view(now, view);
     /// assert!(!p.is_active(), "no throttle anywhere yet");
     /// let cut = FleetCut { at: now, w_max: 10.0 };
@@ -184,6 +198,15 @@ impl Pacer {
             1.0
         };
         slow.lag = nanos(view.lag);
+        slow.fleet_answered = if view.answered.is_finite() && view.answered > 0.0 {
+            // As fresh as a fleet view is: two syncs, a missed one being no outage.
+            Some((
+                view.answered,
+                now_ns.saturating_add(slow.lag.saturating_mul(2)),
+            ))
+        } else {
+            None
+        };
         if let Some(cut) = view.cut {
             let at = self.ns(cut.at);
             let newer = slow

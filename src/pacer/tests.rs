@@ -314,6 +314,7 @@ proptest! {
                     let view = FleetView {
                         cut,
                         demand: f64::from_bits(b),
+                        answered: f,
                         members: a as u32,
                         lag: Duration::from_nanos(b),
                     };
@@ -403,6 +404,7 @@ fn view(cut: Option<FleetCut>, demand: f64, members: u32) -> FleetView {
     FleetView {
         cut,
         demand,
+        answered: 0.0,
         members,
         lag: Duration::from_millis(250),
     }
@@ -556,4 +558,24 @@ fn a_cut_here_is_reported_in_the_fleet_units_and_wakes_the_exchange() {
     assert!((cut.w_max - 40.0).abs() < 8.0, "{}", cut.w_max);
     let rate = p.rate(at(t0, 4000)).unwrap();
     assert!((rate - cut.w_max * 0.7 / 4.0).abs() < 0.01, "{rate}");
+}
+
+#[test]
+fn a_cut_here_reads_the_fleet_measured_rate_while_it_is_fresh() {
+    let (p, t0, demand) = asking(10);
+    let mut fleet = view(None, 16.0 * demand, 16);
+    fleet.answered = 30.0;
+    p.set_fleet_view(at(t0, 2000), fleet);
+    p.on_response(at(t0, 2100), true, false, None);
+    let cut = p.fleet_report(at(t0, 2100)).cut.expect("cut here");
+    assert_eq!(
+        cut.w_max, 30.0,
+        "the fleet's 30 a second, not this process's share"
+    );
+    // Two syncs later, with no word from the fleet, the process's own measure again.
+    let (q, t0, _) = asking(10);
+    q.set_fleet_view(at(t0, 2000), fleet);
+    q.on_response(at(t0, 2600), true, false, None);
+    let cut = q.fleet_report(at(t0, 2600)).cut.expect("cut here");
+    assert_ne!(cut.w_max, 30.0);
 }
