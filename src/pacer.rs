@@ -17,7 +17,8 @@
 //!   sooner, or when the learned rate is higher. A quota of 0 holds every attempt until
 //!   the reset.
 //! - **Inactive until needed.** A pacer that has seen no throttle and no binding quota
-//!   lets every attempt go at once: [`Pacer::acquire`] is then one atomic load. Once
+//!   lets every attempt go at once: [`Pacer::acquire`] is then one atomic add (the
+//!   demand a fleet shares by) and one load. Once
 //!   active, a compare-and-swap on the queue's word and, for a call that goes at once,
 //!   one on the bucket's; never a lock or an allocation.
 //!
@@ -90,9 +91,11 @@
 //!
 //! # Fleet
 //!
-//! [`Pacer::rate`] is the learned rate as a number, and [`Pacer::set_fleet_rate`] takes
-//! back this process's share of what a fleet learned, for a while: an exchange (the
-//! `redis` feature) merges them; nothing here does I/O.
+//! Processes on one fleet key learn one rate: [`Pacer::fleet_report`] says what this one
+//! knows (its latest cut, its demand), [`Pacer::set_fleet_view`] takes what the fleet
+//! knows, and each process paces to its share (see [`FleetView`]). The `redis` feature's
+//! exchange carries them; nothing here does I/O. [`Pacer::set_fleet_rate`] is a plain
+//! ceiling on the rate for a while, for a caller that knows the rate by other means.
 
 use core::fmt;
 use core::time::Duration;
@@ -509,7 +512,8 @@ impl Pacer {
 
     /// Asks for the next slot at `now`. `deadline` is the call's, if it has one.
     ///
-    /// Takes no lock and allocates nothing: one atomic load while inactive; when active,
+    /// Takes no lock and allocates nothing: an atomic add (counting the demand) and a load
+    /// while inactive; when active,
     /// a few loads and a compare-and-swap on the queue's word (and on the bucket's, when
     /// the call goes at once).
     ///

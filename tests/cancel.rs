@@ -343,3 +343,52 @@ async fn dropping_the_tower_future_mid_sleep_stops_everything_and_leaks_nothing(
     drop(service);
     nothing_is_left(&sleeper, &held, &calls).await;
 }
+
+/// A sleeper that never wakes, recording how long each sleep was meant to be.
+#[derive(Clone, Default)]
+struct Never {
+    asked: Arc<std::sync::Mutex<Vec<Duration>>>,
+}
+
+impl Sleeper for Never {
+    type Sleep = std::future::Pending<()>;
+    fn sleep(&self, d: Duration) -> Self::Sleep {
+        self.asked.lock().expect("not poisoned").push(d);
+        std::future::pending()
+    }
+}
+
+/// Polls `fut` once.
+fn poll_once<F: Future>(fut: Pin<&mut F>) -> Poll<F::Output> {
+    fut.poll(&mut Context::from_waker(std::task::Waker::noop()))
+}
+
+#[test]
+fn a_call_dropped_while_it_waits_for_the_pacer_gives_its_place_back() {
+    let policy = Policy::builder()
+        .pace(redial::pacer::PacerConfig::default())
+        .build()
+        .expect("a valid policy");
+    let pacer = policy.pacer().expect("pacing is on");
+    let now = std::time::Instant::now();
+    // One attempt a second from now on: the first place goes at once.
+    pacer.set_fleet_rate(1.0, now, Duration::from_secs(600));
+    assert_eq!(pacer.acquire(now, None), redial::pacer::Acquire::Go);
+    let never = Never::default();
+    let mut waiting = Box::pin(
+        (|| async { Ok::<_, Transport>(http::Response::new(())) })
+            .retry(&policy)
+            .sleeper(never.clone())
+            .into_future(),
+    );
+    assert!(poll_once(waiting.as_mut()).is_pending());
+    let asked = never.asked.lock().expect("not poisoned").clone();
+    assert_eq!(asked.len(), 1, "it waits for the second place: {asked:?}");
+    // Let go while it waits: the next caller gets the second place, not the third.
+    drop(waiting);
+    let next = pacer.acquire(std::time::Instant::now(), None).wait();
+    assert!(
+        next <= Duration::from_secs(1),
+        "the next call waits {next:?}"
+    );
+}

@@ -38,7 +38,7 @@ use fastrand::Rng;
 use crate::classify::Outcome;
 use crate::gate::Admission;
 use crate::machine::{Action, Machine};
-use crate::pacer::{Acquire, Quota, Ticket};
+use crate::pacer::{Acquire, Quota};
 use crate::verdict::{Cause, Transport, Verdict};
 use crate::Stop;
 
@@ -48,6 +48,9 @@ use super::options::{AsPolicy, Options};
 use super::request_ids::RequestIds;
 use super::retry_error::{Last, Refusal, RetryError};
 use super::tracing::Trace;
+use slot::Slot;
+
+mod slot;
 
 /// What happened to a call: the input of [`Driver::handle`].
 #[derive(Debug)]
@@ -301,8 +304,8 @@ pub struct Driver<P> {
     held_10ms: u16,
     /// Why the adapter sleeps, while it does.
     wait: Wait,
-    /// The pacer's slot an attempt waits for (the rate pacer's ticket).
-    slot: Option<Ticket>,
+    /// The pacer's slot an attempt waits for, given back if the call is dropped.
+    slot: Option<Slot>,
 }
 
 impl<P> Default for Driver<P> {
@@ -410,20 +413,27 @@ impl<P: AsPolicy> Driver<P> {
             let start = self.machine.as_ref().and_then(Machine::start);
             let limit = deadline.zip(start).and_then(|(d, s)| s.checked_add(d));
             let waited = self.slot.take();
-            let answer = match waited {
-                Some(slot) => pacer.ready(now, slot, limit),
+            let answer = match &waited {
+                Some(slot) => pacer.ready(now, slot.ticket(), limit),
                 None => pacer.acquire(now, limit),
             };
             match answer {
-                Acquire::Go => {}
+                Acquire::Go => {
+                    if let Some(slot) = waited {
+                        slot.redeem();
+                    }
+                }
                 Acquire::Wait { wait, ticket } => {
-                    self.slot = Some(ticket);
+                    self.slot = match waited {
+                        Some(slot) => Some(slot.renew(ticket)),
+                        None => policy.shared_pacer().map(|p| Slot::new(ticket, p)),
+                    };
                     self.wait = Wait::Pacer;
                     return Command::Sleep(wait);
                 }
                 Acquire::RateLimited { wait } => {
-                    if waited.is_some() {
-                        pacer.release(now); // the place it held goes to the next caller
+                    if let Some(slot) = waited {
+                        slot.release(now); // the place it held goes to the next caller
                     }
                     let rate = pacer.rate(now).unwrap_or(0.0);
                     let policy = options.policy.clone();

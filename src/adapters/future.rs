@@ -595,7 +595,9 @@ mod tests {
             .sleeper(|_| core::future::ready(()));
         let size = core::mem::size_of_val(&call);
         // Every executor moves the call at least once: keep it small (the machine and the
-        // request ids are most of it).
-        assert!(size <= 320, "a call is {size} bytes");
+        // request ids are most of it). 328: the pacer's place a waiting call holds, with
+        // the pacer to give it back to if the call is dropped (cancel safety), is 16 bytes
+        // where the place alone was 8.
+        assert!(size <= 328, "a call is {size} bytes");
     }
 }

@@ -269,8 +269,7 @@ impl Policy {
         self.pacer.as_deref()
     }
 
-    /// The pacer itself, for a fleet to share.
-    #[cfg(feature = "redis")]
+    /// The pacer itself, for a fleet to share and a waiting call to give its place back to.
     pub(crate) fn shared_pacer(&self) -> Option<Arc<Pacer>> {
         self.pacer.clone()
     }
