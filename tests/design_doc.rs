@@ -159,3 +159,36 @@ fn the_presets_table_is_the_codes() {
     );
     says(&doc, &format!("`max_hint` ({})", spoken(max_hint)));
 }
+
+#[test]
+fn the_pacer_numbers_are_the_codes() {
+    let doc = design();
+    let p = redial::pacer::PacerConfig::default();
+    says(
+        &doc,
+        &format!("A 429 cuts the rate to `β` ({}) × `W_max`", p.cubic.beta),
+    );
+    says(
+        &doc,
+        &format!("at most once per `settle` ({})", spoken(p.settle)),
+    );
+    says(&doc, &format!("CUBIC curve (`C` = {})", p.cubic.scale));
+    says(
+        &doc,
+        &format!(
+            "faster than `max_growth` ({} of itself a second)",
+            p.cubic.max_growth
+        ),
+    );
+    says(
+        &doc,
+        &format!("further than `max_wait` ({})", spoken(p.max_wait)),
+    );
+    says(
+        &doc,
+        &format!(
+            "for {} sync intervals, then is deleted",
+            2 * FleetConfig::VIEW_FRESH_SYNCS
+        ),
+    );
+}
