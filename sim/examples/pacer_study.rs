@@ -158,9 +158,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// The design's fleet table rows where a pacer can change something: outages and
-/// brown-outs of hintless 429s (a 429 always cuts the rate), with 500 beside them as a
-/// control (it never does). Load during the incident and call success over the calls
-/// started in it, worst of the seeds, pacer off and on.
+/// brown-outs of hintless 429s (a 429 always cuts the rate), of 503 and 529 (which cut
+/// only once the budget reads overload), the overloads that shed them and the lone
+/// script, with 500 beside them as a control (it never cuts). Load during the incident and
+/// call success over the calls started in it, worst of the seeds (the lone script: its
+/// median, as the design has it), pacer off and on.
 fn fleet_table(
     seeds: &[u64],
     policy: &Policy,
@@ -168,19 +170,36 @@ fn fleet_table(
 ) -> Result<(), Box<dyn std::error::Error>> {
     println!("| section | failure | clients | load off | load on | success off | success on |");
     println!("|---|---|---:|---:|---:|---:|---:|");
-    for section in [Section::Outage, Section::Brownout] {
-        for failure in [Failure::Status(429), Failure::Status(500)] {
-            for clients in [10, 100, 1000] {
+    let all = [429, 500, 503, 529].map(Failure::Status);
+    let shed = [503, 529].map(Failure::Status);
+    let rows: [(Section, &[Failure], &[u32]); 4] = [
+        (Section::Outage, &all, &[10, 100, 1000]),
+        (Section::Brownout, &all, &[10, 100, 1000]),
+        (Section::Overload, &shed, &[10, 100, 1000]),
+        (Section::LoneScript, &[Failure::Status(529)], &[1]),
+    ];
+    for (section, failures, sizes) in rows {
+        for &failure in failures {
+            for &clients in sizes {
                 let mut cells = Vec::new();
                 for pacer in [None, Some(config)] {
-                    let (mut load, mut success) = (0.0_f64, 1.0_f64);
+                    let (mut load, mut successes) = (0.0_f64, Vec::new());
                     for &seed in seeds {
                         let mut s = matrix::scenario(section, failure, clients, seed);
                         s.pacer = pacer;
-                        let r = run(&s, "x", policy)?;
+                        let policy = match matrix::preset(section) {
+                            redial::Preset::Default => policy.clone(),
+                            preset => Policy::preset(preset),
+                        };
+                        let r = run(&s, "x", &policy)?;
                         load = load.max(r.incident_amplification().unwrap_or(0.0));
-                        success = success.min(r.incident_call_success_rate().unwrap_or(0.0));
+                        successes.push(r.incident_call_success_rate().unwrap_or(0.0));
                     }
+                    successes.sort_by(f64::total_cmp);
+                    let success = match section {
+                        Section::LoneScript => successes[successes.len() / 2],
+                        _ => successes.first().copied().unwrap_or(0.0),
+                    };
                     cells.push((load, success));
                 }
                 println!(
