@@ -203,3 +203,17 @@ fn a_fleet_cut_is_taken_once_and_every_process_grows_back_from_it() {
     );
     assert_eq!(a.cuts() + b.cuts(), 1, "one cut in all");
 }
+
+#[test]
+fn a_garbage_cut_in_redis_hides_no_real_one() {
+    let server = RedisServer::start();
+    let key = "redial:{svc}:rate";
+    // A cut in the year 5138, and a rate that is not a number.
+    server.cmd(&["HSET", key, "c", "99999999999999", "w", "x"]);
+    let (_a, a) = member(&server, "svc", 10);
+    let (_b, b) = member(&server, "svc", 10);
+    std::thread::sleep(SYNC * 4);
+    assert!(!a.is_active() && !b.is_active(), "garbage is no cut");
+    throttle(&a);
+    assert!(eventually(LONG, || b.is_active()), "a's cut reached b");
+}

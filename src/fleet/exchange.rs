@@ -25,6 +25,9 @@ const MAX_DELTA: u64 = 1 << 50;
 /// small.
 const MAX_WINDOW: u64 = 600;
 
+/// A cut read from Redis further ahead of this clock than this is garbage.
+const MAX_AHEAD_MS: u64 = 60_000;
+
 fn millis_of(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -241,10 +244,12 @@ impl Link {
             return Err(SyncError::Reply("a reply too short"));
         };
         if let Some(p) = &pacer {
-            // Only a cut not seen before, and not this process's own. One in the future
-            // is a clock that disagrees: taken as now.
+            // Only a cut not seen before, and not this process's own. One a little in the
+            // future is a clock that disagrees: taken as now; one more than a minute
+            // ahead is garbage, and not taken (it would hide every later cut).
             let cut = u64::try_from(*cut).unwrap_or(0);
-            let new = cut > self.cuts.taken.max(self.cuts.mine);
+            let new = cut > self.cuts.taken.max(self.cuts.mine)
+                && cut <= now.saturating_add(MAX_AHEAD_MS);
             if new {
                 self.cuts.taken = cut;
             }

@@ -48,8 +48,9 @@ if ARGV[7] ~= '' then
   local held = redis.call('HMGET', KEYS[2], 'c', 'w')
   cut = tonumber(held[1]) or 0
   w = tonumber(held[2]) or 0
-  -- Stored as sent (digits), not as Lua formats a number.
-  if mine > cut and string.match(ARGV[6], '^%d+$') then
+  -- Stored as sent (digits), not as Lua formats a number. A cut more than a minute
+  -- ahead of now is garbage, not a cut: it would hide every real one.
+  if mine > 0 and (mine > cut or cut > now + 60000) and string.match(ARGV[6], '^%d+$') then
     cut, w = mine, tonumber(ARGV[6])
     redis.call('HSET', KEYS[2], 'c', ARGV[5], 'w', ARGV[6])
   end
