@@ -174,7 +174,7 @@ pub struct SimulateArgs {
     pub slope: f64,
 
     /// Give each client a pacer (a learned-rate token bucket in front of every attempt,
-    /// `redial::pacer`, default settings), which the library's adapters do not have yet.
+    /// `redial::pacer`, default settings), as a policy's `[rate]` table does.
     #[arg(long)]
     pub pacer: bool,
 
