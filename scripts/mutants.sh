@@ -23,7 +23,9 @@ command -v cargo-mutants >/dev/null || {
 # The tests that exercise each file, as cargo test arguments.
 tests_for() {
     case "$1" in
-        src/backoff.rs | src/machine.rs) echo "--lib --test machine" ;;
+        src/backoff.rs) echo "--lib --test machine" ;;
+        # clock_reads pins when a decision reads the time (Rules::decisions_need_time).
+        src/machine.rs) echo "--lib --test machine --test clock_reads" ;;
         src/gate.rs) echo "--lib --test fleet_gate" ;;
         src/classify.rs) echo "--lib --test classification" ;;
         src/hints.rs | src/hints/*) echo "--lib --test hints" ;;
