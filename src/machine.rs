@@ -726,3 +726,6 @@ fn settle(rules: &Rules, retries: u32, spent: u32) {
         budget.on_success(retries, spent);
     }
 }
+
+#[cfg(test)]
+mod tests;
