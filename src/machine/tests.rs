@@ -43,3 +43,23 @@ fn a_stop_from_outside_is_kept_and_repeated() {
         "a stopped machine repeats its stop"
     );
 }
+
+#[test]
+fn a_hint_is_spread_over_a_tenth_of_itself_up_to_a_second() {
+    let mut rng = fastrand::Rng::with_seed(7);
+    for (hint, most) in [
+        (Duration::from_secs(2), Duration::from_millis(200)),
+        (Duration::from_secs(30), Duration::from_secs(1)),
+    ] {
+        let draws: Vec<Duration> = (0..1000).map(|_| spread(hint, &mut rng)).collect();
+        let (low, high) = (draws.iter().min(), draws.iter().max());
+        let (Some(&low), Some(&high)) = (low, high) else {
+            unreachable!("a thousand draws")
+        };
+        assert!(low >= hint && high <= hint + most, "{low:?}..{high:?}");
+        assert!(
+            high - low > most * 9 / 10,
+            "clients told {hint:?} come back over most of {most:?}: {low:?}..{high:?}"
+        );
+    }
+}
