@@ -110,8 +110,8 @@
 //! - `ureq`: ureq 3's results classify with their status kept (`ureq::KeepStatus`).
 //! - `reqwest-middleware`: `reqwest_middleware::RetryMiddleware`, a drop-in for reqwest-retry's middleware.
 //! - `tracing`: a span per retried call and an event per retry.
-//! - `redis`: the `fleet` module shares the rate-limit gate and the budget's counters
-//!   among processes that name one key, through Redis.
+//! - `redis`: the `fleet` module shares the rate-limit gate, the budget's counters and
+//!   the pacer's learned rate among processes that name one key, through Redis.
 
 #![forbid(unsafe_code)]
 // docs.rs (nightly, `--cfg docsrs`) marks each item with the feature it needs.

@@ -1,6 +1,7 @@
 //! Fleet-shared state on Redis (the exchange needs the feature `redis`; the settings do
 //! not): processes that name one key share the
-//! rate-limit [gate](crate::gate) and the budget's counters.
+//! rate-limit [gate](crate::gate), the budget's counters and, when pacing is on, the rate
+//! [pacer](crate::pacer)'s learned rate (each process paces to its share of it).
 //!
 //! A budget or a gate kept per process protects one process; a fleet of a thousand
 //! processes, each making a call every few seconds, never learns anything alone. Naming
@@ -9,8 +10,9 @@
 //! - decisions never wait on the network: they read a local view;
 //! - a background thread exchanges that view with Redis once per sync interval (default
 //!   250 ms), in one round trip (a Lua script): it sends the counts added here since the
-//!   last sync and the latest reset this process learned (with its ramp), and reads back
-//!   the fleet's totals over the budget's window and the fleet's latest reset. Counts live in
+//!   last sync and the latest reset this process learned (with its ramp), and its pacer's
+//!   latest cut and demand, and reads back the fleet's totals over the budget's window, the
+//!   fleet's latest reset and the fleet's latest cut and demand. Counts live in
 //!   time-bucketed hashes and every key expires, so nothing outlives the fleet;
 //! - a process that learns a new reset shares it at once (at most 5 syncs per interval),
 //!   not at its next tick, and while the gate ramps back up (when the quota is most likely
