@@ -579,3 +579,31 @@ fn a_cut_here_reads_the_fleet_measured_rate_while_it_is_fresh() {
     let cut = q.fleet_report(at(t0, 2600)).cut.expect("cut here");
     assert_ne!(cut.w_max, 30.0);
 }
+
+proptest! {
+    /// Whatever a fleet reports, this process paces to a share of the fleet's cut rate
+    /// between a quarter of an equal share and all of it.
+    #[test]
+    fn a_fleet_share_is_bounded(
+        w_max in 0.5f64..1e6,
+        total in any::<f64>(),
+        members in any::<u32>(),
+        asked in 0u64..200,
+    ) {
+        let p = Pacer::default();
+        let t0 = Instant::now();
+        p.fleet_report(t0);
+        for i in 0..asked {
+            p.acquire(at(t0, i * 10), None);
+        }
+        let now = at(t0, 2000);
+        p.fleet_report(now);
+        let cut = FleetCut { at: now, w_max };
+        p.set_fleet_view(now, view(Some(cut), total, members));
+        let fleet = (w_max * 0.7).max(0.5);
+        let rate = p.rate(now).expect("a cut paces");
+        let floor = fleet * 0.25 / f64::from(members.max(1));
+        prop_assert!(rate <= fleet * 1.000_001, "{rate} above the fleet's {fleet}");
+        prop_assert!(rate >= floor * 0.999_999, "{rate} below the floor {floor}");
+    }
+}
