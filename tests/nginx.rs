@@ -190,8 +190,10 @@ fn paced_fleet_of_4_and_16_processes_each_alone() {
 /// calls a second in all against `limit_req rate=10r/s burst=20`, each process with the
 /// pacer on. Together they learn one rate and each paces to its share: at most 0.2 429s
 /// per served call, and the server kept at 90 % of its limit or more, over the steady
-/// part of a 30 s run (the design leaves out the first 20 s of 120: the first sixth,
+/// part of a 60 s run (the design leaves out the first 20 s of 120: the first sixth,
 /// where the burst is spent and the fleet learns the rate; the whole run is printed).
+/// Sixty seconds, not the design's 120, to keep CI short; long enough that one probe of
+/// the rate weighs little (30 s runs measured 93–99 % of the limit for 16 processes).
 #[cfg(feature = "redis")]
 #[test]
 fn paced_fleet_of_4_and_16_processes_on_one_key() {
@@ -213,7 +215,7 @@ fn paced_fleet_of_4_and_16_processes_on_one_key() {
             .build()
             .expect("a valid policy");
         let nginx = Nginx::start(10.0, 20);
-        let figures = nginx.measure(processes, 40.0, seconds().max(30), &policy);
+        let figures = nginx.measure(processes, 40.0, seconds().max(60), &policy);
         eprintln!("nginx paced, one fleet key: {figures}");
         check(&figures, &nginx);
         let steady = figures.steady_from();
