@@ -364,3 +364,50 @@ fn a_post_with_an_idempotency_key_is_retried_after_a_timeout_or_a_reset() {
         }
     }
 }
+
+/// `Outcome::is_success`, which adapters ask before anything else: the table's first row
+/// without a header read (found by mutation testing: only doctests held it).
+#[test]
+fn an_outcome_is_a_success_for_2xx_and_3xx_without_an_error_type() {
+    let headers = HeaderMap::new();
+    for (status, success) in [
+        (200, true),
+        (204, true),
+        (304, true),
+        (199, false),
+        (400, false),
+        (429, false),
+        (500, false),
+    ] {
+        let code = StatusCode::from_u16(status).expect("a status");
+        assert_eq!(
+            Outcome::response(code, &headers).is_success(),
+            success,
+            "{status}"
+        );
+    }
+    let api_error =
+        Outcome::response(StatusCode::OK, &headers).with_error_type(ErrorType::Overloaded);
+    assert!(
+        !api_error.is_success(),
+        "a 200 that carries an API error type"
+    );
+    assert!(!Outcome::stream_error(&headers, ErrorType::Overloaded).is_success());
+    assert!(!Outcome::Transport(Transport::Timeout).is_success());
+}
+
+/// `RequestFacts::is_idempotent`, which the tower and reqwest-middleware adapters read to
+/// keep a layer's `.idempotent()` (found by mutation testing: only doctests held it).
+#[test]
+fn request_facts_say_whether_the_request_is_idempotent() {
+    assert!(RequestFacts::new(&Method::GET).is_idempotent());
+    assert!(RequestFacts::new(&Method::PUT).is_idempotent());
+    assert!(!RequestFacts::new(&Method::POST).is_idempotent());
+    assert!(RequestFacts::idempotent(true).is_idempotent());
+    assert!(!RequestFacts::idempotent(false).is_idempotent());
+    let mut keyed = HeaderMap::new();
+    keyed.insert("idempotency-key", "k1".parse().expect("a value"));
+    // An Idempotency-Key header makes any request idempotent (the IETF draft).
+    assert!(RequestFacts::from_parts(&Method::POST, &keyed).is_idempotent());
+    assert!(!RequestFacts::from_parts(&Method::POST, &HeaderMap::new()).is_idempotent());
+}
