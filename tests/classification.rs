@@ -411,3 +411,19 @@ fn request_facts_say_whether_the_request_is_idempotent() {
     assert!(RequestFacts::from_parts(&Method::POST, &keyed).is_idempotent());
     assert!(!RequestFacts::from_parts(&Method::POST, &HeaderMap::new()).is_idempotent());
 }
+
+/// `StatusSet::with_range` adds exactly `low..=high`, and nothing past 599 (found by
+/// mutation testing: the doctest alone held it).
+#[test]
+fn a_status_range_adds_exactly_its_codes() {
+    use redial::classify::StatusSet;
+    let set = StatusSet::EMPTY.with_range(500, 502);
+    let held: Vec<u16> = (100..600).filter(|&c| set.contains(c)).collect();
+    assert_eq!(held, [500, 501, 502]);
+    let top = StatusSet::EMPTY.with_range(598, u16::MAX);
+    assert!(top.contains(598) && top.contains(599) && !top.contains(600));
+    assert!(
+        !StatusSet::EMPTY.with_range(503, 502).contains(503),
+        "an empty range"
+    );
+}
