@@ -427,3 +427,25 @@ fn a_status_range_adds_exactly_its_codes() {
         "an empty range"
     );
 }
+
+/// The classifier's getters and the status set's `Debug` read back what was set (found
+/// by mutation testing: only doctests of the defaults held them).
+#[test]
+fn a_classifier_says_what_it_was_built_with() {
+    for rule in NonIdempotent::ALL {
+        let policy = Policy::builder()
+            .non_idempotent(rule)
+            .build()
+            .expect("a valid policy");
+        assert_eq!(policy.classifier().non_idempotent(), rule);
+    }
+    for honor in [true, false] {
+        let policy = Policy::builder()
+            .honor_hints(honor)
+            .build()
+            .expect("a valid policy");
+        assert_eq!(policy.classifier().honor_hints(), honor);
+    }
+    let set = redial::classify::StatusSet::EMPTY.with(503).with(429);
+    assert_eq!(format!("{set:?}"), "{429, 503}");
+}
