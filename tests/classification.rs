@@ -281,6 +281,7 @@ fn fixtures_classify_as_documented() {
     let text = include_str!("fixtures/anthropic-errors.jsonl");
     let wall = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_795_428_000);
     let mut seen = 0;
+    let mut with_ids = 0;
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         let status = v["status"].as_u64().unwrap() as u16;
@@ -295,6 +296,7 @@ fn fixtures_classify_as_documented() {
         let body_id = body.request_id.as_deref().map(str::to_owned);
         if let Some(id) = redial::classify::request_id(&headers) {
             assert_eq!(body_id.as_deref(), Some(id), "header and body ids agree");
+            with_ids += 1;
         }
         let mut outcome = Outcome::response(StatusCode::from_u16(status).unwrap(), &headers);
         if let Some(t) = body.error_type {
@@ -320,6 +322,10 @@ fn fixtures_classify_as_documented() {
         seen += 1;
     }
     assert_eq!(seen, 14);
+    assert!(
+        with_ids > 0,
+        "the fixtures carry request ids, and they were read"
+    );
 }
 
 // Safety and x-should-retry: the server's word overrides the status, not the policy's
@@ -448,4 +454,27 @@ fn a_classifier_says_what_it_was_built_with() {
     }
     let set = redial::classify::StatusSet::EMPTY.with(503).with(429);
     assert_eq!(format!("{set:?}"), "{429, 503}");
+}
+
+/// `request_id` reads `request-id` first, then `x-request-id` (found by mutation testing:
+/// the fixture test only compared ids when one was found, so `None` passed it).
+#[test]
+fn the_request_id_comes_from_request_id_then_x_request_id() {
+    let with = |pairs: &[(&str, &str)]| {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).expect("a name"),
+                v.parse().expect("a value"),
+            );
+        }
+        map
+    };
+    let anthropic = with(&[("request-id", "req_1")]);
+    assert_eq!(redial::classify::request_id(&anthropic), Some("req_1"));
+    let proxy = with(&[("x-request-id", "abc")]);
+    assert_eq!(redial::classify::request_id(&proxy), Some("abc"));
+    let both = with(&[("x-request-id", "abc"), ("request-id", "req_1")]);
+    assert_eq!(redial::classify::request_id(&both), Some("req_1"));
+    assert_eq!(redial::classify::request_id(&HeaderMap::new()), None);
 }
