@@ -587,7 +587,6 @@ impl Pacer {
         }
     }
 
-    /// Takes the bucket's token at `now` if it has come; otherwise how long until it.
     /// How long until the bucket lets the next send go, as it stands.
     fn bucket_wait(&self, now: u64, map: &Map) -> Duration {
         let at = self.bucket_at(self.sent.load(Ordering::Acquire), map);
@@ -601,6 +600,7 @@ impl Pacer {
         sent.saturating_sub(interval.saturating_mul(u64::from(self.config.burst.max(1) - 1)))
     }
 
+    /// Takes the bucket's token at `now` if it has come; otherwise how long until it.
     fn take(&self, now: u64, map: &Map) -> Result<(), Duration> {
         let interval = map.interval as u64;
         let mut sent = self.sent.load(Ordering::Acquire);

@@ -41,8 +41,8 @@ if reset > now and (reset > fleet or (reset == fleet and ramp > fleet_ramp)) the
 end
 
 -- The latest cut wins, with the rate it came from.
-local cut, demand, answered, members = 0, 0, 0, 0
-local w = 0
+local cut, w, demand, answered, members = 0, 0, 0, 0, 0
+local digits = '^%d+$'
 if ARGV[7] ~= '' then
   local mine = tonumber(ARGV[5]) or 0
   local held = redis.call('HMGET', KEYS[2], 'c', 'w')
@@ -50,12 +50,11 @@ if ARGV[7] ~= '' then
   w = tonumber(held[2]) or 0
   -- Stored as sent (digits), not as Lua formats a number. A cut more than a minute
   -- ahead of now is garbage, not a cut: it would hide every real one.
-  if mine > 0 and (mine > cut or cut > now + 60000) and string.match(ARGV[6], '^%d+$') then
+  if mine > 0 and (mine > cut or cut > now + 60000) and string.match(ARGV[6], digits) then
     cut, w = mine, tonumber(ARGV[6])
     redis.call('HSET', KEYS[2], 'c', ARGV[5], 'w', ARGV[6])
   end
   local stale = tonumber(ARGV[10]) or 0
-  local digits = '^%d+$'
   if string.match(ARGV[8], digits) and string.match(ARGV[9], digits)
     and string.match(ARGV[3], digits) then
     redis.call('HSET', KEYS[2], 'm:' .. ARGV[7], ARGV[8] .. ':' .. ARGV[9] .. ':' .. ARGV[3])

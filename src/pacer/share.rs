@@ -200,9 +200,10 @@ impl Pacer {
         slow.lag = nanos(view.lag);
         slow.fleet_answered = if view.answered.is_finite() && view.answered > 0.0 {
             // As fresh as a fleet view is: two syncs, a missed one being no outage.
+            let syncs = u64::from(crate::fleet::FleetConfig::VIEW_FRESH_SYNCS);
             Some((
                 view.answered,
-                now_ns.saturating_add(slow.lag.saturating_mul(2)),
+                now_ns.saturating_add(slow.lag.saturating_mul(syncs)),
             ))
         } else {
             None
