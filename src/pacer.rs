@@ -17,10 +17,10 @@
 //!   sooner, or when the learned rate is higher. A quota of 0 holds every attempt until
 //!   the reset.
 //! - **Inactive until needed.** A pacer that has seen no throttle and no binding quota
-//!   lets every attempt go at once: [`Pacer::acquire`] is then one atomic add (the
-//!   demand a fleet shares by) and one load. Once
-//!   active, a compare-and-swap on the queue's word and, for a call that goes at once,
-//!   one on the bucket's; never a lock or an allocation.
+//!   lets every attempt go at once: [`Pacer::acquire`] is then one load. Once active,
+//!   an atomic add (the demand a fleet shares by), a compare-and-swap on the queue's word
+//!   and, for a call that goes at once, one on the bucket's; never a lock or an
+//!   allocation.
 //!
 //! # The bucket
 //!
@@ -512,10 +512,9 @@ impl Pacer {
 
     /// Asks for the next slot at `now`. `deadline` is the call's, if it has one.
     ///
-    /// Takes no lock and allocates nothing: an atomic add (counting the demand) and a load
-    /// while inactive; when active,
-    /// a few loads and a compare-and-swap on the queue's word (and on the bucket's, when
-    /// the call goes at once).
+    /// Takes no lock and allocates nothing: one load while inactive; when active, an
+    /// atomic add (counting the demand), a few loads and a compare-and-swap on the queue's
+    /// word (and on the bucket's, when the call goes at once).
     ///
     /// ```
     /// use std::time::{Duration, Instant};
@@ -531,10 +530,11 @@ impl Pacer {
     /// );
     /// ```
     pub fn acquire(&self, now: Instant, deadline: Option<Instant>) -> Acquire {
-        self.asked.fetch_add(1, Ordering::Relaxed);
         if !self.active.load(Ordering::Acquire) {
             return Acquire::Go;
         }
+        // Counted only while pacing: until then the answers measured are the demand.
+        self.asked.fetch_add(1, Ordering::Relaxed);
         let now_ns = self.ns(now);
         let Some(map) = self.anchor.read() else {
             return Acquire::Go;

@@ -4,6 +4,8 @@
 //! ```sh
 //! cargo run --release -p redial-sim --example pacer_study
 //! cargo run --release -p redial-sim --example pacer_study -- --seeds 1-10
+//! cargo run --release -p redial-sim --example pacer_study -- --fleet-table --seeds 1-5
+//! cargo run --release -p redial-sim --example pacer_study -- --fleet-table --cut-on-shed
 //! ```
 //!
 //! Every row is one scenario and fleet, run on each seed; a cell is the median of the
@@ -88,7 +90,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let only = std::env::var("ROWS").unwrap_or_default();
     if args.iter().any(|a| a == "--fleet-table") {
-        return fleet_table(&seeds, &policy, config);
+        // A 503 or 529 cutting the rate as a 429 does (not what the library does).
+        let cut_on_shed = args.iter().any(|a| a == "--cut-on-shed");
+        return fleet_table(&seeds, &policy, config, cut_on_shed);
     }
     // (name, limit in requests per second if any, clients, total demand, kind)
     let leaky = |rate, burst| IncidentKind::LeakyBucket { rate, burst };
@@ -167,6 +171,7 @@ fn fleet_table(
     seeds: &[u64],
     policy: &Policy,
     config: PacerConfig,
+    cut_on_shed: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
     println!("| section | failure | clients | load off | load on | success off | success on |");
     println!("|---|---|---:|---:|---:|---:|---:|");
@@ -187,6 +192,7 @@ fn fleet_table(
                     for &seed in seeds {
                         let mut s = matrix::scenario(section, failure, clients, seed);
                         s.pacer = pacer;
+                        s.pacer_cuts_on_shed = cut_on_shed;
                         let policy = match matrix::preset(section) {
                             redial::Preset::Default => policy.clone(),
                             preset => Policy::preset(preset),

@@ -786,12 +786,14 @@ impl<'p> Engine<'p> {
                 let throttled = status == StatusCode::TOO_MANY_REQUESTS;
                 self.report.throttled += u64::from(throttled);
                 if let Some(pacer) = self.pacers.get(c.client as usize) {
-                    // The model says nothing of overload evidence: a 503 or 529 never
-                    // cuts the rate here, only a 429 does.
+                    // As the library's adapters: only a 429 cuts the rate, unless the
+                    // scenario studies cutting on a shed answer too.
                     let wall = SystemTime::UNIX_EPOCH + WALL_BASE + Duration::from_nanos(now);
                     let quota = Quota::from_headers(headers, wall);
                     let instant = self.base + Duration::from_nanos(now);
-                    pacer.on_response(instant, throttled, false, quota);
+                    let shed = matches!(status.as_u16(), 503 | 529);
+                    let overload = self.scenario.pacer_cuts_on_shed && shed;
+                    pacer.on_response(instant, throttled, overload, quota);
                 }
                 Outcome::response(status, headers)
             }

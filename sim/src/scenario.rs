@@ -459,6 +459,10 @@ pub struct Scenario {
     /// attempt asks before it goes and every answer is told (`None`, the default: no
     /// pacer, as the library's adapters are today).
     pub pacer: Option<PacerConfig>,
+    /// Whether a 503 or 529 cuts the pacer's rate as a 429 does (`false`, the default, as
+    /// the library's adapters do: measured, cutting on them collapses a brown-out's calls,
+    /// docs/PACER.md).
+    pub pacer_cuts_on_shed: bool,
     /// The most events a run may process before it gives up with
     /// [`SimulateError::TooManyEvents`](super::SimulateError::TooManyEvents): a bug
     /// fails fast instead of hanging.
@@ -497,6 +501,7 @@ impl Scenario {
             budget: BudgetScope::Shared,
             seed: 1,
             pacer: None,
+            pacer_cuts_on_shed: false,
             max_events: 2_000_000_000,
         }
     }
@@ -637,6 +642,7 @@ impl Scenario {
             budget: BudgetScope::Shared,
             seed: 1,
             pacer: None,
+            pacer_cuts_on_shed: false,
             max_events: 100_000_000,
         }
     }

@@ -19,7 +19,10 @@
 //! let p = Pacer::default();
 //! let t0 = Instant::now();
 //! for i in 0..10 {
-//!     p.acquire(t0 + Duration::from_millis(200 * i), None);
+//!     // Before any throttle every attempt goes, and its answer measures the demand.
+//!     let now = t0 + Duration::from_millis(200 * i);
+//!     p.acquire(now, None);
+//!     p.on_response(now, false, false, None);
 //! }
 //! let mine = p.fleet_report(t0 + Duration::from_secs(2)).demand;
 //! // Another process of four equal ones was throttled at 20 requests a second.
@@ -63,7 +66,8 @@ pub struct FleetCut {
 pub struct FleetReport {
     /// The latest cut this pacer made or took from the fleet, if any.
     pub cut: Option<FleetCut>,
-    /// Attempts this process asks for, per second (smoothed over about two seconds).
+    /// Attempts this process asks for, per second (smoothed over about two seconds;
+    /// while nothing paces, every attempt goes and the answers it receives are counted).
     pub demand: f64,
     /// Answers this process receives, per second (as the pacer measures them).
     pub answered: f64,
@@ -127,6 +131,12 @@ impl Pacer {
         let asked = self.asked.load(Ordering::Relaxed);
         let mut slow = self.slow.lock().unwrap_or_else(|e| e.into_inner());
         let demand = &mut slow.demand;
+        if !self.is_active() {
+            // Nothing paces, so every attempt asked is sent and answered: the answers
+            // measured are the demand (the driver asks the pacer only once it paces).
+            demand.rate = self.meter.rate(now_ns);
+            demand.last = Some((asked, now_ns));
+        }
         match demand.last {
             Some((before, at)) if now_ns > at => {
                 let dt = (now_ns - at) as f64 / 1e9;

@@ -410,21 +410,62 @@ fn view(cut: Option<FleetCut>, demand: f64, members: u32) -> FleetView {
     }
 }
 
-/// A pacer that asked for `per_s` attempts a second for two seconds, and reported it.
+/// A pacer, not pacing yet, whose process sent `per_s` attempts a second for two seconds,
+/// each answered, and reported it.
 fn asking(per_s: u64) -> (Pacer, Instant, f64) {
     let p = Pacer::default();
     let t0 = Instant::now();
     p.fleet_report(t0);
     for i in 0..2 * per_s {
-        p.acquire(at(t0, i * 1000 / per_s), None);
+        let now = at(t0, i * 1000 / per_s);
+        p.acquire(now, None);
+        p.on_response(now, false, false, None);
     }
     let demand = p.fleet_report(at(t0, 2000)).demand;
     (p, t0, demand)
 }
 
 #[test]
+fn while_nothing_paces_the_answers_are_the_demand() {
+    // The driver asks the pacer for slots only once it paces: before that, the demand
+    // a process reports is what it sends, as its answers measure it. (It decayed to 0
+    // while inactive, and fleets split their first cut equally whatever each asked.)
+    let p = Pacer::default();
+    let t0 = Instant::now();
+    for i in 0..40 {
+        p.on_response(at(t0, i * 100), false, false, None);
+        if i % 10 == 9 {
+            let demand = p.fleet_report(at(t0, i * 100 + 50)).demand;
+            assert!((demand - 10.0).abs() < 1.0, "second {}: {demand}", i / 10);
+        }
+    }
+    assert_eq!(p.acquire(at(t0, 4000), None), Acquire::Go);
+    assert_eq!(
+        p.asked.load(Ordering::Relaxed),
+        0,
+        "not counted while inactive"
+    );
+    // Once it paces, the attempts asked are the demand, smoothed on from the answers'.
+    p.on_response(at(t0, 4000), true, false, None);
+    for i in 0..10 {
+        p.acquire(at(t0, 4000 + i * 100), None);
+    }
+    assert_eq!(p.asked.load(Ordering::Relaxed), 10);
+    let demand = p.fleet_report(at(t0, 5000)).demand;
+    assert!((demand - 10.0).abs() < 1.0, "after the cut: {demand}");
+}
+
+#[test]
 fn demand_is_the_attempts_asked_a_second() {
-    let (p, t0, demand) = asking(10);
+    let p = Pacer::default();
+    let t0 = Instant::now();
+    // Pacing, at a rate that lets every attempt go.
+    p.set_fleet_rate(1e6, t0, Duration::from_secs(3600));
+    p.fleet_report(t0);
+    for i in 0..20 {
+        p.acquire(at(t0, i * 100), None);
+    }
+    let demand = p.fleet_report(at(t0, 2000)).demand;
     // Smoothed from 0 over about two seconds: half-way after two.
     assert!((demand - 5.0).abs() < 0.01, "{demand}");
     for i in 0..40 {
