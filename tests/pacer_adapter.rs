@@ -281,3 +281,51 @@ fn with_a_pacer_a_429_teaches_the_pacer_and_only_a_spent_quota_the_gate() {
         .call();
     assert!(plain.gate().expect("set").reset().is_some());
 }
+
+#[test]
+fn a_call_that_waited_for_the_pacer_says_how_long_and_at_what_rate() {
+    let policy = paced(Duration::from_secs(10));
+    let clock = Virtual::new();
+    let _ = (|| answer(429))
+        .retry(&policy)
+        .sleeper(clock.clone())
+        .call();
+    // The first call after the cut takes the free slot; the next waits for its own.
+    assert!((|| answer(200))
+        .retry(&policy)
+        .sleeper(clock.clone())
+        .call()
+        .is_ok());
+    assert!(clock.slept().is_empty());
+    let err = (|| answer(500))
+        .retry(&policy)
+        .sleeper(clock.clone())
+        .call()
+        .expect_err("a 500 with one attempt allowed");
+    let slept: Duration = clock.slept().iter().sum();
+    assert!(!slept.is_zero(), "the call waited for a slot");
+    // Kept in tens of milliseconds, rounded up: never less than the wait.
+    let waited = err.paced();
+    assert!(
+        waited >= slept && waited < slept + Duration::from_millis(10),
+        "{waited:?} for {slept:?}"
+    );
+    let rate = policy
+        .pacer()
+        .and_then(|p| p.rate(clock.now.get()))
+        .expect("pacing");
+    let text = err.to_string();
+    let said = format!(
+        "; waited {} for the rate pacer: the server allows about {rate:.1} requests/s",
+        redial::duration::Rounded(waited)
+    );
+    assert!(text.ends_with(&said), "{text}\nwants the end {said}");
+    // A call that never waited says nothing of the pacer.
+    let unpaced = (|| answer(500))
+        .retry(&paced(Duration::from_secs(10)))
+        .sleeper(Virtual::new())
+        .call()
+        .expect_err("a 500");
+    assert_eq!(unpaced.paced(), Duration::ZERO);
+    assert!(!unpaced.to_string().contains("pacer"), "{unpaced}");
+}

@@ -428,3 +428,64 @@ fn a_call_the_pacer_stops_closes_its_span_as_rate_limited() {
         "{events:#?}"
     );
 }
+
+/// A clock that moves only when the call sleeps.
+#[derive(Clone)]
+struct Virtual(std::rc::Rc<std::cell::Cell<std::time::Instant>>);
+
+impl redial::sleep::BlockingSleeper for Virtual {
+    fn sleep(&mut self, duration: Duration) {
+        self.0.set(self.0.get() + duration);
+    }
+
+    fn now(&self) -> std::time::Instant {
+        self.0.get()
+    }
+
+    fn wall(&self) -> std::time::SystemTime {
+        std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+    }
+}
+
+#[test]
+fn the_span_says_how_long_the_call_waited_for_the_pacer() {
+    let policy = Policy::builder()
+        .pace(redial::pacer::PacerConfig::default())
+        .max_attempts(2)
+        .build()
+        .expect("a valid policy");
+    let clock = Virtual(std::rc::Rc::new(std::cell::Cell::new(
+        std::time::Instant::now(),
+    )));
+    let once = |status: u16| {
+        let mut script = vec![response(status, &[], None), response(500, &[], None)].into_iter();
+        (|| script.next().unwrap_or(Err(Transport::Other)))
+            .retry(&policy)
+            .sleeper(clock.clone())
+            .call()
+            .map(drop)
+    };
+    // A 429 and its retry teach the pacer; the next call takes the free slot.
+    assert!(once(429).is_err());
+    let _ = once(200);
+    let collect = Collect::default();
+    let before = clock.0.get();
+    let result = tracing::subscriber::with_default(collect.clone(), || once(503));
+    assert!(result.is_err());
+    let spans = collect.spans.lock().unwrap().clone();
+    let span = spans.values().next().expect("a span");
+    let ms: u64 = span
+        .get("redial.paced_ms")
+        .expect("recorded: the call waited")
+        .parse()
+        .expect("milliseconds");
+    // The clock moved by the pacer's waits and the one retry's backoff.
+    let moved = clock.0.get() - before;
+    assert!(ms > 0 && Duration::from_millis(ms) <= moved + Duration::from_millis(10));
+    // A call that never waited records nothing for it.
+    let unpaced = Collect::default();
+    let _ = run(&unpaced, vec![response(503, &[], None)]);
+    let spans = unpaced.spans.lock().unwrap().clone();
+    let span = spans.values().next().expect("a span");
+    assert_eq!(span.get("redial.paced_ms"), None);
+}

@@ -274,6 +274,22 @@ fn read_again(
 #[inline(never)]
 fn cold() {}
 
+/// A wait in tens of milliseconds, rounded up (saturating at 10m55s): how the driver
+/// keeps the time a call was held in two bytes.
+fn tens(wait: Duration) -> u16 {
+    u16::try_from(wait.as_millis().div_ceil(10)).unwrap_or(u16::MAX)
+}
+
+/// Tens of milliseconds back to a duration.
+fn from_tens(tens: u16) -> Duration {
+    Duration::from_millis(u64::from(tens) * 10)
+}
+
+/// The rate the policy's pacer paces to at `now`, if it paces.
+fn policy_rate<P: AsPolicy, C, N>(options: &Options<P, C, N>, now: Instant) -> Option<f64> {
+    options.policy.borrow().pacer().and_then(|p| p.rate(now))
+}
+
 /// A reset's low 32 bits, never 0 (0 stands for no ticket): a held call's ticket.
 fn ticket(reset_ms: u64) -> u32 {
     (reset_ms as u32).max(1)
@@ -302,6 +318,9 @@ pub struct Driver<P> {
     /// How long the gate held the first attempt, in tens of milliseconds (saturating at
     /// 10m55s), for the final error: two bytes, which fit where the call had padding.
     held_10ms: u16,
+    /// How long attempts waited for the rate pacer's slots, in tens of milliseconds (as
+    /// `held_10ms`), for the final error and the span.
+    paced_10ms: u16,
     /// Why the adapter sleeps, while it does.
     wait: Wait,
     /// The pacer's slot an attempt waits for, given back if the call is dropped.
@@ -318,6 +337,7 @@ impl<P> Default for Driver<P> {
             trace: Trace::default(),
             held_for: 0,
             held_10ms: 0,
+            paced_10ms: 0,
             wait: Wait::Backoff,
             slot: None,
         }
@@ -393,9 +413,7 @@ impl<P: AsPolicy> Driver<P> {
                     Admission::Go => self.held_for = 0,
                     Admission::Wait(held) => {
                         self.held_for = ticket(held.reset_ms);
-                        let tens =
-                            u16::try_from(held.delay.as_millis().div_ceil(10)).unwrap_or(u16::MAX);
-                        self.held_10ms = self.held_10ms.saturating_add(tens);
+                        self.held_10ms = self.held_10ms.saturating_add(tens(held.delay));
                         self.wait = Wait::Gate;
                         return Command::Sleep(held.delay);
                     }
@@ -429,6 +447,7 @@ impl<P: AsPolicy> Driver<P> {
                         None => policy.shared_pacer().map(|p| Slot::new(ticket, p)),
                     };
                     self.wait = Wait::Pacer;
+                    self.paced_10ms = self.paced_10ms.saturating_add(tens(wait));
                     return Command::Sleep(wait);
                 }
                 Acquire::RateLimited { wait } => {
@@ -445,7 +464,8 @@ impl<P: AsPolicy> Driver<P> {
                         per_1000s: (rate * 1000.0) as u32,
                     };
                     machine.stop_with(stop);
-                    self.trace.limited(machine.attempts(), &stop);
+                    self.trace
+                        .limited(machine.attempts(), &stop, from_tens(self.paced_10ms));
                     return Command::Done(End::Stopped);
                 }
             }
@@ -654,7 +674,8 @@ impl<P: AsPolicy> Driver<P> {
         });
         let action = machine.on_outcome_read(&verdict, clocks.now, rng);
         let attempt = machine.attempts();
-        self.trace.failed(attempt, &action, &verdict, id);
+        let waited = from_tens(self.paced_10ms);
+        self.trace.failed(attempt, &action, &verdict, id, waited);
         match action {
             Action::Retry(retry) => {
                 options
@@ -673,7 +694,8 @@ impl<P: AsPolicy> Driver<P> {
         match &mut self.machine {
             Some(machine) => {
                 let stop = machine.on_success();
-                self.trace.succeeded(machine.attempts());
+                self.trace
+                    .succeeded(machine.attempts(), from_tens(self.paced_10ms));
                 stop
             }
             None => Machine::<P>::first_success(options.policy.as_ref()),
@@ -721,7 +743,18 @@ impl<P: AsPolicy> Driver<P> {
             self.ids.take().unwrap_or_default(),
             last,
         );
-        let err = err.with_held(Duration::from_millis(u64::from(self.held_10ms) * 10));
+        let err = err.with_held(from_tens(self.held_10ms));
+        let err = match self.paced_10ms {
+            0 => err,
+            // A call the pacer stopped says its rate in the stop already.
+            tens => {
+                let rate = match stop {
+                    Stop::RateLimited { .. } => None,
+                    _ => policy_rate(options, now),
+                };
+                err.with_paced(from_tens(tens), rate)
+            }
+        };
         match self.refusal {
             Some(r) => err.with_refusal(r),
             None => err,

@@ -39,8 +39,9 @@ pub struct RequestIds {
     /// Their lengths, oldest first; the first `kept` count.
     lens: [u8; SLOTS],
     kept: u8,
-    /// Ids pushed in all.
-    seen: u32,
+    /// Ids pushed in all, saturating (two bytes, not four: an id is pushed per attempt,
+    /// and a call is moved by every executor, so every byte of it counts).
+    seen: u16,
 }
 
 impl RequestIds {
@@ -149,13 +150,13 @@ impl RequestIds {
         self.seen == 0
     }
 
-    /// How many ids were recorded but no longer kept.
+    /// How many ids were recorded but no longer kept (counted up to 65,535 recorded).
     ///
     /// ```
     /// assert_eq!(redial::RequestIds::new().dropped(), 0);
     /// ```
     pub fn dropped(&self) -> usize {
-        (self.seen as usize).saturating_sub(self.len())
+        usize::from(self.seen).saturating_sub(self.len())
     }
 
     /// The newest id, if any.

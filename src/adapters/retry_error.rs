@@ -61,6 +61,16 @@ struct Inner<E, T> {
     refusal: Option<Refusal>,
     /// How long the rate-limit gate held the first attempt.
     held: Duration,
+    /// How long attempts waited for the rate pacer's slots, and the rate it paced to.
+    paced: Paced,
+}
+
+/// Time spent waiting for the rate pacer, and its rate as the call ended (`None`: no
+/// longer pacing).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Paced {
+    waited: Duration,
+    per_s: Option<f64>,
 }
 
 /// What the last attempt produced.
@@ -144,6 +154,7 @@ impl<E, T> RetryError<E, T> {
                 last,
                 refusal: None,
                 held: Duration::ZERO,
+                paced: Paced::default(),
             }),
         }
     }
@@ -181,6 +192,42 @@ impl<E, T> RetryError<E, T> {
     pub fn with_held(mut self, held: Duration) -> Self {
         self.inner.held = held;
         self
+    }
+
+    /// The same error, saying that the call's attempts waited this long in all for the
+    /// rate [pacer](crate::pacer)'s slots, and the rate it paced to as the call ended
+    /// (requests per second; `None` if it no longer paced).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use redial::{Cause, Last, RetryError, Stop};
+    /// let err: RetryError<(), ()> = RetryError::new(
+    ///     Stop::NotRetryable { cause: Cause::status(400) }, 1, Duration::ZERO, Default::default(), Last::Response(()),
+    /// ).with_paced(Duration::from_millis(350), Some(3.14));
+    /// assert_eq!(err.paced(), Duration::from_millis(350));
+    /// assert!(err.to_string().ends_with(
+    ///     "; waited 350ms for the rate pacer: the server allows about 3.1 requests/s"
+    /// ));
+    /// ```
+    #[must_use]
+    pub fn with_paced(mut self, waited: Duration, per_s: Option<f64>) -> Self {
+        let per_s = per_s.filter(|r| r.is_finite() && *r > 0.0);
+        self.inner.paced = Paced { waited, per_s };
+        self
+    }
+
+    /// How long the call's attempts waited for the rate pacer (zero: not at all).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use redial::{Cause, Last, RetryError, Stop};
+    /// let err: RetryError<(), ()> = RetryError::new(
+    ///     Stop::NotRetryable { cause: Cause::status(400) }, 1, Duration::ZERO, Default::default(), Last::Response(()),
+    /// );
+    /// assert_eq!(err.paced(), Duration::ZERO);
+    /// ```
+    pub fn paced(&self) -> Duration {
+        self.inner.paced.waited
     }
 
     /// How long the rate-limit gate held the first attempt (zero: not at all).
@@ -462,6 +509,13 @@ impl<E, T> fmt::Display for RetryError<E, T> {
                 Rounded(inner.held)
             )?;
         }
+        let paced = inner.paced;
+        if !paced.waited.is_zero() {
+            write!(f, "; waited {} for the rate pacer", Rounded(paced.waited))?;
+            if let Some(rate) = paced.per_s {
+                write!(f, ": the server allows about {rate:.1} requests/s")?;
+            }
+        }
         Ok(())
     }
 }
@@ -476,6 +530,7 @@ impl<E: fmt::Debug, T: fmt::Debug> fmt::Debug for RetryError<E, T> {
             .field("request_ids", &inner.ids)
             .field("refusal", &inner.refusal)
             .field("held", &inner.held)
+            .field("paced", &inner.paced.waited)
             .field("last", &inner.last)
             .finish()
     }

@@ -14,6 +14,7 @@
 //! | `http.request.resend_count` | retries made |
 //! | `redial.attempts` | attempts in all |
 //! | `redial.stop_reason` | why it ended: `succeeded`, `not_retryable`, `attempts_exhausted`, … |
+//! | `redial.paced_ms` | how long its attempts waited for the rate [pacer](crate::pacer), in milliseconds |
 //!
 //! Each retry is an `INFO` event inside it, whose message is the adapters' one-line
 //! [`Event`](crate::Event) (`attempt 1 failed: 529 overloaded_error; server asked 2s
@@ -35,6 +36,8 @@
 //! Without the feature these are empty functions that the compiler removes. With it, a
 //! call whose span no subscriber wants says nothing and keeps nothing; one that a
 //! subscriber takes keeps its span in a box (the subscriber allocates for it anyway).
+
+use core::time::Duration;
 
 use crate::machine::Action;
 #[cfg(feature = "tracing")]
@@ -67,7 +70,8 @@ enum CallSpan {
 
 impl Trace {
     /// What the machine decided after failed attempt number `attempt`: a retry (its
-    /// event) or a stop (the closing event).
+    /// event) or a stop (the closing event). `paced`: how long the call's attempts have
+    /// waited for the rate pacer.
     #[inline]
     pub(crate) fn failed(
         &mut self,
@@ -75,13 +79,14 @@ impl Trace {
         action: &Action,
         verdict: &Verdict,
         request_id: Option<&str>,
+        paced: Duration,
     ) {
         #[cfg(feature = "tracing")]
         if !matches!(self.span, CallSpan::Silent) {
-            self.heard(attempt, action, verdict, request_id);
+            self.heard(attempt, action, verdict, request_id, paced);
         }
         #[cfg(not(feature = "tracing"))]
-        let _ = (attempt, action, verdict, request_id);
+        let _ = (attempt, action, verdict, request_id, paced);
     }
 
     /// [`failed`](Self::failed) when someone may listen.
@@ -92,6 +97,7 @@ impl Trace {
         action: &Action,
         verdict: &Verdict,
         request_id: Option<&str>,
+        paced: Duration,
     ) {
         if let CallSpan::Unopened = self.span {
             // No subscriber set, globally or for this thread: nothing to open (an atomic
@@ -109,7 +115,7 @@ impl Trace {
                 Action::Retry(retry) => {
                     retry_event(span, &Event::new(attempt, retry, verdict, request_id))
                 }
-                Action::Stop(stop) => stop_event(span, attempt, stop, verdict, request_id),
+                Action::Stop(stop) => stop_event(span, attempt, stop, verdict, request_id, paced),
             }
         }
     }
@@ -117,7 +123,7 @@ impl Trace {
     /// The rate pacer stopped the call before attempt number `attempts + 1` was sent
     /// (`rate_limited`): the closing event, in a span opened for it if no failure had.
     #[cold]
-    pub(crate) fn limited(&mut self, attempts: u32, stop: &Stop) {
+    pub(crate) fn limited(&mut self, attempts: u32, stop: &Stop, paced: Duration) {
         #[cfg(feature = "tracing")]
         {
             if let CallSpan::Unopened = self.span {
@@ -128,24 +134,24 @@ impl Trace {
             }
             if let CallSpan::Open(span) = &self.span {
                 let reason = stop.reason().as_str();
-                ended(span, attempts, reason);
+                ended(span, attempts, reason, paced);
                 tracing::info!(parent: &**span, redial.stop_reason = reason, "{stop}");
             }
         }
         #[cfg(not(feature = "tracing"))]
-        let _ = (attempts, stop);
+        let _ = (attempts, stop, paced);
     }
 
     /// The call succeeded at attempt number `attempts`: closes the span, if a failure
     /// opened one.
     #[inline]
-    pub(crate) fn succeeded(&mut self, attempts: u32) {
+    pub(crate) fn succeeded(&mut self, attempts: u32, paced: Duration) {
         #[cfg(feature = "tracing")]
         if let CallSpan::Open(span) = &self.span {
-            ended(span, attempts, "succeeded");
+            ended(span, attempts, "succeeded", paced);
         }
         #[cfg(not(feature = "tracing"))]
-        let _ = attempts;
+        let _ = (attempts, paced);
     }
 }
 
@@ -157,15 +163,23 @@ fn open() -> tracing::Span {
         http.request.resend_count = tracing::field::Empty,
         redial.attempts = tracing::field::Empty,
         redial.stop_reason = tracing::field::Empty,
+        redial.paced_ms = tracing::field::Empty,
     )
 }
 
-/// Records the span's fields, once each: the call ended after `attempts` attempts.
+/// Records the span's fields, once each: the call ended after `attempts` attempts,
+/// having waited `paced` for the rate pacer (recorded only if it waited).
 #[cfg(feature = "tracing")]
-fn ended(span: &tracing::Span, attempts: u32, reason: &str) {
+fn ended(span: &tracing::Span, attempts: u32, reason: &str, paced: Duration) {
     span.record("http.request.resend_count", attempts.saturating_sub(1));
     span.record("redial.attempts", attempts);
     span.record("redial.stop_reason", reason);
+    if !paced.is_zero() {
+        span.record(
+            "redial.paced_ms",
+            u64::try_from(paced.as_millis()).unwrap_or(u64::MAX),
+        );
+    }
 }
 
 #[cfg(feature = "tracing")]
@@ -191,9 +205,10 @@ fn stop_event(
     stop: &Stop,
     verdict: &Verdict,
     request_id: Option<&str>,
+    paced: Duration,
 ) {
     let reason = stop.reason().as_str();
-    ended(span, attempts, reason);
+    ended(span, attempts, reason, paced);
     let cause = verdict.cause().copied().unwrap_or_else(Cause::caller);
     tracing::info!(
         parent: span,
