@@ -371,6 +371,9 @@ pub struct Pacer {
     /// waits were reckoned at different rates wake together.
     sent: AtomicU64,
     meter: Meter,
+    /// Throttles (and overloads) among the answers, measured as the meter measures them:
+    /// a cut keeps the rate the rest were served at.
+    throttles: Meter,
     /// Attempts that asked for a slot: the demand a fleet shares its rate by.
     asked: AtomicU64,
     /// Cuts made here (not learned from the fleet), for the exchange to see one is new.
@@ -430,6 +433,15 @@ impl Default for Pacer {
 }
 
 impl Pacer {
+    /// The most of the rate a cut keeps, however much of it the server served: a throttle
+    /// always slows the client down. (A cut keeps at least what the server has just
+    /// served, and at least `β` of the rate cut from.)
+    ///
+    /// ```
+    /// assert!(redial::pacer::Pacer::MAX_KEPT < 1.0);
+    /// ```
+    pub const MAX_KEPT: f64 = 0.99;
+
     /// An inactive pacer.
     ///
     /// ```
@@ -445,6 +457,7 @@ impl Pacer {
             tat: AtomicU64::new(0f64.to_bits()),
             sent: AtomicU64::new(0),
             meter: Meter::new(),
+            throttles: Meter::new(),
             asked: AtomicU64::new(0),
             cuts: AtomicU64::new(0),
             on_cut: OnceLock::new(),
@@ -721,6 +734,9 @@ impl Pacer {
         let now_ns = self.ns(now);
         self.meter.record(now_ns);
         let cut = throttled || overload;
+        if cut {
+            self.throttles.record(now_ns);
+        }
         if !cut && quota.is_none() && !self.is_active() {
             return;
         }
@@ -748,6 +764,16 @@ impl Pacer {
                 slow.last_cut = Some(now_ns);
                 slow.learned = true;
                 slow.cubic.on_throttle(secs, fleet_measured);
+                // Never below what the server has just served (the fleet's measured rate
+                // less the share of it that was throttled), and always a cut.
+                let throttled = self.throttles.rate(now_ns);
+                let served = if measured > 0.0 {
+                    ((measured - throttled) / measured).clamp(0.0, 1.0)
+                } else {
+                    0.0
+                };
+                let kept = slow.cubic.w_max() * Pacer::MAX_KEPT;
+                slow.cubic.not_below((fleet_measured * served).min(kept));
                 cut_here = true;
             }
         } else if slow.learned {

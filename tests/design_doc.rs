@@ -172,6 +172,10 @@ fn the_pacer_numbers_are_the_codes() {
         &doc,
         &format!("at most once per `settle` ({})", spoken(p.settle)),
     );
+    says(
+        &doc,
+        &format!("never above {} × `W_max`", redial::pacer::Pacer::MAX_KEPT),
+    );
     says(&doc, &format!("CUBIC curve (`C` = {})", p.cubic.scale));
     says(
         &doc,

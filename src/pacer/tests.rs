@@ -598,7 +598,9 @@ fn a_cut_here_is_reported_in_the_fleet_units_and_wakes_the_exchange() {
     // This process measured about ten answers a second: the fleet, about forty.
     assert!((cut.w_max - 40.0).abs() < 8.0, "{}", cut.w_max);
     let rate = p.rate(at(t0, 4000)).unwrap();
-    assert!((rate - cut.w_max * 0.7 / 4.0).abs() < 0.01, "{rate}");
+    // Cut to what the server served (all but this 429), a quarter of it for this process.
+    let (cut_alone, kept) = (cut.w_max * 0.7 / 4.0, cut.w_max * 0.99 / 4.0);
+    assert!(rate > cut_alone + 0.1 && rate <= kept + 0.01, "{rate}");
 }
 
 #[test]
@@ -647,4 +649,27 @@ proptest! {
         prop_assert!(rate <= fleet * 1.000_001, "{rate} above the fleet's {fleet}");
         prop_assert!(rate >= floor * 0.999_999, "{rate} below the floor {floor}");
     }
+}
+
+#[test]
+fn a_cut_keeps_the_rate_the_server_served() {
+    // Twenty answers a second, then one 429: the server served nineteen of every twenty,
+    // so the rate is cut to that, not to 0.7 of twenty (an acceleration limit would lower
+    // its next allowance to whatever is sent).
+    let p = Pacer::default();
+    let t0 = Instant::now();
+    for i in 0..40 {
+        p.on_response(at(t0, i * 50), false, false, None);
+    }
+    p.on_response(at(t0, 2000), true, false, None);
+    let rate = p.rate(at(t0, 2000)).expect("cut");
+    assert!(rate > 20.0 * 0.7 + 1.0, "cut below the served rate: {rate}");
+    assert!(rate < 20.0, "still a cut: {rate}");
+    // When most answers are throttles, the cut is the curve's own.
+    let q = Pacer::default();
+    for i in 0..40 {
+        q.on_response(at(t0, i * 50), i % 2 == 0, false, None);
+    }
+    let rate = q.rate(at(t0, 2000)).expect("cut");
+    assert!(rate <= 20.0 * 0.7 + 0.01, "{rate}");
 }
