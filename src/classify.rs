@@ -50,6 +50,7 @@ use std::time::SystemTime;
 use http::{HeaderMap, HeaderName, Method, StatusCode};
 
 use crate::hints;
+use crate::pacer::PacerKey;
 use crate::verdict::{Cause, ErrorType, Transport, Verdict};
 
 // The readers that turn what a client returned into this table's inputs live beside it,
@@ -178,6 +179,8 @@ impl<'a> Outcome<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RequestFacts {
     idempotent: bool,
+    /// What the request's rate limit is for: its host, or a key the caller names.
+    scope: Option<PacerKey>,
 }
 
 impl RequestFacts {
@@ -197,7 +200,10 @@ impl RequestFacts {
                 | Method::PUT
                 | Method::DELETE
         );
-        RequestFacts { idempotent }
+        RequestFacts {
+            idempotent,
+            scope: None,
+        }
     }
 
     /// From the method and the request's headers: an `Idempotency-Key` header makes any
@@ -214,6 +220,7 @@ impl RequestFacts {
         }
         RequestFacts {
             idempotent: headers.contains_key(&IDEMPOTENCY_KEY),
+            scope: None,
         }
     }
 
@@ -223,7 +230,37 @@ impl RequestFacts {
     /// assert!(redial::classify::RequestFacts::idempotent(true).is_idempotent());
     /// ```
     pub fn idempotent(idempotent: bool) -> RequestFacts {
-        RequestFacts { idempotent }
+        RequestFacts {
+            idempotent,
+            scope: None,
+        }
+    }
+
+    /// The same facts, with the scope of the request's rate limit: its host
+    /// ([`PacerKey::host`]) or a key the caller names. A policy's [pacer](crate::pacer)
+    /// keeps one learned rate per scope, so that a throttle on one host never slows calls
+    /// to another; the `reqwest-middleware` and `tower` adapters set the request's host
+    /// themselves. Without a scope, a call shares the policy's own pacer.
+    ///
+    /// ```
+    /// use redial::classify::RequestFacts;
+    /// use redial::pacer::PacerKey;
+    /// let facts = RequestFacts::new(&http::Method::GET).with_scope(PacerKey::host("api.example.com"));
+    /// assert_eq!(facts.scope(), Some(PacerKey::host("api.example.com")));
+    /// ```
+    #[must_use]
+    pub fn with_scope(mut self, scope: PacerKey) -> RequestFacts {
+        self.scope = Some(scope);
+        self
+    }
+
+    /// The scope of the request's rate limit, if one was given.
+    ///
+    /// ```
+    /// assert_eq!(redial::classify::RequestFacts::idempotent(true).scope(), None);
+    /// ```
+    pub fn scope(&self) -> Option<PacerKey> {
+        self.scope
     }
 
     /// Whether the request may always be retried.

@@ -87,7 +87,10 @@
 //! # Scope
 //!
 //! One pacer per host by default: a throttle on one host must not slow calls to another.
-//! [`Pacers`] holds them, keyed by [`PacerKey`].
+//! [`Pacers`] holds them, keyed by [`PacerKey`]; a policy keeps a table of them
+//! ([`Policy::pacer_for`](crate::Policy::pacer_for)), and a call's scope is its request's
+//! host (set by the `reqwest-middleware` and `tower` adapters) or a key the caller names
+//! ([`RequestFacts::with_scope`](crate::classify::RequestFacts::with_scope)).
 //!
 //! # Fleet
 //!

@@ -176,7 +176,11 @@ fn a_policy_in_a_fleet_shares_its_pacer() {
         .join_fleet()
         .expect("joins");
     let (_b_fleet, b) = member(&server, "svc", 10);
-    throttle(policy.pacer().expect("pacing is on"));
+    // In a fleet, the fleet key is every call's scope: a host's calls use the fleet's pacer.
+    let host = Some(redial::pacer::PacerKey::host("api.example.com"));
+    let pacer = policy.pacer().expect("pacing is on");
+    assert!(std::ptr::eq(policy.pacer_for(host).expect("on"), pacer));
+    throttle(pacer);
     assert!(eventually(LONG, || b.is_active()));
 }
 

@@ -329,3 +329,38 @@ fn a_call_that_waited_for_the_pacer_says_how_long_and_at_what_rate() {
     assert_eq!(unpaced.paced(), Duration::ZERO);
     assert!(!unpaced.to_string().contains("pacer"), "{unpaced}");
 }
+
+#[test]
+fn a_scope_named_by_the_caller_keeps_its_own_rate_across_calls() {
+    use redial::classify::RequestFacts;
+    use redial::pacer::PacerKey;
+    let policy = paced(Duration::from_secs(10));
+    let clock = Virtual::new();
+    let facts = |key: u64| RequestFacts::new(&http::Method::GET).with_scope(PacerKey::new(key));
+    let _ = (|| answer(429))
+        .retry(&policy)
+        .facts(facts(1))
+        .sleeper(clock.clone())
+        .call();
+    // Scope 2 and calls naming none are not paced; scope 1 is, call after call.
+    for scope in [Some(2), None] {
+        for _ in 0..10 {
+            let call = (|| answer(200)).retry(&policy).sleeper(clock.clone());
+            let call = match scope {
+                Some(key) => call.facts(facts(key)),
+                None => call,
+            };
+            assert!(call.call().is_ok());
+        }
+    }
+    assert!(clock.slept().is_empty(), "{:?}", clock.slept());
+    for _ in 0..3 {
+        let result = (|| answer(200))
+            .retry(&policy)
+            .facts(facts(1))
+            .sleeper(clock.clone())
+            .call();
+        assert!(result.is_ok());
+    }
+    assert!(!clock.slept().is_empty(), "scope 1 still paces");
+}

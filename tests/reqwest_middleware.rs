@@ -221,3 +221,48 @@ async fn the_budget_stops_retries_and_the_response_says_so() {
     let stop = response.extensions().get::<Stop>().expect("the stop");
     assert_eq!(stop.reason(), StopReason::BudgetExhausted, "{stop}");
 }
+
+#[tokio::test]
+async fn a_throttle_on_one_host_never_paces_calls_to_another() {
+    // One server, two host names for it: the pacer's scope is the request's host.
+    let server = Server::start(vec![Canned::new(429)]).await;
+    let mut rate = redial::pacer::PacerConfig::default();
+    rate.max_wait = Duration::from_secs(5);
+    let policy = Policy::builder()
+        .pace(rate)
+        .max_attempts(1)
+        .build()
+        .expect("a valid policy");
+    let sleeper = Recording::new(redial::sleep::TokioSleeper);
+    let client = ClientBuilder::new(reqwest::Client::new())
+        .with(RetryMiddleware::new(policy.clone()).sleeper(sleeper.clone()))
+        .build();
+    let throttled = client
+        .get(server.url("/a"))
+        .send()
+        .await
+        .expect("the 429 comes back");
+    assert_eq!(throttled.status(), 429);
+    let key = |host: &str| Some(redial::pacer::PacerKey::host(host));
+    let paced = |host: &str| policy.pacer_for(key(host)).expect("on").is_active();
+    assert!(paced("127.0.0.1"), "the throttled host paces");
+    assert!(!paced("localhost"), "another host does not");
+    assert!(
+        !policy.pacer().expect("on").is_active(),
+        "nor do calls that name no host"
+    );
+    let other = format!("http://localhost:{}/b", server.addr.port());
+    for _ in 0..10 {
+        let response = client.get(&other).send().await.expect("served");
+        assert_eq!(response.status(), 200);
+    }
+    assert!(sleeper.waits().is_empty(), "{:?}", sleeper.waits());
+    for _ in 0..3 {
+        let response = client.get(server.url("/a")).send().await.expect("served");
+        assert_eq!(response.status(), 200);
+    }
+    assert!(
+        !sleeper.waits().is_empty(),
+        "calls to the throttled host wait for their slots"
+    );
+}

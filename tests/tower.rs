@@ -182,3 +182,45 @@ async fn issue_12_keep_inner_types_in_a_hyper_util_client_stack() {
     assert_eq!(response.status(), 400);
     assert_eq!(server.hits(), 2, "the 529 was retried, the 400 was not");
 }
+
+#[tokio::test]
+async fn a_throttle_on_one_host_never_paces_calls_to_another() {
+    // One server, two host names for it: the pacer's scope is the request's host.
+    let server = Server::start(vec![Canned::new(429)]).await;
+    let mut rate = redial::pacer::PacerConfig::default();
+    rate.max_wait = Duration::from_secs(5);
+    let policy = Policy::builder()
+        .pace(rate)
+        .max_attempts(1)
+        .build()
+        .expect("a valid policy");
+    let sleeper = Recording::new(redial::sleep::TokioSleeper);
+    let service = RetryLayer::new(policy.clone())
+        .sleeper(sleeper.clone())
+        .layer(upstream(reqwest::Client::new()));
+    let get = |url: String| {
+        http::Request::get(url)
+            .body(String::new())
+            .expect("valid request")
+    };
+    let throttled = service.clone().oneshot(get(server.url("/a"))).await;
+    assert!(throttled.is_err(), "the 429 stops the call");
+    let key = |host: &str| Some(redial::pacer::PacerKey::host(host));
+    let paced = |host: &str| policy.pacer_for(key(host)).expect("on").is_active();
+    assert!(paced("127.0.0.1"), "the throttled host paces");
+    assert!(!paced("localhost"), "another host does not");
+    let other = format!("http://localhost:{}/b", server.addr.port());
+    for _ in 0..10 {
+        let response = service.clone().oneshot(get(other.clone())).await;
+        assert_eq!(response.expect("served").status(), 200);
+    }
+    assert!(sleeper.waits().is_empty(), "{:?}", sleeper.waits());
+    for _ in 0..3 {
+        let response = service.clone().oneshot(get(server.url("/a"))).await;
+        assert_eq!(response.expect("served").status(), 200);
+    }
+    assert!(
+        !sleeper.waits().is_empty(),
+        "calls to the throttled host wait for their slots"
+    );
+}

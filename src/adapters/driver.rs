@@ -287,7 +287,12 @@ fn from_tens(tens: u16) -> Duration {
 
 /// The rate the policy's pacer paces to at `now`, if it paces.
 fn policy_rate<P: AsPolicy, C, N>(options: &Options<P, C, N>, now: Instant) -> Option<f64> {
-    options.policy.borrow().pacer().and_then(|p| p.rate(now))
+    let scope = options.facts.scope();
+    options
+        .policy
+        .borrow()
+        .pacer_for(scope)
+        .and_then(|p| p.rate(now))
 }
 
 /// A reset's low 32 bits, never 0 (0 stands for no ticket): a held call's ticket.
@@ -390,8 +395,9 @@ impl<P: AsPolicy> Driver<P> {
         }
         let deadline = options.policy.as_ref().max_elapsed();
         // A pacer that has never been throttled lets every attempt go: one load.
+        let scope = options.facts.scope();
         let pacer = policy
-            .pacer()
+            .pacer_for(scope)
             .filter(|p| self.slot.is_some() || p.is_active());
         let gate = policy.gate();
         let gate = gate.filter(|_| self.machine.as_ref().is_none_or(|m| m.attempts() == 0));
@@ -444,7 +450,9 @@ impl<P: AsPolicy> Driver<P> {
                 Acquire::Wait { wait, ticket } => {
                     self.slot = match waited {
                         Some(slot) => Some(slot.renew(ticket)),
-                        None => policy.shared_pacer().map(|p| Slot::new(ticket, p)),
+                        None => policy
+                            .shared_pacer_for(scope)
+                            .map(|p| Slot::new(ticket, p.clone())),
                     };
                     self.wait = Wait::Pacer;
                     self.paced_10ms = self.paced_10ms.saturating_add(tens(wait));
@@ -603,7 +611,8 @@ impl<P: AsPolicy> Driver<P> {
                 (Some(gate), None) => gate.learn_from_response(status, headers, wall),
                 (None, _) => {}
             }
-            if let (Some(pacer), Some(now)) = (policy.pacer(), clocks.now) {
+            let pacer = policy.pacer_for(options.facts.scope());
+            if let (Some(pacer), Some(now)) = (pacer, clocks.now) {
                 let quota = Quota::from_headers(headers, wall);
                 pacer.on_response(now, status == 429, false, quota);
             }

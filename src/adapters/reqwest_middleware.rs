@@ -9,6 +9,7 @@ use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
 use crate::classify::{Outcome, RequestFacts};
+use crate::pacer::PacerKey;
 use crate::Policy;
 
 use super::classify::{Classify, HttpClassify};
@@ -186,9 +187,16 @@ where
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
         let mut options = self.options.clone();
+        let scope = options.facts.scope();
         // The request says whether it is safe to retry; `.idempotent()` says so for all.
         if !options.facts.is_idempotent() {
             options.facts = RequestFacts::from_parts(req.method(), req.headers());
+        }
+        // Its host is the scope of its rate limit, unless the caller named one.
+        let paces = options.policy.pacer().is_some();
+        let host = || req.url().host_str().map(PacerKey::host);
+        if let Some(scope) = scope.or_else(|| paces.then(host).flatten()) {
+            options.facts = options.facts.with_scope(scope);
         }
         // A seeded generator gives each request its own draws, in the order they come.
         if let Some(rng) = &mut options.rng {

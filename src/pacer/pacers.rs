@@ -19,7 +19,9 @@
 //! ```
 
 use core::fmt;
+use core::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use super::{Pacer, PacerConfig};
 
@@ -32,7 +34,7 @@ use super::{Pacer, PacerConfig};
 /// assert_ne!(PacerKey::new(0), PacerKey::new(1) , "0 is kept apart");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct PacerKey(u64);
+pub struct PacerKey(NonZeroU64);
 
 impl PacerKey {
     /// A key the caller names (a service, an API key's hash).
@@ -42,7 +44,10 @@ impl PacerKey {
     /// ```
     pub const fn new(key: u64) -> PacerKey {
         // 0 marks an empty slot; the top value stands in for it.
-        PacerKey(if key == 0 { u64::MAX } else { key })
+        match NonZeroU64::new(key) {
+            Some(key) => PacerKey(key),
+            None => PacerKey(NonZeroU64::MAX),
+        }
     }
 
     /// The key of a host, compared without case (FNV-1a over its lower-cased bytes: no
@@ -67,13 +72,15 @@ impl PacerKey {
     /// assert_eq!(redial::pacer::PacerKey::new(3).get(), 3);
     /// ```
     pub const fn get(self) -> u64 {
-        self.0
+        self.0.get()
     }
 }
 
 struct Slot {
     key: AtomicU64,
-    pacer: Pacer,
+    /// Shared, so that a call waiting for its slot can hold the pacer it will give the
+    /// place back to.
+    pacer: Arc<Pacer>,
 }
 
 /// A fixed table of pacers by [`PacerKey`] (see the module docs).
@@ -88,7 +95,7 @@ struct Slot {
 /// ```
 pub struct Pacers {
     slots: Box<[Slot]>,
-    overflow: Pacer,
+    overflow: Arc<Pacer>,
 }
 
 impl fmt::Debug for Pacers {
@@ -125,10 +132,10 @@ impl Pacers {
             slots: (0..slots.max(1))
                 .map(|_| Slot {
                     key: AtomicU64::new(0),
-                    pacer: Pacer::new(config),
+                    pacer: Arc::new(Pacer::new(config)),
                 })
                 .collect(),
-            overflow: Pacer::new(config),
+            overflow: Arc::new(Pacer::new(config)),
         }
     }
 
@@ -140,23 +147,29 @@ impl Pacers {
     /// assert!(!pacers.get(PacerKey::host("a.test")).is_active());
     /// ```
     pub fn get(&self, key: PacerKey) -> &Pacer {
+        self.shared(key)
+    }
+
+    /// [`get`](Self::get), shared: what a waiting call holds.
+    pub(crate) fn shared(&self, key: PacerKey) -> &Arc<Pacer> {
+        let key = key.get();
         let len = self.slots.len();
-        let start = (key.0 % len as u64) as usize;
+        let start = (key % len as u64) as usize;
         for i in 0..len {
             let Some(slot) = self.slots.get((start + i) % len) else {
                 break;
             };
             let seen = slot.key.load(Ordering::Acquire);
-            if seen == key.0 {
+            if seen == key {
                 return &slot.pacer;
             }
             if seen == 0 {
                 match slot
                     .key
-                    .compare_exchange(0, key.0, Ordering::AcqRel, Ordering::Acquire)
+                    .compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire)
                 {
                     Ok(_) => return &slot.pacer,
-                    Err(other) if other == key.0 => return &slot.pacer,
+                    Err(other) if other == key => return &slot.pacer,
                     Err(_) => {}
                 }
             }

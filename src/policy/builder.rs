@@ -15,7 +15,7 @@ use crate::duration::Exact;
 use crate::fleet::FleetConfig;
 use crate::gate::Gate;
 use crate::machine::{Machine, OnLongHint, Rules};
-use crate::pacer::{Pacer, PacerConfig};
+use crate::pacer::{Pacer, PacerConfig, PacerKey, Pacers};
 use crate::verdict::Verdict;
 
 /// A policy: everything that decides whether and when a call is tried again.
@@ -100,8 +100,11 @@ pub struct Policy {
     #[cfg(feature = "redis")]
     pub(crate) fleet: Option<crate::fleet::Fleet>,
     /// The rate pacer every attempt asks for a slot (the `[rate]` table), shared by every
-    /// clone; `None` when pacing is off.
+    /// clone; `None` when pacing is off. Calls that name no scope share it, and so do all
+    /// calls once the policy is in a fleet (the fleet key is then the scope).
     pub(super) pacer: Option<Arc<Pacer>>,
+    /// One pacer per scope (a host, or a key the caller names), when pacing is on.
+    pub(super) scoped: Option<Arc<Pacers>>,
     /// Whether a gate or a pacer may hold an attempt, and whether an attempt is due only
     /// after a look at either or at the clock (a deadline): what a call that succeeds at
     /// once asks, in one load each.
@@ -264,14 +267,59 @@ impl Policy {
     /// assert!(paced.pacer().is_some_and(|p| !p.is_active()), "nothing learned yet");
     /// # Ok::<(), redial::PolicyError>(())
     /// ```
+    ///
+    /// This is the pacer of calls whose request names no scope, and of every call once
+    /// the policy is in a fleet; [`pacer_for`](Self::pacer_for) finds a scope's.
     #[inline]
     pub fn pacer(&self) -> Option<&Pacer> {
         self.pacer.as_deref()
     }
 
-    /// The pacer itself, for a fleet to share and a waiting call to give its place back to.
+    /// The rate pacer of a call whose request names `scope` (its host, or a key the
+    /// caller names: [`RequestFacts::with_scope`](crate::classify::RequestFacts::with_scope)),
+    /// if pacing is on: one learned rate per scope, so that a throttle on one host never
+    /// slows calls to another. Without a scope, and in a fleet (whose key is the scope),
+    /// the policy's own [`pacer`](Self::pacer). A process that calls more hosts than the
+    /// table holds (64) shares one pacer among the rest.
+    ///
+    /// ```
+    /// use redial::pacer::{PacerConfig, PacerKey};
+    /// let policy = redial::Policy::builder().pace(PacerConfig::default()).build()?;
+    /// let a = policy.pacer_for(Some(PacerKey::host("a.example.com"))).unwrap();
+    /// let b = policy.pacer_for(Some(PacerKey::host("b.example.com"))).unwrap();
+    /// assert!(!std::ptr::eq(a, b), "a host's throttle is its own");
+    /// assert!(std::ptr::eq(policy.pacer_for(None).unwrap(), policy.pacer().unwrap()));
+    /// # Ok::<(), redial::PolicyError>(())
+    /// ```
+    #[inline]
+    pub fn pacer_for(&self, scope: Option<PacerKey>) -> Option<&Pacer> {
+        self.shared_pacer_for(scope).map(|p| &**p)
+    }
+
+    /// [`pacer_for`](Self::pacer_for), shared: for a waiting call to give its place back
+    /// to.
+    #[inline]
+    pub(crate) fn shared_pacer_for(&self, scope: Option<PacerKey>) -> Option<&Arc<Pacer>> {
+        let pacer = self.pacer.as_ref()?;
+        match (scope, self.scoped.as_deref()) {
+            (Some(key), Some(table)) if !self.in_fleet() => Some(table.shared(key)),
+            _ => Some(pacer),
+        }
+    }
+
+    /// The policy's own pacer, shared: for a fleet to join.
+    #[cfg(feature = "redis")]
     pub(crate) fn shared_pacer(&self) -> Option<Arc<Pacer>> {
         self.pacer.clone()
+    }
+
+    /// Whether the policy has joined a fleet (whose key is then every call's scope).
+    #[inline(always)]
+    fn in_fleet(&self) -> bool {
+        #[cfg(feature = "redis")]
+        return self.fleet.is_some();
+        #[cfg(not(feature = "redis"))]
+        false
     }
 
     /// Whether a gate or a pacer may hold an attempt.
@@ -768,6 +816,9 @@ impl PolicyBuilder {
             #[cfg(feature = "redis")]
             fleet: None,
             pacer: self.rate.map(|c| Arc::new(Pacer::new(c))),
+            scoped: self
+                .rate
+                .map(|c| Arc::new(Pacers::new(c, Pacers::DEFAULT_SLOTS))),
             holds: self.rate.is_some(),
             checks_due: self.rate.is_some() || self.max_elapsed.is_some(),
         }
