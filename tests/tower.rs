@@ -187,13 +187,7 @@ async fn issue_12_keep_inner_types_in_a_hyper_util_client_stack() {
 async fn a_throttle_on_one_host_never_paces_calls_to_another() {
     // One server, two host names for it: the pacer's scope is the request's host.
     let server = Server::start(vec![Canned::new(429)]).await;
-    let mut rate = redial::pacer::PacerConfig::default();
-    rate.max_wait = Duration::from_secs(5);
-    let policy = Policy::builder()
-        .pace(rate)
-        .max_attempts(1)
-        .build()
-        .expect("a valid policy");
+    let policy = common::paced_once();
     let sleeper = Recording::new(redial::sleep::TokioSleeper);
     let service = RetryLayer::new(policy.clone())
         .sleeper(sleeper.clone())

@@ -355,3 +355,15 @@ pub async fn run_async<S: Sleeper + Clone>(s: &Scenario, sleeper: S) -> (Run, S)
         sleeper,
     )
 }
+
+/// A policy that paces (waits of up to 5 s for a slot) and makes one attempt: a 429 comes
+/// back to the test, and teaches the pacer of the request's scope.
+pub fn paced_once() -> Policy {
+    let mut rate = redial::pacer::PacerConfig::default();
+    rate.max_wait = Duration::from_secs(5);
+    Policy::builder()
+        .pace(rate)
+        .max_attempts(1)
+        .build()
+        .expect("a valid policy")
+}
