@@ -704,3 +704,19 @@ proptest! {
         prop_assert_eq!(server_wait(&m, 503, wall()).map(|h| h.wait), Some(S(offset)));
     }
 }
+
+#[test]
+fn a_wall_clock_before_1970_still_measures_resets_from_now() {
+    // A machine whose clock was never set can read before the epoch: a reset date is then
+    // further away, not nearer (the clock's offset counts negative).
+    use redial::hints::{parse_rfc3339_reset, parse_x_ratelimit_reset};
+    let before = UNIX_EPOCH - Duration::from_secs(5);
+    assert_eq!(
+        parse_rfc3339_reset("1970-01-01T00:00:05Z", before),
+        Some(Duration::from_secs(10))
+    );
+    assert_eq!(
+        parse_x_ratelimit_reset("1000000000", before),
+        Some(Duration::from_secs(1_000_000_005))
+    );
+}
