@@ -10,7 +10,7 @@ use common::Recording;
 use redial::tower::{ReplayBody, RetryLayer};
 use redial::{Last, Refusal};
 use redial::{Policy, Preset, StopReason};
-use tower::{Layer, ServiceExt};
+use tower::{Layer, Service, ServiceExt};
 
 fn instant() -> Recording<fn(Duration) -> std::future::Ready<()>> {
     Recording::new(|_| std::future::ready(()))
@@ -217,4 +217,35 @@ async fn a_throttle_on_one_host_never_paces_calls_to_another() {
         !sleeper.waits().is_empty(),
         "calls to the throttled host wait for their slots"
     );
+}
+
+#[tokio::test]
+async fn the_pacers_wait_is_backpressure_in_poll_ready() {
+    let server = Server::start(vec![Canned::new(429)]).await;
+    let policy = common::paced_once();
+    let mut service = RetryLayer::new(policy.clone())
+        .sleeper(redial::sleep::TokioSleeper)
+        .layer(upstream(reqwest::Client::new()));
+    let get = || {
+        http::Request::get(server.url("/a"))
+            .body(String::new())
+            .expect("valid request")
+    };
+    // Not paced yet: ready at once. The 429 cuts this host's rate.
+    let throttled = service.ready().await.expect("ready").call(get()).await;
+    assert!(throttled.is_err());
+    let (mut readying, mut calling) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..3 {
+        let t0 = std::time::Instant::now();
+        let ready = service.ready().await.expect("ready");
+        readying += t0.elapsed();
+        let t1 = std::time::Instant::now();
+        let response = ready.call(get()).await.expect("served");
+        calling += t1.elapsed();
+        assert_eq!(response.status(), 200);
+    }
+    // The waits (about 0.7 s a slot at the cut rate) came in poll_ready; each call then
+    // went in the slot it was given.
+    assert!(readying >= Duration::from_millis(500), "{readying:?}");
+    assert!(calling < Duration::from_millis(300), "{calling:?}");
 }

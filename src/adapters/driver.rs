@@ -48,9 +48,11 @@ use super::options::{AsPolicy, Options};
 use super::request_ids::RequestIds;
 use super::retry_error::{Last, Refusal, RetryError};
 use super::tracing::Trace;
-use slot::Slot;
+#[cfg(feature = "tower")]
+pub(crate) use slot::Grant;
+pub(crate) use slot::Slot;
 
-mod slot;
+pub(crate) mod slot;
 
 /// What happened to a call: the input of [`Driver::handle`].
 #[derive(Debug)]
@@ -328,6 +330,9 @@ pub struct Driver<P> {
     paced_10ms: u16,
     /// Why the adapter sleeps, while it does.
     wait: Wait,
+    /// The first attempt's pacer slot was taken before the call began (a tower service's
+    /// `poll_ready`): it goes without asking the pacer.
+    prepaid: bool,
     /// The pacer's slot an attempt waits for, given back if the call is dropped.
     slot: Option<Slot>,
 }
@@ -344,12 +349,23 @@ impl<P> Default for Driver<P> {
             held_10ms: 0,
             paced_10ms: 0,
             wait: Wait::Backoff,
+            prepaid: false,
             slot: None,
         }
     }
 }
 
 impl<P> Driver<P> {
+    /// A driver whose first attempt already has its pacer slot: taken in a tower service's
+    /// `poll_ready`, in the pacer the call's scope paces with.
+    #[cfg(feature = "tower")]
+    pub(crate) fn prepaid() -> Self {
+        Driver {
+            prepaid: true,
+            ..Driver::default()
+        }
+    }
+
     /// Why the adapter sleeps, while it obeys a [`Command::Sleep`] (the property tests
     /// read it; the adapters need not know).
     #[cfg(test)]
@@ -431,6 +447,10 @@ impl<P: AsPolicy> Driver<P> {
         };
         if deadline.is_some() && unstarted {
             self.start(options, now);
+        }
+        if core::mem::take(&mut self.prepaid) && pacer.is_some() {
+            // The service's `poll_ready` took this attempt's slot.
+            return Command::Attempt;
         }
         if let Some(pacer) = pacer {
             // The slot must come before the deadline, measured from the call's start.

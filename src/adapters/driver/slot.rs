@@ -12,15 +12,14 @@ use crate::pacer::{Pacer, Ticket};
 #[derive(Debug)]
 pub(crate) struct Slot {
     ticket: Ticket,
-    /// `None` once redeemed or released: nothing left to give back.
-    pacer: Option<Arc<Pacer>>,
+    grant: Grant,
 }
 
 impl Slot {
     pub(crate) fn new(ticket: Ticket, pacer: Arc<Pacer>) -> Slot {
         Slot {
             ticket,
-            pacer: Some(pacer),
+            grant: Grant::new(pacer),
         }
     }
 
@@ -28,12 +27,56 @@ impl Slot {
         self.ticket
     }
 
+    /// The pacer the place is in.
+    #[cfg(feature = "tower")]
+    pub(crate) fn pacer(&self) -> Option<&Arc<Pacer>> {
+        self.grant.pacer.as_ref()
+    }
+
     /// The place moved (the rate was cut while it waited): the same wait, a new ticket.
-    pub(crate) fn renew(mut self, ticket: Ticket) -> Slot {
+    pub(crate) fn renew(self, ticket: Ticket) -> Slot {
         Slot {
             ticket,
-            pacer: self.pacer.take(),
+            grant: self.grant,
         }
+    }
+
+    /// The place came: what is left is a slot taken, not yet used.
+    #[cfg(feature = "tower")]
+    pub(crate) fn granted(self) -> Grant {
+        self.grant
+    }
+
+    /// The attempt went in its place.
+    pub(crate) fn redeem(self) {
+        self.grant.redeem();
+    }
+
+    /// The call stops before its place came: the place goes to the next caller.
+    pub(crate) fn release(self, now: Instant) {
+        self.grant.release(now);
+    }
+}
+
+/// A slot taken in a pacer for an attempt not sent yet (a tower service's `poll_ready`
+/// takes one for its next call): used ([`Grant::redeem`]) or given back, on drop too.
+/// Given back after its time came, only its place in the queue returns: the bucket's
+/// interval it began is spent (the pacer keeps no record to undo it).
+#[derive(Debug)]
+pub(crate) struct Grant {
+    /// `None` once redeemed or released: nothing left to give back.
+    pacer: Option<Arc<Pacer>>,
+}
+
+impl Grant {
+    pub(crate) fn new(pacer: Arc<Pacer>) -> Grant {
+        Grant { pacer: Some(pacer) }
+    }
+
+    /// Whether the slot is in `pacer`.
+    #[cfg(feature = "tower")]
+    pub(crate) fn is_in(&self, pacer: &Arc<Pacer>) -> bool {
+        self.pacer.as_ref().is_some_and(|p| Arc::ptr_eq(p, pacer))
     }
 
     /// The attempt went in its place.
@@ -41,7 +84,7 @@ impl Slot {
         self.pacer = None;
     }
 
-    /// The call stops before its place came: the place goes to the next caller.
+    /// The place will not be used: it goes to the next caller.
     pub(crate) fn release(mut self, now: Instant) {
         if let Some(pacer) = self.pacer.take() {
             pacer.release(now);
@@ -49,7 +92,7 @@ impl Slot {
     }
 }
 
-impl Drop for Slot {
+impl Drop for Grant {
     fn drop(&mut self) {
         // Dropped while waiting (a cancelled future, a panic unwinding): the adapter's
         // clock is out of reach here, and the pacer only needs to know the place is free.

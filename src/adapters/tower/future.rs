@@ -63,12 +63,18 @@ where
     Svc: tower_service::Service<Req>,
     S: Sleeper,
 {
-    pub(crate) fn new(service: Svc, request: Req, sleeper: S, options: Options<P, C, N>) -> Self {
+    pub(crate) fn new(
+        service: Svc,
+        request: Req,
+        sleeper: S,
+        options: Options<P, C, N>,
+        driver: Driver<P>,
+    ) -> Self {
         RetryServiceFuture {
             service,
             sleeper,
             options,
-            driver: Driver::default(),
+            driver,
             mode: PhantomData,
             state: TowerState::Due { request },
         }

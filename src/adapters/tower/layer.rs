@@ -6,7 +6,7 @@ use crate::adapters::classify::HttpClassify;
 use crate::adapters::notify::NoNotify;
 use crate::adapters::options::WithSleeper;
 use crate::adapters::retrying::Retrying;
-use crate::adapters::sleep::DefaultSleeper;
+use crate::adapters::sleep::{DefaultSleeper, Sleeper};
 
 /// A tower [`Layer`](tower_layer::Layer) (feature `tower`) that retries `http::Request`s
 /// through any `Service` under a policy.
@@ -135,7 +135,7 @@ impl<P, S, C, N> Retrying<TowerLayer, P, S, C, N> {
     }
 }
 
-impl<Svc, P: Clone, S: Clone, C: Clone, N: Clone, M: Clone> tower_layer::Layer<Svc>
+impl<Svc, P: Clone, S: Sleeper + Clone, C: Clone, N: Clone, M: Clone> tower_layer::Layer<Svc>
     for Retrying<TowerLayer<M>, P, S, C, N>
 {
     type Service = RetryService<Svc, P, S, C, N, M>;

@@ -4,11 +4,13 @@ pub(crate) mod future;
 pub(crate) mod layer;
 pub(crate) mod mode;
 pub(crate) mod replay;
+pub(crate) mod reserve;
 
 use future::RetryServiceFuture;
 use layer::TowerLayer;
 use mode::{TowerMode, WrapInRetryError};
 use replay::ReplayBody;
+use reserve::Reserved;
 
 use core::task::{Context, Poll};
 
@@ -16,6 +18,7 @@ use crate::classify::RequestFacts;
 use crate::pacer::PacerKey;
 
 use super::classify::Classify;
+use super::driver::Driver;
 use super::notify::Notify;
 use super::options::{AsPolicy, Options};
 #[cfg(doc)]
@@ -34,15 +37,41 @@ use super::sleep::Sleeper;
 /// ));
 /// # drop(service);
 /// ```
-#[derive(Clone, Debug)]
-pub struct RetryService<Svc, P, S, C, N, M = WrapInRetryError> {
+///
+/// While the policy's rate pacer paces, `poll_ready` takes the next call's slot and is not
+/// ready until it comes: the pacer's wait is backpressure, as a concurrency limit's is. It
+/// asks the pacer of the last request's host (the request it readies is not known yet);
+/// a call to another host gives the slot back and waits in its own pacer instead. A clone
+/// starts with no slot, and a slot never used is given back.
+#[derive(Debug)]
+pub struct RetryService<Svc, P, S: Sleeper, C, N, M = WrapInRetryError> {
     inner: Svc,
     options: Options<P, C, N>,
     sleeper: S,
     mode: core::marker::PhantomData<M>,
+    /// The slot `poll_ready` took for the next call.
+    reserved: Reserved<S::Sleep>,
+    /// The scope of the last request: `poll_ready` asks its pacer.
+    scope: Option<PacerKey>,
 }
 
-impl<Svc, P, S, C, N, M> RetryService<Svc, P, S, C, N, M> {
+/// A clone shares the policy (its budget and pacers) and has no slot of its own yet.
+impl<Svc: Clone, P: Clone, S: Sleeper + Clone, C: Clone, N: Clone, M> Clone
+    for RetryService<Svc, P, S, C, N, M>
+{
+    fn clone(&self) -> Self {
+        RetryService {
+            inner: self.inner.clone(),
+            options: self.options.clone(),
+            sleeper: self.sleeper.clone(),
+            mode: core::marker::PhantomData,
+            reserved: Reserved::None,
+            scope: self.scope,
+        }
+    }
+}
+
+impl<Svc, P, S: Sleeper, C, N, M> RetryService<Svc, P, S, C, N, M> {
     /// The wrapped service.
     ///
     /// ```
@@ -70,10 +99,13 @@ where
     type Error = M::Error;
     type Future = RetryServiceFuture<Svc, http::Request<B>, P, S, C, N, M>;
 
-    /// Always ready: each call drives the readiness of its own clone of the inner service
-    /// before each attempt, so that a retry waits for readiness too.
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
+    /// Ready once the rate pacer gives the next call a slot (at once while it does not
+    /// pace). The inner service's readiness is not asked here: each call drives the
+    /// readiness of its own clone before each attempt, so that a retry waits for it too.
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let policy = self.options.policy.borrow();
+        let ready = self.reserved.poll(cx, policy, self.scope, &self.sleeper);
+        ready.map(Ok)
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
@@ -94,11 +126,19 @@ where
         if let Some(rng) = &mut self.options.rng {
             options.rng = Some(rng.fork());
         }
-        RetryServiceFuture::new(self.inner.clone(), request, self.sleeper.clone(), options)
+        // The slot `poll_ready` took is this call's if its request paces in that pacer.
+        self.scope = options.facts.scope();
+        let pacer = options.policy.borrow().shared_pacer_for(self.scope);
+        let driver = match self.reserved.take_for(pacer) {
+            true => Driver::prepaid(),
+            false => Driver::default(),
+        };
+        let inner = self.inner.clone();
+        RetryServiceFuture::new(inner, request, self.sleeper.clone(), options, driver)
     }
 }
 
-impl<Svc, P, S, C, N, M> RetryService<Svc, P, S, C, N, M> {
+impl<Svc, P, S: Sleeper, C, N, M> RetryService<Svc, P, S, C, N, M> {
     pub(crate) fn from_layer(inner: Svc, layer: &Retrying<TowerLayer<M>, P, S, C, N>) -> Self
     where
         P: Clone,
@@ -111,6 +151,8 @@ impl<Svc, P, S, C, N, M> RetryService<Svc, P, S, C, N, M> {
             options: layer.options.clone(),
             sleeper: layer.sleeper.clone(),
             mode: core::marker::PhantomData,
+            reserved: Reserved::None,
+            scope: None,
         }
     }
 }
