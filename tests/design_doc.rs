@@ -176,6 +176,13 @@ fn the_pacer_numbers_are_the_codes() {
         &doc,
         &format!("never above {} × `W_max`", redial::pacer::Pacer::MAX_KEPT),
     );
+    says(
+        &doc,
+        &format!(
+            "{} or more after the last cut (`Pacer::SERVED_AFTER`",
+            spoken(redial::pacer::Pacer::SERVED_AFTER)
+        ),
+    );
     says(&doc, &format!("CUBIC curve (`C` = {})", p.cubic.scale));
     says(
         &doc,

@@ -6,7 +6,10 @@
 //! cargo run --release -p redial-sim --example pacer_study -- --seeds 1-10
 //! cargo run --release -p redial-sim --example pacer_study -- --fleet-table --seeds 1-5
 //! cargo run --release -p redial-sim --example pacer_study -- --fleet-table --cut-on-shed
+//! FROM=0 TO=20 ROWS=leaky cargo run --release -p redial-sim --example pacer_study
 //! ```
+//!
+//! `FROM` and `TO` set the window measured, in seconds (20 to 140 by default).
 //!
 //! Every row is one scenario and fleet, run on each seed; a cell is the median of the
 //! seeds, with the worst in brackets. Measured over the run's steady part, from 20 s to
@@ -34,12 +37,20 @@ struct Row {
 }
 
 fn measure(r: &Report, from: usize) -> Row {
-    let window = r.buckets.get(from..TO.min(r.buckets.len())).unwrap_or(&[]);
+    let to: usize = std::env::var("TO")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(TO);
+    let from: usize = std::env::var("FROM")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(from);
+    let window = r.buckets.get(from..to.min(r.buckets.len())).unwrap_or(&[]);
     let served: u64 = window.iter().map(|b| b.successes).sum();
     let throttled: u64 = window.iter().map(|b| b.failures).sum();
     Row {
         per_served: throttled as f64 / served.max(1) as f64,
-        served: served as f64 / (TO - from) as f64,
+        served: served as f64 / (to - from) as f64,
         succeeded: r.stopped(StopReason::Succeeded) as f64 / r.calls.max(1) as f64,
         rate_limited: r.rate_limited,
         p99: r.latency.p99().unwrap_or_default(),

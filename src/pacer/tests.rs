@@ -598,9 +598,7 @@ fn a_cut_here_is_reported_in_the_fleet_units_and_wakes_the_exchange() {
     // This process measured about ten answers a second: the fleet, about forty.
     assert!((cut.w_max - 40.0).abs() < 8.0, "{}", cut.w_max);
     let rate = p.rate(at(t0, 4000)).unwrap();
-    // Cut to what the server served (all but this 429), a quarter of it for this process.
-    let (cut_alone, kept) = (cut.w_max * 0.7 / 4.0, cut.w_max * 0.99 / 4.0);
-    assert!(rate > cut_alone + 0.1 && rate <= kept + 0.01, "{rate}");
+    assert!((rate - cut.w_max * 0.7 / 4.0).abs() < 0.01, "{rate}");
 }
 
 #[test]
@@ -653,23 +651,36 @@ proptest! {
 
 #[test]
 fn a_cut_keeps_the_rate_the_server_served() {
-    // Twenty answers a second, then one 429: the server served nineteen of every twenty,
-    // so the rate is cut to that, not to 0.7 of twenty (an acceleration limit would lower
-    // its next allowance to whatever is sent).
+    // Twenty answers a second, a 429 (the first cut: 0.7 of twenty), twenty a second again
+    // for two seconds, and a 429: the server served nearly all of them, so the second cut
+    // keeps that, not 0.7 of it (an acceleration limit would lower its next allowance to
+    // whatever is sent).
     let p = Pacer::default();
     let t0 = Instant::now();
-    for i in 0..40 {
-        p.on_response(at(t0, i * 50), false, false, None);
-    }
+    let answers = |from: u64| {
+        for i in 0..40 {
+            p.on_response(at(t0, from + i * 50), false, false, None);
+        }
+    };
+    answers(0);
     p.on_response(at(t0, 2000), true, false, None);
-    let rate = p.rate(at(t0, 2000)).expect("cut");
-    assert!(rate > 20.0 * 0.7 + 1.0, "cut below the served rate: {rate}");
-    assert!(rate < 20.0, "still a cut: {rate}");
-    // When most answers are throttles, the cut is the curve's own.
-    let q = Pacer::default();
-    for i in 0..40 {
-        q.on_response(at(t0, i * 50), i % 2 == 0, false, None);
-    }
-    let rate = q.rate(at(t0, 2000)).expect("cut");
-    assert!(rate <= 20.0 * 0.7 + 0.01, "{rate}");
+    let first = p.rate(at(t0, 2000)).expect("cut");
+    assert!(
+        (first - 20.0 * 0.7).abs() < 1.0,
+        "the first cut is 0.7's: {first}"
+    );
+    answers(2050);
+    let before = p.rate(at(t0, 4000)).expect("pacing");
+    p.on_response(at(t0, 4050), true, false, None);
+    let rate = p.rate(at(t0, 4050)).expect("cut");
+    assert!(
+        rate > before * 0.7 + 2.0,
+        "cut below the served rate: {rate} from {before}"
+    );
+    assert!(rate < before, "still a cut: {rate} from {before}");
+    // A cut within SERVED_AFTER of the last reads meters that still show the rate before
+    // it: the cut is 0.7's alone.
+    p.on_response(at(t0, 4050 + 300), true, false, None);
+    let again = p.rate(at(t0, 4350)).expect("pacing");
+    assert!(again <= rate * 0.7 + 0.01, "{again} after {rate}");
 }
