@@ -297,6 +297,14 @@ mod tests {
     /// `tests/alloc_future.rs` runs with this feature on and counts no allocation.)
     #[test]
     fn a_blocking_call_traces_each_retry_and_its_end() {
+        // tracing caches each callsite's interest for the whole process, asked of the
+        // default subscriber of whichever thread reaches it first while one dispatcher
+        // is registered: another test's call, with no subscriber, cached "never" and this
+        // capture saw nothing (seen once in CI). A second dispatcher, interested in
+        // everything and alive for the whole test, makes the interest both's.
+        let anchor: &'static Capture = Box::leak(Box::default());
+        let _anchor = tracing::Dispatch::new(anchor);
+        tracing::callsite::rebuild_interest_cache();
         let capture: &'static Capture = Box::leak(Box::default());
         let mut refusals = 2;
         let policy = crate::Policy::default();
