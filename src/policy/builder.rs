@@ -257,8 +257,8 @@ impl Policy {
         self.gate.as_ref()
     }
 
-    /// The rate pacer, if pacing is on (a policy file's `[rate]` table, or
-    /// [`PolicyBuilder::pace`]): one per policy, shared by its clones.
+    /// The policy's own rate pacer, if pacing is on (a policy file's `[rate]` table, or
+    /// [`PolicyBuilder::pace`]), shared by its clones.
     ///
     /// ```
     /// use redial::pacer::PacerConfig;
