@@ -467,12 +467,19 @@ mod tests {
         for bad in ["a,", ",a", "a,,b", "a b", "\ta", "a;B=1", "a;=1", "a; b =1"] {
             assert!(!is_list(bad), "{bad:?}");
         }
-        // Dates (§3.3.7) are Integers after `@`; Display Strings (§3.3.8) percent-encode
-        // UTF-8 after `%`. Each is a whole item, so a list of them is a list.
-        for ok in ["@1659578233", "a;d=@-1, @0", "%\"caf%c3%a9\"", "a;s=%\"x\""] {
+        // Booleans (§3.3.6) are `?0` and `?1`; Dates (§3.3.7) are Integers after `@`;
+        // Display Strings (§3.3.8) percent-encode UTF-8 after `%`. Each is a whole item.
+        let items = [
+            "?0",
+            "a;f=?0, ?1",
+            "@1659578233",
+            "a;d=@-1, @0",
+            "%\"caf%c3%a9\"",
+        ];
+        for ok in items {
             assert!(is_list(ok), "{ok:?}");
         }
-        for bad in ["@1.5", "@", "@x", "%\"%zz\"", "%x"] {
+        for bad in ["?2", "?", "@1.5", "@", "@x", "%\"%zz\"", "%x"] {
             assert!(!is_list(bad), "{bad:?}");
         }
     }
