@@ -482,6 +482,13 @@ mod tests {
         for bad in ["?2", "?", "@1.5", "@", "@x", "%\"%zz\"", "%x"] {
             assert!(!is_list(bad), "{bad:?}");
         }
+        // Decimals (§3.3.2): at most 12 digits before the point, 1 to 3 after it.
+        for ok in ["1.5", "-1.5", "a;q=0.123", "123456789012.5", "999999999999999"] {
+            assert!(is_list(ok), "{ok:?}");
+        }
+        for bad in ["1.", "1.2345", "1234567890123.5", "1234567890123456", "-", "-.5"] {
+            assert!(!is_list(bad), "{bad:?}");
+        }
     }
 
     #[test]
