@@ -482,6 +482,13 @@ mod tests {
         for bad in ["?2", "?", "@1.5", "@", "@x", "%\"%zz\"", "%x"] {
             assert!(!is_list(bad), "{bad:?}");
         }
+        // Strings (§3.3.3) escape only `"` and `\`; Byte Sequences (§3.3.5) are base64.
+        for ok in [r#""a\"b""#, r#""a\\b""#, ":aGVsbG8=:", ":a+/b:", "::"] {
+            assert!(is_list(ok), "{ok:?}");
+        }
+        for bad in [r#""a\b""#, ":a:", ":YQ=a:", ":a-b:"] {
+            assert!(!is_list(bad), "{bad:?}");
+        }
         // Decimals (§3.3.2): at most 12 digits before the point, 1 to 3 after it.
         for ok in ["1.5", "-1.5", "a;q=0.123", "123456789012.5", "999999999999999"] {
             assert!(is_list(ok), "{ok:?}");
