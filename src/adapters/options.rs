@@ -46,6 +46,32 @@ impl<P, C, N> Options<P, C, N> {
     }
 }
 
+impl<P: AsPolicy, C, N> Options<P, C, N> {
+    /// What an adapter that sees the request learns from it, once per call: whether it is
+    /// safe to retry (unless `.idempotent()` said so for every request), and the scope of
+    /// its rate limit (the one the caller named, else its `host` when the policy paces;
+    /// a policy without a pacer hashes nothing).
+    #[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
+    #[inline]
+    pub(crate) fn read_request(
+        &mut self,
+        method: &http::Method,
+        headers: &http::HeaderMap,
+        host: Option<&str>,
+    ) {
+        use crate::pacer::PacerKey;
+        let named = self.facts.scope();
+        if !self.facts.is_idempotent() {
+            self.facts = RequestFacts::from_parts(method, headers);
+        }
+        let paces = self.policy.borrow().pacer().is_some();
+        let scope = named.or_else(|| host.filter(|_| paces).map(PacerKey::host));
+        if let Some(scope) = scope {
+            self.facts = self.facts.with_scope(scope);
+        }
+    }
+}
+
 /// The result type an adapter's attempts produce, `Result<Ok, Err>`: what a classifier
 /// reads. Implemented by every adapter part that knows it.
 pub trait AttemptOutput {

@@ -8,8 +8,7 @@ use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
-use crate::classify::{Outcome, RequestFacts};
-use crate::pacer::PacerKey;
+use crate::classify::Outcome;
 use crate::Policy;
 
 use super::classify::{Classify, HttpClassify};
@@ -187,17 +186,7 @@ where
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
         let mut options = self.options.clone();
-        let scope = options.facts.scope();
-        // The request says whether it is safe to retry; `.idempotent()` says so for all.
-        if !options.facts.is_idempotent() {
-            options.facts = RequestFacts::from_parts(req.method(), req.headers());
-        }
-        // Its host is the scope of its rate limit, unless the caller named one.
-        let paces = options.policy.pacer().is_some();
-        let host = || req.url().host_str().map(PacerKey::host);
-        if let Some(scope) = scope.or_else(|| paces.then(host).flatten()) {
-            options.facts = options.facts.with_scope(scope);
-        }
+        options.read_request(req.method(), req.headers(), req.url().host_str());
         // A seeded generator gives each request its own draws, in the order they come.
         if let Some(rng) = &mut options.rng {
             let n = self.attempts.requests.fetch_add(1, Ordering::Relaxed);

@@ -14,7 +14,6 @@ use reserve::Reserved;
 
 use core::task::{Context, Poll};
 
-use crate::classify::RequestFacts;
 use crate::pacer::PacerKey;
 
 use super::classify::Classify;
@@ -110,18 +109,7 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let mut options = self.options.clone();
-        let scope = options.facts.scope();
-        // The request says whether it is safe to retry; `.idempotent()` on the layer
-        // says so for every request.
-        if !options.facts.is_idempotent() {
-            options.facts = RequestFacts::from_parts(request.method(), request.headers());
-        }
-        // Its host is the scope of its rate limit, unless the layer names one.
-        let paces = options.policy.borrow().pacer().is_some();
-        let host = || request.uri().host().map(PacerKey::host);
-        if let Some(scope) = scope.or_else(|| paces.then(host).flatten()) {
-            options.facts = options.facts.with_scope(scope);
-        }
+        options.read_request(request.method(), request.headers(), request.uri().host());
         // A seeded generator gives each request its own stream of draws.
         if let Some(rng) = &mut self.options.rng {
             options.rng = Some(rng.fork());
