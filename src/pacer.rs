@@ -32,7 +32,10 @@
 //! because the rate changes while calls wait: a queue of times reserved at the old rate
 //! would go on sending at it for up to `max_wait` after a cut (measured: it collapses the
 //! rate, every reserved attempt drawing a 429 that cuts again). A waiting call asks
-//! [`Pacer::ready`] when it wakes, and its place is then due at the rate as it is. A call
+//! [`Pacer::ready`] when it wakes, and its place is then due at the rate as it is; it
+//! sleeps at most [`Pacer::RECHECK`] at a time, so that a place the rate brought nearer
+//! while it slept is taken when it comes (measured: sleeping until the time first given
+//! sent at the rate of up to `max_wait` ago, a quarter below it on a rising limit). A call
 //! that gives up its place (cancelled, or past its deadline) gives a token back with
 //! [`Pacer::release`].
 //!
@@ -56,7 +59,8 @@
 //! 1. [`Pacer::acquire`]`(now, deadline)`: [`Acquire::Go`] sends at once;
 //!    [`Acquire::Wait`]` { wait, ticket }` sleeps `wait`, then asks
 //!    [`Pacer::ready`]`(now, ticket, deadline)`, which answers `Go` or another `Wait`
-//!    (the rate was cut meanwhile); [`Acquire::RateLimited`] stops the call with
+//!    (the slot has not come yet: a wait is at most [`Pacer::RECHECK`], and the rate may
+//!    have been cut meanwhile); [`Acquire::RateLimited`] stops the call with
 //!    `rate_limited` (the wait would pass `max_wait` or the deadline).
 //! 2. If the call is dropped while it waits, or `ready` says `RateLimited`,
 //!    [`Pacer::release`]`(now)`.
@@ -169,11 +173,12 @@ impl Default for PacerConfig {
 pub enum Acquire {
     /// Send now.
     Go,
-    /// A slot is reserved, about `wait` from now: sleep that long, then ask
-    /// [`Pacer::ready`] with the ticket (the slot moves later if the rate was cut while
-    /// waiting, and earlier if it grew).
+    /// A slot is reserved: sleep `wait`, then ask [`Pacer::ready`] with the ticket (the
+    /// slot moves later if the rate was cut while waiting, and earlier if it grew).
     Wait {
-        /// How long until the slot, at the rate as it is now.
+        /// How long to sleep before asking again: until the slot at the rate as it is
+        /// now, and at most [`Pacer::RECHECK`], so that a slot the rate brought nearer
+        /// is not missed.
         wait: Duration,
         /// The reserved slot.
         ticket: Ticket,
@@ -456,6 +461,26 @@ impl Pacer {
     /// ```
     pub const SERVED_AFTER: Duration = Duration::from_secs(1);
 
+    /// The longest a waiting attempt sleeps before it asks [`ready`](Self::ready) again.
+    /// Its slot is a place in the queue, and the place comes sooner when the rate grows
+    /// meanwhile; a waiter that slept until the time first given would miss it, and the
+    /// pacer would send at the rate it had when the call began to wait, up to `max_wait`
+    /// ago. Measured against an acceleration limit (+1 request/s each second, one client
+    /// at 30 calls/s, seeds 11–30): 21.1 calls/s served without it, 25.0 with it.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use redial::pacer::{Acquire, Pacer};
+    /// let p = Pacer::default();
+    /// let now = Instant::now();
+    /// p.set_fleet_rate(1.0, now, Duration::from_secs(60));
+    /// p.acquire(now, None);
+    /// // The slot is a second away; the waiter asks again sooner.
+    /// assert_eq!(p.acquire(now, None).wait(), Pacer::RECHECK);
+    /// assert_eq!(Pacer::RECHECK, Duration::from_millis(250));
+    /// ```
+    pub const RECHECK: Duration = Duration::from_millis(250);
+
     /// An inactive pacer.
     ///
     /// ```
@@ -548,12 +573,12 @@ impl Pacer {
     /// use redial::pacer::{Acquire, Pacer};
     /// let p = Pacer::default();
     /// let now = Instant::now();
-    /// p.set_fleet_rate(2.0, now, Duration::from_secs(60));
+    /// p.set_fleet_rate(5.0, now, Duration::from_secs(60));
     /// assert_eq!(p.acquire(now, None), Acquire::Go);
-    /// assert_eq!(p.acquire(now, None).wait(), Duration::from_millis(500));
+    /// assert_eq!(p.acquire(now, None).wait(), Duration::from_millis(200));
     /// assert_eq!(
-    ///     p.acquire(now, Some(now + Duration::from_millis(800))),
-    ///     Acquire::RateLimited { wait: Duration::from_secs(1) },
+    ///     p.acquire(now, Some(now + Duration::from_millis(300))),
+    ///     Acquire::RateLimited { wait: Duration::from_millis(400) },
     /// );
     /// ```
     pub fn acquire(&self, now: Instant, deadline: Option<Instant>) -> Acquire {
@@ -598,14 +623,14 @@ impl Pacer {
                             Acquire::RateLimited { wait }
                         }
                         Err(wait) => Acquire::Wait {
-                            wait,
+                            wait: wait.min(Pacer::RECHECK),
                             ticket: Ticket::new(slot),
                         },
                     };
                 }
                 Ok(_) => {
                     return Acquire::Wait {
-                        wait,
+                        wait: wait.min(Pacer::RECHECK),
                         ticket: Ticket::new(slot),
                     }
                 }
@@ -654,7 +679,7 @@ impl Pacer {
     }
 
     /// After a wait, whether the reserved slot has come at the rate as it is now:
-    /// [`Acquire::Go`], or [`Acquire::Wait`] again (the rate was cut meanwhile), or
+    /// [`Acquire::Go`], or [`Acquire::Wait`] again (not yet: at most [`RECHECK`](Self::RECHECK) more), or
     /// [`Acquire::RateLimited`] when the slot has moved past `deadline` (the call then
     /// stops and should [`release`](Pacer::release) it). Lock-free.
     ///
@@ -683,7 +708,10 @@ impl Pacer {
         if deadline.is_some_and(|d| wait > d.saturating_duration_since(now)) {
             Acquire::RateLimited { wait }
         } else {
-            Acquire::Wait { wait, ticket }
+            Acquire::Wait {
+                wait: wait.min(Pacer::RECHECK),
+                ticket,
+            }
         }
     }
 
@@ -737,12 +765,14 @@ impl Pacer {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// use redial::pacer::{Pacer, Quota};
+    /// use redial::pacer::{Acquire, Pacer, Quota};
     /// let p = Pacer::default();
     /// let now = Instant::now();
     /// let q = Quota { remaining: 0, reset: Duration::from_secs(3), limit: Some(100) };
     /// p.on_response(now, true, false, Some(q));
-    /// assert!(p.acquire(now, None).wait() >= Duration::from_secs(3), "held until the reset");
+    /// // Held until the reset: a call due within 2 s cannot wait for it.
+    /// let soon = Some(now + Duration::from_secs(2));
+    /// assert!(matches!(p.acquire(now, soon), Acquire::RateLimited { wait } if wait >= Duration::from_secs(3)));
     /// ```
     pub fn on_response(&self, now: Instant, throttled: bool, overload: bool, quota: Option<Quota>) {
         let now_ns = self.ns(now);

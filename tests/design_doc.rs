@@ -183,6 +183,13 @@ fn the_pacer_numbers_are_the_codes() {
             spoken(redial::pacer::Pacer::SERVED_AFTER)
         ),
     );
+    says(
+        &doc,
+        &format!(
+            "at most {} at a time (`Pacer::RECHECK`)",
+            spoken(redial::pacer::Pacer::RECHECK)
+        ),
+    );
     says(&doc, &format!("CUBIC curve (`C` = {})", p.cubic.scale));
     says(
         &doc,

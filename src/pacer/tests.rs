@@ -105,10 +105,48 @@ fn fifo_waits_and_release_reuse() {
     let p = Pacer::default();
     let t0 = Instant::now();
     p.set_fleet_rate(10.0, t0, Duration::from_secs(600));
-    let waits: Vec<_> = (0..20).map(|_| p.acquire(t0, None).wait()).collect();
-    assert!(waits.windows(2).all(|w| w[0] < w[1]), "{waits:?}");
+    let answers: Vec<_> = (0..20).map(|_| p.acquire(t0, None)).collect();
+    let places: Vec<f64> = answers
+        .iter()
+        .filter_map(|a| match a {
+            Acquire::Wait { ticket, .. } => Some(ticket.place()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(places.len(), 19, "the first goes at once: {answers:?}");
+    assert!(places.windows(2).all(|w| w[0] < w[1]), "{places:?}");
+    // Each waits until its slot, but no longer than RECHECK at a time.
+    let waits: Vec<_> = answers.iter().map(Acquire::wait).collect();
+    assert_eq!(waits[1], Duration::from_millis(100));
+    assert_eq!(waits[2], Duration::from_millis(200));
+    assert!(waits[3..].iter().all(|&w| w == Pacer::RECHECK), "{waits:?}");
     p.release(t0);
-    assert_eq!(p.acquire(t0, None).wait(), waits[19]);
+    assert_eq!(p.acquire(t0, None), answers[19], "the same slot, reused");
+}
+
+/// A waiter's slot comes sooner when the rate grows while it sleeps; it asks again within
+/// RECHECK and takes it then, instead of sleeping until the time first given.
+#[test]
+fn a_waiter_takes_a_slot_the_rate_brought_nearer() {
+    let p = Pacer::default();
+    let t0 = Instant::now();
+    p.set_fleet_rate(1.0, t0, Duration::from_secs(600));
+    assert_eq!(p.acquire(t0, None), Acquire::Go);
+    let answers: Vec<_> = (0..5).map(|_| p.acquire(t0, None)).collect();
+    // The fifth waiter's slot is five seconds away at 1/s; at once the rate doubles.
+    p.set_fleet_rate(2.0, t0, Duration::from_secs(600));
+    let mut answer = answers[4];
+    let mut now = t0;
+    while let Acquire::Wait { wait, ticket } = answer {
+        now += wait;
+        answer = p.ready(now, ticket, None);
+    }
+    assert_eq!(answer, Acquire::Go);
+    let waited = now - t0;
+    assert!(
+        waited <= Duration::from_millis(2750),
+        "sent {waited:?} after asking; its slot came after 2.5 s"
+    );
 }
 
 #[test]

@@ -33,7 +33,7 @@ impl Slot {
         self.grant.pacer.as_ref()
     }
 
-    /// The place moved (the rate was cut while it waited): the same wait, a new ticket.
+    /// The slot has not come yet (a ticket for the same place): the same wait goes on.
     pub(crate) fn renew(self, ticket: Ticket) -> Slot {
         Slot {
             ticket,

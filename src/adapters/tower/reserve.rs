@@ -88,7 +88,7 @@ impl<Sl: Future<Output = ()>> Reserved<Sl> {
                             };
                             *self = Reserved::Ready(slot.granted());
                         }
-                        // The rate was cut while it waited: the same place, later.
+                        // Not come yet: another sleep of at most RECHECK.
                         Acquire::Wait { wait, .. } => sleep.set(sleeper.sleep(wait)),
                         Acquire::RateLimited { .. } => {
                             *self = Reserved::None;
@@ -156,22 +156,28 @@ mod tests {
         // The next is a second away: not ready, its place held.
         let waiting = reserve(&policy);
         assert!(matches!(waiting, Reserved::Waiting { .. }), "{waiting:?}");
-        let behind = pacer.acquire(now, None).wait();
-        assert!(
-            behind > Duration::from_millis(1500),
-            "queued behind it: {behind:?}"
-        );
+        let behind = place(pacer, now);
+        assert!(behind >= 2.0, "queued behind it: {behind}");
         pacer.release(now);
         // The service dropped while it waits: the place goes to the next caller.
         drop(waiting);
-        let next = pacer.acquire(now, None).wait();
-        // (About a second, where two were taken: the test's clock is a moment behind.)
-        assert!(next <= Duration::from_millis(1100), "{next:?}");
+        let next = place(pacer, now);
+        // (About 1, where 2 were taken: the test's clock is a moment behind.)
+        assert!(next < 1.1, "{next}");
         pacer.release(now);
         // A call that paces elsewhere gives a waiting place back too.
         let mut waiting = reserve(&policy);
         assert!(!waiting.take_for(Some(&Arc::new(Pacer::default()))));
-        let next = pacer.acquire(now, None).wait();
-        assert!(next <= Duration::from_millis(1100), "{next:?}");
+        let next = place(pacer, now);
+        assert!(next < 1.1, "{next}");
+    }
+
+    /// The place in the queue a call asking at `now` is given (a wait is at most
+    /// `Pacer::RECHECK`, so the place says how far back it is).
+    fn place(pacer: &Pacer, now: Instant) -> f64 {
+        match pacer.acquire(now, None) {
+            Acquire::Wait { ticket, .. } => ticket.place(),
+            other => panic!("a place in the queue, not {other:?}"),
+        }
     }
 }
