@@ -75,25 +75,21 @@ impl<Sl: Future<Output = ()>> Reserved<Sl> {
                     if sleep.as_mut().poll(cx).is_pending() {
                         return Poll::Pending;
                     }
-                    let Some(pacer) = slot.pacer().cloned() else {
-                        *self = Reserved::None;
-                        continue;
-                    };
-                    match pacer.ready(sleeper.now(), slot.ticket(), None) {
-                        Acquire::Go => {
-                            let Reserved::Waiting { slot, .. } =
+                    match slot
+                        .pacer()
+                        .map(|p| p.ready(sleeper.now(), slot.ticket(), None))
+                    {
+                        // Not come yet: another sleep, of at most `Pacer::RECHECK`.
+                        Some(Acquire::Wait { wait, .. }) => sleep.set(sleeper.sleep(wait)),
+                        // With no deadline, `ready` answers `Go` or `Wait`.
+                        Some(_) => {
+                            if let Reserved::Waiting { slot, .. } =
                                 core::mem::replace(self, Reserved::None)
-                            else {
-                                continue;
-                            };
-                            *self = Reserved::Ready(slot.granted());
+                            {
+                                *self = Reserved::Ready(slot.granted());
+                            }
                         }
-                        // Not come yet: another sleep of at most RECHECK.
-                        Acquire::Wait { wait, .. } => sleep.set(sleeper.sleep(wait)),
-                        Acquire::RateLimited { .. } => {
-                            *self = Reserved::None;
-                            return Poll::Ready(());
-                        }
+                        None => *self = Reserved::None,
                     }
                 }
             }
