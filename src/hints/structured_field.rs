@@ -541,6 +541,11 @@ mod tests {
     #[test]
     fn display_strings_decode_to_utf8() {
         assert!(is_list("%\"f%c3%bc%c3%bc\""));
+        // Three and four bytes a code point: the euro sign, and an emoji past U+FFFF.
+        assert!(is_list("%\"%e2%82%ac\""));
+        assert!(is_list("%\"%f0%9f%98%80\""));
+        // Past U+10FFFF, though its lead byte may start four.
+        assert!(!is_list("%\"%f4%90%80%80\""));
         for bad in [
             "%\"%c3\"",
             "%\"%C3%BC\"",
