@@ -226,3 +226,36 @@ fn a_429_that_says_how_long_never_spends_the_allowance() {
     let (retries, stop) = failing_call(&policy, &down, t0 + Duration::from_secs(30));
     assert_eq!(retries, 2, "{stop}");
 }
+
+#[test]
+fn counts_attempts_are_the_outcomes_and_add_up_field_by_field() {
+    // `attempts` is what the exchange and its users read of a fleet's load: every
+    // outcome, and neither the first attempts nor the retries again.
+    let a = Counts {
+        first_attempts: 7,
+        retries: 4,
+        successes: 2,
+        failures: 3,
+        overloaded: 6,
+    };
+    assert_eq!(a.attempts(), 11);
+    assert_eq!(Counts::default().attempts(), 0);
+    let b = Counts {
+        first_attempts: 1,
+        retries: 2,
+        successes: u64::MAX - 1,
+        failures: 4,
+        overloaded: 5,
+    };
+    assert_eq!(b.attempts(), u64::MAX, "saturating");
+    assert_eq!(
+        a.saturating_add(b),
+        Counts {
+            first_attempts: 8,
+            retries: 6,
+            successes: u64::MAX,
+            failures: 7,
+            overloaded: 11,
+        }
+    );
+}
