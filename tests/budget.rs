@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use redial::budget::rule::{NEW_RETRIES, RUN_CLEAN, RUN_FLAKY};
-use redial::budget::{Counts, Throttle};
+use redial::budget::{Budget, BudgetConfig, Counts, Throttle};
 use redial::hints::{Hint, HintSource};
 use redial::machine::{Action, Machine};
 use redial::{Cause, Policy, Stop, Transport, Verdict};
@@ -258,4 +258,23 @@ fn counts_attempts_are_the_outcomes_and_add_up_field_by_field() {
             overloaded: 11,
         }
     );
+}
+
+#[test]
+fn the_aws_bucket_takes_and_puts_back_through_the_budget() {
+    // `Budget::deposit` and `try_withdraw` are public: an adapter of its own may charge
+    // the bucket directly. A refund fills it back, never above capacity.
+    let budget = Budget::new(BudgetConfig::new(10, 5, 10, 1));
+    assert!(budget.try_withdraw(5));
+    assert!(budget.try_withdraw(4));
+    assert_eq!(budget.available(), 1);
+    budget.deposit(3);
+    assert_eq!(budget.available(), 4);
+    budget.deposit(u32::MAX);
+    assert_eq!(budget.available(), 10);
+    // The adaptive kind holds no tokens: nothing to take or put back.
+    let adaptive = Budget::new(BudgetConfig::default());
+    assert!(adaptive.try_withdraw(u32::MAX));
+    adaptive.deposit(5);
+    assert_eq!(adaptive.available(), 0);
 }
