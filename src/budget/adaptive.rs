@@ -966,6 +966,31 @@ mod tests {
     }
 
     #[test]
+    fn a_window_of_half_a_failure_keeps_the_episode_going() {
+        // The rule's fine print: a fold whose window holds fewer than half a failure forgets
+        // the episode's successes. Ten calls before the first decision, one of them failed,
+        // weigh as five: half a failure, which is not fewer.
+        let v = View::first(
+            Counts {
+                first_attempts: 10,
+                successes: 9,
+                failures: 1,
+                ..Counts::default()
+            },
+            0.0,
+        );
+        assert_eq!(v.failed, 0.5);
+        let two = Counts {
+            first_attempts: 2,
+            successes: 2,
+            ..Counts::default()
+        };
+        assert_eq!(v.folded(two, 0.0, 0.0).episode_succeeded, 2.0);
+        let quiet = View { failed: 0.49, ..v };
+        assert_eq!(quiet.folded(two, 0.0, 0.0).episode_succeeded, 0.0);
+    }
+
+    #[test]
     fn totals_derive_first_attempts_from_outcomes() {
         let a = Adaptive::new(params());
         a.on_success(true);
