@@ -10,8 +10,8 @@
 # integration tests that drive it, not the whole suite (the fleet tests alone take a
 # minute and need Redis). Results land in mutants.out/<file>/ (outcomes.json, caught.txt,
 # missed.txt, timeout.txt, unviable.txt). Needs `cargo install cargo-mutants --locked`;
-# two cores take about an hour for all of it but the budget, and the budget (343 mutants at
-# about 30 s each) nearly three more.
+# two cores take about an hour for all of it but the budget, and about three hours more
+# for the budget's 343 mutants.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
