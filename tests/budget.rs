@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use redial::budget::rule::{NEW_RETRIES, RUN_CLEAN, RUN_FLAKY};
-use redial::budget::{Counts, Throttle};
+use redial::budget::{Budget, BudgetConfig, Counts, Throttle};
 use redial::hints::{Hint, HintSource};
 use redial::machine::{Action, Machine};
 use redial::{Cause, Policy, Stop, Transport, Verdict};
@@ -225,4 +225,56 @@ fn a_429_that_says_how_long_never_spends_the_allowance() {
     let down = Verdict::retryable(Cause::status(500));
     let (retries, stop) = failing_call(&policy, &down, t0 + Duration::from_secs(30));
     assert_eq!(retries, 2, "{stop}");
+}
+
+#[test]
+fn counts_attempts_are_the_outcomes_and_add_up_field_by_field() {
+    // `attempts` is what the exchange and its users read of a fleet's load: every
+    // outcome, and neither the first attempts nor the retries again.
+    let a = Counts {
+        first_attempts: 7,
+        retries: 4,
+        successes: 2,
+        failures: 3,
+        overloaded: 6,
+    };
+    assert_eq!(a.attempts(), 11);
+    assert_eq!(Counts::default().attempts(), 0);
+    let b = Counts {
+        first_attempts: 1,
+        retries: 2,
+        successes: u64::MAX - 1,
+        failures: 4,
+        overloaded: 5,
+    };
+    assert_eq!(b.attempts(), u64::MAX, "saturating");
+    assert_eq!(
+        a.saturating_add(b),
+        Counts {
+            first_attempts: 8,
+            retries: 6,
+            successes: u64::MAX,
+            failures: 7,
+            overloaded: 11,
+        }
+    );
+}
+
+#[test]
+fn the_aws_bucket_takes_and_puts_back_through_the_budget() {
+    // `Budget::deposit` and `try_withdraw` are public: an adapter of its own may charge
+    // the bucket directly. A refund fills it back, never above capacity.
+    let budget = Budget::new(BudgetConfig::new(10, 5, 10, 1));
+    assert!(budget.try_withdraw(5));
+    assert!(budget.try_withdraw(4));
+    assert_eq!(budget.available(), 1);
+    budget.deposit(3);
+    assert_eq!(budget.available(), 4);
+    budget.deposit(u32::MAX);
+    assert_eq!(budget.available(), 10);
+    // The adaptive kind holds no tokens: nothing to take or put back.
+    let adaptive = Budget::new(BudgetConfig::default());
+    assert!(adaptive.try_withdraw(u32::MAX));
+    adaptive.deposit(5);
+    assert_eq!(adaptive.available(), 0);
 }

@@ -788,6 +788,208 @@ mod tests {
         assert_eq!(t.first_attempts, 16 * (N.div_ceil(2) + N.div_ceil(3)) + 40);
     }
 
+    /// The stripe a new thread counts on, and whether it owns it.
+    fn new_threads_stripe() -> (usize, bool) {
+        std::thread::scope(|s| s.spawn(stripe_index).join().expect("no panic"))
+    }
+
+    #[test]
+    fn a_thread_that_ends_gives_its_stripe_back_and_only_its_own() {
+        // Other tests' threads claim stripes too, for a while: wait for a free one (a
+        // bounded time), never assume one is free.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let owned_thread = |what: &str| loop {
+            let (i, owned) = new_threads_stripe();
+            if owned {
+                return i;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: no stripe was given back"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        // Many more threads than stripes, one after another: each owns one, given back by
+        // the one before it.
+        for k in 0..4 * OWNED {
+            let _ = owned_thread(&format!("thread {k}"));
+        }
+        // A thread that lives on keeps its stripe while others come and go: no other
+        // thread may count on it with plain stores.
+        let mut checked = false;
+        while !checked {
+            assert!(
+                Instant::now() < deadline,
+                "no stripe for a thread that lives on"
+            );
+            let (tx, rx) = std::sync::mpsc::channel();
+            let (stop, stopped) = std::sync::mpsc::channel::<()>();
+            std::thread::scope(|s| {
+                // Dropped on the way out, a panic included: the holder then ends too.
+                let stop = stop;
+                s.spawn(move || {
+                    let mine = stripe_index();
+                    tx.send(mine).expect("sent");
+                    if mine.1 {
+                        let _ = stopped.recv();
+                    }
+                });
+                let (held, owned) = rx.recv().expect("received");
+                if owned {
+                    for k in 0..2 * OWNED {
+                        let _ = owned_thread(&format!("thread {k} beside the holder"));
+                        assert_ne!(
+                            CLAIMED.load(Ordering::Relaxed) & (1 << held),
+                            0,
+                            "stripe {held} taken from the thread that holds it"
+                        );
+                    }
+                    checked = true;
+                }
+                let _ = stop.send(());
+            });
+        }
+    }
+
+    #[test]
+    fn threads_alive_at_once_never_own_the_same_stripe() {
+        // One thread more than there are owned stripes, all alive at once: at least one
+        // counts on the shared stripe (with `fetch_add`), and no two own the same one.
+        let ready = std::sync::Barrier::new(OWNED + 1);
+        let stripes: Vec<(usize, bool)> = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..=OWNED)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mine = stripe_index();
+                        ready.wait();
+                        mine
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .map(|t| t.join().expect("no panic"))
+                .collect()
+        });
+        assert!(stripes.contains(&(SHARED, false)), "{stripes:?}");
+        for (k, &(i, owned)) in stripes.iter().enumerate() {
+            assert_eq!(owned, i < OWNED, "{stripes:?}");
+            assert!(
+                !owned || stripes[k + 1..].iter().all(|&(j, _)| j != i),
+                "{stripes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_decision_on_another_thread_folds_once_the_fold_interval_is_over() {
+        // Each decision on a thread of its own, which has no fold of its own to reuse: the
+        // tick since the budget's first decision tells whether the last fold still holds.
+        let a = Adaptive::new(params());
+        let every = a.fold_every;
+        assert_eq!(every, 29_296_875, "1/1024 of 30 s");
+        let t0 = Instant::now();
+        let folded_at = |ns: u64| {
+            std::thread::scope(|s| {
+                let decide = || a.allow_retry(true, false, t0 + Duration::from_nanos(ns));
+                let _ = s.spawn(decide).join().expect("no panic");
+            });
+            a.folded_at.load(Ordering::Relaxed)
+        };
+        assert_eq!(folded_at(0), 0, "the first decision folds");
+        assert_eq!(folded_at(every - 1), 0, "within the interval: reused");
+        assert_eq!(folded_at(every), every, "at its end: a fold");
+        assert_eq!(folded_at(2 * every - 1), every, "reused");
+        assert_eq!(folded_at(3 * every), 3 * every);
+        // An instant from before the last fold (a thread that read the clock earlier):
+        // a fold, at that instant's tick.
+        assert_eq!(folded_at(every), every);
+    }
+
+    #[test]
+    fn a_thread_reuses_its_own_fold_within_the_interval_only() {
+        let a = Adaptive::new(params());
+        let every = a.fold_every;
+        let t0 = Instant::now();
+        let folded_at = |a: &Adaptive, ns: u64| {
+            let _ = a.allow_retry(true, false, t0 + Duration::from_nanos(ns));
+            a.folded_at.load(Ordering::Relaxed)
+        };
+        assert_eq!(folded_at(&a, 0), 0);
+        assert_eq!(folded_at(&a, every - 1), 0, "reused");
+        assert_eq!(folded_at(&a, every), every, "the interval is over: a fold");
+        // An instant before this thread's last fold: a fold at its tick.
+        assert_eq!(folded_at(&a, every - 1), every - 1);
+
+        // Another budget's fold, though its first decision came at the same instant and it
+        // folded at the same tick: its interval (30 s / 1024) is not this one's (1 s / 1024).
+        let short = Adaptive::new(Params {
+            window: Duration::from_secs(1),
+            ..params()
+        });
+        let long = Adaptive::new(params());
+        assert_eq!(folded_at(&short, 0), 0);
+        assert_eq!(folded_at(&long, 0), 0);
+        assert_eq!(folded_at(&short, 2_000_000), 2_000_000, "past 976 563 ns");
+
+        // A budget made in the place of another (the same address), which first folded on
+        // another thread at the same tick, 1 ms later: its own first instant counts.
+        let mut a = Adaptive::new(params());
+        assert_eq!(folded_at(&a, 0), 0);
+        a = Adaptive::new(Params {
+            window: Duration::from_secs(1),
+            ..params()
+        });
+        std::thread::scope(|s| {
+            let _ = s.spawn(|| folded_at(&a, 1_000_000)).join();
+        });
+        assert_eq!(a.folded_at.load(Ordering::Relaxed), 0, "its first fold");
+        assert_eq!(folded_at(&a, 5_000_000), 4_000_000, "4 ms after its first");
+    }
+
+    #[test]
+    fn a_fold_whose_tick_saturates_is_not_reused() {
+        // 600 years after the first decision the tick saturates at u64::MAX, which reads
+        // as "never folded": every decision then folds, and this thread's last fold must
+        // not say otherwise.
+        let a = Adaptive::new(params());
+        let t0 = Instant::now();
+        let _ = a.allow_retry(true, false, t0);
+        let Some(late) = t0.checked_add(Duration::from_secs(600 * 365 * 86_400)) else {
+            return; // a clock that cannot count that far cannot get there either
+        };
+        let _ = a.allow_retry(true, false, late);
+        let next = late + Duration::from_nanos(1);
+        let _ = a.allow_retry(true, false, next);
+        let at = a.slow.lock().expect("not poisoned").at;
+        assert_eq!(at, Some(next), "the decision after folded");
+    }
+
+    #[test]
+    fn a_window_of_half_a_failure_keeps_the_episode_going() {
+        // The rule's fine print: a fold whose window holds fewer than half a failure forgets
+        // the episode's successes. Ten calls before the first decision, one of them failed,
+        // weigh as five: half a failure, which is not fewer.
+        let v = View::first(
+            Counts {
+                first_attempts: 10,
+                successes: 9,
+                failures: 1,
+                ..Counts::default()
+            },
+            0.0,
+        );
+        assert_eq!(v.failed, 0.5);
+        let two = Counts {
+            first_attempts: 2,
+            successes: 2,
+            ..Counts::default()
+        };
+        assert_eq!(v.folded(two, 0.0, 0.0).episode_succeeded, 2.0);
+        let quiet = View { failed: 0.49, ..v };
+        assert_eq!(quiet.folded(two, 0.0, 0.0).episode_succeeded, 0.0);
+    }
+
     #[test]
     fn totals_derive_first_attempts_from_outcomes() {
         let a = Adaptive::new(params());
