@@ -321,7 +321,8 @@ impl Gate {
     }
 
     /// Learns from a response only a spent quota's reset: rate-limit headers that say 0
-    /// are left and when they come back, whatever the status. What a policy with a rate
+    /// are left and when they come back, whatever the status, or on a 429 a rate-limit
+    /// reset alone (the 429 says the quota is spent). What a policy with a rate
     /// pacer asks of the gate: the pacer learns from a 429 itself (a leaky bucket's
     /// `Retry-After: 1` means "this one came too soon", and holding every first attempt
     /// for it stalls the fleet), but a spent quota holds every process until its reset.

@@ -18,7 +18,7 @@
 //! 3. [`Event::Finished`] when an attempt ends, with its result: the driver classifies it
 //!    once, keeps its request id, refuses a retry the adapter says it cannot make, asks
 //!    the machine and tells the notify hook. It answers [`Command::Sleep`] (then `Due`) or
-//!    [`Command::Done`]; hand `Done`'s end and the last result to [`Driver::finish`].
+//!    [`Command::Done`]; hand `Done`'s end and the last result to [`finish`].
 //! 4. [`Event::Ended`] when a stream that opened ends cleanly: the call succeeded.
 //!
 //! The driver reads no clock. When an event needs the time it answers [`Command::Read`]

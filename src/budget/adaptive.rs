@@ -56,8 +56,8 @@
 //! the fleet's counts over the window plus the local counts not yet handed out by
 //! [`Budget::take_local_deltas`](crate::budget::Budget::take_local_deltas), in place of the local
 //! window: a process that calls rarely then borrows the fleet's history. The fleet's latest
-//! bucket of time holding failures and no success puts every failure in the strict lane at
-//! once, and its failed share stands for the incident's in the shed ratio.
+//! bucket of time holding three failures or more and no success puts every failure in the
+//! strict lane at once, and its failed share stands for the incident's in the shed ratio.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

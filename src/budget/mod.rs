@@ -291,7 +291,7 @@ pub enum Throttle {
     /// that retries add to the overload (the shed curve, down to `overload_ratio`).
     Shedding,
     /// The process has made this many retries since anything last succeeded (or its
-    /// fleet's latest seconds hold failures and no success): `overload_ratio`.
+    /// fleet's latest seconds hold three failures or more and no success): `overload_ratio`.
     Failing {
         /// The retries made since the last success.
         retries_since_success: u32,
@@ -415,8 +415,8 @@ impl Budget {
     /// the fleet's latest bucket of time (the last few seconds). Decisions read them, plus
     /// what this process has counted since its last
     /// [`take_local_deltas`](Self::take_local_deltas), until `at + fresh_for`; then they
-    /// fall back to the local window by themselves. A latest bucket with failures and no
-    /// success holds every process's retries to `overload_ratio`, as a process's own run of
+    /// fall back to the local window by themselves. A latest bucket with three failures or
+    /// more and no success holds every process's retries to `overload_ratio`, as a process's own run of
     /// failures does. What is this process's own (a new process's credit, its recoveries)
     /// it keeps. No effect on the `aws` kind.
     ///

@@ -8,7 +8,7 @@
 //!
 //! | lane | when | limit |
 //! |---|---|---|
-//! | failing | the process has made [`RUN_CLEAN`] retries since its last success ([`RUN_FLAKY`] if it has recovered from failures lately), or the fleet's latest bucket holds failures and no success | `overload_ratio` × recent first attempts |
+//! | failing | the process has made [`RUN_CLEAN`] retries since its last success ([`RUN_FLAKY`] if it has recovered from failures lately), or the fleet's latest bucket holds [`RUN_CLEAN`] failures or more and no success | `overload_ratio` × recent first attempts |
 //! | shed | the failure says the server is overloaded (503, 529, `overloaded_error`) | the shed ratio (below) × recent first attempts, plus [`NEW_RETRIES`] while the process is new |
 //! | bad luck | any other retryable failure | `retry_ratio` × recent first attempts + `min_retries` |
 //!
@@ -102,7 +102,7 @@ pub(crate) struct View {
     /// Attempts that failed, and that succeeded, since the failures began.
     pub(crate) episode_failed: f64,
     pub(crate) episode_succeeded: f64,
-    /// Whether the fleet's latest bucket holds failures and no success.
+    /// Whether the fleet's latest bucket holds [`RUN_CLEAN`] failures or more and no success.
     pub(crate) fleet_failing: bool,
 }
 

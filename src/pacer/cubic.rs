@@ -10,8 +10,8 @@
 //! (`t` seconds since the cut), which climbs fast at first, flattens as it nears the rate
 //! that was throttled, and only then probes above it, slowly at first. The constants are the
 //! SDKs' (`β` = 0.7, `C` = 0.4). Two limits keep the rise gradual, for servers with
-//! acceleration limits: the rate never exceeds twice the rate measured (the SDKs' rule), and
-//! never grows by more than `max_growth` of itself per second.
+//! acceleration limits: the rate never grows past twice the rate measured (the SDKs' rule),
+//! and never grows by more than `max_growth` of itself per second.
 //!
 //! ```
 //! use redial::pacer::{Cubic, CubicConfig};
@@ -149,7 +149,8 @@ impl Cubic {
     }
 
     /// A throttle at `now`, while the client was sending `measured` requests per second.
-    /// Returns the new rate: `β` times the lower of `measured` and the current rate.
+    /// Returns the new rate: `β` times `measured` at the first throttle, and after it `β`
+    /// times the lower of `measured` and the current rate (which the measurement may lag).
     ///
     /// ```
     /// let mut c = redial::pacer::Cubic::new(Default::default());
