@@ -89,6 +89,27 @@ impl Subscriber for Collect {
     fn exit(&self, _: &Id) {}
 }
 
+/// Runs `f` with `subscriber` as this thread's default.
+///
+/// tracing caches each callsite's interest for the whole process, asked of the dispatchers
+/// registered when a thread first reaches it: a test on another thread, between two
+/// subscribers, could leave a callsite cached "never", and a capture then saw too little
+/// (seen in CI: two events of three). One dispatcher interested in everything, alive for
+/// the whole binary, keeps every callsite's interest "sometimes", so each thread's own
+/// subscriber is asked.
+fn listening<S, T>(subscriber: S, f: impl FnOnce() -> T) -> T
+where
+    S: Subscriber + Send + Sync + 'static,
+{
+    static ANCHOR: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+    ANCHOR.get_or_init(|| {
+        let anchor = tracing::Dispatch::new(Collect::default());
+        tracing::callsite::rebuild_interest_cache();
+        anchor
+    });
+    tracing::subscriber::with_default(subscriber, f)
+}
+
 /// One scripted attempt's result.
 fn response(
     status: u16,
@@ -114,7 +135,7 @@ fn run(
 ) -> Result<(), StopReason> {
     let policy = Policy::preset(Preset::Anthropic);
     let mut script = script.into_iter();
-    tracing::subscriber::with_default(collect.clone(), || {
+    listening(collect.clone(), || {
         (|| script.next().unwrap_or(Err(Transport::Other)))
             .retry(&policy)
             .sleeper(|_: Duration| {})
@@ -251,7 +272,7 @@ fn a_ureq_status_that_arrives_as_an_error_warns_once() {
     use redial::HttpOutcome;
 
     let collect = Collect::default();
-    tracing::subscriber::with_default(collect.clone(), || {
+    listening(collect.clone(), || {
         for _ in 0..3 {
             let _ = ureq::Error::StatusCode(429).outcome();
         }
@@ -299,7 +320,7 @@ fn three_failed_attempts(subscriber: impl Subscriber + Send + Sync + 'static) {
         response(503, &[], None),
     ]
     .into_iter();
-    tracing::subscriber::with_default(subscriber, || {
+    listening(subscriber, || {
         let result = (|| script.next().unwrap_or(Err(Transport::Other)))
             .retry(&policy)
             .sleeper(|_: Duration| {})
@@ -400,7 +421,7 @@ fn a_call_the_pacer_stops_closes_its_span_as_rate_limited() {
         .sleeper(|_: Duration| {})
         .call();
     let collect = Collect::default();
-    let reasons: Vec<StopReason> = tracing::subscriber::with_default(collect.clone(), || {
+    let reasons: Vec<StopReason> = listening(collect.clone(), || {
         (0..10)
             .filter_map(|_| {
                 (|| response(200, &[], None))
@@ -429,13 +450,17 @@ fn a_call_the_pacer_stops_closes_its_span_as_rate_limited() {
     );
 }
 
-/// A clock that moves only when the call sleeps.
+/// A clock that moves only when the call sleeps, and how many times it slept.
 #[derive(Clone)]
-struct Virtual(std::rc::Rc<std::cell::Cell<std::time::Instant>>);
+struct Virtual(
+    std::rc::Rc<std::cell::Cell<std::time::Instant>>,
+    std::rc::Rc<std::cell::Cell<u32>>,
+);
 
 impl redial::sleep::BlockingSleeper for Virtual {
     fn sleep(&mut self, duration: Duration) {
         self.0.set(self.0.get() + duration);
+        self.1.set(self.1.get() + 1);
     }
 
     fn now(&self) -> std::time::Instant {
@@ -454,9 +479,10 @@ fn the_span_says_how_long_the_call_waited_for_the_pacer() {
         .max_attempts(2)
         .build()
         .expect("a valid policy");
-    let clock = Virtual(std::rc::Rc::new(std::cell::Cell::new(
-        std::time::Instant::now(),
-    )));
+    let clock = Virtual(
+        std::rc::Rc::new(std::cell::Cell::new(std::time::Instant::now())),
+        std::rc::Rc::default(),
+    );
     let once = |status: u16| {
         let mut script = vec![response(status, &[], None), response(500, &[], None)].into_iter();
         (|| script.next().unwrap_or(Err(Transport::Other)))
@@ -469,13 +495,13 @@ fn the_span_says_how_long_the_call_waited_for_the_pacer() {
     // subscriber too: a callsite first reached with none is cached as uninteresting for
     // every test of this binary.)
     let warm = Collect::default();
-    tracing::subscriber::with_default(warm, || {
+    listening(warm, || {
         assert!(once(429).is_err());
         let _ = once(200);
     });
     let collect = Collect::default();
-    let before = clock.0.get();
-    let result = tracing::subscriber::with_default(collect.clone(), || once(503));
+    let (before, sleeps_before) = (clock.0.get(), clock.1.get());
+    let result = listening(collect.clone(), || once(503));
     assert!(result.is_err());
     let spans = collect.spans.lock().unwrap().clone();
     let span = spans.values().next().expect("a span");
@@ -484,9 +510,15 @@ fn the_span_says_how_long_the_call_waited_for_the_pacer() {
         .expect("recorded: the call waited")
         .parse()
         .expect("milliseconds");
-    // The clock moved by the pacer's waits and the one retry's backoff.
+    // The clock moved by the pacer's waits and the one retry's backoff. The driver keeps
+    // the waits in tens of milliseconds, each sleep rounded up (a wait is slept in pieces
+    // of at most `Pacer::RECHECK`): at most 10 ms more a sleep.
     let moved = clock.0.get() - before;
-    assert!(ms > 0 && Duration::from_millis(ms) <= moved + Duration::from_millis(10));
+    let sleeps = clock.1.get() - sleeps_before;
+    assert!(
+        ms > 0 && Duration::from_millis(ms) <= moved + Duration::from_millis(10) * sleeps,
+        "{ms} ms recorded for {moved:?} in {sleeps} sleeps"
+    );
     // A call that never waited records nothing for it.
     let unpaced = Collect::default();
     let _ = run(&unpaced, vec![response(503, &[], None)]);
