@@ -192,6 +192,15 @@ pub enum Acquire {
 }
 
 impl Acquire {
+    /// A wait for `ticket`'s slot, `wait` away: slept in pieces of at most
+    /// [`Pacer::RECHECK`].
+    fn waiting(wait: Duration, ticket: Ticket) -> Acquire {
+        Acquire::Wait {
+            wait: wait.min(Pacer::RECHECK),
+            ticket,
+        }
+    }
+
     /// How long to wait before sending or asking again (zero for [`Acquire::Go`]).
     ///
     /// ```
@@ -622,18 +631,10 @@ impl Pacer {
                             self.release(now);
                             Acquire::RateLimited { wait }
                         }
-                        Err(wait) => Acquire::Wait {
-                            wait: wait.min(Pacer::RECHECK),
-                            ticket: Ticket::new(slot),
-                        },
+                        Err(wait) => Acquire::waiting(wait, Ticket::new(slot)),
                     };
                 }
-                Ok(_) => {
-                    return Acquire::Wait {
-                        wait: wait.min(Pacer::RECHECK),
-                        ticket: Ticket::new(slot),
-                    }
-                }
+                Ok(_) => return Acquire::waiting(wait, Ticket::new(slot)),
                 Err(seen) => bits = seen,
             }
         }
@@ -708,10 +709,7 @@ impl Pacer {
         if deadline.is_some_and(|d| wait > d.saturating_duration_since(now)) {
             Acquire::RateLimited { wait }
         } else {
-            Acquire::Wait {
-                wait: wait.min(Pacer::RECHECK),
-                ticket,
-            }
+            Acquire::waiting(wait, ticket)
         }
     }
 

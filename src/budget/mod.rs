@@ -416,8 +416,8 @@ impl Budget {
     /// what this process has counted since its last
     /// [`take_local_deltas`](Self::take_local_deltas), until `at + fresh_for`; then they
     /// fall back to the local window by themselves. A latest bucket with three failures or
-    /// more and no success holds every process's retries to `overload_ratio`, as a process's own run of
-    /// failures does. What is this process's own (a new process's credit, its recoveries)
+    /// more and no success holds every process's retries to `overload_ratio`, as a
+    /// process's own run of failures does. What is this process's own (a new process's credit, its recoveries)
     /// it keeps. No effect on the `aws` kind.
     ///
     /// ```
