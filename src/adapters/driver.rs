@@ -282,6 +282,11 @@ fn tens(wait: Duration) -> u16 {
     u16::try_from(wait.as_millis().div_ceil(10)).unwrap_or(u16::MAX)
 }
 
+/// A wait in milliseconds, rounded up (saturating at 49 days).
+fn millis(wait: Duration) -> u32 {
+    u32::try_from(wait.as_nanos().div_ceil(1_000_000)).unwrap_or(u32::MAX)
+}
+
 /// Tens of milliseconds back to a duration.
 fn from_tens(tens: u16) -> Duration {
     Duration::from_millis(u64::from(tens) * 10)
@@ -325,9 +330,10 @@ pub struct Driver<P> {
     /// How long the gate held the first attempt, in tens of milliseconds (saturating at
     /// 10m55s), for the final error: two bytes, which fit where the call had padding.
     held_10ms: u16,
-    /// How long attempts waited for the rate pacer's slots, in tens of milliseconds (as
-    /// `held_10ms`), for the final error and the span.
-    paced_10ms: u16,
+    /// How long attempts waited for the rate pacer's slots, in milliseconds (saturating at
+    /// 49 days), for the final error and the span: a wait is slept in pieces of at most
+    /// `Pacer::RECHECK`, and tens of milliseconds rounded up at each piece drifted.
+    paced_ms: u32,
     /// Why the adapter sleeps, while it does.
     wait: Wait,
     /// The first attempt's pacer slot was taken before the call began (a tower service's
@@ -347,7 +353,7 @@ impl<P> Default for Driver<P> {
             trace: Trace::default(),
             held_for: 0,
             held_10ms: 0,
-            paced_10ms: 0,
+            paced_ms: 0,
             wait: Wait::Backoff,
             prepaid: false,
             slot: None,
@@ -475,7 +481,7 @@ impl<P: AsPolicy> Driver<P> {
                             .map(|p| Slot::new(ticket, p.clone())),
                     };
                     self.wait = Wait::Pacer;
-                    self.paced_10ms = self.paced_10ms.saturating_add(tens(wait));
+                    self.paced_ms = self.paced_ms.saturating_add(millis(wait));
                     return Command::Sleep(wait);
                 }
                 Acquire::RateLimited { wait } => {
@@ -492,8 +498,11 @@ impl<P: AsPolicy> Driver<P> {
                         per_1000s: (rate * 1000.0) as u32,
                     };
                     machine.stop_with(stop);
-                    self.trace
-                        .limited(machine.attempts(), &stop, from_tens(self.paced_10ms));
+                    self.trace.limited(
+                        machine.attempts(),
+                        &stop,
+                        Duration::from_millis(u64::from(self.paced_ms)),
+                    );
                     return Command::Done(End::Stopped);
                 }
             }
@@ -703,7 +712,7 @@ impl<P: AsPolicy> Driver<P> {
         });
         let action = machine.on_outcome_read(&verdict, clocks.now, rng);
         let attempt = machine.attempts();
-        let waited = from_tens(self.paced_10ms);
+        let waited = Duration::from_millis(u64::from(self.paced_ms));
         self.trace.failed(attempt, &action, &verdict, id, waited);
         match action {
             Action::Retry(retry) => {
@@ -723,8 +732,10 @@ impl<P: AsPolicy> Driver<P> {
         match &mut self.machine {
             Some(machine) => {
                 let stop = machine.on_success();
-                self.trace
-                    .succeeded(machine.attempts(), from_tens(self.paced_10ms));
+                self.trace.succeeded(
+                    machine.attempts(),
+                    Duration::from_millis(u64::from(self.paced_ms)),
+                );
                 stop
             }
             None => Machine::<P>::first_success(options.policy.as_ref()),
@@ -773,15 +784,15 @@ impl<P: AsPolicy> Driver<P> {
             last,
         );
         let err = err.with_held(from_tens(self.held_10ms));
-        let err = match self.paced_10ms {
+        let err = match self.paced_ms {
             0 => err,
             // A call the pacer stopped says its rate in the stop already.
-            tens => {
+            ms => {
                 let rate = match stop {
                     Stop::RateLimited { .. } => None,
                     _ => policy_rate(options, now),
                 };
-                err.with_paced(from_tens(tens), rate)
+                err.with_paced(Duration::from_millis(u64::from(ms)), rate)
             }
         };
         match self.refusal {
