@@ -35,7 +35,7 @@ impl UnknownName {
     }
 
     /// What the name was for: `curve`, `budget kind`, `non-idempotent rule`,
-    /// `long-hint rule` or `transport kind`.
+    /// `long-hint rule`, `pacer engagement` or `transport kind`.
     ///
     /// ```
     /// let err = "lifo".parse::<redial::budget::BudgetKind>().unwrap_err();

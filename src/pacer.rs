@@ -16,6 +16,10 @@
 //!   the reset, once that binds: when the rate the client sends at would spend them
 //!   sooner, or when the learned rate is higher. A quota of 0 holds every attempt until
 //!   the reset.
+//! - **Engaged where it cannot hurt.** Every preset's pacer ([`PacerConfig::on_hint`])
+//!   learns nothing until a 429 says how long to wait ([`Pacer::hear_hint`]), which a
+//!   brown-out of bare 429s never does; a `[rate]` table's ([`Engage::Throttle`]) learns
+//!   from any 429.
 //! - **Inactive until needed.** A pacer that has seen no throttle and no binding quota
 //!   lets every attempt go at once: [`Pacer::acquire`] is then one load. Once active,
 //!   an atomic add (the demand a fleet shares by), a compare-and-swap on the queue's word
@@ -66,7 +70,9 @@
 //!    [`Pacer::release`]`(now)`.
 //! 3. On every answer, [`Pacer::on_response`]`(now, throttled, overload, quota)`:
 //!    `throttled` for a 429; `overload` for a 503 or 529 the budget reads as overload;
-//!    `quota` from [`Quota::from_headers`].
+//!    `quota` from [`Quota::from_headers`]. Before it, for a 429 that says how long to
+//!    wait, [`Pacer::hear_hint`]`(now)`. While [`Pacer::listens`] is false the answers
+//!    teach nothing, and a driver may skip the successes.
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -107,7 +113,7 @@
 use core::fmt;
 use core::time::Duration;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 mod cubic;
@@ -147,6 +153,74 @@ pub struct PacerConfig {
     pub settle: Duration,
     /// The CUBIC settings.
     pub cubic: CubicConfig,
+    /// What starts the pacer learning: any throttle ([`Engage::Throttle`], what a
+    /// policy file's `[rate]` table means), or only one that says how long to wait
+    /// ([`Engage::Hint`], every preset's).
+    pub engage: Engage,
+}
+
+/// What starts a [`Pacer`] learning from the answers.
+///
+/// A random brown-out of 429s that say nothing else looks, to one process, like a limiter
+/// that other processes keep full; cutting on it collapses the rate (PACER.md: 86.7 % of
+/// calls served without a pacer, 6.3 % with one, 10 clients). A 429 that says how long
+/// to wait (`Retry-After`, a reset header, a spent quota) is the server saying it paces:
+/// that is what a preset's pacer waits for.
+///
+/// ```
+/// use redial::pacer::{Engage, PacerConfig};
+/// assert_eq!(PacerConfig::default().engage, Engage::Throttle);
+/// assert_eq!(PacerConfig::on_hint().engage, Engage::Hint);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engage {
+    /// From the first throttle (a 429, or an overload the caller names) on.
+    Throttle,
+    /// From the first throttle that says how long to wait ([`Pacer::hear_hint`]); until
+    /// then the pacer learns nothing, and a call that succeeds does not reach it.
+    Hint,
+}
+
+impl Engage {
+    /// Every rule, in the order the docs list them.
+    ///
+    /// ```
+    /// assert_eq!(redial::pacer::Engage::ALL.len(), 2);
+    /// ```
+    pub const ALL: [Engage; 2] = [Engage::Hint, Engage::Throttle];
+
+    /// The name a policy file gives it (`rate.engage`).
+    ///
+    /// ```
+    /// assert_eq!(redial::pacer::Engage::Hint.as_str(), "hint");
+    /// ```
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Engage::Throttle => "throttle",
+            Engage::Hint => "hint",
+        }
+    }
+}
+
+impl fmt::Display for Engage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// ```
+/// use redial::pacer::Engage;
+/// assert_eq!("throttle".parse::<Engage>(), Ok(Engage::Throttle));
+/// assert_eq!("always".parse::<Engage>().unwrap_err().to_string(), "expected one of hint, throttle");
+/// ```
+impl core::str::FromStr for Engage {
+    type Err = crate::UnknownName;
+    fn from_str(s: &str) -> Result<Engage, crate::UnknownName> {
+        crate::names::find(Engage::ALL, s, Engage::as_str).ok_or(crate::UnknownName::new(
+            "pacer engagement",
+            crate::names::names_of!(Engage),
+        ))
+    }
 }
 
 impl Default for PacerConfig {
@@ -156,6 +230,23 @@ impl Default for PacerConfig {
             burst: 1,
             settle: Duration::from_millis(250),
             cubic: CubicConfig::default(),
+            engage: Engage::Throttle,
+        }
+    }
+}
+
+impl PacerConfig {
+    /// The defaults, engaged only by a throttle that says how long to wait: the pacer of
+    /// every preset ([`Engage::Hint`]).
+    ///
+    /// ```
+    /// let c = redial::pacer::PacerConfig::on_hint();
+    /// assert_eq!(c.max_wait, std::time::Duration::from_secs(10));
+    /// ```
+    pub fn on_hint() -> PacerConfig {
+        PacerConfig {
+            engage: Engage::Hint,
+            ..PacerConfig::default()
         }
     }
 }
@@ -378,6 +469,15 @@ pub struct Pacer {
     config: PacerConfig,
     /// Whether anything paces: false until a throttle, a binding quota or a fleet rate.
     active: AtomicBool,
+    /// Whether answers teach the pacer: from the start, or (engaged by a hint) from the
+    /// first throttle that says how long to wait.
+    listening: AtomicBool,
+    /// When a hint engaged it, on the pacer's clock; [`NOT_HEARD`] otherwise. Throttles
+    /// cut only [`Pacer::MEASURE_FIRST`] after: until then the meter has no rate to cut.
+    heard: AtomicU64,
+    /// Set once this pacer listens, shared by every pacer of one policy: what a call that
+    /// succeeds at once reads, one load, instead of finding its scope's pacer.
+    engaged: Option<Arc<AtomicBool>>,
     /// The pacer's clock starts at the first instant it is given.
     base: OnceLock<Instant>,
     anchor: Anchor,
@@ -415,6 +515,9 @@ impl fmt::Debug for Pacer {
         d.finish_non_exhaustive()
     }
 }
+
+/// `heard` before a hint engaged the pacer (or for one engaged by any throttle).
+const NOT_HEARD: u64 = u64::MAX;
 
 /// Nanoseconds between tokens at `rate` per second; 0 for no rate.
 fn interval(rate: f64) -> u64 {
@@ -490,6 +593,28 @@ impl Pacer {
     /// ```
     pub const RECHECK: Duration = Duration::from_millis(250);
 
+    /// How long a pacer engaged by a hint ([`Engage::Hint`]) measures the rate the client
+    /// sends at before a throttle may cut it: until the hint it heard nothing (a call
+    /// that succeeded did not reach it), and a cut needs a rate to cut from. Two of the
+    /// meter's half-second buckets.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use redial::pacer::{Pacer, PacerConfig};
+    /// let p = Pacer::new(PacerConfig::on_hint());
+    /// let t0 = Instant::now();
+    /// p.on_response(t0, true, false, None);
+    /// assert!(!p.is_active(), "a throttle without a hint: nothing learned");
+    /// p.hear_hint(t0);
+    /// for i in 0..20 {
+    ///     p.on_response(t0 + Duration::from_millis(50 * i), i % 2 == 0, false, None);
+    /// }
+    /// assert!(!p.is_active(), "still measuring");
+    /// p.on_response(t0 + Pacer::MEASURE_FIRST, true, false, None);
+    /// assert!(p.is_active(), "cut from the rate measured");
+    /// ```
+    pub const MEASURE_FIRST: Duration = Duration::from_secs(1);
+
     /// An inactive pacer.
     ///
     /// ```
@@ -497,9 +622,21 @@ impl Pacer {
     /// assert_eq!(p.rate(std::time::Instant::now()), None);
     /// ```
     pub fn new(config: PacerConfig) -> Pacer {
+        Pacer::sharing(config, None)
+    }
+
+    /// A pacer that sets `engaged` once it listens (a policy's pacers share one).
+    pub(crate) fn sharing(config: PacerConfig, engaged: Option<Arc<AtomicBool>>) -> Pacer {
+        let listening = config.engage == Engage::Throttle;
+        if let (true, Some(flag)) = (listening, &engaged) {
+            flag.store(true, Ordering::Release);
+        }
         Pacer {
             config,
             active: AtomicBool::new(false),
+            listening: AtomicBool::new(listening),
+            heard: AtomicU64::new(NOT_HEARD),
+            engaged,
             base: OnceLock::new(),
             anchor: Anchor::default(),
             tat: AtomicU64::new(0f64.to_bits()),
@@ -543,6 +680,58 @@ impl Pacer {
     /// ```
     pub fn is_active(&self) -> bool {
         self.active.load(Ordering::Acquire)
+    }
+
+    /// Whether answers teach the pacer, so that a driver must bring it every answer (a
+    /// success too) with the time it came: from the start when [`Engage::Throttle`]
+    /// engages it, else once a hint did ([`hear_hint`](Self::hear_hint)) or anything
+    /// made it pace. Until then a call that succeeds at once costs the pacer one load.
+    ///
+    /// ```
+    /// use redial::pacer::{Pacer, PacerConfig};
+    /// assert!(Pacer::new(PacerConfig::default()).listens());
+    /// let p = Pacer::new(PacerConfig::on_hint());
+    /// assert!(!p.listens());
+    /// p.hear_hint(std::time::Instant::now());
+    /// assert!(p.listens());
+    /// ```
+    #[inline]
+    pub fn listens(&self) -> bool {
+        self.listening.load(Ordering::Acquire)
+    }
+
+    /// A throttle at `now` said how long to wait (`Retry-After`, a reset, a spent quota):
+    /// the server paces its clients. A pacer engaged by a hint starts learning here: it
+    /// measures the rate sent for [`MEASURE_FIRST`](Self::MEASURE_FIRST), then every
+    /// throttle cuts as with [`Engage::Throttle`]. Call it before
+    /// [`on_response`](Self::on_response) for the same answer; later calls do nothing.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use redial::pacer::{Pacer, PacerConfig};
+    /// let p = Pacer::new(PacerConfig::on_hint());
+    /// p.hear_hint(Instant::now());
+    /// assert!(p.listens() && !p.is_active(), "listening, not yet pacing");
+    /// ```
+    pub fn hear_hint(&self, now: Instant) {
+        if self.listens() {
+            return;
+        }
+        let _ = self.heard.compare_exchange(
+            NOT_HEARD,
+            self.ns(now),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        self.listen();
+    }
+
+    /// From here on answers teach it, and its policy's calls bring it every one.
+    fn listen(&self) {
+        self.listening.store(true, Ordering::Release);
+        if let Some(flag) = &self.engaged {
+            flag.store(true, Ordering::Release);
+        }
     }
 
     /// `now` on the pacer's clock, in nanoseconds (saturating; an instant before the
@@ -774,11 +963,20 @@ impl Pacer {
     /// ```
     pub fn on_response(&self, now: Instant, throttled: bool, overload: bool, quota: Option<Quota>) {
         let now_ns = self.ns(now);
+        // Counted even before a hint engages it: the demand a fleet shares by.
         self.meter.record(now_ns);
-        let cut = throttled || overload;
-        if cut {
+        if !self.listens() {
+            // Engaged by a hint, and none heard yet: nothing to learn.
+            return;
+        }
+        let heard = self.heard.load(Ordering::Acquire);
+        // Just engaged by a hint: measure the rate before cutting it.
+        let measuring =
+            heard != NOT_HEARD && now_ns < heard.saturating_add(nanos(Pacer::MEASURE_FIRST));
+        if throttled || overload {
             self.throttles.record(now_ns);
         }
+        let cut = (throttled || overload) && !measuring;
         if !cut && quota.is_none() && !self.is_active() {
             return;
         }
@@ -880,6 +1078,7 @@ impl Pacer {
                     (tat < place).then_some(place.to_bits())
                 });
         }
+        self.listen();
         self.active.store(true, Ordering::Release);
     }
 

@@ -190,6 +190,22 @@ fn the_pacer_numbers_are_the_codes() {
             spoken(redial::pacer::Pacer::RECHECK)
         ),
     );
+    says(
+        &doc,
+        &format!(
+            "the rate sent for `Pacer::MEASURE_FIRST` ({}",
+            spoken(redial::pacer::Pacer::MEASURE_FIRST)
+        ),
+    );
+    // What engages each: the presets' pacer a hint, a `[rate]` table's any 429.
+    let preset = redial::Policy::default();
+    assert_eq!(
+        preset.pacer().map(|p| p.config().engage),
+        Some(redial::pacer::Engage::Hint)
+    );
+    says(&doc, "(`Engage::Hint`, `PacerConfig::on_hint`)");
+    assert_eq!(p.engage, redial::pacer::Engage::Throttle);
+    says(&doc, "engages it from any 429 (`Engage::Throttle`)");
     says(&doc, &format!("CUBIC curve (`C` = {})", p.cubic.scale));
     says(
         &doc,

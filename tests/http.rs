@@ -27,7 +27,13 @@ async fn retry_after_and_rate_limit_headers_set_the_wait() {
     ])
     .await;
     let client = reqwest::Client::new();
-    let policy = Policy::preset(Preset::Anthropic);
+    // The sleeper moves no clock, so the pacer's hold until the quota's reset (the wait
+    // the retry already slept, in real time) would show as waits of its own.
+    let policy = Preset::Anthropic
+        .builder()
+        .no_pacing()
+        .build()
+        .expect("valid");
     let sleeper = instant();
     let response = (|| client.post(server.url("/v1/messages")).body("{}").send())
         .retry(&policy)

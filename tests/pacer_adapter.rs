@@ -269,7 +269,8 @@ fn with_a_pacer_a_429_teaches_the_pacer_and_only_a_spent_quota_the_gate() {
         .sleeper(clock.clone())
         .call();
     assert!(gate.reset().is_some(), "a spent quota holds the fleet");
-    // Without a pacer, the gate learns from the 429's hint, as before.
+    // With the presets' pacer, which this 429 only now engages, the gate learns from the
+    // 429's hint, as without a pacer.
     let plain = Policy::builder()
         .max_attempts(1)
         .build()
@@ -363,4 +364,83 @@ fn a_scope_named_by_the_caller_keeps_its_own_rate_across_calls() {
         assert!(result.is_ok());
     }
     assert!(!clock.slept().is_empty(), "scope 1 still paces");
+}
+
+/// The presets' pacer (`Engage::Hint`) at `max_attempts = 1`.
+fn preset() -> Policy {
+    Policy::builder()
+        .max_attempts(1)
+        .build()
+        .expect("a valid policy")
+}
+
+/// Calls made `gap` apart for `n` calls, each answered by `answer(i)`.
+fn calls(
+    policy: &Policy,
+    clock: &Virtual,
+    n: usize,
+    gap: Duration,
+    answer: impl Fn(usize) -> Result<http::Response<()>, std::io::Error>,
+) {
+    for i in 0..n {
+        let _ = (|| answer(i)).retry(policy).sleeper(clock.clone()).call();
+        clock.advance(gap);
+    }
+}
+
+#[test]
+fn the_presets_pacer_is_never_engaged_by_429s_that_say_no_wait() {
+    let policy = preset();
+    let clock = Virtual::new();
+    // A brown-out of bare 429s: half of 600 calls at 20 a second.
+    calls(&policy, &clock, 600, Duration::from_millis(50), |i| {
+        answer(if i % 2 == 0 { 429 } else { 200 })
+    });
+    let pacer = policy.pacer().expect("every preset paces");
+    assert!(!pacer.listens() && !pacer.is_active());
+    assert!(
+        clock.slept().is_empty(),
+        "no call waited: {:?}",
+        clock.slept()
+    );
+}
+
+#[test]
+fn a_429_that_says_how_long_to_wait_engages_the_presets_pacer() {
+    let policy = preset();
+    let clock = Virtual::new();
+    let pacer = policy.pacer().expect("every preset paces");
+    // Twenty calls a second, all served, then a 429 with `Retry-After: 1`: the pacer
+    // listens from there, and measures before it cuts.
+    calls(&policy, &clock, 40, Duration::from_millis(50), |_| {
+        answer(200)
+    });
+    assert!(!pacer.listens());
+    calls(&policy, &clock, 1, Duration::from_millis(50), |_| {
+        throttled(false)
+    });
+    assert!(pacer.listens() && !pacer.is_active(), "measuring first");
+    // A second of twenty calls a second, every fourth throttled: still measuring.
+    calls(&policy, &clock, 19, Duration::from_millis(50), |i| {
+        if i % 4 == 3 {
+            throttled(false)
+        } else {
+            answer(200)
+        }
+    });
+    assert!(
+        !pacer.is_active(),
+        "throttles within a second of the hint do not cut"
+    );
+    assert!(clock.slept().is_empty());
+    // The next throttle cuts from the rate measured, twenty a second.
+    calls(&policy, &clock, 1, Duration::ZERO, |_| throttled(false));
+    let rate = pacer.rate(clock.now.get()).expect("pacing");
+    assert!(
+        rate > 10.0 && rate < 16.0,
+        "cut to about 70 % of 20/s: {rate}"
+    );
+    // Now calls made at once wait for their slots.
+    calls(&policy, &clock, 5, Duration::ZERO, |_| answer(200));
+    assert!(!clock.slept().is_empty(), "paced calls waited");
 }

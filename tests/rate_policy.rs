@@ -1,11 +1,11 @@
 //! The `[rate]` table of a policy file (issue 18): read into the policy's pacer, checked
-//! with errors that name the key, written back, and left out when pacing is off.
+//! with errors that name the key, written back, and left out for the presets' own pacer.
 
 #![cfg(feature = "serde")]
 
 use std::time::Duration;
 
-use redial::pacer::PacerConfig;
+use redial::pacer::{Engage, PacerConfig};
 use redial::Policy;
 
 #[test]
@@ -27,7 +27,40 @@ fn enabled_alone_means_the_defaults_and_false_means_off() {
     );
     let off = Policy::from_toml("[rate]\nenabled = false\nburst = 3\n").expect("valid");
     assert!(off.pacer().is_none());
-    assert!(Policy::from_toml("").expect("valid").pacer().is_none());
+    // No table: the presets' pacer, which only a 429 that says how long to wait engages.
+    let preset = Policy::from_toml("").expect("valid");
+    assert_eq!(
+        preset.pacer().map(|p| *p.config()),
+        Some(PacerConfig::on_hint())
+    );
+}
+
+#[test]
+fn engage_says_what_starts_the_pacer_and_a_table_means_any_429() {
+    for (file, engage) in [
+        ("[rate]\nburst = 2\n", Engage::Throttle),
+        ("[rate]\nengage = \"hint\"\n", Engage::Hint),
+        ("[rate]\nengage = \"hint\"\nburst = 2\n", Engage::Hint),
+        (
+            "[rate]\nburst = 2\nengage = \"throttle\"\n",
+            Engage::Throttle,
+        ),
+        (
+            "preset = \"anthropic\"\n[rate]\nmax_wait = \"3s\"\n",
+            Engage::Throttle,
+        ),
+        ("preset = \"anthropic\"\n", Engage::Hint),
+    ] {
+        let policy = Policy::from_toml(file).expect(file);
+        assert_eq!(
+            policy.pacer().map(|p| p.config().engage),
+            Some(engage),
+            "{file}"
+        );
+    }
+    let err = Policy::from_toml("[rate]\nengage = \"always\"\n").expect_err("unknown");
+    assert_eq!(err.key(), "rate.engage");
+    assert!(err.to_string().contains("hint, throttle"), "{err}");
 }
 
 #[test]
@@ -52,9 +85,23 @@ fn the_rate_table_is_written_back_and_left_out_when_off() {
     let policy = Policy::builder().pace(rate).build().expect("valid");
     let text = policy.to_toml();
     assert!(
-        text.contains("[rate]\nenabled = true\nmax_wait = \"1.5s\""),
+        text.contains("[rate]\nenabled = true\nengage = \"throttle\"\nmax_wait = \"1.5s\""),
         "{text}"
     );
     assert_eq!(Policy::from_toml(&text).expect("reads back"), policy);
-    assert!(!Policy::default().to_toml().contains("[rate]"));
+    // The presets' own pacer is what a file without the table gets: nothing to write.
+    let preset = Policy::default().to_toml();
+    assert!(!preset.contains("[rate]"), "{preset}");
+    assert_eq!(
+        Policy::from_toml(&preset).expect("reads back"),
+        Policy::default()
+    );
+    // Off is written, since no table would read back as the presets' pacer.
+    let off = Policy::builder().no_pacing().build().expect("valid");
+    let text = off.to_toml();
+    assert!(text.contains("[rate]\nenabled = false"), "{text}");
+    assert!(Policy::from_toml(&text)
+        .expect("reads back")
+        .pacer()
+        .is_none());
 }

@@ -16,7 +16,7 @@ use redial::duration::Rounded;
 use redial::gate::{Gate, GateConfig};
 use redial::hints::{self, HintSource, Parsed};
 use redial::machine::{Action, Basis, Retry};
-use redial::pacer::Quota;
+use redial::pacer::{Engage, Pacer, Quota};
 use redial::{Cause, ErrorType, Policy, Rng, Stop, Transport, Verdict};
 
 use redial_cli::common::{
@@ -165,7 +165,7 @@ pub fn run(args: ExplainArgs) -> ExitCode {
     if let Some(sentence) = gate.and_then(|g| gate_sentence(&input, &g)) {
         println!("{sentence}");
     }
-    if let Some(sentence) = pacer_sentence(&input) {
+    if let Some(sentence) = pacer_sentence(&input, &verdict) {
         println!("{sentence}");
     }
     for note in notes(&input, &verdict) {
@@ -386,22 +386,43 @@ fn gate_of(policy: &Policy) -> Option<(GateConfig, String)> {
     }
 }
 
-/// What the rate pacer (a policy's `[rate]` table) learns from this response, if anything:
-/// a 429 cuts its rate, a stated quota is paced to. Only the wording is here; the numbers
-/// are the library's (the policy's CUBIC cut, `Quota::from_headers`).
-fn pacer_sentence(input: &Input<'_>) -> Option<String> {
+/// What the rate pacer learns from this response, if anything: a 429 cuts its rate (for
+/// the presets' pacer, engaged by a hint, once a 429 that says how long to wait has come),
+/// a stated quota is paced to. Only the wording is here; the numbers are the library's
+/// (the policy's CUBIC cut, `Pacer::MEASURE_FIRST`, `Quota::from_headers`).
+fn pacer_sentence(input: &Input<'_>, verdict: &Verdict) -> Option<String> {
     let config = input.policy.pacer()?.config();
     let limit = format!(
         "a slot further than max_wait {} (or the call's deadline) stops the call with \
          rate_limited, before it is sent",
         Rounded(config.max_wait)
     );
+    let cut = config.cubic.beta * 100.0;
+    if config.engage == Engage::Hint {
+        // Stateless: what this answer does to a pacer no earlier answer engaged.
+        return match (input.status, verdict.hint()) {
+            (Some(429), Some(_)) => Some(format!(
+                "This 429 says how long to wait, which engages the rate pacer (engage = \
+                 \"hint\"): it measures the rate the calls send for {}, then each 429 cuts \
+                 it to {cut:.0} % of that, successes grow it back, and every attempt of \
+                 this policy's calls to the host waits for its slot; {limit}.",
+                Rounded(Pacer::MEASURE_FIRST)
+            )),
+            (Some(429), None) => Some(
+                "The rate pacer is not engaged by a 429 that does not say how long to wait \
+                 (engage = \"hint\"): such a 429 cuts its rate only once one that does has \
+                 engaged it."
+                    .to_string(),
+            ),
+            _ => None,
+        };
+    }
     if input.status == Some(429) {
         return Some(format!(
             "The rate pacer learns a throttle: its rate is cut to {:.0} % of what the calls \
              were sending, then grows back on successes, and every attempt of this policy's \
              calls waits for its slot; {limit}.",
-            config.cubic.beta * 100.0
+            cut
         ));
     }
     let quota = Quota::from_headers(input.headers, input.wall)?;

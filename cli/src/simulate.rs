@@ -173,8 +173,10 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 1.0)]
     pub slope: f64,
 
-    /// Give each client a pacer (a learned-rate token bucket in front of every attempt,
-    /// `redial::pacer`, default settings), as a policy's `[rate]` table does.
+    /// Give each client a pacer engaged by any 429 (a learned-rate token bucket in front
+    /// of every attempt, `redial::pacer`, default settings), as a policy's `[rate]` table
+    /// does. Without it each client has its policy's own pacer: every preset's is engaged
+    /// only by a 429 that says how long to wait.
     #[arg(long)]
     pub pacer: bool,
 

@@ -652,7 +652,12 @@ fn explain_a_429_with_retry_after_30() {
         stdout(&out),
         "Retry after 30s to 31s: 429 is retryable (it is in classify.retry_status) and GET is \
          idempotent; the wait is the 30s the server asked for in retry-after, plus up to 1s so \
-         that clients told the same time do not all return at once.\n"
+         that clients told the same time do not all return at once.\n\
+         This 429 says how long to wait, which engages the rate pacer (engage = \"hint\"): it \
+         measures the rate the calls send for 1s, then each 429 cuts it to 70 % of that, \
+         successes grow it back, and every attempt of this policy's calls to the host waits \
+         for its slot; a slot further than max_wait 10s (or the call's deadline) stops the \
+         call with rate_limited, before it is sent.\n"
     );
 }
 
@@ -687,8 +692,21 @@ fn explain_says_what_the_rate_pacer_learns_when_the_policy_paces() {
         "{}",
         stdout(&quota)
     );
-    // Without a [rate] table, nothing is said of a pacer.
-    let unpaced = redial(&["explain", "--status", "429"], b"");
+    // Without a [rate] table, the presets' pacer: a 429 without a wait does not engage it.
+    let preset = redial(&["explain", "--status", "429"], b"");
+    assert!(
+        stdout(&preset).lines().nth(1)
+            == Some(
+                "The rate pacer is not engaged by a 429 that does not say how long to wait \
+                 (engage = \"hint\"): such a 429 cuts its rate only once one that does has \
+                 engaged it."
+            ),
+        "{}",
+        stdout(&preset)
+    );
+    // Pacing off: nothing is said of a pacer.
+    let off = temp_policy("unpaced.toml", "[rate]\nenabled = false\n");
+    let unpaced = redial(&["explain", "--policy", &off, "--status", "429"], b"");
     assert!(!stdout(&unpaced).contains("pacer"), "{}", stdout(&unpaced));
 }
 
@@ -1479,11 +1497,12 @@ fn explain_says_the_fleet_gate_holds_first_attempts_until_the_reset() {
     // A 429 with a reset: held 30s, then a ramp as long as the hold, up to `ramp`.
     let text = at(&["--status", "429", "--header", "retry-after: 30"]);
     assert!(
-        text.ends_with(
-            "\nThe rate-limit gate learns that the quota is spent: first attempts of every \
-             process naming fleet key \"billing-api\" are held 30s until it resets, then ramp \
-             back up over 10s.\n"
-        ),
+        text.lines().nth(1)
+            == Some(
+                "The rate-limit gate learns that the quota is spent: first attempts of every \
+                 process naming fleet key \"billing-api\" are held 30s until it resets, then \
+                 ramp back up over 10s."
+            ),
         "{text}"
     );
     // A success whose quota has 0 left teaches it too; a short hold gets a short ramp.
@@ -1636,10 +1655,22 @@ fn simulate_paces_against_a_leaky_bucket() {
         "--duration",
         "40s",
     ];
-    let off = redial(&args, b"");
+    // Columns: the default preset, then the file's policy, which paces not at all. The
+    // preset's pacer is engaged by the limiter's 429s, which say `Retry-After: 1`.
+    let unpaced = temp_policy("unpaced.toml", "[rate]\nenabled = false\n");
+    let off = redial(&[&args[..], &["--policy", &unpaced]].concat(), b"");
     assert!(off.status.success(), "{}", stderr(&off));
-    assert!(stdout(&off).contains("leaky bucket of 10 requests/s with a burst of 10"));
-    assert!(!stdout(&off).contains("rate_limited (pacer)"));
+    let text = stdout(&off);
+    assert!(text.contains("leaky bucket of 10 requests/s with a burst of 10"));
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("rate_limited (pacer)"))
+        .unwrap_or_default();
+    let cells: Vec<u64> = row
+        .split_whitespace()
+        .filter_map(|c| c.parse().ok())
+        .collect();
+    assert!(cells.len() == 2 && cells[0] > 0 && cells[1] == 0, "{text}");
     let on = redial(&[&args[..], &["--pacer"]].concat(), b"");
     assert!(on.status.success(), "{}", stderr(&on));
     assert!(

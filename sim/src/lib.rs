@@ -67,8 +67,9 @@
 //! the policy's settings, never from the caller's, so runs repeat exactly and never drain
 //! a budget in use.
 //!
-//! **Pacer.** With [`Scenario::pacer`] set, each client has a
-//! [`Pacer`] of its own (one host): every attempt, first or retry,
+//! **Pacer.** Each client has a [`Pacer`] of its own (one host), with the settings of
+//! [`Scenario::pacer`] or else the policy's (every preset's is engaged only by a 429 that
+//! says how long to wait; a policy built with `no_pacing` has none): every attempt, first or retry,
 //! asks it when it would reach the server, and goes, waits for its slot (an event when
 //! the wait ends, which asks [`ready`](redial::pacer::Pacer::ready) again), or ends the
 //! call as rate limited ([`Report::rate_limited`]); every answer tells it (a 429 as a
@@ -650,16 +651,18 @@ impl<'p> Engine<'p> {
                     },
                 );
             }
-            Acquire::RateLimited { .. } => self.rate_limited(call, now),
+            Acquire::RateLimited { .. } => self.rate_limited(call, first, now),
         }
     }
 
-    /// The pacer stops `call` at `now`: its slot was further than `max_wait`.
-    fn rate_limited(&mut self, call: u32, now: u64) {
+    /// The pacer stops `call` at `now`: its slot was further than `max_wait`. `first`:
+    /// the call had sent no attempt yet.
+    fn rate_limited(&mut self, call: u32, first: bool, now: u64) {
         let Some(Some(c)) = self.calls.get(call as usize) else {
             return;
         };
         self.report.rate_limited += 1;
+        self.report.rate_limited_unsent += u64::from(first);
         let latency = Duration::from_nanos(now.saturating_sub(c.start));
         self.report.latency.record(latency);
         self.end_call(call, now);
@@ -691,7 +694,7 @@ impl<'p> Engine<'p> {
             ),
             Acquire::RateLimited { .. } => {
                 pacer.release(at);
-                self.rate_limited(call, now);
+                self.rate_limited(call, first, now);
             }
             Acquire::Go => self.at_server(call, first, now),
         }
@@ -785,16 +788,6 @@ impl<'p> Engine<'p> {
                 };
                 let throttled = status == StatusCode::TOO_MANY_REQUESTS;
                 self.report.throttled += u64::from(throttled);
-                if let Some(pacer) = self.pacers.get(c.client as usize) {
-                    // As the library's adapters: only a 429 cuts the rate, unless the
-                    // scenario studies cutting on a shed answer too.
-                    let wall = SystemTime::UNIX_EPOCH + WALL_BASE + Duration::from_nanos(now);
-                    let quota = Quota::from_headers(headers, wall);
-                    let instant = self.base + Duration::from_nanos(now);
-                    let shed = matches!(status.as_u16(), 503 | 529);
-                    let overload = self.scenario.pacer_cuts_on_shed && shed;
-                    pacer.on_response(instant, throttled, overload, quota);
-                }
                 Outcome::response(status, headers)
             }
             Reply::Refused => Outcome::Transport(Transport::Connect),
@@ -803,6 +796,27 @@ impl<'p> Engine<'p> {
         let wall = SystemTime::UNIX_EPOCH + WALL_BASE + Duration::from_nanos(now);
         let verdict = c.policy.classify(&self.scenario.request, &outcome, wall);
         let instant = self.base + Duration::from_nanos(now);
+        if let (
+            Outcome::Response {
+                status, headers, ..
+            },
+            Some(pacer),
+        ) = (&outcome, self.pacers.get(c.client as usize))
+        {
+            // As the library's driver: a 429 that says how long to wait engages a pacer
+            // that waits for one, a spent quota holds no longer than that wait, and only a
+            // 429 cuts the rate, unless the scenario studies cutting on a shed answer too.
+            let throttled = *status == StatusCode::TOO_MANY_REQUESTS;
+            if throttled && verdict.hint().is_some() {
+                pacer.hear_hint(instant);
+            }
+            let most = c.policy.rules().max_hint();
+            let most = verdict.hint().map_or(most, |h| h.wait.min(most));
+            let quota = Quota::from_headers(headers, wall).map(|q| q.hold_at_most(most));
+            let shed = matches!(status.as_u16(), 503 | 529);
+            let overload = self.scenario.pacer_cuts_on_shed && shed;
+            pacer.on_response(instant, throttled, overload, quota);
+        }
         match c.machine.on_outcome(&verdict, instant, &mut self.jitter) {
             Action::Retry(retry) => {
                 let at = now
@@ -981,7 +995,11 @@ pub fn run(scenario: &Scenario, label: &str, policy: &Policy) -> Result<Report, 
         max_bucket: 2 * MAX_BUCKETS,
         incident,
         store: std::collections::VecDeque::new(),
-        pacers: match scenario.pacer {
+        // The scenario's pacer, else the policy's own (every preset's waits for a hint).
+        pacers: match scenario
+            .pacer
+            .or_else(|| policy.pacer().map(|p| *p.config()))
+        {
             Some(config) => (0..scenario.clients).map(|_| Pacer::new(config)).collect(),
             None => Vec::new(),
         },

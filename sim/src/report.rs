@@ -321,6 +321,8 @@ pub struct Report {
     /// `max_wait`); counted here and not in [`stops`](Report::stops), whose reasons are
     /// the machine's.
     pub rate_limited: u64,
+    /// Of those, the calls stopped before their first attempt was sent.
+    pub rate_limited_unsent: u64,
 }
 
 fn ratio(a: u64, b: u64) -> Option<f64> {
@@ -351,6 +353,7 @@ impl Report {
             throttled: 0,
             paced: 0,
             rate_limited: 0,
+            rate_limited_unsent: 0,
         }
     }
 

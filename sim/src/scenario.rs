@@ -456,8 +456,8 @@ pub struct Scenario {
     /// The seed for arrivals, the server's coin flips and the clients' jitter.
     pub seed: u64,
     /// A [`Pacer`](redial::pacer::Pacer) per client, with these settings, that every
-    /// attempt asks before it goes and every answer is told (`None`, the default: no
-    /// pacer, as the library's adapters are today).
+    /// attempt asks before it goes and every answer is told (`None`, the default: the
+    /// policy's own, as the library's adapters have it; none if the policy paces not).
     pub pacer: Option<PacerConfig>,
     /// Whether a 503 or 529 cuts the pacer's rate as a 429 does (`false`, the default, as
     /// the library's adapters do: measured, cutting on them collapses a brown-out's calls,

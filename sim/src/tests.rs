@@ -218,8 +218,17 @@ fn every_attempt_is_answered_and_counted_once() {
         let attempts: u64 = r.buckets.iter().map(Bucket::attempts).sum();
         assert_eq!(answers, r.attempts(), "{kind}");
         assert_eq!(attempts, r.attempts(), "{kind}");
-        assert_eq!(r.first_attempts, r.calls, "{kind}");
-        assert_eq!(r.stops.iter().sum::<u64>(), r.calls, "{kind}");
+        // The preset's pacer, engaged by the rate limit's hinted 429s, stops some calls
+        // before they send anything; the machine's stops are the others'.
+        assert_eq!(r.first_attempts + r.rate_limited_unsent, r.calls, "{kind}");
+        assert_eq!(
+            r.stops.iter().sum::<u64>() + r.rate_limited,
+            r.calls,
+            "{kind}"
+        );
+        if kind != "ratelimit" {
+            assert_eq!(r.rate_limited, 0, "{kind}: no hint, no pacing");
+        }
         assert_eq!(r.latency.count(), r.calls, "{kind}");
         assert!(r.retries > 0, "{kind}: the incident causes retries");
         assert!(
@@ -890,10 +899,14 @@ fn a_pacer_stops_the_leaky_bucket_from_answering_429() {
     let mut s = Scenario::leaky_bucket();
     s.duration = Duration::from_secs(40);
     let policy = Policy::default();
-    let off = run(&s, "off", &policy).unwrap();
+    let off = run(&s, "off", &Policy::builder().no_pacing().build().unwrap()).unwrap();
+    // The presets' pacer: the bucket's `Retry-After: 1` engages it.
+    let preset = run(&s, "default", &policy).unwrap();
     s.pacer = Some(redial::pacer::PacerConfig::default());
     let on = run(&s, "on", &policy).unwrap();
     let per_served = |r: &Report| r.throttled as f64 / r.server_successes.max(1) as f64;
+    assert!(per_served(&preset) < 0.2, "{}", per_served(&preset));
+    assert!(preset.server_successes as f64 >= 0.95 * off.server_successes as f64);
     assert!(per_served(&off) > 3.0, "{}", per_served(&off));
     assert!(per_served(&on) < 0.2, "{}", per_served(&on));
     assert!(on.server_successes as f64 >= 0.95 * off.server_successes as f64);
@@ -915,7 +928,7 @@ fn a_pacer_follows_an_acceleration_limit_with_few_429s() {
             s.incidents[0].kind = IncidentKind::Acceleration { floor: 5.0, slope };
             s.seed = seed;
             let policy = Policy::default();
-            let off = run(&s, "off", &policy).unwrap();
+            let off = run(&s, "off", &Policy::builder().no_pacing().build().unwrap()).unwrap();
             s.pacer = Some(redial::pacer::PacerConfig::default());
             let on = run(&s, "on", &policy).unwrap();
             let per_served = |r: &Report| r.throttled as f64 / r.server_successes.max(1) as f64;

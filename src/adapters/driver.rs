@@ -283,6 +283,11 @@ fn tens(wait: Duration) -> u16 {
 }
 
 /// A wait in milliseconds, rounded up (saturating at 49 days).
+/// The quota a response states, a spent one held for `most` at the longest.
+fn stated(headers: &http::HeaderMap, wall: SystemTime, most: Duration) -> Option<Quota> {
+    Quota::from_headers(headers, wall).map(|q| q.hold_at_most(most))
+}
+
 fn millis(wait: Duration) -> u32 {
     u32::try_from(wait.as_nanos().div_ceil(1_000_000)).unwrap_or(u32::MAX)
 }
@@ -411,7 +416,7 @@ impl<P: AsPolicy> Driver<P> {
     #[inline(always)]
     fn due<C, N>(&mut self, options: &mut Options<P, C, N>, clocks: Clocks) -> Command {
         let policy = options.policy.borrow();
-        if !policy.checks_due() {
+        if !policy.checks_due() && !policy.pacer_listens() {
             // Nothing to hold the attempt for, no clock to start: most calls.
             return Command::Attempt;
         }
@@ -587,7 +592,6 @@ impl<P: AsPolicy> Driver<P> {
         C: Classify<T, E>,
     {
         let policy = options.policy.borrow();
-        let holds = policy.holds_attempts();
         let Some(r) = result else {
             // Cut off by the per-attempt timeout: a failure with no response.
             let now = options.policy.as_ref().decisions_need_time();
@@ -597,18 +601,24 @@ impl<P: AsPolicy> Driver<P> {
             };
         };
         let success = options.classify.is_success(r);
-        if success && !holds {
+        let learns = policy.learns_from_success();
+        if success && !learns {
             return Look::Succeeded;
         }
-        // The gate and the pacer learn from every response: the wall clock for its
-        // dates, and the pacer the time it came.
-        let learns = holds && options.classify.response(r).is_some();
-        let paced = learns && options.policy.borrow().pacer().is_some();
+        // The gate and a pacer that listens learn from every response: the wall clock
+        // for its dates, and the pacer the time it came. A 429 may engage a pacer that
+        // waits for a hint, and teach it its quota: both clocks.
+        let response = options.classify.response(r);
+        let paces = policy.pacer().is_some();
+        let throttled = paces && response.is_some_and(|(status, _)| status == 429);
+        let learns = learns && response.is_some();
         Look::Decide {
             success,
             need: Need {
-                now: paced || (!success && options.policy.as_ref().decisions_need_time()),
-                wall: learns || (!success && options.classify.reads_wall(r)),
+                now: (learns && paces)
+                    || throttled
+                    || (!success && options.policy.as_ref().decisions_need_time()),
+                wall: learns || throttled || (!success && options.classify.reads_wall(r)),
             },
         }
     }
@@ -632,18 +642,24 @@ impl<P: AsPolicy> Driver<P> {
         // The gate and the pacer learn from every response: a 429's reset, a spent
         // quota's, a throttle that cuts the rate.
         let response = result.and_then(|r| options.classify.response(r));
+        let scope = options.facts.scope();
         if let (Some((status, headers)), Some(wall)) = (response, clocks.wall) {
             let policy = options.policy.borrow();
-            match (policy.gate(), policy.pacer()) {
-                // With a pacer, a 429 teaches the pacer, and the gate only a spent quota.
-                (Some(gate), Some(_)) => gate.learn_spent_quota(status, headers, wall),
-                (Some(gate), None) => gate.learn_from_response(status, headers, wall),
+            match (policy.gate(), policy.pacer_for(scope)) {
+                // With a pacer that listens, a 429 teaches the pacer, and the gate only a
+                // spent quota.
+                (Some(gate), Some(p)) if p.listens() => {
+                    gate.learn_spent_quota(status, headers, wall)
+                }
+                (Some(gate), _) => gate.learn_from_response(status, headers, wall),
                 (None, _) => {}
             }
-            let pacer = policy.pacer_for(options.facts.scope());
-            if let (Some(pacer), Some(now)) = (pacer, clocks.now) {
-                let quota = Quota::from_headers(headers, wall);
-                pacer.on_response(now, status == 429, false, quota);
+            if success {
+                if let (Some(pacer), Some(now)) = (policy.pacer_for(scope), clocks.now) {
+                    let quota = stated(headers, wall, options.policy.as_ref().max_hint());
+                    pacer.on_response(now, false, false, quota);
+                }
+                return Command::Done(End::Succeeded);
             }
         }
         if success {
@@ -661,6 +677,27 @@ impl<P: AsPolicy> Driver<P> {
             ),
             None => (cx.verdict(&Outcome::Transport(Transport::Timeout)), None),
         };
+        let policy = options.policy.borrow();
+        let throttled = response.is_some_and(|(status, _)| status == 429);
+        if let (Some((_, headers)), Some(now), true) =
+            (response, clocks.now, throttled || policy.pacer_listens())
+        {
+            if let Some(pacer) = policy.pacer_for(scope) {
+                // A 429 that says how long to wait is the server pacing: what engages a
+                // pacer that waits for a hint (the same reading as the budget's).
+                if throttled && verdict.hint().is_some() {
+                    pacer.hear_hint(now);
+                }
+                if let (true, Some(wall)) = (pacer.listens(), clocks.wall) {
+                    // The wait the classifier read (`Retry-After` wins over a reset) bounds
+                    // a spent quota's hold, as the longest hint honoured bounds any.
+                    let most = options.policy.as_ref().max_hint();
+                    let most = verdict.hint().map_or(most, |h| h.wait.min(most));
+                    let quota = stated(headers, wall, most);
+                    pacer.on_response(now, throttled, false, quota);
+                }
+            }
+        }
         if let Verdict::Success = verdict {
             // A success needs no time and no request id (they are for errors).
             return Command::Done(End::Succeeded);

@@ -20,7 +20,7 @@
 
 use core::fmt;
 use core::num::NonZeroU64;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::{Pacer, PacerConfig};
@@ -128,14 +128,24 @@ impl Pacers {
     /// let _ = redial::pacer::Pacers::new(Default::default(), 16);
     /// ```
     pub fn new(config: PacerConfig, slots: usize) -> Pacers {
+        Pacers::sharing(config, slots, None)
+    }
+
+    /// A table whose pacers set `engaged` once one of them listens.
+    pub(crate) fn sharing(
+        config: PacerConfig,
+        slots: usize,
+        engaged: Option<Arc<AtomicBool>>,
+    ) -> Pacers {
+        let pacer = || Arc::new(Pacer::sharing(config, engaged.clone()));
         Pacers {
             slots: (0..slots.max(1))
                 .map(|_| Slot {
                     key: AtomicU64::new(0),
-                    pacer: Arc::new(Pacer::new(config)),
+                    pacer: pacer(),
                 })
                 .collect(),
-            overflow: Arc::new(Pacer::new(config)),
+            overflow: pacer(),
         }
     }
 

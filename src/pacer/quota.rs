@@ -72,6 +72,29 @@ impl Quota {
         (secs > 0.0).then(|| self.remaining as f64 / secs)
     }
 
+    /// The same quota, but a spent one (`remaining` 0) holds for `most` at the longest: a
+    /// reset years away (a clock off, a yearly quota) must not hold every attempt for
+    /// years, and a 429's own wait (`Retry-After`, which wins over a reset) bounds it.
+    /// A quota with requests left keeps its reset, and so its rate.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use redial::pacer::Quota;
+    /// let spent = Quota { remaining: 0, reset: Duration::from_secs(86_400), limit: None };
+    /// assert_eq!(spent.hold_at_most(Duration::from_secs(60)).reset, Duration::from_secs(60));
+    /// let left = Quota { remaining: 9, ..spent };
+    /// assert_eq!(left.hold_at_most(Duration::from_secs(60)), left);
+    /// ```
+    pub fn hold_at_most(self, most: Duration) -> Quota {
+        if self.remaining > 0 {
+            return self;
+        }
+        Quota {
+            reset: self.reset.min(most),
+            ..self
+        }
+    }
+
     /// The quota `headers` state, from the first family present and valid (see the
     /// module docs). `wall` is the wall clock when the answer arrived.
     ///

@@ -37,6 +37,91 @@ fn inactive_until_a_throttle() {
 }
 
 #[test]
+fn a_pacer_engaged_by_a_hint_learns_nothing_until_one() {
+    let p = Pacer::new(PacerConfig::on_hint());
+    let t0 = Instant::now();
+    let spent = Quota {
+        remaining: 0,
+        reset: Duration::from_secs(5),
+        limit: Some(10),
+    };
+    for i in 0..1000 {
+        p.on_response(
+            at(t0, i),
+            i % 2 == 0,
+            i % 3 == 0,
+            (i % 5 == 0).then_some(spent),
+        );
+        assert_eq!(p.acquire(at(t0, i), None), Acquire::Go);
+    }
+    assert!(!p.listens() && !p.is_active());
+    assert_eq!(p.rate(t0), None);
+}
+
+#[test]
+fn a_hint_engages_it_and_the_first_cut_waits_for_a_measured_rate() {
+    let p = Pacer::new(PacerConfig::on_hint());
+    let t0 = Instant::now();
+    // Ten answers a second, then a hint at 2 s; throttles until 3 s do not cut.
+    for i in 0..20 {
+        p.on_response(at(t0, 100 * i), false, false, None);
+    }
+    p.hear_hint(at(t0, 2000));
+    for i in 0..10 {
+        p.on_response(at(t0, 2000 + 100 * i), true, false, None);
+        assert!(!p.is_active(), "cut {i} within a second of the hint");
+    }
+    p.on_response(at(t0, 3000), true, false, None);
+    let rate = p.rate(at(t0, 3000)).expect("cut");
+    assert!(
+        (5.0..9.0).contains(&rate),
+        "about 70 % of ten a second: {rate}"
+    );
+    // A later hint changes nothing: the pacer already listens.
+    p.hear_hint(at(t0, 3100));
+    assert_eq!(p.rate(at(t0, 3100)), Some(rate));
+}
+
+#[test]
+fn a_spent_quota_holds_at_once_even_while_measuring() {
+    let p = Pacer::new(PacerConfig::on_hint());
+    let t0 = Instant::now();
+    let spent = Quota {
+        remaining: 0,
+        reset: Duration::from_secs(3),
+        limit: Some(10),
+    };
+    p.hear_hint(t0);
+    p.on_response(t0, true, false, Some(spent));
+    assert!(matches!(
+        p.acquire(t0, Some(at(t0, 2000))),
+        Acquire::RateLimited { wait } if wait >= Duration::from_secs(3)
+    ));
+}
+
+#[test]
+fn a_fleet_cut_engages_a_pacer_that_waits_for_a_hint() {
+    let p = Pacer::new(PacerConfig::on_hint());
+    let t0 = Instant::now();
+    for i in 0..20 {
+        p.on_response(at(t0, 100 * i), false, false, None);
+    }
+    assert!(
+        p.fleet_report(at(t0, 2000)).demand > 0.0,
+        "counted before any hint"
+    );
+    let cut = FleetCut {
+        at: at(t0, 2000),
+        w_max: 40.0,
+    };
+    p.set_fleet_view(at(t0, 2000), view(Some(cut), 40.0, 4));
+    assert!(
+        p.is_active() && p.listens(),
+        "the fleet's cut is this one's too"
+    );
+}
+
+#[test]
 fn a_503_alone_does_not_cut_but_overload_does() {
     let p = Pacer::default();
     let t0 = Instant::now();
@@ -324,11 +409,13 @@ proptest! {
 
     #[test]
     fn no_panic_on_any_input(
-        ops in proptest::collection::vec((0u8..7, any::<u64>(), any::<u64>(), any::<f64>()), 0..60),
+        ops in proptest::collection::vec((0u8..8, any::<u64>(), any::<u64>(), any::<f64>()), 0..60),
         burst in any::<u32>(),
         max_wait in any::<u64>(),
+        hint in any::<bool>(),
     ) {
-        let cfg = PacerConfig { burst, max_wait: Duration::from_nanos(max_wait), ..Default::default() };
+        let engage = if hint { Engage::Hint } else { Engage::Throttle };
+        let cfg = PacerConfig { burst, max_wait: Duration::from_nanos(max_wait), engage, ..Default::default() };
         let p = Pacer::new(cfg);
         let t0 = Instant::now();
         for (op, a, b, f) in ops {
@@ -344,6 +431,7 @@ proptest! {
                 5 => {
                     let _ = p.fleet_report(now);
                 }
+                7 => p.hear_hint(now),
                 _ => {
                     let cut = (a % 3 != 0).then(|| FleetCut {
                         at: t0.checked_add(Duration::from_nanos(b >> 8)).unwrap_or(t0),
@@ -362,6 +450,28 @@ proptest! {
             if let Some(r) = p.rate(now) {
                 prop_assert!(r.is_finite() && r > 0.0);
             }
+        }
+    }
+
+    /// Whatever it is told, a pacer engaged by a hint that heard none and has no fleet
+    /// never paces: a brown-out of bare 429s cannot slow a preset's calls.
+    #[test]
+    fn a_pacer_that_heard_no_hint_never_paces(
+        ops in proptest::collection::vec((0u8..4, any::<u64>(), any::<u64>()), 0..200),
+    ) {
+        let p = Pacer::new(PacerConfig::on_hint());
+        let t0 = Instant::now();
+        for (op, a, b) in ops {
+            let now = t0.checked_add(Duration::from_nanos(a >> 8)).unwrap_or(t0);
+            match op {
+                0 => prop_assert_eq!(p.acquire(now, None), Acquire::Go),
+                1 => p.release(now),
+                2 => p.on_response(now, a % 2 == 0, b % 3 == 0, None),
+                _ => p.on_response(now, a % 2 == 0, false, Some(Quota {
+                    remaining: b % 4, reset: Duration::from_nanos(a), limit: None,
+                })),
+            }
+            prop_assert!(!p.listens() && !p.is_active() && p.rate(now).is_none());
         }
     }
 

@@ -5,6 +5,7 @@
 use core::fmt;
 use core::str::FromStr;
 use core::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -105,10 +106,12 @@ pub struct Policy {
     pub(super) pacer: Option<Arc<Pacer>>,
     /// One pacer per scope (a host, or a key the caller names), when pacing is on.
     pub(super) scoped: Option<Arc<Pacers>>,
-    /// Whether a gate or a pacer may hold an attempt, and whether an attempt is due only
-    /// after a look at either or at the clock (a deadline): what a call that succeeds at
-    /// once asks, in one load each.
-    pub(super) holds: bool,
+    /// Set once any of its pacers listens (from the start for one engaged by any
+    /// throttle; for the presets', once a 429 says how long to wait): until then a call
+    /// that succeeds at once reads this and nothing else of the pacer.
+    pub(super) engaged: Arc<AtomicBool>,
+    /// Whether an attempt is due only after a look at the gate or at the clock (a
+    /// deadline): what a call that succeeds at once asks, in one load (and `engaged`).
     pub(super) checks_due: bool,
 }
 
@@ -228,7 +231,6 @@ impl Policy {
     /// ```
     pub fn with_gate(mut self, gate: Gate) -> Policy {
         self.gate = Some(gate);
-        self.holds = true;
         self.checks_due = true;
         self
     }
@@ -257,12 +259,15 @@ impl Policy {
         self.gate.as_ref()
     }
 
-    /// The policy's own rate pacer, if pacing is on (a policy file's `[rate]` table, or
-    /// [`PolicyBuilder::pace`]), shared by its clones.
+    /// The policy's own rate pacer, if pacing is on (every preset's, engaged by a hint; a
+    /// policy file's `[rate]` table, or [`PolicyBuilder::pace`]), shared by its clones.
     ///
     /// ```
-    /// use redial::pacer::PacerConfig;
-    /// assert!(redial::Policy::default().pacer().is_none());
+    /// use redial::pacer::{Engage, PacerConfig};
+    /// let default = redial::Policy::default();
+    /// assert_eq!(default.pacer().map(|p| p.config().engage), Some(Engage::Hint));
+    /// assert!(!default.pacer().unwrap().listens(), "until a 429 says how long to wait");
+    /// assert!(redial::Policy::builder().no_pacing().build()?.pacer().is_none());
     /// let paced = redial::Policy::builder().pace(PacerConfig::default()).build()?;
     /// assert!(paced.pacer().is_some_and(|p| !p.is_active()), "nothing learned yet");
     /// # Ok::<(), redial::PolicyError>(())
@@ -322,17 +327,25 @@ impl Policy {
         false
     }
 
-    /// Whether a gate or a pacer may hold an attempt.
-    #[inline(always)]
-    pub(crate) fn holds_attempts(&self) -> bool {
-        self.holds
-    }
-
-    /// Whether an attempt that is due needs a look first: a gate or a pacer may hold it,
-    /// or a deadline starts the call's clock.
+    /// Whether an attempt that is due needs a look first, whatever the pacer says: a gate
+    /// may hold it, or a deadline starts the call's clock. (A pacer holds it only once it
+    /// paces: [`Pacer::is_active`], one load.)
     #[inline(always)]
     pub(crate) fn checks_due(&self) -> bool {
         self.checks_due
+    }
+
+    /// Whether an answer that succeeded may teach the gate or a pacer, which then need the
+    /// clocks: a call that succeeds at once otherwise reads none.
+    #[inline(always)]
+    pub(crate) fn learns_from_success(&self) -> bool {
+        self.gate.is_some() || self.pacer_listens()
+    }
+
+    /// Whether any of its pacers listens (and so may pace): one load.
+    #[inline(always)]
+    pub(crate) fn pacer_listens(&self) -> bool {
+        self.engaged.load(Ordering::Acquire)
     }
 }
 
@@ -425,7 +438,10 @@ impl Preset {
             bad_status: None,
             budget: BudgetConfig::default(),
             fleet: None,
-            rate: None,
+            // On in every preset, engaged only by a throttle that says how long to wait:
+            // until one comes it costs a call nothing, and a brown-out of bare 429s never
+            // engages it (PACER.md, "On by default").
+            rate: Some(PacerConfig::on_hint()),
         };
         match self {
             Preset::Default => {}
@@ -745,9 +761,10 @@ impl PolicyBuilder {
 
     /// Paces every attempt, first ones included, to the rate the server allows (the
     /// `[rate]` table of a policy file): a token bucket whose rate a 429 cuts and
-    /// successes grow back, or a quota the server states (`redial::pacer`). Off by default:
-    /// a pacer that has seen no throttle lets every attempt go at once, but one that
-    /// learns from a brown-out's 429s without a hint would slow the whole process.
+    /// successes grow back, or a quota the server states (`redial::pacer`). Every preset
+    /// paces with [`PacerConfig::on_hint`]: engaged only by a 429 that says how long to
+    /// wait, since one that learns from a brown-out's 429s without a hint would slow the
+    /// whole process; `PacerConfig::default()` is engaged by any 429.
     ///
     /// ```
     /// use std::time::Duration;
@@ -763,7 +780,7 @@ impl PolicyBuilder {
         self
     }
 
-    /// No rate pacing (the default).
+    /// No rate pacing at all, not even the presets' ([`PacerConfig::on_hint`]).
     ///
     /// ```
     /// use redial::pacer::PacerConfig;
@@ -808,6 +825,7 @@ impl PolicyBuilder {
             non_idempotent: self.non_idempotent,
             honor_hints: self.honor_hints,
         };
+        let engaged = Arc::new(AtomicBool::new(false));
         Policy {
             classifier,
             rules,
@@ -815,12 +833,18 @@ impl PolicyBuilder {
             fleet_config: self.fleet,
             #[cfg(feature = "redis")]
             fleet: None,
-            pacer: self.rate.map(|c| Arc::new(Pacer::new(c))),
-            scoped: self
+            pacer: self
                 .rate
-                .map(|c| Arc::new(Pacers::new(c, Pacers::DEFAULT_SLOTS))),
-            holds: self.rate.is_some(),
-            checks_due: self.rate.is_some() || self.max_elapsed.is_some(),
+                .map(|c| Arc::new(Pacer::sharing(c, Some(engaged.clone())))),
+            scoped: self.rate.map(|c| {
+                Arc::new(Pacers::sharing(
+                    c,
+                    Pacers::DEFAULT_SLOTS,
+                    Some(engaged.clone()),
+                ))
+            }),
+            engaged,
+            checks_due: self.max_elapsed.is_some(),
         }
     }
 

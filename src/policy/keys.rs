@@ -19,7 +19,7 @@ use crate::classify::{NonIdempotent, StatusSet};
 use crate::duration::{self, Exact};
 use crate::fleet::FleetConfig;
 use crate::machine::OnLongHint;
-use crate::pacer::PacerConfig;
+use crate::pacer::{Engage, PacerConfig};
 
 /// One table of the file (`""` is the top level).
 #[derive(Debug)]
@@ -89,6 +89,10 @@ pub(crate) struct Draft {
     pub adaptive_key: Option<String>,
     /// `rate.enabled = false` was given: no pacing, whatever else the table says.
     pub rate_off: bool,
+    /// A key of `[rate]` was given: pacing asked for, engaged by any throttle unless
+    /// `rate.engage` says otherwise (the presets' own pacer waits for a hint).
+    pub rate_given: bool,
+    pub engage: Option<Engage>,
 }
 
 /// The ratio `jitter = "proportional"` takes when neither the file nor the preset gives one:
@@ -108,6 +112,8 @@ impl Draft {
             aws_key: None,
             adaptive_key: None,
             rate_off: false,
+            rate_given: false,
+            engage: None,
         }
     }
 
@@ -117,6 +123,8 @@ impl Draft {
         let mut errors = Vec::new();
         if self.rate_off {
             self.b.rate = None;
+        } else if let (true, Some(rate)) = (self.rate_given, self.b.rate.as_mut()) {
+            rate.engage = self.engage.unwrap_or(Engage::Throttle);
         }
         // Files written before there were kinds set the bucket's numbers and mean the bucket.
         let budget = &mut self.b.budget;
@@ -207,6 +215,9 @@ fn jitters() -> Vec<&'static str> {
 }
 fn budget_kinds() -> Vec<&'static str> {
     BudgetKind::ALL.map(|k| k.as_str()).to_vec()
+}
+fn engagements() -> Vec<&'static str> {
+    Engage::ALL.map(|e| e.as_str()).to_vec()
 }
 fn on_long_hints() -> Vec<&'static str> {
     OnLongHint::ALL.map(|c| c.as_str()).to_vec()
@@ -605,11 +616,11 @@ const FLEET: Section = Section {
 
 const RATE: Section = Section {
     name: "rate",
-    doc: "Rate pacing: every attempt waits for the slot a learned-rate token bucket gives it (a 429 cuts the rate, successes grow it back, a stated quota is paced to); off unless this table is given.",
+    doc: "Rate pacing: every attempt waits for the slot a learned-rate token bucket gives it (a 429 cuts the rate, successes grow it back, a stated quota is paced to). Every preset paces, engaged only by a 429 that says how long to wait; this table given, by any 429 unless engage says hint.",
     keys: &[
         Key {
             name: "enabled",
-            doc: "Pacing on (true, what any key of this table means) or off (false).",
+            doc: "Pacing on (true, what any key of this table means) or off (false: not even the presets' pacer).",
             value: Value::Bool,
             read: |d, n, p| {
                 let on = boolean(p, n)?;
@@ -617,7 +628,23 @@ const RATE: Section = Section {
                 rate(d);
                 Ok(())
             },
-            write: |b| b.rate.map(|_| "true".into()),
+            write: |b| match b.rate {
+                None => Some("false".into()),
+                Some(r) if r == PacerConfig::on_hint() => None,
+                Some(_) => Some("true".into()),
+            },
+            absent: "",
+        },
+        Key {
+            name: "engage",
+            doc: "What starts the pacer learning: throttle (any 429; the default once this table is given) or hint (only a 429 that says how long to wait, with Retry-After or a reset: the presets' pacer, which a brown-out of bare 429s never slows).",
+            value: Value::Choice(engagements),
+            read: |d, n, p| {
+                d.engage = Some(choice(p, n, engagements)?);
+                rate(d);
+                Ok(())
+            },
+            write: |b| given_rate(b).and_then(|r| quoted(r.engage)),
             absent: "",
         },
         Key {
@@ -628,7 +655,7 @@ const RATE: Section = Section {
                 rate(d).max_wait = duration(p, n)?;
                 Ok(())
             },
-            write: |b| b.rate.and_then(|r| quoted(Exact(r.max_wait))),
+            write: |b| given_rate(b).and_then(|r| quoted(Exact(r.max_wait))),
             absent: "",
         },
         Key {
@@ -639,7 +666,7 @@ const RATE: Section = Section {
                 rate(d).burst = uint(p, n)?;
                 Ok(())
             },
-            write: |b| b.rate.map(|r| r.burst.to_string()),
+            write: |b| given_rate(b).map(|r| r.burst.to_string()),
             absent: "",
         },
         Key {
@@ -650,7 +677,7 @@ const RATE: Section = Section {
                 rate(d).settle = duration(p, n)?;
                 Ok(())
             },
-            write: |b| b.rate.and_then(|r| quoted(Exact(r.settle))),
+            write: |b| given_rate(b).and_then(|r| quoted(Exact(r.settle))),
             absent: "",
         },
     ],
@@ -658,7 +685,14 @@ const RATE: Section = Section {
 
 /// The pacing the draft sets, on with the defaults at its first key.
 fn rate(d: &mut Draft) -> &mut PacerConfig {
+    d.rate_given = true;
     d.b.rate.get_or_insert_with(PacerConfig::default)
+}
+
+/// The pacing a written `[rate]` table states: none for the presets' own, which a file
+/// without the table gets.
+fn given_rate(b: &PolicyBuilder) -> Option<PacerConfig> {
+    b.rate.filter(|r| *r != PacerConfig::on_hint())
 }
 
 /// The fleet the draft names, made empty at its first key (an empty `url` or `key` is
