@@ -28,6 +28,7 @@ use crate::budget::BudgetConfig;
 use crate::classify::{Outcome, RequestFacts};
 use crate::gate::{Gate, GateConfig};
 use crate::machine::{Action, Machine, OnLongHint};
+use crate::pacer::{Pacer, PacerConfig};
 use crate::policy::builder::{Policy, PolicyBuilder};
 use crate::stop::{Stop, StopReason};
 use crate::verdict::{Transport, Verdict};
@@ -114,6 +115,22 @@ fn said() -> impl Strategy<Value = Said> {
     ]
 }
 
+/// Scripts of 429s, most with a short `Retry-After`, and a few successes: what engages the
+/// presets' pacer and, a second later, makes it cut and pace.
+fn throttled_steps() -> impl Strategy<Value = Vec<Step>> {
+    let said = prop_oneof![
+        4 => (0u64..3).prop_map(|n| Said::After(429, n)),
+        2 => Just(Said::Status(429)),
+        1 => Just(Said::Status(200)),
+    ];
+    let step = (said, 0u64..1_500, any::<bool>()).prop_map(|(said, busy_ms, pending)| Step {
+        said,
+        busy_ms,
+        pending,
+    });
+    prop::collection::vec(step, 1..10)
+}
+
 fn steps() -> impl Strategy<Value = Vec<Step>> {
     let step = (
         said(),
@@ -153,8 +170,13 @@ impl Params {
         }
     }
 
-    fn without_gate(self) -> Params {
-        Params { gate: None, ..self }
+    /// The same policy with nothing to hold an attempt: no gate and no pacer, so that
+    /// every wait is the machine's.
+    fn unheld(self) -> Params {
+        Params {
+            builder: self.builder.no_pacing(),
+            gate: None,
+        }
     }
 }
 
@@ -202,6 +224,7 @@ fn params() -> impl Strategy<Value = Params> {
         (any::<bool>(), 0u64..90_000, any::<bool>()),
         budget(),
         prop::option::weighted(0.2, 1u64..30),
+        any::<bool>(),
     )
         .prop_map(
             |(
@@ -210,11 +233,9 @@ fn params() -> impl Strategy<Value = Params> {
                 (honor, max_hint, clamp),
                 budget,
                 gate,
+                paced,
             )| {
-                // The presets' pacer, engaged by a hinted 429, is the machine's business no
-                // more than the adapter's: its waits are tested in `tests/pacer_*.rs`.
                 let b = Policy::builder()
-                    .no_pacing()
                     .max_attempts(attempts)
                     .curve(curve)
                     .base(ms(base))
@@ -236,6 +257,8 @@ fn params() -> impl Strategy<Value = Params> {
                     Some(budget) => b.budget(budget),
                     None => b.no_budget(),
                 };
+                // The presets' pacer, engaged by a 429 with `Retry-After`, or none.
+                let builder = if paced { builder } else { builder.no_pacing() };
                 Params { builder, gate }
             },
         )
@@ -359,8 +382,15 @@ impl<'p> Harness<'p> {
             match command {
                 Command::Sleep(delay) => {
                     let wait = self.driver.wait();
-                    prop_assert_eq!(wait, Wait::Gate, "a backoff sleep in answer to Due");
-                    prop_assert!(attempts.is_empty(), "the gate held a retry");
+                    prop_assert!(
+                        matches!(wait, Wait::Gate | Wait::Pacer),
+                        "a {wait:?} sleep in answer to Due"
+                    );
+                    if wait == Wait::Gate {
+                        prop_assert!(attempts.is_empty(), "the gate held a retry");
+                    } else {
+                        prop_assert!(delay <= Pacer::RECHECK, "a pacer's wait of {delay:?}");
+                    }
                     sleeps.push(Slept {
                         at: self.clock.now,
                         delay,
@@ -371,6 +401,16 @@ impl<'p> Harness<'p> {
                     continue;
                 }
                 Command::Attempt => {}
+                // The pacer stopped the call before this attempt.
+                Command::Done(End::Stopped) => {
+                    let stop = self
+                        .driver
+                        .machine
+                        .as_ref()
+                        .and_then(|m| m.stopped().copied());
+                    prop_assert!(matches!(stop, Some(Stop::RateLimited { .. })), "{stop:?}");
+                    break (End::Stopped, None);
+                }
                 other => prop_assert!(false, "Due answered with {other:?}"),
             }
             start.get_or_insert(self.clock.now);
@@ -515,7 +555,7 @@ proptest! {
     /// its spread (the longest hint honoured, when clamped).
     #[test]
     fn prop_every_sleep_is_the_machines(
-        params in params().prop_map(Params::without_gate), steps in steps(), facts in facts(), seed: u64,
+        params in params().prop_map(Params::unheld), steps in steps(), facts in facts(), seed: u64,
     ) {
         let trace = drive(&params, &steps, facts, seed)?;
         let policy = params.build();
@@ -555,7 +595,7 @@ proptest! {
     /// no deadline waits past it. Otherwise the two calls are the same.
     #[test]
     fn prop_a_wait_never_passes_the_deadline(
-        params in params().prop_map(Params::without_gate), limit_ms in 1u64..60_000, steps in steps(), facts in facts(), seed: u64,
+        params in params().prop_map(Params::unheld), limit_ms in 1u64..60_000, steps in steps(), facts in facts(), seed: u64,
     ) {
         let limit = ms(limit_ms);
         let bounded = Params { builder: params.builder.clone().max_elapsed(limit), gate: None };
@@ -596,6 +636,30 @@ proptest! {
                     }
                 }
                 (p, q) => prop_assert!(false, "with the deadline {p:?}, without {q:?}"),
+            }
+        }
+    }
+
+    /// With the presets' pacer and scripts of throttles (mostly with a short
+    /// `Retry-After`, which engages it), the protocol holds as the harness checks it on
+    /// every event: a pacer's wait is at most [`Pacer::RECHECK`], the pacer stops a call
+    /// only as `rate_limited`, no wait passes the deadline, and no more attempts are made
+    /// than the policy allows.
+    #[test]
+    fn prop_the_presets_pacer_keeps_the_protocol(
+        params in params(), steps in throttled_steps(), facts in facts(), seed: u64,
+    ) {
+        let params = Params {
+            builder: params.builder.pace(PacerConfig::on_hint()),
+            gate: params.gate,
+        };
+        let policy = params.build();
+        let trace = Harness::new(&policy, facts, seed).run(&steps)?;
+        let max = policy.rules().max_attempts() as usize;
+        prop_assert!(!trace.attempts.is_empty() && trace.attempts.len() <= max);
+        if let (Some(limit), Some(start)) = (policy.rules().max_elapsed(), trace.start) {
+            for s in trace.sleeps.iter().filter(|s| s.wait != Wait::Gate) {
+                prop_assert!(s.at - start + s.delay <= limit, "{s:?} past {limit:?}");
             }
         }
     }
