@@ -436,7 +436,13 @@ fn the_pacer_allocates_nothing_per_attempt() {
     let pacers = Pacers::default();
     let key = PacerKey::host("api.example.com");
     let t0 = Instant::now();
-    // Inactive (no throttle seen), then active, then the slot claimed for a new key.
+    // A key's pacer is made when the key first claims its slot: once per host, not per
+    // attempt (a table of 64 made at once would cost every policy 65 pacers).
+    assert_eq!(allocations(|| drop(black_box(pacers.get(key)))), 1);
+    assert_eq!(allocations(|| drop(black_box(pacers.get(key)))), 0);
+    let other = PacerKey::host("other.example.com");
+    assert_eq!(allocations(|| drop(black_box(pacers.get(other)))), 1);
+    // Inactive (no throttle seen), then active, then a claimed slot asked again.
     let n = allocations(|| {
         let p = pacers.get(key);
         for i in 0..100 {
@@ -458,11 +464,7 @@ fn the_pacer_allocates_nothing_per_attempt() {
             }
             p.on_response(now, i % 50 == 0, false, Some(q));
         }
-        black_box(
-            pacers
-                .get(PacerKey::host("other.example.com"))
-                .acquire(t0, None),
-        );
+        black_box(pacers.get(other).acquire(t0, None));
     });
     assert_eq!(n, 0);
 }

@@ -21,7 +21,7 @@
 use core::fmt;
 use core::num::NonZeroU64;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::{Pacer, PacerConfig};
 
@@ -79,8 +79,9 @@ impl PacerKey {
 struct Slot {
     key: AtomicU64,
     /// Shared, so that a call waiting for its slot can hold the pacer it will give the
-    /// place back to.
-    pacer: Arc<Pacer>,
+    /// place back to. Made when a key first claims the slot: a policy (every preset has
+    /// a table) costs one pacer, not 65, until it calls many hosts.
+    pacer: OnceLock<Arc<Pacer>>,
 }
 
 /// A fixed table of pacers by [`PacerKey`] (see the module docs).
@@ -96,6 +97,8 @@ struct Slot {
 pub struct Pacers {
     slots: Box<[Slot]>,
     overflow: Arc<Pacer>,
+    config: PacerConfig,
+    engaged: Option<Arc<AtomicBool>>,
 }
 
 impl fmt::Debug for Pacers {
@@ -122,7 +125,8 @@ impl Pacers {
     /// The slots of [`Pacers::default`].
     pub const DEFAULT_SLOTS: usize = 64;
 
-    /// A table of `slots` pacers (at least one), each with `config`, all made now.
+    /// A table of `slots` pacers (at least one), each with `config`, each made when a key
+    /// first claims its slot.
     ///
     /// ```
     /// let _ = redial::pacer::Pacers::new(Default::default(), 16);
@@ -137,19 +141,27 @@ impl Pacers {
         slots: usize,
         engaged: Option<Arc<AtomicBool>>,
     ) -> Pacers {
-        let pacer = || Arc::new(Pacer::sharing(config, engaged.clone()));
         Pacers {
             slots: (0..slots.max(1))
                 .map(|_| Slot {
                     key: AtomicU64::new(0),
-                    pacer: pacer(),
+                    pacer: OnceLock::new(),
                 })
                 .collect(),
-            overflow: pacer(),
+            overflow: Arc::new(Pacer::sharing(config, engaged.clone())),
+            config,
+            engaged,
         }
     }
 
-    /// The pacer of `key`, claiming a slot for it the first time. No lock, no allocation.
+    /// The pacer of a claimed slot, made at its first use.
+    fn made<'a>(&self, slot: &'a Slot) -> &'a Arc<Pacer> {
+        slot.pacer
+            .get_or_init(|| Arc::new(Pacer::sharing(self.config, self.engaged.clone())))
+    }
+
+    /// The pacer of `key`, claiming a slot for it the first time (and then making its
+    /// pacer: the one allocation, once per key). No lock.
     ///
     /// ```
     /// use redial::pacer::{PacerKey, Pacers};
@@ -171,15 +183,15 @@ impl Pacers {
             };
             let seen = slot.key.load(Ordering::Acquire);
             if seen == key {
-                return &slot.pacer;
+                return self.made(slot);
             }
             if seen == 0 {
                 match slot
                     .key
                     .compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire)
                 {
-                    Ok(_) => return &slot.pacer,
-                    Err(other) if other == key => return &slot.pacer,
+                    Ok(_) => return self.made(slot),
+                    Err(other) if other == key => return self.made(slot),
                     Err(_) => {}
                 }
             }
