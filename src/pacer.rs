@@ -685,7 +685,8 @@ impl Pacer {
     /// Whether answers teach the pacer, so that a driver must bring it every answer (a
     /// success too) with the time it came: from the start when [`Engage::Throttle`]
     /// engages it, else once a hint did ([`hear_hint`](Self::hear_hint)) or anything
-    /// made it pace. Until then a call that succeeds at once costs the pacer one load.
+    /// made it pace. Until then a call that succeeds at once need not reach it (the
+    /// driver reads one flag that a policy's pacers share, set when one listens).
     ///
     /// ```
     /// use redial::pacer::{Pacer, PacerConfig};
