@@ -475,6 +475,9 @@ pub struct Pacer {
     /// When a hint engaged it, on the pacer's clock; [`NOT_HEARD`] otherwise. Throttles
     /// cut only [`Pacer::MEASURE_FIRST`] after: until then the meter has no rate to cut.
     heard: AtomicU64,
+    /// Until when a spent quota holds every attempt, on the pacer's clock (0: never held):
+    /// `max_wait` counts from there, since the server said when.
+    held_until: AtomicU64,
     /// Set once this pacer listens, shared by every pacer of one policy: what a call that
     /// succeeds at once reads, one load, instead of finding its scope's pacer.
     engaged: Option<Arc<AtomicBool>>,
@@ -636,6 +639,7 @@ impl Pacer {
             active: AtomicBool::new(false),
             listening: AtomicBool::new(listening),
             heard: AtomicU64::new(NOT_HEARD),
+            held_until: AtomicU64::new(0),
             engaged,
             base: OnceLock::new(),
             anchor: Anchor::default(),
@@ -790,7 +794,7 @@ impl Pacer {
         let Some(map) = self.anchor.read() else {
             return Acquire::Go;
         };
-        let limit = self.limit(now, deadline);
+        let limit = self.limit(now, now_ns, deadline);
         let now_pos = map.pos(now_ns);
         let tolerance = f64::from(self.config.burst.max(1) - 1);
         let mut bits = self.tat.load(Ordering::Acquire);
@@ -863,10 +867,19 @@ impl Pacer {
         }
     }
 
-    fn limit(&self, now: Instant, deadline: Option<Instant>) -> Duration {
-        deadline.map_or(self.config.max_wait, |d| {
-            self.config.max_wait.min(d.saturating_duration_since(now))
-        })
+    /// The longest a call asking at `now` may wait: `max_wait` past the end of a hold the
+    /// server stated (a spent quota: it said when, and a call waits for that as it waits
+    /// for a hint), and never past the call's deadline.
+    fn limit(&self, now: Instant, now_ns: u64, deadline: Option<Instant>) -> Duration {
+        let held = self
+            .held_until
+            .load(Ordering::Acquire)
+            .saturating_sub(now_ns);
+        let most = self
+            .config
+            .max_wait
+            .saturating_add(Duration::from_nanos(held));
+        deadline.map_or(most, |d| most.min(d.saturating_duration_since(now)))
     }
 
     /// After a wait, whether the reserved slot has come at the rate as it is now:
@@ -1069,6 +1082,7 @@ impl Pacer {
         }
         if let Some(until) = hold {
             self.sent.fetch_max(until, Ordering::AcqRel);
+            self.held_until.fetch_max(until, Ordering::AcqRel);
         }
         if let (Some(until), Some(map)) = (hold, self.anchor.read()) {
             let place = map.pos(until);

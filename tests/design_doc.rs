@@ -197,6 +197,11 @@ fn the_pacer_numbers_are_the_codes() {
             spoken(redial::pacer::Pacer::MEASURE_FIRST)
         ),
     );
+    assert_eq!(redial::pacer::Quota::WINDOW_AFTER, Duration::from_secs(1));
+    says(
+        &doc,
+        "**A 429's wait longer than a second is a window's reset**",
+    );
     // What engages each: the presets' pacer a hint, a `[rate]` table's any 429.
     let preset = redial::Policy::default();
     assert_eq!(

@@ -444,3 +444,55 @@ fn a_429_that_says_how_long_to_wait_engages_the_presets_pacer() {
     calls(&policy, &clock, 5, Duration::ZERO, |_| answer(200));
     assert!(!clock.slept().is_empty(), "paced calls waited");
 }
+
+/// A 429 with `Retry-After: N` and nothing else.
+fn after(secs: &'static str) -> Result<http::Response<()>, std::io::Error> {
+    let mut r = answer(429)?;
+    r.headers_mut()
+        .insert("retry-after", http::HeaderValue::from_static(secs));
+    Ok(r)
+}
+
+#[test]
+fn a_429_that_says_wait_longer_than_a_second_holds_the_presets_pacer_until_then() {
+    let policy = preset();
+    let clock = Virtual::new();
+    calls(&policy, &clock, 20, Duration::from_millis(50), |_| {
+        answer(200)
+    });
+    // A fixed window's 429: open again in 5 s. The next call waits for it, in the pacer,
+    // instead of drawing another 429.
+    calls(&policy, &clock, 1, Duration::ZERO, |_| after("5"));
+    let made = std::cell::Cell::new(0);
+    let result = (|| {
+        made.set(made.get() + 1);
+        answer(200)
+    })
+    .retry(&policy)
+    .sleeper(clock.clone())
+    .call();
+    assert!(result.is_ok() && made.get() == 1);
+    let waited: Duration = clock.slept().iter().sum();
+    assert!(
+        waited >= Duration::from_secs(5) && waited <= Duration::from_millis(5300),
+        "held until the window opened: {:?}",
+        clock.slept()
+    );
+}
+
+#[test]
+fn a_429_that_says_wait_a_second_does_not_hold_it() {
+    let policy = preset();
+    let clock = Virtual::new();
+    calls(&policy, &clock, 20, Duration::from_millis(50), |_| {
+        answer(200)
+    });
+    // nginx's `limit_req`: `Retry-After: 1` names its next slot, not a window.
+    calls(&policy, &clock, 1, Duration::ZERO, |_| after("1"));
+    let result = (|| answer(200))
+        .retry(&policy)
+        .sleeper(clock.clone())
+        .call();
+    assert!(result.is_ok());
+    assert!(clock.slept().is_empty(), "{:?}", clock.slept());
+}

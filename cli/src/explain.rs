@@ -393,19 +393,20 @@ fn gate_of(policy: &Policy) -> Option<(GateConfig, String)> {
 fn pacer_sentence(input: &Input<'_>, verdict: &Verdict) -> Option<String> {
     let config = input.policy.pacer()?.config();
     let limit = format!(
-        "a slot further than max_wait {} (or the call's deadline) stops the call with \
-         rate_limited, before it is sent",
+        "a slot further than max_wait {} past any hold (or past the call's deadline) stops \
+         the call with rate_limited, before it is sent",
         Rounded(config.max_wait)
     );
     let cut = config.cubic.beta * 100.0;
+    let held = held(input, verdict);
     if config.engage == Engage::Hint {
         // Stateless: what this answer does to a pacer no earlier answer engaged.
         return match (input.status, verdict.hint()) {
             (Some(429), Some(_)) => Some(format!(
                 "This 429 says how long to wait, which engages the rate pacer (engage = \
-                 \"hint\"): it measures the rate the calls send for {}, then each 429 cuts \
-                 it to {cut:.0} % of that, successes grow it back, and every attempt of \
-                 this policy's calls to the host waits for its slot; {limit}.",
+                 \"hint\"): {held}it measures the rate the calls send for {}, then each 429 \
+                 cuts it to {cut:.0} % of that, successes grow it back, and every attempt \
+                 of this policy's calls to the host waits for its slot; {limit}.",
                 Rounded(Pacer::MEASURE_FIRST)
             )),
             (Some(429), None) => Some(
@@ -419,9 +420,9 @@ fn pacer_sentence(input: &Input<'_>, verdict: &Verdict) -> Option<String> {
     }
     if input.status == Some(429) {
         return Some(format!(
-            "The rate pacer learns a throttle: its rate is cut to {:.0} % of what the calls \
-             were sending, then grows back on successes, and every attempt of this policy's \
-             calls waits for its slot; {limit}.",
+            "The rate pacer learns a throttle: {held}its rate is cut to {:.0} % of what the \
+             calls were sending, then grows back on successes, and every attempt of this \
+             policy's calls waits for its slot; {limit}.",
             cut
         ));
     }
@@ -435,6 +436,34 @@ fn pacer_sentence(input: &Input<'_>, verdict: &Verdict) -> Option<String> {
         quota.remaining,
         Rounded(quota.reset)
     ))
+}
+
+/// `it holds … first; ` when a 429 holds the pacer until a reset: a spent quota the
+/// headers state, or a wait longer than `Quota::WINDOW_AFTER` (a window's reset). The
+/// hold is the library's own reading (`Quota::of_answer`), bounded as the driver bounds it.
+fn held(input: &Input<'_>, verdict: &Verdict) -> String {
+    if input.status != Some(429) {
+        return String::new();
+    }
+    let wait = verdict.hint().map(|h| h.wait);
+    let most = input.policy.rules().max_hint();
+    let most = wait.map_or(most, |w| w.min(most));
+    let stated = Quota::from_headers(input.headers, input.wall).is_some();
+    match Quota::of_answer(input.headers, input.wall, wait, most) {
+        Some(q) if q.remaining == 0 && !q.reset.is_zero() => {
+            let why = if stated {
+                "the quota it states is spent"
+            } else {
+                "a wait longer than a second is a window's reset"
+            };
+            format!(
+                "it holds every attempt of this policy's calls to the host for {} first \
+                 ({why}), then ",
+                Rounded(q.reset)
+            )
+        }
+        _ => String::new(),
+    }
 }
 
 /// What the rate-limit gate learns from this response, if anything: the reset it holds

@@ -654,10 +654,12 @@ fn explain_a_429_with_retry_after_30() {
          idempotent; the wait is the 30s the server asked for in retry-after, plus up to 1s so \
          that clients told the same time do not all return at once.\n\
          This 429 says how long to wait, which engages the rate pacer (engage = \"hint\"): it \
-         measures the rate the calls send for 1s, then each 429 cuts it to 70 % of that, \
-         successes grow it back, and every attempt of this policy's calls to the host waits \
-         for its slot; a slot further than max_wait 10s (or the call's deadline) stops the \
-         call with rate_limited, before it is sent.\n"
+         holds every attempt of this policy's calls to the host for 30s first (a wait longer \
+         than a second is a window's reset), then it measures the rate the calls send for \
+         1s, then each 429 cuts it to 70 % of that, successes grow it back, and every \
+         attempt of this policy's calls to the host waits for its slot; a slot further than \
+         max_wait 10s past any hold (or past the call's deadline) stops the call with \
+         rate_limited, before it is sent.\n"
     );
 }
 
@@ -670,7 +672,7 @@ fn explain_says_what_the_rate_pacer_learns_when_the_policy_paces() {
     assert!(
         text.lines().nth(1).is_some_and(|l| l.starts_with(
             "The rate pacer learns a throttle: its rate is cut to 70 % of what the calls were sending"
-        ) && l.ends_with("max_wait 5s (or the call's deadline) stops the call with rate_limited, before it is sent.")),
+        ) && l.ends_with("max_wait 5s past any hold (or past the call's deadline) stops the call with rate_limited, before it is sent.")),
         "{text}"
     );
     let quota = redial(
@@ -703,6 +705,19 @@ fn explain_says_what_the_rate_pacer_learns_when_the_policy_paces() {
             ),
         "{}",
         stdout(&preset)
+    );
+    // nginx's `Retry-After: 1` names its next slot: no hold; a longer wait holds.
+    let one = redial(&["explain", "--status", "429", "-H", "retry-after: 1"], b"");
+    assert!(
+        !stdout(&one).contains("holds every attempt"),
+        "{}",
+        stdout(&one)
+    );
+    let five = redial(&["explain", "--status", "429", "-H", "retry-after: 5"], b"");
+    assert!(
+        stdout(&five).contains("holds every attempt of this policy's calls to the host for 5s"),
+        "{}",
+        stdout(&five)
     );
     // Pacing off: nothing is said of a pacer.
     let off = temp_policy("unpaced.toml", "[rate]\nenabled = false\n");

@@ -804,15 +804,18 @@ impl<'p> Engine<'p> {
         ) = (&outcome, self.pacers.get(c.client as usize))
         {
             // As the library's driver: a 429 that says how long to wait engages a pacer
-            // that waits for one, a spent quota holds no longer than that wait, and only a
-            // 429 cuts the rate, unless the scenario studies cutting on a shed answer too.
+            // that waits for one, a spent quota (or a 429's wait past a second) holds no
+            // longer than that wait, and only a 429 cuts the rate, unless the scenario
+            // studies cutting on a shed answer too.
             let throttled = *status == StatusCode::TOO_MANY_REQUESTS;
             if throttled && verdict.hint().is_some() {
                 pacer.hear_hint(instant);
             }
+            let wait = verdict.hint().map(|h| h.wait);
             let most = c.policy.rules().max_hint();
-            let most = verdict.hint().map_or(most, |h| h.wait.min(most));
-            let quota = Quota::from_headers(headers, wall).map(|q| q.hold_at_most(most));
+            let most = wait.map_or(most, |w| w.min(most));
+            let throttle_wait = wait.filter(|_| throttled);
+            let quota = Quota::of_answer(headers, wall, throttle_wait, most);
             let shed = matches!(status.as_u16(), 503 | 529);
             let overload = self.scenario.pacer_cuts_on_shed && shed;
             pacer.on_response(instant, throttled, overload, quota);

@@ -945,3 +945,45 @@ fn a_pacer_follows_an_acceleration_limit_with_few_429s() {
         }
     }
 }
+
+/// A fixed-window quota whose 429s say only `Retry-After` (the seconds left in the
+/// window): the presets' pacer, which takes a wait longer than a second for the window's
+/// reset and holds every attempt until then, serves more calls than no pacer at a lower
+/// load, from one client to a thousand, on every seed of 21-23 (no setting was chosen on
+/// them). Over the scenario's full five minutes, seeds 1-5: 70 % of calls against 38 % at
+/// 1.0x the load against 2.4x for up to 100 clients, 55 % against 38 % at 1.8x against
+/// 2.4x for 1,000; here one minute, for a debug build.
+#[test]
+fn the_presets_pacer_holds_for_a_fixed_windows_reset() {
+    let unpaced = Policy::builder().no_pacing().build().unwrap();
+    for clients in [1, 10, 100, 1000] {
+        for seed in 21..=23 {
+            let mut s = Scenario::rate_limit();
+            s.clients = clients;
+            s.budget = BudgetScope::PerClient;
+            s.seed = seed;
+            // Four windows of the quota, in a minute: short enough for a debug build.
+            s.duration = Duration::from_secs(60);
+            s.incidents[0].start = Duration::from_secs(10);
+            s.incidents[0].duration = Duration::from_secs(40);
+            let paced = run(&s, "default", &Policy::default()).unwrap();
+            let off = run(&s, "off", &unpaced).unwrap();
+            let ok = |r: &Report| r.incident_call_success_rate().unwrap_or(0.0);
+            let load = |r: &Report| r.incident_amplification().unwrap_or(0.0);
+            assert!(
+                ok(&paced) >= ok(&off) + 0.1,
+                "{clients} clients, seed {seed}: {} against {}",
+                ok(&paced),
+                ok(&off)
+            );
+            // A thousand processes each learn the window on their own: less to gain.
+            let most = if clients < 1000 { 0.8 } else { 0.9 };
+            assert!(
+                load(&paced) <= most * load(&off),
+                "{clients} clients, seed {seed}: {} against {}",
+                load(&paced),
+                load(&off)
+            );
+        }
+    }
+}

@@ -283,11 +283,6 @@ fn tens(wait: Duration) -> u16 {
 }
 
 /// A wait in milliseconds, rounded up (saturating at 49 days).
-/// The quota a response states, a spent one held for `most` at the longest.
-fn stated(headers: &http::HeaderMap, wall: SystemTime, most: Duration) -> Option<Quota> {
-    Quota::from_headers(headers, wall).map(|q| q.hold_at_most(most))
-}
-
 fn millis(wait: Duration) -> u32 {
     u32::try_from(wait.as_nanos().div_ceil(1_000_000)).unwrap_or(u32::MAX)
 }
@@ -656,7 +651,8 @@ impl<P: AsPolicy> Driver<P> {
             }
             if success {
                 if let (Some(pacer), Some(now)) = (policy.pacer_for(scope), clocks.now) {
-                    let quota = stated(headers, wall, options.policy.as_ref().max_hint());
+                    let most = options.policy.as_ref().max_hint();
+                    let quota = Quota::of_answer(headers, wall, None, most);
                     pacer.on_response(now, false, false, quota);
                 }
                 return Command::Done(End::Succeeded);
@@ -690,10 +686,13 @@ impl<P: AsPolicy> Driver<P> {
                 }
                 if let (true, Some(wall)) = (pacer.listens(), clocks.wall) {
                     // The wait the classifier read (`Retry-After` wins over a reset) bounds
-                    // a spent quota's hold, as the longest hint honoured bounds any.
+                    // a spent quota's hold, as the longest hint honoured bounds any; a
+                    // 429's long wait is a window's reset.
+                    let wait = verdict.hint().map(|h| h.wait);
                     let most = options.policy.as_ref().max_hint();
-                    let most = verdict.hint().map_or(most, |h| h.wait.min(most));
-                    let quota = stated(headers, wall, most);
+                    let most = wait.map_or(most, |w| w.min(most));
+                    let throttle_wait = wait.filter(|_| throttled);
+                    let quota = Quota::of_answer(headers, wall, throttle_wait, most);
                     pacer.on_response(now, throttled, false, quota);
                 }
             }

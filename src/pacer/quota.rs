@@ -72,6 +72,52 @@ impl Quota {
         (secs > 0.0).then(|| self.remaining as f64 / secs)
     }
 
+    /// A 429's wait longer than this, with no quota stated, is a window's reset: a spent
+    /// quota until then. HTTP's `Retry-After` counts whole seconds, and a limiter that
+    /// refills continuously (nginx's `limit_req`, an acceleration limit) says 1: its next
+    /// slot, which a hold of a second at every 429 would waste (measured: a pacer holding
+    /// at every `Retry-After: 1` served 3.8 calls a second of the 26 an acceleration limit
+    /// let through). A fixed window says how long until it opens again.
+    ///
+    /// ```
+    /// assert_eq!(redial::pacer::Quota::WINDOW_AFTER, std::time::Duration::from_secs(1));
+    /// ```
+    pub const WINDOW_AFTER: Duration = Duration::from_secs(1);
+
+    /// What an answer tells a pacer of the quota: what its headers state
+    /// ([`from_headers`](Self::from_headers)), a spent one held for `most` at the longest
+    /// ([`hold_at_most`](Self::hold_at_most)); or, for a 429 whose wait (`throttle_wait`,
+    /// the classifier's hint) is longer than [`WINDOW_AFTER`](Self::WINDOW_AFTER) and
+    /// that states no quota, a spent quota until then. `throttle_wait` is `None` for any
+    /// other answer.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use http::HeaderMap;
+    /// use redial::pacer::Quota;
+    /// let none = HeaderMap::new();
+    /// let (now, most) = (SystemTime::now(), Duration::from_secs(60));
+    /// let held = Quota::of_answer(&none, now, Some(Duration::from_secs(7)), most).unwrap();
+    /// assert_eq!((held.remaining, held.reset), (0, Duration::from_secs(7)));
+    /// assert_eq!(Quota::of_answer(&none, now, Some(Duration::from_secs(1)), most), None);
+    /// assert_eq!(Quota::of_answer(&none, now, None, most), None);
+    /// ```
+    pub fn of_answer(
+        headers: &HeaderMap,
+        wall: SystemTime,
+        throttle_wait: Option<Duration>,
+        most: Duration,
+    ) -> Option<Quota> {
+        let stated = Quota::from_headers(headers, wall);
+        let window = throttle_wait.filter(|w| *w > Quota::WINDOW_AFTER && stated.is_none());
+        let quota = window.map(|reset| Quota {
+            remaining: 0,
+            reset,
+            limit: None,
+        });
+        stated.or(quota).map(|q| q.hold_at_most(most))
+    }
+
     /// The same quota, but a spent one (`remaining` 0) holds for `most` at the longest: a
     /// reset years away (a clock off, a yearly quota) must not hold every attempt for
     /// years, and a 429's own wait (`Retry-After`, which wins over a reset) bounds it.

@@ -100,6 +100,26 @@ fn a_spent_quota_holds_at_once_even_while_measuring() {
 }
 
 #[test]
+fn max_wait_counts_from_the_end_of_a_stated_hold() {
+    let p = Pacer::default();
+    let t0 = Instant::now();
+    let spent = Quota {
+        remaining: 0,
+        reset: Duration::from_secs(15),
+        limit: None,
+    };
+    p.on_response(t0, true, false, Some(spent));
+    // 15 s to the reset, past `max_wait` (10 s): the call waits, the server said when.
+    let Acquire::Wait { ticket, .. } = p.acquire(t0, None) else {
+        panic!("a hold the server stated is waited for");
+    };
+    assert_eq!(p.ready(at(t0, 15_000), ticket, None), Acquire::Go);
+    // A deadline still bounds it.
+    let soon = Some(at(t0, 5_000));
+    assert!(matches!(p.acquire(t0, soon), Acquire::RateLimited { .. }));
+}
+
+#[test]
 fn a_fleet_cut_engages_a_pacer_that_waits_for_a_hint() {
     let p = Pacer::new(PacerConfig::on_hint());
     let t0 = Instant::now();
