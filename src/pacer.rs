@@ -71,8 +71,9 @@
 //! 3. On every answer, [`Pacer::on_response`]`(now, throttled, overload, quota)`:
 //!    `throttled` for a 429; `overload` for a 503 or 529 the budget reads as overload;
 //!    `quota` from [`Quota::from_headers`]. Before it, for a 429 that says how long to
-//!    wait, [`Pacer::hear_hint`]`(now)`. While [`Pacer::listens`] is false the answers
-//!    teach nothing, and a driver may skip the successes.
+//!    wait, [`Pacer::hear_hint`]`(now)`. [`Pacer::learn`] does the three as every driver
+//!    should, from an [`Answer`]. While [`Pacer::listens`] is false the answers teach
+//!    nothing, and a driver may skip the successes.
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -116,6 +117,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
+mod answer;
 mod cubic;
 mod meter;
 mod pacers;
@@ -124,6 +126,7 @@ mod share;
 #[cfg(test)]
 mod tests;
 
+pub use answer::Answer;
 pub use cubic::{Cubic, CubicConfig};
 pub use meter::Meter;
 pub use pacers::{PacerKey, Pacers};

@@ -237,11 +237,18 @@ proptest::proptest! {
     }
 }
 
+/// A 429 with `Retry-After: N` and nothing else.
+fn after(secs: &'static str) -> Result<http::Response<()>, std::io::Error> {
+    let mut r = answer(429)?;
+    r.headers_mut()
+        .insert("retry-after", http::HeaderValue::from_static(secs));
+    Ok(r)
+}
+
 /// A 429 with `Retry-After: 1` and, if `spent`, a quota of 0 left that resets in 5 s.
 fn throttled(spent: bool) -> Result<http::Response<()>, std::io::Error> {
-    let mut r = answer(429)?;
+    let mut r = after("1")?;
     let headers = r.headers_mut();
-    headers.insert("retry-after", http::HeaderValue::from_static("1"));
     if spent {
         headers.insert("x-ratelimit-remaining", http::HeaderValue::from_static("0"));
         headers.insert("x-ratelimit-reset", http::HeaderValue::from_static("5"));
@@ -443,14 +450,6 @@ fn a_429_that_says_how_long_to_wait_engages_the_presets_pacer() {
     // Now calls made at once wait for their slots.
     calls(&policy, &clock, 5, Duration::ZERO, |_| answer(200));
     assert!(!clock.slept().is_empty(), "paced calls waited");
-}
-
-/// A 429 with `Retry-After: N` and nothing else.
-fn after(secs: &'static str) -> Result<http::Response<()>, std::io::Error> {
-    let mut r = answer(429)?;
-    r.headers_mut()
-        .insert("retry-after", http::HeaderValue::from_static(secs));
-    Ok(r)
 }
 
 #[test]

@@ -440,16 +440,15 @@ fn pacer_sentence(input: &Input<'_>, verdict: &Verdict) -> Option<String> {
 
 /// `it holds … first; ` when a 429 holds the pacer until a reset: a spent quota the
 /// headers state, or a wait longer than `Quota::WINDOW_AFTER` (a window's reset). The
-/// hold is the library's own reading (`Quota::of_answer`), bounded as the driver bounds it.
+/// hold is the library's own reading (`Quota::of_answer`, as `Pacer::learn` reads it).
 fn held(input: &Input<'_>, verdict: &Verdict) -> String {
     if input.status != Some(429) {
         return String::new();
     }
     let wait = verdict.hint().map(|h| h.wait);
-    let most = input.policy.rules().max_hint();
-    let most = wait.map_or(most, |w| w.min(most));
+    let max_hint = input.policy.rules().max_hint();
     let stated = Quota::from_headers(input.headers, input.wall).is_some();
-    match Quota::of_answer(input.headers, input.wall, wait, most) {
+    match Quota::of_answer(input.headers, input.wall, true, wait, max_hint) {
         Some(q) if q.remaining == 0 && !q.reset.is_zero() => {
             let why = if stated {
                 "the quota it states is spent"

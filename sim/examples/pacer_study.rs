@@ -105,7 +105,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.iter().any(|a| a == "--fleet-table") {
         // A 503 or 529 cutting the rate as a 429 does (not what the library does).
         let cut_on_shed = args.iter().any(|a| a == "--cut-on-shed");
-        return fleet_table(&seeds, &policy, &off, config, cut_on_shed);
+        return fleet_table(&seeds, &policy, config, cut_on_shed);
     }
     // (name, limit in requests per second if any, clients, total demand, kind)
     let leaky = |rate, burst| IncidentKind::LeakyBucket { rate, burst };
@@ -188,7 +188,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn fleet_table(
     seeds: &[u64],
     policy: &Policy,
-    off: &Policy,
     config: PacerConfig,
     cut_on_shed: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
@@ -206,19 +205,21 @@ fn fleet_table(
         for &failure in failures {
             for &clients in sizes {
                 let mut cells = Vec::new();
-                for (base, pacer) in [(off, None), (policy, None), (policy, Some(config))] {
+                // No pacer, the presets', one engaged by any 429.
+                for (paces, pacer) in [(false, None), (true, None), (true, Some(config))] {
                     let (mut load, mut successes) = (0.0_f64, Vec::new());
                     for &seed in seeds {
                         let mut s = matrix::scenario(section, failure, clients, seed);
                         s.pacer = pacer;
                         s.pacer_cuts_on_shed = cut_on_shed;
-                        let mut policy = match matrix::preset(section) {
-                            redial::Preset::Default => base.clone(),
+                        let policy = match matrix::preset(section) {
+                            redial::Preset::Default => policy.clone(),
                             preset => Policy::preset(preset),
                         };
-                        if std::ptr::eq(base, off) {
-                            policy = policy.to_builder().no_pacing().build()?;
-                        }
+                        let policy = match paces {
+                            true => policy,
+                            false => policy.to_builder().no_pacing().build()?,
+                        };
                         let r = run(&s, "x", &policy)?;
                         load = load.max(r.incident_amplification().unwrap_or(0.0));
                         successes.push(r.incident_call_success_rate().unwrap_or(0.0));

@@ -178,7 +178,7 @@ use redial::budget::Counts;
 use redial::classify::Outcome;
 use redial::fleet::FleetConfig;
 use redial::machine::{Action, Machine};
-use redial::pacer::{Acquire, Pacer, Quota, Ticket};
+use redial::pacer::{Acquire, Answer, Pacer, Ticket};
 use redial::StopReason;
 use redial::Transport;
 use redial::{Policy, PolicyError};
@@ -803,22 +803,17 @@ impl<'p> Engine<'p> {
             Some(pacer),
         ) = (&outcome, self.pacers.get(c.client as usize))
         {
-            // As the library's driver: a 429 that says how long to wait engages a pacer
-            // that waits for one, a spent quota (or a 429's wait past a second) holds no
-            // longer than that wait, and only a 429 cuts the rate, unless the scenario
-            // studies cutting on a shed answer too.
-            let throttled = *status == StatusCode::TOO_MANY_REQUESTS;
-            if throttled && verdict.hint().is_some() {
-                pacer.hear_hint(instant);
-            }
-            let wait = verdict.hint().map(|h| h.wait);
-            let most = c.policy.rules().max_hint();
-            let most = wait.map_or(most, |w| w.min(most));
-            let throttle_wait = wait.filter(|_| throttled);
-            let quota = Quota::of_answer(headers, wall, throttle_wait, most);
+            // As the library's driver (`Pacer::learn`), but for the study of a shed answer
+            // cutting the rate too.
             let shed = matches!(status.as_u16(), 503 | 529);
-            let overload = self.scenario.pacer_cuts_on_shed && shed;
-            pacer.on_response(instant, throttled, overload, quota);
+            let answer = Answer {
+                status: status.as_u16(),
+                headers,
+                wait: verdict.hint().map(|h| h.wait),
+                wall,
+                max_hint: c.policy.rules().max_hint(),
+            };
+            pacer.learn(instant, answer, self.scenario.pacer_cuts_on_shed && shed);
         }
         match c.machine.on_outcome(&verdict, instant, &mut self.jitter) {
             Action::Retry(retry) => {

@@ -38,9 +38,9 @@ use fastrand::Rng;
 use crate::classify::Outcome;
 use crate::gate::Admission;
 use crate::machine::{Action, Machine};
-use crate::pacer::{Acquire, Quota};
+use crate::pacer::{Acquire, Answer, PacerKey};
 use crate::verdict::{Cause, Transport, Verdict};
-use crate::Stop;
+use crate::{Policy, Stop};
 
 use super::classify::{Classify, ClassifyContext};
 use super::notify::{Event as Heard, Notify};
@@ -280,6 +280,37 @@ fn cold() {}
 /// keeps the time a call was held in two bytes.
 fn tens(wait: Duration) -> u16 {
     u16::try_from(wait.as_millis().div_ceil(10)).unwrap_or(u16::MAX)
+}
+
+/// Tells the call's pacer an answer (`wait`: what its verdict read; none for a success).
+/// Only a 429, which may engage it, or a policy that learns from every answer (a pacer
+/// listens, or a fleet's gate: a fleet's pacer counts its demand before it is engaged)
+/// reaches it; the look asked for both clocks then.
+#[inline(always)]
+fn teach_pacer(
+    policy: &Policy,
+    scope: Option<PacerKey>,
+    (status, headers): (u16, &http::HeaderMap),
+    wait: Option<Duration>,
+    clocks: Clocks,
+) {
+    let (Some(now), Some(wall)) = (clocks.now, clocks.wall) else {
+        return;
+    };
+    if status != 429 && !policy.learns_from_success() {
+        return;
+    }
+    if let Some(pacer) = policy.pacer_for(scope) {
+        let max_hint = policy.rules().max_hint();
+        let answer = Answer {
+            status,
+            headers,
+            wait,
+            wall,
+            max_hint,
+        };
+        pacer.learn(now, answer, false);
+    }
 }
 
 /// A wait in milliseconds, rounded up (saturating at 49 days).
@@ -637,9 +668,9 @@ impl<P: AsPolicy> Driver<P> {
         // The gate and the pacer learn from every response: a 429's reset, a spent
         // quota's, a throttle that cuts the rate.
         let response = result.and_then(|r| options.classify.response(r));
+        let policy = options.policy.borrow();
         let scope = options.facts.scope();
         if let (Some((status, headers)), Some(wall)) = (response, clocks.wall) {
-            let policy = options.policy.borrow();
             match (policy.gate(), policy.pacer_for(scope)) {
                 // With a pacer that listens, a 429 teaches the pacer, and the gate only a
                 // spent quota.
@@ -650,11 +681,7 @@ impl<P: AsPolicy> Driver<P> {
                 (None, _) => {}
             }
             if success {
-                if let (Some(pacer), Some(now)) = (policy.pacer_for(scope), clocks.now) {
-                    let most = options.policy.as_ref().max_hint();
-                    let quota = Quota::of_answer(headers, wall, None, most);
-                    pacer.on_response(now, false, false, quota);
-                }
+                teach_pacer(policy, scope, (status, headers), None, clocks);
                 return Command::Done(End::Succeeded);
             }
         }
@@ -662,7 +689,7 @@ impl<P: AsPolicy> Driver<P> {
             return Command::Done(End::Succeeded);
         }
         let cx = ClassifyContext::new(
-            options.policy.borrow().classifier(),
+            policy.classifier(),
             options.facts,
             clocks.wall.unwrap_or(SystemTime::UNIX_EPOCH),
         );
@@ -673,29 +700,16 @@ impl<P: AsPolicy> Driver<P> {
             ),
             None => (cx.verdict(&Outcome::Transport(Transport::Timeout)), None),
         };
-        let policy = options.policy.borrow();
-        let throttled = response.is_some_and(|(status, _)| status == 429);
-        if let (Some((_, headers)), Some(now), true) =
-            (response, clocks.now, throttled || policy.pacer_listens())
-        {
-            if let Some(pacer) = policy.pacer_for(scope) {
-                // A 429 that says how long to wait is the server pacing: what engages a
-                // pacer that waits for a hint (the same reading as the budget's).
-                if throttled && verdict.hint().is_some() {
-                    pacer.hear_hint(now);
-                }
-                if let (true, Some(wall)) = (pacer.listens(), clocks.wall) {
-                    // The wait the classifier read (`Retry-After` wins over a reset) bounds
-                    // a spent quota's hold, as the longest hint honoured bounds any; a
-                    // 429's long wait is a window's reset.
-                    let wait = verdict.hint().map(|h| h.wait);
-                    let most = options.policy.as_ref().max_hint();
-                    let most = wait.map_or(most, |w| w.min(most));
-                    let throttle_wait = wait.filter(|_| throttled);
-                    let quota = Quota::of_answer(headers, wall, throttle_wait, most);
-                    pacer.on_response(now, throttled, false, quota);
-                }
-            }
+        // The wait the classifier read: what engages a pacer that waits for a hint, and
+        // bounds a spent quota's hold.
+        if let Some(response) = response {
+            teach_pacer(
+                policy,
+                scope,
+                response,
+                verdict.hint().map(|h| h.wait),
+                clocks,
+            );
         }
         if let Verdict::Success = verdict {
             // A success needs no time and no request id (they are for errors).

@@ -85,60 +85,52 @@ impl Quota {
     pub const WINDOW_AFTER: Duration = Duration::from_secs(1);
 
     /// What an answer tells a pacer of the quota: what its headers state
-    /// ([`from_headers`](Self::from_headers)), a spent one held for `most` at the longest
-    /// ([`hold_at_most`](Self::hold_at_most)); or, for a 429 whose wait (`throttle_wait`,
-    /// the classifier's hint) is longer than [`WINDOW_AFTER`](Self::WINDOW_AFTER) and
-    /// that states no quota, a spent quota until then. `throttle_wait` is `None` for any
-    /// other answer.
+    /// ([`from_headers`](Self::from_headers)); or, for a 429 (`throttled`) that states
+    /// none and says to wait longer than [`WINDOW_AFTER`](Self::WINDOW_AFTER), a spent
+    /// quota until then. A spent quota holds no longer than the answer's `wait` (the
+    /// classifier's hint: `Retry-After` wins over a reset) nor than `max_hint`: a reset
+    /// years away (a clock off, a yearly quota) must not hold every attempt for years.
     ///
     /// ```
     /// use std::time::{Duration, SystemTime};
     /// use http::HeaderMap;
     /// use redial::pacer::Quota;
     /// let none = HeaderMap::new();
-    /// let (now, most) = (SystemTime::now(), Duration::from_secs(60));
-    /// let held = Quota::of_answer(&none, now, Some(Duration::from_secs(7)), most).unwrap();
+    /// let (now, max_hint) = (SystemTime::now(), Duration::from_secs(60));
+    /// let after = |s| Some(Duration::from_secs(s));
+    /// let held = Quota::of_answer(&none, now, true, after(7), max_hint).unwrap();
     /// assert_eq!((held.remaining, held.reset), (0, Duration::from_secs(7)));
-    /// assert_eq!(Quota::of_answer(&none, now, Some(Duration::from_secs(1)), most), None);
-    /// assert_eq!(Quota::of_answer(&none, now, None, most), None);
+    /// assert_eq!(Quota::of_answer(&none, now, true, after(1), max_hint), None, "a next slot");
+    /// assert_eq!(Quota::of_answer(&none, now, false, after(7), max_hint), None, "not a 429");
+    /// let mut spent = HeaderMap::new();
+    /// spent.insert("ratelimit", r#""default";r=0;t=86400"#.parse()?);
+    /// let held = Quota::of_answer(&spent, now, true, None, max_hint).unwrap();
+    /// assert_eq!(held.reset, max_hint, "a day away holds for max_hint");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn of_answer(
         headers: &HeaderMap,
         wall: SystemTime,
-        throttle_wait: Option<Duration>,
-        most: Duration,
+        throttled: bool,
+        wait: Option<Duration>,
+        max_hint: Duration,
     ) -> Option<Quota> {
         let stated = Quota::from_headers(headers, wall);
-        let window = throttle_wait.filter(|w| *w > Quota::WINDOW_AFTER && stated.is_none());
-        let quota = window.map(|reset| Quota {
+        let window = wait.filter(|w| throttled && *w > Quota::WINDOW_AFTER && stated.is_none());
+        let quota = stated.or(window.map(|reset| Quota {
             remaining: 0,
             reset,
             limit: None,
-        });
-        stated.or(quota).map(|q| q.hold_at_most(most))
-    }
-
-    /// The same quota, but a spent one (`remaining` 0) holds for `most` at the longest: a
-    /// reset years away (a clock off, a yearly quota) must not hold every attempt for
-    /// years, and a 429's own wait (`Retry-After`, which wins over a reset) bounds it.
-    /// A quota with requests left keeps its reset, and so its rate.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use redial::pacer::Quota;
-    /// let spent = Quota { remaining: 0, reset: Duration::from_secs(86_400), limit: None };
-    /// assert_eq!(spent.hold_at_most(Duration::from_secs(60)).reset, Duration::from_secs(60));
-    /// let left = Quota { remaining: 9, ..spent };
-    /// assert_eq!(left.hold_at_most(Duration::from_secs(60)), left);
-    /// ```
-    pub fn hold_at_most(self, most: Duration) -> Quota {
-        if self.remaining > 0 {
-            return self;
+        }))?;
+        if quota.remaining > 0 {
+            // Requests left: the reset is the quota's rate, not a hold.
+            return Some(quota);
         }
-        Quota {
-            reset: self.reset.min(most),
-            ..self
-        }
+        let most = wait.map_or(max_hint, |w| w.min(max_hint));
+        Some(Quota {
+            reset: quota.reset.min(most),
+            ..quota
+        })
     }
 
     /// The quota `headers` state, from the first family present and valid (see the
