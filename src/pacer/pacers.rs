@@ -96,9 +96,8 @@ struct Slot {
 /// ```
 pub struct Pacers {
     slots: Box<[Slot]>,
+    /// Also the model each slot's pacer is made from: the same settings, the same flag.
     overflow: Arc<Pacer>,
-    config: PacerConfig,
-    engaged: Option<Arc<AtomicBool>>,
 }
 
 impl fmt::Debug for Pacers {
@@ -148,16 +147,16 @@ impl Pacers {
                     pacer: OnceLock::new(),
                 })
                 .collect(),
-            overflow: Arc::new(Pacer::sharing(config, engaged.clone())),
-            config,
-            engaged,
+            overflow: Arc::new(Pacer::sharing(config, engaged)),
         }
     }
 
     /// The pacer of a claimed slot, made at its first use.
     fn made<'a>(&self, slot: &'a Slot) -> &'a Arc<Pacer> {
-        slot.pacer
-            .get_or_init(|| Arc::new(Pacer::sharing(self.config, self.engaged.clone())))
+        slot.pacer.get_or_init(|| {
+            let model = &self.overflow;
+            Arc::new(Pacer::sharing(model.config, model.engaged.clone()))
+        })
     }
 
     /// The pacer of `key`, claiming a slot for it the first time (and then making its
