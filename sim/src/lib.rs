@@ -72,9 +72,11 @@
 //! says how long to wait; a policy built with `no_pacing` has none): every attempt, first or retry,
 //! asks it when it would reach the server, and goes, waits for its slot (an event when
 //! the wait ends, which asks [`ready`](redial::pacer::Pacer::ready) again), or ends the
-//! call as rate limited ([`Report::rate_limited`]); every answer tells it (a 429 as a
-//! throttle, the quota headers as read by [`Quota`]). The model has
-//! no evidence of overload to give it, so a 503 or 529 never cuts its rate here.
+//! call as rate limited ([`Report::rate_limited`]); every answer tells it, read as the
+//! library's driver reads it ([`learn`](redial::pacer::Pacer::learn): a 429 as a
+//! throttle, its hint and the quota headers as [`Quota`](redial::pacer::Quota) reads
+//! them). The model has no evidence of overload to give it, so a 503 or 529 never cuts
+//! its rate here (but for the study of `Scenario::pacer_cuts_on_shed`).
 //!
 //! **Network.** Every attempt takes half of [`Scenario::rtt`] to reach the server and
 //! half to come back. A refused connection comes back the same way: the client reads a
