@@ -644,9 +644,10 @@ proptest! {
 
     /// With the presets' pacer and scripts of throttles (mostly with a short
     /// `Retry-After`, which engages it), the protocol holds as the harness checks it on
-    /// every event: a pacer's wait is at most [`Pacer::RECHECK`], the pacer stops a call
-    /// only as `rate_limited`, no wait passes the deadline, and no more attempts are made
-    /// than the policy allows.
+    /// every event: a pacer's wait is at most [`Pacer::RECHECK`], no wait passes the
+    /// deadline, and no more attempts are made than the policy allows. (The scripts reach
+    /// the pacer's waits; a `rate_limited` stop, which the harness also checks, they do
+    /// not: `tests/pacer_adapter.rs` has those.)
     #[test]
     fn prop_the_presets_pacer_keeps_the_protocol(
         params in params(), steps in throttled_steps(), facts in facts(), seed: u64,
