@@ -298,7 +298,9 @@ fn a_call_that_waited_for_the_pacer_says_how_long_and_at_what_rate() {
         .retry(&policy)
         .sleeper(clock.clone())
         .call();
-    // The first call after the cut takes the free slot; the next waits for its own.
+    // Once the throttle's hold is over, the first call after the cut takes the free slot;
+    // the next waits for its own.
+    clock.advance(redial::pacer::Pacer::THROTTLE_HOLD);
     assert!((|| answer(200))
         .retry(&policy)
         .sleeper(clock.clone())

@@ -389,12 +389,13 @@ fn gate_of(policy: &Policy) -> Option<(GateConfig, String)> {
 /// What the rate pacer learns from this response, if anything: a 429 cuts its rate (for
 /// the presets' pacer, engaged by a hint, once a 429 that says how long to wait has come),
 /// a stated quota is paced to. Only the wording is here; the numbers are the library's
-/// (the policy's CUBIC cut, `Pacer::MEASURE_FIRST`, `Quota::from_headers`).
+/// (the policy's CUBIC cut, `Pacer::MEASURE_FIRST`, `Pacer::THROTTLE_HOLD`,
+/// `Quota::from_headers`).
 fn pacer_sentence(input: &Input<'_>, verdict: &Verdict) -> Option<String> {
     let config = input.policy.pacer()?.config();
     let limit = format!(
-        "a slot further than max_wait {} past any hold (or past the call's deadline) stops \
-         the call with rate_limited, before it is sent",
+        "a slot further than max_wait {} past any hold the server stated (or past the \
+         call's deadline) stops the call with rate_limited, before it is sent",
         Rounded(config.max_wait)
     );
     let cut = config.cubic.beta * 100.0;
@@ -405,9 +406,11 @@ fn pacer_sentence(input: &Input<'_>, verdict: &Verdict) -> Option<String> {
             (Some(429), Some(_)) => Some(format!(
                 "This 429 says how long to wait, which engages the rate pacer (engage = \
                  \"hint\"): {held}it measures the rate the calls send for {}, then each 429 \
-                 cuts it to {cut:.0} % of that, successes grow it back, and every attempt \
-                 of this policy's calls to the host waits for its slot; {limit}.",
-                Rounded(Pacer::MEASURE_FIRST)
+                 cuts it to {cut:.0} % of that and holds the next send for {}, successes \
+                 grow it back, and every attempt of this policy's calls to the host waits \
+                 for its slot; {limit}.",
+                Rounded(Pacer::MEASURE_FIRST),
+                Rounded(Pacer::THROTTLE_HOLD)
             )),
             (Some(429), None) => Some(
                 "The rate pacer is not engaged by a 429 that does not say how long to wait \
@@ -421,9 +424,11 @@ fn pacer_sentence(input: &Input<'_>, verdict: &Verdict) -> Option<String> {
     if input.status == Some(429) {
         return Some(format!(
             "The rate pacer learns a throttle: {held}its rate is cut to {:.0} % of what the \
-             calls were sending, then grows back on successes, and every attempt of this \
-             policy's calls waits for its slot; {limit}.",
-            cut
+             calls were sending and the next send is held for {}, then the rate grows back \
+             on successes, and every attempt of this policy's calls waits for its slot; \
+             {limit}.",
+            cut,
+            Rounded(Pacer::THROTTLE_HOLD)
         ));
     }
     let quota = Quota::from_headers(input.headers, input.wall)?;

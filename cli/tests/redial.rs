@@ -656,10 +656,10 @@ fn explain_a_429_with_retry_after_30() {
          This 429 says how long to wait, which engages the rate pacer (engage = \"hint\"): it \
          holds every attempt of this policy's calls to the host for 30s first (a wait longer \
          than a second is a window's reset), then it measures the rate the calls send for \
-         1s, then each 429 cuts it to 70 % of that, successes grow it back, and every \
-         attempt of this policy's calls to the host waits for its slot; a slot further than \
-         max_wait 10s past any hold (or past the call's deadline) stops the call with \
-         rate_limited, before it is sent.\n"
+         1s, then each 429 cuts it to 70 % of that and holds the next send for 70ms, \
+         successes grow it back, and every attempt of this policy's calls to the host waits \
+         for its slot; a slot further than max_wait 10s past any hold the server stated (or \
+         past the call's deadline) stops the call with rate_limited, before it is sent.\n"
     );
 }
 
@@ -671,8 +671,8 @@ fn explain_says_what_the_rate_pacer_learns_when_the_policy_paces() {
     let text = stdout(&out);
     assert!(
         text.lines().nth(1).is_some_and(|l| l.starts_with(
-            "The rate pacer learns a throttle: its rate is cut to 70 % of what the calls were sending"
-        ) && l.ends_with("max_wait 5s past any hold (or past the call's deadline) stops the call with rate_limited, before it is sent.")),
+            "The rate pacer learns a throttle: its rate is cut to 70 % of what the calls were sending and the next send is held for 70ms"
+        ) && l.ends_with("max_wait 5s past any hold the server stated (or past the call's deadline) stops the call with rate_limited, before it is sent.")),
         "{text}"
     );
     let quota = redial(

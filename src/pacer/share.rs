@@ -230,7 +230,7 @@ impl Pacer {
             }
         }
         if slow.learned || self.is_active() {
-            self.apply(&slow, now_ns, None);
+            self.apply(&slow, now_ns, None, None);
         }
     }
 
