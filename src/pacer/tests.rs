@@ -120,6 +120,36 @@ fn max_wait_counts_from_the_end_of_a_stated_hold() {
 }
 
 #[test]
+fn a_throttles_hold_is_the_pacers_own_and_counts_within_max_wait() {
+    let config = PacerConfig {
+        max_wait: Duration::from_millis(20),
+        ..PacerConfig::default()
+    };
+    let p = Pacer::new(config);
+    let t0 = Instant::now();
+    for i in 0..20 {
+        p.on_response(at(t0, 100 * i), false, false, None);
+    }
+    let now = at(t0, 2000);
+    p.on_response(now, true, false, None);
+    // The hold (70 ms) is past max_wait (20 ms): the call stops instead of waiting.
+    assert!(
+        matches!(p.acquire(now, None), Acquire::RateLimited { wait } if wait >= Pacer::THROTTLE_HOLD),
+        "{:?}",
+        p.acquire(now, None)
+    );
+    // Once it is over, the next call goes.
+    assert_eq!(p.acquire(now + Pacer::THROTTLE_HOLD, None), Acquire::Go);
+    // Each throttle holds again, from its own answer.
+    let later = at(t0, 2500);
+    p.on_response(later, true, false, None);
+    assert!(matches!(
+        p.acquire(later, None),
+        Acquire::RateLimited { .. }
+    ));
+}
+
+#[test]
 fn a_fleet_cut_engages_a_pacer_that_waits_for_a_hint() {
     let p = Pacer::new(PacerConfig::on_hint());
     let t0 = Instant::now();
