@@ -209,6 +209,7 @@ const INVALID: &[(&str, &str)] = &[
         "budget-refund-over-capacity.toml",
         "2:1: budget.success_refund: must be <= capacity (500), got 501",
     ),
+    ("rate-burst-over-10000.toml", "2:1: rate.burst: must be from 1 to 10000, got 20000"),
     ("wrong-type.toml", "2:1: hints.honor: expected true or false, found the string \"yes\""),
     ("not-toml.toml", "2:9: unclosed table"),
     ("not-json.json", "1:20: trailing comma"),

@@ -19,6 +19,9 @@ use crate::machine::{Machine, OnLongHint, Rules};
 use crate::pacer::{Pacer, PacerConfig, PacerKey, Pacers};
 use crate::verdict::Verdict;
 
+/// The most attempts a pacer lets go at once (`rate.burst`): the policy file's rule and
+/// its JSON Schema's maximum.
+pub(crate) const RATE_BURST_MAX: u32 = 10_000;
 /// A policy: everything that decides whether and when a call is tried again.
 ///
 /// A [`Policy`] joins the HTTP half ([`Classifier`]: which outcomes are retryable) and the
@@ -946,10 +949,10 @@ impl PolicyBuilder {
                     Exact(rate.max_wait).to_string(),
                 );
             }
-            if !(1..=10_000).contains(&rate.burst) {
+            if !(1..=RATE_BURST_MAX).contains(&rate.burst) {
                 bad(
                     "rate.burst",
-                    "from 1 to 10000".into(),
+                    format!("from 1 to {RATE_BURST_MAX}"),
                     rate.burst.to_string(),
                 );
             }

@@ -11,6 +11,7 @@
 
 use core::time::Duration;
 
+use super::builder::RATE_BURST_MAX;
 use super::node::Node;
 use super::{PolicyBuilder, PolicyError, Preset};
 use crate::backoff::{Curve, Jitter};
@@ -56,8 +57,8 @@ impl core::fmt::Debug for Key {
 pub(crate) enum Value {
     /// A duration string (`500ms`).
     Duration,
-    /// A whole number from `min` to `u32::MAX`.
-    Count { min: u32 },
+    /// A whole number from `min` to `max`.
+    Count { min: u32, max: u32 },
     /// A number above (or from) `min`, up to `max` when given.
     Number {
         min: f64,
@@ -239,7 +240,10 @@ const TOP: Section = Section {
         Key {
             name: "max_attempts",
             doc: "Attempts in all, the first included (3 means 2 retries).",
-            value: Value::Count { min: 1 },
+            value: Value::Count {
+                min: 1,
+                max: u32::MAX,
+            },
             read: |d, n, p| {
                 d.b.max_attempts = uint(p, n)?;
                 Ok(())
@@ -444,7 +448,7 @@ const BUDGET: Section = Section {
         Key {
             name: "capacity",
             doc: "aws: tokens the bucket holds when full.",
-            value: Value::Count { min: 0 },
+            value: Value::Count { min: 0, max: u32::MAX },
             read: |d, n, p| {
                 d.aws_key.get_or_insert_with(|| p.into());
                 d.b.budget.capacity = uint(p, n)?;
@@ -456,7 +460,7 @@ const BUDGET: Section = Section {
         Key {
             name: "retry_cost",
             doc: "aws: tokens a retry takes.",
-            value: Value::Count { min: 0 },
+            value: Value::Count { min: 0, max: u32::MAX },
             read: |d, n, p| {
                 d.aws_key.get_or_insert_with(|| p.into());
                 d.b.budget.retry_cost = uint(p, n)?;
@@ -468,7 +472,7 @@ const BUDGET: Section = Section {
         Key {
             name: "timeout_cost",
             doc: "aws: tokens a retry after a transport timeout takes.",
-            value: Value::Count { min: 0 },
+            value: Value::Count { min: 0, max: u32::MAX },
             read: |d, n, p| {
                 d.aws_key.get_or_insert_with(|| p.into());
                 d.b.budget.timeout_cost = uint(p, n)?;
@@ -480,7 +484,7 @@ const BUDGET: Section = Section {
         Key {
             name: "success_refund",
             doc: "aws: tokens a call that succeeds at once gives back.",
-            value: Value::Count { min: 0 },
+            value: Value::Count { min: 0, max: u32::MAX },
             read: |d, n, p| {
                 d.aws_key.get_or_insert_with(|| p.into());
                 d.b.budget.success_refund = uint(p, n)?;
@@ -661,7 +665,7 @@ const RATE: Section = Section {
         Key {
             name: "burst",
             doc: "Attempts that may go at once after a quiet spell (1 to 10000; default 1: evenly spaced).",
-            value: Value::Count { min: 1 },
+            value: Value::Count { min: 1, max: RATE_BURST_MAX },
             read: |d, n, p| {
                 rate(d).burst = uint(p, n)?;
                 Ok(())

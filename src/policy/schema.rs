@@ -67,10 +67,10 @@ fn key(k: &Key, indent: usize) -> String {
             fields.push("\"type\": \"string\"".into());
             fields.push(format!("\"pattern\": {}", quote(DURATION_PATTERN)));
         }
-        Value::Count { min } => {
+        Value::Count { min, max } => {
             fields.push("\"type\": \"integer\"".into());
             fields.push(format!("\"minimum\": {min}"));
-            fields.push(format!("\"maximum\": {}", u32::MAX));
+            fields.push(format!("\"maximum\": {max}"));
         }
         Value::Number {
             min,
