@@ -193,6 +193,13 @@ fn the_pacer_numbers_are_the_codes() {
     says(
         &doc,
         &format!(
+            "at least {} × `W_max` a second (`CubicConfig::linear`)",
+            redial::pacer::CubicConfig::default().linear
+        ),
+    );
+    says(
+        &doc,
+        &format!(
             "**A 429 holds the next send for {}** (`Pacer::THROTTLE_HOLD`)",
             spoken(redial::pacer::Pacer::THROTTLE_HOLD)
         ),

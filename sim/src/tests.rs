@@ -920,11 +920,15 @@ fn a_pacer_stops_the_leaky_bucket_from_answering_429() {
 /// 21–30 (no setting was chosen on them). On +5/s, most 429s come after the ramp, from
 /// seconds of Poisson demand that rise past the last one's plus 5: the pacer's
 /// `THROTTLE_HOLD` keeps the rest of such a second from being sent (4.7× on seed 17
-/// without it, the `[rate]` pacer; 2.8× on the worst seed with the presets').
+/// without it, the `[rate]` pacer; 2.8× on the worst seed with the presets'). On +1/s
+/// each pacer serves at least 90 % as much as no pacer: CUBIC's linear floor
+/// (`CubicConfig::linear`) climbs through the curve's plateau, where the limiter, which
+/// lets through what was sent the second before plus one, allows no more than is sent
+/// (85-87 % on seeds 21 and 27 without it, the `[rate]` pacer).
 #[test]
 fn a_pacer_follows_an_acceleration_limit_with_few_429s() {
     let unpaced = Policy::builder().no_pacing().build().unwrap();
-    for (slope, served) in [(1.0, 0.85), (5.0, 0.97)] {
+    for (slope, served) in [(1.0, 0.9), (5.0, 0.97)] {
         for seed in 21..=30 {
             let mut s = Scenario::acceleration();
             s.incidents[0].kind = IncidentKind::Acceleration { floor: 5.0, slope };

@@ -9,9 +9,12 @@
 //!
 //! (`t` seconds since the cut), which climbs fast at first, flattens as it nears the rate
 //! that was throttled, and only then probes above it, slowly at first. The constants are the
-//! SDKs' (`β` = 0.7, `C` = 0.4). Two limits keep the rise gradual, for servers with
-//! acceleration limits: the rate never grows past twice the rate measured (the SDKs' rule),
-//! and never grows by more than `max_growth` of itself per second.
+//! SDKs' (`β` = 0.7, `C` = 0.4). Below the curve lies a straight line, CUBIC's TCP-friendly
+//! region (RFC 8312, 4.2), which the SDKs leave out: from the rate a cut left, the rate grows
+//! at least `linear` × `W_max` per second, so that it climbs through the curve's plateau.
+//! Two limits keep the rise gradual, for servers with acceleration limits: the rate never
+//! grows past twice the rate measured (the SDKs' rule), and never grows by more than
+//! `max_growth` of itself per second.
 //!
 //! ```
 //! use redial::pacer::{Cubic, CubicConfig};
@@ -42,6 +45,14 @@ pub struct CubicConfig {
     /// The most the rate grows per second, as a share of itself (0.5: by half). Why: a
     /// server with acceleration limits answers a fast rise with 429 even under its quota.
     pub max_growth: f64,
+    /// The least the rate grows per second after a cut, as a share of `W_max` (0.02), from
+    /// the rate the cut left: CUBIC's TCP-friendly region. Why: near `W_max` the curve is
+    /// flat for seconds, and against a limit that lets the rate rise by a set step each
+    /// second (an acceleration limit counts what was sent the second before) a pacer that
+    /// stays flat is never allowed more. Measured in the simulator against +1 request/s each
+    /// second, 150 seeds no choice saw: the worst seed served 88.8 % of what no pacer does,
+    /// against 83.6 % without it (docs/PACER.md).
+    pub linear: f64,
 }
 
 impl Default for CubicConfig {
@@ -51,6 +62,7 @@ impl Default for CubicConfig {
             scale: 0.4,
             min_rate: 0.5,
             max_growth: 0.5,
+            linear: 0.02,
         }
     }
 }
@@ -75,6 +87,9 @@ pub struct Cubic {
     last_update: f64,
     rate: f64,
     throttled: bool,
+    /// The rate the last cut left (raised by [`not_below`](Cubic::not_below)): where the
+    /// linear floor starts.
+    base: f64,
 }
 
 /// A finite, non-negative number: anything else is 0.
@@ -102,6 +117,7 @@ impl Cubic {
         config.scale = clean(config.scale).max(1e-9);
         config.min_rate = clean(config.min_rate).clamp(1e-6, MAX_RATE);
         config.max_growth = clean(config.max_growth);
+        config.linear = clean(config.linear).min(MAX_RATE);
         Cubic {
             config,
             w_max: config.min_rate,
@@ -110,6 +126,7 @@ impl Cubic {
             last_update: 0.0,
             rate: config.min_rate,
             throttled: false,
+            base: config.min_rate,
         }
     }
 
@@ -186,6 +203,7 @@ impl Cubic {
         self.last_cut = now;
         self.last_update = now;
         self.rate = (self.w_max * self.config.beta).max(self.config.min_rate);
+        self.base = self.rate;
         self.rate
     }
 
@@ -209,11 +227,29 @@ impl Cubic {
     pub fn not_below(&mut self, served: f64) {
         let served = clean(served).min(self.w_max);
         self.rate = self.rate.max(served);
+        self.base = self.rate;
+    }
+
+    /// The linear floor at `now`: the rate the last cut left, plus
+    /// [`linear`](CubicConfig::linear) × `W_max` for each second since (none before a cut).
+    ///
+    /// ```
+    /// use redial::pacer::{Cubic, CubicConfig};
+    /// let mut c = Cubic::new(CubicConfig::default());
+    /// c.on_throttle(0.0, 10.0);
+    /// assert!((c.floor(1.0) - (7.0 + 0.02 * 10.0)).abs() < 1e-9);
+    /// ```
+    pub fn floor(&self, now: f64) -> f64 {
+        if !self.throttled {
+            return 0.0;
+        }
+        let since = clean(clean(now) - self.last_cut);
+        clean(self.base + self.config.linear * self.w_max * since).min(MAX_RATE)
     }
 
     /// A success at `now`, while the client was sending `measured` requests per second.
-    /// The rate never falls here: it rises along the curve, bounded by twice `measured` and
-    /// by `max_growth` per second.
+    /// The rate never falls here: it rises along the curve or the linear floor, whichever is
+    /// higher, bounded by twice `measured` and by `max_growth` per second.
     ///
     /// ```
     /// let mut c = redial::pacer::Cubic::new(Default::default());
@@ -228,6 +264,7 @@ impl Cubic {
         self.last_update = self.last_update.max(now);
         let target = self
             .curve(now)
+            .max(self.floor(now))
             .min(2.0 * clean(measured))
             .min(self.rate * (1.0 + self.config.max_growth * dt));
         self.rate = clean(self.rate.max(target)).clamp(self.config.min_rate, MAX_RATE);

@@ -120,6 +120,27 @@ fn max_wait_counts_from_the_end_of_a_stated_hold() {
 }
 
 #[test]
+fn the_linear_floor_climbs_through_the_curves_plateau() {
+    let mut c = Cubic::new(CubicConfig::default());
+    c.on_throttle(0.0, 10.0);
+    c.not_below(9.9);
+    // 1.5 s after the cut the curve is still below W_max (K is about 2 s): 9.96.
+    assert!(c.curve(1.5) < 10.0);
+    let r = c.on_success(1.5, 10.0);
+    assert!((r - (9.9 + 0.02 * 10.0 * 1.5)).abs() < 1e-9, "{r}");
+    // Never past twice the rate measured.
+    let mut d = Cubic::new(CubicConfig::default());
+    d.on_throttle(0.0, 10.0);
+    assert_eq!(
+        d.on_success(100.0, 1.0),
+        7.0,
+        "the floor does not outrun the demand"
+    );
+    // None before a cut: nothing learned.
+    assert_eq!(Cubic::new(CubicConfig::default()).floor(5.0), 0.0);
+}
+
+#[test]
 fn a_throttles_hold_is_the_pacers_own_and_counts_within_max_wait() {
     let config = PacerConfig {
         max_wait: Duration::from_millis(20),
@@ -443,14 +464,15 @@ proptest! {
             t += dt;
             let r = c.on_success(t, measured);
             prop_assert!(r >= last, "monotone: {r} < {last}");
-            prop_assert!(r <= c.curve(t).max(cut) * 1.000_001, "under the curve");
+            let above = c.curve(t).max(c.floor(t)).max(cut);
+            prop_assert!(r <= above * 1.000_001, "under the curve or the linear floor");
             last = r;
         }
     }
 
     #[test]
     fn cubic_takes_any_input(a in any::<f64>(), b in any::<f64>(), c in any::<f64>(), d in any::<f64>()) {
-        let cfg = CubicConfig { beta: a, scale: b, min_rate: c, max_growth: d };
+        let cfg = CubicConfig { beta: a, scale: b, min_rate: c, max_growth: d, linear: a };
         let mut x = Cubic::new(cfg);
         for r in [x.on_throttle(a, b), x.on_success(c, d), x.on_success(b, a), x.curve(d)] {
             prop_assert!(r.is_finite() && r > 0.0);
