@@ -120,6 +120,54 @@ fn max_wait_counts_from_the_end_of_a_stated_hold() {
 }
 
 #[test]
+fn the_curve_is_cubics_from_the_cut() {
+    // A cut at 5 s from 10 requests/s: W(t) = C (t - K)^3 + W_max, K = cbrt(W_max (1 - b) / C),
+    // with t counted from the cut.
+    let mut c = Cubic::new(CubicConfig::default());
+    c.on_throttle(5.0, 10.0);
+    let k = (10.0f64 * 0.3 / 0.4).cbrt();
+    let near = |a: f64, b: f64| (a - b).abs() < 1e-9;
+    assert!(
+        near(c.curve(5.0), 7.0),
+        "b W_max at the cut: {}",
+        c.curve(5.0)
+    );
+    assert!(near(c.curve(5.0 + k), 10.0), "W_max after K");
+    assert!(near(c.curve(6.0 + k), 10.4), "C above it a second later");
+    assert!(near(c.curve(4.0 + k), 9.6), "C below it a second before");
+    assert!(
+        near(c.floor(7.0), 7.0 + 0.02 * 10.0 * 2.0),
+        "the floor counts from the cut"
+    );
+    // A success follows the curve where it is above the floor.
+    assert!(near(c.on_success(5.0 + k, 10.0), 10.0));
+}
+
+#[test]
+fn growth_is_bounded_by_max_growth_and_twice_the_measured_rate() {
+    let cut = || {
+        let mut c = Cubic::new(CubicConfig::default());
+        c.on_throttle(5.0, 10.0);
+        c
+    };
+    let near = |a: f64, b: f64| (a - b).abs() < 1e-9;
+    // A tenth of a second after the cut the curve is at 7.44, max_growth allows 7 x 1.05.
+    let mut c = cut();
+    assert!(c.curve(5.1) > 7.4);
+    assert!(near(c.on_success(5.1, 100.0), 7.35));
+    // Long after, the curve is far above: twice the measured 4 requests/s binds.
+    let mut c = cut();
+    assert!(near(c.on_success(20.0, 4.0), 8.0));
+}
+
+#[test]
+fn an_infinite_rate_counts_as_none() {
+    let mut c = Cubic::new(CubicConfig::default());
+    c.on_throttle(0.0, f64::INFINITY);
+    assert_eq!(c.w_max(), CubicConfig::default().min_rate);
+}
+
+#[test]
 fn the_linear_floor_climbs_through_the_curves_plateau() {
     let mut c = Cubic::new(CubicConfig::default());
     c.on_throttle(0.0, 10.0);
