@@ -1117,18 +1117,17 @@ impl Pacer {
         if let Some(until) = hold {
             self.held_until.fetch_max(until, Ordering::AcqRel);
         }
-        let until = hold.max(pause);
-        if let Some(until) = until {
+        if let Some(until) = hold.max(pause) {
             self.sent.fetch_max(until, Ordering::AcqRel);
-        }
-        if let (Some(until), Some(map)) = (until, self.anchor.read()) {
-            let place = map.pos(until);
-            let _ = self
-                .tat
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |bits| {
-                    let tat = f64::from_bits(bits);
-                    (tat < place).then_some(place.to_bits())
-                });
+            if let Some(map) = self.anchor.read() {
+                let place = map.pos(until);
+                let _ = self
+                    .tat
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |bits| {
+                        let tat = f64::from_bits(bits);
+                        (tat < place).then_some(place.to_bits())
+                    });
+            }
         }
         self.listen();
         self.active.store(true, Ordering::Release);

@@ -454,16 +454,23 @@ fn a_429_that_says_how_long_to_wait_engages_the_presets_pacer() {
     assert!(!clock.slept().is_empty(), "paced calls waited");
 }
 
-#[test]
-fn a_429_that_says_wait_longer_than_a_second_holds_the_presets_pacer_until_then() {
+/// The presets' policy after twenty calls 50 ms apart that succeed, then one whose 429
+/// says `Retry-After: secs`.
+fn after_a_429_saying(secs: &'static str) -> (Policy, Virtual) {
     let policy = preset();
     let clock = Virtual::new();
     calls(&policy, &clock, 20, Duration::from_millis(50), |_| {
         answer(200)
     });
+    calls(&policy, &clock, 1, Duration::ZERO, |_| after(secs));
+    (policy, clock)
+}
+
+#[test]
+fn a_429_that_says_wait_longer_than_a_second_holds_the_presets_pacer_until_then() {
     // A fixed window's 429: open again in 5 s. The next call waits for it, in the pacer,
     // instead of drawing another 429.
-    calls(&policy, &clock, 1, Duration::ZERO, |_| after("5"));
+    let (policy, clock) = after_a_429_saying("5");
     let made = std::cell::Cell::new(0);
     let result = (|| {
         made.set(made.get() + 1);
@@ -483,13 +490,8 @@ fn a_429_that_says_wait_longer_than_a_second_holds_the_presets_pacer_until_then(
 
 #[test]
 fn a_429_that_says_wait_a_second_does_not_hold_it() {
-    let policy = preset();
-    let clock = Virtual::new();
-    calls(&policy, &clock, 20, Duration::from_millis(50), |_| {
-        answer(200)
-    });
     // nginx's `limit_req`: `Retry-After: 1` names its next slot, not a window.
-    calls(&policy, &clock, 1, Duration::ZERO, |_| after("1"));
+    let (policy, clock) = after_a_429_saying("1");
     let result = (|| answer(200))
         .retry(&policy)
         .sleeper(clock.clone())

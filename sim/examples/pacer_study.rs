@@ -271,9 +271,10 @@ fn fleet_table(
                             redial::Preset::Default => policy.clone(),
                             preset => Policy::preset(preset),
                         };
-                        let policy = match paces {
-                            true => policy,
-                            false => policy.to_builder().no_pacing().build()?,
+                        let policy = if paces {
+                            policy
+                        } else {
+                            policy.to_builder().no_pacing().build()?
                         };
                         let r = run(&s, "x", &policy)?;
                         load = load.max(r.incident_amplification().unwrap_or(0.0));

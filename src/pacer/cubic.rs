@@ -243,7 +243,7 @@ impl Cubic {
         if !self.throttled {
             return 0.0;
         }
-        let since = clean(clean(now) - self.last_cut);
+        let since = clean(now - self.last_cut);
         clean(self.base + self.config.linear * self.w_max * since).min(MAX_RATE)
     }
 

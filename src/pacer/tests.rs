@@ -10,6 +10,11 @@ fn at(t0: Instant, ms: u64) -> Instant {
     t0 + Duration::from_millis(ms)
 }
 
+/// Equal but for floating-point rounding.
+fn near(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
 /// A pacer that has seen `rate` answers a second for two seconds, then a 429.
 fn throttled(rate: u64) -> (Pacer, Instant) {
     let p = Pacer::default();
@@ -126,7 +131,6 @@ fn the_curve_is_cubics_from_the_cut() {
     let mut c = Cubic::new(CubicConfig::default());
     c.on_throttle(5.0, 10.0);
     let k = (10.0f64 * 0.3 / 0.4).cbrt();
-    let near = |a: f64, b: f64| (a - b).abs() < 1e-9;
     assert!(
         near(c.curve(5.0), 7.0),
         "b W_max at the cut: {}",
@@ -150,7 +154,6 @@ fn growth_is_bounded_by_max_growth_and_twice_the_measured_rate() {
         c.on_throttle(5.0, 10.0);
         c
     };
-    let near = |a: f64, b: f64| (a - b).abs() < 1e-9;
     // A tenth of a second after the cut the curve is at 7.44, max_growth allows 7 x 1.05.
     let mut c = cut();
     assert!(c.curve(5.1) > 7.4);
@@ -175,7 +178,7 @@ fn the_linear_floor_climbs_through_the_curves_plateau() {
     // 1.5 s after the cut the curve is still below W_max (K is about 2 s): 9.96.
     assert!(c.curve(1.5) < 10.0);
     let r = c.on_success(1.5, 10.0);
-    assert!((r - (9.9 + 0.02 * 10.0 * 1.5)).abs() < 1e-9, "{r}");
+    assert!(near(r, 9.9 + 0.02 * 10.0 * 1.5), "{r}");
     // Never past twice the rate measured.
     let mut d = Cubic::new(CubicConfig::default());
     d.on_throttle(0.0, 10.0);

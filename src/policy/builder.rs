@@ -22,6 +22,7 @@ use crate::verdict::Verdict;
 /// The most attempts a pacer lets go at once (`rate.burst`): the policy file's rule and
 /// its JSON Schema's maximum.
 pub(crate) const RATE_BURST_MAX: u32 = 10_000;
+
 /// A policy: everything that decides whether and when a call is tried again.
 ///
 /// A [`Policy`] joins the HTTP half ([`Classifier`]: which outcomes are retryable) and the
