@@ -118,9 +118,10 @@ pub struct SimulateArgs {
     pub incident_for: Duration,
 
     /// outage and brownout: how a failing request fails, in place of --outage-status or
-    /// --brownout-status: a status (e.g. 502), `refused` (a refused connection, at once)
-    /// or `timeout` (no answer: the client gives up after --timeout).
-    #[arg(long, value_name = "STATUS|refused|timeout", value_parser = parse_failure)]
+    /// --brownout-status: a status (e.g. 502), `refused` (a refused connection, at once),
+    /// `timeout` (no answer: the client gives up after --timeout), or `429+WAIT` (a 429
+    /// that says to wait WAIT, e.g. `429+1s`, `429+20ms`).
+    #[arg(long, value_name = "STATUS|refused|timeout|429+WAIT", value_parser = parse_failure)]
     pub failure: Option<Failure>,
 
     /// How long a client waits for an answer before it gives up on the attempt (only
@@ -534,6 +535,10 @@ fn fails_with(failure: Failure, timeout: Duration, many: bool) -> String {
             "{gets} no answer (the client times out after {})",
             human(timeout)
         ),
+        Failure::Throttled { wait_ms } => format!(
+            "{gets} 429 saying to wait {}",
+            human(Duration::from_millis(u64::from(wait_ms)))
+        ),
         other => format!("{fail} with {other}"),
     }
 }
@@ -703,6 +708,14 @@ mod tests {
         );
         assert_eq!(s.timeout, redial_sim::DEFAULT_TIMEOUT);
         assert_eq!(s.server.shed_status, 529);
+        let s = scenario(&parse(&["--scenario", "brownout", "--failure", "429+1s"]));
+        assert_eq!(
+            s.incidents[0].kind,
+            IncidentKind::Brownout {
+                fail_fraction: 0.5,
+                failure: Failure::Throttled { wait_ms: 1000 }
+            }
+        );
     }
 
     #[test]

@@ -474,6 +474,13 @@ fn simulate_reads_failure_kinds_timeouts_and_the_shed_status() {
         "{}",
         stdout(&out)
     );
+    let out = run(&["--scenario", "brownout", "--failure", "429+20ms"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("50% of requests get 429 saying to wait 20ms."),
+        "{}",
+        stdout(&out)
+    );
     let out = run(&["--scenario", "overload", "--shed-status", "503"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("sheds with 503."), "{}", stdout(&out));
@@ -482,8 +489,9 @@ fn simulate_reads_failure_kinds_timeouts_and_the_shed_status() {
     for (args, message) in [
         (
             &["--failure", "nope"][..],
-            "unknown failure \"nope\" (expected a status from 100 to 599, refused or timeout)",
+            "unknown failure \"nope\" (expected a status from 100 to 599, refused, timeout, or 429+<wait> such as 429+1s or 429+20ms)",
         ),
+        (&["--failure", "429+2h"], "unknown failure \"429+2h\""),
         (&["--failure", "600"], "unknown failure \"600\""),
         (
             &["--timeout", "0s"],

@@ -207,6 +207,13 @@ pub enum Failure {
     /// No answer ever comes: the client gives up [`Scenario::timeout`] after it sent the
     /// attempt and reads [`Transport::Timeout`](redial::Transport::Timeout).
     Timeout,
+    /// A 429 that says how long to wait: `Retry-After-Ms` with this many milliseconds
+    /// (`Retry-After` in seconds when they are whole). A server that throttles at random,
+    /// whatever the client's rate (a shared quota, a surge elsewhere), answers so.
+    Throttled {
+        /// The wait the 429 states, in milliseconds.
+        wait_ms: u32,
+    },
 }
 
 impl Failure {
@@ -229,12 +236,13 @@ impl Failure {
 }
 
 impl fmt::Display for Failure {
-    /// The status number, `refused` or `timeout`: the command line's spelling.
+    /// The status number, `refused`, `timeout` or `429+<ms>ms`: the command line's spelling.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::Status(code) => write!(f, "{code}"),
             Failure::Refused => f.write_str("refused"),
             Failure::Timeout => f.write_str("timeout"),
+            Failure::Throttled { wait_ms } => write!(f, "429+{wait_ms}ms"),
         }
     }
 }
@@ -246,17 +254,24 @@ impl fmt::Display for Failure {
 /// assert!(err.to_string().contains("refused"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown failure {0:?} (expected a status from 100 to 599, refused or timeout)")]
+#[error("unknown failure {0:?} (expected a status from 100 to 599, refused, timeout, or 429+<wait> such as 429+1s or 429+20ms)")]
 pub struct UnknownFailure(pub String);
 
 impl FromStr for Failure {
     type Err = UnknownFailure;
 
-    /// A status from 100 to 599 (ASCII digits), `refused` or `timeout`.
+    /// A status from 100 to 599 (ASCII digits), `refused`, `timeout`, or `429+` and a
+    /// wait of at most an hour (`429+1s`, `429+20ms`: a 429 that says to wait it).
     fn from_str(s: &str) -> Result<Failure, UnknownFailure> {
         match s.trim() {
             "refused" => Ok(Failure::Refused),
             "timeout" => Ok(Failure::Timeout),
+            t if t.starts_with("429+") => redial::duration::parse(&t[4..])
+                .ok()
+                .filter(|d| *d <= Duration::from_secs(3600))
+                .and_then(|d| u32::try_from(d.as_millis()).ok())
+                .map(|wait_ms| Failure::Throttled { wait_ms })
+                .ok_or_else(|| UnknownFailure(s.to_owned())),
             t if !t.is_empty() && t.len() <= 3 && t.bytes().all(|b| b.is_ascii_digit()) => {
                 match t.parse::<u16>() {
                     Ok(code) if (100..600).contains(&code) => Ok(Failure::Status(code)),

@@ -166,12 +166,30 @@ fn status(code: u16, field: &'static str) -> Result<StatusCode, SimulateError> {
         .ok_or_else(|| SimulateError::invalid(field, "a status from 100 to 599", code))
 }
 
-/// The reply of a failure; `field` names the incident's status for an error.
-fn failure(f: Failure, field: &'static str) -> Result<Reply, SimulateError> {
+/// The reply of a failure; `field` names the incident's status for an error. A 429 that
+/// states a wait adds its header map to `headers`.
+fn failure(
+    f: Failure,
+    field: &'static str,
+    headers: &mut Vec<HeaderMap>,
+) -> Result<Reply, SimulateError> {
     Ok(match f {
         Failure::Status(code) => Reply::status(status(code, field)?),
         Failure::Refused => Reply::Refused,
         Failure::Timeout => Reply::Lost,
+        Failure::Throttled { wait_ms } => {
+            let mut map = HeaderMap::new();
+            if wait_ms % 1000 == 0 {
+                map.insert(http::header::RETRY_AFTER, HeaderValue::from(wait_ms / 1000));
+            } else {
+                map.insert("retry-after-ms", HeaderValue::from(wait_ms));
+            }
+            headers.push(map);
+            Reply::Response {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                headers: u32::try_from(headers.len() - 1).unwrap_or(u32::MAX),
+            }
+        }
     })
 }
 
@@ -199,14 +217,14 @@ impl Server {
         for incident in &scenario.incidents {
             let kind = match incident.kind {
                 IncidentKind::Outage { failure: f } => Kind::Outage {
-                    reply: failure(f, "incidents.outage.status")?,
+                    reply: failure(f, "incidents.outage.status", &mut headers)?,
                 },
                 IncidentKind::Brownout {
                     fail_fraction,
                     failure: f,
                 } => Kind::Brownout {
                     fail_fraction,
-                    reply: failure(f, "incidents.brownout.status")?,
+                    reply: failure(f, "incidents.brownout.status", &mut headers)?,
                 },
                 IncidentKind::RateLimit {
                     limit,
@@ -584,6 +602,29 @@ mod tests {
         assert_eq!(let_through(3, 4), 4, "a steady rate is never throttled");
         assert_eq!(let_through(4, 4), 4);
         assert_eq!(let_through(6, 10), 2, "an idle second resets it");
+    }
+
+    #[test]
+    fn a_throttled_failure_says_its_wait_in_the_header_that_fits_it() {
+        for (wait_ms, header, value) in [(20, "retry-after-ms", "20"), (2000, "retry-after", "2")] {
+            let incidents = vec![Incident::new(
+                Duration::ZERO,
+                Duration::from_secs(1),
+                IncidentKind::Outage {
+                    failure: Failure::Throttled { wait_ms },
+                },
+            )];
+            let s = scenario(ServerModel::new(10.0, 1, 0), incidents);
+            let mut server = Server::new(&s).unwrap();
+            let Admit::Reply(Reply::Response { status, headers }) = server.arrive(0, at(0), 0)
+            else {
+                panic!("throttled");
+            };
+            assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+            let map = &server.headers[headers as usize];
+            assert_eq!(map.len(), 1, "{map:?}");
+            assert_eq!(map.get(header).map(|v| v.to_str().unwrap()), Some(value));
+        }
     }
 
     #[test]

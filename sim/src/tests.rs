@@ -585,11 +585,22 @@ fn incident_call_success_counts_the_calls_started_during_the_incident() {
 
 #[test]
 fn failures_read_and_print_as_the_command_line_spells_them() {
-    for f in Failure::ALL {
+    let throttled = [
+        Failure::Throttled { wait_ms: 1000 },
+        Failure::Throttled { wait_ms: 20 },
+        Failure::Throttled { wait_ms: 0 },
+    ];
+    for f in Failure::ALL.into_iter().chain(throttled) {
         assert_eq!(f.to_string().parse::<Failure>(), Ok(f));
     }
+    assert_eq!("429+1s".parse(), Ok(Failure::Throttled { wait_ms: 1000 }));
+    assert_eq!(
+        "429+1h".parse(),
+        Ok(Failure::Throttled { wait_ms: 3_600_000 })
+    );
     for bad in [
-        "", "99", "600", "0503", "+503", "Refused", "5 03", "timeout2",
+        "", "99", "600", "0503", "+503", "Refused", "5 03", "timeout2", "429+", "429+1", "429+2h",
+        "429+-1s", "503+1s",
     ] {
         assert!(bad.parse::<Failure>().is_err(), "{bad:?}");
     }
