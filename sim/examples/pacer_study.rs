@@ -24,7 +24,7 @@ use std::time::Duration;
 use redial::pacer::PacerConfig;
 use redial::{Policy, StopReason};
 use redial_sim::matrix::{self, Section};
-use redial_sim::{run, Arrivals, Failure, IncidentKind, Report, Scenario};
+use redial_sim::{acceleration, run, Arrivals, Failure, IncidentKind, Report, Scenario};
 
 const FROM: usize = 20;
 const TO: usize = 140;
@@ -193,25 +193,18 @@ fn per_seed(
     off: &Policy,
     config: PacerConfig,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let per_served = |r: &Report| r.throttled as f64 / r.server_successes.max(1) as f64;
     println!("| slope | seed | presets' pacer: fewer 429s | served | `[rate]` pacer: fewer 429s | served |");
     println!("|---|---:|---:|---:|---:|---:|");
     for slope in [1.0, 5.0] {
         let mut worst = [f64::MAX; 4];
         for &seed in seeds {
-            let mut s = Scenario::acceleration();
-            s.incidents[0].kind = IncidentKind::Acceleration { floor: 5.0, slope };
-            s.seed = seed;
-            let none = run(&s, "off", off)?;
-            let preset = run(&s, "default", policy)?;
-            s.pacer = Some(config);
-            let table = run(&s, "on", policy)?;
-            let mut row = [0.0; 4];
-            for (i, paced) in [&preset, &table].into_iter().enumerate() {
-                row[2 * i] = per_served(&none) / per_served(paced).max(1e-9);
-                row[2 * i + 1] =
-                    paced.server_successes as f64 / none.server_successes.max(1) as f64;
-            }
+            let [preset, table] = acceleration::versus(slope, seed, policy, off, config)?;
+            let row = [
+                preset.fewer_429s,
+                preset.served,
+                table.fewer_429s,
+                table.served,
+            ];
             for (w, r) in worst.iter_mut().zip(row) {
                 *w = w.min(r);
             }

@@ -163,6 +163,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub mod acceleration;
 pub mod matrix;
 mod queue;
 mod report;

@@ -941,25 +941,19 @@ fn a_pacer_follows_an_acceleration_limit_with_few_429s() {
     let unpaced = Policy::builder().no_pacing().build().unwrap();
     for (slope, served) in [(1.0, 0.9), (5.0, 0.97)] {
         for seed in 21..=30 {
-            let mut s = Scenario::acceleration();
-            s.incidents[0].kind = IncidentKind::Acceleration { floor: 5.0, slope };
-            s.seed = seed;
             let policy = Policy::default();
-            let off = run(&s, "off", &unpaced).unwrap();
-            let preset = run(&s, "default", &policy).unwrap();
-            s.pacer = Some(redial::pacer::PacerConfig::default());
-            let on = run(&s, "on", &policy).unwrap();
-            let per_served = |r: &Report| r.throttled as f64 / r.server_successes.max(1) as f64;
-            for (name, paced) in [("presets'", &preset), ("[rate]", &on)] {
-                let ratio = per_served(&off) / per_served(paced).max(1e-9);
-                let kept = paced.server_successes as f64 / off.server_successes.max(1) as f64;
+            let config = redial::pacer::PacerConfig::default();
+            let both = crate::acceleration::versus(slope, seed, &policy, &unpaced, config).unwrap();
+            for (name, v) in ["presets'", "[rate]"].into_iter().zip(both) {
                 assert!(
-                    ratio >= 5.0,
-                    "+{slope}/s seed {seed}, the {name} pacer: {ratio:.1}x fewer 429s"
+                    v.fewer_429s >= 5.0,
+                    "+{slope}/s seed {seed}, the {name} pacer: {:.1}x fewer 429s",
+                    v.fewer_429s
                 );
                 assert!(
-                    kept >= served,
-                    "+{slope}/s seed {seed}, the {name} pacer: served {kept:.3} of the default"
+                    v.served >= served,
+                    "+{slope}/s seed {seed}, the {name} pacer: served {:.3} of the default",
+                    v.served
                 );
             }
         }
