@@ -263,22 +263,25 @@ impl FromStr for Failure {
     /// A status from 100 to 599 (ASCII digits), `refused`, `timeout`, or `429+` and a
     /// wait of at most an hour (`429+1s`, `429+20ms`: a 429 that says to wait it).
     fn from_str(s: &str) -> Result<Failure, UnknownFailure> {
-        match s.trim() {
-            "refused" => Ok(Failure::Refused),
-            "timeout" => Ok(Failure::Timeout),
-            t if t.starts_with("429+") => redial::duration::parse(&t[4..])
+        let unknown = || UnknownFailure(s.to_owned());
+        if let Some(wait) = s.trim().strip_prefix("429+") {
+            return redial::duration::parse(wait)
                 .ok()
                 .filter(|d| *d <= Duration::from_secs(3600))
                 .and_then(|d| u32::try_from(d.as_millis()).ok())
                 .map(|wait_ms| Failure::Throttled { wait_ms })
-                .ok_or_else(|| UnknownFailure(s.to_owned())),
+                .ok_or_else(unknown);
+        }
+        match s.trim() {
+            "refused" => Ok(Failure::Refused),
+            "timeout" => Ok(Failure::Timeout),
             t if !t.is_empty() && t.len() <= 3 && t.bytes().all(|b| b.is_ascii_digit()) => {
                 match t.parse::<u16>() {
                     Ok(code) if (100..600).contains(&code) => Ok(Failure::Status(code)),
-                    _ => Err(UnknownFailure(s.to_owned())),
+                    _ => Err(unknown()),
                 }
             }
-            _ => Err(UnknownFailure(s.to_owned())),
+            _ => Err(unknown()),
         }
     }
 }

@@ -178,19 +178,25 @@ fn failure(
         Failure::Refused => Reply::Refused,
         Failure::Timeout => Reply::Lost,
         Failure::Throttled { wait_ms } => {
-            let mut map = HeaderMap::new();
-            if wait_ms % 1000 == 0 {
-                map.insert(http::header::RETRY_AFTER, HeaderValue::from(wait_ms / 1000));
+            let map = if wait_ms % 1000 == 0 {
+                hint_headers(HintHeader::RetryAfter, u64::from(wait_ms / 1000))?
             } else {
+                let mut map = HeaderMap::new();
                 map.insert("retry-after-ms", HeaderValue::from(wait_ms));
-            }
-            headers.push(map);
+                map
+            };
             Reply::Response {
                 status: StatusCode::TOO_MANY_REQUESTS,
-                headers: u32::try_from(headers.len() - 1).unwrap_or(u32::MAX),
+                headers: push(headers, map),
             }
         }
     })
+}
+
+/// Adds a prebuilt header map; returns its index, as a reply names it.
+fn push(headers: &mut Vec<HeaderMap>, map: HeaderMap) -> u32 {
+    headers.push(map);
+    u32::try_from(headers.len() - 1).unwrap_or(u32::MAX)
 }
 
 impl Server {
@@ -209,8 +215,7 @@ impl Server {
             if let Some(i) = one_second {
                 return Ok(i);
             }
-            headers.push(hint_headers(HintHeader::RetryAfter, 1)?);
-            let i = u32::try_from(headers.len() - 1).unwrap_or(u32::MAX);
+            let i = push(headers, hint_headers(HintHeader::RetryAfter, 1)?);
             one_second = Some(i);
             Ok(i)
         };

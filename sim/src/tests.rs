@@ -938,11 +938,13 @@ fn a_pacer_stops_the_leaky_bucket_from_answering_429() {
 /// (85-87 % on seeds 21 and 27 without it, the `[rate]` pacer).
 #[test]
 fn a_pacer_follows_an_acceleration_limit_with_few_429s() {
-    let unpaced = Policy::builder().no_pacing().build().unwrap();
+    let (policy, unpaced) = (
+        Policy::default(),
+        Policy::builder().no_pacing().build().unwrap(),
+    );
+    let config = redial::pacer::PacerConfig::default();
     for (slope, served) in [(1.0, 0.9), (5.0, 0.97)] {
         for seed in 21..=30 {
-            let policy = Policy::default();
-            let config = redial::pacer::PacerConfig::default();
             let both = crate::acceleration::versus(slope, seed, &policy, &unpaced, config).unwrap();
             for (name, v) in ["presets'", "[rate]"].into_iter().zip(both) {
                 assert!(

@@ -12,6 +12,7 @@
 use core::time::Duration;
 
 use super::builder::RATE_BURST_MAX;
+const _: () = assert!(RATE_BURST_MAX == 10_000, "rate.burst's doc says 10000");
 use super::node::Node;
 use super::{PolicyBuilder, PolicyError, Preset};
 use crate::backoff::{Curve, Jitter};
@@ -664,6 +665,7 @@ const RATE: Section = Section {
         },
         Key {
             name: "burst",
+            // The doc's maximum is the rule's.
             doc: "Attempts that may go at once after a quiet spell (1 to 10000; default 1: evenly spaced).",
             value: Value::Count { min: 1, max: RATE_BURST_MAX },
             read: |d, n, p| {
