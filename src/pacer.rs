@@ -119,6 +119,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 mod answer;
+mod bare_wait;
 mod cubic;
 mod meter;
 mod pacers;
@@ -158,23 +159,25 @@ pub struct PacerConfig {
     /// The CUBIC settings.
     pub cubic: CubicConfig,
     /// What starts the pacer learning: any throttle ([`Engage::Throttle`], what a
-    /// policy file's `[rate]` table means), or only one that says how long to wait
-    /// ([`Engage::Hint`], every preset's).
+    /// policy file's `[rate]` table means), one that says how long to wait
+    /// ([`Engage::Hint`]), or one that states the server's quota ([`Engage::Quota`],
+    /// every preset's).
     pub engage: Engage,
 }
 
 /// What starts a [`Pacer`] learning from the answers.
 ///
-/// A random brown-out of 429s that say nothing else looks, to one process, like a limiter
-/// that other processes keep full; cutting on it collapses the rate (PACER.md: 86.7 % of
-/// calls served without a pacer, 6.3 % with one, 10 clients). A 429 that says how long
-/// to wait (`Retry-After`, a reset header, a spent quota) is the server saying it paces:
-/// that is what a preset's pacer waits for.
+/// A brown-out of 429s sent at random, whatever the client's rate, looks to one process
+/// like a limiter that other processes keep full; cutting on it collapses the rate, and
+/// holding for its waits stalls every call (PACER.md: 20 % of 429s at random, 10 clients,
+/// 6 to 26 % of calls served with such a pacer, 99 % without). Such 429s may say
+/// `Retry-After`, so only a stated quota tells a limiter for sure: that is what a preset's
+/// pacer waits for, and a bare wait it checks before it trusts it.
 ///
 /// ```
 /// use redial::pacer::{Engage, PacerConfig};
 /// assert_eq!(PacerConfig::default().engage, Engage::Throttle);
-/// assert_eq!(PacerConfig::on_hint().engage, Engage::Hint);
+/// assert_eq!(PacerConfig::on_quota().engage, Engage::Quota);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engage {
@@ -183,15 +186,23 @@ pub enum Engage {
     /// From the first throttle that says how long to wait ([`Pacer::hear_hint`]); until
     /// then the pacer learns nothing, and a call that succeeds does not reach it.
     Hint,
+    /// From the first throttle that states the server's quota (`anthropic-ratelimit-*`,
+    /// the IETF `RateLimit` fields, `x-ratelimit-*`: [`Quota::from_headers`]) or says to
+    /// wait longer than a second. A throttle that states a quota cuts the learned rate
+    /// and holds as with [`Engage::Hint`]; one that states none teaches nothing until a
+    /// check has shown it a limiter's: its wait holds for [`Pacer::CHECK_AFTER`], then
+    /// one attempt goes. Refused with the same end, the window is spent; succeeding,
+    /// nothing was (the check's module docs, `src/pacer/bare_wait.rs`). Every preset's.
+    Quota,
 }
 
 impl Engage {
     /// Every rule, in the order the docs list them.
     ///
     /// ```
-    /// assert_eq!(redial::pacer::Engage::ALL.len(), 2);
+    /// assert_eq!(redial::pacer::Engage::ALL.len(), 3);
     /// ```
-    pub const ALL: [Engage; 2] = [Engage::Hint, Engage::Throttle];
+    pub const ALL: [Engage; 3] = [Engage::Hint, Engage::Quota, Engage::Throttle];
 
     /// The name a policy file gives it (`rate.engage`).
     ///
@@ -202,6 +213,7 @@ impl Engage {
         match self {
             Engage::Throttle => "throttle",
             Engage::Hint => "hint",
+            Engage::Quota => "quota",
         }
     }
 }
@@ -215,7 +227,7 @@ impl fmt::Display for Engage {
 /// ```
 /// use redial::pacer::Engage;
 /// assert_eq!("throttle".parse::<Engage>(), Ok(Engage::Throttle));
-/// assert_eq!("always".parse::<Engage>().unwrap_err().to_string(), "expected one of hint, throttle");
+/// assert_eq!("always".parse::<Engage>().unwrap_err().to_string(), "expected one of hint, quota, throttle");
 /// ```
 impl core::str::FromStr for Engage {
     type Err = crate::UnknownName;
@@ -240,8 +252,8 @@ impl Default for PacerConfig {
 }
 
 impl PacerConfig {
-    /// The defaults, engaged only by a throttle that says how long to wait: the pacer of
-    /// every preset ([`Engage::Hint`]).
+    /// The defaults, engaged only by a throttle that says how long to wait
+    /// ([`Engage::Hint`]).
     ///
     /// ```
     /// let c = redial::pacer::PacerConfig::on_hint();
@@ -250,6 +262,20 @@ impl PacerConfig {
     pub fn on_hint() -> PacerConfig {
         PacerConfig {
             engage: Engage::Hint,
+            ..PacerConfig::default()
+        }
+    }
+
+    /// The defaults, engaged only by a throttle that states a quota, or a wait it checks:
+    /// the pacer of every preset ([`Engage::Quota`]).
+    ///
+    /// ```
+    /// let c = redial::pacer::PacerConfig::on_quota();
+    /// assert_eq!(c.engage, redial::pacer::Engage::Quota);
+    /// ```
+    pub fn on_quota() -> PacerConfig {
+        PacerConfig {
+            engage: Engage::Quota,
             ..PacerConfig::default()
         }
     }
@@ -393,6 +419,8 @@ struct Slow {
     /// holds (on the pacer's clock).
     fleet_answered: Option<(f64, u64)>,
     demand: share::Demand,
+    /// The check of a wait that no stated quota backs ([`Engage::Quota`]).
+    bare: bare_wait::BareWait,
 }
 
 /// How places map to times: place `pos` is due at `at`, and one token follows another
@@ -648,6 +676,34 @@ impl Pacer {
     /// ```
     pub const THROTTLE_HOLD: Duration = Duration::from_millis(70);
 
+    /// How long a 429's wait that states no quota holds every attempt before one goes to
+    /// check it ([`Engage::Quota`]): a brown-out's 429s say to wait too, and a check tells
+    /// them from a spent window (see [`Engage::Quota`]). A second longer than
+    /// [`CHECK_SLACK`](Self::CHECK_SLACK), so that a brown-out's whole new wait on the
+    /// check ends clearly later than the window's.
+    ///
+    /// ```
+    /// assert_eq!(redial::pacer::Pacer::CHECK_AFTER, std::time::Duration::from_secs(2));
+    /// ```
+    pub const CHECK_AFTER: Duration = Duration::from_secs(2);
+
+    /// How much later than the first's a refused check's wait may end and still be the
+    /// same window: `Retry-After` counts whole seconds.
+    ///
+    /// ```
+    /// assert_eq!(redial::pacer::Pacer::CHECK_SLACK, std::time::Duration::from_secs(1));
+    /// ```
+    pub const CHECK_SLACK: Duration = Duration::from_secs(1);
+
+    /// How long a check's verdict stands: waits that state no quota are a limiter's (held
+    /// unchecked, and cutting the rate), or hold nothing. Then the next is checked again,
+    /// in case the server has changed.
+    ///
+    /// ```
+    /// assert_eq!(redial::pacer::Pacer::CHECKED_FOR, std::time::Duration::from_secs(60));
+    /// ```
+    pub const CHECKED_FOR: Duration = Duration::from_secs(60);
+
     /// An inactive pacer.
     ///
     /// ```
@@ -690,6 +746,7 @@ impl Pacer {
                 lag: 0,
                 fleet_answered: None,
                 demand: share::Demand::default(),
+                bare: bare_wait::BareWait::default(),
             }),
         }
     }
@@ -1006,6 +1063,19 @@ impl Pacer {
     /// assert!(matches!(p.acquire(now, soon), Acquire::RateLimited { wait } if wait >= Duration::from_secs(3)));
     /// ```
     pub fn on_response(&self, now: Instant, throttled: bool, overload: bool, quota: Option<Quota>) {
+        self.respond(now, throttled, overload, quota, quota.is_some());
+    }
+
+    /// [`on_response`](Self::on_response), told whether the server stated `quota` (or a
+    /// 429's wait implied it: a bare wait, which [`Engage::Quota`] checks before it holds).
+    pub(crate) fn respond(
+        &self,
+        now: Instant,
+        throttled: bool,
+        overload: bool,
+        quota: Option<Quota>,
+        stated: bool,
+    ) {
         let now_ns = self.ns(now);
         // Counted even before a hint engages it: the demand a fleet shares by.
         self.meter.record(now_ns);
@@ -1020,8 +1090,8 @@ impl Pacer {
         if throttled || overload {
             self.throttles.record(now_ns);
         }
-        let cut = (throttled || overload) && !measuring;
-        if !cut && quota.is_none() && !self.is_active() {
+        let may_cut = (throttled || overload) && !measuring;
+        if !may_cut && quota.is_none() && !self.is_active() {
             return;
         }
         let measured = self.meter.rate(now_ns);
@@ -1035,9 +1105,30 @@ impl Pacer {
             _ => measured / slow.share,
         };
         let mut hold = None;
-        if let Some(q) = quota {
-            hold = self.learn_quota(&mut slow, now_ns, q, fleet_measured);
+        let bare = !stated && self.config.engage == Engage::Quota;
+        if !throttled && !overload {
+            slow.bare.success(now_ns);
         }
+        if let Some(q) = quota {
+            let q = if bare && q.remaining == 0 {
+                // A wait no quota backs: held only as far as its check says.
+                let until = now_ns.saturating_add(nanos(q.reset));
+                slow.bare.hold(now_ns, until).map(|h| Quota {
+                    reset: Duration::from_nanos(h.saturating_sub(now_ns)),
+                    ..q
+                })
+            } else {
+                Some(q)
+            };
+            if let Some(q) = q {
+                hold = self.learn_quota(&mut slow, now_ns, q, fleet_measured);
+            }
+        }
+        // A pacer engaged by a quota learns from what the server stated, or from bare
+        // 429s once a check showed them a limiter's.
+        let bare_trusted = !bare || slow.bare.limiter(now_ns);
+        let trusted = throttled && bare_trusted;
+        let cut = (trusted || overload) && !measuring;
         let mut cut_here = false;
         if cut {
             let settle = nanos(self.config.settle).saturating_add(slow.lag);
@@ -1072,7 +1163,7 @@ impl Pacer {
         }
         // The pacer's own hold, not the server's: a call waits for it within max_wait.
         let pause =
-            (throttled && !measuring).then(|| now_ns.saturating_add(nanos(Pacer::THROTTLE_HOLD)));
+            (trusted && !measuring).then(|| now_ns.saturating_add(nanos(Pacer::THROTTLE_HOLD)));
         self.apply(&slow, now_ns, hold, pause);
         drop(slow);
         if cut_here {
@@ -1094,8 +1185,12 @@ impl Pacer {
         let mut step = learned.max(slow.quota.at(now)).max(slow.fleet.at(now));
         if step == 0 && hold.is_some() {
             // Nothing learned, but a quota of 0: one token per second after the reset
-            // until an answer says more.
-            step = 1_000_000_000;
+            // until an answer says more (after a check's hold, faster: its answer says).
+            step = if slow.bare.checking(now) {
+                bare_wait::BareWait::CHECK_STEP
+            } else {
+                1_000_000_000
+            };
         }
         let old = self.anchor.read();
         let same = old.is_some_and(|m| m.interval == step as f64);

@@ -216,13 +216,34 @@ fn the_pacer_numbers_are_the_codes() {
         &doc,
         "**A 429's wait longer than a second is a window's reset**",
     );
-    // What engages each: the presets' pacer a hint, a `[rate]` table's any 429.
+    // What engages each: the presets' pacer a stated quota, a `[rate]` table's any 429.
     let preset = redial::Policy::default();
     assert_eq!(
         preset.pacer().map(|p| p.config().engage),
-        Some(redial::pacer::Engage::Hint)
+        Some(redial::pacer::Engage::Quota)
     );
-    says(&doc, "(`Engage::Hint`, `PacerConfig::on_hint`)");
+    says(&doc, "(`Engage::Quota`, `PacerConfig::on_quota`)");
+    says(
+        &doc,
+        &format!(
+            "`Pacer::CHECK_AFTER` ({}), then one attempt goes",
+            spoken(redial::pacer::Pacer::CHECK_AFTER)
+        ),
+    );
+    says(
+        &doc,
+        &format!(
+            "(within `Pacer::CHECK_SLACK`, {})",
+            spoken(redial::pacer::Pacer::CHECK_SLACK)
+        ),
+    );
+    says(
+        &doc,
+        &format!(
+            "for `Pacer::CHECKED_FOR` ({}) such 429s",
+            spoken(redial::pacer::Pacer::CHECKED_FOR)
+        ),
+    );
     assert_eq!(p.engage, redial::pacer::Engage::Throttle);
     says(&doc, "engages it from any 429 (`Engage::Throttle`)");
     says(&doc, &format!("CUBIC curve (`C` = {})", p.cubic.scale));

@@ -145,43 +145,39 @@ fn paced_one_process_demand_3x_the_limit() {
         .max_elapsed(deadline)
         .build()
         .expect("a valid policy");
-    paced_one(&policy, deadline, "a [rate] table", true);
+    paced_one(&policy, deadline);
 }
 
-/// The same bounds with the presets' own pacer, which nginx's `Retry-After: 1` on its
-/// 429s engages: no `[rate]` table, only the deadline the bound is about. Its 429s are
-/// bounded as the design measures them, the first sixth of the run left out: it spends
-/// the second after its first hint measuring the rate sent (`Pacer::MEASURE_FIRST`), at
-/// three times the limit (measured, 20 s: 0.14 429s per served call over the whole run,
-/// 0.05 from the 3rd second).
+/// The presets' own pacer is not engaged by nginx's 429s: they say `Retry-After: 1` and
+/// state no quota, as a brown-out's 429s may (PACER.md, "Engaged by a stated quota"), so
+/// the presets send as a policy with no pacer would: the pacer never listens, and no call
+/// waits for it. A `[rate]` table paces nginx (above).
 #[test]
-fn the_presets_pacer_is_engaged_by_nginxs_retry_after() {
-    let deadline = Duration::from_secs(15);
-    let policy = Policy::builder()
-        .max_elapsed(deadline)
-        .build()
-        .expect("a valid policy");
+fn the_presets_pacer_is_not_engaged_by_nginxs_bare_retry_after() {
+    let _alone = measuring();
+    let nginx = Nginx::start(10.0, 10);
+    let policy = Policy::default();
     assert_eq!(
         policy.pacer().map(|p| p.config().engage),
-        Some(redial::pacer::Engage::Hint)
+        Some(redial::pacer::Engage::Quota)
     );
-    paced_one(&policy, deadline, "the presets' pacer", false);
+    let figures = nginx.measure(1, 30.0, seconds(), &policy);
+    eprintln!("nginx, the presets' pacer: {figures}");
+    check(&figures, &nginx);
+    assert!(figures.throttled() > 0, "nginx throttled: {figures:?}");
+    let pacer = policy.pacer().expect("every preset paces");
+    assert!(!pacer.listens() && !pacer.is_active(), "{figures:?}");
 }
 
-/// One process, demand 3× the limit: 429s per served call over the whole run, or from the
-/// end of its first sixth.
-fn paced_one(policy: &Policy, deadline: Duration, which: &str, whole_run: bool) {
+/// One process, demand 3× the limit: 429s per served call over the whole run.
+fn paced_one(policy: &Policy, deadline: Duration) {
     let _alone = measuring();
     let nginx = Nginx::start(10.0, 10);
     let seconds = seconds().max(20);
     let figures = nginx.measure(1, 30.0, seconds, policy);
-    eprintln!("nginx paced ({which}): {figures}");
+    eprintln!("nginx paced (a [rate] table): {figures}");
     check(&figures, &nginx);
-    let per_served = if whole_run {
-        figures.throttled_per_served()
-    } else {
-        figures.throttled_per_served_from(figures.steady_from())
-    };
+    let per_served = figures.throttled_per_served();
     assert!(
         per_served <= 0.1,
         "429s per served call {per_served:.3}: {figures:?}"

@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
-use redial::pacer::PacerConfig;
+use redial::pacer::{Pacer, PacerConfig};
 use redial::sleep::BlockingSleeper;
 use redial::{BlockingRetryable, Last, Policy, StopReason};
 
@@ -375,7 +375,7 @@ fn a_scope_named_by_the_caller_keeps_its_own_rate_across_calls() {
     assert!(!clock.slept().is_empty(), "scope 1 still paces");
 }
 
-/// The presets' pacer (`Engage::Hint`) at `max_attempts = 1`.
+/// The presets' pacer (`Engage::Quota`) at `max_attempts = 1`.
 fn preset() -> Policy {
     Policy::builder()
         .max_attempts(1)
@@ -414,36 +414,71 @@ fn the_presets_pacer_is_never_engaged_by_429s_that_say_no_wait() {
     );
 }
 
+/// A 429 with `Retry-After: 1` that states a quota far from spent: 5,000 requests left
+/// for a minute.
+fn stating_a_quota() -> Result<http::Response<()>, std::io::Error> {
+    let mut r = after("1")?;
+    let headers = r.headers_mut();
+    headers.insert("x-ratelimit-limit", http::HeaderValue::from_static("6000"));
+    headers.insert(
+        "x-ratelimit-remaining",
+        http::HeaderValue::from_static("5000"),
+    );
+    headers.insert("x-ratelimit-reset", http::HeaderValue::from_static("60"));
+    Ok(r)
+}
+
 #[test]
-fn a_429_that_says_how_long_to_wait_engages_the_presets_pacer() {
+fn the_presets_pacer_is_never_engaged_by_429s_that_say_retry_after_1() {
+    // nginx's `limit_req`, or a brown-out whose 429s say `Retry-After: 1`: a quarter of
+    // 600 calls at 20 a second. Only a [rate] table paces such a limiter.
+    let policy = preset();
+    let clock = Virtual::new();
+    calls(&policy, &clock, 600, Duration::from_millis(50), |i| {
+        if i % 4 == 0 {
+            after("1")
+        } else {
+            answer(200)
+        }
+    });
+    let pacer = policy.pacer().expect("every preset paces");
+    assert!(!pacer.is_active());
+    assert!(clock.slept().is_empty(), "{:?}", clock.slept());
+}
+
+#[test]
+fn a_429_that_states_a_quota_engages_the_presets_pacer() {
     let policy = preset();
     let clock = Virtual::new();
     let pacer = policy.pacer().expect("every preset paces");
-    // Twenty calls a second, all served, then a 429 with `Retry-After: 1`: the pacer
-    // listens from there, and measures before it cuts.
+    // Twenty calls a second, all served, then a 429 that states the server's quota: the
+    // pacer listens from there, and measures before it cuts.
     calls(&policy, &clock, 40, Duration::from_millis(50), |_| {
         answer(200)
     });
     assert!(!pacer.listens());
     calls(&policy, &clock, 1, Duration::from_millis(50), |_| {
-        throttled(false)
+        stating_a_quota()
     });
     assert!(pacer.listens() && !pacer.is_active(), "measuring first");
     // A second of twenty calls a second, every fourth throttled: still measuring.
     calls(&policy, &clock, 19, Duration::from_millis(50), |i| {
         if i % 4 == 3 {
-            throttled(false)
+            stating_a_quota()
         } else {
             answer(200)
         }
     });
     assert!(
         !pacer.is_active(),
-        "throttles within a second of the hint do not cut"
+        "throttles within a second of the first do not cut"
     );
     assert!(clock.slept().is_empty());
-    // The next throttle cuts from the rate measured, twenty a second.
-    calls(&policy, &clock, 1, Duration::ZERO, |_| throttled(false));
+    // A 429 that states nothing does not cut, even now.
+    calls(&policy, &clock, 1, Duration::ZERO, |_| after("1"));
+    assert!(!pacer.is_active(), "a bare 429 teaches nothing");
+    // The next one that states the quota cuts from the rate measured, twenty a second.
+    calls(&policy, &clock, 1, Duration::ZERO, |_| stating_a_quota());
     let rate = pacer.rate(clock.now.get()).expect("pacing");
     assert!(
         rate > 10.0 && rate < 16.0,
@@ -466,12 +501,17 @@ fn after_a_429_saying(secs: &'static str) -> (Policy, Virtual) {
     (policy, clock)
 }
 
+/// How long the calls have slept in all.
+fn slept(clock: &Virtual) -> Duration {
+    clock.slept().iter().sum()
+}
+
 #[test]
-fn a_429_that_says_wait_longer_than_a_second_holds_the_presets_pacer_until_then() {
-    // A fixed window's 429: open again in 5 s. The next call waits for it, in the pacer,
-    // instead of drawing another 429.
+fn a_wait_that_states_no_quota_holds_until_one_call_checks_it() {
+    // A 429 saying `Retry-After: 5` and no quota: a window's reset, or a brown-out's
+    // wait. The next call is the check: it waits `CHECK_AFTER`, is made, and succeeds.
     let (policy, clock) = after_a_429_saying("5");
-    let made = std::cell::Cell::new(0);
+    let made = Cell::new(0);
     let result = (|| {
         made.set(made.get() + 1);
         answer(200)
@@ -480,9 +520,37 @@ fn a_429_that_says_wait_longer_than_a_second_holds_the_presets_pacer_until_then(
     .sleeper(clock.clone())
     .call();
     assert!(result.is_ok() && made.get() == 1);
-    let waited: Duration = clock.slept().iter().sum();
     assert!(
-        waited >= Duration::from_secs(5) && waited <= Duration::from_millis(5300),
+        slept(&clock) >= Pacer::CHECK_AFTER
+            && slept(&clock) <= Pacer::CHECK_AFTER + Duration::from_millis(300),
+        "held until the check: {:?}",
+        clock.slept()
+    );
+    // Nothing was spent: such a wait now holds nothing, for `CHECKED_FOR`.
+    let before = slept(&clock);
+    calls(&policy, &clock, 1, Duration::ZERO, |_| after("5"));
+    calls(&policy, &clock, 1, Duration::ZERO, |_| answer(200));
+    assert_eq!(slept(&clock), before, "{:?}", clock.slept());
+}
+
+#[test]
+fn a_check_refused_with_the_windows_end_holds_until_it() {
+    // A fixed window's 429: open again in 5 s. The check, 2 s later, is refused with
+    // the window's own end (3 s left): the window is spent.
+    let (policy, clock) = after_a_429_saying("5");
+    let check = (|| after("3")).retry(&policy).sleeper(clock.clone()).call();
+    assert!(check.is_err());
+    // The next call waits for the window to open, in the pacer, instead of drawing
+    // another 429.
+    let before = slept(&clock);
+    let result = (|| answer(200))
+        .retry(&policy)
+        .sleeper(clock.clone())
+        .call();
+    assert!(result.is_ok());
+    let waited = slept(&clock) - before;
+    assert!(
+        waited >= Duration::from_millis(2800) && waited <= Duration::from_millis(3300),
         "held until the window opened: {:?}",
         clock.slept()
     );

@@ -27,11 +27,12 @@ fn enabled_alone_means_the_defaults_and_false_means_off() {
     );
     let off = Policy::from_toml("[rate]\nenabled = false\nburst = 3\n").expect("valid");
     assert!(off.pacer().is_none());
-    // No table: the presets' pacer, which only a 429 that says how long to wait engages.
+    // No table: the presets' pacer, which only a 429 that states a quota (or a wait it
+    // checks) engages.
     let preset = Policy::from_toml("").expect("valid");
     assert_eq!(
         preset.pacer().map(|p| *p.config()),
-        Some(PacerConfig::on_hint())
+        Some(PacerConfig::on_quota())
     );
 }
 
@@ -41,6 +42,7 @@ fn engage_says_what_starts_the_pacer_and_a_table_means_any_429() {
         ("[rate]\nburst = 2\n", Engage::Throttle),
         ("[rate]\nengage = \"hint\"\n", Engage::Hint),
         ("[rate]\nengage = \"hint\"\nburst = 2\n", Engage::Hint),
+        ("[rate]\nengage = \"quota\"\n", Engage::Quota),
         (
             "[rate]\nburst = 2\nengage = \"throttle\"\n",
             Engage::Throttle,
@@ -49,7 +51,7 @@ fn engage_says_what_starts_the_pacer_and_a_table_means_any_429() {
             "preset = \"anthropic\"\n[rate]\nmax_wait = \"3s\"\n",
             Engage::Throttle,
         ),
-        ("preset = \"anthropic\"\n", Engage::Hint),
+        ("preset = \"anthropic\"\n", Engage::Quota),
     ] {
         let policy = Policy::from_toml(file).expect(file);
         assert_eq!(
@@ -60,7 +62,7 @@ fn engage_says_what_starts_the_pacer_and_a_table_means_any_429() {
     }
     let err = Policy::from_toml("[rate]\nengage = \"always\"\n").expect_err("unknown");
     assert_eq!(err.key(), "rate.engage");
-    assert!(err.to_string().contains("hint, throttle"), "{err}");
+    assert!(err.to_string().contains("hint, quota, throttle"), "{err}");
 }
 
 #[test]

@@ -387,8 +387,8 @@ fn gate_of(policy: &Policy) -> Option<(GateConfig, String)> {
 }
 
 /// What the rate pacer learns from this response, if anything: a 429 cuts its rate (for
-/// the presets' pacer, engaged by a hint, once a 429 that says how long to wait has come),
-/// a stated quota is paced to. Only the wording is here; the numbers are the library's
+/// a pacer engaged by a hint or a quota, once a 429 that engages it has come), a stated
+/// quota is paced to. Only the wording is here; the numbers are the library's
 /// (the policy's CUBIC cut, `Pacer::MEASURE_FIRST`, `Pacer::THROTTLE_HOLD`,
 /// `Quota::from_headers`).
 fn pacer_sentence(input: &Input<'_>, verdict: &Verdict) -> Option<String> {
@@ -400,6 +400,10 @@ fn pacer_sentence(input: &Input<'_>, verdict: &Verdict) -> Option<String> {
     );
     let cut = config.cubic.beta * 100.0;
     let held = held(input, verdict);
+    if config.engage == Engage::Quota {
+        // Stateless, as below: only a 429 engages it.
+        return (input.status == Some(429)).then(|| quota_engaged(input, verdict, &limit, cut));
+    }
     if config.engage == Engage::Hint {
         // Stateless: what this answer does to a pacer no earlier answer engaged.
         return match (input.status, verdict.hint()) {
@@ -441,6 +445,60 @@ fn pacer_sentence(input: &Input<'_>, verdict: &Verdict) -> Option<String> {
         quota.remaining,
         Rounded(quota.reset)
     ))
+}
+
+/// What a 429 does to the presets' pacer ([`Engage::Quota`]), which no earlier answer
+/// engaged: a stated quota engages it, a wait that states none is checked first, and a
+/// 429 with neither teaches it nothing.
+fn quota_engaged(input: &Input<'_>, verdict: &Verdict, limit: &str, cut: f64) -> String {
+    let stated = Quota::from_headers(input.headers, input.wall).is_some();
+    if stated {
+        return format!(
+            "This 429 states the server's quota, which engages the rate pacer (engage = \
+             \"quota\"): {}it measures the rate the calls send for {}, then each 429 that \
+             states a quota cuts it to {cut:.0} % of that and holds the next send for {}, \
+             successes grow it back, and every attempt of this policy's calls to the host \
+             waits for its slot; {limit}.",
+            held(input, verdict),
+            Rounded(Pacer::MEASURE_FIRST),
+            Rounded(Pacer::THROTTLE_HOLD)
+        );
+    }
+    let wait = verdict.hint().map(|h| h.wait);
+    let checkable = Pacer::CHECK_AFTER + Pacer::CHECK_SLACK;
+    match wait {
+        Some(w) if w > checkable => format!(
+            "This 429 says to wait {} but states no quota, as a brown-out's 429s may \
+             (engage = \"quota\"): the rate pacer holds every attempt of this policy's \
+             calls to the host for {}, then lets one go to check. Refused with the same \
+             end, the window is spent: the hold lasts until it ends, and for {} such 429s \
+             hold unchecked and cut the pacer's rate to {cut:.0} % of what the calls send; \
+             succeeding, waits that state no quota hold nothing for {}. {}.",
+            Rounded(w),
+            Rounded(Pacer::CHECK_AFTER),
+            Rounded(Pacer::CHECKED_FOR),
+            Rounded(Pacer::CHECKED_FOR),
+            capitalised(limit)
+        ),
+        Some(w) if w > Quota::WINDOW_AFTER => format!(
+            "The rate pacer does not hold for this 429's wait of {}, which states no quota \
+             and ends too soon to check (engage = \"quota\"); it would, once a longer wait \
+             had been checked and found a window's.",
+            Rounded(w)
+        ),
+        _ => "The rate pacer learns nothing from a 429 that states no quota (engage = \
+              \"quota\"): a brown-out's 429s look the same; a [rate] table paces a limiter \
+              that only says Retry-After."
+            .to_string(),
+    }
+}
+
+/// `s` with its first letter upper-case.
+fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map_or(String::new(), |c| c.to_uppercase().chain(chars).collect())
 }
 
 /// `it holds … first; ` when a 429 holds the pacer until a reset: a spent quota the

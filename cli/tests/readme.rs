@@ -231,7 +231,10 @@ fn the_root_readmes_explain_sentence_is_what_explain_prints() {
     // The answer's sentence; the rate pacer's line follows it (the README says so).
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let sentence = stdout.lines().next().unwrap_or_default().trim().to_string();
-    assert!(stdout.contains("engages the rate pacer"), "{stdout}");
+    assert!(
+        stdout.contains("states no quota") && stdout.contains("then lets one go to check"),
+        "{stdout}"
+    );
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
             .expect("the root README");

@@ -662,13 +662,14 @@ fn explain_a_429_with_retry_after_30() {
         "Retry after 30s to 31s: 429 is retryable (it is in classify.retry_status) and GET is \
          idempotent; the wait is the 30s the server asked for in retry-after, plus up to 1s so \
          that clients told the same time do not all return at once.\n\
-         This 429 says how long to wait, which engages the rate pacer (engage = \"hint\"): it \
-         holds every attempt of this policy's calls to the host for 30s first (a wait longer \
-         than a second is a window's reset), then it measures the rate the calls send for \
-         1s, then each 429 cuts it to 70 % of that and holds the next send for 70ms, \
-         successes grow it back, and every attempt of this policy's calls to the host waits \
-         for its slot; a slot further than max_wait 10s past any hold the server stated (or \
-         past the call's deadline) stops the call with rate_limited, before it is sent.\n"
+         This 429 says to wait 30s but states no quota, as a brown-out's 429s may (engage = \
+         \"quota\"): the rate pacer holds every attempt of this policy's calls to the host \
+         for 2s, then lets one go to check. Refused with the same end, the window is spent: \
+         the hold lasts until it ends, and for 1m such 429s hold unchecked and cut the \
+         pacer's rate to 70 % of what the calls send; succeeding, waits that state no quota \
+         hold nothing for 1m. A slot further than max_wait 10s past any hold the server \
+         stated (or past the call's deadline) stops the call with rate_limited, before it is \
+         sent.\n"
     );
 }
 
@@ -703,30 +704,52 @@ fn explain_says_what_the_rate_pacer_learns_when_the_policy_paces() {
         "{}",
         stdout(&quota)
     );
-    // Without a [rate] table, the presets' pacer: a 429 without a wait does not engage it.
-    let preset = redial(&["explain", "--status", "429"], b"");
+    // Without a [rate] table, the presets' pacer: a 429 that states no quota teaches it
+    // nothing, with or without nginx's `Retry-After: 1`.
+    let nothing = "The rate pacer learns nothing from a 429 that states no quota (engage = \
+                   \"quota\"): a brown-out's 429s look the same; a [rate] table paces a \
+                   limiter that only says Retry-After.";
+    for headers in [&[][..], &["-H", "retry-after: 1"][..]] {
+        let preset = redial(
+            &[&["explain", "--status", "429"][..], headers].concat(),
+            b"",
+        );
+        assert_eq!(stdout(&preset).lines().nth(1), Some(nothing), "{headers:?}");
+    }
+    // A wait too short to check holds nothing; a longer one holds until its check.
+    let three = redial(&["explain", "--status", "429", "-H", "retry-after: 3"], b"");
     assert!(
-        stdout(&preset).lines().nth(1)
-            == Some(
-                "The rate pacer is not engaged by a 429 that does not say how long to wait \
-                 (engage = \"hint\"): such a 429 cuts its rate only once one that does has \
-                 engaged it."
-            ),
+        stdout(&three).contains("does not hold for this 429's wait of 3s"),
         "{}",
-        stdout(&preset)
-    );
-    // nginx's `Retry-After: 1` names its next slot: no hold; a longer wait holds.
-    let one = redial(&["explain", "--status", "429", "-H", "retry-after: 1"], b"");
-    assert!(
-        !stdout(&one).contains("holds every attempt"),
-        "{}",
-        stdout(&one)
+        stdout(&three)
     );
     let five = redial(&["explain", "--status", "429", "-H", "retry-after: 5"], b"");
     assert!(
-        stdout(&five).contains("holds every attempt of this policy's calls to the host for 5s"),
+        stdout(&five).contains("holds every attempt of this policy's calls to the host for 2s"),
         "{}",
         stdout(&five)
+    );
+    // A stated quota engages it, and a spent one holds until its reset.
+    let spent = redial(
+        &[
+            "explain",
+            "--status",
+            "429",
+            "-H",
+            "x-ratelimit-remaining: 0",
+            "-H",
+            "x-ratelimit-reset: 20",
+        ],
+        b"",
+    );
+    assert!(
+        stdout(&spent).contains(
+            "This 429 states the server's quota, which engages the rate pacer (engage = \
+             \"quota\"): it holds every attempt of this policy's calls to the host for 20s \
+             first (the quota it states is spent)"
+        ),
+        "{}",
+        stdout(&spent)
     );
     // Pacing off: nothing is said of a pacer.
     let off = temp_policy("unpaced.toml", "[rate]\nenabled = false\n");
@@ -1680,21 +1703,15 @@ fn simulate_paces_against_a_leaky_bucket() {
         "40s",
     ];
     // Columns: the default preset, then the file's policy, which paces not at all. The
-    // preset's pacer is engaged by the limiter's 429s, which say `Retry-After: 1`.
+    // limiter's 429s say only `Retry-After: 1`, which does not engage the preset's pacer:
+    // no pacer row.
     let unpaced = temp_policy("unpaced.toml", "[rate]\nenabled = false\n");
     let off = redial(&[&args[..], &["--policy", &unpaced]].concat(), b"");
     assert!(off.status.success(), "{}", stderr(&off));
     let text = stdout(&off);
     assert!(text.contains("leaky bucket of 10 requests/s with a burst of 10"));
-    let row = text
-        .lines()
-        .find(|l| l.starts_with("rate_limited (pacer)"))
-        .unwrap_or_default();
-    let cells: Vec<u64> = row
-        .split_whitespace()
-        .filter_map(|c| c.parse().ok())
-        .collect();
-    assert!(cells.len() == 2 && cells[0] > 0 && cells[1] == 0, "{text}");
+    assert!(!text.contains("rate_limited (pacer)"), "{text}");
+    // With `--pacer` (any 429 engages it), the row shows.
     let on = redial(&[&args[..], &["--pacer"]].concat(), b"");
     assert!(on.status.success(), "{}", stderr(&on));
     assert!(

@@ -904,20 +904,28 @@ gave up (attempts_exhausted)              50              10
 }
 
 /// The pacer against nginx's `limit_req` (issue 18): a client that paces draws far fewer
-/// 429s than one that waits out each, and is served as much.
+/// 429s than one that waits out each, and is served as much. The bucket's 429s say
+/// `Retry-After: 1` and state no quota, which does not engage the presets' pacer: a
+/// `[rate]` table paces it.
 #[test]
 fn a_pacer_stops_the_leaky_bucket_from_answering_429() {
     let mut s = Scenario::leaky_bucket();
     s.duration = Duration::from_secs(40);
     let policy = Policy::default();
     let off = run(&s, "off", &Policy::builder().no_pacing().build().unwrap()).unwrap();
-    // The presets' pacer: the bucket's `Retry-After: 1` engages it.
     let preset = run(&s, "default", &policy).unwrap();
     s.pacer = Some(redial::pacer::PacerConfig::default());
     let on = run(&s, "on", &policy).unwrap();
     let per_served = |r: &Report| r.throttled as f64 / r.server_successes.max(1) as f64;
-    assert!(per_served(&preset) < 0.2, "{}", per_served(&preset));
-    assert!(preset.server_successes as f64 >= 0.95 * off.server_successes as f64);
+    assert_eq!(
+        (
+            preset.throttled,
+            preset.server_successes,
+            preset.rate_limited
+        ),
+        (off.throttled, off.server_successes, 0),
+        "the presets' pacer is not engaged"
+    );
     assert!(per_served(&off) > 3.0, "{}", per_served(&off));
     assert!(per_served(&on) < 0.2, "{}", per_served(&on));
     assert!(on.server_successes as f64 >= 0.95 * off.server_successes as f64);
@@ -925,10 +933,11 @@ fn a_pacer_stops_the_leaky_bucket_from_answering_429() {
 }
 
 /// The acceleration limit (issue 18): one client at 30 calls/s against a server whose
-/// allowance grows by a set slope each second. With the presets' pacer (engaged by the
-/// 429s' `Retry-After: 1`) and with a `[rate]` table's, it draws at least 5× fewer 429s
-/// per served call than without a pacer, and is served nearly as much, on every seed of
-/// 21–30 (no setting was chosen on them). On +5/s, most 429s come after the ramp, from
+/// allowance grows by a set slope each second. With a `[rate]` table's pacer it draws at
+/// least 5× fewer 429s per served call than without a pacer, and is served nearly as
+/// much, on every seed of 21–30 (no setting was chosen on them). The limiter's 429s say
+/// `Retry-After: 1` and state no quota, so the presets' pacer is not engaged: it does
+/// exactly what no pacer does. On +5/s, most 429s come after the ramp, from
 /// seconds of Poisson demand that rise past the last one's plus 5: the pacer's
 /// `THROTTLE_HOLD` keeps the rest of such a second from being sent (4.7× on seed 17
 /// without it, the `[rate]` pacer; 2.8× on the worst seed with the presets'). On +1/s
@@ -945,30 +954,35 @@ fn a_pacer_follows_an_acceleration_limit_with_few_429s() {
     let config = redial::pacer::PacerConfig::default();
     for (slope, served) in [(1.0, 0.9), (5.0, 0.97)] {
         for seed in 21..=30 {
-            let both = crate::acceleration::versus(slope, seed, &policy, &unpaced, config).unwrap();
-            for (name, v) in ["presets'", "[rate]"].into_iter().zip(both) {
-                assert!(
-                    v.fewer_429s >= 5.0,
-                    "+{slope}/s seed {seed}, the {name} pacer: {:.1}x fewer 429s",
-                    v.fewer_429s
-                );
-                assert!(
-                    v.served >= served,
-                    "+{slope}/s seed {seed}, the {name} pacer: served {:.3} of the default",
-                    v.served
-                );
-            }
+            let [preset, table] =
+                crate::acceleration::versus(slope, seed, &policy, &unpaced, config).unwrap();
+            let same = crate::acceleration::Versus {
+                fewer_429s: 1.0,
+                served: 1.0,
+            };
+            assert_eq!(preset, same, "+{slope}/s seed {seed}, the presets' pacer");
+            assert!(
+                table.fewer_429s >= 5.0,
+                "+{slope}/s seed {seed}, the [rate] pacer: {:.1}x fewer 429s",
+                table.fewer_429s
+            );
+            assert!(
+                table.served >= served,
+                "+{slope}/s seed {seed}, the [rate] pacer: served {:.3} of the default",
+                table.served
+            );
         }
     }
 }
 
 /// A fixed-window quota whose 429s say only `Retry-After` (the seconds left in the
-/// window): the presets' pacer, which takes a wait longer than a second for the window's
-/// reset and holds every attempt until then, serves more calls than no pacer at a lower
-/// load, from one client to a thousand, on every seed of 21-23 (no setting was chosen on
-/// them). Over the scenario's full five minutes, seeds 1-5: 70 % of calls against 38 % at
-/// 1.0x the load against 2.4x for up to 100 clients, 55 % against 38 % at 1.8x against
-/// 2.4x for 1,000; here one minute, for a debug build.
+/// window): the presets' pacer, which checks a wait longer than a second with one attempt
+/// (`Pacer::CHECK_AFTER`), finds the window spent and holds every attempt until it
+/// resets, serves more calls than no pacer at a lower load, from one client to a
+/// thousand, on every seed of 21-23 (no setting was chosen on them). Over the scenario's
+/// full five minutes, seeds 1-5: 70 % of calls against 38 % at 1.0x the load against
+/// 2.4x for up to 100 clients, 54 % against 38 % at 1.9x against 2.4x for 1,000; here one
+/// minute, for a debug build.
 #[test]
 fn the_presets_pacer_holds_for_a_fixed_windows_reset() {
     let unpaced = Policy::builder().no_pacing().build().unwrap();
@@ -992,14 +1006,61 @@ fn the_presets_pacer_holds_for_a_fixed_windows_reset() {
                 ok(&paced),
                 ok(&off)
             );
-            // A thousand processes each learn the window on their own: less to gain.
-            let most = if clients < 1000 { 0.8 } else { 0.9 };
+            // A thousand processes each learn the window on their own: less to gain. Each
+            // that calls once in ten seconds spends its next call on a check, which the
+            // pacer that held unchecked did not (0.9 then; 0.92 on seed 21 now, and 0.78
+            // over five minutes): the price of not stalling under a brown-out's waits
+            // (`a_brown_out_of_429s_that_say_how_long_to_wait_never_slows_the_presets`).
+            let most = if clients < 1000 { 0.8 } else { 0.95 };
             assert!(
                 load(&paced) <= most * load(&off),
                 "{clients} clients, seed {seed}: {} against {}",
                 load(&paced),
                 load(&off)
             );
+        }
+    }
+}
+
+/// A brown-out of 429s that say how long to wait (`Retry-After`), sent at random whatever
+/// the clients' rate, as a server that sheds with 429, or a quota that others spend,
+/// sends them: the presets' pacer, engaged only by a stated quota and checking a wait
+/// before it holds for it, serves as many calls as no pacer (within a point), from one
+/// client calling once a second to a hundred, whatever the wait, on seeds 21-22 (no
+/// setting was chosen on them). Engaged by the hint instead, it served 6 to 26 % of the
+/// calls where no pacer served 87 to 99 % (10 clients, `Retry-After: 1`; PACER.md).
+#[test]
+fn a_brown_out_of_429s_that_say_how_long_to_wait_never_slows_the_presets() {
+    let unpaced = Policy::builder().no_pacing().build().unwrap();
+    let policy = Policy::default();
+    for (clients, rate) in [(1, 1.0), (10, 100.0), (100, 100.0)] {
+        for wait_ms in [1_000, 5_000, 30_000] {
+            for fail_fraction in [0.2, 0.5] {
+                for seed in 21..=22 {
+                    let mut s = Scenario::brownout();
+                    s.clients = clients;
+                    s.arrivals = Arrivals::Poisson { rate };
+                    s.budget = BudgetScope::PerClient;
+                    s.seed = seed;
+                    s.duration = Duration::from_secs(150);
+                    s.incidents[0].start = Duration::from_secs(20);
+                    s.incidents[0].duration = Duration::from_secs(100);
+                    s.incidents[0].kind = IncidentKind::Brownout {
+                        fail_fraction,
+                        failure: Failure::Throttled { wait_ms },
+                    };
+                    let ok = |p: &Policy| {
+                        let r = run(&s, "x", p).unwrap();
+                        r.incident_call_success_rate().unwrap_or(0.0)
+                    };
+                    let (paced, off) = (ok(&policy), ok(&unpaced));
+                    assert!(
+                        paced >= off - 0.01,
+                        "{clients} clients, 429+{wait_ms}ms at {fail_fraction}, seed {seed}: \
+                         {paced:.3} against {off:.3}"
+                    );
+                }
+            }
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime};
 
 use http::HeaderMap;
 
-use super::{Pacer, Quota};
+use super::{Engage, Pacer, Quota};
 
 /// An answer from the server, as [`Pacer::learn`] reads it.
 ///
@@ -79,20 +79,26 @@ impl Pacer {
     /// ```
     pub fn learn(&self, now: Instant, answer: Answer<'_>, overload: bool) {
         let throttled = answer.throttled();
-        if throttled && answer.wait.is_some() {
+        // A 429's headers are read for a stated quota once it can matter: it engages a
+        // pacer that waits for one, and it tells a listening pacer what a wait means.
+        let stated = (throttled || self.listens())
+            .then(|| Quota::from_headers(answer.headers, answer.wall))
+            .flatten();
+        let engages = match self.config.engage {
+            Engage::Throttle => false,
+            Engage::Hint => answer.wait.is_some(),
+            Engage::Quota => {
+                stated.is_some() || answer.wait.is_some_and(|w| w > Quota::WINDOW_AFTER)
+            }
+        };
+        if throttled && engages {
             self.hear_hint(now);
         }
         let quota = if self.listens() {
-            Quota::of_answer(
-                answer.headers,
-                answer.wall,
-                throttled,
-                answer.wait,
-                answer.max_hint,
-            )
+            Quota::stated_or_waited(stated, throttled, answer.wait, answer.max_hint)
         } else {
             None
         };
-        self.on_response(now, throttled, overload, quota);
+        self.respond(now, throttled, overload, quota, stated.is_some());
     }
 }

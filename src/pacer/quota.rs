@@ -115,7 +115,21 @@ impl Quota {
         wait: Option<Duration>,
         max_hint: Duration,
     ) -> Option<Quota> {
-        let stated = Quota::from_headers(headers, wall);
+        Quota::stated_or_waited(
+            Quota::from_headers(headers, wall),
+            throttled,
+            wait,
+            max_hint,
+        )
+    }
+
+    /// [`of_answer`](Self::of_answer), given what the headers state.
+    pub(crate) fn stated_or_waited(
+        stated: Option<Quota>,
+        throttled: bool,
+        wait: Option<Duration>,
+        max_hint: Duration,
+    ) -> Option<Quota> {
         let window = wait.filter(|w| throttled && *w > Quota::WINDOW_AFTER && stated.is_none());
         let quota = stated.or(window.map(|reset| Quota {
             remaining: 0,

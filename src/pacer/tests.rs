@@ -532,12 +532,11 @@ proptest! {
 
     #[test]
     fn no_panic_on_any_input(
-        ops in proptest::collection::vec((0u8..8, any::<u64>(), any::<u64>(), any::<f64>()), 0..60),
+        ops in proptest::collection::vec((0u8..9, any::<u64>(), any::<u64>(), any::<f64>()), 0..60),
         burst in any::<u32>(),
         max_wait in any::<u64>(),
-        hint in any::<bool>(),
+        engage in proptest::sample::select(Engage::ALL.to_vec()),
     ) {
-        let engage = if hint { Engage::Hint } else { Engage::Throttle };
         let cfg = PacerConfig { burst, max_wait: Duration::from_nanos(max_wait), engage, ..Default::default() };
         let p = Pacer::new(cfg);
         let t0 = Instant::now();
@@ -555,6 +554,22 @@ proptest! {
                     let _ = p.fleet_report(now);
                 }
                 7 => p.hear_hint(now),
+                8 => {
+                    // An answer as a driver reads it: any status, wait and stated quota.
+                    let mut headers = HeaderMap::new();
+                    if b % 2 == 0 {
+                        headers.insert("x-ratelimit-remaining", (a % 7).into());
+                        headers.insert("x-ratelimit-reset", (b % 100).into());
+                    }
+                    let answer = Answer {
+                        status: if a % 3 == 0 { 200 } else { 429 },
+                        headers: &headers,
+                        wait: (b % 5 != 0).then(|| Duration::from_nanos(b >> 20)),
+                        wall: UNIX_EPOCH,
+                        max_hint: Duration::from_nanos(a),
+                    };
+                    p.learn(now, answer, a % 5 == 0);
+                }
                 _ => {
                     let cut = (a % 3 != 0).then(|| FleetCut {
                         at: t0.checked_add(Duration::from_nanos(b >> 8)).unwrap_or(t0),
@@ -595,6 +610,91 @@ proptest! {
                 })),
             }
             prop_assert!(!p.listens() && !p.is_active() && p.rate(now).is_none());
+        }
+    }
+
+    /// Whatever 429s that state no quota tell it (any wait up to a second, or none) among
+    /// any successes, a pacer engaged by a quota never paces: a brown-out whose 429s say
+    /// `Retry-After: 1` cannot slow a preset's calls, nor can nginx's, which a `[rate]`
+    /// table paces.
+    #[test]
+    fn a_pacer_engaged_by_a_quota_never_paces_for_bare_short_waits(
+        ops in proptest::collection::vec((0u8..3, any::<u64>(), 0u64..=1_000_000_000), 0..200),
+    ) {
+        let p = Pacer::new(PacerConfig::on_quota());
+        let headers = HeaderMap::new();
+        let t0 = Instant::now();
+        for (op, a, wait) in ops {
+            let now = t0.checked_add(Duration::from_nanos(a >> 8)).unwrap_or(t0);
+            let answer = |status| Answer {
+                status,
+                headers: &headers,
+                wait: (a % 4 != 0).then(|| Duration::from_nanos(wait)),
+                wall: UNIX_EPOCH,
+                max_hint: Duration::from_secs(60),
+            };
+            match op {
+                0 => prop_assert_eq!(p.acquire(now, None), Acquire::Go),
+                1 => p.learn(now, answer(429), false),
+                _ => p.learn(now, answer(200), false),
+            }
+            prop_assert!(!p.listens() && !p.is_active() && p.rate(now).is_none());
+        }
+    }
+
+    /// A pacer engaged by a quota, told only 429s that state none and successes, in time
+    /// order: an attempt never waits past the check of the last window a 429 began
+    /// (`CHECK_AFTER` after it, and one step of those queued behind the check), until a
+    /// check is refused with the window's own end (within `CHECK_SLACK`).
+    #[test]
+    fn a_bare_wait_holds_no_longer_than_its_check_unless_the_check_is_refused(
+        ops in proptest::collection::vec((0u8..3, 1u64..3_000_000_000, 0u64..40), 0..120),
+    ) {
+        let p = Pacer::new(PacerConfig::on_quota());
+        let headers = HeaderMap::new();
+        let t0 = Instant::now();
+        let mut now = t0;
+        // The window a 429 began (when, and when it ends), and whether a check found one
+        // spent: from then on the pacer may trust such waits.
+        let mut window: Option<(Instant, Instant)> = None;
+        let mut spent_seen = false;
+        let answer = |status, wait| Answer {
+            status,
+            headers: &headers,
+            wait,
+            wall: UNIX_EPOCH,
+            max_hint: Duration::from_secs(60),
+        };
+        for (op, step, secs) in ops {
+            now += Duration::from_nanos(step);
+            match op {
+                0 => {
+                    let wait = p.acquire(now, None).wait();
+                    if !spent_seen {
+                        let check = window.map_or(now, |(start, _)| start + Pacer::CHECK_AFTER);
+                        let most = check.saturating_duration_since(now) + Duration::from_millis(100);
+                        prop_assert!(wait <= most, "waited {wait:?}, at most {most:?}");
+                    }
+                    p.release(now);
+                }
+                1 => {
+                    let wait = Duration::from_secs(secs);
+                    let end = now + wait;
+                    if wait > Quota::WINDOW_AFTER {
+                        match window {
+                            Some((start, w)) if now < start + Pacer::CHECK_AFTER && now < w => {}
+                            Some((_, w)) if now < w
+                                && end.max(w) - end.min(w) <= Pacer::CHECK_SLACK => spent_seen = true,
+                            _ => {
+                                let checkable = end > now + Pacer::CHECK_AFTER + Pacer::CHECK_SLACK;
+                                window = checkable.then_some((now, end));
+                            }
+                        }
+                    }
+                    p.learn(now, answer(429, Some(wait)), false);
+                }
+                _ => p.learn(now, answer(200, None), false),
+            }
         }
     }
 

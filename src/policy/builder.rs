@@ -263,14 +263,15 @@ impl Policy {
         self.gate.as_ref()
     }
 
-    /// The policy's own rate pacer, if pacing is on (every preset's, engaged by a hint; a
-    /// policy file's `[rate]` table, or [`PolicyBuilder::pace`]), shared by its clones.
+    /// The policy's own rate pacer, if pacing is on (every preset's, engaged by a stated
+    /// quota; a policy file's `[rate]` table, or [`PolicyBuilder::pace`]), shared by its
+    /// clones.
     ///
     /// ```
     /// use redial::pacer::{Engage, PacerConfig};
     /// let default = redial::Policy::default();
-    /// assert_eq!(default.pacer().map(|p| p.config().engage), Some(Engage::Hint));
-    /// assert!(!default.pacer().unwrap().listens(), "until a 429 says how long to wait");
+    /// assert_eq!(default.pacer().map(|p| p.config().engage), Some(Engage::Quota));
+    /// assert!(!default.pacer().unwrap().listens(), "until a 429 states a quota");
     /// assert!(redial::Policy::builder().no_pacing().build()?.pacer().is_none());
     /// let paced = redial::Policy::builder().pace(PacerConfig::default()).build()?;
     /// assert!(paced.pacer().is_some_and(|p| !p.is_active()), "nothing learned yet");
@@ -442,10 +443,11 @@ impl Preset {
             bad_status: None,
             budget: BudgetConfig::default(),
             fleet: None,
-            // On in every preset, engaged only by a throttle that says how long to wait:
-            // until one comes it costs a call nothing, and a brown-out of bare 429s never
-            // engages it (PACER.md, "On by default").
-            rate: Some(PacerConfig::on_hint()),
+            // On in every preset, engaged only by a throttle that states a quota (or a
+            // wait it checks): until one comes it costs a call nothing, and a brown-out
+            // of 429s, which may say Retry-After, never slows it (PACER.md, "Engaged by a
+            // stated quota").
+            rate: Some(PacerConfig::on_quota()),
         };
         match self {
             Preset::Default => {}

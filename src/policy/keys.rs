@@ -92,7 +92,7 @@ pub(crate) struct Draft {
     /// `rate.enabled = false` was given: no pacing, whatever else the table says.
     pub rate_off: bool,
     /// A key of `[rate]` was given: pacing asked for, engaged by any throttle unless
-    /// `rate.engage` says otherwise (the presets' own pacer waits for a hint).
+    /// `rate.engage` says otherwise (the presets' own pacer waits for a stated quota).
     pub rate_given: bool,
     pub engage: Option<Engage>,
 }
@@ -635,14 +635,14 @@ const RATE: Section = Section {
             },
             write: |b| match b.rate {
                 None => Some("false".into()),
-                Some(r) if r == PacerConfig::on_hint() => None,
+                Some(r) if r == PacerConfig::on_quota() => None,
                 Some(_) => Some("true".into()),
             },
             absent: "",
         },
         Key {
             name: "engage",
-            doc: "What starts the pacer learning: throttle (any 429; the default once this table is given) or hint (only a 429 that says how long to wait, with Retry-After or a reset: the presets' pacer, which a brown-out of bare 429s never slows).",
+            doc: "What starts the pacer learning: throttle (any 429; the default once this table is given), hint (only a 429 that says how long to wait, with Retry-After or a reset), or quota (only a 429 that states the server's quota, or a wait longer than a second, checked before it holds: the presets' pacer, which a brown-out of 429s never slows).",
             value: Value::Choice(engagements),
             read: |d, n, p| {
                 d.engage = Some(choice(p, n, engagements)?);
@@ -698,7 +698,7 @@ fn rate(d: &mut Draft) -> &mut PacerConfig {
 /// The pacing a written `[rate]` table states: none for the presets' own, which a file
 /// without the table gets.
 fn given_rate(b: &PolicyBuilder) -> Option<PacerConfig> {
-    b.rate.filter(|r| *r != PacerConfig::on_hint())
+    b.rate.filter(|r| *r != PacerConfig::on_quota())
 }
 
 /// The fleet the draft names, made empty at its first key (an empty `url` or `key` is
