@@ -15,9 +15,10 @@
 //!   window's backlog at once when it opens), and their waits hold without a check (a
 //!   process that calls once in a while has no attempt to spare: its next call is the
 //!   check).
-//! - Refused, with a wait that ends elsewhere: a new window, checked in turn.
-//! - Successful before the window's end: nothing was spent, and bare waits hold nothing
-//!   for [`Pacer::CHECKED_FOR`].
+//! - Refused, with a whole new wait that ends later, or successful before the window's
+//!   end: a brown-out, not a spent window, and bare waits hold nothing for
+//!   [`Pacer::CHECKED_FOR`].
+//! - Refused, with a wait that ends earlier: a new window, checked in turn.
 //!
 //! A wait too short to check before it ends (at most `CHECK_AFTER + CHECK_SLACK`) holds
 //! nothing until a check has found a limiter. A window costs one 429 more than trusting
@@ -25,8 +26,9 @@
 //!
 //! ```text
 //! 429, wait 30 s ── hold 2 s ── check ─┬─ 429, same end ── hold until it; trust for 60 s
-//!                                      ├─ 429, later end ── a new window: hold 2 s, check
-//!                                      └─ success ── bare waits hold nothing for 60 s
+//!                                      ├─ 429, earlier end ── a new window: hold 2 s, check
+//!                                      └─ success, or 429 with a later end ── bare waits
+//!                                            hold nothing for 60 s
 //! ```
 
 use super::Pacer;
@@ -78,6 +80,13 @@ impl BareWait {
             Some((end, _)) if now < end && until.abs_diff(end) <= BareWait::SLACK => {
                 self.trusted_until = now.saturating_add(BareWait::CHECKED_FOR);
                 Some(end)
+            }
+            // The check refused with a whole new wait: what a brown-out says, never a
+            // spent window, whose end stays where it was.
+            Some((end, _)) if now < end && until > end.saturating_add(BareWait::SLACK) => {
+                self.window = None;
+                self.ignore_until = now.saturating_add(BareWait::CHECKED_FOR);
+                None
             }
             _ => {
                 let check = now.saturating_add(BareWait::CHECK_AFTER);
@@ -183,13 +192,18 @@ mod tests {
     }
 
     #[test]
-    fn a_later_wait_is_a_new_window_checked_again() {
+    fn a_check_refused_with_a_whole_new_wait_is_a_brown_out() {
         let mut w = BareWait::default();
         assert_eq!(w.hold(0, 5 * S), Some(2 * S));
         // The check refused with a whole new wait: a brown-out, not the window's end.
         let now = 2 * S + S / 10;
-        assert_eq!(w.hold(now, now + 5 * S), Some(now + 2 * S));
+        assert_eq!(w.hold(now, now + 5 * S), None);
         assert!(!w.limiter(now));
+        assert_eq!(
+            w.hold(now + S, now + 31 * S),
+            None,
+            "bare waits hold nothing"
+        );
     }
 
     #[test]
