@@ -501,8 +501,8 @@ pub struct Pacer {
     config: PacerConfig,
     /// Whether anything paces: false until a throttle, a binding quota or a fleet rate.
     active: AtomicBool,
-    /// Whether answers teach the pacer: from the start, or (engaged by a hint) from the
-    /// first throttle that says how long to wait.
+    /// Whether answers teach the pacer: from the start, or (engaged by a hint or a
+    /// quota) from the first throttle that engages it.
     listening: AtomicBool,
     /// When a hint engaged it, on the pacer's clock; [`NOT_HEARD`] otherwise. Throttles
     /// cut only [`Pacer::MEASURE_FIRST`] after: until then the meter has no rate to cut.
@@ -792,10 +792,12 @@ impl Pacer {
         self.listening.load(Ordering::Acquire)
     }
 
-    /// A throttle at `now` said how long to wait (`Retry-After`, a reset, a spent quota):
-    /// the server paces its clients. A pacer engaged by a hint starts learning here: it
-    /// measures the rate sent for [`MEASURE_FIRST`](Self::MEASURE_FIRST), then every
-    /// throttle cuts as with [`Engage::Throttle`]. Call it before
+    /// A throttle at `now` engaged the pacer: it said how long to wait (`Retry-After`, a
+    /// reset, a spent quota; [`Engage::Hint`]) or stated a quota ([`Engage::Quota`]).
+    /// From here it learns: it measures the rate sent for
+    /// [`MEASURE_FIRST`](Self::MEASURE_FIRST), then every throttle cuts as with
+    /// [`Engage::Throttle`] (with [`Engage::Quota`], every one that states a quota).
+    /// [`learn`](Self::learn) calls it for the answers that engage; call it before
     /// [`on_response`](Self::on_response) for the same answer; later calls do nothing.
     ///
     /// ```
@@ -1080,11 +1082,11 @@ impl Pacer {
         // Counted even before a hint engages it: the demand a fleet shares by.
         self.meter.record(now_ns);
         if !self.listens() {
-            // Engaged by a hint, and none heard yet: nothing to learn.
+            // Engaged by a hint or a quota, and none heard yet: nothing to learn.
             return;
         }
         let heard = self.heard.load(Ordering::Acquire);
-        // Just engaged by a hint: measure the rate before cutting it.
+        // Just engaged by a hint or a quota: measure the rate before cutting it.
         let measuring =
             heard != NOT_HEARD && now_ns < heard.saturating_add(nanos(Pacer::MEASURE_FIRST));
         if throttled || overload {

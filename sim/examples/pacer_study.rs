@@ -79,7 +79,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         None => (1..=5).collect(),
     };
-    // Every preset paces, engaged by a hinted 429; "off" is the library before that.
+    // Every preset paces, engaged by a 429 that states a quota; "off" is the library
+    // before that.
     let policy = Policy::default();
     let off = Policy::builder().no_pacing().build()?;
     // Overrides for a study of the pacer's settings.
@@ -138,8 +139,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if !only.is_empty() && !name.starts_with(only.as_str()) {
             continue;
         }
-        // No pacer; the presets' (engaged by a hint: `Retry-After: 1` here); one engaged
-        // by any 429, with the settings studied.
+        // No pacer; the presets' (these limiters' 429s state no quota, so it is never
+        // engaged, and equals "off"); one engaged by any 429, with the settings studied.
         for (mode, policy, pacer) in [
             ("off", &off, None),
             ("default", &policy, None),
