@@ -204,8 +204,8 @@ pub enum ScenarioKind {
     /// A leaky bucket (nginx `limit_req` with `nodelay`) answers the excess with 429 and
     /// `Retry-After: 1`.
     LeakyBucket,
-    /// An acceleration limit answers a rise faster than --slope with 429 and
-    /// `Retry-After: 1`, even under any quota.
+    /// An acceleration limit answers a rise faster than --slope with 429, `Retry-After: 1`
+    /// and the quota it is far under (`x-ratelimit-*`), as an API states it on a surge.
     Acceleration,
 }
 
@@ -575,7 +575,7 @@ fn describe(args: &SimulateArgs, s: &Scenario) -> String {
             "a leaky bucket of {rate} requests/s with a burst of {burst}, 429 with retry-after: 1"
         ),
         Some(IncidentKind::Acceleration { floor, slope }) => format!(
-            "an acceleration limit ({floor} requests/s, rising by at most {slope} each second), 429 with retry-after: 1"
+            "an acceleration limit ({floor} requests/s, rising by at most {slope} each second), 429 with retry-after: 1 and a quota far from spent"
         ),
         _ => "nothing".to_owned(),
     };

@@ -27,8 +27,8 @@ pub struct Versus {
 /// Runs the acceleration scenario with `slope` (requests per second, each second) on
 /// `seed` three times: with `unpaced`, with `policy` (its presets' pacer), and with
 /// `policy` and a `[rate]` table's pacer (`table`); returns the last two against the
-/// first, in that order. The limiter's 429s state no quota, so the presets' pacer is
-/// not engaged and does what no pacer does.
+/// first, in that order. The limiter's 429s state the quota it is far under, which
+/// engages the presets' pacer.
 ///
 /// ```
 /// use redial::Policy;
@@ -37,8 +37,8 @@ pub struct Versus {
 /// let unpaced = Policy::builder().no_pacing().build()?;
 /// let [preset, table] =
 ///     redial_sim::acceleration::versus(5.0, 21, &Policy::default(), &unpaced, PacerConfig::default())?;
-/// assert_eq!((preset.fewer_429s, preset.served), (1.0, 1.0));
-/// assert!(table.fewer_429s > 1.0 && table.served > 0.9);
+/// assert!(preset.fewer_429s > 1.0 && table.fewer_429s > 1.0);
+/// assert!(preset.served > 0.9);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn versus(

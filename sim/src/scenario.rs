@@ -394,8 +394,10 @@ pub enum IncidentKind {
     /// An acceleration limit: the rate let through may rise by at most `slope` requests
     /// per second in each second. Counted in one-second windows from the incident's start,
     /// window `k` lets through `max(floor, let_through(k − 1) + slope)` requests; the
-    /// others get 429 with `Retry-After: 1`, even when well under any quota. A client that
-    /// jumps from nothing to its full rate is throttled until the allowance has climbed.
+    /// others get 429 with `Retry-After: 1` and the quota they are well under
+    /// (`x-ratelimit-*`, far from spent), as the Anthropic API states it on a sudden
+    /// surge. A client that jumps from nothing to its full rate is throttled until the
+    /// allowance has climbed.
     Acceleration {
         /// Requests per second always let through.
         floor: f64,

@@ -194,6 +194,18 @@ fn failure(
 }
 
 /// Adds a prebuilt header map; returns its index, as a reply names it.
+/// What an acceleration limit's 429 says: `Retry-After: 1`, and the quota it is far
+/// under (`x-ratelimit-*`: 90,000 of 100,000 requests left for a minute), as the API
+/// whose surges it models states it on every answer. The quota engages the presets'
+/// pacer, and never binds.
+fn under_quota() -> Result<HeaderMap, SimulateError> {
+    let mut map = hint_headers(HintHeader::RetryAfter, 1)?;
+    map.insert("x-ratelimit-limit", HeaderValue::from_static("100000"));
+    map.insert("x-ratelimit-remaining", HeaderValue::from_static("90000"));
+    map.insert("x-ratelimit-reset", HeaderValue::from_static("60"));
+    Ok(map)
+}
+
 fn push(headers: &mut Vec<HeaderMap>, map: HeaderMap) -> u32 {
     headers.push(map);
     u32::try_from(headers.len() - 1).unwrap_or(u32::MAX)
@@ -272,7 +284,7 @@ impl Server {
                     Kind::Acceleration {
                         floor,
                         slope,
-                        header: retry_in_one(&mut headers)?,
+                        header: push(&mut headers, under_quota()?),
                         slot: windows.len() - 1,
                     }
                 }

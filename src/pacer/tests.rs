@@ -654,9 +654,11 @@ proptest! {
         let headers = HeaderMap::new();
         let t0 = Instant::now();
         let mut now = t0;
-        // The window a 429 began (when, and when it ends), and whether a check found one
+        // The window a 429 began (when, and when it ends), until when a check that showed
+        // a brown-out makes such waits hold nothing, and whether a check found a window
         // spent: from then on the pacer may trust such waits.
         let mut window: Option<(Instant, Instant)> = None;
+        let mut ignore_until = t0;
         let mut spent_seen = false;
         let answer = |status, wait| Answer {
             status,
@@ -680,11 +682,15 @@ proptest! {
                 1 => {
                     let wait = Duration::from_secs(secs);
                     let end = now + wait;
-                    if wait > Quota::WINDOW_AFTER {
+                    if wait > Quota::WINDOW_AFTER && now >= ignore_until {
                         match window {
                             Some((start, w)) if now < start + Pacer::CHECK_AFTER && now < w => {}
                             Some((_, w)) if now < w
                                 && end.max(w) - end.min(w) <= Pacer::CHECK_SLACK => spent_seen = true,
+                            Some((_, w)) if now < w && end > w + Pacer::CHECK_SLACK => {
+                                window = None;
+                                ignore_until = now + Pacer::CHECKED_FOR;
+                            }
                             _ => {
                                 let checkable = end > now + Pacer::CHECK_AFTER + Pacer::CHECK_SLACK;
                                 window = checkable.then_some((now, end));
@@ -693,7 +699,17 @@ proptest! {
                     }
                     p.learn(now, answer(429, Some(wait)), false);
                 }
-                _ => p.learn(now, answer(200, None), false),
+                _ => {
+                    if let Some((start, w)) = window {
+                        if now >= w {
+                            window = None;
+                        } else if now >= start + Pacer::CHECK_AFTER && now + Pacer::CHECK_SLACK < w {
+                            window = None;
+                            ignore_until = now + Pacer::CHECKED_FOR;
+                        }
+                    }
+                    p.learn(now, answer(200, None), false);
+                }
             }
         }
     }
