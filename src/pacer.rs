@@ -191,8 +191,9 @@ pub enum Engage {
     /// wait longer than a second. A throttle that states a quota cuts the learned rate
     /// and holds as with [`Engage::Hint`]; one that states none teaches nothing until a
     /// check has shown it a limiter's: its wait holds for [`Pacer::CHECK_AFTER`], then
-    /// one attempt goes. Refused with the same end, the window is spent; succeeding,
-    /// nothing was (the check's module docs, `src/pacer/bare_wait.rs`). Every preset's.
+    /// one attempt goes. Refused with the same end, the window is spent; succeeding, or
+    /// refused with a whole new wait, it was a brown-out (the check's module docs,
+    /// `src/pacer/bare_wait.rs`). Every preset's.
     Quota,
 }
 
@@ -687,8 +688,8 @@ impl Pacer {
     /// ```
     pub const CHECK_AFTER: Duration = Duration::from_secs(2);
 
-    /// How much later than the first's a refused check's wait may end and still be the
-    /// same window: `Retry-After` counts whole seconds.
+    /// How far from the window's end a refused check's wait may end and still be the same
+    /// window: `Retry-After` counts whole seconds.
     ///
     /// ```
     /// assert_eq!(redial::pacer::Pacer::CHECK_SLACK, std::time::Duration::from_secs(1));
