@@ -241,3 +241,101 @@ async fn a_context_carries_mutable_state_across_attempts() {
     assert!(result.is_ok());
     assert_eq!(session.statuses, [503, 429, 200]);
 }
+
+/// Moves a clock of its own by each wait and completes it at once: the pacer reads its
+/// holds on that clock, so a test waits for none of them.
+#[derive(Clone)]
+struct Virtual(std::sync::Arc<std::sync::Mutex<std::time::Instant>>);
+
+impl Virtual {
+    fn new() -> Virtual {
+        Virtual(std::sync::Arc::new(std::sync::Mutex::new(
+            std::time::Instant::now(),
+        )))
+    }
+
+    fn elapsed_since(&self, t0: std::time::Instant) -> Duration {
+        *self.0.lock().expect("not poisoned") - t0
+    }
+}
+
+impl redial::sleep::Sleeper for Virtual {
+    type Sleep = std::future::Ready<()>;
+
+    fn sleep(&self, duration: Duration) -> Self::Sleep {
+        *self.0.lock().expect("not poisoned") += duration;
+        std::future::ready(())
+    }
+
+    fn now(&self) -> std::time::Instant {
+        *self.0.lock().expect("not poisoned")
+    }
+}
+
+/// The presets' pacer against a real server whose 429s say only `Retry-After`. A fixed
+/// window, open again in 5 s: the next call is the check, 2 s later
+/// (`Pacer::CHECK_AFTER`), refused with the window's own end (3 s left); the call after
+/// it waits for the window in the pacer instead of drawing another 429.
+#[tokio::test]
+async fn the_presets_check_a_bare_wait_and_hold_a_spent_window() {
+    use redial::sleep::Sleeper;
+    let server = Server::start(vec![
+        Canned::new(429).header("retry-after", "5"),
+        Canned::new(429).header("retry-after", "3"),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    let policy = Policy::builder().max_attempts(1).build().expect("valid");
+    let clock = Virtual::new();
+    let call = || {
+        (|| client.get(server.url("/")).send())
+            .retry(&policy)
+            .sleeper(clock.clone())
+    };
+    let t0 = clock.now();
+    assert!(call().await.is_err(), "the window is spent");
+    assert!(call().await.is_err(), "the check, refused");
+    let checked = clock.elapsed_since(t0);
+    assert!(call().await.is_ok(), "the window opened");
+    let opened = clock.elapsed_since(t0);
+    assert_eq!(server.hits(), 3, "no call drew a 429 the pacer could spare");
+    let check = redial::pacer::Pacer::CHECK_AFTER;
+    assert!(
+        checked >= check && checked <= check + Duration::from_millis(300),
+        "{checked:?}"
+    );
+    assert!(
+        opened >= Duration::from_millis(4900) && opened <= Duration::from_millis(5300),
+        "{opened:?}"
+    );
+}
+
+/// The same 429 from a server that fails at random (a brown-out): the check succeeds,
+/// and the next 429 saying to wait 5 s holds nothing.
+#[tokio::test]
+async fn the_presets_check_a_bare_wait_and_let_a_brown_out_through() {
+    use redial::sleep::Sleeper;
+    let server = Server::start(vec![
+        Canned::new(429).header("retry-after", "5"),
+        Canned::new(200),
+        Canned::new(429).header("retry-after", "5"),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    let policy = Policy::builder().max_attempts(1).build().expect("valid");
+    let clock = Virtual::new();
+    let call = || {
+        (|| client.get(server.url("/")).send())
+            .retry(&policy)
+            .sleeper(clock.clone())
+    };
+    assert!(call().await.is_err());
+    let t0 = clock.now();
+    assert!(call().await.is_ok(), "the check succeeds");
+    assert!(clock.elapsed_since(t0) >= redial::pacer::Pacer::CHECK_AFTER);
+    assert!(call().await.is_err());
+    let t1 = clock.now();
+    assert!(call().await.is_ok());
+    assert_eq!(clock.elapsed_since(t1), Duration::ZERO, "nothing held");
+    assert_eq!(server.hits(), 4);
+}
