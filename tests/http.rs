@@ -253,10 +253,6 @@ impl Virtual {
             std::time::Instant::now(),
         )))
     }
-
-    fn elapsed_since(&self, t0: std::time::Instant) -> Duration {
-        *self.0.lock().expect("not poisoned") - t0
-    }
 }
 
 impl redial::sleep::Sleeper for Virtual {
@@ -272,33 +268,62 @@ impl redial::sleep::Sleeper for Virtual {
     }
 }
 
+/// The presets' policy, one attempt a call, against a real server playing a script, its
+/// waits read on a clock of its own.
+struct Presets {
+    server: Server,
+    client: reqwest::Client,
+    policy: Policy,
+    clock: Virtual,
+}
+
+impl Presets {
+    async fn against(script: Vec<Canned>) -> Presets {
+        Presets {
+            server: Server::start(script).await,
+            client: reqwest::Client::new(),
+            policy: Policy::builder().max_attempts(1).build().expect("valid"),
+            clock: Virtual::new(),
+        }
+    }
+
+    /// One call: whether it succeeded.
+    async fn call(&self) -> bool {
+        (|| self.client.get(self.server.url("/")).send())
+            .retry(&self.policy)
+            .sleeper(self.clock.clone())
+            .await
+            .is_ok()
+    }
+
+    /// The clock's reading.
+    fn now(&self) -> std::time::Instant {
+        redial::sleep::Sleeper::now(&self.clock)
+    }
+}
+
 /// The presets' pacer against a real server whose 429s say only `Retry-After`. A fixed
 /// window, open again in 5 s: the next call is the check, 2 s later
 /// (`Pacer::CHECK_AFTER`), refused with the window's own end (3 s left); the call after
 /// it waits for the window in the pacer instead of drawing another 429.
 #[tokio::test]
 async fn the_presets_check_a_bare_wait_and_hold_a_spent_window() {
-    use redial::sleep::Sleeper;
-    let server = Server::start(vec![
+    let p = Presets::against(vec![
         Canned::new(429).header("retry-after", "5"),
         Canned::new(429).header("retry-after", "3"),
     ])
     .await;
-    let client = reqwest::Client::new();
-    let policy = Policy::builder().max_attempts(1).build().expect("valid");
-    let clock = Virtual::new();
-    let call = || {
-        (|| client.get(server.url("/")).send())
-            .retry(&policy)
-            .sleeper(clock.clone())
-    };
-    let t0 = clock.now();
-    assert!(call().await.is_err(), "the window is spent");
-    assert!(call().await.is_err(), "the check, refused");
-    let checked = clock.elapsed_since(t0);
-    assert!(call().await.is_ok(), "the window opened");
-    let opened = clock.elapsed_since(t0);
-    assert_eq!(server.hits(), 3, "no call drew a 429 the pacer could spare");
+    let t0 = p.now();
+    assert!(!p.call().await, "the window is spent");
+    assert!(!p.call().await, "the check, refused");
+    let checked = p.now() - t0;
+    assert!(p.call().await, "the window opened");
+    let opened = p.now() - t0;
+    assert_eq!(
+        p.server.hits(),
+        3,
+        "no call drew a 429 the pacer could spare"
+    );
     let check = redial::pacer::Pacer::CHECK_AFTER;
     assert!(
         checked >= check && checked <= check + Duration::from_millis(300),
@@ -314,28 +339,19 @@ async fn the_presets_check_a_bare_wait_and_hold_a_spent_window() {
 /// and the next 429 saying to wait 5 s holds nothing.
 #[tokio::test]
 async fn the_presets_check_a_bare_wait_and_let_a_brown_out_through() {
-    use redial::sleep::Sleeper;
-    let server = Server::start(vec![
+    let p = Presets::against(vec![
         Canned::new(429).header("retry-after", "5"),
         Canned::new(200),
         Canned::new(429).header("retry-after", "5"),
     ])
     .await;
-    let client = reqwest::Client::new();
-    let policy = Policy::builder().max_attempts(1).build().expect("valid");
-    let clock = Virtual::new();
-    let call = || {
-        (|| client.get(server.url("/")).send())
-            .retry(&policy)
-            .sleeper(clock.clone())
-    };
-    assert!(call().await.is_err());
-    let t0 = clock.now();
-    assert!(call().await.is_ok(), "the check succeeds");
-    assert!(clock.elapsed_since(t0) >= redial::pacer::Pacer::CHECK_AFTER);
-    assert!(call().await.is_err());
-    let t1 = clock.now();
-    assert!(call().await.is_ok());
-    assert_eq!(clock.elapsed_since(t1), Duration::ZERO, "nothing held");
-    assert_eq!(server.hits(), 4);
+    assert!(!p.call().await);
+    let t0 = p.now();
+    assert!(p.call().await, "the check succeeds");
+    assert!(p.now() - t0 >= redial::pacer::Pacer::CHECK_AFTER);
+    assert!(!p.call().await);
+    let t1 = p.now();
+    assert!(p.call().await);
+    assert_eq!(p.now() - t1, Duration::ZERO, "nothing held");
+    assert_eq!(p.server.hits(), 4);
 }
