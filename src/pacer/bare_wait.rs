@@ -33,10 +33,17 @@
 
 use super::Pacer;
 
-/// A duration in nanoseconds, at compile time (the constants are seconds).
+/// A duration in nanoseconds, at compile time (`u128` to `u64` cannot be `try_from`'d in
+/// a `const`; the constants are seconds, far from saturating).
 const fn nanos(d: core::time::Duration) -> u64 {
-    d.as_secs() * 1_000_000_000 + d.subsec_nanos() as u64
+    d.as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(d.subsec_nanos() as u64)
 }
+
+// A brown-out's whole new wait on the check must end later than the window's by more
+// than the slack, or the check could not tell them apart (`Pacer::CHECK_AFTER`'s doc).
+const _: () = assert!(BareWait::CHECK_AFTER > BareWait::SLACK);
 
 /// The check of one pacer, under its slow lock (nanoseconds on the pacer's clock).
 #[derive(Clone, Copy, Debug, Default)]
