@@ -1113,24 +1113,23 @@ impl Pacer {
             slow.bare.success(now_ns);
         }
         if let Some(q) = quota {
-            let q = if bare && q.remaining == 0 {
-                // A wait no quota backs: held only as far as its check says.
-                let until = now_ns.saturating_add(nanos(q.reset));
-                slow.bare.hold(now_ns, until).map(|h| Quota {
-                    reset: Duration::from_nanos(h.saturating_sub(now_ns)),
-                    ..q
-                })
+            hold = if bare {
+                // A wait no quota backs (so none remains): held only as far as its check
+                // says, and then as a spent quota is, with no ceiling.
+                let held = slow
+                    .bare
+                    .hold(now_ns, now_ns.saturating_add(nanos(q.reset)));
+                if held.is_some() {
+                    slow.quota = Ceiling::default();
+                }
+                held
             } else {
-                Some(q)
+                self.learn_quota(&mut slow, now_ns, q, fleet_measured)
             };
-            if let Some(q) = q {
-                hold = self.learn_quota(&mut slow, now_ns, q, fleet_measured);
-            }
         }
         // A pacer engaged by a quota learns from what the server stated, or from bare
         // 429s once a check showed them a limiter's.
-        let bare_trusted = !bare || slow.bare.limiter(now_ns);
-        let trusted = throttled && bare_trusted;
+        let trusted = throttled && (!bare || slow.bare.limiter(now_ns));
         let cut = (trusted || overload) && !measuring;
         let mut cut_here = false;
         if cut {

@@ -223,27 +223,23 @@ fn the_pacer_numbers_are_the_codes() {
         Some(redial::pacer::Engage::Quota)
     );
     says(&doc, "(`Engage::Quota`, `PacerConfig::on_quota`)");
-    says(
-        &doc,
-        &format!(
-            "`Pacer::CHECK_AFTER` ({}), then one attempt goes",
-            spoken(redial::pacer::Pacer::CHECK_AFTER)
+    // The check of a wait that states no quota: each constant as the doc says it.
+    use redial::pacer::Pacer;
+    for (before, d, after) in [
+        (
+            "`Pacer::CHECK_AFTER` (",
+            Pacer::CHECK_AFTER,
+            "), then one attempt goes",
         ),
-    );
-    says(
-        &doc,
-        &format!(
-            "(within `Pacer::CHECK_SLACK`, {})",
-            spoken(redial::pacer::Pacer::CHECK_SLACK)
+        ("(within `Pacer::CHECK_SLACK`, ", Pacer::CHECK_SLACK, ")"),
+        (
+            "for `Pacer::CHECKED_FOR` (",
+            Pacer::CHECKED_FOR,
+            ") such 429s",
         ),
-    );
-    says(
-        &doc,
-        &format!(
-            "for `Pacer::CHECKED_FOR` ({}) such 429s",
-            spoken(redial::pacer::Pacer::CHECKED_FOR)
-        ),
-    );
+    ] {
+        says(&doc, &format!("{before}{}{after}", spoken(d)));
+    }
     assert_eq!(p.engage, redial::pacer::Engage::Throttle);
     says(&doc, "engages it from any 429 (`Engage::Throttle`)");
     says(&doc, &format!("CUBIC curve (`C` = {})", p.cubic.scale));

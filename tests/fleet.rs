@@ -212,17 +212,16 @@ async fn limited_and_busy_server() -> Server {
 }
 
 /// The policy of the never-blocks tests, in `fleet`: three attempts, backoff of 1 to 5 ms,
-/// and no rate pacer. The server's 429s say how long to wait, which engages the presets'
-/// pacer, and a pacer cut at every fifth answer (the server's script, whatever the rate)
-/// makes calls wait for its slots: the server's pacing, not Redis, which this bound is
-/// for (a call waited 1.5 s once each 429 held the next send for 70 ms). A pacer with
-/// Redis slow or gone is `tests/fleet_pacer.rs`'s.
+/// and the presets' rate pacer, which the server's 429s never engage: they state no quota
+/// and say to wait 20 ms, as a brown-out's may. (Engaged by any hint, it was cut at every
+/// fifth answer and a call once waited 1.5 s for its slot: the server's pacing, not
+/// Redis, which this bound is for.) A pacer with Redis slow or gone is
+/// `tests/fleet_pacer.rs`'s.
 fn fast_policy_in(fleet: &Fleet) -> Policy {
     Policy::builder()
         .max_attempts(3)
         .base(Duration::from_millis(1))
         .cap(Duration::from_millis(5))
-        .no_pacing()
         .build()
         .expect("valid")
         .with_fleet(fleet)

@@ -5,68 +5,16 @@
 //! where it makes its first attempt: the blocking loop, the future, the stream (its first
 //! open) and the tower layer (before it polls its service) are each run here.
 
+mod common;
+
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
+use common::clock::Virtual;
 use redial::gate::{Gate, GateConfig};
-use redial::sleep::{BlockingSleeper, Sleeper};
+use redial::sleep::Sleeper;
 use redial::{BlockingRetryable, Policy, Retryable, Transport};
-
-/// A clock that moves only when slept on, and records every sleep.
-#[derive(Clone)]
-struct Virtual {
-    start: Instant,
-    wall: SystemTime,
-    state: Rc<RefCell<(Duration, Vec<Duration>)>>,
-}
-
-impl Virtual {
-    fn new() -> Virtual {
-        Virtual {
-            start: Instant::now(),
-            wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
-            state: Rc::new(RefCell::new((Duration::ZERO, Vec::new()))),
-        }
-    }
-    fn elapsed(&self) -> Duration {
-        self.state.borrow().0
-    }
-    fn sleeps(&self) -> Vec<Duration> {
-        self.state.borrow().1.clone()
-    }
-    fn advance(&self, d: Duration) {
-        let mut s = self.state.borrow_mut();
-        s.0 += d;
-        s.1.push(d);
-    }
-}
-
-impl BlockingSleeper for Virtual {
-    fn sleep(&mut self, duration: Duration) {
-        self.advance(duration);
-    }
-    fn now(&self) -> Instant {
-        self.start + self.elapsed()
-    }
-    fn wall(&self) -> SystemTime {
-        self.wall + self.elapsed()
-    }
-}
-
-impl Sleeper for Virtual {
-    type Sleep = core::future::Ready<()>;
-    fn sleep(&self, duration: Duration) -> Self::Sleep {
-        self.advance(duration);
-        core::future::ready(())
-    }
-    fn now(&self) -> Instant {
-        self.start + self.elapsed()
-    }
-    fn wall(&self) -> SystemTime {
-        self.wall + self.elapsed()
-    }
-}
 
 fn response(status: u16, headers: &[(&str, &str)]) -> Result<http::Response<()>, Transport> {
     let mut r = http::Response::builder().status(status);
@@ -124,10 +72,7 @@ fn blocking_a_first_attempt_waits_for_the_reset_a_429_taught() {
     assert!(retry >= Duration::from_secs(2), "{retry:?}");
 
     // A second call starting when the first did, 2s before the reset: held, then made.
-    let clock = Virtual {
-        state: Rc::new(RefCell::new((Duration::ZERO, Vec::new()))),
-        ..clock
-    };
+    let clock = clock.restarted();
     let made_at = made_at(&policy, &clock);
     assert!(
         made_at >= Duration::from_secs(2) && made_at <= Duration::from_millis(2_200),

@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::clock::Virtual;
 use common::server::{closed_port, Canned, Server};
 use common::Recording;
 use redial::reqwest::read_error_type;
@@ -242,34 +243,8 @@ async fn a_context_carries_mutable_state_across_attempts() {
     assert_eq!(session.statuses, [503, 429, 200]);
 }
 
-/// Moves a clock of its own by each wait and completes it at once: the pacer reads its
-/// holds on that clock, so a test waits for none of them.
-#[derive(Clone)]
-struct Virtual(std::sync::Arc<std::sync::Mutex<std::time::Instant>>);
-
-impl Virtual {
-    fn new() -> Virtual {
-        Virtual(std::sync::Arc::new(std::sync::Mutex::new(
-            std::time::Instant::now(),
-        )))
-    }
-}
-
-impl redial::sleep::Sleeper for Virtual {
-    type Sleep = std::future::Ready<()>;
-
-    fn sleep(&self, duration: Duration) -> Self::Sleep {
-        *self.0.lock().expect("not poisoned") += duration;
-        std::future::ready(())
-    }
-
-    fn now(&self) -> std::time::Instant {
-        *self.0.lock().expect("not poisoned")
-    }
-}
-
 /// The presets' policy, one attempt a call, against a real server playing a script, its
-/// waits read on a clock of its own.
+/// waits read on a clock that moves only when slept on.
 struct Presets {
     server: Server,
     client: reqwest::Client,
@@ -296,9 +271,9 @@ impl Presets {
             .is_ok()
     }
 
-    /// The clock's reading.
-    fn now(&self) -> std::time::Instant {
-        redial::sleep::Sleeper::now(&self.clock)
+    /// How long the calls have slept in all.
+    fn slept(&self) -> Duration {
+        self.clock.elapsed()
     }
 }
 
@@ -313,12 +288,12 @@ async fn the_presets_check_a_bare_wait_and_hold_a_spent_window() {
         Canned::new(429).header("retry-after", "3"),
     ])
     .await;
-    let t0 = p.now();
+    let t0 = p.slept();
     assert!(!p.call().await, "the window is spent");
     assert!(!p.call().await, "the check, refused");
-    let checked = p.now() - t0;
+    let checked = p.slept() - t0;
     assert!(p.call().await, "the window opened");
-    let opened = p.now() - t0;
+    let opened = p.slept() - t0;
     assert_eq!(
         p.server.hits(),
         3,
@@ -346,12 +321,12 @@ async fn the_presets_check_a_bare_wait_and_let_a_brown_out_through() {
     ])
     .await;
     assert!(!p.call().await);
-    let t0 = p.now();
+    let t0 = p.slept();
     assert!(p.call().await, "the check succeeds");
-    assert!(p.now() - t0 >= redial::pacer::Pacer::CHECK_AFTER);
+    assert!(p.slept() - t0 >= redial::pacer::Pacer::CHECK_AFTER);
     assert!(!p.call().await);
-    let t1 = p.now();
+    let t1 = p.slept();
     assert!(p.call().await);
-    assert_eq!(p.now() - t1, Duration::ZERO, "nothing held");
+    assert_eq!(p.slept() - t1, Duration::ZERO, "nothing held");
     assert_eq!(p.server.hits(), 4);
 }

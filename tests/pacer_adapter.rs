@@ -245,15 +245,29 @@ fn after(secs: &'static str) -> Result<http::Response<()>, std::io::Error> {
     Ok(r)
 }
 
-/// A 429 with `Retry-After: 1` and, if `spent`, a quota of 0 left that resets in 5 s.
-fn throttled(spent: bool) -> Result<http::Response<()>, std::io::Error> {
+/// A 429 with `Retry-After: 1` that states a quota: `remaining` requests left, reset in
+/// `reset` seconds.
+fn stating(
+    remaining: &'static str,
+    reset: &'static str,
+) -> Result<http::Response<()>, std::io::Error> {
     let mut r = after("1")?;
     let headers = r.headers_mut();
-    if spent {
-        headers.insert("x-ratelimit-remaining", http::HeaderValue::from_static("0"));
-        headers.insert("x-ratelimit-reset", http::HeaderValue::from_static("5"));
-    }
+    headers.insert(
+        "x-ratelimit-remaining",
+        http::HeaderValue::from_static(remaining),
+    );
+    headers.insert("x-ratelimit-reset", http::HeaderValue::from_static(reset));
     Ok(r)
+}
+
+/// A 429 with `Retry-After: 1` and, if `spent`, a quota of 0 left that resets in 5 s.
+fn throttled(spent: bool) -> Result<http::Response<()>, std::io::Error> {
+    if spent {
+        stating("0", "5")
+    } else {
+        after("1")
+    }
 }
 
 #[test]
@@ -417,15 +431,7 @@ fn the_presets_pacer_is_never_engaged_by_429s_that_say_no_wait() {
 /// A 429 with `Retry-After: 1` that states a quota far from spent: 5,000 requests left
 /// for a minute.
 fn stating_a_quota() -> Result<http::Response<()>, std::io::Error> {
-    let mut r = after("1")?;
-    let headers = r.headers_mut();
-    headers.insert("x-ratelimit-limit", http::HeaderValue::from_static("6000"));
-    headers.insert(
-        "x-ratelimit-remaining",
-        http::HeaderValue::from_static("5000"),
-    );
-    headers.insert("x-ratelimit-reset", http::HeaderValue::from_static("60"));
-    Ok(r)
+    stating("5000", "60")
 }
 
 #[test]

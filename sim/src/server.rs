@@ -193,7 +193,6 @@ fn failure(
     })
 }
 
-/// Adds a prebuilt header map; returns its index, as a reply names it.
 /// What an acceleration limit's 429 says: `Retry-After: 1`, and the quota it is far
 /// under (`x-ratelimit-*`: 90,000 of 100,000 requests left for a minute), as the API
 /// whose surges it models states it on every answer. The quota engages the presets'
@@ -206,6 +205,7 @@ fn under_quota() -> Result<HeaderMap, SimulateError> {
     Ok(map)
 }
 
+/// Adds a prebuilt header map; returns its index, as a reply names it.
 fn push(headers: &mut Vec<HeaderMap>, map: HeaderMap) -> u32 {
     headers.push(map);
     u32::try_from(headers.len() - 1).unwrap_or(u32::MAX)

@@ -976,8 +976,8 @@ fn a_pacer_follows_an_acceleration_limit_with_few_429s() {
 /// resets, serves more calls than no pacer at a lower load, from one client to a
 /// thousand, on every seed of 21-23 (no setting was chosen on them). Over the scenario's
 /// full five minutes, seeds 1-5: 70 % of calls against 38 % at 1.0x the load against
-/// 2.4x for up to 100 clients, 54 % against 38 % at 1.9x against 2.4x for 1,000; here one
-/// minute, for a debug build.
+/// 2.4x for up to 100 clients, 54 % against 38 % at 1.9x against 2.4x for 1,000; here two
+/// minutes, for a debug build.
 #[test]
 fn the_presets_pacer_holds_for_a_fixed_windows_reset() {
     let unpaced = Policy::builder().no_pacing().build().unwrap();
@@ -987,10 +987,13 @@ fn the_presets_pacer_holds_for_a_fixed_windows_reset() {
             s.clients = clients;
             s.budget = BudgetScope::PerClient;
             s.seed = seed;
-            // Four windows of the quota, in a minute: short enough for a debug build.
-            s.duration = Duration::from_secs(60);
+            // Ten windows of the quota, in two minutes: short enough for a debug build,
+            // long enough that the first window's check (one call more for each process
+            // that calls once in ten seconds) weighs as little as in a real incident (a
+            // 40 s incident: 0.90-0.92 at 1,000 clients).
+            s.duration = Duration::from_secs(120);
             s.incidents[0].start = Duration::from_secs(10);
-            s.incidents[0].duration = Duration::from_secs(40);
+            s.incidents[0].duration = Duration::from_secs(100);
             let paced = run(&s, "default", &Policy::default()).unwrap();
             let off = run(&s, "off", &unpaced).unwrap();
             let ok = |r: &Report| r.incident_call_success_rate().unwrap_or(0.0);
@@ -1001,12 +1004,8 @@ fn the_presets_pacer_holds_for_a_fixed_windows_reset() {
                 ok(&paced),
                 ok(&off)
             );
-            // A thousand processes each learn the window on their own: less to gain. Each
-            // that calls once in ten seconds spends its next call on a check, which the
-            // pacer that held unchecked did not (0.9 then; 0.92 on seed 21 now, and 0.78
-            // over five minutes): the price of not stalling under a brown-out's waits
-            // (`a_brown_out_of_429s_that_say_how_long_to_wait_never_slows_the_presets`).
-            let most = if clients < 1000 { 0.8 } else { 0.95 };
+            // A thousand processes each learn the window on their own: less to gain.
+            let most = if clients < 1000 { 0.8 } else { 0.9 };
             assert!(
                 load(&paced) <= most * load(&off),
                 "{clients} clients, seed {seed}: {} against {}",

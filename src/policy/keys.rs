@@ -12,7 +12,6 @@
 use core::time::Duration;
 
 use super::builder::RATE_BURST_MAX;
-const _: () = assert!(RATE_BURST_MAX == 10_000, "rate.burst's doc says 10000");
 use super::node::Node;
 use super::{PolicyBuilder, PolicyError, Preset};
 use crate::backoff::{Curve, Jitter};
@@ -22,6 +21,9 @@ use crate::duration::{self, Exact};
 use crate::fleet::FleetConfig;
 use crate::machine::OnLongHint;
 use crate::pacer::{Engage, PacerConfig};
+
+// `rate.burst`'s doc says its maximum in words.
+const _: () = assert!(RATE_BURST_MAX == 10_000, "rate.burst's doc says 10000");
 
 /// One table of the file (`""` is the top level).
 #[derive(Debug)]

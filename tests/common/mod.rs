@@ -2,6 +2,7 @@
 //! and the core's own decisions on them, which each adapter must reach exactly.
 #![allow(dead_code)]
 
+pub mod clock;
 pub mod server;
 pub mod sse;
 
