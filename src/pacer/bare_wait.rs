@@ -81,8 +81,9 @@ impl BareWait {
             return Some(until);
         }
         match self.window {
-            // Before the check: the answers to attempts sent before the hold.
-            Some((end, check)) if now < check && now < end => Some(check.min(end)),
+            // Before the check, which never comes after the window's end: the answers to
+            // attempts sent before the hold.
+            Some((_, check)) if now < check => Some(check),
             // The check refused, with the window's own end: spent.
             Some((end, _)) if now < end && until.abs_diff(end) <= BareWait::SLACK => {
                 self.trusted_until = now.saturating_add(BareWait::CHECKED_FOR);
@@ -235,6 +236,20 @@ mod tests {
         trusted.hold(0, 30 * S);
         trusted.hold(2 * S, 30 * S);
         assert_eq!(trusted.hold(31 * S, 33 * S), Some(33 * S));
+    }
+
+    #[test]
+    fn a_refusal_at_the_windows_very_end_is_a_new_wait() {
+        let mut w = BareWait::default();
+        assert_eq!(w.hold(0, 10 * S), Some(2 * S));
+        // The window has ended: a second more is a new wait, too short to check, and
+        // says nothing of the window the check was for.
+        assert_eq!(w.hold(10 * S, 11 * S), None);
+        assert!(!w.limiter(10 * S));
+        // Nor is a whole new wait there a brown-out's: a new window, checked.
+        let mut w = BareWait::default();
+        w.hold(0, 10 * S);
+        assert_eq!(w.hold(10 * S, 40 * S), Some(12 * S));
     }
 
     #[test]
