@@ -943,7 +943,10 @@ fn a_pacer_stops_the_leaky_bucket_from_answering_429() {
 /// each pacer serves at least 90 % as much as no pacer: CUBIC's linear floor
 /// (`CubicConfig::linear`) climbs through the curve's plateau, where the limiter, which
 /// lets through what was sent the second before plus one, allows no more than is sent
-/// (85-87 % on seeds 21 and 27 without it, the `[rate]` pacer).
+/// (85-87 % on seeds 21 and 27 without it, the `[rate]` pacer). The gentler slopes
+/// between (+0.5, +2 and +3 a second) hold too; steeper ones than +5 do not, and are not
+/// asserted: there no pacer draws few 429s, most in the first seconds, and a pacer draws
+/// its own before it has learned anything (docs/PACER.md, "Other slopes").
 #[test]
 fn a_pacer_follows_an_acceleration_limit_with_few_429s() {
     let (policy, unpaced) = (
@@ -951,7 +954,7 @@ fn a_pacer_follows_an_acceleration_limit_with_few_429s() {
         Policy::builder().no_pacing().build().unwrap(),
     );
     let config = redial::pacer::PacerConfig::default();
-    for (slope, served) in [(1.0, 0.9), (5.0, 0.97)] {
+    for (slope, served) in [(0.5, 0.9), (1.0, 0.9), (2.0, 0.9), (3.0, 0.9), (5.0, 0.97)] {
         for seed in 21..=30 {
             let both = crate::acceleration::versus(slope, seed, &policy, &unpaced, config).unwrap();
             for (name, v) in ["presets'", "[rate]"].into_iter().zip(both) {
