@@ -945,7 +945,7 @@ fn a_pacer_stops_the_leaky_bucket_from_answering_429() {
 /// lets through what was sent the second before plus one, allows no more than is sent
 /// (85-87 % on seeds 21 and 27 without it, the `[rate]` pacer). The gentler slopes
 /// between (+0.5, +2 and +3 a second) hold too; steeper ones than +5 do not, and are not
-/// asserted: there no pacer draws few 429s, most in the first seconds, and a pacer draws
+/// asserted: there no pacer draws few 429s, half in the first seconds, and a pacer draws
 /// its own before it has learned anything (docs/PACER.md, "Other slopes").
 #[test]
 fn a_pacer_follows_an_acceleration_limit_with_few_429s() {
