@@ -152,6 +152,7 @@ mod tests {
         let mut w = BareWait::default();
         assert_eq!(w.hold(0, 30 * S), Some(2 * S), "held until the check");
         assert!(w.checking(S));
+        assert!(!w.checking(2 * S), "the check goes at the hold's end");
         assert_eq!(
             w.hold(S / 10, 30 * S),
             Some(2 * S),
@@ -174,6 +175,7 @@ mod tests {
             Some(50 * S),
             "trusted: the next window unchecked"
         );
+        assert!(!w.checking(40 * S), "a trusted hold ends in no check");
         w.success(45 * S);
         assert!(
             w.limiter(45 * S),
