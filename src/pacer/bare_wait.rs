@@ -265,5 +265,10 @@ mod tests {
             Some(10 * S),
             "still the check's window"
         );
+        // Exactly `SLACK` before the end is within it.
+        let mut w = BareWait::default();
+        w.hold(0, 10 * S);
+        w.success(10 * S - BareWait::SLACK);
+        assert_eq!(w.hold(9 * S + 1, 10 * S), Some(10 * S));
     }
 }
