@@ -1037,6 +1037,34 @@ proptest! {
 }
 
 #[test]
+fn a_cut_keeps_no_more_than_the_server_served() {
+    // As below, but one answer in ten between the cuts is a 429 (a settle of 2 s keeps
+    // them from cutting): the second cut keeps nine tenths of twenty a second, what the
+    // server served, not the rate sent, nor the 0.7 cut alone.
+    let config = PacerConfig {
+        settle: Duration::from_secs(2),
+        ..PacerConfig::default()
+    };
+    let p = Pacer::new(config);
+    let t0 = Instant::now();
+    for i in 0..40 {
+        p.on_response(at(t0, i * 50), false, false, None);
+    }
+    p.on_response(at(t0, 2000), true, false, None);
+    for i in 1..=40 {
+        p.on_response(at(t0, 2000 + i * 50), i % 10 == 5, false, None);
+    }
+    let before = p.rate(at(t0, 4000)).expect("pacing");
+    p.on_response(at(t0, 4050), true, false, None);
+    let rate = p.rate(at(t0, 4050)).expect("cut");
+    assert!(before > 19.0, "{before}");
+    assert!(
+        (16.5..19.0).contains(&rate),
+        "nine tenths of twenty a second: {rate} from {before}"
+    );
+}
+
+#[test]
 fn a_cut_keeps_the_rate_the_server_served() {
     // Twenty answers a second, a 429 (the first cut: 0.7 of twenty), twenty a second again
     // for two seconds, and a 429: the server served nearly all of them, so the second cut
