@@ -1037,6 +1037,26 @@ proptest! {
 }
 
 #[test]
+fn a_hold_never_moves_the_queue_back() {
+    let p = Pacer::default();
+    let now = Instant::now();
+    p.set_fleet_rate(10.0, now, Duration::from_secs(60));
+    // Five calls take the next half second's places; a 429 then holds 70 ms, less than
+    // the queue already reaches: the next call still waits behind the five.
+    for _ in 0..5 {
+        p.acquire(now, None);
+    }
+    p.on_response(now, true, false, None);
+    let (mut t, mut next) = (now, p.acquire(now, None));
+    while let Acquire::Wait { wait, ticket } = next {
+        t += wait;
+        next = p.ready(t, ticket, None);
+    }
+    assert_eq!(next, Acquire::Go);
+    assert!(t - now >= Duration::from_millis(500), "{:?}", t - now);
+}
+
+#[test]
 fn a_cut_keeps_no_more_than_the_server_served() {
     // As below, but one answer in ten between the cuts is a 429 (a settle of 2 s keeps
     // them from cutting): the second cut keeps nine tenths of twenty a second, what the
