@@ -396,9 +396,12 @@ impl Backoff {
     }
 }
 
-/// Whole nanoseconds, saturating at `u64::MAX` (about 584 years).
-pub(crate) fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+/// Whole nanoseconds, saturating at `u64::MAX` (about 584 years). A `const fn`, so that
+/// constants in nanoseconds are computed from their `Duration`s.
+pub(crate) const fn nanos(d: Duration) -> u64 {
+    d.as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(d.subsec_nanos() as u64)
 }
 
 #[cfg(test)]

@@ -118,6 +118,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
+use crate::backoff::nanos;
+
 mod answer;
 mod bare_wait;
 mod cubic;
@@ -564,10 +566,6 @@ fn interval(rate: f64) -> u64 {
     } else {
         0
     }
-}
-
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// A wait in nanoseconds (a float, maybe negative or huge) as a duration.

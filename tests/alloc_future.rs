@@ -59,6 +59,8 @@ impl Wake for NoopWake {
 
 /// A clock that moves: each attempt takes `latency`, each sleep its whole duration, and
 /// nothing waits for real. An adaptive budget folds its window as the decisions come.
+/// (Not `common::clock::Virtual`: that one records every sleep in a `Vec`, an allocation
+/// this test would count.)
 #[derive(Clone)]
 struct Virtual {
     start: Instant,

@@ -32,14 +32,7 @@
 //! ```
 
 use super::Pacer;
-
-/// A duration in nanoseconds, at compile time (`u128` to `u64` cannot be `try_from`'d in
-/// a `const`; the constants are seconds, far from saturating).
-const fn nanos(d: core::time::Duration) -> u64 {
-    d.as_secs()
-        .saturating_mul(1_000_000_000)
-        .saturating_add(d.subsec_nanos() as u64)
-}
+use crate::backoff::nanos;
 
 // A brown-out's whole new wait on the check must end later than the window's by more
 // than the slack, or the check could not tell them apart (`Pacer::CHECK_AFTER`'s doc).

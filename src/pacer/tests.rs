@@ -17,7 +17,12 @@ fn near(a: f64, b: f64) -> bool {
 
 /// A pacer that has seen `rate` answers a second for two seconds, then a 429.
 fn throttled(rate: u64) -> (Pacer, Instant) {
-    let p = Pacer::default();
+    throttled_with(PacerConfig::default(), rate)
+}
+
+/// [`throttled`], with `config`.
+fn throttled_with(config: PacerConfig, rate: u64) -> (Pacer, Instant) {
+    let p = Pacer::new(config);
     let t0 = Instant::now();
     let gap = 1000 / rate.max(1);
     let mut t = 0;
@@ -197,13 +202,8 @@ fn a_throttles_hold_is_the_pacers_own_and_counts_within_max_wait() {
         max_wait: Duration::from_millis(20),
         ..PacerConfig::default()
     };
-    let p = Pacer::new(config);
-    let t0 = Instant::now();
-    for i in 0..20 {
-        p.on_response(at(t0, 100 * i), false, false, None);
-    }
+    let (p, t0) = throttled_with(config, 10);
     let now = at(t0, 2000);
-    p.on_response(now, true, false, None);
     // The hold (70 ms) is past max_wait (20 ms): the call stops instead of waiting.
     assert!(
         matches!(p.acquire(now, None), Acquire::RateLimited { wait } if wait >= Pacer::THROTTLE_HOLD),
@@ -1065,12 +1065,7 @@ fn a_cut_keeps_no_more_than_the_server_served() {
         settle: Duration::from_secs(2),
         ..PacerConfig::default()
     };
-    let p = Pacer::new(config);
-    let t0 = Instant::now();
-    for i in 0..40 {
-        p.on_response(at(t0, i * 50), false, false, None);
-    }
-    p.on_response(at(t0, 2000), true, false, None);
+    let (p, t0) = throttled_with(config, 20);
     for i in 1..=40 {
         p.on_response(at(t0, 2000 + i * 50), i % 10 == 5, false, None);
     }
